@@ -41,6 +41,9 @@ type State struct {
 	Reservations map[string]*Reservation
 	// Instances is the number of running instances of each Run revision (by full name).
 	Instances map[string]int
+	// ConnectorInstances is the number of instances each connector runs (by full name); it
+	// starts at min_instances and never goes down.
+	ConnectorInstances map[string]int
 
 	// Seq feeds numeric ids and counters.
 	Seq uint64
@@ -49,21 +52,22 @@ type State struct {
 // NewState returns an empty state.
 func NewState() *State {
 	return &State{
-		Networks:     map[string]*compute.Network{},
-		Subnetworks:  map[string]*compute.Subnetwork{},
-		Routers:      map[string]*compute.Router{},
-		Firewalls:    map[string]*compute.Firewall{},
-		Addresses:    map[string]*compute.Address{},
-		ComputeOps:   map[string]*compute.Operation{},
-		Connectors:   map[string]*vpcaccesspb.Connector{},
-		Services:     map[string]*runpb.Service{},
-		Revisions:    map[string]*runpb.Revision{},
-		Jobs:         map[string]*runpb.Job{},
-		Executions:   map[string]*runpb.Execution{},
-		WorkerPools:  map[string]*runpb.WorkerPool{},
-		Operations:   map[string]*longrunningpb.Operation{},
-		Reservations: map[string]*Reservation{},
-		Instances:    map[string]int{},
+		Networks:           map[string]*compute.Network{},
+		Subnetworks:        map[string]*compute.Subnetwork{},
+		Routers:            map[string]*compute.Router{},
+		Firewalls:          map[string]*compute.Firewall{},
+		Addresses:          map[string]*compute.Address{},
+		ComputeOps:         map[string]*compute.Operation{},
+		Connectors:         map[string]*vpcaccesspb.Connector{},
+		Services:           map[string]*runpb.Service{},
+		Revisions:          map[string]*runpb.Revision{},
+		Jobs:               map[string]*runpb.Job{},
+		Executions:         map[string]*runpb.Execution{},
+		WorkerPools:        map[string]*runpb.WorkerPool{},
+		Operations:         map[string]*longrunningpb.Operation{},
+		Reservations:       map[string]*Reservation{},
+		Instances:          map[string]int{},
+		ConnectorInstances: map[string]int{},
 	}
 }
 
@@ -84,22 +88,23 @@ func SortedKeys[V any](m map[string]V) []string {
 }
 
 type stateJSON struct {
-	Networks     map[string]*compute.Network    `json:"networks,omitempty"`
-	Subnetworks  map[string]*compute.Subnetwork `json:"subnetworks,omitempty"`
-	Routers      map[string]*compute.Router     `json:"routers,omitempty"`
-	Firewalls    map[string]*compute.Firewall   `json:"firewalls,omitempty"`
-	Addresses    map[string]*compute.Address    `json:"addresses,omitempty"`
-	ComputeOps   map[string]*compute.Operation  `json:"computeOperations,omitempty"`
-	Connectors   map[string]json.RawMessage     `json:"connectors,omitempty"`
-	Services     map[string]json.RawMessage     `json:"services,omitempty"`
-	Revisions    map[string]json.RawMessage     `json:"revisions,omitempty"`
-	Jobs         map[string]json.RawMessage     `json:"jobs,omitempty"`
-	Executions   map[string]json.RawMessage     `json:"executions,omitempty"`
-	WorkerPools  map[string]json.RawMessage     `json:"workerPools,omitempty"`
-	Operations   map[string]json.RawMessage     `json:"operations,omitempty"`
-	Reservations map[string]*Reservation        `json:"reservations,omitempty"`
-	Instances    map[string]int                 `json:"instances,omitempty"`
-	Seq          uint64                         `json:"seq"`
+	Networks           map[string]*compute.Network    `json:"networks,omitempty"`
+	Subnetworks        map[string]*compute.Subnetwork `json:"subnetworks,omitempty"`
+	Routers            map[string]*compute.Router     `json:"routers,omitempty"`
+	Firewalls          map[string]*compute.Firewall   `json:"firewalls,omitempty"`
+	Addresses          map[string]*compute.Address    `json:"addresses,omitempty"`
+	ComputeOps         map[string]*compute.Operation  `json:"computeOperations,omitempty"`
+	Connectors         map[string]json.RawMessage     `json:"connectors,omitempty"`
+	Services           map[string]json.RawMessage     `json:"services,omitempty"`
+	Revisions          map[string]json.RawMessage     `json:"revisions,omitempty"`
+	Jobs               map[string]json.RawMessage     `json:"jobs,omitempty"`
+	Executions         map[string]json.RawMessage     `json:"executions,omitempty"`
+	WorkerPools        map[string]json.RawMessage     `json:"workerPools,omitempty"`
+	Operations         map[string]json.RawMessage     `json:"operations,omitempty"`
+	Reservations       map[string]*Reservation        `json:"reservations,omitempty"`
+	Instances          map[string]int                 `json:"instances,omitempty"`
+	ConnectorInstances map[string]int                 `json:"connectorInstances,omitempty"`
+	Seq                uint64                         `json:"seq"`
 }
 
 func marshalProtos[M proto.Message](m map[string]M) (map[string]json.RawMessage, error) {
@@ -130,7 +135,7 @@ func (s *State) MarshalJSON() ([]byte, error) {
 	j := stateJSON{
 		Networks: s.Networks, Subnetworks: s.Subnetworks, Routers: s.Routers, Firewalls: s.Firewalls,
 		Addresses: s.Addresses, ComputeOps: s.ComputeOps, Reservations: s.Reservations,
-		Instances: s.Instances, Seq: s.Seq,
+		Instances: s.Instances, ConnectorInstances: s.ConnectorInstances, Seq: s.Seq,
 	}
 	var err error
 	if j.Connectors, err = marshalProtos(s.Connectors); err != nil {
@@ -172,6 +177,7 @@ func (s *State) UnmarshalJSON(b []byte) error {
 	copyMap(n.ComputeOps, j.ComputeOps)
 	copyMap(n.Reservations, j.Reservations)
 	copyMap(n.Instances, j.Instances)
+	copyMap(n.ConnectorInstances, j.ConnectorInstances)
 	n.Seq = j.Seq
 	steps := []error{
 		unmarshalProtos(j.Connectors, n.Connectors, func() *vpcaccesspb.Connector { return &vpcaccesspb.Connector{} }),
