@@ -1,0 +1,133 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/runnet-dev/runnet/internal/buildinfo"
+	"github.com/runnet-dev/runnet/internal/cloud"
+	"github.com/runnet-dev/runnet/internal/gcloudconfig"
+	"github.com/runnet-dev/runnet/pkg/emulator"
+)
+
+// EnvEmulatorState overrides where the embedded emulator (--emulator) keeps its state.
+const EnvEmulatorState = "RUNNET_EMULATOR_STATE"
+
+// Timing of the embedded emulator: quick enough for a person trying the tool, slow enough
+// that waiting and progress are visible.
+const (
+	embeddedLRODuration   = time.Second
+	embeddedRevisionReady = 2 * time.Second
+)
+
+// EmulatorMode reports whether runnet talks to an emulator (embedded or running) rather than
+// Google Cloud.
+func (f *Factory) EmulatorMode() bool {
+	return f.Options.Emulator || f.EmulatorHost() != ""
+}
+
+// EmbeddedStatePath is where the embedded emulator keeps its state.
+func (f *Factory) EmbeddedStatePath() (string, error) {
+	if p := f.Getenv(EnvEmulatorState); p != "" {
+		return p, nil
+	}
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("find the user cache directory for the embedded emulator (set %s): %w", EnvEmulatorState, err)
+	}
+	return filepath.Join(dir, "runnet", "emulator-state.json"), nil
+}
+
+// emulatorResolver resolves project and region in emulator mode: flags and environment as
+// usual, but not the gcloud configuration (it names real projects), and the demo's project
+// and region when nothing is set.
+func (f *Factory) emulatorResolver() *gcloudconfig.Resolver {
+	return gcloudconfig.NewResolver(func(k string) string {
+		if v := f.Getenv(k); v != "" {
+			return v
+		}
+		switch k {
+		case "CLOUDSDK_CORE_PROJECT":
+			return emulator.DemoProject
+		case "CLOUDSDK_RUN_REGION":
+			return emulator.DemoRegion
+		}
+		return ""
+	}, gcloudconfig.WithReadFile(func(string) ([]byte, error) { return nil, os.ErrNotExist }))
+}
+
+// Clients returns the cloud clients: pointed at the embedded emulator (--emulator, started on
+// first use), a running emulator (RUNNET_EMULATOR_HOST), or Google Cloud with Application
+// Default Credentials.
+func (f *Factory) Clients(ctx context.Context) (*cloud.Clients, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.clients != nil {
+		return f.clients, nil
+	}
+	cfg := cloud.Config{UserAgent: "runnet/" + buildinfo.Get().Version, EmulatorHost: f.EmulatorHost()}
+	if f.Options.Verbose {
+		cfg.Log = f.IOStreams.ErrOut
+	}
+	if f.Options.Emulator {
+		e, err := f.startEmbedded()
+		if err != nil {
+			return nil, err
+		}
+		cfg.EmulatorHost = e.Addr()
+	}
+	// Clients live as long as the command; ctx ends with it.
+	f.clients = cloud.New(context.WithoutCancel(ctx), cfg)
+	return f.clients, nil
+}
+
+func (f *Factory) startEmbedded() (*emulator.Emulator, error) {
+	path, err := f.EmbeddedStatePath()
+	if err != nil {
+		return nil, err
+	}
+	opts := emulator.Options{
+		Seed: emulator.SeedDemo, StateFile: path,
+		LRODuration: embeddedLRODuration, RevisionReady: embeddedRevisionReady,
+	}
+	if f.Options.Verbose {
+		opts.Logger = newStderrLogger(f.IOStreams.ErrOut)
+	}
+	e, err := emulator.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("start the embedded emulator (state %s; 'runnet emulator reset' starts over): %w", path, err)
+	}
+	if err := e.Start("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("start the embedded emulator: %w", err)
+	}
+	f.embedded = e
+	f.IOStreams.Verbosef("Using the embedded emulator on %s (state in %s).", e.Addr(), path)
+	return e, nil
+}
+
+// Close releases what the command used: the clients, and the embedded emulator (saving its
+// state).
+func (f *Factory) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var first error
+	if f.clients != nil {
+		if err := f.clients.Close(); err != nil {
+			first = err
+		}
+		f.clients = nil
+	}
+	if f.embedded != nil {
+		if err := f.embedded.Close(); err != nil && first == nil {
+			first = fmt.Errorf("save the embedded emulator's state: %w", err)
+		}
+		f.embedded = nil
+	}
+	return first
+}
+
+var _ io.Closer = (*Factory)(nil)

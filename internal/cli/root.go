@@ -1,0 +1,115 @@
+// Package cli holds runnet's commands.
+//
+// One file per command. Each command has an options struct, and its RunE
+// goes complete (fill in defaults and resolve names) → validate (check
+// input, before any API call) → run. Each constructor takes the Factory, the
+// source of every dependency, and an optional runF that replaces run: tests
+// use it to check flag parsing without doing any work, as in the GitHub CLI.
+//
+// Errors carry exit codes (package exitcode); Execute prints them once and
+// returns the code.
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/printer"
+	"github.com/spf13/cobra"
+)
+
+const rootLong = `runnet switches the egress of Cloud Run services, jobs and worker pools
+between Serverless VPC Access connectors, Direct VPC egress and no VPC.
+
+Workloads are named NAME (a service), job/NAME or workerpool/NAME.
+
+The project and region are found as gcloud finds them: the --project and
+--region flags, then CLOUDSDK_CORE_PROJECT and CLOUDSDK_RUN_REGION, then the
+active gcloud configuration ([core] project and [run] region). runnet never
+guesses a region.
+
+Results go to stdout as a table (the default on a terminal), JSON (the
+default otherwise) or YAML; progress, prompts and errors go to stderr.
+
+Environment:
+  CLOUDSDK_CORE_PROJECT        project, when --project is not given
+  CLOUDSDK_RUN_REGION          region, when --region is not given
+  CLOUDSDK_CONFIG              gcloud's configuration directory
+  CLOUDSDK_ACTIVE_CONFIG_NAME  gcloud configuration to read
+  RUNNET_EMULATOR_HOST         host:port of a running runnet emulator
+
+Exit codes:
+`
+
+// exitCodeHelp renders exitcode.Table for the help text.
+func exitCodeHelp() string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 8, 2, ' ', 0)
+	for _, e := range exitcode.Table {
+		fmt.Fprintf(tw, "  %d\t%s\t%s\n", e.Code, e.Name, e.Meaning)
+	}
+	tw.Flush()
+	return b.String()
+}
+
+// NewRootCmd returns the runnet command with every subcommand. Building it
+// creates no clients and reads no files.
+func NewRootCmd(f *Factory) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "runnet",
+		Short: "Switch Cloud Run workloads between VPC connectors, Direct VPC egress and no VPC",
+		Long:  rootLong + strings.TrimRight(exitCodeHelp(), "\n"),
+
+		SilenceErrors: true, // Execute prints the error, once
+		SilenceUsage:  true,
+
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			// Checked before any command runs, so that no API call is made
+			// with a bad global flag.
+			if err := printer.Validate(f.OutputFormat()); err != nil {
+				return err
+			}
+			f.IOStreams.SetQuiet(f.Options.Quiet)
+			f.IOStreams.SetVerbose(f.Options.Verbose)
+			return nil
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return exitcode.Wrap(exitcode.Usage, err)
+	})
+
+	pf := root.PersistentFlags()
+	o := &f.Options
+	pf.StringVar(&o.Project, "project", "", "Google Cloud project ID (default: CLOUDSDK_CORE_PROJECT, then gcloud's core/project)")
+	pf.StringVar(&o.Region, "region", "", "Cloud Run region (default: CLOUDSDK_RUN_REGION, then gcloud's run/region)")
+	pf.StringVar(&o.Format, "format", "", "output format: table, json or yaml (default: table on a terminal, json otherwise)")
+	pf.BoolVarP(&o.Quiet, "quiet", "q", false, "print no progress or informational messages")
+	pf.BoolVarP(&o.Yes, "yes", "y", false, "answer yes to every confirmation (needed when stdin is not a terminal)")
+	pf.BoolVar(&o.Verbose, "verbose", false, "explain what runnet does, and where settings came from")
+	pf.BoolVar(&o.Emulator, "emulator", false, "use the embedded emulator (state kept in the user cache dir) instead of Google Cloud")
+	_ = root.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(printer.Formats, cobra.ShellCompDirectiveNoFileComp))
+
+	root.AddCommand(
+		NewCmdVersion(f, nil),
+	)
+	return root
+}
+
+// newGroupCmd returns a command that only holds subcommands. Run alone it
+// prints its help; with an unknown subcommand it is a usage error (cobra
+// alone would print the help and exit 0).
+func newGroupCmd(use, short string) *cobra.Command {
+	return &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return exitcode.Usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return cmd.Help()
+		},
+	}
+}

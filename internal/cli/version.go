@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/runnet-dev/runnet/internal/buildinfo"
+	"github.com/runnet-dev/runnet/internal/printer"
+	"github.com/spf13/cobra"
+)
+
+// VersionOptions are the inputs of `runnet version`.
+type VersionOptions struct {
+	Printer func() (*printer.Printer, error)
+
+	// Info is filled in by complete.
+	Info buildinfo.Info
+}
+
+// NewCmdVersion returns `runnet version`. runF, if not nil, replaces the
+// command's run step (for tests).
+func NewCmdVersion(f *Factory, runF func(*VersionOptions) error) *cobra.Command {
+	opts := &VersionOptions{Printer: f.Printer}
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print runnet's version, commit and Go version",
+		Long: `Print runnet's version, the commit it was built from and the Go version.
+
+With --format json or yaml the fields are version, commit and go.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.complete()
+			if err := opts.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return opts.run()
+		},
+	}
+}
+
+func (o *VersionOptions) complete() {
+	o.Info = buildinfo.Get()
+}
+
+func (o *VersionOptions) validate() error { return nil }
+
+func (o *VersionOptions) run() error {
+	p, err := o.Printer()
+	if err != nil {
+		return err
+	}
+	return p.Print(versionReport(o.Info))
+}
+
+// versionReport prints as buildinfo.Info in json and yaml, and as one line
+// in the table format.
+type versionReport buildinfo.Info
+
+func (v versionReport) WriteText(w io.Writer) error {
+	_, err := fmt.Fprintf(w, "runnet version %s (commit %s, %s)\n", v.Version, v.Commit, v.Go)
+	return err
+}
