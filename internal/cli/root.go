@@ -93,6 +93,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 
 	root.AddCommand(
 		NewCmdVersion(f, nil),
+		NewCmdEmulator(f),
 	)
 	return root
 }

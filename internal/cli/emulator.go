@@ -1,0 +1,178 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/pkg/emulator"
+)
+
+// NewCmdEmulator returns `runnet emulator` and its subcommands.
+func NewCmdEmulator(f *Factory) *cobra.Command {
+	cmd := newGroupCmd("emulator", "Run the emulator of the Cloud Run, VPC Access and Compute APIs")
+	cmd.Long = `runnet ships an emulator of the three Google Cloud APIs it drives (Cloud Run Admin
+v2 and Serverless VPC Access v1 over gRPC, Compute v1 over REST), so that it can be
+tried with no cloud account and tested end to end.
+
+'runnet emulator start' serves it on a loopback address for other processes
+(point runnet at it with RUNNET_EMULATOR_HOST). 'runnet --emulator COMMAND' runs one
+in-process instead, with its state kept in the user cache directory;
+'runnet emulator reset' starts that state over.`
+	cmd.AddCommand(NewCmdEmulatorStart(f, nil), NewCmdEmulatorReset(f, nil))
+	return cmd
+}
+
+// EmulatorStartOptions are the inputs of `runnet emulator start`.
+type EmulatorStartOptions struct {
+	f             *Factory
+	Listen        string
+	Seed          string
+	State         string
+	Latency       time.Duration
+	LRODuration   time.Duration
+	RevisionReady time.Duration
+	IPRelease     time.Duration
+	FaultSpecs    []string
+
+	faults []emulator.Fault
+}
+
+// NewCmdEmulatorStart returns `runnet emulator start`.
+func NewCmdEmulatorStart(f *Factory, runF func(context.Context, *EmulatorStartOptions) error) *cobra.Command {
+	o := &EmulatorStartOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Serve the emulator on a loopback address until interrupted",
+		Long: `Serve the emulator on a loopback address until SIGINT or SIGTERM.
+
+When it is ready it prints exactly one line to stdout,
+RUNNET_EMULATOR_HOST=127.0.0.1:PORT, and logs only to stderr. On SIGINT or SIGTERM
+it writes --state (if given) and exits 0. It refuses to listen on anything but a
+loopback address.
+
+--fault METHOD=CODE[:COUNT] makes the first COUNT calls (default 1) of METHOD fail
+with the gRPC code CODE (Compute: the matching HTTP status and error body). METHOD
+is a full gRPC method (google.cloud.run.v2.Services/UpdateService) or a Compute
+method id (compute.subnetworks.insert).`,
+		Example: `  # The article's world, with quick operations for a test:
+  runnet emulator start --seed demo --lro-duration 50ms --revision-ready 100ms
+
+  # Keep the world between runs, and make the first service update fail:
+  runnet emulator start --seed demo --state world.json \
+    --fault google.cloud.run.v2.Services/UpdateService=UNAVAILABLE:1`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Listen, "listen", "127.0.0.1:0", "loopback address to serve on (port 0 picks a free port)")
+	fl.StringVar(&o.Seed, "seed", emulator.SeedEmpty, "initial world: empty or demo (ignored when --state exists)")
+	fl.StringVar(&o.State, "state", "", "JSON file to load the world from (if it exists) and save it to on exit")
+	fl.DurationVar(&o.Latency, "latency", 0, "delay added to every call")
+	fl.DurationVar(&o.LRODuration, "lro-duration", emulator.DefaultLRODuration, "how long VPC Access and Compute operations run")
+	fl.DurationVar(&o.RevisionReady, "revision-ready", emulator.DefaultRevisionReady, "how long a new Cloud Run revision takes to become Ready")
+	fl.DurationVar(&o.IPRelease, "ip-release", emulator.DefaultIPRelease, "how long Direct VPC IP reservations outlive their instances")
+	fl.StringArrayVar(&o.FaultSpecs, "fault", nil, "METHOD=CODE[:COUNT]: fail the first COUNT calls of METHOD (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("seed", cobra.FixedCompletions([]string{emulator.SeedEmpty, emulator.SeedDemo}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func (o *EmulatorStartOptions) validate() error {
+	if err := emulator.CheckLoopback(o.Listen); err != nil {
+		return exitcode.Usagef("--listen: %v", err)
+	}
+	if o.Seed != emulator.SeedEmpty && o.Seed != emulator.SeedDemo {
+		return exitcode.Usagef("--seed: %q is not a seed; valid values are %s and %s", o.Seed, emulator.SeedEmpty, emulator.SeedDemo)
+	}
+	for _, d := range []struct {
+		flag string
+		v    time.Duration
+	}{{"--latency", o.Latency}, {"--lro-duration", o.LRODuration}, {"--revision-ready", o.RevisionReady}, {"--ip-release", o.IPRelease}} {
+		if d.v < 0 {
+			return exitcode.Usagef("%s: must not be negative, got %v", d.flag, d.v)
+		}
+	}
+	o.faults = nil
+	for _, spec := range o.FaultSpecs {
+		ft, err := emulator.ParseFault(spec)
+		if err != nil {
+			return exitcode.Usagef("--fault: %v", err)
+		}
+		o.faults = append(o.faults, ft)
+	}
+	return nil
+}
+
+func (o *EmulatorStartOptions) run(ctx context.Context) error {
+	log := newStderrLogger(o.f.IOStreams.ErrOut)
+	e, err := emulator.New(emulator.Options{
+		Seed: o.Seed, StateFile: o.State, Latency: o.Latency, LRODuration: o.LRODuration,
+		RevisionReady: o.RevisionReady, IPRelease: o.IPRelease, Faults: o.faults, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	if err := e.Start(o.Listen); err != nil {
+		_ = e.Close()
+		return err
+	}
+	fmt.Fprintf(o.f.IOStreams.Out, "%s=%s\n", EnvEmulatorHost, e.Addr())
+	<-ctx.Done()
+	log.Info("stopping emulator")
+	if err := e.Close(); err != nil {
+		return fmt.Errorf("stop the emulator: %w", err)
+	}
+	return nil
+}
+
+// EmulatorResetOptions are the inputs of `runnet emulator reset`.
+type EmulatorResetOptions struct {
+	f *Factory
+}
+
+// NewCmdEmulatorReset returns `runnet emulator reset`.
+func NewCmdEmulatorReset(f *Factory, runF func(*EmulatorResetOptions) error) *cobra.Command {
+	o := &EmulatorResetOptions{f: f}
+	return &cobra.Command{
+		Use:   "reset",
+		Short: "Start the embedded emulator's world over from the demo seed",
+		Long: `Delete the state of the embedded emulator (the one 'runnet --emulator' runs), so that
+its next use starts again from the demo seed.`,
+		Example: `  runnet emulator reset
+  runnet --emulator status`,
+		Args: cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if runF != nil {
+				return runF(o)
+			}
+			return o.run()
+		},
+	}
+}
+
+func (o *EmulatorResetOptions) run() error {
+	path, err := o.f.EmbeddedStatePath()
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("reset the embedded emulator: %w", err)
+	}
+	if !o.f.Options.Quiet {
+		fmt.Fprintf(o.f.IOStreams.ErrOut, "Embedded emulator reset; its next use starts from the demo seed (%s).\n", path)
+	}
+	return nil
+}

@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	run "cloud.google.com/go/run/apiv2"
+	"cloud.google.com/go/run/apiv2/runpb"
+	vpcaccess "cloud.google.com/go/vpcaccess/apiv1"
+	"cloud.google.com/go/vpcaccess/apiv1/vpcaccesspb"
+	"github.com/rogpeppe/go-internal/testscript"
+	compute "google.golang.org/api/compute/v1"
+	"google.golang.org/api/iterator"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/runnet-dev/runnet/internal/iostreams"
+	"github.com/runnet-dev/runnet/pkg/emulator"
+)
+
+// TestMain lets scripts run runnet as a real process ("exec runnet ..."): testscript re-runs
+// this test binary as the runnet command.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"runnet": func() {
+			os.Exit(Execute(context.Background(), os.Args[1:], iostreams.System()))
+		},
+	})
+}
+
+const emuKey = "emulator"
+
+// TestScripts runs the end-to-end scenarios in testdata/script: each starts a fresh emulator
+// seeded with the demo world (fast timings), points runnet at it with RUNNET_EMULATOR_HOST,
+// runs runnet commands, and checks their output and the resulting API state through the real
+// client libraries.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup: func(env *testscript.Env) error {
+			e, err := emulator.New(emulator.Options{
+				Seed: emulator.SeedDemo, LRODuration: 20 * time.Millisecond,
+				RevisionReady: 40 * time.Millisecond, IPRelease: time.Minute,
+			})
+			if err != nil {
+				return err
+			}
+			if err := e.Start("127.0.0.1:0"); err != nil {
+				return err
+			}
+			env.Defer(func() { _ = e.Close() })
+			env.Values[emuKey] = e
+			env.Setenv(EnvEmulatorHost, e.Addr())
+			env.Setenv("CLOUDSDK_CONFIG", env.WorkDir+"/gcloud")
+			env.Setenv("HOME", env.WorkDir)
+			env.Setenv(EnvEmulatorState, env.WorkDir+"/embedded-state.json")
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"emu": cmdEmu,
+			"api": cmdAPI,
+		},
+	})
+}
+
+func scriptEmulator(ts *testscript.TestScript) *emulator.Emulator {
+	return ts.Value(emuKey).(*emulator.Emulator)
+}
+
+// cmdEmu drives the emulator's control surface:
+//
+//	emu seed empty|demo
+//	emu fault METHOD=CODE[:COUNT]
+//	emu clearfaults
+//	emu advance DURATION
+//	emu expire
+//	emu scale-revision REVISION N
+//	emu timing LRO REVISION_READY
+//	emu calls METHOD N        (asserts the emulator saw N calls of METHOD)
+func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("emu does not support !")
+	}
+	if len(args) == 0 {
+		ts.Fatalf("usage: emu VERB ...")
+	}
+	e := scriptEmulator(ts)
+	switch args[0] {
+	case "seed":
+		ts.Check(e.Seed(args[1]))
+	case "fault":
+		f, err := emulator.ParseFault(args[1])
+		ts.Check(err)
+		e.InjectFault(f)
+	case "clearfaults":
+		e.ClearFaults()
+	case "advance":
+		d, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		e.Advance(d)
+	case "expire":
+		e.ExpireReservations()
+	case "scale-revision":
+		n, err := strconv.Atoi(args[2])
+		ts.Check(err)
+		ts.Check(e.ScaleRevision(args[1], n))
+	case "timing":
+		lro, err := time.ParseDuration(args[1])
+		ts.Check(err)
+		ready, err := time.ParseDuration(args[2])
+		ts.Check(err)
+		t := e.Timing()
+		t.LRODuration, t.RevisionReady = lro, ready
+		e.SetTiming(t)
+	case "calls":
+		want, err := strconv.Atoi(args[2])
+		ts.Check(err)
+		if got := e.Calls()[args[1]]; got != want {
+			ts.Fatalf("emulator saw %d calls of %s, want %d", got, args[1], want)
+		}
+	default:
+		ts.Fatalf("unknown emu verb %q", args[0])
+	}
+}
+
+// cmdAPI fetches a resource from the emulator through the real client libraries and writes it
+// to stdout as JSON, so scripts can assert the API state a command left behind:
+//
+//	api service NAME | api job NAME | api workerpool NAME | api connector NAME
+//	api subnet NAME | api network NAME | api revisions SERVICE
+//
+// Resources are looked up in the demo project and region. "! api ..." asserts it is missing.
+func cmdAPI(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: api KIND NAME")
+	}
+	e := scriptEmulator(ts)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	loc := "projects/" + emulator.DemoProject + "/locations/" + emulator.DemoRegion
+	var msg proto.Message
+	var plain any
+	var err error
+	switch args[0] {
+	case "service":
+		var c *run.ServicesClient
+		if c, err = run.NewServicesClient(ctx, e.ClientOptions()...); err == nil {
+			defer c.Close()
+			msg, err = c.GetService(ctx, &runpb.GetServiceRequest{Name: loc + "/services/" + args[1]})
+		}
+	case "job":
+		var c *run.JobsClient
+		if c, err = run.NewJobsClient(ctx, e.ClientOptions()...); err == nil {
+			defer c.Close()
+			msg, err = c.GetJob(ctx, &runpb.GetJobRequest{Name: loc + "/jobs/" + args[1]})
+		}
+	case "workerpool":
+		var c *run.WorkerPoolsClient
+		if c, err = run.NewWorkerPoolsClient(ctx, e.ClientOptions()...); err == nil {
+			defer c.Close()
+			msg, err = c.GetWorkerPool(ctx, &runpb.GetWorkerPoolRequest{Name: loc + "/workerPools/" + args[1]})
+		}
+	case "revisions":
+		var c *run.RevisionsClient
+		if c, err = run.NewRevisionsClient(ctx, e.ClientOptions()...); err == nil {
+			defer c.Close()
+			resp := &runpb.ListRevisionsResponse{}
+			it := c.ListRevisions(ctx, &runpb.ListRevisionsRequest{Parent: loc + "/services/" + args[1]})
+			for {
+				r, ierr := it.Next()
+				if ierr != nil {
+					if ierr != iterator.Done {
+						err = ierr
+					}
+					break
+				}
+				resp.Revisions = append(resp.Revisions, r)
+			}
+			msg = resp
+		}
+	case "connector":
+		var c *vpcaccess.Client
+		if c, err = vpcaccess.NewClient(ctx, e.ClientOptions()...); err == nil {
+			defer c.Close()
+			msg, err = c.GetConnector(ctx, &vpcaccesspb.GetConnectorRequest{Name: loc + "/connectors/" + args[1]})
+		}
+	case "subnet", "network":
+		var cs *compute.Service
+		if cs, err = compute.NewService(ctx, e.ComputeClientOptions()...); err == nil {
+			if args[0] == "subnet" {
+				plain, err = cs.Subnetworks.Get(emulator.DemoProject, emulator.DemoRegion, args[1]).Views("WITH_UTILIZATION").Context(ctx).Do()
+			} else {
+				plain, err = cs.Networks.Get(emulator.DemoProject, args[1]).Context(ctx).Do()
+			}
+		}
+	default:
+		ts.Fatalf("unknown api kind %q", args[0])
+	}
+	if neg {
+		if err == nil {
+			ts.Fatalf("api %s %s: exists, want an error", args[0], args[1])
+		}
+		ts.Logf("api %s %s: %v (as expected)", args[0], args[1], err)
+		return
+	}
+	if err != nil {
+		ts.Fatalf("api %s %s: %v", args[0], args[1], err)
+	}
+	var b []byte
+	if msg != nil {
+		b, err = protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(msg)
+	} else {
+		b, err = json.MarshalIndent(plain, "", "  ")
+	}
+	ts.Check(err)
+	_, _ = ts.Stdout().Write([]byte(strings.TrimSpace(string(b)) + "\n"))
+}
