@@ -2,6 +2,8 @@ package world
 
 import (
 	"net/netip"
+
+	"cloud.google.com/go/vpcaccess/apiv1/vpcaccesspb"
 	"sort"
 	"strings"
 )
@@ -93,7 +95,9 @@ func (w *World) NetworkRangesLocked(project, network string) []NetworkRange {
 	for name, c := range w.S.Connectors {
 		// projects/P/locations/L/connectors/C
 		parts := strings.Split(name, "/")
-		if len(parts) != 6 || parts[1] != project || c.GetIpCidrRange() == "" || NetworkName(c.GetNetwork()) != network {
+		// A connector in ERROR never got its hidden subnet, so its range is free.
+		if len(parts) != 6 || parts[1] != project || c.GetIpCidrRange() == "" || NetworkName(c.GetNetwork()) != network ||
+			c.GetState() == vpcaccesspb.Connector_ERROR {
 			continue
 		}
 		if p, err := netip.ParsePrefix(c.GetIpCidrRange()); err == nil {
