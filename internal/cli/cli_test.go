@@ -228,18 +228,18 @@ func TestRequiredFlagAndArgsAreUsage(t *testing.T) {
 }
 
 func TestGroupCmd(t *testing.T) {
-	group := newGroupCmd("subnet", "Manage subnets")
+	group := newGroupCmd("widget", "Manage widgets")
 	group.AddCommand(&cobra.Command{Use: "list", RunE: func(c *cobra.Command, _ []string) error {
 		c.Println("listed")
 		return nil
 	}})
-	if r := runCLI(t, false, []string{"subnet", "bogus"}, group); r.code != exitcode.Usage || !strings.Contains(r.stderr, `unknown command "bogus" for "runnet subnet"`) {
+	if r := runCLI(t, false, []string{"widget", "bogus"}, group); r.code != exitcode.Usage || !strings.Contains(r.stderr, `unknown command "bogus" for "runnet widget"`) {
 		t.Errorf("unknown subcommand: code %d, stderr %q", r.code, r.stderr)
 	}
-	if r := runCLI(t, false, []string{"subnet"}, group); r.code != 0 || !strings.Contains(r.stdout, "list") {
+	if r := runCLI(t, false, []string{"widget"}, group); r.code != 0 || !strings.Contains(r.stdout, "list") {
 		t.Errorf("bare group: code %d, stdout %q", r.code, r.stdout)
 	}
-	if r := runCLI(t, false, []string{"subnet", "list"}, group); r.code != 0 || r.stdout != "listed\n" {
+	if r := runCLI(t, false, []string{"widget", "list"}, group); r.code != 0 || r.stdout != "listed\n" {
 		t.Errorf("subcommand: code %d, stdout %q", r.code, r.stdout)
 	}
 }

@@ -94,6 +94,9 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	root.AddCommand(
 		NewCmdVersion(f, nil),
 		NewCmdEmulator(f),
+		NewCmdGenDocs(f),
+		NewCmdStatus(f, nil), NewCmdAttach(f, nil), NewCmdDetach(f, nil),
+		NewCmdConnector(f), NewCmdSubnet(f),
 	)
 	return root
 }

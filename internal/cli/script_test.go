@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,6 +59,10 @@ func TestScripts(t *testing.T) {
 			}
 			env.Defer(func() { _ = e.Close() })
 			env.Values[emuKey] = e
+			// Start serves in the background: wait for its address.
+			for deadline := time.Now().Add(5 * time.Second); e.Addr() == "" && time.Now().Before(deadline); {
+				time.Sleep(time.Millisecond)
+			}
 			env.Setenv(EnvEmulatorHost, e.Addr())
 			env.Setenv("CLOUDSDK_CONFIG", env.WorkDir+"/gcloud")
 			env.Setenv("HOME", env.WorkDir)
@@ -63,8 +70,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"emu": cmdEmu,
-			"api": cmdAPI,
+			"emu":   cmdEmu,
+			"api":   cmdAPI,
+			"exits": cmdExits,
 		},
 	})
 }
@@ -214,10 +222,42 @@ func cmdAPI(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	var b []byte
 	if msg != nil {
-		b, err = protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(msg)
+		// protojson varies its white space on purpose; re-indent so scripts can match
+		// `"key": value` exactly.
+		var raw []byte
+		if raw, err = protojson.Marshal(msg); err == nil {
+			var buf bytes.Buffer
+			err = json.Indent(&buf, raw, "", "  ")
+			b = buf.Bytes()
+		}
 	} else {
 		b, err = json.MarshalIndent(plain, "", "  ")
 	}
 	ts.Check(err)
 	_, _ = ts.Stdout().Write([]byte(strings.TrimSpace(string(b)) + "\n"))
+}
+
+// cmdExits runs a program as exec does and checks its exit status:
+//
+//	exits CODE PROGRAM [ARGS...]
+//
+// so scripts can tell exit codes apart (2: bad input, 5: conflict, ...). Its stdout and
+// stderr can be checked afterwards as exec's.
+func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: exits CODE PROGRAM [ARGS...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("%s: %v", args[1], err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with status %d, want %d", args[1], got, want)
+	}
 }

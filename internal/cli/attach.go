@@ -1,0 +1,438 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/runnet-dev/runnet/internal/cloud"
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/pkg/egress"
+)
+
+const attachLong = `Change how a workload reaches a VPC network: through a Serverless VPC Access connector
+(--connector), or with Direct VPC egress (--network and/or --subnet, optionally
+--network-tags). Only the template's VPC access changes; every other setting (image, env,
+secrets, scaling, labels, annotations, traffic and tags) is sent back exactly as read, with
+the etag it was read with, so a change made meanwhile by someone else is detected (exit
+status 5) instead of being overwritten.
+
+The egress setting is kept unless --egress is given (a workload with no VPC access gets
+private-ranges-only). Direct VPC network tags are kept when the workload already uses Direct
+VPC egress, unless --network-tags or --clear-network-tags is given. Changing egress from
+all-traffic to private-ranges-only sends the workload's internet traffic straight to the
+public internet instead of through the VPC: runnet asks first (on a terminal) or needs --yes.
+
+Worker pools cannot use connectors. Short connector, network and subnetwork names are looked
+up in the workload's project and region; give full paths for Shared VPC
+(--subnet projects/HOST/regions/REGION/subnetworks/NAME). The connector and the subnetwork
+must be in the workload's region.
+
+runnet then waits for the new revision to become ready (services and worker pools) or for
+the job to be updated, showing progress on stderr when it is a terminal, and prints the
+workload's status as 'runnet status' does. If the revision cannot start, the error gives
+Cloud Run's own reason and traffic stays on the previous revision. With --async it returns
+as soon as Cloud Run has accepted the change and prints the operation's name.
+
+If the workload already has the requested settings, nothing is sent and the exit status is 0.`
+
+const detachLong = `Remove a workload's VPC access (connector or Direct VPC egress), so that its traffic
+leaves through Cloud Run's own internet egress and it can no longer reach private addresses
+in the VPC network. Only the template's VPC access changes, with the etag it was read with.
+
+Detaching always asks first (on a terminal) or needs --yes. When the workload's egress is
+all-traffic, the question says that all of its outbound traffic, which now goes through the
+VPC network (its Cloud NAT, static addresses and firewall rules), will go straight to the
+public internet, as gcloud warns when clearing a connector.
+
+runnet waits for the new revision to become ready (or the job to be updated) and prints the
+workload's status; --async returns at once with the operation's name. A workload with no VPC
+access is left alone (exit status 0).`
+
+// AttachOptions are the inputs of `runnet attach` and `runnet detach`.
+type AttachOptions struct {
+	f *Factory
+
+	// Detach is set for `runnet detach`: the target is no VPC access.
+	Detach bool
+
+	Workload         string
+	Connector        string
+	Network          string
+	Subnet           string
+	NetworkTags      []string
+	ClearNetworkTags bool
+	Egress           string
+	Async            bool
+
+	// Which flags were given (filled from the command line).
+	connectorSet, networkSet, subnetSet, tagsSet, egressSet bool
+
+	// Filled in by complete/validate.
+	ref    egress.WorkloadRef
+	target egress.VPC // canonical; Egress is EgressUnset when it is to be kept
+}
+
+// NewCmdAttach returns `runnet attach`. runF, if not nil, replaces the run step (for tests).
+func NewCmdAttach(f *Factory, runF func(context.Context, *AttachOptions) error) *cobra.Command {
+	o := &AttachOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "attach WORKLOAD (--connector C | --network N --subnet S [--network-tags T,...]) [--egress E]",
+		Short: "Give a workload VPC access through a connector or Direct VPC egress",
+		Long:  attachLong,
+		Example: `  # Move run-service from its connector to Direct VPC egress, keeping its egress setting:
+  runnet attach run-service --network run-vpc --subnet run-direct-vpc-egress
+
+  # Give a job a connector and send all of its traffic through the VPC:
+  runnet attach job/nightly-export --connector run-connector --egress all-traffic
+
+  # A worker pool on a Shared VPC subnetwork, with network tags, without waiting:
+  runnet attach workerpool/queue-worker \
+    --subnet projects/host-project/regions/asia-northeast1/subnetworks/run-subnet \
+    --network-tags run-egress --async`,
+		Args: exactOneWorkload,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Workload = args[0]
+			fl := cmd.Flags()
+			o.connectorSet, o.networkSet, o.subnetSet = fl.Changed("connector"), fl.Changed("network"), fl.Changed("subnet")
+			o.tagsSet, o.egressSet = fl.Changed("network-tags"), fl.Changed("egress")
+			if err := o.complete(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Connector, "connector", "", "Serverless VPC Access connector: NAME or projects/P/locations/R/connectors/NAME")
+	fl.StringVar(&o.Network, "network", "", "Direct VPC egress network: NAME or projects/P/global/networks/NAME")
+	fl.StringVar(&o.Subnet, "subnet", "", "Direct VPC egress subnetwork: NAME or projects/P/regions/R/subnetworks/NAME")
+	fl.StringSliceVar(&o.NetworkTags, "network-tags", nil, "network tags of the Direct VPC interface, comma-separated")
+	fl.BoolVar(&o.ClearNetworkTags, "clear-network-tags", false, "remove the Direct VPC interface's network tags")
+	fl.StringVar(&o.Egress, "egress", "", "which traffic goes through the VPC: private-ranges-only or all-traffic (default: keep the current setting)")
+	fl.BoolVar(&o.Async, "async", false, "return as soon as the change is accepted, printing the operation's name")
+	// gcloud's names for the same flags.
+	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		switch name {
+		case "vpc-connector":
+			return "connector"
+		case "vpc-egress":
+			return "egress"
+		}
+		return pflag.NormalizedName(name)
+	})
+	_ = cmd.RegisterFlagCompletionFunc("egress", cobra.FixedCompletions([]string{"private-ranges-only", "all-traffic"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// NewCmdDetach returns `runnet detach`. runF, if not nil, replaces the run step (for tests).
+func NewCmdDetach(f *Factory, runF func(context.Context, *AttachOptions) error) *cobra.Command {
+	o := &AttachOptions{f: f, Detach: true}
+	cmd := &cobra.Command{
+		Use:   "detach WORKLOAD",
+		Short: "Remove a workload's VPC access (connector or Direct VPC egress)",
+		Long:  detachLong,
+		Example: `  # Take run-service off its VPC, without a prompt:
+  runnet detach run-service --yes
+
+  # The same for a job, without waiting:
+  runnet detach job/nightly-export --yes --async`,
+		Args: exactOneWorkload,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Workload = args[0]
+			if err := o.complete(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVar(&o.Async, "async", false, "return as soon as the change is accepted, printing the operation's name")
+	return cmd
+}
+
+func exactOneWorkload(_ *cobra.Command, args []string) error {
+	switch len(args) {
+	case 1:
+		return nil
+	case 0:
+		return exitcode.Usagef("WORKLOAD is required: NAME (a service), job/NAME or workerpool/NAME")
+	}
+	return exitcode.Usagef("one WORKLOAD at a time, got %d: %s", len(args), strings.Join(args, " "))
+}
+
+const attachTargetHint = "give --connector C (a Serverless VPC Access connector), or --network N and/or --subnet S (Direct VPC egress)"
+
+// complete checks every input, before any API call, and builds the target VPC settings.
+func (o *AttachOptions) complete() error {
+	if !o.Detach {
+		direct := o.networkSet || o.subnetSet || o.tagsSet || o.ClearNetworkTags
+		switch {
+		case o.connectorSet && direct:
+			other := firstSet([]string{"--network", "--subnet", "--network-tags", "--clear-network-tags"},
+				[]bool{o.networkSet, o.subnetSet, o.tagsSet, o.ClearNetworkTags})
+			return exitcode.Usagef("--connector and %s cannot be used together: a workload uses either a connector or Direct VPC egress; %s", other, attachTargetHint)
+		case !o.connectorSet && !o.networkSet && !o.subnetSet:
+			if o.tagsSet || o.ClearNetworkTags {
+				return exitcode.Usagef("--network-tags needs Direct VPC egress: also give --network N and/or --subnet S")
+			}
+			return exitcode.Usagef("nothing to attach: %s", attachTargetHint)
+		case o.tagsSet && o.ClearNetworkTags:
+			return exitcode.Usagef("--network-tags and --clear-network-tags cannot be used together")
+		}
+	}
+
+	ref, err := parseWorkloadArg(o.f, o.Workload)
+	if err != nil {
+		return err
+	}
+	o.ref = ref
+	if o.Detach {
+		o.target = egress.VPC{}
+		return nil
+	}
+
+	var v egress.VPC
+	if o.egressSet {
+		e, err := egress.ParseEgress(o.Egress)
+		if err != nil {
+			return exitcode.Usagef("--egress: %v", err)
+		}
+		if egress.IsDeprecatedEgressAlias(o.Egress) && !o.f.Options.Quiet {
+			fmt.Fprintf(o.f.IOStreams.ErrOut, "Warning: --egress %s is deprecated; use --egress all-traffic.\n", o.Egress)
+		}
+		v.Egress = e
+	}
+	if o.connectorSet {
+		if ref.Kind == egress.KindWorkerPool {
+			return exitcode.Usagef("--connector: worker pools cannot use Serverless VPC Access connectors; use --network and/or --subnet (Direct VPC egress) for %s", ref)
+		}
+		c, err := egress.ParseConnectorRef(o.Connector, ref.Project, ref.Region)
+		if err != nil {
+			return exitcode.Usagef("--connector: %v", err)
+		}
+		if c.Region != ref.Region {
+			return exitcode.Usagef("--connector: connector %s is in region %s, but %s is in region %s; a workload can only use a connector in its own region", c.Name, c.Region, ref, ref.Region)
+		}
+		v.Connector = c.FullName()
+	}
+	netProject := ref.Project
+	if o.networkSet {
+		n, err := egress.ParseNetworkRef(o.Network, ref.Project)
+		if err != nil {
+			return exitcode.Usagef("--network: %v", err)
+		}
+		v.Network = n.Path()
+		netProject = n.Project
+	}
+	if o.subnetSet {
+		s, err := egress.ParseSubnetRef(o.Subnet, netProject, ref.Region)
+		if err != nil {
+			return exitcode.Usagef("--subnet: %v", err)
+		}
+		if s.Region != ref.Region {
+			return exitcode.Usagef("--subnet: subnetwork %s is in region %s, but %s is in region %s; Direct VPC egress needs a subnetwork in the workload's region", s.Name, s.Region, ref, ref.Region)
+		}
+		v.Subnet = s.Path()
+	}
+	for _, t := range o.NetworkTags {
+		if err := egress.ValidateNetworkTag(t); err != nil {
+			return exitcode.Usagef("--network-tags: %v", err)
+		}
+	}
+	v.Tags = o.NetworkTags
+	if err := v.Validate(ref.Project, ref.Region); err != nil {
+		return exitcode.Usagef("%v; %s", err, attachTargetHint)
+	}
+	keepEgress := !o.egressSet
+	t, err := v.Canonical(ref.Project, ref.Region)
+	if err != nil {
+		return exitcode.Usagef("%v", err)
+	}
+	if keepEgress {
+		t.Egress = egress.EgressUnset
+	}
+	o.target = t
+	return nil
+}
+
+func firstSet(names []string, set []bool) string {
+	for i, s := range set {
+		if s {
+			return names[i]
+		}
+	}
+	return names[0]
+}
+
+// resolveTarget fills in what the command keeps from the workload as read: its egress
+// setting (unless --egress was given) and its Direct VPC network tags (unless --network-tags
+// or --clear-network-tags was given). cur is the current, canonical VPC settings.
+func (o *AttachOptions) resolveTarget(cur egress.VPC) egress.VPC {
+	t := o.target
+	if o.Detach {
+		return egress.VPC{}
+	}
+	t.Tags = append([]string(nil), t.Tags...)
+	if !o.egressSet {
+		t.Egress = egress.EgressPrivateRangesOnly
+		if cur.Mode() != egress.ModeNone {
+			t.Egress = cur.Egress.Normalize()
+		}
+	}
+	if t.Mode() == egress.ModeDirect && !o.tagsSet && !o.ClearNetworkTags && cur.Mode() == egress.ModeDirect {
+		t.Tags = append([]string(nil), cur.Tags...)
+	}
+	return t
+}
+
+// confirmQuestion returns the question to ask before changing cur to target, or "" when the
+// change needs no confirmation: dropping VPC access always does, and so does any change
+// that sends traffic now routed through the VPC (egress all-traffic) to the public internet.
+func (o *AttachOptions) confirmQuestion(cur, target egress.VPC) string {
+	what := fmt.Sprintf("%s %s", noun(o.ref.Kind), o.ref.Name)
+	allTraffic := cur.Mode() != egress.ModeNone && cur.Egress.IsAllTraffic()
+	switch {
+	case target.Mode() == egress.ModeNone && allTraffic:
+		return fmt.Sprintf("Detach %s from its VPC (%s)? Its egress is all-traffic: ALL of its outbound traffic, which now goes through the VPC network (its Cloud NAT, static addresses and firewall rules), will go straight to the public internet, and it will lose access to private addresses in the VPC", what, vpcDetails(cur))
+	case target.Mode() == egress.ModeNone:
+		return fmt.Sprintf("Detach %s from its VPC (%s)? It will lose access to private addresses in the VPC network", what, vpcDetails(cur))
+	case allTraffic && !target.Egress.IsAllTraffic():
+		return fmt.Sprintf("Change the egress of %s from all-traffic to %s? Its traffic to public addresses will then go straight to the public internet instead of through the VPC network (its Cloud NAT, static addresses and firewall rules)", what, target.Egress)
+	}
+	return ""
+}
+
+func noun(k egress.Kind) string {
+	if k == egress.KindWorkerPool {
+		return "worker pool"
+	}
+	return string(k)
+}
+
+func (o *AttachOptions) run(ctx context.Context) error {
+	p, err := o.f.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := o.f.Clients(ctx)
+	if err != nil {
+		return err
+	}
+	w, err := c.GetWorkload(ctx, o.ref)
+	if err != nil {
+		return err
+	}
+	cur, err := w.VPC.Canonical(o.ref.Project, o.ref.Region)
+	if err != nil {
+		return fmt.Errorf("read the VPC settings of %s: %w", o.ref, err)
+	}
+	target := o.resolveTarget(cur)
+	retry := false
+	if same, err := cur.Equivalent(target, o.ref.Project, o.ref.Region); err == nil && same {
+		if w.Rollout() != cloud.RolloutFailed {
+			o.infof("No change: %s %s already has %s.", noun(o.ref.Kind), o.ref.Name, describeVPC(cur))
+			return p.Print(NewWorkloadStatus(w))
+		}
+		// The settings are asked for already, but they failed to take effect: try again
+		// (a missing connector may exist by now).
+		retry = true
+		if w.LatestCreated != "" {
+			o.infof("%s %s already asks for %s, but its latest revision %s failed; deploying a new revision to retry.", capitalize(noun(o.ref.Kind)), o.ref.Name, describeVPC(cur), w.LatestCreated)
+		} else {
+			o.infof("%s %s already asks for %s, but it is not ready; sending the update again to retry.", capitalize(noun(o.ref.Kind)), o.ref.Name, describeVPC(cur))
+		}
+	}
+	if q := o.confirmQuestion(cur, target); q != "" {
+		ok, err := o.f.Confirm(q + "?")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return exitcode.Errorf(exitcode.Failure, "cancelled: %s was not changed", o.ref)
+		}
+	}
+	res, err := c.SetVPC(ctx, w, target, cloud.SetVPCOptions{
+		Async:            o.Async,
+		Progress:         func(msg string) { o.f.IOStreams.Progressf("%s", msg) },
+		ForceNewRevision: retry && o.ref.Kind != egress.KindJob,
+	})
+	if err != nil {
+		return err
+	}
+	if o.Async {
+		return p.Print(operationStarted{
+			Kind: string(o.ref.Kind), Name: o.ref.Name, Project: o.ref.Project, Region: o.ref.Region,
+			Operation: res.Operation,
+		})
+	}
+	st := NewWorkloadStatus(res)
+	switch {
+	case o.ref.Kind == egress.KindJob:
+		o.infof("Updated job %s: %s; its next execution uses it.", o.ref.Name, describeVPC(target))
+	case st.LatestReadyRevision != "":
+		o.infof("Updated %s %s: %s (revision %s).", noun(o.ref.Kind), o.ref.Name, describeVPC(target), st.LatestReadyRevision)
+	default:
+		o.infof("Updated %s %s: %s.", noun(o.ref.Kind), o.ref.Name, describeVPC(target))
+	}
+	return p.Print(st)
+}
+
+// infof writes an informational line to stderr, unless --quiet.
+func (o *AttachOptions) infof(format string, args ...any) {
+	if o.f.Options.Quiet {
+		return
+	}
+	fmt.Fprintf(o.f.IOStreams.ErrOut, format+"\n", args...)
+}
+
+// describeVPC describes VPC settings for messages, for example "connector run-connector
+// (egress private-ranges-only)" or "Direct VPC egress (network run-vpc, subnet run-subnet,
+// egress all-traffic)".
+func describeVPC(v egress.VPC) string {
+	details := strings.TrimPrefix(v.Short(), string(v.Mode())+": ")
+	switch v.Mode() {
+	case egress.ModeConnector:
+		c, rest, _ := strings.Cut(details, ", ")
+		return c + " (" + rest + ")"
+	case egress.ModeDirect:
+		return "Direct VPC egress (" + details + ")"
+	}
+	return "no VPC access"
+}
+
+// vpcDetails is describeVPC without the mode, for example "connector run-connector, egress
+// private-ranges-only".
+func vpcDetails(v egress.VPC) string {
+	return strings.TrimPrefix(v.Short(), string(v.Mode())+": ")
+}
+
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// operationStarted is what --async prints.
+type operationStarted struct {
+	Kind      string `json:"kind"`
+	Name      string `json:"name"`
+	Project   string `json:"project"`
+	Region    string `json:"region"`
+	Operation string `json:"operation"`
+}
+
+func (s operationStarted) WriteText(w io.Writer) error {
+	ref := egress.WorkloadRef{Kind: egress.Kind(s.Kind), Name: s.Name}
+	_, err := fmt.Fprintf(w, "Started operation %s for %s %s; follow it with 'runnet status %s'.\n", s.Operation, noun(ref.Kind), s.Name, ref)
+	return err
+}

@@ -1,0 +1,484 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"github.com/spf13/cobra"
+	"google.golang.org/protobuf/encoding/prototext"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/runnet-dev/runnet/internal/cloud"
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/iostreams"
+	"github.com/runnet-dev/runnet/pkg/egress"
+	"github.com/runnet-dev/runnet/pkg/emulator"
+)
+
+const (
+	tProject = "demo-project"
+	tRegion  = "asia-northeast1"
+	tConn    = "projects/demo-project/locations/asia-northeast1/connectors/run-connector"
+	tNet     = "projects/demo-project/global/networks/run-vpc"
+	tSubnet  = "projects/demo-project/regions/asia-northeast1/subnetworks/run-direct-vpc-egress"
+)
+
+// runStubbed runs runnet with the command named name replaced by one built with mk (whose
+// runF records the options instead of running), in a hermetic environment with a default
+// project and region.
+func runStubbed(t *testing.T, name string, mk func(*Factory) *cobra.Command, args ...string) result {
+	t.Helper()
+	streams, _, out, errOut := iostreams.Test()
+	f := NewFactory(streams, testEnv(t, "CLOUDSDK_CORE_PROJECT", tProject, "CLOUDSDK_RUN_REGION", tRegion))
+	root := NewRootCmd(f)
+	for _, c := range root.Commands() {
+		if c.Name() == name {
+			root.RemoveCommand(c)
+		}
+	}
+	root.AddCommand(mk(f))
+	code := execute(context.Background(), f, root, args)
+	return result{code, out.String(), errOut.String(), f}
+}
+
+func TestAttachFlags(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		// want is the target's String(), or "" for a usage error whose message matches
+		// wantErr.
+		want      string
+		wantRef   string
+		egressSet bool
+		wantErr   string
+	}{
+		{name: "connector short name", args: []string{"run-service", "--connector", "run-connector"},
+			want: "connector: connector " + tConn, wantRef: "run-service"},
+		{name: "connector full name and egress", args: []string{"job/nightly-export", "--connector", tConn, "--egress", "all-traffic"},
+			want: "connector: connector " + tConn + ", egress all-traffic", wantRef: "job/nightly-export", egressSet: true},
+		{name: "gcloud flag names", args: []string{"run-service", "--vpc-connector", "run-connector", "--vpc-egress", "ALL_TRAFFIC"},
+			want: "connector: connector " + tConn + ", egress all-traffic", wantRef: "run-service", egressSet: true},
+		{name: "direct, tags sorted", args: []string{"run-service", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress", "--network-tags", "b,a,b"},
+			want: "direct: network " + tNet + ", subnet " + tSubnet + ", tags [a b]", wantRef: "run-service"},
+		{name: "network only: the same-name subnetwork", args: []string{"run-service", "--network", "run-vpc"},
+			want: "direct: network " + tNet + ", subnet projects/demo-project/regions/asia-northeast1/subnetworks/run-vpc", wantRef: "run-service"},
+		{name: "subnet only", args: []string{"workerpool/queue", "--subnet", "run-direct-vpc-egress"},
+			want: "direct: subnet " + tSubnet, wantRef: "workerpool/queue"},
+		{name: "shared VPC", args: []string{"run-service", "--network", "projects/host-project/global/networks/shared", "--subnet", "shared-sub"},
+			want: "direct: network projects/host-project/global/networks/shared, subnet projects/host-project/regions/asia-northeast1/subnetworks/shared-sub", wantRef: "run-service"},
+		{name: "full workload name in another project", args: []string{"projects/other-project/locations/us-central1/services/api", "--connector", "c1"},
+			want: "connector: connector projects/other-project/locations/us-central1/connectors/c1", wantRef: "api"},
+		{name: "deprecated egress alias", args: []string{"run-service", "--connector", "run-connector", "--egress", "all"},
+			want: "connector: connector " + tConn + ", egress all-traffic", wantRef: "run-service", egressSet: true},
+
+		{name: "nothing to attach", args: []string{"run-service"}, wantErr: `^nothing to attach: give --connector C`},
+		{name: "connector and network", args: []string{"run-service", "--connector", "c1", "--network", "n"}, wantErr: `^--connector and --network cannot be used together`},
+		{name: "connector and subnet", args: []string{"run-service", "--connector", "c1", "--subnet", "s"}, wantErr: `^--connector and --subnet cannot be used together`},
+		{name: "connector and tags", args: []string{"run-service", "--connector", "c1", "--network-tags", "t"}, wantErr: `^--connector and --network-tags cannot be used together`},
+		{name: "connector and clear tags", args: []string{"run-service", "--connector", "c1", "--clear-network-tags"}, wantErr: `^--connector and --clear-network-tags cannot be used together`},
+		{name: "tags alone", args: []string{"run-service", "--network-tags", "t"}, wantErr: `^--network-tags needs Direct VPC egress`},
+		{name: "tags and clear", args: []string{"run-service", "--subnet", "s", "--network-tags", "t", "--clear-network-tags"}, wantErr: `^--network-tags and --clear-network-tags cannot be used together`},
+		{name: "bad connector", args: []string{"run-service", "--connector", "Conn"}, wantErr: `^--connector: invalid connector "Conn": .*valid forms: NAME or projects/PROJECT/locations/REGION/connectors/NAME`},
+		{name: "long connector", args: []string{"run-service", "--connector", strings.Repeat("c", 26)}, wantErr: `^--connector: .*26 characters long, more than the 25 allowed`},
+		{name: "connector in another region", args: []string{"run-service", "--connector", "projects/demo-project/locations/europe-west1/connectors/c1"}, wantErr: `^--connector: connector c1 is in region europe-west1, but run-service is in region asia-northeast1`},
+		{name: "worker pool connector", args: []string{"workerpool/queue", "--connector", "run-connector"}, wantErr: `^--connector: worker pools cannot use Serverless VPC Access connectors`},
+		{name: "bad network", args: []string{"run-service", "--network", "Net"}, wantErr: `^--network: invalid network "Net"`},
+		{name: "bad subnet", args: []string{"run-service", "--subnet", "sub/"}, wantErr: `^--subnet: invalid subnetwork "sub/"`},
+		{name: "subnet in another region", args: []string{"run-service", "--subnet", "regions/us-east1/subnetworks/s"}, wantErr: `^--subnet: subnetwork s is in region us-east1, but run-service is in region asia-northeast1`},
+		{name: "bad tag", args: []string{"run-service", "--subnet", "s", "--network-tags", "ok,-bad"}, wantErr: `^--network-tags: invalid network tag "-bad"`},
+		{name: "bad egress", args: []string{"run-service", "--subnet", "s", "--egress", "public"}, wantErr: `^--egress: invalid egress "public": unknown egress setting \(valid values: private-ranges-only, all-traffic\)`},
+		{name: "empty egress", args: []string{"run-service", "--subnet", "s", "--egress="}, wantErr: `^--egress: invalid egress "": empty`},
+		{name: "bad workload", args: []string{"run_service", "--subnet", "s"}, wantErr: `^WORKLOAD: invalid workload "run_service"`},
+		{name: "no workload", args: []string{"--subnet", "s"}, wantErr: `^WORKLOAD is required`},
+		{name: "two workloads", args: []string{"a", "b", "--subnet", "s"}, wantErr: `^one WORKLOAD at a time, got 2: a b$`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got *AttachOptions
+			r := runStubbed(t, "attach", func(f *Factory) *cobra.Command {
+				return NewCmdAttach(f, func(_ context.Context, o *AttachOptions) error { got = o; return nil })
+			}, append([]string{"attach"}, tt.args...)...)
+			if tt.wantErr != "" {
+				if r.code != exitcode.Usage || got != nil {
+					t.Fatalf("exit %d (ran: %v), want 2 without running; stderr %q", r.code, got != nil, r.stderr)
+				}
+				msg := strings.TrimPrefix(strings.SplitN(r.stderr, "\n", 2)[0], "Error: ")
+				if !regexp.MustCompile(tt.wantErr).MatchString(msg) {
+					t.Errorf("error %q does not match %q", msg, tt.wantErr)
+				}
+				return
+			}
+			if r.code != 0 || got == nil {
+				t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+			}
+			target := got.target
+			if tt.egressSet != got.egressSet {
+				t.Errorf("egressSet = %v", got.egressSet)
+			}
+			if !tt.egressSet && target.Egress != egress.EgressUnset {
+				t.Errorf("egress %q should be left to resolveTarget", target.Egress)
+			}
+			if got.ref.String() != tt.wantRef {
+				t.Errorf("ref = %s, want %s", got.ref, tt.wantRef)
+			}
+			if tt.egressSet {
+				if s := target.String(); s != tt.want {
+					t.Errorf("target = %q, want %q", s, tt.want)
+				}
+			} else if s := strings.TrimSuffix(target.String(), ", egress private-ranges-only"); s != tt.want {
+				t.Errorf("target = %q, want %q", s, tt.want)
+			}
+			if slices.Contains(tt.args, "all") && !strings.Contains(r.stderr, "Warning: --egress all is deprecated; use --egress all-traffic.") {
+				t.Errorf("no deprecation warning: %q", r.stderr)
+			}
+		})
+	}
+}
+
+func TestDetachFlags(t *testing.T) {
+	var got *AttachOptions
+	mk := func(f *Factory) *cobra.Command {
+		return NewCmdDetach(f, func(_ context.Context, o *AttachOptions) error { got = o; return nil })
+	}
+	r := runStubbed(t, "detach", mk, "detach", "job/nightly-export", "--async")
+	if r.code != 0 || got == nil || !got.Detach || !got.Async || got.ref.String() != "job/nightly-export" || got.target.Mode() != egress.ModeNone {
+		t.Fatalf("detach: exit %d, options %+v, stderr %q", r.code, got, r.stderr)
+	}
+	for _, args := range [][]string{
+		{"detach"},
+		{"detach", "a", "b"},
+		{"detach", "Bad"},
+		{"detach", "run-service", "--connector", "c"},
+		{"detach", "run-service", "--egress", "all-traffic"},
+	} {
+		got = nil
+		r := runStubbed(t, "detach", mk, args...)
+		if r.code != exitcode.Usage || got != nil {
+			t.Errorf("%q: exit %d, ran %v; want 2 without running", args, r.code, got != nil)
+		}
+	}
+}
+
+func TestResolveTargetAndConfirm(t *testing.T) {
+	ref := egress.WorkloadRef{Kind: egress.KindService, Project: tProject, Region: tRegion, Name: "run-service"}
+	conn := egress.VPC{Connector: tConn, Egress: egress.EgressPrivateRangesOnly}
+	connAll := egress.VPC{Connector: tConn, Egress: egress.EgressAllTraffic}
+	directTags := egress.VPC{Network: tNet, Subnet: tSubnet, Tags: []string{"a"}, Egress: egress.EgressAllTraffic}
+	tests := []struct {
+		name    string
+		o       AttachOptions
+		cur     egress.VPC
+		want    egress.VPC
+		confirm string // a regexp the question must match, or "" for none
+	}{
+		{"egress kept from a connector", AttachOptions{target: egress.VPC{Network: tNet, Subnet: tSubnet}}, connAll,
+			egress.VPC{Network: tNet, Subnet: tSubnet, Egress: egress.EgressAllTraffic}, ""},
+		{"no VPC: private ranges", AttachOptions{target: egress.VPC{Connector: tConn}}, egress.VPC{},
+			conn, ""},
+		{"tags kept within Direct VPC", AttachOptions{target: egress.VPC{Network: tNet, Subnet: tSubnet}}, directTags,
+			directTags, ""},
+		{"tags replaced", AttachOptions{target: egress.VPC{Network: tNet, Subnet: tSubnet, Tags: []string{"b"}}, tagsSet: true}, directTags,
+			egress.VPC{Network: tNet, Subnet: tSubnet, Tags: []string{"b"}, Egress: egress.EgressAllTraffic}, ""},
+		{"tags cleared", AttachOptions{target: egress.VPC{Network: tNet, Subnet: tSubnet}, ClearNetworkTags: true}, directTags,
+			egress.VPC{Network: tNet, Subnet: tSubnet, Egress: egress.EgressAllTraffic}, ""},
+		{"egress narrowed", AttachOptions{target: conn, egressSet: true}, connAll,
+			conn, `^Change the egress of service run-service from all-traffic to private-ranges-only\?`},
+		{"egress widened", AttachOptions{target: connAll, egressSet: true}, conn, connAll, ""},
+		{"detach", AttachOptions{Detach: true}, conn, egress.VPC{},
+			`^Detach service run-service from its VPC \(connector run-connector, egress private-ranges-only\)\? It will lose access`},
+		{"detach all-traffic", AttachOptions{Detach: true}, directTags, egress.VPC{},
+			`^Detach service run-service from its VPC \(network run-vpc, subnet run-direct-vpc-egress, tags \[a\], egress all-traffic\)\? Its egress is all-traffic: ALL of its outbound traffic`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.o
+			o.ref = ref
+			got := o.resolveTarget(tt.cur)
+			if same, err := got.Equivalent(tt.want, tProject, tRegion); err != nil || !same || !slices.Equal(got.Tags, tt.want.Tags) {
+				t.Errorf("resolveTarget = %v, want %v", got, tt.want)
+			}
+			q := o.confirmQuestion(tt.cur, got)
+			switch {
+			case tt.confirm == "" && q != "":
+				t.Errorf("unexpected question %q", q)
+			case tt.confirm != "" && !regexp.MustCompile(tt.confirm).MatchString(q):
+				t.Errorf("question %q does not match %q", q, tt.confirm)
+			}
+		})
+	}
+}
+
+func TestDescribeVPC(t *testing.T) {
+	for v, want := range map[*egress.VPC]string{
+		{}: "no VPC access",
+		&egress.VPC{Connector: tConn, Egress: egress.EgressAllTraffic}:                                         "connector run-connector (egress all-traffic)",
+		&egress.VPC{Subnet: tSubnet, Egress: egress.EgressPrivateRangesOnly}:                                   "Direct VPC egress (subnet run-direct-vpc-egress, egress private-ranges-only)",
+		&egress.VPC{Network: tNet, Subnet: tSubnet, Tags: []string{"a", "b"}, Egress: egress.EgressAllTraffic}: "Direct VPC egress (network run-vpc, subnet run-direct-vpc-egress, tags [a b], egress all-traffic)",
+	} {
+		if got := describeVPC(*v); got != want {
+			t.Errorf("describeVPC(%v) = %q, want %q", *v, got, want)
+		}
+	}
+}
+
+// ---- End to end, in process, against an emulator.
+
+type emuRun struct {
+	e    *emulator.Emulator
+	addr string
+}
+
+func newEmu(t *testing.T) *emuRun {
+	t.Helper()
+	e, err := emulator.New(emulator.Options{Seed: emulator.SeedDemo, LRODuration: 10 * time.Millisecond, RevisionReady: 30 * time.Millisecond, IPRelease: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = e.Serve(l) }()
+	t.Cleanup(func() { _ = e.Close() })
+	return &emuRun{e: e, addr: l.Addr().String()}
+}
+
+// run runs runnet in process against the emulator. tty makes stdin and stderr terminals;
+// stdin is what the user types.
+func (er *emuRun) run(t *testing.T, tty bool, stdin string, args ...string) result {
+	t.Helper()
+	streams, in, out, errOut := iostreams.Test()
+	in.WriteString(stdin)
+	streams.SetStdinTTY(tty)
+	streams.SetStderrTTY(tty)
+	f := NewFactory(streams, testEnv(t, EnvEmulatorHost, er.addr))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	code := execute(ctx, f, NewRootCmd(f), args)
+	return result{code, out.String(), errOut.String(), f}
+}
+
+// read fetches a workload's resource through the adapter.
+func (er *emuRun) read(t *testing.T, ref string) *cloud.Workload {
+	t.Helper()
+	c := cloud.New(context.Background(), cloud.Config{EmulatorHost: er.addr})
+	defer c.Close()
+	r, err := egress.ParseWorkloadRef(ref, tProject, tRegion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.GetWorkload(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func TestAttachProgressOnTerminal(t *testing.T) {
+	er := newEmu(t)
+	r := er.run(t, true, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress", "--format", "table")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rev := er.read(t, "run-service").LatestReady
+	want := "Waiting for revision " + rev + " to become ready...\n"
+	if !strings.HasPrefix(r.stderr, want) || strings.Count(r.stderr, "Waiting") != 1 {
+		t.Errorf("stderr = %q, want it to start with %q", r.stderr, want)
+	}
+	if !regexp.MustCompile(`(?m)^service +run-service +direct +run-direct-vpc-egress +private-ranges-only +` + rev + ` +10 +ready$`).MatchString(r.stdout) {
+		t.Errorf("stdout = %q", r.stdout)
+	}
+	// --quiet silences progress and notes.
+	r = er.run(t, true, "", "attach", "run-service", "--connector", "run-connector", "--quiet")
+	if r.code != 0 || r.stderr != "" {
+		t.Errorf("--quiet: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// Jobs have no revision to wait for.
+	r = er.run(t, true, "", "attach", "job/nightly-export", "--subnet", "run-direct-vpc-egress")
+	if r.code != 0 || !strings.HasPrefix(r.stderr, "Updating job nightly-export...\n") {
+		t.Errorf("job: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func TestDetachPromptsOnTerminal(t *testing.T) {
+	er := newEmu(t)
+	before := er.read(t, "run-service")
+	r := er.run(t, true, "n\n", "detach", "run-service")
+	if r.code != exitcode.Failure || !strings.Contains(r.stderr, "Detach service run-service from its VPC (connector run-connector, egress private-ranges-only)? It will lose access to private addresses in the VPC network? [y/N]: ") ||
+		!strings.Contains(r.stderr, "cancelled: run-service was not changed") {
+		t.Fatalf("answer n: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if now := er.read(t, "run-service"); now.Etag != before.Etag {
+		t.Errorf("declined, yet the service changed")
+	}
+	r = er.run(t, true, "y\n", "detach", "run-service")
+	if r.code != 0 || er.read(t, "run-service").VPC.Mode() != egress.ModeNone {
+		t.Fatalf("answer y: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// --yes skips the question.
+	r = er.run(t, true, "", "attach", "run-service", "--connector", "run-connector", "--egress", "all-traffic")
+	if r.code != 0 {
+		t.Fatalf("attach: %s", r.stderr)
+	}
+	r = er.run(t, true, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress", "--egress", "private-ranges-only", "--yes")
+	if r.code != 0 || strings.Contains(r.stderr, "[y/N]") {
+		t.Errorf("--yes: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// outputOnly lists the output-only fields of services, jobs and worker pools (their proto
+// comments say "Output only"), which change with every update.
+var outputOnly = []protoreflect.Name{
+	"uid", "generation", "create_time", "update_time", "delete_time", "expire_time", "creator",
+	"last_modifier", "urls", "observed_generation", "terminal_condition", "conditions",
+	"latest_ready_revision", "latest_created_revision", "traffic_statuses", "uri", "satisfies_pzs",
+	"reconciling", "etag", "execution_count", "latest_created_execution", "instance_split_statuses",
+}
+
+// withoutVPC returns m without its output-only fields and its template's vpc_access.
+func withoutVPC(m proto.Message) proto.Message {
+	c := proto.Clone(m)
+	r := c.ProtoReflect()
+	for _, n := range outputOnly {
+		if fd := r.Descriptor().Fields().ByName(n); fd != nil {
+			r.Clear(fd)
+		}
+	}
+	switch x := c.(type) {
+	case *runpb.Service:
+		x.Template.VpcAccess = nil
+	case *runpb.Job:
+		x.Template.Template.VpcAccess = nil
+	}
+	return c
+}
+
+// The field-preservation test: attach, switch and detach, through the commands, leave every
+// field of the service and the job other than vpc_access (env, image, ports, scaling,
+// labels, annotations, traffic and tags, containers) exactly as it was.
+func TestAttachSwitchDetachPreserveEverythingElse(t *testing.T) {
+	er := newEmu(t)
+	// Give the demo service and job labels, annotations, a traffic tag and a secret first.
+	c := cloud.New(context.Background(), cloud.Config{EmulatorHost: er.addr})
+	defer c.Close()
+	ctx := context.Background()
+	svcs, _ := c.Services()
+	s := proto.Clone(er.read(t, "run-service").Raw).(*runpb.Service)
+	s.Labels = map[string]string{"team": "web"}
+	s.Annotations = map[string]string{"example.com/owner": "alice"}
+	s.Template.Labels = map[string]string{"rev-label": "x"}
+	s.Template.Containers[0].Env = append(s.Template.Containers[0].Env, &runpb.EnvVar{Name: "DB_PASSWORD",
+		Values: &runpb.EnvVar_ValueSource{ValueSource: &runpb.EnvVarSource{SecretKeyRef: &runpb.SecretKeySelector{Secret: "db", Version: "latest"}}}})
+	s.Traffic = []*runpb.TrafficTarget{{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST, Percent: 100, Tag: "live"}}
+	op, err := svcs.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	jobs, _ := c.Jobs()
+	j := proto.Clone(er.read(t, "job/nightly-export").Raw).(*runpb.Job)
+	j.Labels = map[string]string{"schedule": "nightly"}
+	j.Template.Parallelism = 2
+	jop, err := jobs.UpdateJob(ctx, &runpb.UpdateJobRequest{Job: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jop.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, w := range []string{"run-service", "job/nightly-export"} {
+		t.Run(w, func(t *testing.T) {
+			steps := [][]string{
+				{"attach", w, "--network", "run-vpc", "--subnet", "run-direct-vpc-egress", "--network-tags", "redis-client"},
+				{"attach", w, "--connector", "run-connector", "--egress", "all-traffic"},
+				{"detach", w, "--yes"},
+				{"attach", w, "--subnet", "run-direct-vpc-egress"},
+			}
+			for _, args := range steps {
+				before := er.read(t, w)
+				r := er.run(t, false, "", args...)
+				if r.code != 0 {
+					t.Fatalf("%q: exit %d: %s", args, r.code, r.stderr)
+				}
+				after := er.read(t, w)
+				if !proto.Equal(withoutVPC(before.Raw), withoutVPC(after.Raw)) {
+					t.Errorf("%q changed more than vpc_access:\nbefore:\n%s\nafter:\n%s", args,
+						prototext.Format(withoutVPC(before.Raw)), prototext.Format(withoutVPC(after.Raw)))
+				}
+				if after.Etag == before.Etag {
+					t.Errorf("%q: nothing was updated", args)
+				}
+			}
+			final := er.read(t, w)
+			if final.VPC.Subnet == "" || final.VPC.Egress != egress.EgressPrivateRangesOnly {
+				t.Errorf("final VPC = %+v, want Direct VPC egress with private-ranges-only (the default after no VPC)", final.VPC)
+			}
+		})
+	}
+}
+
+func TestWorkerPoolAttachDetach(t *testing.T) {
+	er := newEmu(t)
+	c := cloud.New(context.Background(), cloud.Config{EmulatorHost: er.addr})
+	defer c.Close()
+	ctx := context.Background()
+	wps, _ := c.WorkerPools()
+	n := int32(3)
+	op, err := wps.CreateWorkerPool(ctx, &runpb.CreateWorkerPoolRequest{Parent: "projects/demo-project/locations/asia-northeast1", WorkerPoolId: "queue",
+		WorkerPool: &runpb.WorkerPool{
+			Labels:   map[string]string{"app": "queue"},
+			Template: &runpb.WorkerPoolRevisionTemplate{Containers: []*runpb.Container{{Image: emulator.DemoImage}}},
+			Scaling:  &runpb.WorkerPoolScaling{ManualInstanceCount: &n},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	r := er.run(t, false, "", "attach", "workerpool/queue", "--connector", "run-connector")
+	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "worker pools cannot use Serverless VPC Access connectors") {
+		t.Errorf("connector: exit %d, stderr %q", r.code, r.stderr)
+	}
+	before := er.read(t, "workerpool/queue")
+	r = er.run(t, false, "", "attach", "workerpool/queue", "--subnet", "run-direct-vpc-egress", "--network-tags", "queue")
+	if r.code != 0 {
+		t.Fatalf("attach: exit %d, stderr %q", r.code, r.stderr)
+	}
+	var st WorkloadStatus
+	if err := jsonUnmarshal(r.stdout, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Kind != "workerpool" || st.Mode != "direct" || st.Subnet != tSubnet || st.MaxInstances != 3 || st.Rollout != cloud.RolloutDone ||
+		st.LatestReadyRevision == before.LatestReady || !strings.HasPrefix(st.LatestReadyRevision, "queue-00002-") {
+		t.Errorf("status after attach = %+v", st)
+	}
+	after := er.read(t, "workerpool/queue")
+	b, a := proto.Clone(before.Raw).(*runpb.WorkerPool), proto.Clone(after.Raw).(*runpb.WorkerPool)
+	b.Template.VpcAccess, a.Template.VpcAccess = nil, nil
+	if !proto.Equal(withoutVPC(b), withoutVPC(a)) {
+		t.Errorf("worker pool changed more than vpc_access:\n%s\n%s", prototext.Format(withoutVPC(b)), prototext.Format(withoutVPC(a)))
+	}
+	r = er.run(t, false, "", "status", "workerpool/queue", "--format", "table")
+	if !regexp.MustCompile(`(?m)^workerpool +queue +direct +run-direct-vpc-egress tags:queue +private-ranges-only +queue-00002-[a-z0-9]{3} +3 +ready$`).MatchString(r.stdout) {
+		t.Errorf("status table = %q", r.stdout)
+	}
+	r = er.run(t, false, "", "detach", "workerpool/queue", "--yes")
+	if r.code != 0 || er.read(t, "workerpool/queue").VPC.Mode() != egress.ModeNone {
+		t.Errorf("detach: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }

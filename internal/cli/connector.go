@@ -1,0 +1,887 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runnet-dev/runnet/internal/cloud"
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/pkg/egress"
+	"github.com/runnet-dev/runnet/pkg/ipam"
+)
+
+// Serverless VPC Access limits checked before any API call, as the API checks them. Each is a
+// platform fact; keep the source in its comment.
+const (
+	// connectorMinInstancesLow/High bound --min-instances. Source: VPC Access API error
+	// "Connector minimum instances must be between 2 and 9." (VPC docs, "Serverless VPC
+	// Access": min instances 2 to 9).
+	connectorMinInstancesLow, connectorMinInstancesHigh = 2, 9
+	// connectorMaxInstancesLow/High bound --max-instances. Source: VPC Access API error
+	// "Connector maximum instances must be between 3 and 10."
+	connectorMaxInstancesLow, connectorMaxInstancesHigh = 3, 10
+)
+
+// connectorMachineTypes are the machine types a connector may use, default first. Source: VPC
+// docs, "Serverless VPC Access" (Throughput and scaling: e2-micro, f1-micro, e2-standard-4).
+var connectorMachineTypes = []string{"e2-micro", "f1-micro", "e2-standard-4"}
+
+// connectorRangeSpace is where a connector's --range must lie: internal addresses "as defined
+// by RFC 1918 and RFC 6598". Source: VPC docs, "Serverless VPC Access" (create a connector).
+var connectorRangeSpace = []netip.Prefix{ipam.RFC1918[0], ipam.RFC1918[1], ipam.RFC1918[2], ipam.RFC6598}
+
+// NewCmdConnector returns `runnet connector` and its subcommands.
+func NewCmdConnector(f *Factory) *cobra.Command {
+	cmd := newGroupCmd("connector", "Create, inspect and delete Serverless VPC Access connectors")
+	cmd.Long = `Manage the Serverless VPC Access connectors of a project and region, and see which
+Cloud Run workloads use them ('runnet connector users').
+
+A connector's name is NAME (in --project and --region) or its full name
+projects/PROJECT/locations/REGION/connectors/NAME.`
+	cmd.AddCommand(
+		NewCmdConnectorCreate(f, nil),
+		NewCmdConnectorList(f, nil),
+		NewCmdConnectorDescribe(f, nil),
+		NewCmdConnectorDelete(f, nil),
+		NewCmdConnectorUsers(f, nil),
+	)
+	return cmd
+}
+
+// netNotice writes an informational line to stderr unless --quiet.
+func netNotice(f *Factory, format string, args ...any) {
+	if f.IOStreams.Quiet() {
+		return
+	}
+	msg := fmt.Sprintf(format, args...)
+	if !strings.HasSuffix(msg, "\n") {
+		msg += "\n"
+	}
+	fmt.Fprint(f.IOStreams.ErrOut, msg)
+}
+
+// netWarn writes a warning to stderr, even with --quiet: it tells what a command did or is
+// about to do that can hurt.
+func netWarn(f *Factory, format string, args ...any) {
+	msg := "Warning: " + fmt.Sprintf(format, args...)
+	if !strings.HasSuffix(msg, "\n") {
+		msg += "\n"
+	}
+	fmt.Fprint(f.IOStreams.ErrOut, msg)
+}
+
+// progressEvery is the most often a wait reports progress (pollers call back more often).
+const progressEvery = 5 * time.Second
+
+// waitOptions are the cloud wait options for a command: progress on a terminal only, the
+// first message at once and then at most one every progressEvery.
+func waitOptions(f *Factory, async bool) cloud.WaitOptions {
+	var mu sync.Mutex
+	var last time.Time
+	return cloud.WaitOptions{Async: async, Progress: func(msg string) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !last.IsZero() && time.Since(last) < progressEvery {
+			return
+		}
+		last = time.Now()
+		f.IOStreams.Progressf("%s", msg)
+	}}
+}
+
+// usageErr turns a validation error (an egress.ParseError or ipam.PrefixError) into a usage
+// error that names the flag or argument.
+func usageErr(what string, err error) error {
+	return exitcode.Usagef("%s: %v", what, err)
+}
+
+// parseConnectorArg resolves the NAME argument: a full name carries its own project and
+// region; a short name takes --project and --region.
+func parseConnectorArg(f *Factory, s string) (egress.ConnectorRef, error) {
+	if strings.Contains(s, "/") {
+		ref, err := egress.ParseConnectorRef(s, "", "")
+		if err != nil {
+			return ref, exitcode.Wrap(exitcode.Usage, err)
+		}
+		return ref, checkExplicitLocation(f, ref.Project, ref.Region, s)
+	}
+	if err := egress.ValidateConnectorName(s); err != nil {
+		return egress.ConnectorRef{}, exitcode.Wrap(exitcode.Usage, err)
+	}
+	project, err := f.Project()
+	if err != nil {
+		return egress.ConnectorRef{}, err
+	}
+	region, err := f.Region()
+	if err != nil {
+		return egress.ConnectorRef{}, err
+	}
+	ref := egress.ConnectorRef{Project: project, Region: region, Name: s}
+	if err := ref.Validate(); err != nil {
+		return ref, exitcode.Wrap(exitcode.Usage, err)
+	}
+	return ref, nil
+}
+
+// checkExplicitLocation refuses a full resource name whose project or region contradicts an
+// explicit --project or --region.
+func checkExplicitLocation(f *Factory, project, region, name string) error {
+	if p := f.Options.Project; p != "" && p != project {
+		return exitcode.Usagef("%s is in project %s, but --project is %s", name, project, p)
+	}
+	if r := f.Options.Region; r != "" && region != "" && r != region {
+		return exitcode.Usagef("%s is in region %s, but --region is %s", name, region, r)
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------------------
+// Workloads using a connector or subnet.
+
+// WorkloadUser is a Cloud Run workload that uses a connector or a subnet. JSON field names
+// are a stable contract.
+type WorkloadUser struct {
+	// Workload is the workload as runnet names it: NAME, job/NAME or workerpool/NAME.
+	Workload string      `json:"workload"`
+	Kind     egress.Kind `json:"kind"`
+	Name     string      `json:"name"`
+	Project  string      `json:"project"`
+	Region   string      `json:"region"`
+	// Egress is the workload's egress setting: private-ranges-only or all-traffic.
+	Egress egress.Egress `json:"egress"`
+	// MaxInstances is the workload's maximum instance count (its kind's default when unset).
+	MaxInstances int `json:"maxInstances"`
+}
+
+// Table renders users as KIND NAME EGRESS (and PROJECT when it is not the only one).
+func (u WorkloadUser) Table() ([]string, [][]string) {
+	return []string{"kind", "name", "project", "egress", "max instances"},
+		[][]string{{string(u.Kind), u.Name, u.Project, string(u.Egress), strconv.Itoa(u.MaxInstances)}}
+}
+
+func userOf(w *cloud.Workload) WorkloadUser {
+	return WorkloadUser{
+		Workload: w.Ref.String(), Kind: w.Ref.Kind, Name: w.Ref.Name, Project: w.Ref.Project, Region: w.Ref.Region,
+		Egress: w.VPC.Egress.Normalize(), MaxInstances: w.EffectiveMaxInstances(),
+	}
+}
+
+func describeUsers(us []WorkloadUser) string {
+	names := make([]string, 0, len(us))
+	for _, u := range us {
+		s := u.Workload
+		if u.Kind == egress.KindService {
+			s += " (service)"
+		}
+		names = append(names, s)
+	}
+	return strings.Join(names, ", ")
+}
+
+// usesConnector reports whether w's template uses the connector ref.
+func usesConnector(w *cloud.Workload, ref egress.ConnectorRef) bool {
+	if w.VPC.Connector == "" {
+		return false
+	}
+	c, err := egress.ParseConnectorRef(w.VPC.Connector, w.Ref.Project, w.Ref.Region)
+	return err == nil && c == ref
+}
+
+// usesSubnet reports whether w's template uses the subnet at path for Direct VPC egress.
+func usesSubnet(w *cloud.Workload, path string) bool {
+	if w.VPC.Mode() != egress.ModeDirect {
+		return false
+	}
+	v, err := w.VPC.Canonical(w.Ref.Project, w.Ref.Region)
+	return err == nil && v.Subnet == path
+}
+
+// findUsers lists the workloads of region in each project and keeps those match accepts,
+// listing the projects concurrently. With strict, a failure to list is an error; otherwise it
+// is returned as a warning (runnet may not see every project that uses a Shared VPC
+// resource).
+func findUsers(ctx context.Context, c *cloud.Clients, projects []string, region string, strict bool, match func(*cloud.Workload) bool) ([]WorkloadUser, []string, error) {
+	results := make([][]*cloud.Workload, len(projects))
+	errs := make([]error, len(projects))
+	var wg sync.WaitGroup
+	for i, p := range projects {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = c.ListWorkloads(ctx, p, region)
+		}()
+	}
+	wg.Wait()
+	var warnings []string
+	users := []WorkloadUser{}
+	for i := range projects {
+		if errs[i] != nil {
+			if strict {
+				return nil, nil, errs[i]
+			}
+			warnings = append(warnings, fmt.Sprintf("workloads of project %s not checked: %v", projects[i], errs[i]))
+			continue
+		}
+		for _, w := range results[i] {
+			if match(w) {
+				users = append(users, userOf(w))
+			}
+		}
+	}
+	return users, warnings, nil
+}
+
+// connectorUsers returns the workloads of the connector's own project that use it.
+func connectorUsers(ctx context.Context, c *cloud.Clients, ref egress.ConnectorRef) ([]WorkloadUser, error) {
+	users, _, err := findUsers(ctx, c, []string{ref.Project}, ref.Region, true, func(w *cloud.Workload) bool { return usesConnector(w, ref) })
+	return users, err
+}
+
+// ---------------------------------------------------------------------------------------
+// Views.
+
+// ConnectorView is a connector as runnet shows it: the API's fields (cloud.Connector) and,
+// for a connector made in a subnet (for which the API gives no network), the subnet's range
+// and its network (in the network field), when the subnet can be read.
+type ConnectorView struct {
+	*cloud.Connector
+	// SubnetRange is the range of the connector's subnet, when it was made in one and the
+	// subnet could be read.
+	SubnetRange string `json:"subnetRange,omitempty"`
+}
+
+// ConnectorDetail is what `runnet connector describe` prints: the connector and the
+// workloads whose template uses it (always present, [] when none).
+type ConnectorDetail struct {
+	ConnectorView
+	Users []WorkloadUser `json:"users"`
+}
+
+// rangeCell is the connector's range for a table: its ip_cidr_range or its subnet.
+func (v ConnectorView) rangeCell() string {
+	switch {
+	case v.IPCIDRRange != "":
+		return v.IPCIDRRange
+	case v.Subnet != nil && v.SubnetRange != "":
+		return v.SubnetRange + " (subnet " + v.Subnet.Name + ")"
+	case v.Subnet != nil:
+		return "subnet " + v.Subnet.Name
+	}
+	return ""
+}
+
+// connectorListView prints connectors as a table.
+type connectorListView []ConnectorView
+
+func (l connectorListView) Table() ([]string, [][]string) {
+	h := []string{"name", "state", "network", "range", "machine type", "min", "max"}
+	rows := make([][]string, 0, len(l))
+	for _, v := range l {
+		rows = append(rows, []string{v.Name, v.State, v.NetworkName(), v.rangeCell(), v.MachineType,
+			strconv.Itoa(v.MinInstances), strconv.Itoa(v.MaxInstances)})
+	}
+	return h, rows
+}
+
+// resolveConnectorSubnets fills in the network and subnet range of connectors made in a
+// subnet (the API gives neither), with one subnet list per project and region. Failures leave
+// the fields empty: they are conveniences.
+func resolveConnectorSubnets(ctx context.Context, c *cloud.Clients, views []ConnectorView) {
+	type loc struct{ project, region string }
+	need := map[loc]bool{}
+	for _, v := range views {
+		if v.Subnet != nil {
+			p := v.Subnet.ProjectID
+			if p == "" {
+				p = v.Project
+			}
+			need[loc{p, v.Region}] = true
+		}
+	}
+	subnets := map[string]*cloud.Subnet{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for l := range need {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ss, err := c.ListSubnets(ctx, l.project, l.region)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for _, s := range ss {
+				subnets[s.Path] = s
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range views {
+		if s := subnets[views[i].SubnetPath()]; s != nil {
+			views[i].SubnetRange = s.IPCIDRRange
+			if views[i].Network == "" {
+				views[i].Network = s.NetworkPath
+			}
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------------------
+// connector create
+
+// ConnectorCreateOptions are the inputs of `runnet connector create`.
+type ConnectorCreateOptions struct {
+	f *Factory
+
+	Name          string
+	Range         string
+	Network       string
+	Subnet        string
+	SubnetProject string
+	MachineType   string
+	MinInstances  int
+	MaxInstances  int
+	Async         bool
+
+	// Spec is filled in by validate.
+	Spec cloud.ConnectorSpec
+}
+
+// NewCmdConnectorCreate returns `runnet connector create`.
+func NewCmdConnectorCreate(f *Factory, runF func(context.Context, *ConnectorCreateOptions) error) *cobra.Command {
+	o := &ConnectorCreateOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "create NAME (--range CIDR [--network NETWORK] | --subnet SUBNET [--subnet-project PROJECT])",
+		Short: "Create a Serverless VPC Access connector",
+		Long: `Create a Serverless VPC Access connector and wait until it is READY.
+
+The connector goes either in an unused /28 range of a network (--range, with
+--network, which defaults to "default" as in gcloud), or in an existing /28
+subnet with nothing else in it (--subnet; required for Shared VPC: pass the
+host project with --subnet-project or a full subnet path).
+
+Everything is checked before any API call, with the API's own rules: the name
+(^[a-z][-a-z0-9]{0,23}[a-z0-9]$), the range (a /28 in RFC 1918 or RFC 6598),
+--min-instances (2 to 9), --max-instances (3 to 10, above the minimum) and
+--machine-type (e2-micro, f1-micro or e2-standard-4).
+
+Creating a connector that already exists with the same settings succeeds (so the
+command can be repeated); one with different settings is an error that lists the
+differences (exit code 5). Connectors scale out but never in: choose
+--max-instances with care.`,
+		Example: `  # The article's connector, in its own /28 subnet:
+  runnet subnet create run-connector-subnet --network run-vpc --range 10.15.0.0/28
+  runnet connector create run-connector --subnet run-connector-subnet \
+    --min-instances 2 --max-instances 3 --machine-type f1-micro
+
+  # In an unused /28 range of a network, without waiting:
+  runnet connector create my-connector --network run-vpc --range 10.8.1.0/28 --async`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if err := o.validate(cmd); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Range, "range", "", "unused /28 CIDR range of the network for the connector, e.g. 10.8.1.0/28")
+	fl.StringVar(&o.Network, "network", "", `network of the --range (default "default", as in gcloud)`)
+	fl.StringVar(&o.Subnet, "subnet", "", "existing, unused /28 subnet for the connector (NAME or projects/HOST/regions/REGION/subnetworks/NAME)")
+	fl.StringVar(&o.SubnetProject, "subnet-project", "", "project of --subnet (a Shared VPC host project; default: --project)")
+	fl.StringVar(&o.MachineType, "machine-type", cloud.DefaultConnectorMachineType, "machine type of the connector's instances: "+strings.Join(connectorMachineTypes, ", "))
+	fl.IntVar(&o.MinInstances, "min-instances", cloud.DefaultConnectorMinInstances, "minimum number of instances, 2 to 9")
+	fl.IntVar(&o.MaxInstances, "max-instances", cloud.DefaultConnectorMaxInstances, "maximum number of instances, 3 to 10, above --min-instances")
+	fl.BoolVar(&o.Async, "async", false, "return as soon as the creation has started")
+	_ = cmd.RegisterFlagCompletionFunc("machine-type", cobra.FixedCompletions(connectorMachineTypes, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// ValidateConnectorRange checks a connector's --range as the API does: a canonical IPv4
+// network address, exactly /28, inside RFC 1918 or RFC 6598.
+func ValidateConnectorRange(s string) (netip.Prefix, error) {
+	p, err := ipam.ParsePrefix(s)
+	if err != nil {
+		return p, err
+	}
+	if err := ipam.ValidateConnectorRange(p); err != nil {
+		return p, err
+	}
+	for _, sp := range connectorRangeSpace {
+		if ipam.Contains(sp, p) {
+			return p, nil
+		}
+	}
+	return p, &ipam.PrefixError{Input: s, Reason: "is not an internal range: it must be within RFC 1918 (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16) or RFC 6598 (100.64.0.0/10)"}
+}
+
+// ValidateConnectorSize checks --min-instances, --max-instances and --machine-type as the API
+// does.
+func ValidateConnectorSize(minInstances, maxInstances int, machineType string) error {
+	if minInstances < connectorMinInstancesLow || minInstances > connectorMinInstancesHigh {
+		return exitcode.Usagef("--min-instances: %d is out of range; valid: %d to %d", minInstances, connectorMinInstancesLow, connectorMinInstancesHigh)
+	}
+	if maxInstances < connectorMaxInstancesLow || maxInstances > connectorMaxInstancesHigh {
+		return exitcode.Usagef("--max-instances: %d is out of range; valid: %d to %d", maxInstances, connectorMaxInstancesLow, connectorMaxInstancesHigh)
+	}
+	if minInstances >= maxInstances {
+		return exitcode.Usagef("--max-instances: %d must be greater than --min-instances (%d)", maxInstances, minInstances)
+	}
+	if !slices.Contains(connectorMachineTypes, machineType) {
+		return exitcode.Usagef("--machine-type: %q is not a connector machine type; valid: %s", machineType, strings.Join(connectorMachineTypes, ", "))
+	}
+	return nil
+}
+
+func (o *ConnectorCreateOptions) validate(cmd *cobra.Command) error {
+	ref, err := parseConnectorArg(o.f, o.Name)
+	if err != nil {
+		return err
+	}
+	spec := cloud.ConnectorSpec{Ref: ref, MachineType: o.MachineType, MinInstances: o.MinInstances, MaxInstances: o.MaxInstances}
+	fl := cmd.Flags()
+	switch {
+	case o.Range != "" && o.Subnet != "":
+		return exitcode.Usagef("--range and --subnet: give one, not both (--range CIDR [--network N] or --subnet S)")
+	case o.Range == "" && o.Subnet == "":
+		return exitcode.Usagef("one of --range CIDR (with --network) or --subnet SUBNET is required")
+	case o.Range != "":
+		if fl.Changed("subnet-project") {
+			return exitcode.Usagef("--subnet-project: only with --subnet")
+		}
+		p, err := ValidateConnectorRange(o.Range)
+		if err != nil {
+			return usageErr("--range", err)
+		}
+		spec.IPCIDRRange = p.String()
+		network := o.Network
+		if network == "" {
+			network = cloud.DefaultConnectorNetwork
+		}
+		n, err := egress.ParseNetworkRef(network, ref.Project)
+		if err != nil {
+			return usageErr("--network", err)
+		}
+		if n.Project != ref.Project {
+			return exitcode.Usagef("--network: a connector made with --range must use a network of its own project (%s), not %s; for a Shared VPC network, create a /28 subnet in the host project and use --subnet projects/HOST/regions/%s/subnetworks/NAME",
+				ref.Project, n.Project, ref.Region)
+		}
+		spec.Network = n.Name
+	default:
+		if fl.Changed("network") {
+			return exitcode.Usagef("--network: only with --range (a connector made with --subnet uses the subnet's network)")
+		}
+		subnetProject := ref.Project
+		if o.SubnetProject != "" {
+			if err := egress.ValidateProject(o.SubnetProject); err != nil {
+				return usageErr("--subnet-project", err)
+			}
+			subnetProject = o.SubnetProject
+		}
+		s, err := egress.ParseSubnetRef(o.Subnet, subnetProject, ref.Region)
+		if err != nil {
+			return usageErr("--subnet", err)
+		}
+		if o.SubnetProject != "" && s.Project != o.SubnetProject {
+			return exitcode.Usagef("--subnet: %s is in project %s, but --subnet-project is %s", o.Subnet, s.Project, o.SubnetProject)
+		}
+		if s.Region != ref.Region {
+			return exitcode.Usagef("--subnet: %s is in region %s; a connector in %s needs a subnet of its own region", o.Subnet, s.Region, ref.Region)
+		}
+		spec.Subnet = &cloud.ConnectorSubnet{Name: s.Name, ProjectID: s.Project}
+	}
+	if err := ValidateConnectorSize(o.MinInstances, o.MaxInstances, o.MachineType); err != nil {
+		return err
+	}
+	o.Spec = spec
+	return nil
+}
+
+func (o *ConnectorCreateOptions) run(ctx context.Context) error {
+	p, err := o.f.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := o.f.Clients(ctx)
+	if err != nil {
+		return err
+	}
+	conn, err := c.CreateConnector(ctx, o.Spec, waitOptions(o.f, o.Async))
+	if err != nil {
+		return err
+	}
+	views := []ConnectorView{{Connector: conn}}
+	resolveConnectorSubnets(ctx, c, views)
+	if o.Async && conn.State != cloud.ConnectorReady {
+		netNotice(o.f, "Creating connector %s (%s); follow it with 'runnet connector describe %s'.", conn.Name, conn.State, conn.Name)
+	} else {
+		netNotice(o.f, "Connector %s is %s.", conn.Name, conn.State)
+	}
+	return p.Print(connectorListView(views))
+}
+
+// ---------------------------------------------------------------------------------------
+// connector list
+
+// ConnectorListOptions are the inputs of `runnet connector list`.
+type ConnectorListOptions struct {
+	f       *Factory
+	Project string
+	Region  string
+}
+
+// NewCmdConnectorList returns `runnet connector list`.
+func NewCmdConnectorList(f *Factory, runF func(context.Context, *ConnectorListOptions) error) *cobra.Command {
+	o := &ConnectorListOptions{f: f}
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the connectors of a region",
+		Long: `List the Serverless VPC Access connectors of the project and region: state,
+network, range (or subnet, with its range), machine type and instance bounds.
+
+'runnet connector users NAME' lists the workloads that use one.`,
+		Example: `  runnet connector list --region asia-northeast1
+  runnet connector list --format json | jq -r '.[] | select(.state != "READY") | .name'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if o.Project, err = f.Project(); err != nil {
+				return err
+			}
+			if o.Region, err = f.Region(); err != nil {
+				return err
+			}
+			if err := egress.ValidateRegion(o.Region); err != nil {
+				return usageErr("--region", err)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+}
+
+func (o *ConnectorListOptions) run(ctx context.Context) error {
+	p, err := o.f.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := o.f.Clients(ctx)
+	if err != nil {
+		return err
+	}
+	conns, err := c.ListConnectors(ctx, o.Project, o.Region)
+	if err != nil {
+		return err
+	}
+	views := make(connectorListView, 0, len(conns))
+	for _, conn := range conns {
+		views = append(views, ConnectorView{Connector: conn})
+	}
+	resolveConnectorSubnets(ctx, c, views)
+	if len(views) == 0 && !p.Structured() {
+		netNotice(o.f, "No connectors in project %s, region %s.", o.Project, o.Region)
+		return nil
+	}
+	return p.Print(views)
+}
+
+// ---------------------------------------------------------------------------------------
+// connector describe
+
+// ConnectorDescribeOptions are the inputs of `runnet connector describe`.
+type ConnectorDescribeOptions struct {
+	f   *Factory
+	Ref egress.ConnectorRef
+}
+
+// NewCmdConnectorDescribe returns `runnet connector describe`.
+func NewCmdConnectorDescribe(f *Factory, runF func(context.Context, *ConnectorDescribeOptions) error) *cobra.Command {
+	o := &ConnectorDescribeOptions{f: f}
+	return &cobra.Command{
+		Use:   "describe NAME",
+		Short: "Show a connector and the workloads that use it",
+		Long: `Show every field of a connector (as YAML in the table format, like gcloud's
+describe), the range of its subnet when it was made in one, and the Cloud Run
+workloads whose template uses it (users).`,
+		Example: `  runnet connector describe run-connector
+  runnet connector describe projects/demo-project/locations/asia-northeast1/connectors/run-connector --format json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if o.Ref, err = parseConnectorArg(f, args[0]); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+}
+
+func (o *ConnectorDescribeOptions) run(ctx context.Context) error {
+	p, err := o.f.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := o.f.Clients(ctx)
+	if err != nil {
+		return err
+	}
+	conn, users, warnings, err := getConnectorAndUsers(ctx, c, o.Ref)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		netWarn(o.f, "%s", w)
+	}
+	views := []ConnectorView{{Connector: conn}}
+	resolveConnectorSubnets(ctx, c, views)
+	return p.Print(ConnectorDetail{ConnectorView: views[0], Users: users})
+}
+
+// getConnectorAndUsers reads a connector and the workloads of its project that use it,
+// concurrently; then the users in the other projects the API reports as connected to it.
+// Those projects may not be readable: failures there are warnings.
+func getConnectorAndUsers(ctx context.Context, c *cloud.Clients, ref egress.ConnectorRef) (*cloud.Connector, []WorkloadUser, []string, error) {
+	var users []WorkloadUser
+	var usersErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		users, usersErr = connectorUsers(ctx, c, ref)
+	}()
+	conn, connErr := c.GetConnector(ctx, ref)
+	wg.Wait()
+	if connErr != nil {
+		return nil, nil, nil, connErr
+	}
+	if usersErr != nil {
+		return nil, nil, nil, usersErr
+	}
+	var warnings []string
+	if others := otherProjects(conn, ref.Project); len(others) > 0 {
+		more, w, _ := findUsers(ctx, c, others, ref.Region, false, func(w *cloud.Workload) bool { return usesConnector(w, ref) })
+		users = append(users, more...)
+		warnings = w
+	}
+	return conn, users, warnings, nil
+}
+
+func otherProjects(conn *cloud.Connector, project string) []string {
+	var out []string
+	for _, p := range conn.ConnectedProjects {
+		if p != project {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ---------------------------------------------------------------------------------------
+// connector users
+
+// ConnectorUsersOptions are the inputs of `runnet connector users`.
+type ConnectorUsersOptions struct {
+	f   *Factory
+	Ref egress.ConnectorRef
+}
+
+// NewCmdConnectorUsers returns `runnet connector users`.
+func NewCmdConnectorUsers(f *Factory, runF func(context.Context, *ConnectorUsersOptions) error) *cobra.Command {
+	o := &ConnectorUsersOptions{f: f}
+	return &cobra.Command{
+		Use:   "users NAME",
+		Short: "List the workloads whose template uses a connector",
+		Long: `List the Cloud Run services, jobs and worker pools whose current template uses
+the connector: the reverse map that the Cloud Run and VPC Access APIs do not give.
+Workloads of the connector's project are listed, and those of the other projects
+the API reports as connected to it (Shared VPC).
+
+It works for a connector that no longer exists too: workloads that still name a
+deleted connector fail to deploy until they are moved.`,
+		Example: `  runnet connector users run-connector
+  runnet connector users run-connector --format json | jq -r '.[].workload'`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if o.Ref, err = parseConnectorArg(f, args[0]); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+}
+
+func (o *ConnectorUsersOptions) run(ctx context.Context) error {
+	p, err := o.f.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := o.f.Clients(ctx)
+	if err != nil {
+		return err
+	}
+	_, users, warnings, err := getConnectorAndUsers(ctx, c, o.Ref)
+	if cloud.IsNotFound(err) {
+		// Still useful: who points at a connector that is gone?
+		netWarn(o.f, "connector %s does not exist in project %s, region %s; workloads that use it cannot deploy", o.Ref.Name, o.Ref.Project, o.Ref.Region)
+		users, err = connectorUsers(ctx, c, o.Ref)
+	}
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		netWarn(o.f, "%s", w)
+	}
+	if len(users) == 0 && !p.Structured() {
+		netNotice(o.f, "No workload uses connector %s.", o.Ref.Name)
+		return nil
+	}
+	return p.Print(users)
+}
+
+// ---------------------------------------------------------------------------------------
+// connector delete
+
+// ConnectorDeleteOptions are the inputs of `runnet connector delete`.
+type ConnectorDeleteOptions struct {
+	f     *Factory
+	Ref   egress.ConnectorRef
+	Force bool
+	Async bool
+}
+
+// ConnectorDeleteResult is what `runnet connector delete` prints. JSON field names are a
+// stable contract.
+type ConnectorDeleteResult struct {
+	Name     string `json:"name"`
+	FullName string `json:"fullName"`
+	// State is DELETED, or DELETING with --async.
+	State string `json:"state"`
+	// Users are the workloads that used the connector (only with --force): they have lost
+	// their VPC access.
+	Users []WorkloadUser `json:"users,omitempty"`
+}
+
+// Table renders the result as one row.
+func (r ConnectorDeleteResult) Table() ([]string, [][]string) {
+	return []string{"name", "state", "users left without VPC access"},
+		[][]string{{r.Name, r.State, describeUsers(r.Users)}}
+}
+
+// NewCmdConnectorDelete returns `runnet connector delete`.
+func NewCmdConnectorDelete(f *Factory, runF func(context.Context, *ConnectorDeleteOptions) error) *cobra.Command {
+	o := &ConnectorDeleteOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a connector that no workload uses",
+		Long: `Delete a Serverless VPC Access connector.
+
+The API deletes a connector even while workloads use it; they then lose their VPC
+access and their next deploys fail. runnet refuses instead, naming the workloads
+(exit code 3, nothing changed), unless --force is given: then it warns which
+workloads lose VPC access, and deletes. Move the workloads first with
+'runnet migrate' or 'runnet attach'.
+
+It asks for confirmation (like gcloud) unless --yes is given; without a terminal,
+--yes is required.`,
+		Example: `  runnet connector delete old-connector
+  runnet connector delete run-connector --force --yes   # its users lose VPC access`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if o.Ref, err = parseConnectorArg(f, args[0]); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVar(&o.Force, "force", false, "delete even while workloads use the connector (they lose VPC access)")
+	cmd.Flags().BoolVar(&o.Async, "async", false, "return as soon as the deletion has started")
+	return cmd
+}
+
+func (o *ConnectorDeleteOptions) run(ctx context.Context) error {
+	p, err := o.f.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := o.f.Clients(ctx)
+	if err != nil {
+		return err
+	}
+	conn, users, warnings, err := getConnectorAndUsers(ctx, c, o.Ref)
+	if err != nil {
+		return err
+	}
+	for _, w := range warnings {
+		netWarn(o.f, "%s", w)
+	}
+	if len(users) > 0 && !o.Force {
+		return exitcode.Errorf(exitcode.Preflight,
+			"connector %s is used by %d workload%s: %s; move %s first (runnet migrate, runnet attach), or pass --force to delete it anyway (they lose VPC access); nothing was changed",
+			o.Ref.Name, len(users), netPlural(len(users)), describeUsers(users), netPronoun(len(users)))
+	}
+	if len(users) > 0 {
+		netWarn(o.f, "deleting connector %s cuts VPC access for %d workload%s: %s. Their next deploys fail until they use another connector or Direct VPC egress.",
+			o.Ref.Name, len(users), netPlural(len(users)), describeUsers(users))
+	}
+	q := fmt.Sprintf("Delete connector %s (project %s, region %s, state %s)?", o.Ref.Name, o.Ref.Project, o.Ref.Region, conn.State)
+	ok, err := o.f.Confirm(q)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return exitcode.Errorf(exitcode.Failure, "not deleted: the deletion was not confirmed")
+	}
+	if err := c.DeleteConnector(ctx, o.Ref, waitOptions(o.f, o.Async)); err != nil {
+		return err
+	}
+	res := ConnectorDeleteResult{Name: o.Ref.Name, FullName: o.Ref.FullName(), State: "DELETED", Users: users}
+	if o.Async {
+		res.State = cloud.ConnectorDeleting
+		netNotice(o.f, "Deleting connector %s.", o.Ref.Name)
+	} else {
+		netNotice(o.f, "Deleted connector %s.", o.Ref.Name)
+	}
+	return p.Print(res)
+}
+
+func netPlural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func netPronoun(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
+}

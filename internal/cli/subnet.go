@@ -1,0 +1,860 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runnet-dev/runnet/internal/cloud"
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/pkg/egress"
+	"github.com/runnet-dev/runnet/pkg/ipam"
+)
+
+// rangeAuto is the --range value that picks a free range.
+const rangeAuto = "auto"
+
+// autoRangeSpace is where --range auto looks for a free range, in order: RFC 1918 only (10/8,
+// then 172.16/12, then 192.168/16), the ranges every network tool expects to be private.
+var autoRangeSpace = ipam.RFC1918
+
+// flowLogIntervals maps --flow-logs-interval values (and gcloud's
+// --logging-aggregation-interval spellings) to Compute's values.
+var flowLogIntervals = []struct{ flag, gcloud, api string }{
+	{"5s", "interval-5-sec", cloud.FlowLogsInterval5Sec},
+	{"30s", "interval-30-sec", cloud.FlowLogsInterval30Sec},
+	{"1m", "interval-1-min", cloud.FlowLogsInterval1Min},
+	{"5m", "interval-5-min", cloud.FlowLogsInterval5Min},
+	{"10m", "interval-10-min", cloud.FlowLogsInterval10Min},
+	{"15m", "interval-15-min", cloud.FlowLogsInterval15Min},
+}
+
+// flowLogMetadata maps --flow-logs-metadata values to Compute's.
+var flowLogMetadata = []struct{ flag, api string }{
+	{"include-all", cloud.FlowLogsIncludeAllMetadata},
+	{"exclude-all", cloud.FlowLogsExcludeAllMetadata},
+}
+
+func flowLogIntervalFlags() []string {
+	var out []string
+	for _, i := range flowLogIntervals {
+		out = append(out, i.flag)
+	}
+	return out
+}
+
+// ParseFlowLogsInterval maps a --flow-logs-interval value to Compute's aggregationInterval.
+func ParseFlowLogsInterval(s string) (string, error) {
+	for _, i := range flowLogIntervals {
+		if s == i.flag || strings.EqualFold(s, i.gcloud) || s == i.api {
+			return i.api, nil
+		}
+	}
+	return "", exitcode.Usagef("--flow-logs-interval: %q is not an interval; valid: %s", s, strings.Join(flowLogIntervalFlags(), ", "))
+}
+
+// ParseFlowLogsMetadata maps a --flow-logs-metadata value to Compute's metadata.
+func ParseFlowLogsMetadata(s string) (string, error) {
+	for _, m := range flowLogMetadata {
+		if s == m.flag || s == m.api {
+			return m.api, nil
+		}
+	}
+	return "", exitcode.Usagef("--flow-logs-metadata: %q is not valid; valid: include-all, exclude-all", s)
+}
+
+// flowLogsCell renders flow logs for a table: "10m 0.5 include-all" or "off".
+func flowLogsCell(fl *cloud.FlowLogs) string {
+	if fl == nil || !fl.Enabled {
+		return "off"
+	}
+	interval := fl.AggregationInterval
+	for _, i := range flowLogIntervals {
+		if i.api == interval {
+			interval = i.flag
+		}
+	}
+	md := fl.Metadata
+	for _, m := range flowLogMetadata {
+		if m.api == md {
+			md = m.flag
+		}
+	}
+	return strings.TrimSpace(strings.Join([]string{interval, strconv.FormatFloat(fl.FlowSampling, 'g', -1, 64), md}, " "))
+}
+
+// ValidateSubnetCIDR checks an explicit subnet --range: a canonical IPv4 network address
+// (the canonical form is suggested when host bits are set) from /8 to /29, as Compute
+// requires.
+func ValidateSubnetCIDR(s string) (netip.Prefix, error) {
+	p, err := ipam.ParsePrefix(s)
+	if err != nil {
+		return p, usageErr("--range", err)
+	}
+	if err := ipam.ValidateSubnetRange(p); err != nil {
+		return p, usageErr("--range", err)
+	}
+	return p, nil
+}
+
+// ValidateSubnetPrefix checks --prefix: a prefix length Compute accepts (8 to 29).
+func ValidateSubnetPrefix(n int) error {
+	if n < ipam.MinSubnetPrefix || n > ipam.MaxSubnetPrefix {
+		return exitcode.Usagef("--prefix: %d is out of range; valid: %d to %d (Direct VPC egress needs %d or less)", n, ipam.MinSubnetPrefix, ipam.MaxSubnetPrefix, ipam.DirectVPCMinPrefix)
+	}
+	return nil
+}
+
+// directVPCWarning says why a subnet range cannot serve Direct VPC egress, or "".
+func directVPCWarning(p netip.Prefix) string {
+	if err := ipam.ValidateDirectVPCSubnet(p); err != nil {
+		return err.Error() + "; the subnet can still serve VMs or a connector (/28)"
+	}
+	return ""
+}
+
+// NewCmdSubnet returns `runnet subnet` and its subcommands.
+func NewCmdSubnet(f *Factory) *cobra.Command {
+	cmd := newGroupCmd("subnet", "Create, size, inspect and delete subnets for Direct VPC egress")
+	cmd.Long = `Manage the subnets Cloud Run's Direct VPC egress (and connectors) use: create one
+in a free range, size one for a workload's maximum scale, and see how full each is.
+
+A subnet is NAME (in --project and --region) or its path
+projects/PROJECT/regions/REGION/subnetworks/NAME (a Shared VPC host's subnet).
+
+Cloud Run reserves subnet addresses in /28 blocks (16 at a time), two per
+instance, and keeps them for a while after instances stop; its reservations show
+as serverless-ipv4-* addresses.`
+	cmd.AddCommand(
+		NewCmdSubnetCreate(f, nil),
+		NewCmdSubnetList(f, nil),
+		NewCmdSubnetDescribe(f, nil),
+		NewCmdSubnetDelete(f, nil),
+		NewCmdSubnetPlan(f, nil),
+	)
+	return cmd
+}
+
+// parseSubnetArg resolves a subnet NAME argument: a path carries its own project and region;
+// a short name takes --project and --region.
+func parseSubnetArg(f *Factory, s string) (egress.SubnetRef, error) {
+	if strings.Contains(s, "/") {
+		ref, err := egress.ParseSubnetRef(s, "", "")
+		if err != nil {
+			return ref, exitcode.Wrap(exitcode.Usage, err)
+		}
+		// A Shared VPC subnet is in the host project: only the region must agree.
+		if r := f.Options.Region; r != "" && r != ref.Region {
+			return ref, exitcode.Usagef("%s is in region %s, but --region is %s", s, ref.Region, r)
+		}
+		return ref, nil
+	}
+	if err := egress.ValidateComputeName("subnetwork", s); err != nil {
+		return egress.SubnetRef{}, exitcode.Wrap(exitcode.Usage, err)
+	}
+	project, err := f.Project()
+	if err != nil {
+		return egress.SubnetRef{}, err
+	}
+	region, err := f.Region()
+	if err != nil {
+		return egress.SubnetRef{}, err
+	}
+	ref := egress.SubnetRef{Project: project, Region: region, Name: s}
+	if err := ref.Validate(); err != nil {
+		return ref, exitcode.Wrap(exitcode.Usage, err)
+	}
+	return ref, nil
+}
+
+// ---------------------------------------------------------------------------------------
+// Views.
+
+// SubnetView is a subnet as runnet shows it: Compute's fields with utilization
+// (cloud.Subnet) and, from create with --range auto, how the range was chosen.
+type SubnetView struct {
+	*cloud.Subnet
+	// AutoRange says how --range auto chose the range (create only).
+	AutoRange *AutoRange `json:"autoRange,omitempty"`
+}
+
+// SubnetDetail is what `runnet subnet describe` prints: the subnet with utilization and
+// what uses it. JSON field names are a stable contract.
+type SubnetDetail struct {
+	*cloud.Subnet
+	// Users are the workloads of the project whose template uses the subnet for Direct VPC
+	// egress ([] when none).
+	Users []WorkloadUser `json:"users"`
+	// Connectors are the connectors made in the subnet ([] when none).
+	Connectors []string `json:"connectors"`
+	// MaxScaleBlocks and MaxScaleIPs are what Users could reserve at their maximum scale (2
+	// IPs per instance, whole /28 blocks per workload, no rollout overlap).
+	MaxScaleBlocks int `json:"maxScaleBlocks"`
+	MaxScaleIPs    int `json:"maxScaleIps"`
+	// WouldRunOut is set when MaxScaleBlocks is more than the subnet's Blocks.
+	WouldRunOut bool `json:"wouldRunOut"`
+}
+
+// AutoRange explains a range chosen by --range auto.
+type AutoRange struct {
+	Prefix int `json:"prefix"`
+	// Space is where the search looked, in order.
+	Space []string `json:"space"`
+	// Avoided is how many ranges of the network (VPC-wide) the choice had to avoid.
+	Avoided int `json:"avoided"`
+}
+
+// subnetListView prints subnets as a table.
+type subnetListView []SubnetView
+
+func (l subnetListView) Table() ([]string, [][]string) {
+	h := []string{"name", "region", "network", "range", "usable", "reserved", "serverless", "free blocks", "flow logs"}
+	rows := make([][]string, 0, len(l))
+	for _, v := range l {
+		rows = append(rows, []string{v.Name, v.Region, v.Network, v.IPCIDRRange, strconv.FormatUint(v.UsableIPs, 10),
+			strconv.FormatInt(v.ReservedIPs, 10), strconv.FormatInt(v.ServerlessIPs, 10),
+			fmt.Sprintf("%d/%d", v.FreeBlocks, v.Blocks), flowLogsCell(v.FlowLogs)})
+	}
+	return h, rows
+}
+
+// subnetUsers returns the workloads of the subnet's region, in the caller's project, that
+// use it for Direct VPC egress. (Workloads of other service projects of a Shared VPC host
+// cannot be listed from here.)
+func subnetUsers(ctx context.Context, c *cloud.Clients, project string, ref egress.SubnetRef) ([]WorkloadUser, error) {
+	path := ref.Path()
+	users, _, err := findUsers(ctx, c, []string{project}, ref.Region, true, func(w *cloud.Workload) bool { return usesSubnet(w, path) })
+	return users, err
+}
+
+// subnetConnectors returns the connectors of project in the subnet's region made in it.
+func subnetConnectors(ctx context.Context, c *cloud.Clients, project string, ref egress.SubnetRef) ([]string, error) {
+	conns, err := c.ListConnectors(ctx, project, ref.Region)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, cn := range conns {
+		if cn.SubnetPath() == ref.Path() {
+			out = append(out, cn.Name)
+		}
+	}
+	return out, nil
+}
+
+// subnetUsage reads a subnet, its Direct VPC users and its connectors concurrently.
+func subnetUsage(ctx context.Context, c *cloud.Clients, project string, ref egress.SubnetRef) (SubnetDetail, error) {
+	var v SubnetDetail
+	var errs [3]error
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); v.Users, errs[1] = subnetUsers(ctx, c, project, ref) }()
+	go func() { defer wg.Done(); v.Connectors, errs[2] = subnetConnectors(ctx, c, project, ref) }()
+	v.Subnet, errs[0] = c.GetSubnet(ctx, ref)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return v, err
+		}
+	}
+	for _, u := range v.Users {
+		v.MaxScaleBlocks += ipam.BlocksForInstances(u.MaxInstances)
+	}
+	v.MaxScaleIPs = v.MaxScaleBlocks * ipam.DirectVPCBlockSize
+	v.WouldRunOut = v.MaxScaleBlocks > v.Blocks
+	return v, nil
+}
+
+// ---------------------------------------------------------------------------------------
+// subnet create
+
+// SubnetCreateOptions are the inputs of `runnet subnet create`.
+type SubnetCreateOptions struct {
+	f *Factory
+
+	Name                  string
+	Network               string
+	Range                 string
+	Prefix                int
+	FlowLogs              bool
+	FlowLogsInterval      string
+	FlowLogsSampling      float64
+	FlowLogsMetadata      string
+	PrivateIPGoogleAccess bool
+	Description           string
+	Async                 bool
+
+	// Filled in by validate.
+	Spec     cloud.SubnetSpec
+	Auto     bool
+	Warnings []string
+}
+
+// NewCmdSubnetCreate returns `runnet subnet create`.
+func NewCmdSubnetCreate(f *Factory, runF func(context.Context, *SubnetCreateOptions) error) *cobra.Command {
+	o := &SubnetCreateOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "create NAME --network NETWORK (--range CIDR | --range auto [--prefix 26])",
+		Short: "Create a subnet, in a given or a free range",
+		Long: `Create a subnet in a network of the project, in --region, and wait until it exists.
+
+--range CIDR takes an IPv4 range from /8 to /29 (host bits must be zero; the
+canonical form is suggested). --range auto picks the first free range of
+--prefix length (default 26, the smallest Direct VPC egress accepts) in RFC 1918
+space (10.0.0.0/8, then 172.16.0.0/12, then 192.168.0.0/16) that overlaps nothing
+in the network in any region: primary and secondary subnet ranges, and the ranges
+of connectors made with --range. The chosen range is shown.
+
+Direct VPC egress needs a /26 or larger range in RFC 1918, RFC 6598 or
+240.0.0.0/4: runnet warns when the subnet could not serve it. Use
+'runnet subnet plan' to size one.
+
+--flow-logs turns VPC Flow Logs on; --flow-logs-interval (5s, 30s, 1m, 5m, 10m,
+15m), --flow-logs-sampling (0.0 to 1.0) and --flow-logs-metadata (include-all,
+exclude-all) tune it.
+
+The insert carries a request ID, so a retried request is applied once. Creating
+a subnet that already exists with the same network and range succeeds.`,
+		Example: `  # The article's Direct VPC subnet, with its flow logs:
+  runnet subnet create run-direct-vpc-egress --network run-vpc --range 10.8.0.0/24 \
+    --flow-logs --flow-logs-interval 10m --flow-logs-sampling 0.5 --flow-logs-metadata include-all
+
+  # A /23 wherever it fits (see 'runnet subnet plan --max-instances 100'):
+  runnet subnet create run-direct-2 --network run-vpc --range auto --prefix 23`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.Name = args[0]
+			if err := o.validate(cmd); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&o.Network, "network", "", "network of the subnet (required)")
+	fl.StringVar(&o.Range, "range", "", `primary IPv4 range (CIDR, /8 to /29), or "auto" to pick a free one (required)`)
+	fl.IntVar(&o.Prefix, "prefix", ipam.DirectVPCMinPrefix, "prefix length of the range --range auto picks (8 to 29; Direct VPC egress needs 26 or less)")
+	fl.BoolVar(&o.FlowLogs, "flow-logs", false, "turn on VPC Flow Logs")
+	fl.StringVar(&o.FlowLogsInterval, "flow-logs-interval", "", "flow log aggregation interval: "+strings.Join(flowLogIntervalFlags(), ", ")+" (default 5s)")
+	fl.Float64Var(&o.FlowLogsSampling, "flow-logs-sampling", 0.5, "fraction of flows logged, 0.0 to 1.0")
+	fl.StringVar(&o.FlowLogsMetadata, "flow-logs-metadata", "", "flow log metadata: include-all or exclude-all")
+	fl.BoolVar(&o.PrivateIPGoogleAccess, "enable-private-ip-google-access", false, "let instances without external IPs reach Google APIs")
+	fl.StringVar(&o.Description, "description", "", "description of the subnet")
+	fl.BoolVar(&o.Async, "async", false, "return as soon as the creation has started")
+	_ = cmd.MarkFlagRequired("network")
+	_ = cmd.MarkFlagRequired("range")
+	_ = cmd.RegisterFlagCompletionFunc("flow-logs-interval", cobra.FixedCompletions(flowLogIntervalFlags(), cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("flow-logs-metadata", cobra.FixedCompletions([]string{"include-all", "exclude-all"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func (o *SubnetCreateOptions) validate(cmd *cobra.Command) error {
+	fl := cmd.Flags()
+	ref, err := parseSubnetArg(o.f, o.Name)
+	if err != nil {
+		return err
+	}
+	n, err := egress.ParseNetworkRef(o.Network, ref.Project)
+	if err != nil {
+		return usageErr("--network", err)
+	}
+	if n.Project != ref.Project {
+		return exitcode.Usagef("--network: %s is in project %s; a subnet must be in its network's project (%s)", o.Network, n.Project, ref.Project)
+	}
+	spec := cloud.SubnetSpec{Ref: ref, Network: n.Path(), PrivateIPGoogleAccess: o.PrivateIPGoogleAccess, Description: o.Description}
+	o.Warnings = nil
+	if strings.EqualFold(o.Range, rangeAuto) {
+		o.Auto = true
+		if err := ValidateSubnetPrefix(o.Prefix); err != nil {
+			return err
+		}
+		if o.Prefix > ipam.DirectVPCMinPrefix {
+			o.Warnings = append(o.Warnings, fmt.Sprintf("a /%d is too small for Direct VPC egress (it needs /%d or larger); the subnet can still serve VMs or a connector (/28)", o.Prefix, ipam.DirectVPCMinPrefix))
+		}
+	} else {
+		if fl.Changed("prefix") {
+			return exitcode.Usagef("--prefix: only with --range auto (the prefix of --range %s is part of it)", o.Range)
+		}
+		p, err := ValidateSubnetCIDR(o.Range)
+		if err != nil {
+			return err
+		}
+		spec.IPCIDRRange = p.String()
+		if w := directVPCWarning(p); w != "" {
+			o.Warnings = append(o.Warnings, w)
+		}
+	}
+	if o.FlowLogs {
+		lc := &cloud.FlowLogs{Enabled: true, FlowSampling: o.FlowLogsSampling}
+		if o.FlowLogsInterval != "" {
+			if lc.AggregationInterval, err = ParseFlowLogsInterval(o.FlowLogsInterval); err != nil {
+				return err
+			}
+		}
+		if o.FlowLogsMetadata != "" {
+			if lc.Metadata, err = ParseFlowLogsMetadata(o.FlowLogsMetadata); err != nil {
+				return err
+			}
+		}
+		if o.FlowLogsSampling < 0 || o.FlowLogsSampling > 1 || o.FlowLogsSampling != o.FlowLogsSampling {
+			return exitcode.Usagef("--flow-logs-sampling: %v is out of range; valid: 0.0 to 1.0", o.FlowLogsSampling)
+		}
+		spec.FlowLogs = lc
+	} else {
+		for _, name := range []string{"flow-logs-interval", "flow-logs-sampling", "flow-logs-metadata"} {
+			if fl.Changed(name) {
+				return exitcode.Usagef("--%s: only with --flow-logs", name)
+			}
+		}
+	}
+	o.Spec = spec
+	return nil
+}
+
+func (o *SubnetCreateOptions) run(ctx context.Context) error {
+	p, err := o.f.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := o.f.Clients(ctx)
+	if err != nil {
+		return err
+	}
+	for _, w := range o.Warnings {
+		netWarn(o.f, "%s", w)
+	}
+	spec := o.Spec
+	var auto *AutoRange
+	if o.Auto {
+		chosen, ar, err := o.pickRange(ctx, c)
+		if err != nil {
+			return err
+		}
+		spec.IPCIDRRange, auto = chosen.String(), ar
+		netNotice(o.f, "Using range %s: the first free /%d in %s that overlaps none of the %d ranges of network %s.",
+			chosen, o.Prefix, strings.Join(ar.Space, ", "), ar.Avoided, lastSegmentOf(spec.Network))
+	}
+	s, err := c.CreateSubnet(ctx, spec, waitOptions(o.f, o.Async))
+	if err != nil {
+		return err
+	}
+	if o.Async {
+		netNotice(o.f, "Creating subnet %s (%s); follow it with 'runnet subnet describe %s'.", s.Name, s.IPCIDRRange, s.Name)
+	} else {
+		netNotice(o.f, "Created subnet %s (%s, %d usable addresses, %d /28 blocks).", s.Name, s.IPCIDRRange, s.UsableIPs, s.Blocks)
+	}
+	return p.Print(subnetListView{{Subnet: s, AutoRange: auto}})
+}
+
+// pickRange finds the first free range of --prefix length in autoRangeSpace that overlaps
+// nothing in the network, VPC-wide. The network must exist.
+func (o *SubnetCreateOptions) pickRange(ctx context.Context, c *cloud.Clients) (netip.Prefix, *AutoRange, error) {
+	ref := o.Spec.Ref
+	nref, err := egress.ParseNetworkRef(o.Spec.Network, ref.Project)
+	if err != nil {
+		return netip.Prefix{}, nil, err
+	}
+	var netErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _, netErr = c.GetNetwork(ctx, nref) }()
+	used, warnings, err := c.NetworkRanges(ctx, ref.Project, nref.Path())
+	wg.Wait()
+	if netErr != nil {
+		return netip.Prefix{}, nil, netErr
+	}
+	if err != nil {
+		return netip.Prefix{}, nil, err
+	}
+	for _, w := range warnings {
+		netWarn(o.f, "%s", w)
+	}
+	prefixes := make([]netip.Prefix, 0, len(used))
+	for _, u := range used {
+		prefixes = append(prefixes, u.Prefix)
+	}
+	space := make([]string, 0, len(autoRangeSpace))
+	for _, s := range autoRangeSpace {
+		space = append(space, s.String())
+	}
+	chosen, ok := ipam.FindFree(autoRangeSpace, prefixes, o.Prefix)
+	if !ok {
+		return netip.Prefix{}, nil, fmt.Errorf("no free /%d range left in %s in network %s; give a --range, or a longer --prefix", o.Prefix, strings.Join(space, ", "), nref.Name)
+	}
+	return chosen, &AutoRange{Prefix: o.Prefix, Space: space, Avoided: len(used)}, nil
+}
+
+func lastSegmentOf(s string) string {
+	if i := strings.LastIndexByte(s, '/'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// ---------------------------------------------------------------------------------------
+// subnet list
+
+// SubnetListOptions are the inputs of `runnet subnet list`.
+type SubnetListOptions struct {
+	f       *Factory
+	Project string
+	Region  string
+	Network string
+
+	network string // the --network path, when given
+}
+
+// NewCmdSubnetList returns `runnet subnet list`.
+func NewCmdSubnetList(f *Factory, runF func(context.Context, *SubnetListOptions) error) *cobra.Command {
+	o := &SubnetListOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the subnets of a region with how full they are",
+		Long: `List the subnets of the project in --region: network, range, usable addresses,
+addresses reserved now (Compute's utilization, WITH_UTILIZATION), those held by
+Cloud Run's Direct VPC egress (serverless-ipv4-* addresses), free /28 blocks out
+of the total, and flow logs.`,
+		Example: `  runnet subnet list
+  runnet subnet list --network run-vpc --format json | jq '.[] | {name, freeBlocks}'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if o.Project, err = f.Project(); err != nil {
+				return err
+			}
+			if o.Region, err = f.Region(); err != nil {
+				return err
+			}
+			if err := egress.ValidateRegion(o.Region); err != nil {
+				return usageErr("--region", err)
+			}
+			if o.Network != "" {
+				n, err := egress.ParseNetworkRef(o.Network, o.Project)
+				if err != nil {
+					return usageErr("--network", err)
+				}
+				o.network = n.Path()
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&o.Network, "network", "", "only the subnets of this network")
+	return cmd
+}
+
+func (o *SubnetListOptions) run(ctx context.Context) error {
+	p, err := o.f.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := o.f.Clients(ctx)
+	if err != nil {
+		return err
+	}
+	subnets, err := c.ListSubnets(ctx, o.Project, o.Region)
+	if err != nil {
+		return err
+	}
+	views := subnetListView{}
+	for _, s := range subnets {
+		if o.network == "" || s.NetworkPath == o.network {
+			views = append(views, SubnetView{Subnet: s})
+		}
+	}
+	if len(views) == 0 && !p.Structured() {
+		where := fmt.Sprintf("project %s, region %s", o.Project, o.Region)
+		if o.Network != "" {
+			where += ", network " + o.Network
+		}
+		netNotice(o.f, "No subnets in %s.", where)
+		return nil
+	}
+	return p.Print(views)
+}
+
+// ---------------------------------------------------------------------------------------
+// subnet describe
+
+// SubnetDescribeOptions are the inputs of `runnet subnet describe`.
+type SubnetDescribeOptions struct {
+	f       *Factory
+	Project string
+	Ref     egress.SubnetRef
+}
+
+// NewCmdSubnetDescribe returns `runnet subnet describe`.
+func NewCmdSubnetDescribe(f *Factory, runF func(context.Context, *SubnetDescribeOptions) error) *cobra.Command {
+	o := &SubnetDescribeOptions{f: f}
+	return &cobra.Command{
+		Use:   "describe NAME",
+		Short: "Show a subnet's utilization and what uses it",
+		Long: `Show a subnet (as YAML in the table format, like gcloud's describe) with its
+utilization: usable addresses, addresses reserved now, the serverless-ipv4-*
+reservations Cloud Run holds for Direct VPC egress, free /28 blocks; the
+workloads of the project whose template uses it for Direct VPC egress, what they
+could reserve at their maximum scale (maxScaleBlocks, maxScaleIps), and the
+connectors made in it.`,
+		Example: `  runnet subnet describe run-direct-vpc-egress
+  runnet subnet describe projects/host-project/regions/asia-northeast1/subnetworks/shared --format json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if o.Ref, err = parseSubnetArg(f, args[0]); err != nil {
+				return err
+			}
+			if o.Project, err = f.Project(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+}
+
+func (o *SubnetDescribeOptions) run(ctx context.Context) error {
+	p, err := o.f.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := o.f.Clients(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := subnetUsage(ctx, c, o.Project, o.Ref)
+	if err != nil {
+		return err
+	}
+	if v.WouldRunOut {
+		netWarn(o.f, "at maximum scale its workloads could reserve %d /28 blocks, more than the %d the subnet holds", v.MaxScaleBlocks, v.Blocks)
+	}
+	return p.Print(v)
+}
+
+// ---------------------------------------------------------------------------------------
+// subnet delete
+
+// SubnetDeleteOptions are the inputs of `runnet subnet delete`.
+type SubnetDeleteOptions struct {
+	f       *Factory
+	Project string
+	Ref     egress.SubnetRef
+	Force   bool
+	Async   bool
+}
+
+// SubnetDeleteResult is what `runnet subnet delete` prints. JSON field names are a stable
+// contract.
+type SubnetDeleteResult struct {
+	Name string `json:"name"`
+	Path string `json:"path"`
+	// State is DELETED, or DELETING with --async.
+	State string `json:"state"`
+	// Users are the workloads that were configured to use the subnet (only with --force).
+	Users []WorkloadUser `json:"users,omitempty"`
+}
+
+// Table renders the result as one row.
+func (r SubnetDeleteResult) Table() ([]string, [][]string) {
+	return []string{"name", "state", "users left without their subnet"}, [][]string{{r.Name, r.State, describeUsers(r.Users)}}
+}
+
+// NewCmdSubnetDelete returns `runnet subnet delete`.
+func NewCmdSubnetDelete(f *Factory, runF func(context.Context, *SubnetDeleteOptions) error) *cobra.Command {
+	o := &SubnetDeleteOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "delete NAME",
+		Short: "Delete a subnet that nothing uses",
+		Long: `Delete a subnet.
+
+runnet refuses while workloads of the project are configured to use it for Direct
+VPC egress or a connector was made in it (exit code 3, nothing changed), unless
+--force is given for the workloads.
+
+When Compute refuses because Cloud Run still holds serverless-ipv4-* addresses in
+it (it keeps them for up to 1 to 2 hours after the last workload left), runnet
+says so and how many: try again later.
+
+It asks for confirmation unless --yes is given; without a terminal, --yes is
+required.`,
+		Example: `  runnet subnet delete old-subnet
+  runnet subnet delete run-direct-vpc-egress --yes --format json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var err error
+			if o.Ref, err = parseSubnetArg(f, args[0]); err != nil {
+				return err
+			}
+			if o.Project, err = f.Project(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	cmd.Flags().BoolVar(&o.Force, "force", false, "delete even while workloads are configured to use the subnet")
+	cmd.Flags().BoolVar(&o.Async, "async", false, "return as soon as the deletion has started")
+	return cmd
+}
+
+func (o *SubnetDeleteOptions) run(ctx context.Context) error {
+	p, err := o.f.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := o.f.Clients(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := subnetUsage(ctx, c, o.Project, o.Ref)
+	if err != nil {
+		return err
+	}
+	if len(v.Connectors) > 0 {
+		return exitcode.Errorf(exitcode.Preflight, "subnet %s holds connector%s %s; delete %s first (runnet connector delete); nothing was changed",
+			o.Ref.Name, netPlural(len(v.Connectors)), strings.Join(v.Connectors, ", "), netPronoun(len(v.Connectors)))
+	}
+	if len(v.Users) > 0 && !o.Force {
+		return exitcode.Errorf(exitcode.Preflight,
+			"subnet %s is used for Direct VPC egress by %d workload%s: %s; move %s first (runnet migrate, runnet attach), or pass --force; nothing was changed",
+			o.Ref.Name, len(v.Users), netPlural(len(v.Users)), describeUsers(v.Users), netPronoun(len(v.Users)))
+	}
+	if len(v.Users) > 0 {
+		netWarn(o.f, "%d workload%s still name subnet %s: %s. Their next deploys fail until they use another subnet.",
+			len(v.Users), netPlural(len(v.Users)), o.Ref.Name, describeUsers(v.Users))
+	}
+	ok, err := o.f.Confirm(fmt.Sprintf("Delete subnet %s (%s, network %s, project %s, region %s)?", o.Ref.Name, v.IPCIDRRange, v.Network, o.Ref.Project, o.Ref.Region))
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return exitcode.Errorf(exitcode.Failure, "not deleted: the deletion was not confirmed")
+	}
+	if err := c.DeleteSubnet(ctx, o.Ref, waitOptions(o.f, o.Async)); err != nil {
+		return err
+	}
+	res := SubnetDeleteResult{Name: o.Ref.Name, Path: o.Ref.Path(), State: "DELETED", Users: v.Users}
+	if o.Async {
+		res.State = "DELETING"
+		netNotice(o.f, "Deleting subnet %s.", o.Ref.Name)
+	} else {
+		netNotice(o.f, "Deleted subnet %s.", o.Ref.Name)
+	}
+	return p.Print(res)
+}
+
+// ---------------------------------------------------------------------------------------
+// subnet plan
+
+// SubnetPlanOptions are the inputs of `runnet subnet plan`.
+type SubnetPlanOptions struct {
+	f                *Factory
+	MaxInstances     int
+	Workloads        int
+	NoRolloutOverlap bool
+
+	// Plan is filled in by validate.
+	Plan ipam.SubnetPlan
+}
+
+// SubnetPlanView is what `runnet subnet plan` prints: ipam.SubnetPlan's numbers and steps,
+// the plan's range as an example CIDR size, and warnings. JSON field names are a stable
+// contract.
+type SubnetPlanView struct {
+	ipam.SubnetPlan
+	// Warnings are notes on the inputs (quota).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// WriteText renders the plan for people: the steps, then the answer.
+func (v SubnetPlanView) WriteText(w io.Writer) error {
+	var b strings.Builder
+	for _, s := range v.Steps {
+		fmt.Fprintf(&b, "  %s\n", s)
+	}
+	fmt.Fprintf(&b, "Use a /%d or larger: %d usable addresses, %d /28 blocks for %d needed.\n", v.Prefix, v.Usable, v.Blocks, v.BlocksNeeded)
+	fmt.Fprintf(&b, "  runnet subnet create NAME --network NETWORK --range auto --prefix %d\n", v.Prefix)
+	for _, wn := range v.Warnings {
+		fmt.Fprintf(&b, "Note: %s\n", wn)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// NewCmdSubnetPlan returns `runnet subnet plan`.
+func NewCmdSubnetPlan(f *Factory, runF func(*SubnetPlanOptions) error) *cobra.Command {
+	o := &SubnetPlanOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "plan --max-instances N [--workloads K] [--no-rollout-overlap]",
+		Short: "Size a subnet for Direct VPC egress (arithmetic only, no API call)",
+		Long: `Find the smallest subnet that holds K workloads of up to N instances each with
+Direct VPC egress, and show the arithmetic: 2 IPs per instance, rounded up to /28
+blocks per revision, doubled for the rollout overlap (old and new revisions hold
+addresses at once; --no-rollout-overlap leaves that out), against the usable
+addresses of each prefix (size minus the 4 Google reserves), never smaller than
+the /26 Direct VPC egress requires.
+
+It makes no API call.`,
+		Example: `  runnet subnet plan --max-instances 100
+  runnet subnet plan --max-instances 10 --workloads 4 --format json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			return o.run()
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&o.MaxInstances, "max-instances", 0, "maximum instances of each workload (required)")
+	fl.IntVar(&o.Workloads, "workloads", 1, "number of workloads sharing the subnet")
+	fl.BoolVar(&o.NoRolloutOverlap, "no-rollout-overlap", false, "do not count old and new revisions holding addresses at once")
+	_ = cmd.MarkFlagRequired("max-instances")
+	return cmd
+}
+
+func (o *SubnetPlanOptions) validate() error {
+	if o.MaxInstances < 1 {
+		return exitcode.Usagef("--max-instances: %d is out of range; valid: 1 or more", o.MaxInstances)
+	}
+	if o.Workloads < 1 {
+		return exitcode.Usagef("--workloads: %d is out of range; valid: 1 or more", o.Workloads)
+	}
+	plan, err := ipam.PlanSubnet(o.MaxInstances, o.Workloads, !o.NoRolloutOverlap)
+	if err != nil {
+		return exitcode.Usagef("--max-instances %d, --workloads %d: %v", o.MaxInstances, o.Workloads, strings.TrimPrefix(err.Error(), "ipam: plan subnet: "))
+	}
+	o.Plan = plan
+	return nil
+}
+
+func (o *SubnetPlanOptions) run() error {
+	p, err := o.f.Printer()
+	if err != nil {
+		return err
+	}
+	v := SubnetPlanView{SubnetPlan: o.Plan}
+	if o.MaxInstances > egress.DefaultDirectVPCInstanceQuota {
+		v.Warnings = append(v.Warnings, fmt.Sprintf("%d instances is above the default Direct VPC egress quota of %d instances per revision in most regions; ask for more quota first",
+			o.MaxInstances, egress.DefaultDirectVPCInstanceQuota))
+	}
+	return p.Print(v)
+}

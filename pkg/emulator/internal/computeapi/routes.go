@@ -1,0 +1,111 @@
+package computeapi
+
+import (
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+
+	compute "google.golang.org/api/compute/v1"
+
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
+)
+
+// Routes every VPC network has without anyone creating them (VPC docs, "Routes": the default
+// route and subnet routes), as the real API lists them
+// (realapi/compute/network-auto-gcloud-describe-listsubnets-routes.http.log).
+const (
+	defaultRouteDest     = "0.0.0.0/0"
+	defaultRoutePriority = 1000
+	defaultRouteDesc     = "Default route to the Internet."
+	subnetRoutePriority  = 0
+)
+
+// routesLocked computes the system-generated routes of the project's networks: for each, the
+// default route to the internet gateway and a local route per subnetwork range. Names are
+// "default-route-" and 16 hex digits, stable for a network and destination.
+func routesLocked(w *world.World, project string) []*compute.Route {
+	var out []*compute.Route
+	for _, nk := range world.SortedKeys(w.S.Networks) {
+		if !strings.HasPrefix(nk, project+"/") {
+			continue
+		}
+		n := w.S.Networks[nk]
+		mk := func(dest, created string) *compute.Route {
+			h := stableID(project, n.Name, fmt.Sprint(n.Id), dest)
+			name := fmt.Sprintf("default-route-%016x", h)
+			return &compute.Route{
+				Kind: "compute#route", Id: stableID(name), Name: name, CreationTimestamp: created,
+				Network: n.SelfLink, DestRange: dest, SelfLink: linkBase + globalPath(project, "routes", name),
+			}
+		}
+		r := mk(defaultRouteDest, n.CreationTimestamp)
+		r.Description = defaultRouteDesc
+		r.NextHopGateway = linkBase + globalPath(project, "gateways", "default-internet-gateway")
+		r.Priority = defaultRoutePriority
+		out = append(out, r)
+		for _, sk := range world.SortedKeys(w.S.Subnetworks) {
+			sn := w.S.Subnetworks[sk]
+			if !strings.HasPrefix(sk, project+"/") || world.NetworkName(sn.Network) != n.Name {
+				continue
+			}
+			for _, nr := range subnetRanges(sn, world.NetworkName(sn.Region)) {
+				r := mk(nr.Prefix.String(), sn.CreationTimestamp)
+				r.Description = fmt.Sprintf("Default local route to the subnetwork %s.", nr.Prefix)
+				r.NextHopNetwork = n.SelfLink
+				r.Priority = subnetRoutePriority
+				r.ForceSendFields = []string{"Priority"}
+				out = append(out, r)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func (s *server) routesList(r *http.Request, p params) (any, *apiError) {
+	lp, aerr := parseListParams(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	project := p["project"]
+	s.w.Lock()
+	routes := routesLocked(s.w, project)
+	s.w.Unlock()
+	items := make([]listItem, 0, len(routes))
+	for _, rt := range routes {
+		items = append(items, toItem(rt, rt.Name, rt.CreationTimestamp))
+	}
+	return lp.list("compute#routeList", "projects/"+project+"/global/routes", items)
+}
+
+func (s *server) routesGet(r *http.Request, p params) (any, *apiError) {
+	s.w.Lock()
+	defer s.w.Unlock()
+	for _, rt := range routesLocked(s.w, p["project"]) {
+		if rt.Name == p["name"] {
+			return rt, nil
+		}
+	}
+	return nil, errNotFound(globalPath(p["project"], "routes", p["name"]))
+}
+
+// projectNumber derives a stable 12-digit project number from a project id.
+func projectNumber(project string) uint64 {
+	return 100000000000 + stableID("project", project)%900000000000
+}
+
+// projectGet serves a minimal project: the fields a client needs to learn its number and the
+// Compute Engine default service account.
+func (s *server) projectGet(r *http.Request, p params) (any, *apiError) {
+	project := p["project"]
+	num := projectNumber(project)
+	return &compute.Project{
+		Kind: "compute#project", Id: stableID("project-id", project), Name: project,
+		SelfLink:              linkBase + "projects/" + project,
+		DefaultServiceAccount: fmt.Sprintf("%d-compute@developer.gserviceaccount.com", num),
+		DefaultNetworkTier:    defaultTier,
+		XpnProjectStatus:      "UNSPECIFIED_XPN_PROJECT_STATUS",
+		VmDnsSetting:          "ZONAL_ONLY",
+	}, nil
+}

@@ -1,0 +1,147 @@
+package runapi
+
+import (
+	"errors"
+	"fmt"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
+)
+
+// Seed and control helpers. They are called with the world lock held, by the demo seed and the
+// emulator's control surface, and act at once: no operation, no delay.
+
+// PutServiceLocked creates svc (svc.Name is its full name) as CreateService would validate it,
+// with its first revision already Ready and serving 100% of the traffic (or what svc.Traffic
+// says), its instances running and their Direct VPC addresses reserved. It fails, changing
+// nothing, when the service exists or its VPC settings cannot work.
+func PutServiceLocked(w *world.World, svc *runpb.Service) (*runpb.Service, error) {
+	l, id, err := parseName(svc.GetName(), "services")
+	if err != nil {
+		return nil, err
+	}
+	if !validID(id) {
+		return nil, errViolation("CreateServiceRequest.service_id", idRule)
+	}
+	stored, revName, err := createServiceLocked(w, "CreateServiceRequest", l, id, svc, false)
+	if err != nil {
+		return nil, err
+	}
+	o := &serviceOwner{l: l, s: stored}
+	if err := settleSeedLocked(w, o, revName); err != nil {
+		delete(w.S.Services, stored.Name)
+		return nil, err
+	}
+	return proto.Clone(stored).(*runpb.Service), nil
+}
+
+// PutWorkerPoolLocked creates wp like PutServiceLocked creates a service.
+func PutWorkerPoolLocked(w *world.World, wp *runpb.WorkerPool) (*runpb.WorkerPool, error) {
+	l, id, err := parseName(wp.GetName(), "workerPools")
+	if err != nil {
+		return nil, err
+	}
+	if !validID(id) {
+		return nil, errViolation("CreateWorkerPoolRequest.worker_pool_id", idRule)
+	}
+	stored, revName, err := createWorkerPoolLocked(w, "CreateWorkerPoolRequest", l, id, wp, false)
+	if err != nil {
+		return nil, err
+	}
+	o := &workerPoolOwner{l: l, p: stored}
+	if err := settleSeedLocked(w, o, revName); err != nil {
+		delete(w.S.WorkerPools, stored.Name)
+		return nil, err
+	}
+	return proto.Clone(stored).(*runpb.WorkerPool), nil
+}
+
+// settleSeedLocked makes a new owner's first revision Ready and routes to it at once; on
+// failure it removes the revision (the caller removes the owner).
+func settleSeedLocked(w *world.World, o owner, revName string) error {
+	settleRevisionLocked(w, revName)
+	rev := w.S.Revisions[revName]
+	if revisionState(rev) != runpb.Condition_CONDITION_SUCCEEDED {
+		msg := conditionMessage(rev.GetConditions(), condReady)
+		stopLocked(w, revName)
+		delete(w.S.Revisions, revName)
+		return status.Errorf(codes.FailedPrecondition, notReady, lastSegment(revName), msg)
+	}
+	reconcileLocked(w, o)
+	if t := *o.status().terminal; t.GetState() != runpb.Condition_CONDITION_SUCCEEDED {
+		stopLocked(w, revName)
+		delete(w.S.Revisions, revName)
+		return status.Error(codes.FailedPrecondition, t.GetMessage())
+	}
+	return nil
+}
+
+// PutJobLocked creates job (job.Name is its full name) as CreateJob would validate it, already
+// Ready. It fails, changing nothing, when the job exists or its VPC settings cannot work.
+func PutJobLocked(w *world.World, job *runpb.Job) (*runpb.Job, error) {
+	l, id, err := parseName(job.GetName(), "jobs")
+	if err != nil {
+		return nil, err
+	}
+	if !validID(id) {
+		return nil, errViolation("CreateJobRequest.job_id", idRule)
+	}
+	j, err := storeNewJobLocked(w, "CreateJobRequest", l, id, job, false)
+	if err != nil {
+		return nil, err
+	}
+	reconcileJobLocked(w, j.Name)
+	if t := j.GetTerminalCondition(); t.GetState() != runpb.Condition_CONDITION_SUCCEEDED {
+		delete(w.S.Jobs, j.Name)
+		return nil, status.Error(codes.FailedPrecondition, t.GetMessage())
+	}
+	return proto.Clone(j).(*runpb.Job), nil
+}
+
+// ErrRevisionNotReady is returned by ScaleRevisionLocked for a revision that is not Ready.
+var ErrRevisionNotReady = errors.New("revision is not ready")
+
+// ScaleRevisionLocked sets how many instances a Ready revision runs (w.S.Instances). A Direct
+// VPC revision grows or shrinks its reservation to 2 addresses per instance in /28 blocks; a
+// subnetwork without room fails with Cloud Run's insufficient-IP message, changing nothing.
+// Released blocks stay reserved for the IP release delay.
+func ScaleRevisionLocked(w *world.World, revisionName string, instances int) error {
+	rev, ok := w.S.Revisions[revisionName]
+	if !ok {
+		l, _, id, err := parseChildName(revisionName, "revisions", revisionParents...)
+		if err != nil {
+			return err
+		}
+		return errNotFound(kindRevision, id, l.region, l.project)
+	}
+	if instances < 0 {
+		return status.Errorf(codes.InvalidArgument, "instance count %d must not be negative", instances)
+	}
+	if revisionState(rev) != runpb.Condition_CONDITION_SUCCEEDED {
+		return fmt.Errorf("scale %s: %w", lastSegment(revisionName), ErrRevisionNotReady)
+	}
+	o, ok := ownerLocked(w, rev.Service)
+	if !ok {
+		return fmt.Errorf("scale %s: owner %s not found", lastSegment(revisionName), rev.Service)
+	}
+	if len(rev.GetVpcAccess().GetNetworkInterfaces()) > 0 && instances > 0 {
+		t, fail := checkVPCLocked(w, o.where(), rev.GetVpcAccess())
+		if fail == nil {
+			fail = holdLocked(w, t, revisionName, instances)
+		}
+		if fail != nil {
+			return status.Error(codes.FailedPrecondition, fail.msg)
+		}
+	}
+	if instances == 0 {
+		stopLocked(w, revisionName)
+	} else {
+		w.S.Instances[revisionName] = instances
+	}
+	w.MarkChangedLocked()
+	return nil
+}
