@@ -37,7 +37,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net/http"
 	"regexp"
@@ -452,14 +451,7 @@ func rand32() uint32 {
 
 // stableID derives a numeric id from text, for resources the emulator computes rather than
 // stores (routes, the project).
-func stableID(parts ...string) uint64 {
-	h := fnv.New64a()
-	for _, p := range parts {
-		_, _ = h.Write([]byte(p))
-		_, _ = h.Write([]byte{0})
-	}
-	return h.Sum64()>>2 | 1<<60
-}
+func stableID(parts ...string) uint64 { return world.StableID(parts...) }
 
 func contains(list []string, s string) bool {
 	for _, v := range list {

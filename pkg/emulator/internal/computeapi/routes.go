@@ -90,10 +90,8 @@ func (s *server) routesGet(r *http.Request, p params) (any, *apiError) {
 	return nil, errNotFound(globalPath(p["project"], "routes", p["name"]))
 }
 
-// projectNumber derives a stable 12-digit project number from a project id.
-func projectNumber(project string) uint64 {
-	return 100000000000 + stableID("project", project)%900000000000
-}
+// projectNumber is the project's number, shared by every emulated API.
+func projectNumber(project string) uint64 { return world.ProjectNumber(project) }
 
 // projectGet serves a minimal project: the fields a client needs to learn its number and the
 // Compute Engine default service account.

@@ -149,15 +149,10 @@ func parseChildName(name, childColl string, parentColls ...string) (loc, string,
 // lastSegment returns what follows the last "/".
 func lastSegment(s string) string { return s[strings.LastIndex(s, "/")+1:] }
 
-// projectNumber returns the project number the emulator uses for a project id: the id itself
-// when it is numeric, else a stable 12-digit number derived from it.
+// projectNumber returns the project number the emulator gives a project id (shared with
+// Compute, so the default service account matches the number projects.get reports).
 func projectNumber(project string) string {
-	if _, err := strconv.ParseUint(project, 10, 64); err == nil {
-		return project
-	}
-	h := fnv.New64a()
-	_, _ = h.Write([]byte(project))
-	return strconv.FormatUint(100000000000+h.Sum64()%900000000000, 10)
+	return strconv.FormatUint(world.ProjectNumber(project), 10)
 }
 
 // defaultServiceAccount is the Compute Engine default service account Cloud Run runs as when

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"math/big"
 	"sync"
@@ -249,4 +250,21 @@ func NewUUID() string {
 func (w *World) NextIDLocked() uint64 {
 	w.S.Seq++
 	return 1000000000000000000 + w.S.Seq*7919
+}
+
+// StableID derives a stable numeric id from parts (used where Compute shows numeric ids that
+// must not change between runs, such as project numbers).
+func StableID(parts ...string) uint64 {
+	h := fnv.New64a()
+	for _, p := range parts {
+		_, _ = h.Write([]byte(p))
+		_, _ = h.Write([]byte{0})
+	}
+	return h.Sum64()>>2 | 1<<60
+}
+
+// ProjectNumber is the 12-digit number the emulator gives a project id, the same for every
+// API (Compute's projects.get, Cloud Run's default service account).
+func ProjectNumber(project string) uint64 {
+	return 100000000000 + StableID("project", project)%900000000000
 }
