@@ -97,6 +97,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		NewCmdGenDocs(f),
 		NewCmdStatus(f, nil), NewCmdAttach(f, nil), NewCmdDetach(f, nil),
 		NewCmdConnector(f), NewCmdSubnet(f),
+		NewCmdInventory(f, nil),
 	)
 	return root
 }

@@ -70,9 +70,10 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"emu":   cmdEmu,
-			"api":   cmdAPI,
-			"exits": cmdExits,
+			"emu":    cmdEmu,
+			"api":    cmdAPI,
+			"exits":  cmdExits,
+			"deploy": cmdDeploy, // inventory_test.go
 		},
 	})
 }

@@ -1,0 +1,1139 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runnet-dev/runnet/internal/cloud"
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/pkg/egress"
+	"github.com/runnet-dev/runnet/pkg/ipam"
+)
+
+const inventoryLong = `Show, for one or more regions, where every Cloud Run workload stands and what
+the VPC pieces it uses cost and hold:
+
+  - every service, job and worker pool with its egress mode (none, connector or
+    direct), its connector or Direct VPC network/subnetwork, egress setting and
+    maximum instances;
+  - every Serverless VPC Access connector with its state, machine type, instance
+    bounds and the workloads whose template uses it (the reverse map neither API
+    gives). A connector no workload uses is flagged UNUSED: it keeps at least its
+    minimum instances running and is billed for them;
+  - every subnet used by Direct VPC egress (named by a workload's template, or
+    holding Cloud Run's serverless-ipv4-* reservations) with its size, usable
+    addresses, the addresses reserved now (Compute's WITH_UTILIZATION view, else
+    the SERVERLESS addresses), and the addresses its workloads could claim at
+    maximum scale: 2 per instance, reserved in /28 blocks of 16, summed over every
+    workload on the subnet. A subnet whose workloads would need more blocks than
+    it has would run out; one above 80% is tight (a rollout, when old and new
+    revisions hold addresses at once, needs headroom);
+  - findings: what needs attention, most severe first.
+
+--regions takes a comma-separated list of regions, or "all" for every region
+where Cloud Run is offered (from Cloud Run's locations API, else Serverless VPC
+Access's, else runnet's built-in list). Without it, the region is resolved as for
+every command (--region, CLOUDSDK_RUN_REGION, gcloud's run/region). Regions are
+read concurrently, 8 at a time, and every read in a region runs at once; lists
+are read in large pages. Workloads are those of --project; workloads of other
+projects that share a connector or a Shared VPC subnet are not listed.
+
+A region that cannot be read completely (a permission missing, an API error) is
+reported in "errors" and as a region-error finding; the other regions are still
+shown, and the exit status is 1. A connector is only flagged unused when every
+workload list of its region was read.
+
+With --format json or yaml the result is one object with these fields (a stable
+contract):
+
+  project                 the project read
+  regions                 the regions read, sorted
+  workloads[]             kind (service, job or workerpool), name, workload (NAME,
+                          job/NAME or workerpool/NAME), project, region, mode (none,
+                          connector or direct), connector (full name or ""),
+                          network, subnet (paths or ""), networkTags, egress
+                          (private-ranges-only, all-traffic, or "" without VPC),
+                          maxInstances (as set; 0: not set), maxScaleInstances
+                          (what the address arithmetic assumes: maxInstances, or
+                          the kind's default when not set: 100 for services, 1
+                          for jobs and worker pools), maxScaleBlocks (the /28
+                          blocks it would hold at max scale on Direct VPC egress)
+  connectors[]            the fields of 'runnet connector describe' (name,
+                          project, region, fullName, network, ipCidrRange,
+                          subnet, subnetRange, state, machineType, minInstances,
+                          maxInstances, ...) and exists (false for a connector
+                          that workloads name but that does not exist), users[]
+                          (workload, kind, name, project, region, egress,
+                          maxInstances, maxScaleInstances, maxScaleBlocks),
+                          usersComplete (every workload list of its region was
+                          read, and no other project is connected to it), unused
+                          (exists, usersComplete and no users)
+  subnets[]               the fields of 'runnet subnet describe' (name, project,
+                          region, path, network, ipCidrRange, prefixLength, size,
+                          usableIps, reservedIps, reservedSource, serverlessIps,
+                          serverlessAddresses, freeIps, blocks, freeBlocks,
+                          directVpcEligible, ...) and exists, users[] (as for
+                          connectors), usersComplete, maxScaleInstances,
+                          maxScaleBlocks, maxScaleIps (maxScaleBlocks x 16),
+                          maxScalePercent (maxScaleBlocks as a share of blocks,
+                          rounded up), wouldRunOut (maxScaleBlocks > blocks),
+                          tight (not wouldRunOut, maxScalePercent above 80)
+  findings[]              severity (error, warning or info), kind, resource (a
+                          resource path), region, message. Kinds: region-error,
+                          connector-unused, connector-missing,
+                          connector-not-ready, subnet-would-run-out,
+                          subnet-tight, subnet-missing, subnet-not-eligible,
+                          subnet-reservations-without-users, api-disabled,
+                          regions-built-in
+  errors[]                region, read (what could not be read: services, jobs,
+                          worker pools, connectors, subnets, or "connector PATH"
+                          or "subnet PATH" for one named by a workload), code
+                          (PERMISSION_DENIED, HTTP 403, ...) and message`
+
+// regionsAll is the --regions value for every region where Cloud Run is offered.
+const regionsAll = "all"
+
+// inventoryRegionConcurrency bounds how many regions are read at once (each region runs its
+// own reads concurrently: three workload lists, connectors, subnets and addresses).
+const inventoryRegionConcurrency = 8
+
+// inventoryLookupConcurrency bounds the reads of connectors and subnets that workloads name in
+// other projects (Shared VPC) or in regions whose lists failed.
+const inventoryLookupConcurrency = 8
+
+// tightSubnetPercent is the share of a subnet's /28 blocks above which its workloads at max
+// scale make it tight. Assumption: during a rollout old and new revisions hold addresses at
+// once (Cloud Run docs, "Direct VPC egress": IP address allocation), so a subnet that is more
+// than 80% spoken for at steady max scale has little headroom for one.
+const tightSubnetPercent = 80
+
+// Finding severities.
+const (
+	SeverityError   = "error"
+	SeverityWarning = "warning"
+	SeverityInfo    = "info"
+)
+
+// Finding kinds (a documented, stable list; see inventoryLong).
+const (
+	FindingRegionError          = "region-error"
+	FindingConnectorUnused      = "connector-unused"
+	FindingConnectorMissing     = "connector-missing"
+	FindingConnectorNotReady    = "connector-not-ready"
+	FindingSubnetWouldRunOut    = "subnet-would-run-out"
+	FindingSubnetTight          = "subnet-tight"
+	FindingSubnetMissing        = "subnet-missing"
+	FindingSubnetNotEligible    = "subnet-not-eligible"
+	FindingSubnetReservedUnused = "subnet-reservations-without-users"
+	FindingAPIDisabled          = "api-disabled"
+	FindingRegionsBuiltIn       = "regions-built-in"
+)
+
+// InventoryOptions are the inputs of `runnet inventory`.
+type InventoryOptions struct {
+	f *Factory
+
+	// Regions is --regions as given.
+	Regions []string
+
+	// Filled in by complete.
+	Project string
+	// RegionList is the regions to read, sorted and without duplicates; empty with All.
+	RegionList []string
+	// All is set for --regions all.
+	All bool
+}
+
+// NewCmdInventory returns `runnet inventory`. runF, if not nil, replaces the run step.
+func NewCmdInventory(f *Factory, runF func(context.Context, *InventoryOptions) error) *cobra.Command {
+	o := &InventoryOptions{f: f}
+	cmd := &cobra.Command{
+		Use:   "inventory [--regions REGION,...|all]",
+		Short: "List every workload, connector and Direct VPC subnet of a project, with what needs attention",
+		Long:  inventoryLong,
+		Example: `  # The default region:
+  runnet inventory
+
+  # Two regions, as JSON:
+  runnet inventory --regions asia-northeast1,us-central1 --format json
+
+  # Every region; the connectors nobody uses (they cost money):
+  runnet inventory --regions all --format json | jq -r '.connectors[] | select(.unused) | .fullName'
+
+  # Subnets that would run out of addresses at max scale:
+  runnet inventory --regions all --format json | jq '.subnets[] | select(.wouldRunOut) | {path, blocks, maxScaleBlocks}'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.complete(cmd); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), o)
+			}
+			return o.run(cmd.Context())
+		},
+	}
+	cmd.Flags().StringSliceVar(&o.Regions, "regions", nil, `regions to read, comma-separated, or "all" for every region where Cloud Run is offered (default: the resolved region)`)
+	_ = cmd.RegisterFlagCompletionFunc("regions", cobra.FixedCompletions([]string{regionsAll}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// complete resolves the project and checks --regions (or the default region), before any API
+// call.
+func (o *InventoryOptions) complete(cmd *cobra.Command) error {
+	o.RegionList, o.All = nil, false
+	if cmd.Flags().Changed("regions") {
+		if o.f.Options.Region != "" {
+			return exitcode.Usagef("--regions: give the regions to read with --regions only, not with --region too (--region %s --regions %s)",
+				o.f.Options.Region, strings.Join(o.Regions, ","))
+		}
+		regions, all, err := ParseRegionsFlag(o.Regions)
+		if err != nil {
+			return err
+		}
+		o.RegionList, o.All = regions, all
+	}
+	project, err := o.f.Project()
+	if err != nil {
+		return err
+	}
+	o.Project = project
+	if !cmd.Flags().Changed("regions") {
+		region, err := o.f.Region()
+		if err != nil {
+			return err
+		}
+		if err := egress.ValidateRegion(region); err != nil {
+			return usageErr("--region", err)
+		}
+		o.RegionList = []string{region}
+	}
+	return nil
+}
+
+// ParseRegionsFlag checks the values of --regions: region names (us-central1), or "all"
+// alone. It returns the regions sorted and without duplicates, or all.
+func ParseRegionsFlag(values []string) (regions []string, all bool, err error) {
+	if len(values) == 0 {
+		return nil, false, exitcode.Usagef(`--regions: no region given; valid: a comma-separated list of regions such as asia-northeast1,us-central1, or "all"`)
+	}
+	for _, v := range values {
+		r := strings.TrimSpace(v)
+		switch {
+		case strings.EqualFold(r, regionsAll):
+			all = true
+			continue
+		case r == "":
+			return nil, false, exitcode.Usagef(`--regions: empty region name in %q; valid: a comma-separated list of regions such as asia-northeast1,us-central1, or "all"`, strings.Join(values, ","))
+		}
+		if err := egress.ValidateRegion(r); err != nil {
+			return nil, false, usageErr("--regions", err)
+		}
+		regions = append(regions, r)
+	}
+	if all && len(regions) > 0 {
+		return nil, false, exitcode.Usagef(`--regions: "all" already means every region; give "all" alone or a list of regions, not both`)
+	}
+	if all {
+		return nil, true, nil
+	}
+	sort.Strings(regions)
+	return slices.Compact(regions), false, nil
+}
+
+// ---------------------------------------------------------------------------------------
+// The result.
+
+// Inventory is what `runnet inventory` prints. JSON field names are a documented, stable
+// contract (see inventoryLong).
+type Inventory struct {
+	Project    string               `json:"project"`
+	Regions    []string             `json:"regions"`
+	Workloads  []InventoryWorkload  `json:"workloads"`
+	Connectors []InventoryConnector `json:"connectors"`
+	Subnets    []InventorySubnet    `json:"subnets"`
+	Findings   []Finding            `json:"findings"`
+	Errors     []InventoryError     `json:"errors"`
+}
+
+// InventoryWorkload is one workload of the inventory.
+type InventoryWorkload struct {
+	Workload          string   `json:"workload"`
+	Kind              string   `json:"kind"`
+	Name              string   `json:"name"`
+	Project           string   `json:"project"`
+	Region            string   `json:"region"`
+	Mode              string   `json:"mode"`
+	Connector         string   `json:"connector"`
+	Network           string   `json:"network"`
+	Subnet            string   `json:"subnet"`
+	NetworkTags       []string `json:"networkTags"`
+	Egress            string   `json:"egress"`
+	MaxInstances      int      `json:"maxInstances"`
+	MaxScaleInstances int      `json:"maxScaleInstances"`
+	MaxScaleBlocks    int      `json:"maxScaleBlocks"`
+}
+
+// InventoryUser is a workload that uses a connector or a subnet.
+type InventoryUser struct {
+	Workload          string `json:"workload"`
+	Kind              string `json:"kind"`
+	Name              string `json:"name"`
+	Project           string `json:"project"`
+	Region            string `json:"region"`
+	Egress            string `json:"egress"`
+	MaxInstances      int    `json:"maxInstances"`
+	MaxScaleInstances int    `json:"maxScaleInstances"`
+	MaxScaleBlocks    int    `json:"maxScaleBlocks"`
+}
+
+// InventoryConnector is a connector with the workloads that use it.
+type InventoryConnector struct {
+	ConnectorView
+	Exists        bool            `json:"exists"`
+	Users         []InventoryUser `json:"users"`
+	UsersComplete bool            `json:"usersComplete"`
+	Unused        bool            `json:"unused"`
+}
+
+// InventorySubnet is a subnet used by Direct VPC egress, with what its workloads could claim
+// at max scale.
+type InventorySubnet struct {
+	*cloud.Subnet
+	Exists            bool            `json:"exists"`
+	Users             []InventoryUser `json:"users"`
+	UsersComplete     bool            `json:"usersComplete"`
+	MaxScaleInstances int             `json:"maxScaleInstances"`
+	MaxScaleBlocks    int             `json:"maxScaleBlocks"`
+	MaxScaleIPs       int             `json:"maxScaleIps"`
+	MaxScalePercent   int             `json:"maxScalePercent"`
+	WouldRunOut       bool            `json:"wouldRunOut"`
+	Tight             bool            `json:"tight"`
+}
+
+// Finding is something in the inventory that needs attention.
+type Finding struct {
+	Severity string `json:"severity"`
+	Kind     string `json:"kind"`
+	Resource string `json:"resource"`
+	Region   string `json:"region"`
+	Message  string `json:"message"`
+}
+
+// InventoryError is a read that failed.
+type InventoryError struct {
+	Region  string `json:"region"`
+	Read    string `json:"read"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading.
+
+// regionRead is everything read in one region.
+type regionRead struct {
+	region       string
+	workloads    []*cloud.Workload
+	workloadErrs []error
+	connectors   []*cloud.Connector
+	connErr      error
+	subnets      []*cloud.Subnet
+	subnetErr    error
+}
+
+// readRegion reads a region's workloads, connectors and subnets (with addresses), all at once.
+func readRegion(ctx context.Context, c *cloud.Clients, project, region string) *regionRead {
+	rr := &regionRead{region: region}
+	var wg sync.WaitGroup
+	wg.Go(func() { rr.connectors, rr.connErr = c.ListConnectors(ctx, project, region) })
+	wg.Go(func() { rr.subnets, rr.subnetErr = c.ListSubnets(ctx, project, region) })
+	rr.workloads, rr.workloadErrs = c.ScanWorkloads(ctx, project, region)
+	wg.Wait()
+	return rr
+}
+
+// readRegions reads regions concurrently, inventoryRegionConcurrency at a time, and returns
+// the reads in the order of regions.
+func readRegions(ctx context.Context, c *cloud.Clients, project string, regions []string) []*regionRead {
+	out := make([]*regionRead, len(regions))
+	sem := make(chan struct{}, inventoryRegionConcurrency)
+	var wg sync.WaitGroup
+	for i, r := range regions {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i] = readRegion(ctx, c, project, r)
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func (o *InventoryOptions) run(ctx context.Context) error {
+	p, err := o.f.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := o.f.Clients(ctx)
+	if err != nil {
+		return err
+	}
+	b := newInventoryBuilder(o.Project)
+	regions := o.RegionList
+	if o.All {
+		rs, src, err := c.RunRegions(ctx, o.Project)
+		if err != nil {
+			return fmt.Errorf("list the regions where Cloud Run is offered: %w", err)
+		}
+		if src == cloud.RegionsBuiltIn {
+			b.find(SeverityInfo, FindingRegionsBuiltIn, "projects/"+o.Project, "",
+				"neither Cloud Run nor Serverless VPC Access lists its locations here; runnet read its built-in list of %d Cloud Run regions", len(rs))
+		}
+		o.f.IOStreams.Verbosef("Reading %d regions (from %s).", len(rs), src)
+		regions = rs
+	}
+	o.f.IOStreams.Progressf("Reading %d region%s of project %s...", len(regions), netPlural(len(regions)), o.Project)
+	reads := readRegions(ctx, c, o.Project, regions)
+	inv := b.build(ctx, c, reads)
+	if err := ctx.Err(); err != nil {
+		return err // interrupted: the reads that failed say nothing about the project
+	}
+	if err := p.Print(inv); err != nil {
+		return err
+	}
+	if len(inv.Errors) > 0 {
+		var failed []string
+		for _, e := range inv.Errors {
+			if !slices.Contains(failed, e.Region) {
+				failed = append(failed, e.Region)
+			}
+		}
+		return exitcode.Errorf(exitcode.Failure, "the inventory is incomplete: %d region%s could not be read completely (%s); the errors are listed in the output",
+			len(failed), netPlural(len(failed)), strings.Join(failed, ", "))
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------------------
+// Building.
+
+// inventoryBuilder assembles an Inventory from the region reads.
+type inventoryBuilder struct {
+	project  string
+	findings []Finding
+	errors   []InventoryError
+}
+
+func newInventoryBuilder(project string) *inventoryBuilder {
+	return &inventoryBuilder{project: project}
+}
+
+func (b *inventoryBuilder) find(severity, kind, resource, region, format string, args ...any) {
+	b.findings = append(b.findings, Finding{Severity: severity, Kind: kind, Resource: resource, Region: region, Message: fmt.Sprintf(format, args...)})
+}
+
+func (b *inventoryBuilder) fail(region, read string, err error) {
+	b.errors = append(b.errors, InventoryError{Region: region, Read: read, Code: cloud.ErrorCode(err), Message: err.Error()})
+}
+
+// wref is a workload as the builder sees it: its row and its canonical VPC.
+type wref struct {
+	row InventoryWorkload
+	vpc egress.VPC
+}
+
+func (w *wref) user() InventoryUser {
+	r := w.row
+	egr := r.Egress
+	if egr == "" {
+		egr = string(egress.EgressPrivateRangesOnly)
+	}
+	return InventoryUser{
+		Workload: r.Workload, Kind: r.Kind, Name: r.Name, Project: r.Project, Region: r.Region, Egress: egr,
+		MaxInstances: r.MaxInstances, MaxScaleInstances: r.MaxScaleInstances, MaxScaleBlocks: r.MaxScaleBlocks,
+	}
+}
+
+func inventoryWorkload(w *cloud.Workload) *wref {
+	ref := w.Ref
+	vpc, err := w.VPC.Canonical(ref.Project, ref.Region)
+	if err != nil {
+		vpc = w.VPC // a name runnet cannot parse: shown as the API holds it
+	}
+	maxScale := w.EffectiveMaxInstances()
+	row := InventoryWorkload{
+		Workload: ref.String(), Kind: string(ref.Kind), Name: ref.Name, Project: ref.Project, Region: ref.Region,
+		Mode: string(vpc.Mode()), Connector: vpc.Connector, Network: vpc.Network, Subnet: vpc.Subnet,
+		NetworkTags: append([]string{}, vpc.Tags...), MaxInstances: w.MaxInstances,
+		MaxScaleInstances: maxScale, MaxScaleBlocks: ipam.BlocksForInstances(maxScale),
+	}
+	if vpc.Mode() != egress.ModeNone {
+		row.Egress = vpc.Egress.String()
+	}
+	return &wref{row: row, vpc: vpc}
+}
+
+// regionOf returns the region of a path projects/P/(locations|regions)/R/...
+func pathRegion(path string) string {
+	parts := strings.Split(path, "/")
+	if len(parts) >= 4 && parts[0] == "projects" {
+		return parts[3]
+	}
+	return ""
+}
+
+func pathProject(path string) string {
+	parts := strings.Split(path, "/")
+	if len(parts) >= 2 && parts[0] == "projects" {
+		return parts[1]
+	}
+	return ""
+}
+
+// build assembles the inventory: workloads, the reverse maps from connectors and subnets to
+// their users, a lookup of the connectors and subnets that workloads name but the region
+// lists did not hold, and the findings.
+func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []*regionRead) Inventory {
+	inv := Inventory{
+		Project: b.project, Regions: []string{}, Workloads: []InventoryWorkload{},
+		Connectors: []InventoryConnector{}, Subnets: []InventorySubnet{},
+	}
+	sort.Slice(reads, func(i, j int) bool { return reads[i].region < reads[j].region })
+
+	// What each region's reads say.
+	workloadsComplete := map[string]bool{} // region -> every workload list read
+	connectorsListed := map[string]bool{}  // region -> its connector list read
+	subnetsListed := map[string]bool{}     // region -> its subnet list read
+	var vpcDisabled, computeDisabled []string
+	var refs []*wref
+	conns := map[string]*InventoryConnector{} // full name -> connector
+	subnets := map[string]*InventorySubnet{}  // path -> subnet
+	regionResource := func(r string) string { return "projects/" + b.project + "/locations/" + r }
+	for _, rr := range reads {
+		inv.Regions = append(inv.Regions, rr.region)
+		var failures []string
+		for _, err := range rr.workloadErrs {
+			read := "workloads"
+			var le *cloud.WorkloadListError
+			if errors.As(err, &le) {
+				read = kindPlural(le.Kind)
+			}
+			b.fail(rr.region, read, err)
+			failures = append(failures, read)
+		}
+		workloadsComplete[rr.region] = len(rr.workloadErrs) == 0
+		switch {
+		case rr.connErr == nil:
+			connectorsListed[rr.region] = true
+		case cloud.IsServiceDisabled(rr.connErr):
+			connectorsListed[rr.region] = true // no connector can exist there
+			vpcDisabled = append(vpcDisabled, rr.region)
+		default:
+			b.fail(rr.region, "connectors", rr.connErr)
+			failures = append(failures, "connectors")
+		}
+		switch {
+		case rr.subnetErr == nil:
+			subnetsListed[rr.region] = true
+		case cloud.IsServiceDisabled(rr.subnetErr):
+			computeDisabled = append(computeDisabled, rr.region)
+		default:
+			b.fail(rr.region, "subnets", rr.subnetErr)
+			failures = append(failures, "subnets")
+		}
+		if len(failures) > 0 {
+			msg := fmt.Sprintf("region %s could not be read completely: %s failed (see errors)", rr.region, strings.Join(failures, ", "))
+			if !workloadsComplete[rr.region] {
+				msg += "; its connectors are not flagged unused and its subnets' users may be incomplete"
+			}
+			b.find(SeverityError, FindingRegionError, regionResource(rr.region), rr.region, "%s", msg)
+		}
+		for _, w := range rr.workloads {
+			refs = append(refs, inventoryWorkload(w))
+		}
+		subnetPaths := map[string]*cloud.Subnet{}
+		for _, s := range rr.subnets {
+			subnetPaths[s.Path] = s
+		}
+		for _, cn := range rr.connectors {
+			v := ConnectorView{Connector: cn}
+			if s := subnetPaths[cn.SubnetPath()]; s != nil {
+				v.SubnetRange = s.IPCIDRRange
+				if v.Network == "" {
+					v.Network = s.NetworkPath
+				}
+			}
+			conns[cn.FullName] = &InventoryConnector{ConnectorView: v, Exists: true, Users: []InventoryUser{}}
+		}
+		for _, s := range rr.subnets {
+			// Subnets join the inventory when a workload names them, or when Cloud Run holds
+			// addresses in them.
+			if s.ServerlessIPs > 0 {
+				subnets[s.Path] = &InventorySubnet{Subnet: s, Exists: true, Users: []InventoryUser{}}
+			}
+		}
+		// Keep every listed subnet reachable for the users below.
+		for _, s := range rr.subnets {
+			if _, ok := subnets[s.Path]; !ok {
+				subnets[s.Path] = &InventorySubnet{Subnet: s, Exists: true}
+			}
+		}
+	}
+	if len(vpcDisabled) > 0 {
+		b.find(SeverityInfo, FindingAPIDisabled, "projects/"+b.project, "",
+			"the Serverless VPC Access API is not enabled in project %s (read in %s): it has no connectors", b.project, strings.Join(vpcDisabled, ", "))
+	}
+	if len(computeDisabled) > 0 {
+		b.find(SeverityInfo, FindingAPIDisabled, "projects/"+b.project, "",
+			"the Compute Engine API is not enabled in project %s (read in %s): it has no subnets", b.project, strings.Join(computeDisabled, ", "))
+	}
+
+	// Workloads, and the users of each connector and subnet.
+	type lookup struct {
+		users []*wref
+	}
+	missingConns := map[string]*lookup{}
+	missingSubnets := map[string]*lookup{}
+	for _, w := range refs {
+		inv.Workloads = append(inv.Workloads, w.row)
+		switch w.vpc.Mode() {
+		case egress.ModeConnector:
+			if cn := conns[w.vpc.Connector]; cn != nil {
+				cn.Users = append(cn.Users, w.user())
+				continue
+			}
+			l := missingConns[w.vpc.Connector]
+			if l == nil {
+				l = &lookup{}
+				missingConns[w.vpc.Connector] = l
+			}
+			l.users = append(l.users, w)
+		case egress.ModeDirect:
+			if s := subnets[w.vpc.Subnet]; s != nil {
+				if s.Users == nil {
+					s.Users = []InventoryUser{}
+				}
+				s.Users = append(s.Users, w.user())
+				continue
+			}
+			l := missingSubnets[w.vpc.Subnet]
+			if l == nil {
+				l = &lookup{}
+				missingSubnets[w.vpc.Subnet] = l
+			}
+			l.users = append(l.users, w)
+		}
+	}
+
+	// Connectors and subnets that workloads name but no list held: in another project
+	// (Shared VPC), in a region whose list failed, or gone.
+	type job struct {
+		path      string
+		connector bool
+		users     []*wref
+		conn      *cloud.Connector
+		subnet    *cloud.Subnet
+		err       error
+	}
+	var jobs []*job
+	var missing []*job
+	for path, l := range missingConns {
+		j := &job{path: path, connector: true, users: l.users}
+		if pathProject(path) == b.project && connectorsListed[pathRegion(path)] {
+			missing = append(missing, j) // its region's list was read: it does not exist
+		} else {
+			jobs = append(jobs, j)
+		}
+	}
+	for path, l := range missingSubnets {
+		j := &job{path: path, users: l.users}
+		if pathProject(path) == b.project && subnetsListed[pathRegion(path)] {
+			missing = append(missing, j)
+		} else {
+			jobs = append(jobs, j)
+		}
+	}
+	byPath := func(a, z *job) int { return strings.Compare(a.path, z.path) }
+	slices.SortFunc(jobs, byPath)
+	sem := make(chan struct{}, inventoryLookupConcurrency)
+	var wg sync.WaitGroup
+	for _, j := range jobs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if j.connector {
+				ref, err := egress.ParseConnectorRef(j.path, "", "")
+				if err != nil {
+					j.err = err
+					return
+				}
+				j.conn, j.err = c.GetConnector(ctx, ref)
+				return
+			}
+			ref, err := egress.ParseSubnetRef(j.path, "", "")
+			if err != nil {
+				j.err = err
+				return
+			}
+			j.subnet, j.err = c.GetSubnet(ctx, ref)
+		})
+	}
+	wg.Wait()
+	for _, j := range jobs {
+		switch {
+		case j.err == nil && j.connector:
+			conns[j.conn.FullName] = &InventoryConnector{ConnectorView: ConnectorView{Connector: j.conn}, Exists: true, Users: users(j.users)}
+		case j.err == nil:
+			subnets[j.subnet.Path] = &InventorySubnet{Subnet: j.subnet, Exists: true, Users: users(j.users)}
+		case cloud.IsNotFound(j.err) || cloud.IsComputeNotFound(j.err):
+			missing = append(missing, j)
+		default:
+			what := "subnet " + j.path
+			if j.connector {
+				what = "connector " + j.path
+			}
+			region := j.users[0].row.Region
+			b.fail(region, what, j.err)
+			b.find(SeverityError, FindingRegionError, j.path, region, "%s, used by %s, could not be read (see errors)", what, describeWrefs(j.users))
+		}
+	}
+	slices.SortFunc(missing, byPath)
+	for _, j := range missing {
+		if j.connector {
+			ref, err := egress.ParseConnectorRef(j.path, "", "")
+			if err != nil {
+				continue
+			}
+			cn := &cloud.Connector{Name: ref.Name, Project: ref.Project, Region: ref.Region, FullName: ref.FullName()}
+			conns[j.path] = &InventoryConnector{ConnectorView: ConnectorView{Connector: cn}, Users: users(j.users)}
+			b.find(SeverityError, FindingConnectorMissing, j.path, ref.Region,
+				"connector %s does not exist, yet %s use%s it: %s next deploy fails (\"VPC connector %s does not exist, or Cloud Run does not have permission to use it\"); move %s with 'runnet attach' or 'runnet migrate'",
+				ref.Name, describeWrefs(j.users), verbS(len(j.users)), possessive(len(j.users)), j.path, netPronoun(len(j.users)))
+			continue
+		}
+		ref, err := egress.ParseSubnetRef(j.path, "", "")
+		if err != nil {
+			continue
+		}
+		s := &cloud.Subnet{Name: ref.Name, Project: ref.Project, Region: ref.Region, Path: ref.Path()}
+		subnets[j.path] = &InventorySubnet{Subnet: s, Users: users(j.users)}
+		b.find(SeverityError, FindingSubnetMissing, j.path, ref.Region,
+			"subnet %s does not exist, yet %s use%s it for Direct VPC egress: %s next deploy fails; move %s to an existing subnet with 'runnet attach'",
+			ref.Name, describeWrefs(j.users), verbS(len(j.users)), possessive(len(j.users)), netPronoun(len(j.users)))
+	}
+
+	// Connectors: sorted, flagged.
+	for _, cn := range conns {
+		cn.UsersComplete = cn.Exists && workloadsComplete[cn.Region] && cn.Project == b.project && !otherProjectsConnected(cn.Connector, b.project)
+		cn.Unused = cn.Exists && cn.UsersComplete && len(cn.Users) == 0
+		inv.Connectors = append(inv.Connectors, *cn)
+	}
+	sort.Slice(inv.Connectors, func(i, j int) bool {
+		a, z := inv.Connectors[i], inv.Connectors[j]
+		if a.Region != z.Region {
+			return a.Region < z.Region
+		}
+		if a.Name != z.Name {
+			return a.Name < z.Name
+		}
+		return a.Project < z.Project
+	})
+	for _, cn := range inv.Connectors {
+		b.connectorFindings(cn)
+	}
+
+	// Subnets: those with users or reservations, sorted, with the max-scale arithmetic.
+	for _, s := range subnets {
+		if s.Users == nil {
+			continue // listed, but neither named by a workload nor holding reservations
+		}
+		s.UsersComplete = s.Exists && s.Project == b.project && workloadsComplete[s.Region]
+		for _, u := range s.Users {
+			s.MaxScaleInstances += u.MaxScaleInstances
+			s.MaxScaleBlocks += u.MaxScaleBlocks
+		}
+		s.MaxScaleIPs = s.MaxScaleBlocks * ipam.DirectVPCBlockSize
+		if s.Exists {
+			switch {
+			case s.Blocks > 0:
+				s.MaxScalePercent = (s.MaxScaleBlocks*100 + s.Blocks - 1) / s.Blocks
+			case s.MaxScaleBlocks > 0:
+				s.MaxScalePercent = 100 * s.MaxScaleBlocks // no block at all: any use is over
+			}
+			s.WouldRunOut = s.MaxScaleBlocks > s.Blocks
+			s.Tight = !s.WouldRunOut && s.MaxScaleBlocks*100 > tightSubnetPercent*s.Blocks
+		}
+		inv.Subnets = append(inv.Subnets, *s)
+	}
+	sort.Slice(inv.Subnets, func(i, j int) bool {
+		a, z := inv.Subnets[i], inv.Subnets[j]
+		if a.Region != z.Region {
+			return a.Region < z.Region
+		}
+		if a.Name != z.Name {
+			return a.Name < z.Name
+		}
+		return a.Project < z.Project
+	})
+	for _, s := range inv.Subnets {
+		b.subnetFindings(s)
+	}
+
+	inv.Findings = sortFindings(b.findings)
+	inv.Errors = b.errors
+	if inv.Errors == nil {
+		inv.Errors = []InventoryError{}
+	}
+	sort.SliceStable(inv.Errors, func(i, j int) bool { return inv.Errors[i].Region < inv.Errors[j].Region })
+	return inv
+}
+
+func (b *inventoryBuilder) connectorFindings(cn InventoryConnector) {
+	if !cn.Exists {
+		return
+	}
+	if cn.Unused {
+		b.find(SeverityWarning, FindingConnectorUnused, cn.FullName, cn.Region,
+			"connector %s (%s, %s, %d to %d instances) is used by no workload, yet it keeps at least %d %s instance%s running and they are billed; delete it with 'runnet connector delete %s --region %s' unless something outside Cloud Run uses it",
+			cn.Name, orDash(cn.State), orDash(cn.MachineType), cn.MinInstances, cn.MaxInstances, cn.MinInstances, orDash(cn.MachineType), netPlural(cn.MinInstances), cn.Name, cn.Region)
+	}
+	if len(cn.Users) == 0 {
+		return
+	}
+	switch cn.State {
+	case cloud.ConnectorError, cloud.ConnectorDeleting:
+		b.find(SeverityError, FindingConnectorNotReady, cn.FullName, cn.Region,
+			"connector %s is %s, yet %s use%s it: %s VPC access fails or will fail; move %s with 'runnet migrate' or 'runnet attach'",
+			cn.Name, cn.State, describeUsersShort(cn.Users), verbS(len(cn.Users)), possessive(len(cn.Users)), netPronoun(len(cn.Users)))
+	}
+}
+
+func (b *inventoryBuilder) subnetFindings(s InventorySubnet) {
+	if !s.Exists {
+		return
+	}
+	if len(s.Users) == 0 {
+		b.find(SeverityInfo, FindingSubnetReservedUnused, s.Path, s.Region,
+			"Cloud Run holds %d address%s in subnet %s (%d reservation%s) that no workload's template in project %s uses: an older revision still serving, a workload of another project, or reservations waiting out their release (up to 1-2 hours after the last instance stops)",
+			s.ServerlessIPs, pluralES(int(s.ServerlessIPs)), s.Name, len(s.ServerlessAddresses), netPlural(len(s.ServerlessAddresses)), b.project)
+		return
+	}
+	if p, err := netip.ParsePrefix(s.IPCIDRRange); err == nil {
+		if err := ipam.ValidateDirectVPCSubnet(p.Masked()); err != nil {
+			b.find(SeverityError, FindingSubnetNotEligible, s.Path, s.Region,
+				"subnet %s, used by %s for Direct VPC egress, cannot serve it: %v", s.Name, describeUsersShort(s.Users), err)
+		}
+	}
+	switch {
+	case s.WouldRunOut:
+		b.find(SeverityError, FindingSubnetWouldRunOut, s.Path, s.Region,
+			"subnet %s (%s: %d usable addresses, %d blocks of %d) would run out at max scale: its workloads could claim %d blocks (%d addresses: %s); the instances that do not fit fail to start with \"insufficient free IP addresses\". Move workloads to a larger subnet (size one with '%s') or lower their max instances",
+			s.Name, s.IPCIDRRange, s.UsableIPs, s.Blocks, ipam.DirectVPCBlockSize, s.MaxScaleBlocks, s.MaxScaleIPs, describeBlocks(s.Users), planCommand(s.Users))
+	case s.Tight:
+		b.find(SeverityWarning, FindingSubnetTight, s.Path, s.Region,
+			"subnet %s (%s) is tight: its workloads at max scale could claim %d of its %d blocks (%d%%: %s), leaving little room for a rollout, when old and new revisions hold addresses at once",
+			s.Name, s.IPCIDRRange, s.MaxScaleBlocks, s.Blocks, s.MaxScalePercent, describeBlocks(s.Users))
+	}
+}
+
+// planCommand is the `runnet subnet plan` that sizes a subnet for users: the largest user's
+// instances for each of them (an upper bound when they differ).
+func planCommand(us []InventoryUser) string {
+	most := 0
+	for _, u := range us {
+		most = max(most, u.MaxScaleInstances)
+	}
+	if len(us) == 1 {
+		return fmt.Sprintf("runnet subnet plan --max-instances %d", most)
+	}
+	return fmt.Sprintf("runnet subnet plan --max-instances %d --workloads %d", most, len(us))
+}
+
+// otherProjectsConnected reports whether the API says projects other than project use the
+// connector (Shared VPC): their workloads are not in the inventory.
+func otherProjectsConnected(cn *cloud.Connector, project string) bool {
+	for _, p := range cn.ConnectedProjects {
+		if p != project {
+			return true
+		}
+	}
+	return false
+}
+
+var severityRank = map[string]int{SeverityError: 0, SeverityWarning: 1, SeverityInfo: 2}
+
+// sortFindings orders findings by severity, then kind, region and resource.
+func sortFindings(fs []Finding) []Finding {
+	out := append([]Finding{}, fs...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, z := out[i], out[j]
+		if severityRank[a.Severity] != severityRank[z.Severity] {
+			return severityRank[a.Severity] < severityRank[z.Severity]
+		}
+		if a.Kind != z.Kind {
+			return a.Kind < z.Kind
+		}
+		if a.Region != z.Region {
+			return a.Region < z.Region
+		}
+		return a.Resource < z.Resource
+	})
+	return out
+}
+
+func users(ws []*wref) []InventoryUser {
+	out := make([]InventoryUser, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, w.user())
+	}
+	return out
+}
+
+func kindPlural(k egress.Kind) string {
+	switch k {
+	case egress.KindWorkerPool:
+		return "worker pools"
+	case egress.KindJob:
+		return "jobs"
+	}
+	return "services"
+}
+
+// describeWrefs names workloads for a message: "service run-service, job/nightly-export".
+func describeWrefs(ws []*wref) string {
+	us := make([]InventoryUser, 0, len(ws))
+	for _, w := range ws {
+		us = append(us, w.user())
+	}
+	return describeUsersShort(us)
+}
+
+// describeUsersShort names users for a message, at most five, then how many more.
+func describeUsersShort(us []InventoryUser) string {
+	const most = 5
+	names := make([]string, 0, min(len(us), most))
+	for i, u := range us {
+		if i == most {
+			names = append(names, fmt.Sprintf("and %d more", len(us)-most))
+			break
+		}
+		names = append(names, u.Workload)
+	}
+	return strings.Join(names, ", ")
+}
+
+// describeBlocks says what each user claims: "run-service 10 instances -> 2 blocks, ...".
+func describeBlocks(us []InventoryUser) string {
+	const most = 5
+	parts := make([]string, 0, min(len(us), most))
+	for i, u := range us {
+		if i == most {
+			parts = append(parts, fmt.Sprintf("and %d more", len(us)-most))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s %d instance%s -> %d block%s", u.Workload, u.MaxScaleInstances, netPlural(u.MaxScaleInstances), u.MaxScaleBlocks, netPlural(u.MaxScaleBlocks)))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func verbS(n int) string {
+	if n == 1 {
+		return "s"
+	}
+	return ""
+}
+
+func possessive(n int) string {
+	if n == 1 {
+		return "its"
+	}
+	return "their"
+}
+
+func pluralES(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "es"
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// ---------------------------------------------------------------------------------------
+// Table output.
+
+// WriteText renders the inventory as four sections: WORKLOADS, CONNECTORS, DIRECT VPC SUBNETS
+// and FINDINGS (then ERRORS, when a read failed).
+func (inv Inventory) WriteText(w io.Writer) error {
+	tw := &sectionWriter{w: w}
+	tw.section(fmt.Sprintf("WORKLOADS (%d in %s)", len(inv.Workloads), describeRegions(inv.Regions)),
+		[]string{"kind", "name", "region", "mode", "vpc", "egress", "max instances"}, inv.workloadRows())
+	tw.section(fmt.Sprintf("CONNECTORS (%d)", len(inv.Connectors)),
+		[]string{"name", "region", "state", "machine type", "min", "max", "users"}, inv.connectorRows())
+	tw.section(fmt.Sprintf("DIRECT VPC SUBNETS (%d)", len(inv.Subnets)),
+		[]string{"name", "region", "network", "range", "usable", "reserved", "max-scale ips", "blocks at max scale", "users"}, inv.subnetRows())
+	tw.section(fmt.Sprintf("FINDINGS (%d)", len(inv.Findings)),
+		[]string{"severity", "kind", "message"}, inv.findingRows())
+	if len(inv.Errors) > 0 {
+		tw.section(fmt.Sprintf("ERRORS (%d)", len(inv.Errors)), []string{"region", "read", "code", "message"}, inv.errorRows())
+	}
+	return tw.err
+}
+
+func describeRegions(rs []string) string {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	return fmt.Sprintf("%d regions", len(rs))
+}
+
+func (inv Inventory) workloadRows() [][]string {
+	rows := make([][]string, 0, len(inv.Workloads))
+	for _, w := range inv.Workloads {
+		ws := WorkloadStatus{Mode: w.Mode, Connector: w.Connector, Network: w.Network, Subnet: w.Subnet, NetworkTags: w.NetworkTags}
+		max := strconv.Itoa(w.MaxScaleInstances)
+		if w.MaxInstances == 0 {
+			max += " (default)"
+		}
+		rows = append(rows, []string{w.Kind, w.Name, w.Region, w.Mode, ws.vpcCell(), dash(w.Egress), max})
+	}
+	return rows
+}
+
+func (inv Inventory) connectorRows() [][]string {
+	rows := make([][]string, 0, len(inv.Connectors))
+	for _, c := range inv.Connectors {
+		var users string
+		switch {
+		case !c.Exists:
+			users = "MISSING: " + describeUsersShort(c.Users)
+		case c.Unused:
+			users = "UNUSED (billed)"
+		case len(c.Users) == 0:
+			users = "- (users not fully known)"
+		default:
+			users = describeUsersShort(c.Users)
+		}
+		name := c.Name
+		if c.Project != inv.Project {
+			name = c.Project + "/" + c.Name
+		}
+		minI, maxI := "-", "-"
+		if c.Exists {
+			minI, maxI = strconv.Itoa(c.MinInstances), strconv.Itoa(c.MaxInstances)
+		}
+		rows = append(rows, []string{name, c.Region, orDash(c.State), orDash(c.MachineType), minI, maxI, users})
+	}
+	return rows
+}
+
+func (inv Inventory) subnetRows() [][]string {
+	rows := make([][]string, 0, len(inv.Subnets))
+	for _, s := range inv.Subnets {
+		name := s.Name
+		if s.Project != inv.Project {
+			name = s.Project + "/" + s.Name
+		}
+		users := describeUsersShort(s.Users)
+		if len(s.Users) == 0 {
+			users = "-"
+		}
+		if !s.Exists {
+			rows = append(rows, []string{name, s.Region, "-", "-", "-", "-", strconv.Itoa(s.MaxScaleIPs), "MISSING", users})
+			continue
+		}
+		blocks := fmt.Sprintf("%d/%d (%d%%)", s.MaxScaleBlocks, s.Blocks, s.MaxScalePercent)
+		switch {
+		case s.WouldRunOut:
+			blocks += " WOULD RUN OUT"
+		case s.Tight:
+			blocks += " TIGHT"
+		}
+		rows = append(rows, []string{name, s.Region, s.Network, s.IPCIDRRange, strconv.FormatUint(s.UsableIPs, 10),
+			strconv.FormatInt(s.ReservedIPs, 10), strconv.Itoa(s.MaxScaleIPs), blocks, users})
+	}
+	return rows
+}
+
+func (inv Inventory) findingRows() [][]string {
+	rows := make([][]string, 0, len(inv.Findings))
+	for _, f := range inv.Findings {
+		rows = append(rows, []string{f.Severity, f.Kind, f.Message})
+	}
+	return rows
+}
+
+func (inv Inventory) errorRows() [][]string {
+	rows := make([][]string, 0, len(inv.Errors))
+	for _, e := range inv.Errors {
+		rows = append(rows, []string{e.Region, e.Read, dash(e.Code), e.Message})
+	}
+	return rows
+}
+
+// sectionWriter writes titled tables separated by blank lines, aligned like the printer's
+// tables (upper-case headers, three spaces between columns); an empty table says "None.".
+type sectionWriter struct {
+	w   io.Writer
+	n   int
+	err error
+}
+
+var inventoryCellReplacer = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ")
+
+func (s *sectionWriter) section(title string, headers []string, rows [][]string) {
+	if s.err != nil {
+		return
+	}
+	var b strings.Builder
+	if s.n > 0 {
+		b.WriteString("\n")
+	}
+	s.n++
+	b.WriteString(title + "\n")
+	if len(rows) == 0 {
+		b.WriteString("None.\n")
+		_, s.err = io.WriteString(s.w, b.String())
+		return
+	}
+	var tb strings.Builder
+	tw := tabwriter.NewWriter(&tb, 0, 8, 3, ' ', 0)
+	line := func(cells []string, upper bool) {
+		out := make([]string, len(headers))
+		for i := range out {
+			if i < len(cells) {
+				out[i] = inventoryCellReplacer.Replace(cells[i])
+			}
+			if upper {
+				out[i] = strings.ToUpper(out[i])
+			}
+		}
+		fmt.Fprintln(tw, strings.Join(out, "\t"))
+	}
+	line(headers, true)
+	for _, r := range rows {
+		line(r, false)
+	}
+	_ = tw.Flush()
+	for l := range strings.Lines(tb.String()) {
+		b.WriteString(strings.TrimRight(l, " \n") + "\n")
+	}
+	_, s.err = io.WriteString(s.w, b.String())
+}
