@@ -368,6 +368,7 @@ func (o *AttachOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	defer PrintIaCHint(o.f, o.ref) // once the result is printed: how to carry the change into IaC
 	if o.Async {
 		return p.Print(operationStarted{
 			Kind: string(o.ref.Kind), Name: o.ref.Name, Project: o.ref.Project, Region: o.ref.Region,

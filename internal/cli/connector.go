@@ -47,6 +47,12 @@ Cloud Run workloads use them ('runnet connector users').
 
 A connector's name is NAME (in --project and --region) or its full name
 projects/PROJECT/locations/REGION/connectors/NAME.`
+	cmd.Example = `  # Every connector in the region, then which workloads use one:
+  runnet connector list
+  runnet connector users run-connector
+
+  # A connector in an unused /28 of run-vpc:
+  runnet connector create run-connector-2 --network run-vpc --range 10.8.1.0/28`
 	cmd.AddCommand(
 		NewCmdConnectorCreate(f, nil),
 		NewCmdConnectorList(f, nil),

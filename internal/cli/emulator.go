@@ -24,6 +24,13 @@ tried with no cloud account and tested end to end.
 (point runnet at it with RUNNET_EMULATOR_HOST). 'runnet --emulator COMMAND' runs one
 in-process instead, with its state kept in the user cache directory;
 'runnet emulator reset' starts that state over.`
+	cmd.Example = `  # Serve the demo world for other tools, then point runnet at it:
+  runnet emulator start --seed demo
+  export RUNNET_EMULATOR_HOST=127.0.0.1:PORT
+
+  # Or use the embedded one, and start it over:
+  runnet --emulator status
+  runnet emulator reset`
 	cmd.AddCommand(NewCmdEmulatorStart(f, nil), NewCmdEmulatorReset(f, nil))
 	return cmd
 }

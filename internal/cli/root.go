@@ -61,6 +61,12 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		Use:   "runnet",
 		Short: "Switch Cloud Run workloads between VPC connectors, Direct VPC egress and no VPC",
 		Long:  rootLong + strings.TrimRight(exitCodeHelp(), "\n"),
+		Example: `  # Try it on the embedded emulator (no cloud account needed):
+  runnet --emulator status
+
+  # Move a service from its connector to Direct VPC egress, then update its Terraform:
+  runnet attach run-service --network run-vpc --subnet run-direct-vpc-egress --project my-project --region asia-northeast1
+  runnet export run-service --as terraform --project my-project --region asia-northeast1`,
 
 		SilenceErrors: true, // Execute prints the error, once
 		SilenceUsage:  true,
@@ -98,7 +104,10 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		NewCmdStatus(f, nil), NewCmdAttach(f, nil), NewCmdDetach(f, nil),
 		NewCmdConnector(f), NewCmdSubnet(f),
 		NewCmdInventory(f, nil),
+		NewCmdExport(f, nil), NewCmdCompletion(f, nil),
+		NewCmdMigrate(f, nil),
 	)
+	registerCompletions(f, root) // after every AddCommand: completes names from the API
 	return root
 }
 

@@ -92,6 +92,8 @@ func scriptEmulator(ts *testscript.TestScript) *emulator.Emulator {
 //	emu scale-revision REVISION N
 //	emu timing LRO REVISION_READY
 //	emu calls METHOD N        (asserts the emulator saw N calls of METHOD)
+//	emu fault-skip N SPEC     (a fault that lets N matching calls through first; migrate_test.go)
+//	emu scale-latest SERVICE N (scales the service's latest ready revision; migrate_test.go)
 func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("emu does not support !")
@@ -127,6 +129,17 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 		t := e.Timing()
 		t.LRODuration, t.RevisionReady = lro, ready
 		e.SetTiming(t)
+	case "fault-skip": // emu fault-skip N METHOD=CODE[:COUNT]: let N calls through first
+		n, err := strconv.Atoi(args[1])
+		ts.Check(err)
+		f, err := emulator.ParseFault(args[2])
+		ts.Check(err)
+		f.Skip = n
+		e.InjectFault(f)
+	case "scale-latest": // emu scale-latest SERVICE N: scale its latest ready revision
+		n, err := strconv.Atoi(args[2])
+		ts.Check(err)
+		ts.Check(scaleLatest(e, args[1], n))
 	case "calls":
 		want, err := strconv.Atoi(args[2])
 		ts.Check(err)

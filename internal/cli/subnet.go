@@ -131,6 +131,12 @@ projects/PROJECT/regions/REGION/subnetworks/NAME (a Shared VPC host's subnet).
 Cloud Run reserves subnet addresses in /28 blocks (16 at a time), two per
 instance, and keeps them for a while after instances stop; its reservations show
 as serverless-ipv4-* addresses.`
+	cmd.Example = `  # How big a subnet 100 instances need, then create it in a free range:
+  runnet subnet plan --max-instances 100
+  runnet subnet create run-direct-vpc-egress --network run-vpc --range auto --prefix 24
+
+  # How full the region's subnets are:
+  runnet subnet list --network run-vpc`
 	cmd.AddCommand(
 		NewCmdSubnetCreate(f, nil),
 		NewCmdSubnetList(f, nil),

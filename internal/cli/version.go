@@ -27,6 +27,10 @@ func NewCmdVersion(f *Factory, runF func(*VersionOptions) error) *cobra.Command 
 		Long: `Print runnet's version, the commit it was built from and the Go version.
 
 With --format json or yaml the fields are version, commit and go.`,
+		Example: `  runnet version
+
+  # In a script:
+  runnet version --format json | jq -r .version`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.complete()

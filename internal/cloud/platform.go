@@ -1,0 +1,397 @@
+package cloud
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/runnet-dev/runnet/pkg/egress"
+)
+
+// Platform is egress.Platform over the real clients: what the migration executor reads and
+// changes, through Cloud Run, VPC Access and Compute.
+type Platform struct {
+	// C are the clients.
+	C *Clients
+	// Progress, when set, receives progress messages about a workload while a call waits,
+	// such as "Waiting for revision run-service-00002-abc to become ready...".
+	Progress func(ref egress.WorkloadRef, msg string)
+}
+
+var _ egress.Platform = (*Platform)(nil)
+
+// Snapshot converts a workload as read into the executor's snapshot, keeping w as its
+// handle (updates start from w.Raw).
+func Snapshot(w *Workload) *egress.Snapshot {
+	if w == nil {
+		return nil
+	}
+	return &egress.Snapshot{
+		Workload:      w.Workload,
+		TrafficStatus: w.TrafficStatus,
+		Condition:     domainCondition(w.Terminal),
+		Handle:        w,
+	}
+}
+
+func domainCondition(c Condition) egress.Condition {
+	return egress.Condition{State: egress.ConditionState(c.State), Reason: c.Reason, Message: c.Message}
+}
+
+func (p *Platform) progress(ref egress.WorkloadRef, format string, args ...any) {
+	if p.Progress != nil {
+		p.Progress(ref, fmt.Sprintf(format, args...))
+	}
+}
+
+// GetWorkload reads a workload.
+func (p *Platform) GetWorkload(ctx context.Context, ref egress.WorkloadRef) (*egress.Snapshot, error) {
+	w, err := p.C.GetWorkload(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return Snapshot(w), nil
+}
+
+// notApplied marks an error of a write the API refused before accepting it.
+type notApplied struct{ err error }
+
+func (e *notApplied) Error() string   { return e.err.Error() }
+func (e *notApplied) Unwrap() []error { return []error{e.err, egress.ErrNotApplied} }
+
+// refusedBeforeApplied reports whether a failed request certainly changed nothing: the API
+// answered with a code that means it refused the request. Transport failures, timeouts and
+// internal errors may have been applied.
+func refusedBeforeApplied(err error) bool {
+	s, ok := status.FromError(statusErrOf(err))
+	if !ok {
+		return false
+	}
+	switch s.Code() {
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.Aborted, codes.PermissionDenied,
+		codes.Unauthenticated, codes.NotFound, codes.AlreadyExists, codes.ResourceExhausted, codes.OutOfRange, codes.Unimplemented:
+		return true
+	}
+	return false
+}
+
+// Update changes cur's VPC access and/or traffic as u says, and nothing else: it sends back a
+// clone of the resource as read with only the template's vpc_access (and template.revision,
+// which the API would refuse to reuse for a changed template) and the traffic (instance
+// splits) changed, with the etag it was read with. It waits for the operation (services and
+// worker pools: until a new revision is ready and the traffic is routed) and returns the
+// workload as the operation left it. A refused request wraps egress.ErrNotApplied; a rollout
+// that fails is a *RolloutError.
+func (p *Platform) Update(ctx context.Context, cur *egress.Snapshot, u egress.Update) (*egress.Snapshot, error) {
+	if cur == nil {
+		return nil, errors.New("update: no workload snapshot")
+	}
+	w, ok := cur.Handle.(*Workload)
+	if !ok || w == nil || w.Raw == nil {
+		return nil, errors.New("update: the workload snapshot was not read through the cloud adapters")
+	}
+	ref := w.Ref
+	var va *runpb.VpcAccess
+	if u.VPC != nil {
+		v := *u.VPC
+		if !u.AsIs {
+			if err := v.Validate(ref.Project, ref.Region); err != nil {
+				return nil, &notApplied{err}
+			}
+			cv, err := v.Canonical(ref.Project, ref.Region)
+			if err != nil {
+				return nil, &notApplied{err}
+			}
+			v = cv
+		}
+		if ref.Kind == egress.KindWorkerPool && v.Mode() == egress.ModeConnector {
+			return nil, &notApplied{status.Errorf(codes.InvalidArgument, "worker pool %q cannot use a Serverless VPC Access connector; worker pools only support Direct VPC egress", ref.Name)}
+		}
+		va = VPCToProto(v)
+	}
+	if u.Traffic != nil && ref.Kind == egress.KindJob {
+		return nil, &notApplied{errors.New("jobs have no traffic to set")}
+	}
+	msg := proto.Clone(w.Raw)
+	switch m := msg.(type) {
+	case *runpb.Service:
+		if u.VPC != nil {
+			if m.Template == nil {
+				m.Template = &runpb.RevisionTemplate{}
+			}
+			m.Template.VpcAccess, m.Template.Revision = va, ""
+		}
+		if u.Traffic != nil {
+			m.Traffic = trafficToProto(u.Traffic)
+		}
+	case *runpb.WorkerPool:
+		if u.VPC != nil {
+			if m.Template == nil {
+				m.Template = &runpb.WorkerPoolRevisionTemplate{}
+			}
+			m.Template.VpcAccess, m.Template.Revision = va, ""
+		}
+		if u.Traffic != nil {
+			m.InstanceSplits = splitsToProto(u.Traffic)
+		}
+	case *runpb.Job:
+		if u.VPC != nil {
+			if m.Template == nil {
+				m.Template = &runpb.ExecutionTemplate{}
+			}
+			if m.Template.Template == nil {
+				m.Template.Template = &runpb.TaskTemplate{}
+			}
+			m.Template.Template.VpcAccess = va
+		}
+	default:
+		return nil, fmt.Errorf("%T is not a Cloud Run service, job or worker pool", msg)
+	}
+	res, err := p.send(ctx, w, msg, u.ValidateOnly)
+	if err != nil {
+		return nil, err
+	}
+	return Snapshot(res), nil
+}
+
+// send starts the update of w to msg and waits for it.
+func (p *Platform) send(ctx context.Context, w *Workload, msg proto.Message, validateOnly bool) (*Workload, error) {
+	ref := w.Ref
+	opName, md, waiter, err := p.C.startUpdate(ctx, msg, SetVPCOptions{ValidateOnly: validateOnly})
+	if err != nil {
+		if status.Code(statusErrOf(err)) == codes.Aborted {
+			err = &changedError{ref: ref, err: err}
+		} else {
+			err = apiErr("update "+describeRef(ref), err)
+		}
+		if refusedBeforeApplied(err) {
+			return nil, &notApplied{err}
+		}
+		return nil, err
+	}
+	var once sync.Once
+	announce := func(m proto.Message) {
+		if m == nil || validateOnly {
+			return
+		}
+		if rev := newRevisionOf(w, m); rev != "" {
+			once.Do(func() { p.progress(ref, "Waiting for revision %s to become ready...", rev) })
+		}
+	}
+	announce(md)
+	out := newOfKind(ref.Kind)
+	werr := waitLongPoll(ctx, waiter, &longrunningpb.Operation{Name: opName}, out, func(op *longrunningpb.Operation) {
+		if op.GetMetadata() == nil {
+			return
+		}
+		if m, err := op.GetMetadata().UnmarshalNew(); err == nil {
+			announce(m)
+		}
+	})
+	if werr != nil {
+		var oe *OperationError
+		if errors.As(werr, &oe) {
+			return nil, p.C.rolloutFailure(ctx, w, opName, oe)
+		}
+		return nil, apiErr(fmt.Sprintf("wait for the update of %s", describeRef(ref)), werr)
+	}
+	var res *Workload
+	if proto.Size(out) > 0 {
+		res, err = WorkloadFromProto(out)
+	} else {
+		res, err = p.C.GetWorkload(ctx, ref)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res.Operation = opName
+	return res, nil
+}
+
+// RevisionCondition reads a revision's Ready condition.
+func (p *Platform) RevisionCondition(ctx context.Context, ref egress.WorkloadRef, revision string) (egress.Condition, error) {
+	c, err := p.C.revisionReady(ctx, ref, revision)
+	if err != nil {
+		return egress.Condition{}, apiErr(fmt.Sprintf("read revision %s of %s", revision, describeRef(ref)), err)
+	}
+	return domainCondition(c), nil
+}
+
+// ExecutionError is a job execution that did not succeed.
+type ExecutionError struct {
+	Job       egress.WorkloadRef
+	Execution string
+	Reason    string
+	Err       error
+}
+
+func (e *ExecutionError) Error() string {
+	return fmt.Sprintf("execution %s of job %q failed: %s", e.Execution, e.Job.Name, e.Reason)
+}
+
+func (e *ExecutionError) Unwrap() error { return e.Err }
+
+// RunExecution runs one execution of a job and waits until it completes.
+func (p *Platform) RunExecution(ctx context.Context, ref egress.WorkloadRef) (egress.Execution, error) {
+	cl, err := p.C.Jobs()
+	if err != nil {
+		return egress.Execution{}, err
+	}
+	op, err := cl.RunJob(ctx, &runpb.RunJobRequest{Name: ref.FullName()})
+	if err != nil {
+		return egress.Execution{}, apiErr("run "+describeRef(ref), err)
+	}
+	var ex egress.Execution
+	if md, err := op.Metadata(); err == nil && md != nil {
+		ex.Name = lastSegment(md.GetName())
+	}
+	if ex.Name != "" {
+		p.progress(ref, "Running execution %s of job %s...", ex.Name, ref.Name)
+	} else {
+		p.progress(ref, "Running job %s...", ref.Name)
+	}
+	out := &runpb.Execution{}
+	werr := waitLongPoll(ctx, cl, &longrunningpb.Operation{Name: op.Name()}, out, nil)
+	if out.GetName() != "" {
+		ex.Name = lastSegment(out.GetName())
+	}
+	if werr != nil {
+		var oe *OperationError
+		if errors.As(werr, &oe) {
+			return ex, &ExecutionError{Job: ref, Execution: ex.Name, Reason: strings.TrimSpace(oe.Status.Message()), Err: oe}
+		}
+		return ex, apiErr(fmt.Sprintf("wait for execution %s of %s", ex.Name, describeRef(ref)), werr)
+	}
+	for _, c := range out.GetConditions() {
+		if c.GetType() == "Completed" && c.GetState() == runpb.Condition_CONDITION_FAILED {
+			return ex, &ExecutionError{Job: ref, Execution: ex.Name, Reason: c.GetMessage()}
+		}
+	}
+	return ex, nil
+}
+
+// CreateSubnet creates a subnetwork and waits for it.
+func (p *Platform) CreateSubnet(ctx context.Context, spec egress.SubnetSpec) error {
+	ref, err := egress.ParseSubnetRef(spec.Name, "", "")
+	if err != nil {
+		return err
+	}
+	_, err = p.C.CreateSubnet(ctx, SubnetSpec{Ref: ref, Network: spec.Network, IPCIDRRange: spec.CIDR,
+		Description: "Direct VPC egress subnet created by runnet migrate"}, WaitOptions{})
+	return err
+}
+
+// DeleteConnector deletes a connector and waits until it is gone; one already gone counts
+// as deleted.
+func (p *Platform) DeleteConnector(ctx context.Context, c egress.ConnectorRef) error {
+	err := p.C.DeleteConnector(ctx, c, WaitOptions{})
+	if err != nil && IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// revisionReadConcurrency bounds the revision reads of ConnectorUsers.
+const revisionReadConcurrency = 8
+
+// ConnectorUsers lists the workloads of the connector's project and region that use it:
+// through their template, or through a revision of a service or worker pool that still
+// serves traffic (or carries a traffic tag) and was created with the connector.
+func (p *Platform) ConnectorUsers(ctx context.Context, conn egress.ConnectorRef) ([]egress.ConnectorUser, error) {
+	ws, err := p.C.ListWorkloads(ctx, conn.Project, conn.Region)
+	if err != nil {
+		return nil, err
+	}
+	return p.C.ConnectorUsers(ctx, conn, ws)
+}
+
+// usesConnector reports whether v (as the API holds it, for a workload in ref's project and
+// region) uses conn.
+func usesConnector(v egress.VPC, ref egress.WorkloadRef, conn egress.ConnectorRef) bool {
+	if v.Connector == "" {
+		return false
+	}
+	c, err := egress.ParseConnectorRef(v.Connector, ref.Project, ref.Region)
+	return err == nil && c == conn
+}
+
+// ConnectorUsers is Platform.ConnectorUsers over workloads already listed.
+func (c *Clients) ConnectorUsers(ctx context.Context, conn egress.ConnectorRef, ws []*Workload) ([]egress.ConnectorUser, error) {
+	var users []egress.ConnectorUser
+	type probe struct {
+		ref egress.WorkloadRef
+		rev string
+	}
+	var probes []probe
+	for _, w := range ws {
+		if usesConnector(w.VPC, w.Ref, conn) {
+			users = append(users, egress.ConnectorUser{Workload: w.Ref})
+			continue
+		}
+		if w.Ref.Kind == egress.KindJob {
+			continue
+		}
+		seen := map[string]bool{}
+		for _, t := range servingTargets(w) {
+			if t.Revision == "" || seen[t.Revision] || (t.Percent == 0 && t.Tag == "") {
+				continue
+			}
+			seen[t.Revision] = true
+			probes = append(probes, probe{w.Ref, t.Revision})
+		}
+	}
+	found := make([]bool, len(probes))
+	errs := make([]error, len(probes))
+	sem := make(chan struct{}, revisionReadConcurrency)
+	var wg sync.WaitGroup
+	for i, pr := range probes {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rev, err := c.getRevision(ctx, pr.ref, pr.rev)
+			if err != nil {
+				if !IsNotFound(err) {
+					errs[i] = err
+				}
+				return
+			}
+			found[i] = usesConnector(VPCFromProto(rev.GetVpcAccess()), pr.ref, conn)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for i, pr := range probes {
+		if found[i] {
+			users = append(users, egress.ConnectorUser{Workload: pr.ref, Revision: pr.rev})
+		}
+	}
+	return users, nil
+}
+
+// getRevision reads a revision of a service or worker pool (retried on transient errors).
+func (c *Clients) getRevision(ctx context.Context, ref egress.WorkloadRef, revision string) (*runpb.Revision, error) {
+	cl, err := c.Revisions()
+	if err != nil {
+		return nil, err
+	}
+	var rev *runpb.Revision
+	err = DefaultRetry.Do(ctx, func(ctx context.Context) error {
+		var err error
+		rev, err = cl.GetRevision(ctx, &runpb.GetRevisionRequest{Name: ref.FullName() + "/revisions/" + revision}, noGaxRetry)
+		return err
+	})
+	if err != nil {
+		return nil, apiErr(fmt.Sprintf("read revision %s of %s", revision, describeRef(ref)), err)
+	}
+	return rev, nil
+}

@@ -1,0 +1,1184 @@
+package egress
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// This file is the executor: it carries out a Plan against a Platform (the cloud adapters
+// implement it with the real clients; tests with a fake), step by step, and on any failure or
+// cancellation restores the workload's previous VPC access and traffic and says exactly what
+// was done and undone.
+//
+// Everything the executor knows about a run is in its Result, which is plain data: the
+// original settings and traffic, the revisions involved and the status of every step. Rollback
+// works from that record and a fresh read of the workload, not from in-memory state, so that
+// a process that died half-way can be finished or undone later from a journal of the Result.
+//
+// The executor is the one part of this package that reads a clock (to wait between canary
+// steps and to time a run); the clock is injectable (Executor.Clock).
+
+// ConditionState is the state of a Cloud Run condition, simplified.
+type ConditionState string
+
+// The condition states.
+const (
+	ConditionSucceeded   ConditionState = "succeeded"
+	ConditionFailed      ConditionState = "failed"
+	ConditionPending     ConditionState = "pending"
+	ConditionReconciling ConditionState = "reconciling"
+)
+
+// Condition is a revision's or a workload's Ready condition.
+type Condition struct {
+	// State is the condition's state; "" when not known.
+	State ConditionState `json:"state"`
+	// Reason is the API's reason, if any.
+	Reason string `json:"reason,omitempty"`
+	// Message is the API's human message, if any.
+	Message string `json:"message,omitempty"`
+}
+
+// Snapshot is a workload as the executor sees it: the domain snapshot, where traffic actually
+// goes, its terminal condition, and the platform's own handle on the resource as read (which
+// updates start from, so that fields the executor does not change are sent back as read).
+type Snapshot struct {
+	Workload
+	// TrafficStatus is where a service's traffic (a worker pool's instances) actually goes.
+	TrafficStatus []TrafficTarget `json:"trafficStatus,omitempty"`
+	// Condition is the workload's terminal (Ready) condition.
+	Condition Condition `json:"condition"`
+	// Handle is the platform's resource as read; opaque to this package.
+	Handle any `json:"-"`
+}
+
+// Update is one change the executor asks the platform to make to a workload, starting from a
+// snapshot: only the template's VPC access and the traffic (a worker pool's instance splits)
+// may change, and the update carries the snapshot's etag.
+type Update struct {
+	// VPC, when not nil, replaces the template's VPC access. A nil VPC leaves the template
+	// alone (a traffic-only update makes no new revision).
+	VPC *VPC
+	// AsIs sends VPC's names exactly as they are (restoring settings as they were read);
+	// otherwise they are canonicalised first.
+	AsIs bool
+	// Traffic, when not nil, replaces the traffic (instance splits; tags are ignored there).
+	// Jobs have none.
+	Traffic []TrafficTarget
+	// ValidateOnly asks the API to check the change without making it.
+	ValidateOnly bool
+}
+
+// Execution is a job execution run to verify a job.
+type Execution struct {
+	// Name is the execution's short name.
+	Name string `json:"name"`
+}
+
+// ConnectorUser is a workload that uses a connector: through its template (Revision empty) or
+// through a revision that still serves traffic or carries a tag.
+type ConnectorUser struct {
+	Workload WorkloadRef `json:"workload"`
+	Revision string      `json:"revision,omitempty"`
+}
+
+// String names the user for messages: "run-service" or "run-service (revision X)".
+func (u ConnectorUser) String() string {
+	if u.Revision == "" {
+		return u.Workload.String()
+	}
+	return u.Workload.String() + " (revision " + u.Revision + ")"
+}
+
+// ErrNotApplied is wrapped by a Platform error for a write that certainly changed nothing: the
+// API refused the request before accepting it (a stale etag, an invalid request, a missing
+// permission). Any other error of a write may or may not have been applied.
+var ErrNotApplied = errors.New("the change was not applied")
+
+// Platform is what the executor needs from Cloud Run, VPC Access and Compute. Every write
+// waits until it is done; a write that Cloud Run accepted but could not put in force (a
+// revision that does not become Ready, a job update that fails) is an error.
+type Platform interface {
+	// GetWorkload reads a workload.
+	GetWorkload(ctx context.Context, ref WorkloadRef) (*Snapshot, error)
+	// Update changes cur's VPC access and/or traffic as u says, with cur's etag, waits until
+	// the change is in force, and returns the workload as it then is.
+	Update(ctx context.Context, cur *Snapshot, u Update) (*Snapshot, error)
+	// RevisionCondition reads the Ready condition of a service's or worker pool's revision.
+	RevisionCondition(ctx context.Context, ref WorkloadRef, revision string) (Condition, error)
+	// RunExecution runs one execution of a job and waits for it; it is an error if the
+	// execution does not succeed.
+	RunExecution(ctx context.Context, ref WorkloadRef) (Execution, error)
+	// CreateSubnet creates a subnetwork and waits for it; one that exists with the same
+	// network and range counts as created.
+	CreateSubnet(ctx context.Context, spec SubnetSpec) error
+	// ConnectorUsers lists the workloads that use a connector, through their templates or
+	// through revisions that serve traffic or carry a tag.
+	ConnectorUsers(ctx context.Context, c ConnectorRef) ([]ConnectorUser, error)
+	// DeleteConnector deletes a connector and waits until it is gone; one that is gone
+	// already counts as deleted.
+	DeleteConnector(ctx context.Context, c ConnectorRef) error
+}
+
+// Clock is the executor's time source.
+type Clock interface {
+	Now() time.Time
+	// Sleep waits for d or until ctx ends, returning ctx's error then.
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now returns time.Now().
+func (SystemClock) Now() time.Time { return time.Now() }
+
+// Sleep waits for d or until ctx ends.
+func (SystemClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// EventKind says what an Event reports.
+type EventKind string
+
+// The event kinds.
+const (
+	// EventStepStarted: a step (Event.Step) is about to run.
+	EventStepStarted EventKind = "step-started"
+	// EventStepFinished: a step finished; Event.Step.Status says how.
+	EventStepFinished EventKind = "step-finished"
+	// EventTraffic: the traffic changed; Event.Traffic is the new split.
+	EventTraffic EventKind = "traffic"
+	// EventHealth: the new revision was checked while watching it between canary steps.
+	EventHealth EventKind = "health"
+	// EventRollbackStarted: a step failed (or the run was interrupted) and the executor
+	// starts restoring the previous state; Event.Message says why.
+	EventRollbackStarted EventKind = "rollback-started"
+	// EventRollbackFinished: the rollback ended; Event.Message says how.
+	EventRollbackFinished EventKind = "rollback-finished"
+	// EventFinished: the run ended; Event.Result is final.
+	EventFinished EventKind = "finished"
+)
+
+// Event is reported to the Observer at every step boundary. It is the one source of progress
+// output, of the report of what was done and undone, and of a journal.
+type Event struct {
+	Kind EventKind `json:"kind"`
+	// Workload names the workload.
+	Workload WorkloadRef `json:"workload"`
+	// Index is the step's index in Result.Steps, for step events.
+	Index int `json:"index"`
+	// Step is the step, for step events.
+	Step StepResult `json:"step"`
+	// Traffic is the traffic split now asked for, for traffic events.
+	Traffic []TrafficTarget `json:"traffic,omitempty"`
+	// Message is a human summary.
+	Message string `json:"message,omitempty"`
+	// Snapshot is the workload after the step, when known.
+	Snapshot *Snapshot `json:"-"`
+	// Result is the run's record so far (final for EventFinished). Observers must not
+	// change it.
+	Result *Result `json:"-"`
+}
+
+// Observer receives events. An error returned for a forward step's event fails the run (and
+// so rolls it back), which lets a journal that cannot be written stop a migration; errors
+// during rollback are ignored.
+type Observer func(ctx context.Context, ev Event) error
+
+// Observers returns an Observer that calls each of obs in turn, stopping at the first error.
+func Observers(obs ...Observer) Observer {
+	return func(ctx context.Context, ev Event) error {
+		for _, o := range obs {
+			if o == nil {
+				continue
+			}
+			if err := o(ctx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// StepStatus is the status of a step in a Result.
+type StepStatus string
+
+// The step statuses. A final Result has no pending step.
+const (
+	StepPending StepStatus = "pending"
+	// StepDone: the step ran and its effect is in force.
+	StepDone StepStatus = "done"
+	// StepUndone: the step ran and the rollback reverted it.
+	StepUndone StepStatus = "undone"
+	// StepSkipped: the step did not run (not reached, or nothing to do; see Note).
+	StepSkipped StepStatus = "skipped"
+	// StepFailed: the step failed (see Error).
+	StepFailed StepStatus = "failed"
+)
+
+// Rollback step kinds (added to Result.Steps when a rollback runs).
+const (
+	// StepRestoreTemplate puts the previous VPC access back in the template (and, for
+	// services and worker pools, routes traffic to the previous revision meanwhile).
+	StepRestoreTemplate StepKind = "restore-template"
+	// StepRestoreTraffic puts the previous traffic split back.
+	StepRestoreTraffic StepKind = "restore-traffic"
+)
+
+// StepResult is one step of a run and what became of it.
+type StepResult struct {
+	Kind        StepKind   `json:"kind"`
+	Description string     `json:"description"`
+	Status      StepStatus `json:"status"`
+	// Resource is the full name of what the step changes.
+	Resource string `json:"resource,omitempty"`
+	// Revision is the revision the step created or routed traffic to.
+	Revision string `json:"revision,omitempty"`
+	// Execution is the job execution the step ran.
+	Execution string `json:"execution,omitempty"`
+	// Percent is the new revision's share of traffic after a shift-traffic step.
+	Percent int `json:"percent,omitempty"`
+	// Note says more: why a step was skipped, what was kept.
+	Note string `json:"note,omitempty"`
+	// Error is the step's error, for a failed step.
+	Error string `json:"error,omitempty"`
+}
+
+// Outcome is how a run ended.
+type Outcome string
+
+// The outcomes.
+const (
+	// OutcomeMigrated: every step is done; the workload uses the target settings.
+	OutcomeMigrated Outcome = "migrated"
+	// OutcomeNoOp: the workload already used the target settings; nothing was sent.
+	OutcomeNoOp Outcome = "no-op"
+	// OutcomePlanned: a dry run; the change was checked (server-side when possible) and
+	// nothing was changed.
+	OutcomePlanned Outcome = "planned"
+	// OutcomeBlocked: a preflight check failed; nothing was changed.
+	OutcomeBlocked Outcome = "blocked"
+	// OutcomeRolledBack: a step failed or the run was interrupted, and the previous settings
+	// and traffic were restored.
+	OutcomeRolledBack Outcome = "rolled-back"
+	// OutcomeFailed: the run failed and either changed nothing or could not be rolled back
+	// (State and Recovery then say where the workload stands and how to finish).
+	OutcomeFailed Outcome = "failed"
+	// OutcomeSkipped: the run was not attempted.
+	OutcomeSkipped Outcome = "skipped"
+)
+
+// Original is what a workload was before a run: what the rollback restores.
+type Original struct {
+	// VPC is the template's VPC access, as read.
+	VPC VPC `json:"vpc"`
+	// Traffic is the traffic split (a worker pool's instance splits), as read.
+	Traffic []TrafficTarget `json:"traffic,omitempty"`
+	// LatestReady is the latest ready revision, which keeps serving until the end.
+	LatestReady string `json:"latestReadyRevision,omitempty"`
+	// LatestCreated is the latest created revision.
+	LatestCreated string `json:"latestCreatedRevision,omitempty"`
+	// Etag is the etag the workload was read with.
+	Etag string `json:"etag,omitempty"`
+}
+
+// Result is the record of a run: plain data, JSON-able, complete enough to report what was
+// done and undone and to finish or undo the run later.
+type Result struct {
+	Workload WorkloadRef `json:"workload"`
+	Outcome  Outcome     `json:"outcome"`
+	// Original is the workload before the run.
+	Original Original `json:"original"`
+	// PreviousRevision is the revision serving before the run (services, worker pools).
+	PreviousRevision string `json:"previousRevision,omitempty"`
+	// NewRevision is the revision created with the target settings, if any.
+	NewRevision string `json:"newRevision,omitempty"`
+	// RestoredRevision is the revision a rollback created with the previous settings.
+	RestoredRevision string `json:"restoredRevision,omitempty"`
+	// Tag is the temporary tag of the new revision while traffic moved.
+	Tag string `json:"tag,omitempty"`
+	// Steps are the plan's steps, then the rollback's, with their status.
+	Steps []StepResult `json:"steps"`
+	// Traffic is the traffic split at the end (services, worker pools), when known.
+	Traffic []TrafficTarget `json:"traffic,omitempty"`
+	// Error is what went wrong, if anything.
+	Error string `json:"error,omitempty"`
+	// Err is Error as an error value (for exit codes); not serialised.
+	Err error `json:"-"`
+	// RollbackError is why the rollback failed, when it did.
+	RollbackError string `json:"rollbackError,omitempty"`
+	// State describes where the workload stands when a rollback failed.
+	State string `json:"state,omitempty"`
+	// Recovery lists commands that finish the job by hand when a rollback failed.
+	Recovery []string `json:"recovery,omitempty"`
+	// Notes say what else the user should know.
+	Notes []string `json:"notes,omitempty"`
+	// DurationSeconds is how long the run took.
+	DurationSeconds float64 `json:"durationSeconds"`
+}
+
+// Request is what Execute runs.
+type Request struct {
+	// Plan is the plan to carry out (from BuildPlan).
+	Plan Plan
+	// Workload is the workload as read when the plan was made; its etag guards the first
+	// change, so a change made since is detected, not overwritten.
+	Workload *Snapshot
+	// CreateSubnet is the subnetwork a create-subnet step creates.
+	CreateSubnet *SubnetSpec
+}
+
+// Executor carries out plans. Its zero value is not usable: Platform is required.
+type Executor struct {
+	Platform Platform
+	// Observer, if not nil, receives every event.
+	Observer Observer
+	// Clock defaults to SystemClock.
+	Clock Clock
+	// HealthInterval is how often the new revision's health is checked while waiting between
+	// canary steps; default DefaultHealthInterval.
+	HealthInterval time.Duration
+	// RollbackTimeout bounds a rollback; default DefaultRollbackTimeout.
+	RollbackTimeout time.Duration
+	// RollbackContext, if not nil, returns the context a rollback runs in. The default is a
+	// context that outlives ctx's cancellation (the run may have been interrupted) bounded
+	// by RollbackTimeout; a caller can cancel it too (a second interrupt).
+	RollbackContext func(ctx context.Context) (context.Context, context.CancelFunc)
+}
+
+// Executor defaults.
+const (
+	DefaultHealthInterval  = time.Second
+	DefaultRollbackTimeout = 30 * time.Minute
+)
+
+// Execute runs req.Plan and returns its record; it never panics on a failed step and always
+// returns a final Result (no step pending). A no-op plan changes nothing and a blocked plan
+// (a failed preflight check) is refused before any change.
+func (e *Executor) Execute(ctx context.Context, req Request) *Result {
+	clock := e.Clock
+	if clock == nil {
+		clock = SystemClock{}
+	}
+	start := clock.Now()
+	r := &runState{e: e, clock: clock, plan: req.Plan, cur: req.Workload, subnet: req.CreateSubnet}
+	r.res = &Result{Workload: req.Plan.Workload, Steps: make([]StepResult, 0, len(req.Plan.Steps))}
+	for _, s := range req.Plan.Steps {
+		r.res.Steps = append(r.res.Steps, StepResult{
+			Kind: s.Kind, Description: s.Description, Status: StepPending, Resource: s.Resource, Percent: s.Percent,
+		})
+	}
+	if req.Workload != nil {
+		w := req.Workload
+		r.res.Original = Original{VPC: w.VPC, Traffic: slices.Clone(w.Traffic), LatestReady: w.LatestReady, LatestCreated: w.LatestCreated, Etag: w.Etag}
+		r.res.PreviousRevision = w.LatestReady
+		r.res.Traffic = slices.Clone(w.Traffic)
+	}
+	r.execute(ctx)
+	for i := range r.res.Steps {
+		if r.res.Steps[i].Status == StepPending {
+			r.res.Steps[i].Status = StepSkipped
+			if r.res.Steps[i].Note == "" && r.res.Outcome != OutcomeMigrated {
+				r.res.Steps[i].Note = "not reached"
+			}
+		}
+	}
+	r.res.DurationSeconds = clock.Now().Sub(start).Seconds()
+	r.observe(ctx, Event{Kind: EventFinished, Message: string(r.res.Outcome)})
+	return r.res
+}
+
+// runState is one Execute call.
+type runState struct {
+	e      *Executor
+	clock  Clock
+	plan   Plan
+	cur    *Snapshot
+	subnet *SubnetSpec
+	res    *Result
+
+	// touched is set once a write that may have changed the workload was sent.
+	touched bool
+	// share is the previous revision's share of traffic, the part that moves (services).
+	share int
+	// healthy is set when the new revision's health was checked and nothing changed since.
+	healthy bool
+}
+
+func (r *runState) ref() WorkloadRef { return r.plan.Workload }
+
+func (r *runState) observe(ctx context.Context, ev Event) error {
+	if r.e.Observer == nil {
+		return nil
+	}
+	ev.Workload = r.ref()
+	ev.Result = r.res
+	if ev.Snapshot == nil {
+		ev.Snapshot = r.cur
+	}
+	return r.e.Observer(ctx, ev)
+}
+
+func (r *runState) stepEvent(ctx context.Context, kind EventKind, i int) error {
+	return r.observe(ctx, Event{Kind: kind, Index: i, Step: r.res.Steps[i]})
+}
+
+func (r *runState) fail(err error) {
+	r.res.Err = err
+	r.res.Error = err.Error()
+}
+
+// lastForward is the index of the last step that changes the workload: once it is done the
+// migration is complete, and what follows (cleanup) is not rolled back.
+func (r *runState) lastForward() int {
+	last := -1
+	for i, s := range r.plan.Steps {
+		if s.Kind != StepDeleteConnector {
+			last = i
+		}
+	}
+	return last
+}
+
+func (r *runState) execute(ctx context.Context) {
+	p := r.plan
+	switch {
+	case p.NoOp:
+		r.res.Outcome = OutcomeNoOp
+		r.res.Notes = append(r.res.Notes, p.Notes...)
+		return
+	case p.Blocked:
+		r.res.Outcome = OutcomeBlocked
+		var names []string
+		for _, c := range Failed(p.Checks) {
+			names = append(names, c.Name)
+		}
+		r.fail(fmt.Errorf("preflight failed (%s): nothing was changed", strings.Join(names, ", ")))
+		for i := range r.res.Steps {
+			r.res.Steps[i].Note = "blocked by preflight"
+		}
+		return
+	case r.cur == nil:
+		r.res.Outcome = OutcomeFailed
+		r.fail(errors.New("no workload snapshot to start from"))
+		return
+	}
+	if err := r.checkStart(); err != nil {
+		r.res.Outcome = OutcomeFailed
+		r.fail(err)
+		return
+	}
+	last := r.lastForward()
+	for i := range p.Steps {
+		err := ctx.Err()
+		if err != nil {
+			err = fmt.Errorf("interrupted before step %d (%s): %w", i+1, p.Steps[i].Kind, err)
+		} else {
+			err = r.stepEvent(ctx, EventStepStarted, i)
+		}
+		if err == nil {
+			err = r.do(ctx, i)
+			if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+				err = fmt.Errorf("interrupted during step %d (%s): %w (%w)", i+1, p.Steps[i].Kind, ctx.Err(), err)
+			}
+			if err != nil {
+				r.res.Steps[i].Status = StepFailed
+				r.res.Steps[i].Error = err.Error()
+				_ = r.stepEvent(ctx, EventStepFinished, i)
+			} else {
+				if r.res.Steps[i].Status == StepPending {
+					r.res.Steps[i].Status = StepDone
+				}
+				err = r.stepEvent(ctx, EventStepFinished, i)
+			}
+		}
+		if err == nil {
+			continue
+		}
+		r.fail(err)
+		switch {
+		case i > last:
+			// The migration itself is complete; only the cleanup failed.
+			r.res.Outcome = OutcomeMigrated
+			r.res.Notes = append(r.res.Notes, "the migration is complete, but the cleanup failed: "+err.Error())
+		case !r.touched:
+			r.res.Outcome = OutcomeFailed
+			r.res.Notes = append(r.res.Notes, fmt.Sprintf("nothing was changed on %s", r.ref()))
+		default:
+			r.rollback(ctx, err)
+		}
+		r.keptNotes()
+		return
+	}
+	r.res.Outcome = OutcomeMigrated
+	r.res.Err, r.res.Error = nil, ""
+	if r.cur != nil {
+		r.res.Traffic = slices.Clone(r.cur.Traffic)
+	}
+}
+
+// checkStart refuses to start on a workload that is being changed, or a service without a
+// ready revision to keep serving.
+func (r *runState) checkStart() error {
+	w := r.cur
+	if w.Ref.Kind == KindJob {
+		return nil
+	}
+	if w.Reconciling || w.Condition.State == ConditionPending || w.Condition.State == ConditionReconciling {
+		return fmt.Errorf("%s %s is being changed (a rollout is in progress); run again when it is done (runnet status %s)", w.Ref.Kind.noun(), w.Ref.Name, w.Ref)
+	}
+	if w.LatestReady == "" {
+		return fmt.Errorf("%s %s has no ready revision to keep serving while it migrates; fix it first, or use runnet attach", w.Ref.Kind.noun(), w.Ref.Name)
+	}
+	return nil
+}
+
+// keptNotes notes, after a failure, what a rollback does not remove.
+func (r *runState) keptNotes() {
+	for i, s := range r.res.Steps {
+		switch {
+		case s.Kind == StepCreateSubnet && s.Status == StepDone:
+			r.res.Steps[i].Note = "kept: the subnetwork is left in place for the next attempt (runnet subnet delete removes it)"
+		case s.Kind == StepRunExecution && s.Status != StepPending && s.Status != StepSkipped:
+			if r.res.Steps[i].Note == "" {
+				r.res.Steps[i].Note = "the execution stays in the job's history"
+			}
+		}
+	}
+}
+
+// write records that a write is about to be sent, and returns a function that undoes the
+// record when the write certainly changed nothing.
+func (r *runState) write() func(error) {
+	prev := r.touched
+	r.touched = true
+	return func(err error) {
+		if err != nil && errors.Is(err, ErrNotApplied) {
+			r.touched = prev
+		}
+	}
+}
+
+func (r *runState) update(ctx context.Context, u Update) error {
+	done := r.write()
+	r.healthy = false
+	next, err := r.e.Platform.Update(ctx, r.cur, u)
+	done(err)
+	if err != nil {
+		return err
+	}
+	r.cur = next
+	return nil
+}
+
+func (r *runState) do(ctx context.Context, i int) error {
+	step := r.plan.Steps[i]
+	out := &r.res.Steps[i]
+	ref := r.ref()
+	switch step.Kind {
+	case StepCreateSubnet:
+		if r.subnet == nil {
+			return errors.New("the plan creates a subnetwork but no subnetwork spec was given")
+		}
+		return r.e.Platform.CreateSubnet(ctx, *r.subnet)
+
+	case StepDeployRevision:
+		orig := r.res.Original
+		r.res.Tag = uniqueTag(step.Tag, orig.Traffic)
+		to := r.plan.To
+		tr := deployTraffic(orig.Traffic, orig.LatestReady, r.res.Tag)
+		if err := r.update(ctx, Update{VPC: &to, Traffic: tr}); err != nil {
+			return err
+		}
+		if err := r.noteNewRevision(out); err != nil {
+			return err
+		}
+		if r.res.Tag != "" {
+			out.Note = "tagged " + r.res.Tag
+		}
+		return r.observe(ctx, Event{Kind: EventTraffic, Traffic: slices.Clone(r.cur.Traffic),
+			Message: fmt.Sprintf("revision %s deployed with no traffic; %s keeps serving", r.res.NewRevision, orig.LatestReady)})
+
+	case StepUpdateTemplate:
+		to := r.plan.To
+		if err := r.update(ctx, Update{VPC: &to}); err != nil {
+			return err
+		}
+		if ref.Kind == KindWorkerPool {
+			return r.noteNewRevision(out)
+		}
+		return nil
+
+	case StepVerify:
+		if r.res.NewRevision == "" {
+			return errors.New("no new revision to verify")
+		}
+		out.Revision = r.res.NewRevision
+		if err := r.checkHealth(ctx); err != nil {
+			return err
+		}
+		r.healthy = true
+		return nil
+
+	case StepShiftTraffic:
+		return r.shift(ctx, i)
+
+	case StepRunExecution:
+		ex, err := r.e.Platform.RunExecution(ctx, ref)
+		out.Execution = ex.Name
+		return err
+
+	case StepDeleteConnector:
+		return r.deleteConnector(ctx, i)
+	}
+	return fmt.Errorf("unknown step kind %q", step.Kind)
+}
+
+// noteNewRevision records the revision an update created.
+func (r *runState) noteNewRevision(out *StepResult) error {
+	rev := r.cur.LatestCreated
+	if rev == "" || rev == r.res.Original.LatestCreated {
+		return fmt.Errorf("no new revision of %s was created", r.ref())
+	}
+	r.res.NewRevision = rev
+	out.Revision = rev
+	return nil
+}
+
+// checkHealth checks that the new revision is Ready and the workload is not failed.
+func (r *runState) checkHealth(ctx context.Context) error {
+	ref, rev := r.ref(), r.res.NewRevision
+	var (
+		cond    Condition
+		w       *Snapshot
+		errRev  error
+		errWork error
+		wg      sync.WaitGroup
+	)
+	wg.Go(func() { cond, errRev = r.e.Platform.RevisionCondition(ctx, ref, rev) })
+	wg.Go(func() { w, errWork = r.e.Platform.GetWorkload(ctx, ref) })
+	wg.Wait()
+	if errRev != nil {
+		return fmt.Errorf("check revision %s: %w", rev, errRev)
+	}
+	if errWork != nil {
+		return fmt.Errorf("check %s: %w", ref, errWork)
+	}
+	if cond.State != ConditionSucceeded {
+		msg := cond.Message
+		if msg == "" {
+			msg = "its Ready condition is " + string(orUnknown(cond.State))
+		}
+		return fmt.Errorf("revision %s is not healthy: %s", rev, msg)
+	}
+	if w.Condition.State == ConditionFailed {
+		return fmt.Errorf("%s %s is failing: %s", ref.Kind.noun(), ref.Name, w.Condition.Message)
+	}
+	return nil
+}
+
+func orUnknown(s ConditionState) ConditionState {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func (r *runState) shift(ctx context.Context, i int) error {
+	step := r.plan.Steps[i]
+	out := &r.res.Steps[i]
+	orig := r.res.Original
+	r0, r1 := orig.LatestReady, r.res.NewRevision
+	if r1 == "" {
+		return errors.New("no new revision to send traffic to")
+	}
+	out.Revision = r1
+	final := step.Percent >= 100 || i == r.lastShift()
+	base := PinLatest(orig.Traffic, r0)
+	r.share = shareOf(base, r0)
+	if !r.healthy { // checked just before (verify, or the end of a watch): not again
+		if err := r.checkHealth(ctx); err != nil {
+			return err
+		}
+	}
+	var tr []TrafficTarget
+	if final {
+		tr = finalTraffic(orig.Traffic, r0, r1)
+	} else {
+		tr = canaryTraffic(base, r0, r1, step.Percent, r.res.Tag)
+	}
+	if r.share == 0 {
+		out.Note = fmt.Sprintf("revision %s served no traffic, so none moves; the new settings apply to revision %s", r0, r1)
+	}
+	if sameTraffic(tr, r.cur.Traffic) {
+		if out.Note == "" {
+			out.Note = "traffic already split this way"
+		}
+	} else if err := r.update(ctx, Update{Traffic: tr}); err != nil {
+		return err
+	}
+	msg := fmt.Sprintf("%d%% of the traffic that went to %s now goes to %s", step.Percent, r0, r1)
+	if final {
+		msg = fmt.Sprintf("traffic moved from %s to %s", r0, r1)
+	}
+	if err := r.observe(ctx, Event{Kind: EventTraffic, Index: i, Step: *out, Traffic: slices.Clone(r.cur.Traffic), Message: msg}); err != nil {
+		return err
+	}
+	if final || step.WaitSeconds <= 0 {
+		return nil
+	}
+	return r.watch(ctx, i, time.Duration(step.WaitSeconds*float64(time.Second)))
+}
+
+// lastShift is the index of the last shift-traffic step.
+func (r *runState) lastShift() int {
+	last := -1
+	for i, s := range r.plan.Steps {
+		if s.Kind == StepShiftTraffic {
+			last = i
+		}
+	}
+	return last
+}
+
+// watch waits d after a canary step, checking the new revision's health every
+// HealthInterval.
+func (r *runState) watch(ctx context.Context, i int, d time.Duration) error {
+	interval := r.e.HealthInterval
+	if interval <= 0 {
+		interval = DefaultHealthInterval
+	}
+	deadline := r.clock.Now().Add(d)
+	for {
+		left := deadline.Sub(r.clock.Now())
+		if left <= 0 {
+			return nil
+		}
+		if err := r.clock.Sleep(ctx, min(interval, left)); err != nil {
+			return err
+		}
+		if err := r.checkHealth(ctx); err != nil {
+			return err
+		}
+		r.healthy = true
+		if err := r.observe(ctx, Event{Kind: EventHealth, Index: i, Step: r.res.Steps[i],
+			Message: fmt.Sprintf("revision %s is healthy", r.res.NewRevision)}); err != nil {
+			return err
+		}
+	}
+}
+
+func (r *runState) deleteConnector(ctx context.Context, i int) error {
+	out := &r.res.Steps[i]
+	conn, err := ParseConnectorRef(r.plan.Steps[i].Resource, r.ref().Project, r.ref().Region)
+	if err != nil {
+		return err
+	}
+	users, err := r.e.Platform.ConnectorUsers(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("check who uses connector %s: %w", conn.Name, err)
+	}
+	if len(users) > 0 {
+		names := make([]string, 0, len(users))
+		for _, u := range users {
+			names = append(names, u.String())
+		}
+		out.Status = StepSkipped
+		out.Note = fmt.Sprintf("connector %s is kept: still used by %s", conn.Name, strings.Join(names, ", "))
+		r.res.Notes = append(r.res.Notes, out.Note)
+		return nil
+	}
+	return r.e.Platform.DeleteConnector(ctx, conn)
+}
+
+// rollback restores the previous VPC access and traffic after cause, in a context of its own
+// (ctx may have been cancelled).
+func (r *runState) rollback(ctx context.Context, cause error) {
+	rctx, cancel := r.rollbackContext(ctx)
+	defer cancel()
+	_ = r.observe(rctx, Event{Kind: EventRollbackStarted, Message: "rolling back: " + cause.Error()})
+
+	err := r.restore(rctx)
+	if err != nil {
+		r.res.Outcome = OutcomeFailed
+		r.res.RollbackError = err.Error()
+		r.describeStuck(rctx)
+		_ = r.observe(rctx, Event{Kind: EventRollbackFinished, Message: "rollback failed: " + err.Error()})
+		return
+	}
+	r.res.Outcome = OutcomeRolledBack
+	changed := len(r.res.Steps) > len(r.plan.Steps) // restore steps ran
+	for i, s := range r.res.Steps[:len(r.plan.Steps)] {
+		if s.Status != StepDone {
+			continue
+		}
+		switch s.Kind {
+		case StepDeployRevision, StepUpdateTemplate, StepShiftTraffic:
+			r.res.Steps[i].Status = StepUndone
+			changed = true
+		}
+	}
+	if !changed {
+		// The failed write never took effect: there was nothing to undo.
+		r.res.Outcome = OutcomeFailed
+		r.res.Notes = append(r.res.Notes, fmt.Sprintf("nothing was changed on %s", r.ref()))
+	}
+	if r.cur != nil {
+		r.res.Traffic = slices.Clone(r.cur.Traffic)
+	}
+	_ = r.observe(rctx, Event{Kind: EventRollbackFinished, Message: "restored the previous settings and traffic"})
+}
+
+func (r *runState) rollbackContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if r.e.RollbackContext != nil {
+		return r.e.RollbackContext(ctx)
+	}
+	timeout := r.e.RollbackTimeout
+	if timeout <= 0 {
+		timeout = DefaultRollbackTimeout
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), timeout)
+}
+
+// addStep appends a rollback step and reports it started.
+func (r *runState) addStep(ctx context.Context, s StepResult) int {
+	s.Status = StepPending
+	r.res.Steps = append(r.res.Steps, s)
+	i := len(r.res.Steps) - 1
+	_ = r.stepEvent(ctx, EventStepStarted, i)
+	return i
+}
+
+func (r *runState) endStep(ctx context.Context, i int, err error) error {
+	if err != nil {
+		r.res.Steps[i].Status = StepFailed
+		r.res.Steps[i].Error = err.Error()
+	} else {
+		r.res.Steps[i].Status = StepDone
+	}
+	_ = r.stepEvent(ctx, EventStepFinished, i)
+	return err
+}
+
+// restore converges the workload back to Original from a fresh read: the template's VPC
+// access first (services and worker pools route traffic to the previous, still ready,
+// revision meanwhile, in the same update), then the traffic split as it was.
+func (r *runState) restore(ctx context.Context) error {
+	ref, orig := r.ref(), r.res.Original
+	cur, err := r.e.Platform.GetWorkload(ctx, ref)
+	if err != nil {
+		return fmt.Errorf("read %s to roll it back: %w", ref, err)
+	}
+	r.cur = cur
+	if r.res.NewRevision == "" && ref.Kind != KindJob && cur.LatestCreated != orig.LatestCreated {
+		// The step that deployed it failed (the revision did not become ready): name it.
+		r.res.NewRevision = cur.LatestCreated
+		for i, s := range r.res.Steps {
+			if (s.Kind == StepDeployRevision || s.Kind == StepUpdateTemplate) && s.Status == StepFailed && s.Revision == "" {
+				r.res.Steps[i].Revision = cur.LatestCreated
+			}
+		}
+	}
+	if !sameVPC(cur.VPC, orig.VPC, ref) {
+		u := Update{VPC: &orig.VPC, AsIs: true}
+		desc := fmt.Sprintf("put back %s in the template", describeVPCShort(orig.VPC))
+		if ref.Kind != KindJob && orig.LatestReady != "" {
+			u.Traffic = PinLatest(orig.Traffic, orig.LatestReady)
+			desc += fmt.Sprintf(", with traffic on revision %s meanwhile", orig.LatestReady)
+		}
+		i := r.addStep(ctx, StepResult{Kind: StepRestoreTemplate, Description: desc, Resource: ref.FullName()})
+		err := r.update(ctx, u)
+		if err == nil && ref.Kind != KindJob && r.cur.LatestCreated != cur.LatestCreated {
+			r.res.RestoredRevision = r.cur.LatestCreated
+			r.res.Steps[i].Revision = r.cur.LatestCreated
+		}
+		if err := r.endStep(ctx, i, err); err != nil {
+			return err
+		}
+	}
+	if ref.Kind != KindJob && !sameTraffic(r.cur.Traffic, orig.Traffic) {
+		i := r.addStep(ctx, StepResult{Kind: StepRestoreTraffic, Description: "put back the traffic split: " + DescribeTraffic(orig.Traffic), Resource: ref.FullName()})
+		err := r.update(ctx, Update{Traffic: slices.Clone(orig.Traffic)})
+		if err := r.endStep(ctx, i, err); err != nil {
+			return err
+		}
+		_ = r.observe(ctx, Event{Kind: EventTraffic, Traffic: slices.Clone(r.cur.Traffic), Message: "traffic split restored"})
+	}
+	return nil
+}
+
+// describeStuck says where the workload stands after a failed rollback and how to finish.
+func (r *runState) describeStuck(ctx context.Context) {
+	ref, orig := r.ref(), r.res.Original
+	cur, err := r.e.Platform.GetWorkload(ctx, ref)
+	if err != nil {
+		cur = r.cur
+	}
+	if cur != nil {
+		state := fmt.Sprintf("template: %s", describeVPCShort(cur.VPC))
+		if ref.Kind != KindJob {
+			serving := cur.TrafficStatus
+			if len(serving) == 0 {
+				serving = cur.Traffic
+			}
+			state += fmt.Sprintf("; traffic: %s; latest ready revision %s", DescribeTraffic(serving), orUnset(cur.LatestReady))
+		}
+		r.res.State = state
+		r.res.Traffic = slices.Clone(cur.Traffic)
+	}
+	r.res.Recovery = recoveryCommands(ref, orig)
+}
+
+func orUnset(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// recoveryCommands are the commands that put a workload back as it was by hand.
+func recoveryCommands(ref WorkloadRef, orig Original) []string {
+	where := fmt.Sprintf(" --project %s --region %s", ref.Project, ref.Region)
+	var out []string
+	switch v := orig.VPC; v.Mode() {
+	case ModeConnector:
+		out = append(out, fmt.Sprintf("runnet attach %s --connector %s --egress %s%s", ref, v.Connector, v.Egress.String(), where))
+	case ModeDirect:
+		c := fmt.Sprintf("runnet attach %s", ref)
+		if v.Network != "" {
+			c += " --network " + v.Network
+		}
+		if v.Subnet != "" {
+			c += " --subnet " + v.Subnet
+		}
+		if len(v.Tags) > 0 {
+			c += " --network-tags " + strings.Join(v.Tags, ",")
+		} else {
+			c += " --clear-network-tags"
+		}
+		out = append(out, c+" --egress "+v.Egress.String()+where)
+	default:
+		out = append(out, fmt.Sprintf("runnet detach %s --yes%s", ref, where))
+	}
+	if ref.Kind == KindService && orig.LatestReady != "" {
+		out = append(out, fmt.Sprintf("gcloud run services update-traffic %s --to-revisions %s=100%s  (then --to-latest if the traffic followed the latest revision: %s)",
+			ref.Name, orig.LatestReady, where, DescribeTraffic(orig.Traffic)))
+	}
+	return out
+}
+
+// describeVPCShort describes VPC settings in a few words.
+func describeVPCShort(v VPC) string {
+	if v.Mode() == ModeNone {
+		return "no VPC access"
+	}
+	return v.Short()
+}
+
+// sameVPC reports whether two VPC settings are the same (equivalent when both parse).
+func sameVPC(a, b VPC, ref WorkloadRef) bool {
+	if ok, err := a.Equivalent(b, ref.Project, ref.Region); err == nil {
+		return ok
+	}
+	return a.String() == b.String()
+}
+
+// ---- Traffic arithmetic.
+
+// PinLatest returns ts with every entry that follows the latest ready revision pinned to
+// revision by name, keeping its percent and tag, so that deploying a new revision moves
+// nothing. Untagged entries that end up naming the same revision are merged.
+func PinLatest(ts []TrafficTarget, revision string) []TrafficTarget {
+	out := make([]TrafficTarget, 0, len(ts))
+	for _, t := range ts {
+		if t.Latest {
+			t.Latest, t.Revision = false, revision
+		}
+		out = append(out, t)
+	}
+	return mergeUntagged(out)
+}
+
+// mergeUntagged merges untagged entries that name the same revision (in the place of the
+// first) and drops untagged entries with no traffic.
+func mergeUntagged(ts []TrafficTarget) []TrafficTarget {
+	out := make([]TrafficTarget, 0, len(ts))
+	at := map[string]int{}
+	for _, t := range ts {
+		if t.Tag == "" && !t.Latest {
+			if t.Percent == 0 {
+				continue
+			}
+			if i, ok := at[t.Revision]; ok {
+				out[i].Percent += t.Percent
+				continue
+			}
+			at[t.Revision] = len(out)
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
+// shareOf is the traffic a pinned split gives revision.
+func shareOf(ts []TrafficTarget, revision string) int {
+	n := 0
+	for _, t := range ts {
+		if !t.Latest && t.Revision == revision {
+			n += t.Percent
+		}
+	}
+	return n
+}
+
+// deployTraffic is the split sent with the new template: the previous split with the latest
+// revision pinned to r0, plus a 0% entry tagging the latest revision (the new one, once it is
+// ready).
+func deployTraffic(orig []TrafficTarget, r0, tag string) []TrafficTarget {
+	out := PinLatest(orig, r0)
+	if tag != "" {
+		out = append(out, TrafficTarget{Latest: true, Percent: 0, Tag: tag})
+	}
+	return out
+}
+
+// canaryTraffic moves pct percent of r0's share of the pinned split base to r1 (rounded, at
+// least 1 when r0 has any), taking it from r0's untagged entries first. r1's entry carries
+// tag.
+func canaryTraffic(base []TrafficTarget, r0, r1 string, pct int, tag string) []TrafficTarget {
+	out := slices.Clone(base)
+	s0 := shareOf(out, r0)
+	moved := (s0*pct + 50) / 100
+	if pct >= 100 {
+		moved = s0
+	}
+	if moved == 0 && s0 > 0 && pct > 0 {
+		moved = 1
+	}
+	left := moved
+	for _, tagged := range []bool{false, true} {
+		for i := range out {
+			if left == 0 {
+				break
+			}
+			if out[i].Latest || out[i].Revision != r0 || (out[i].Tag != "") != tagged {
+				continue
+			}
+			d := min(out[i].Percent, left)
+			out[i].Percent -= d
+			left -= d
+		}
+	}
+	out = mergeUntagged(out)
+	if moved > 0 || tag != "" {
+		out = append(out, TrafficTarget{Revision: r1, Percent: moved, Tag: tag})
+	}
+	return out
+}
+
+// finalTraffic is the split at the end: the original split with r0's share given to r1
+// (entries following the latest revision keep following it: r1 is the latest now; entries
+// naming r0 with traffic name r1; entries naming r0 only for a tag, and every other
+// revision's entries, are kept as they were).
+func finalTraffic(orig []TrafficTarget, r0, r1 string) []TrafficTarget {
+	out := slices.Clone(orig)
+	for i := range out {
+		if !out[i].Latest && out[i].Revision == r0 && out[i].Percent > 0 {
+			out[i].Revision = r1
+		}
+	}
+	return out
+}
+
+// sameTraffic reports whether two splits are the same, entry by entry.
+func sameTraffic(a, b []TrafficTarget) bool {
+	norm := func(ts []TrafficTarget) []TrafficTarget {
+		out := make([]TrafficTarget, 0, len(ts))
+		for _, t := range ts {
+			if t.Latest {
+				t.Revision = ""
+			}
+			out = append(out, t)
+		}
+		return out
+	}
+	return slices.Equal(norm(a), norm(b))
+}
+
+// uniqueTag returns tag, or a variant of it that no entry of ts uses ("" when none is free).
+func uniqueTag(tag string, ts []TrafficTarget) string {
+	if tag == "" {
+		return ""
+	}
+	used := func(t string) bool {
+		return slices.ContainsFunc(ts, func(x TrafficTarget) bool { return x.Tag == t })
+	}
+	if !used(tag) {
+		return tag
+	}
+	for n := 2; n <= 9; n++ {
+		if t := fmt.Sprintf("%s-%d", tag, n); !used(t) {
+			return t
+		}
+	}
+	return ""
+}
+
+// DescribeTraffic renders a split for humans, such as "latest 100%" or
+// "run-service-00001-abc 90%, run-service-00002-xyz 10% (tag runnet-direct)".
+func DescribeTraffic(ts []TrafficTarget) string {
+	if len(ts) == 0 {
+		return "latest 100%"
+	}
+	parts := make([]string, 0, len(ts))
+	for _, t := range ts {
+		name := t.Revision
+		if t.Latest {
+			name = "latest"
+			if t.Revision != "" {
+				name += " (" + t.Revision + ")"
+			}
+		}
+		s := fmt.Sprintf("%s %d%%", name, t.Percent)
+		if t.Tag != "" {
+			s += " (tag " + t.Tag + ")"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Validate asks the platform to check, without making it (validate_only), the first change
+// req.Plan would make: the new template (with the traffic a service's new revision is
+// deployed with). It changes nothing. A no-op or blocked plan is not sent; it returns nil.
+func (e *Executor) Validate(ctx context.Context, req Request) error {
+	p, w := req.Plan, req.Workload
+	if p.NoOp || p.Blocked {
+		return nil
+	}
+	if w == nil {
+		return errors.New("no workload snapshot to validate against")
+	}
+	to := p.To
+	u := Update{VPC: &to, ValidateOnly: true}
+	for _, s := range p.Steps {
+		if s.Kind == StepDeployRevision {
+			u.Traffic = deployTraffic(w.Traffic, w.LatestReady, uniqueTag(s.Tag, w.Traffic))
+		}
+	}
+	_, err := e.Platform.Update(ctx, w, u)
+	return err
+}
