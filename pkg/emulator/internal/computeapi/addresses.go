@@ -1,6 +1,7 @@
 package computeapi
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/netip"
@@ -27,6 +28,11 @@ const (
 )
 
 var internalPurposes = []string{"GCE_ENDPOINT", "SHARED_LOADBALANCER_VIP", "DNS_RESOLVER"}
+
+var addresses = &collection[compute.Address]{
+	name:  "addresses",
+	items: func(s *world.State) map[string]*compute.Address { return s.Addresses },
+}
 
 func addressPath(project, region, name string) string {
 	return regionalPath(project, region, "addresses", name)
@@ -176,10 +182,9 @@ func validateAddressLocked(w *world.World, project, region string, a *compute.Ad
 	if aerr := checkEnum("resource.networkTier", a.NetworkTier, "PREMIUM", "STANDARD"); aerr != nil {
 		return aerr
 	}
-	key := world.RegionalKey(project, region, a.Name)
-	_, held := w.S.Reservations[a.Name]
-	if _, ok := w.S.Addresses[key]; ok || held || flightLocked(w, flightKey("addresses", key)) != nil {
-		return errAlreadyExists(addressPath(project, region, a.Name))
+	t := target{project, region, a.Name}
+	if _, held := w.S.Reservations[a.Name]; held || addresses.takenLocked(w, t) {
+		return errAlreadyExists(addresses.path(t))
 	}
 	if a.AddressType == "EXTERNAL" {
 		if a.Purpose != "" {
@@ -277,45 +282,26 @@ func buildAddressLocked(w *world.World, project, region string, in *compute.Addr
 
 func (s *server) addressesInsert(r *http.Request, p params) (any, *apiError) {
 	var in compute.Address
-	if _, aerr := decodeBody(r, &in); aerr != nil {
-		return nil, aerr
-	}
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, region := p["project"], p["region"]
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, project, rid); op != nil {
-		return op, nil
-	}
-	if aerr := validateAddressLocked(s.w, project, region, &in); aerr != nil {
-		return nil, aerr
-	}
-	a := buildAddressLocked(s.w, project, region, &in)
-	key := world.RegionalKey(project, region, a.Name)
-	path := addressPath(project, region, a.Name)
-	fl := flight{insert: true}
-	if a.Subnetwork != "" {
-		fl.subnet, fl.addr = world.RegionalKey(project, region, world.NetworkName(a.Subnetwork)), a.Address
-	}
-	return startOpLocked(s.w, opSpec{
-		project: project, region: region, opType: "insert", target: path, targetID: a.Id, requestID: rid,
-		flightKey: flightKey("addresses", key), fl: fl,
-		apply: func() *apiError {
-			if _, ok := s.w.S.Addresses[key]; ok {
-				return errAlreadyExists(path)
-			}
-			if a.Subnetwork != "" {
+	return s.mutate(r, p, &in, func(_ map[string]json.RawMessage, rid string) (any, *apiError) {
+		project, region := p["project"], p["region"]
+		if aerr := validateAddressLocked(s.w, project, region, &in); aerr != nil {
+			return nil, aerr
+		}
+		a := buildAddressLocked(s.w, project, region, &in)
+		var fl flight
+		var check func() *apiError
+		if a.Subnetwork != "" {
+			subnet := world.NetworkName(a.Subnetwork)
+			fl.subnet, fl.addr = world.RegionalKey(project, region, subnet), a.Address
+			check = func() *apiError {
 				if _, ok := s.w.S.Subnetworks[fl.subnet]; !ok {
-					return errNotFound(subnetPath(project, region, world.NetworkName(a.Subnetwork)))
+					return errNotFound(subnetPath(project, region, subnet))
 				}
+				return nil
 			}
-			s.w.S.Addresses[key] = a
-			return nil
-		},
-	}), nil
+		}
+		return addresses.insertLocked(s.w, p.target(a.Name), rid, a, a.Id, fl, check), nil
+	})
 }
 
 func (s *server) addressesGet(r *http.Request, p params) (any, *apiError) {
@@ -342,67 +328,29 @@ func addressItemsLocked(w *world.World, project, region string) []listItem {
 }
 
 func (s *server) addressesList(r *http.Request, p params) (any, *apiError) {
-	lp, aerr := parseListParams(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, region := p["project"], p["region"]
-	s.w.Lock()
-	items := addressItemsLocked(s.w, project, region)
-	s.w.Unlock()
-	return lp.list("compute#addressList", "projects/"+project+"/regions/"+region+"/addresses", items)
+	return s.list(r, p, "compute#address", "addresses", addressItemsLocked)
 }
 
 func (s *server) addressesAggregated(r *http.Request, p params) (any, *apiError) {
-	lp, aerr := parseListParams(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project := p["project"]
-	s.w.Lock()
-	scopes := regionScopes(lp, func(region string) []listItem { return addressItemsLocked(s.w, project, region) })
-	s.w.Unlock()
-	return lp.aggregated("compute#addressAggregatedList", "projects/"+project+"/aggregated/addresses", "addresses", scopes)
+	return s.aggregated(r, p, "compute#address", "addresses", addressItemsLocked)
 }
 
 // addressesDelete releases a reserved address. The serverless-ipv4-* addresses belong to Cloud
 // Run, which releases them itself; deleting one is refused as in use.
 func (s *server) addressesDelete(r *http.Request, p params) (any, *apiError) {
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, region, name := p["project"], p["region"], p["name"]
-	path := addressPath(project, region, name)
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, project, rid); op != nil {
-		return op, nil
-	}
-	if res, ok := s.w.S.Reservations[name]; ok && res.Project == project && res.Region == region {
-		user := res.Owner
-		if user == "" {
-			user = subnetPath(project, region, res.Subnet)
-		}
-		return nil, errInUse("address", path, user)
-	}
-	key := world.RegionalKey(project, region, name)
-	cur, ok := s.w.S.Addresses[key]
-	if !ok {
-		return nil, errNotFound(path)
-	}
-	if flightLocked(s.w, flightKey("addresses", key)) != nil {
-		return nil, errNotReady(path)
-	}
-	return startOpLocked(s.w, opSpec{
-		project: project, region: region, opType: "delete", target: path, targetID: cur.Id, requestID: rid,
-		flightKey: flightKey("addresses", key), fl: flight{deleteOp: true},
-		apply: func() *apiError {
-			if _, ok := s.w.S.Addresses[key]; !ok {
-				return errNotFound(path)
+	return s.mutate(r, p, nil, func(_ map[string]json.RawMessage, rid string) (any, *apiError) {
+		t := p.target(p["name"])
+		if res, ok := s.w.S.Reservations[t.name]; ok && res.Project == t.project && res.Region == t.region {
+			user := res.Owner
+			if user == "" {
+				user = subnetPath(t.project, t.region, res.Subnet)
 			}
-			delete(s.w.S.Addresses, key)
-			return nil
-		},
-	}), nil
+			return nil, errInUse("address", addresses.path(t), user)
+		}
+		cur, aerr := addresses.currentLocked(s.w, t)
+		if aerr != nil {
+			return nil, aerr
+		}
+		return addresses.deleteLocked(s.w, t, rid, cur.Id, nil), nil
+	})
 }

@@ -1,6 +1,7 @@
 package computeapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -32,6 +33,11 @@ const (
 var firewallProtocols = []string{"tcp", "udp", "icmp", "esp", "ah", "sctp", "ipip", "all"}
 
 var portRE = regexp.MustCompile(`^([0-9]{1,5})(-([0-9]{1,5}))?$`)
+
+var firewalls = &collection[compute.Firewall]{
+	name:  "firewalls",
+	items: func(s *world.State) map[string]*compute.Firewall { return s.Firewalls },
+}
 
 func firewallPath(project, name string) string { return globalPath(project, "firewalls", name) }
 
@@ -142,9 +148,8 @@ func validateFirewallLocked(w *world.World, project string, f *compute.Firewall)
 	if aerr := validateFirewallFields(f); aerr != nil {
 		return "", aerr
 	}
-	key := world.GlobalKey(project, f.Name)
-	if _, ok := w.S.Firewalls[key]; ok || flightLocked(w, flightKey("firewalls", key)) != nil {
-		return "", errAlreadyExists(firewallPath(project, f.Name))
+	if t := (target{project: project, name: f.Name}); firewalls.takenLocked(w, t) {
+		return "", errAlreadyExists(firewalls.path(t))
 	}
 	return network, nil
 }
@@ -210,66 +215,30 @@ func PutFirewallLocked(w *world.World, project string, f *compute.Firewall) (*co
 
 func (s *server) firewallsInsert(r *http.Request, p params) (any, *apiError) {
 	var in compute.Firewall
-	present, aerr := decodeBody(r, &in)
-	if aerr != nil {
-		return nil, aerr
-	}
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project := p["project"]
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, project, rid); op != nil {
-		return op, nil
-	}
-	network, aerr := validateFirewallLocked(s.w, project, &in)
-	if aerr != nil {
-		return nil, aerr
-	}
-	_, prioritySet := present["priority"]
-	f := buildFirewallLocked(s.w, project, network, &in, prioritySet)
-	key := world.GlobalKey(project, f.Name)
-	path := firewallPath(project, f.Name)
-	return startOpLocked(s.w, opSpec{
-		project: project, opType: "insert", target: path, targetID: f.Id, requestID: rid,
-		flightKey: flightKey("firewalls", key), fl: flight{insert: true, network: project + "/" + network},
-		apply: func() *apiError {
-			if _, ok := s.w.S.Firewalls[key]; ok {
-				return errAlreadyExists(path)
-			}
-			s.w.S.Firewalls[key] = f
-			return nil
-		},
-	}), nil
+	return s.mutate(r, p, &in, func(present map[string]json.RawMessage, rid string) (any, *apiError) {
+		project := p["project"]
+		network, aerr := validateFirewallLocked(s.w, project, &in)
+		if aerr != nil {
+			return nil, aerr
+		}
+		_, prioritySet := present["priority"]
+		f := buildFirewallLocked(s.w, project, network, &in, prioritySet)
+		return firewalls.insertLocked(s.w, p.target(f.Name), rid, f, f.Id, flight{network: project + "/" + network}, nil), nil
+	})
 }
 
 func (s *server) firewallsGet(r *http.Request, p params) (any, *apiError) {
-	s.w.Lock()
-	defer s.w.Unlock()
-	f, ok := s.w.S.Firewalls[world.GlobalKey(p["project"], p["name"])]
-	if !ok {
-		return nil, errNotFound(firewallPath(p["project"], p["name"]))
-	}
-	return renderFirewall(f), nil
+	return firewalls.get(s.w, p, func(f *compute.Firewall) any { return renderFirewall(f) })
+}
+
+func firewallItemsLocked(w *world.World, project, region string) []listItem {
+	return firewalls.itemsLocked(w, project, region, func(f *compute.Firewall) listItem {
+		return toItem(renderFirewall(f), f.Name, f.CreationTimestamp)
+	})
 }
 
 func (s *server) firewallsList(r *http.Request, p params) (any, *apiError) {
-	lp, aerr := parseListParams(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project := p["project"]
-	s.w.Lock()
-	var items []listItem
-	for _, k := range world.SortedKeys(s.w.S.Firewalls) {
-		if f := s.w.S.Firewalls[k]; strings.HasPrefix(k, project+"/") {
-			items = append(items, toItem(renderFirewall(f), f.Name, f.CreationTimestamp))
-		}
-	}
-	s.w.Unlock()
-	return lp.list("compute#firewallList", "projects/"+project+"/global/firewalls", items)
+	return s.list(r, p, "compute#firewall", "firewalls", firewallItemsLocked)
 }
 
 // firewallsPatch applies a JSON merge patch (Compute docs, firewalls.patch). The name, network
@@ -277,28 +246,16 @@ func (s *server) firewallsList(r *http.Request, p params) (any, *apiError) {
 // (realapi/compute/firewall-crud-patch.http.log).
 func (s *server) firewallsPatch(r *http.Request, p params) (any, *apiError) {
 	var patch compute.Firewall
-	present, aerr := decodeBody(r, &patch)
+	return s.mutate(r, p, &patch, func(present map[string]json.RawMessage, rid string) (any, *apiError) {
+		return firewallPatchLocked(s.w, p.target(p["name"]), rid, &patch, present)
+	})
+}
+
+func firewallPatchLocked(w *world.World, t target, rid string, patch *compute.Firewall, present map[string]json.RawMessage) (any, *apiError) {
+	project := t.project
+	cur, aerr := firewalls.currentLocked(w, t)
 	if aerr != nil {
 		return nil, aerr
-	}
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, name := p["project"], p["name"]
-	path := firewallPath(project, name)
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, project, rid); op != nil {
-		return op, nil
-	}
-	key := world.GlobalKey(project, name)
-	cur, ok := s.w.S.Firewalls[key]
-	if !ok {
-		return nil, errNotFound(path)
-	}
-	if flightLocked(s.w, flightKey("firewalls", key)) != nil {
-		return nil, errNotReady(path)
 	}
 	u := clone(cur)
 	for _, k := range sortedKeys(present) {
@@ -345,48 +302,16 @@ func (s *server) firewallsPatch(r *http.Request, p params) (any, *apiError) {
 	if aerr := validateFirewallFields(u); aerr != nil {
 		return nil, aerr
 	}
-	return startOpLocked(s.w, opSpec{
-		project: project, opType: "compute.firewalls.patch", target: path, targetID: cur.Id, requestID: rid,
-		flightKey: flightKey("firewalls", key),
-		apply: func() *apiError {
-			if _, ok := s.w.S.Firewalls[key]; !ok {
-				return errNotFound(path)
-			}
-			s.w.S.Firewalls[key] = u
-			return nil
-		},
-	}), nil
+	return firewalls.replaceLocked(w, t, "compute.firewalls.patch", rid, cur.Id, flight{}, u), nil
 }
 
 func (s *server) firewallsDelete(r *http.Request, p params) (any, *apiError) {
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, name := p["project"], p["name"]
-	path := firewallPath(project, name)
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, project, rid); op != nil {
-		return op, nil
-	}
-	key := world.GlobalKey(project, name)
-	cur, ok := s.w.S.Firewalls[key]
-	if !ok {
-		return nil, errNotFound(path)
-	}
-	if flightLocked(s.w, flightKey("firewalls", key)) != nil {
-		return nil, errNotReady(path)
-	}
-	return startOpLocked(s.w, opSpec{
-		project: project, opType: "delete", target: path, targetID: cur.Id, requestID: rid,
-		flightKey: flightKey("firewalls", key), fl: flight{deleteOp: true},
-		apply: func() *apiError {
-			if _, ok := s.w.S.Firewalls[key]; !ok {
-				return errNotFound(path)
-			}
-			delete(s.w.S.Firewalls, key)
-			return nil
-		},
-	}), nil
+	return s.mutate(r, p, nil, func(_ map[string]json.RawMessage, rid string) (any, *apiError) {
+		t := p.target(p["name"])
+		cur, aerr := firewalls.currentLocked(s.w, t)
+		if aerr != nil {
+			return nil, aerr
+		}
+		return firewalls.deleteLocked(s.w, t, rid, cur.Id, nil), nil
+	})
 }

@@ -1,6 +1,7 @@
 package computeapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -22,6 +23,12 @@ const (
 	mtuMin = 1300
 	mtuMax = 8896
 )
+
+var networks = &collection[compute.Network]{
+	name:  "networks",
+	items: func(s *world.State) map[string]*compute.Network { return s.Networks },
+	store: func(w *world.World, t target, n *compute.Network) { storeNetworkLocked(w, t.project, n) },
+}
 
 func networkPath(project, name string) string { return globalPath(project, "networks", name) }
 
@@ -47,9 +54,8 @@ func validateNetworkLocked(w *world.World, project string, n *compute.Network, a
 	if aerr := validateNetworkFields(n); aerr != nil {
 		return aerr
 	}
-	key := world.GlobalKey(project, n.Name)
-	if _, ok := w.S.Networks[key]; ok || flightLocked(w, flightKey("networks", key)) != nil {
-		return errAlreadyExists(networkPath(project, n.Name))
+	if t := (target{project: project, name: n.Name}); networks.takenLocked(w, t) {
+		return errAlreadyExists(networks.path(t))
 	}
 	return nil
 }
@@ -167,15 +173,15 @@ func networkRefLocked(w *world.World, project, ref, field string) (string, *apiE
 	if proj != project {
 		return "", errInvalid(fmt.Sprintf("Invalid value for field '%s': '%s'. Cross-project references for this resource are not allowed.", field, ref))
 	}
-	key := world.GlobalKey(project, name)
-	if f := flightLocked(w, flightKey("networks", key)); f != nil && f.insert {
-		return "", errNotReady(networkPath(project, name))
+	t := target{project: project, name: name}
+	if f := networks.flightLocked(w, t); f != nil && f.insert {
+		return "", errNotReady(networks.path(t))
 	}
-	if _, ok := w.S.Networks[key]; !ok {
-		return "", errNotFound(networkPath(project, name))
+	if _, aerr := networks.getLocked(w, t); aerr != nil {
+		return "", aerr
 	}
-	if f := flightLocked(w, flightKey("networks", key)); f != nil && f.deleteOp {
-		return "", errNotReady(networkPath(project, name))
+	if f := networks.flightLocked(w, t); f != nil && f.deleteOp {
+		return "", errNotReady(networks.path(t))
 	}
 	return name, nil
 }
@@ -246,65 +252,29 @@ func PutNetworkLocked(w *world.World, project string, n *compute.Network) (*comp
 
 func (s *server) networksInsert(r *http.Request, p params) (any, *apiError) {
 	var n compute.Network
-	present, aerr := decodeBody(r, &n)
-	if aerr != nil {
-		return nil, aerr
-	}
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project := p["project"]
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, project, rid); op != nil {
-		return op, nil
-	}
-	_, autoSet := present["autoCreateSubnetworks"]
-	if aerr := validateNetworkLocked(s.w, project, &n, autoSet); aerr != nil {
-		return nil, aerr
-	}
-	built := buildNetworkLocked(s.w, project, &n)
-	key := world.GlobalKey(project, n.Name)
-	return startOpLocked(s.w, opSpec{
-		project: project, opType: "insert", target: networkPath(project, n.Name), targetID: built.Id, requestID: rid,
-		flightKey: flightKey("networks", key), fl: flight{insert: true},
-		apply: func() *apiError {
-			if _, ok := s.w.S.Networks[key]; ok {
-				return errAlreadyExists(networkPath(project, built.Name))
-			}
-			storeNetworkLocked(s.w, project, built)
-			return nil
-		},
-	}), nil
+	return s.mutate(r, p, &n, func(present map[string]json.RawMessage, rid string) (any, *apiError) {
+		project := p["project"]
+		_, autoSet := present["autoCreateSubnetworks"]
+		if aerr := validateNetworkLocked(s.w, project, &n, autoSet); aerr != nil {
+			return nil, aerr
+		}
+		built := buildNetworkLocked(s.w, project, &n)
+		return networks.insertLocked(s.w, p.target(n.Name), rid, built, built.Id, flight{}, nil), nil
+	})
 }
 
 func (s *server) networksGet(r *http.Request, p params) (any, *apiError) {
-	project := p["project"]
-	s.w.Lock()
-	defer s.w.Unlock()
-	n, ok := s.w.S.Networks[world.GlobalKey(project, p["name"])]
-	if !ok {
-		return nil, errNotFound(networkPath(project, p["name"]))
-	}
-	return renderNetworkLocked(s.w, project, n), nil
+	return networks.get(s.w, p, func(n *compute.Network) any { return renderNetworkLocked(s.w, p["project"], n) })
+}
+
+func networkItemsLocked(w *world.World, project, region string) []listItem {
+	return networks.itemsLocked(w, project, region, func(n *compute.Network) listItem {
+		return toItem(renderNetworkLocked(w, project, n), n.Name, n.CreationTimestamp)
+	})
 }
 
 func (s *server) networksList(r *http.Request, p params) (any, *apiError) {
-	lp, aerr := parseListParams(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project := p["project"]
-	s.w.Lock()
-	var items []listItem
-	for _, k := range world.SortedKeys(s.w.S.Networks) {
-		if n := s.w.S.Networks[k]; strings.HasPrefix(k, project+"/") {
-			items = append(items, toItem(renderNetworkLocked(s.w, project, n), n.Name, n.CreationTimestamp))
-		}
-	}
-	s.w.Unlock()
-	return lp.list("compute#networkList", "projects/"+project+"/global/networks", items)
+	return s.list(r, p, "compute#network", "networks", networkItemsLocked)
 }
 
 // networksPatch applies a JSON merge patch. The real API lets routingConfig, the firewall
@@ -313,28 +283,15 @@ func (s *server) networksList(r *http.Request, p params) (any, *apiError) {
 // "compute.networks.patch" otherwise (realapi/vpcaccess/connector-cidr-crud-2024-terraform.http.log).
 func (s *server) networksPatch(r *http.Request, p params) (any, *apiError) {
 	var patch compute.Network
-	present, aerr := decodeBody(r, &patch)
+	return s.mutate(r, p, &patch, func(present map[string]json.RawMessage, rid string) (any, *apiError) {
+		return networkPatchLocked(s.w, p.target(p["name"]), rid, &patch, present)
+	})
+}
+
+func networkPatchLocked(w *world.World, t target, rid string, patch *compute.Network, present map[string]json.RawMessage) (any, *apiError) {
+	cur, aerr := networks.currentLocked(w, t)
 	if aerr != nil {
 		return nil, aerr
-	}
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, name := p["project"], p["name"]
-	path := networkPath(project, name)
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, project, rid); op != nil {
-		return op, nil
-	}
-	key := world.GlobalKey(project, name)
-	cur, ok := s.w.S.Networks[key]
-	if !ok {
-		return nil, errNotFound(path)
-	}
-	if flightLocked(s.w, flightKey("networks", key)) != nil {
-		return nil, errNotReady(path)
 	}
 	updated := clone(cur)
 	opType := "compute.networks.patch"
@@ -408,60 +365,30 @@ func (s *server) networksPatch(r *http.Request, p params) (any, *apiError) {
 		}
 		// Output-only fields copied from a GET (id, kind, selfLink, subnetworks, ...) are ignored.
 	}
-	return startOpLocked(s.w, opSpec{
-		project: project, opType: opType, target: path, targetID: cur.Id, requestID: rid,
-		flightKey: flightKey("networks", key), fl: flight{},
-		apply: func() *apiError {
-			if _, ok := s.w.S.Networks[key]; !ok {
-				return errNotFound(path)
-			}
-			s.w.S.Networks[key] = updated
-			return nil
-		},
-	}), nil
+	return networks.replaceLocked(w, t, opType, rid, cur.Id, flight{}, updated), nil
 }
 
 func (s *server) networksDelete(r *http.Request, p params) (any, *apiError) {
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, name := p["project"], p["name"]
-	path := networkPath(project, name)
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, project, rid); op != nil {
-		return op, nil
-	}
-	key := world.GlobalKey(project, name)
-	cur, ok := s.w.S.Networks[key]
-	if !ok {
-		return nil, errNotFound(path)
-	}
-	if flightLocked(s.w, flightKey("networks", key)) != nil {
-		return nil, errNotReady(path)
-	}
-	if user := networkUserLocked(s.w, project, name); user != "" {
-		return nil, errInUse("network", path, user)
-	}
-	return startOpLocked(s.w, opSpec{
-		project: project, opType: "delete", target: path, targetID: cur.Id, requestID: rid,
-		flightKey: flightKey("networks", key), fl: flight{deleteOp: true},
-		apply: func() *apiError {
-			n, ok := s.w.S.Networks[key]
-			if !ok {
-				return errNotFound(path)
-			}
+	return s.mutate(r, p, nil, func(_ map[string]json.RawMessage, rid string) (any, *apiError) {
+		project, name := p["project"], p["name"]
+		t := p.target(name)
+		cur, aerr := networks.currentLocked(s.w, t)
+		if aerr != nil {
+			return nil, aerr
+		}
+		if user := networkUserLocked(s.w, project, name); user != "" {
+			return nil, errInUse("network", networks.path(t), user)
+		}
+		return networks.deleteLocked(s.w, t, rid, cur.Id, func(n *compute.Network) *apiError {
 			if user := networkUserLocked(s.w, project, name); user != "" {
-				return errInUse("network", path, user)
+				return errInUse("network", networks.path(t), user)
 			}
 			for k, sn := range s.w.S.Subnetworks {
 				if strings.HasPrefix(k, project+"/") && world.NetworkName(sn.Network) == name && isAutoSubnet(n, sn) {
 					delete(s.w.S.Subnetworks, k)
 				}
 			}
-			delete(s.w.S.Networks, key)
 			return nil
-		},
-	}), nil
+		}), nil
+	})
 }

@@ -264,30 +264,23 @@ func (s *server) opsDelete(r *http.Request, p params) (any, *apiError) {
 }
 
 func (s *server) opsList(r *http.Request, p params) (any, *apiError) {
-	lp, aerr := parseListParams(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, region := p["project"], p["region"]
+	return s.list(r, p, "compute#operation", "operations", opItemsLocked)
+}
+
+func opItemsLocked(w *world.World, project, region string) []listItem {
 	prefix := opKey(project, region, "")
-	s.w.Lock()
 	var ops []*compute.Operation
-	for k, op := range s.w.S.ComputeOps {
+	for k, op := range w.S.ComputeOps {
 		if strings.HasPrefix(k, prefix) && !strings.Contains(k[len(prefix):], "/") {
 			ops = append(ops, op)
 		}
 	}
-	s.w.Unlock()
 	sortOps(ops)
 	items := make([]listItem, 0, len(ops))
 	for _, op := range ops {
 		items = append(items, toItem(renderOp(op), op.Name, op.InsertTime))
 	}
-	scope := "global"
-	if region != "" {
-		scope = "regions/" + region
-	}
-	return lp.list("compute#operationList", "projects/"+project+"/"+scope+"/operations", items)
+	return items
 }
 
 // sortOps orders operations as they were created.

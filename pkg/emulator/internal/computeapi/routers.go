@@ -1,10 +1,10 @@
 package computeapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	compute "google.golang.org/api/compute/v1"
 
@@ -25,6 +25,11 @@ var (
 	natIPAllocateOptions = []string{"AUTO_ONLY", "MANUAL_ONLY"}
 	natSourceRanges      = []string{"ALL_SUBNETWORKS_ALL_IP_RANGES", "ALL_SUBNETWORKS_ALL_PRIMARY_IP_RANGES", "LIST_OF_SUBNETWORKS"}
 )
+
+var routers = &collection[compute.Router]{
+	name:  "routers",
+	items: func(s *world.State) map[string]*compute.Router { return s.Routers },
+}
 
 func routerPath(project, region, name string) string {
 	return regionalPath(project, region, "routers", name)
@@ -135,9 +140,8 @@ func validateRouterLocked(w *world.World, project, region string, rt *compute.Ro
 	if aerr := validateNatsLocked(w, project, region, network, rt.Nats); aerr != nil {
 		return "", aerr
 	}
-	key := world.RegionalKey(project, region, rt.Name)
-	if _, ok := w.S.Routers[key]; ok || flightLocked(w, flightKey("routers", key)) != nil {
-		return "", errAlreadyExists(routerPath(project, region, rt.Name))
+	if t := (target{project, region, rt.Name}); routers.takenLocked(w, t) {
+		return "", errAlreadyExists(routers.path(t))
 	}
 	return network, nil
 }
@@ -182,82 +186,33 @@ func PutRouterLocked(w *world.World, project, region string, rt *compute.Router)
 
 func (s *server) routersInsert(r *http.Request, p params) (any, *apiError) {
 	var in compute.Router
-	if _, aerr := decodeBody(r, &in); aerr != nil {
-		return nil, aerr
-	}
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, region := p["project"], p["region"]
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, project, rid); op != nil {
-		return op, nil
-	}
-	network, aerr := validateRouterLocked(s.w, project, region, &in)
-	if aerr != nil {
-		return nil, aerr
-	}
-	rt := buildRouterLocked(s.w, project, region, network, &in)
-	key := world.RegionalKey(project, region, rt.Name)
-	path := routerPath(project, region, rt.Name)
-	return startOpLocked(s.w, opSpec{
-		project: project, region: region, opType: "insert", target: path, targetID: rt.Id, requestID: rid,
-		flightKey: flightKey("routers", key), fl: flight{insert: true, network: project + "/" + network},
-		apply: func() *apiError {
-			if _, ok := s.w.S.Routers[key]; ok {
-				return errAlreadyExists(path)
-			}
-			s.w.S.Routers[key] = rt
-			return nil
-		},
-	}), nil
+	return s.mutate(r, p, &in, func(_ map[string]json.RawMessage, rid string) (any, *apiError) {
+		project, region := p["project"], p["region"]
+		network, aerr := validateRouterLocked(s.w, project, region, &in)
+		if aerr != nil {
+			return nil, aerr
+		}
+		rt := buildRouterLocked(s.w, project, region, network, &in)
+		return routers.insertLocked(s.w, p.target(rt.Name), rid, rt, rt.Id, flight{network: project + "/" + network}, nil), nil
+	})
 }
 
 func (s *server) routersGet(r *http.Request, p params) (any, *apiError) {
-	s.w.Lock()
-	defer s.w.Unlock()
-	rt, ok := s.w.S.Routers[world.RegionalKey(p["project"], p["region"], p["name"])]
-	if !ok {
-		return nil, errNotFound(routerPath(p["project"], p["region"], p["name"]))
-	}
-	return renderRouter(rt), nil
+	return routers.get(s.w, p, func(rt *compute.Router) any { return renderRouter(rt) })
 }
 
 func routerItemsLocked(w *world.World, project, region string) []listItem {
-	var items []listItem
-	prefix := project + "/" + region + "/"
-	for _, k := range world.SortedKeys(w.S.Routers) {
-		if rt := w.S.Routers[k]; strings.HasPrefix(k, prefix) {
-			items = append(items, toItem(renderRouter(rt), rt.Name, rt.CreationTimestamp))
-		}
-	}
-	return items
+	return routers.itemsLocked(w, project, region, func(rt *compute.Router) listItem {
+		return toItem(renderRouter(rt), rt.Name, rt.CreationTimestamp)
+	})
 }
 
 func (s *server) routersList(r *http.Request, p params) (any, *apiError) {
-	lp, aerr := parseListParams(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, region := p["project"], p["region"]
-	s.w.Lock()
-	items := routerItemsLocked(s.w, project, region)
-	s.w.Unlock()
-	return lp.list("compute#routerList", "projects/"+project+"/regions/"+region+"/routers", items)
+	return s.list(r, p, "compute#router", "routers", routerItemsLocked)
 }
 
 func (s *server) routersAggregated(r *http.Request, p params) (any, *apiError) {
-	lp, aerr := parseListParams(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project := p["project"]
-	s.w.Lock()
-	scopes := regionScopes(lp, func(region string) []listItem { return routerItemsLocked(s.w, project, region) })
-	s.w.Unlock()
-	return lp.aggregated("compute#routerAggregatedList", "projects/"+project+"/aggregated/routers", "routers", scopes)
+	return s.aggregated(r, p, "compute#router", "routers", routerItemsLocked)
 }
 
 // routersPatch applies a JSON merge patch (Compute docs, routers.patch): a NAT is added,
@@ -265,28 +220,16 @@ func (s *server) routersAggregated(r *http.Request, p params) (any, *apiError) {
 // they are (realapi/compute/router-nat-basic-crud.http.log). The operation type is "patch".
 func (s *server) routersPatch(r *http.Request, p params) (any, *apiError) {
 	var patch compute.Router
-	present, aerr := decodeBody(r, &patch)
+	return s.mutate(r, p, &patch, func(present map[string]json.RawMessage, rid string) (any, *apiError) {
+		return routerPatchLocked(s.w, p.target(p["name"]), rid, &patch, present)
+	})
+}
+
+func routerPatchLocked(w *world.World, t target, rid string, patch *compute.Router, present map[string]json.RawMessage) (any, *apiError) {
+	project, region := t.project, t.region
+	cur, aerr := routers.currentLocked(w, t)
 	if aerr != nil {
 		return nil, aerr
-	}
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, region, name := p["project"], p["region"], p["name"]
-	path := routerPath(project, region, name)
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, project, rid); op != nil {
-		return op, nil
-	}
-	key := world.RegionalKey(project, region, name)
-	cur, ok := s.w.S.Routers[key]
-	if !ok {
-		return nil, errNotFound(path)
-	}
-	if flightLocked(s.w, flightKey("routers", key)) != nil {
-		return nil, errNotReady(path)
 	}
 	u := clone(cur)
 	network := world.NetworkName(cur.Network)
@@ -295,7 +238,7 @@ func (s *server) routersPatch(r *http.Request, p params) (any, *apiError) {
 		case "description":
 			u.Description = patch.Description
 		case "nats":
-			if aerr := validateNatsLocked(s.w, project, region, network, patch.Nats); aerr != nil {
+			if aerr := validateNatsLocked(w, project, region, network, patch.Nats); aerr != nil {
 				return nil, aerr
 			}
 			u.Nats = normalizeNats(project, region, patch.Nats)
@@ -326,48 +269,16 @@ func (s *server) routersPatch(r *http.Request, p params) (any, *apiError) {
 		}
 		// Output-only fields copied from a GET are ignored.
 	}
-	return startOpLocked(s.w, opSpec{
-		project: project, region: region, opType: "patch", target: path, targetID: cur.Id, requestID: rid,
-		flightKey: flightKey("routers", key),
-		apply: func() *apiError {
-			if _, ok := s.w.S.Routers[key]; !ok {
-				return errNotFound(path)
-			}
-			s.w.S.Routers[key] = u
-			return nil
-		},
-	}), nil
+	return routers.replaceLocked(w, t, "patch", rid, cur.Id, flight{}, u), nil
 }
 
 func (s *server) routersDelete(r *http.Request, p params) (any, *apiError) {
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, region, name := p["project"], p["region"], p["name"]
-	path := routerPath(project, region, name)
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, project, rid); op != nil {
-		return op, nil
-	}
-	key := world.RegionalKey(project, region, name)
-	cur, ok := s.w.S.Routers[key]
-	if !ok {
-		return nil, errNotFound(path)
-	}
-	if flightLocked(s.w, flightKey("routers", key)) != nil {
-		return nil, errNotReady(path)
-	}
-	return startOpLocked(s.w, opSpec{
-		project: project, region: region, opType: "delete", target: path, targetID: cur.Id, requestID: rid,
-		flightKey: flightKey("routers", key), fl: flight{deleteOp: true},
-		apply: func() *apiError {
-			if _, ok := s.w.S.Routers[key]; !ok {
-				return errNotFound(path)
-			}
-			delete(s.w.S.Routers, key)
-			return nil
-		},
-	}), nil
+	return s.mutate(r, p, nil, func(_ map[string]json.RawMessage, rid string) (any, *apiError) {
+		t := p.target(p["name"])
+		cur, aerr := routers.currentLocked(s.w, t)
+		if aerr != nil {
+			return nil, aerr
+		}
+		return routers.deleteLocked(s.w, t, rid, cur.Id, nil), nil
+	})
 }

@@ -64,19 +64,14 @@ func routesLocked(w *world.World, project string) []*compute.Route {
 }
 
 func (s *server) routesList(r *http.Request, p params) (any, *apiError) {
-	lp, aerr := parseListParams(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project := p["project"]
-	s.w.Lock()
-	routes := routesLocked(s.w, project)
-	s.w.Unlock()
-	items := make([]listItem, 0, len(routes))
-	for _, rt := range routes {
-		items = append(items, toItem(rt, rt.Name, rt.CreationTimestamp))
-	}
-	return lp.list("compute#routeList", "projects/"+project+"/global/routes", items)
+	return s.list(r, p, "compute#route", "routes", func(w *world.World, project, _ string) []listItem {
+		routes := routesLocked(w, project)
+		items := make([]listItem, 0, len(routes))
+		for _, rt := range routes {
+			items = append(items, toItem(rt, rt.Name, rt.CreationTimestamp))
+		}
+		return items
+	})
 }
 
 func (s *server) routesGet(r *http.Request, p params) (any, *apiError) {

@@ -1,6 +1,7 @@
 package computeapi
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -45,6 +46,11 @@ var prohibitedRanges = []netip.Prefix{
 	netip.MustParsePrefix("169.254.0.0/16"),
 	netip.MustParsePrefix("224.0.0.0/4"),
 	netip.MustParsePrefix("255.255.255.255/32"),
+}
+
+var subnetworks = &collection[compute.Subnetwork]{
+	name:  "subnetworks",
+	items: func(s *world.State) map[string]*compute.Subnetwork { return s.Subnetworks },
 }
 
 func subnetPath(project, region, name string) string {
@@ -210,9 +216,8 @@ func validateSubnetworkLocked(w *world.World, project, region string, sn *comput
 		"DISABLE_GOOGLE_ACCESS", "ENABLE_BIDIRECTIONAL_ACCESS_TO_GOOGLE", "ENABLE_OUTBOUND_VM_ACCESS_TO_GOOGLE"); aerr != nil {
 		return "", aerr
 	}
-	key := world.RegionalKey(project, region, sn.Name)
-	if _, ok := w.S.Subnetworks[key]; ok || flightLocked(w, flightKey("subnetworks", key)) != nil {
-		return "", errAlreadyExists(subnetPath(project, region, sn.Name))
+	if t := (target{project, region, sn.Name}); subnetworks.takenLocked(w, t) {
+		return "", errAlreadyExists(subnetworks.path(t))
 	}
 	if nr, ok := conflictLocked(w, project, network, primary, nil); ok {
 		return "", errOverlap("resource.ipCidrRange", primary, nr)
@@ -366,76 +371,41 @@ func PutSubnetworkLocked(w *world.World, project, region string, s *compute.Subn
 
 func (s *server) subnetworksInsert(r *http.Request, p params) (any, *apiError) {
 	var in compute.Subnetwork
-	if _, aerr := decodeBody(r, &in); aerr != nil {
-		return nil, aerr
-	}
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, region := p["project"], p["region"]
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, project, rid); op != nil {
-		return op, nil
-	}
-	network, aerr := validateSubnetworkLocked(s.w, project, region, &in)
-	if aerr != nil {
-		return nil, aerr
-	}
-	sn := buildSubnetworkLocked(s.w, project, region, network, &in)
-	key := world.RegionalKey(project, region, sn.Name)
-	path := subnetPath(project, region, sn.Name)
-	return startOpLocked(s.w, opSpec{
-		project: project, region: region, opType: "insert", target: path, targetID: sn.Id, requestID: rid,
-		flightKey: flightKey("subnetworks", key),
-		fl:        flight{insert: true, network: project + "/" + network, ranges: subnetRanges(sn, region)},
-		apply: func() *apiError {
-			if _, ok := s.w.S.Subnetworks[key]; ok {
-				return errAlreadyExists(path)
-			}
+	return s.mutate(r, p, &in, func(_ map[string]json.RawMessage, rid string) (any, *apiError) {
+		project, region := p["project"], p["region"]
+		network, aerr := validateSubnetworkLocked(s.w, project, region, &in)
+		if aerr != nil {
+			return nil, aerr
+		}
+		sn := buildSubnetworkLocked(s.w, project, region, network, &in)
+		fl := flight{network: project + "/" + network, ranges: subnetRanges(sn, region)}
+		return subnetworks.insertLocked(s.w, p.target(sn.Name), rid, sn, sn.Id, fl, func() *apiError {
 			if _, ok := s.w.S.Networks[world.GlobalKey(project, network)]; !ok {
 				return errNotFound(networkPath(project, network))
 			}
-			s.w.S.Subnetworks[key] = sn
 			return nil
-		},
-	}), nil
+		}), nil
+	})
 }
 
 func (s *server) subnetworksGet(r *http.Request, p params) (any, *apiError) {
-	project, region, name := p["project"], p["region"], p["name"]
-	s.w.Lock()
-	defer s.w.Unlock()
-	sn, ok := s.w.S.Subnetworks[world.RegionalKey(project, region, name)]
-	if !ok {
-		return nil, errNotFound(subnetPath(project, region, name))
-	}
-	return renderSubnetworkLocked(s.w, project, region, sn, r.URL.Query().Get("views") == utilizationView), nil
+	util := r.URL.Query().Get("views") == utilizationView
+	return subnetworks.get(s.w, p, func(sn *compute.Subnetwork) any {
+		return renderSubnetworkLocked(s.w, p["project"], p["region"], sn, util)
+	})
 }
 
-// subnetItemsLocked returns the project's subnetworks in a region as list items.
-func subnetItemsLocked(w *world.World, project, region string, withUtilization bool) []listItem {
-	var items []listItem
-	prefix := project + "/" + region + "/"
-	for _, k := range world.SortedKeys(w.S.Subnetworks) {
-		if sn := w.S.Subnetworks[k]; strings.HasPrefix(k, prefix) {
-			items = append(items, toItem(renderSubnetworkLocked(w, project, region, sn, withUtilization), sn.Name, sn.CreationTimestamp))
-		}
+// subnetItems returns the list items of subnetworks, shown with their utilization or not.
+func subnetItems(withUtilization bool) itemsFunc {
+	return func(w *world.World, project, region string) []listItem {
+		return subnetworks.itemsLocked(w, project, region, func(sn *compute.Subnetwork) listItem {
+			return toItem(renderSubnetworkLocked(w, project, region, sn, withUtilization), sn.Name, sn.CreationTimestamp)
+		})
 	}
-	return items
 }
 
 func (s *server) subnetworksList(r *http.Request, p params) (any, *apiError) {
-	lp, aerr := parseListParams(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, region := p["project"], p["region"]
-	s.w.Lock()
-	items := subnetItemsLocked(s.w, project, region, r.URL.Query().Get("views") == utilizationView)
-	s.w.Unlock()
-	return lp.list("compute#subnetworkList", "projects/"+project+"/regions/"+region+"/subnetworks", items)
+	return s.list(r, p, "compute#subnetwork", "subnetworks", subnetItems(r.URL.Query().Get("views") == utilizationView))
 }
 
 // regionScopes lists every region scope of an aggregated list, with "global" first when the
@@ -453,53 +423,16 @@ func regionScopes(lp listParams, items func(region string) []listItem) []scopeIt
 }
 
 func (s *server) subnetworksAggregated(r *http.Request, p params) (any, *apiError) {
-	lp, aerr := parseListParams(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project := p["project"]
-	util := r.URL.Query().Get("views") == utilizationView
-	s.w.Lock()
-	scopes := regionScopes(lp, func(region string) []listItem { return subnetItemsLocked(s.w, project, region, util) })
-	s.w.Unlock()
-	return lp.aggregated("compute#subnetworkAggregatedList", "projects/"+project+"/aggregated/subnetworks", "subnetworks", scopes)
+	return s.aggregated(r, p, "compute#subnetwork", "subnetworks", subnetItems(r.URL.Query().Get("views") == utilizationView))
 }
 
 // subnetChangeLocked starts the operation of a subnetwork change other than insert and delete:
 // it gives updated a new fingerprint and stores it when the operation completes; newRanges
 // count in overlap checks meanwhile.
-func (s *server) subnetChangeLocked(p params, rid, opType string, cur, updated *compute.Subnetwork, newRanges []world.NetworkRange) *compute.Operation {
-	project, region, name := p["project"], p["region"], p["name"]
-	key := world.RegionalKey(project, region, name)
-	path := subnetPath(project, region, name)
+func subnetChangeLocked(w *world.World, t target, rid, opType string, cur, updated *compute.Subnetwork, newRanges []world.NetworkRange) *compute.Operation {
 	updated.Fingerprint = randomFingerprint()
-	return startOpLocked(s.w, opSpec{
-		project: project, region: region, opType: opType, target: path, targetID: cur.Id, requestID: rid,
-		flightKey: flightKey("subnetworks", key),
-		fl:        flight{network: project + "/" + world.NetworkName(cur.Network), ranges: newRanges},
-		apply: func() *apiError {
-			if _, ok := s.w.S.Subnetworks[key]; !ok {
-				return errNotFound(path)
-			}
-			s.w.S.Subnetworks[key] = updated
-			return nil
-		},
-	})
-}
-
-// currentSubnetLocked returns the subnetwork a mutation targets, refusing while another
-// change of it runs.
-func (s *server) currentSubnetLocked(p params) (*compute.Subnetwork, *apiError) {
-	project, region, name := p["project"], p["region"], p["name"]
-	key := world.RegionalKey(project, region, name)
-	cur, ok := s.w.S.Subnetworks[key]
-	if !ok {
-		return nil, errNotFound(subnetPath(project, region, name))
-	}
-	if flightLocked(s.w, flightKey("subnetworks", key)) != nil {
-		return nil, errNotReady(subnetPath(project, region, name))
-	}
-	return cur, nil
+	fl := flight{network: t.project + "/" + world.NetworkName(cur.Network), ranges: newRanges}
+	return subnetworks.replaceLocked(w, t, opType, rid, cur.Id, fl, updated)
 }
 
 // expandLocked checks a new primary range for cur: it must contain the current one and be
@@ -530,29 +463,21 @@ func expandLocked(w *world.World, project, region string, cur *compute.Subnetwor
 // can change. Other fields must keep their values.
 func (s *server) subnetworksPatch(r *http.Request, p params) (any, *apiError) {
 	var patch compute.Subnetwork
-	present, aerr := decodeBody(r, &patch)
+	return s.mutate(r, p, &patch, func(present map[string]json.RawMessage, rid string) (any, *apiError) {
+		return subnetPatchLocked(s.w, p.target(p["name"]), rid, &patch, present)
+	})
+}
+
+func subnetPatchLocked(w *world.World, t target, rid string, patch *compute.Subnetwork, present map[string]json.RawMessage) (any, *apiError) {
+	project, region := t.project, t.region
+	cur, aerr := subnetworks.getLocked(w, t)
 	if aerr != nil {
 		return nil, aerr
-	}
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, region, name := p["project"], p["region"], p["name"]
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, project, rid); op != nil {
-		return op, nil
-	}
-	key := world.RegionalKey(project, region, name)
-	cur, ok := s.w.S.Subnetworks[key]
-	if !ok {
-		return nil, errNotFound(subnetPath(project, region, name))
 	}
 	if patch.Fingerprint != cur.Fingerprint {
 		return nil, errFingerprint()
 	}
-	if cur, aerr = s.currentSubnetLocked(p); aerr != nil {
+	if cur, aerr = subnetworks.currentLocked(w, t); aerr != nil {
 		return nil, aerr
 	}
 	updated := clone(cur)
@@ -602,7 +527,7 @@ func (s *server) subnetworksPatch(r *http.Request, p params) (any, *apiError) {
 				return nr.Kind == "secondary range" && nr.Name == cur.Name && nr.Region == region
 			}
 			for i, sp := range ps {
-				if nr, ok := conflictLocked(s.w, project, network, sp, skip); ok {
+				if nr, ok := conflictLocked(w, project, network, sp, skip); ok {
 					return nil, errOverlap(fmt.Sprintf("resource.secondaryIpRanges[%d].ipCidrRange", i), sp, nr)
 				}
 				newRanges = append(newRanges, world.NetworkRange{Prefix: sp, Kind: "secondary range", Name: cur.Name, Region: region})
@@ -612,21 +537,21 @@ func (s *server) subnetworksPatch(r *http.Request, p params) (any, *apiError) {
 			if patch.IpCidrRange == cur.IpCidrRange {
 				continue
 			}
-			np, aerr := expandLocked(s.w, project, region, cur, patch.IpCidrRange)
+			np, aerr := expandLocked(w, project, region, cur, patch.IpCidrRange)
 			if aerr != nil {
 				return nil, aerr
 			}
 			updated.IpCidrRange = np.String()
 			newRanges = append(newRanges, world.NetworkRange{Prefix: np, Kind: "subnetwork", Name: cur.Name, Region: region})
 		case "name", "network", "region", "stackType", "purpose", "role":
-			if aerr := unchangedSubnetField(k, cur, &patch); aerr != nil {
+			if aerr := unchangedSubnetField(k, cur, patch); aerr != nil {
 				return nil, aerr
 			}
 		}
 		// Output-only fields copied from a GET (id, kind, selfLink, gatewayAddress, state,
 		// fingerprint, ...) are ignored.
 	}
-	return s.subnetChangeLocked(p, rid, "patch", cur, updated, newRanges), nil
+	return subnetChangeLocked(w, t, rid, "patch", cur, updated, newRanges), nil
 }
 
 // unchangedSubnetField refuses a patch that changes a field subnetworks.patch cannot change.
@@ -661,90 +586,57 @@ func unchangedSubnetField(k string, cur, patch *compute.Subnetwork) *apiError {
 
 func (s *server) subnetworksSetPrivateIPGoogleAccess(r *http.Request, p params) (any, *apiError) {
 	var req compute.SubnetworksSetPrivateIpGoogleAccessRequest
-	if _, aerr := decodeBody(r, &req); aerr != nil {
-		return nil, aerr
-	}
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, p["project"], rid); op != nil {
-		return op, nil
-	}
-	cur, aerr := s.currentSubnetLocked(p)
-	if aerr != nil {
-		return nil, aerr
-	}
-	updated := clone(cur)
-	updated.PrivateIpGoogleAccess = req.PrivateIpGoogleAccess
-	return s.subnetChangeLocked(p, rid, "setPrivateIpGoogleAccess", cur, updated, nil), nil
+	return s.mutate(r, p, &req, func(_ map[string]json.RawMessage, rid string) (any, *apiError) {
+		t := p.target(p["name"])
+		cur, aerr := subnetworks.currentLocked(s.w, t)
+		if aerr != nil {
+			return nil, aerr
+		}
+		updated := clone(cur)
+		updated.PrivateIpGoogleAccess = req.PrivateIpGoogleAccess
+		return subnetChangeLocked(s.w, t, rid, "setPrivateIpGoogleAccess", cur, updated, nil), nil
+	})
 }
 
 func (s *server) subnetworksExpand(r *http.Request, p params) (any, *apiError) {
 	var req compute.SubnetworksExpandIpCidrRangeRequest
-	if _, aerr := decodeBody(r, &req); aerr != nil {
-		return nil, aerr
-	}
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, p["project"], rid); op != nil {
-		return op, nil
-	}
-	cur, aerr := s.currentSubnetLocked(p)
-	if aerr != nil {
-		return nil, aerr
-	}
-	np, aerr := expandLocked(s.w, p["project"], p["region"], cur, req.IpCidrRange)
-	if aerr != nil {
-		return nil, aerr
-	}
-	updated := clone(cur)
-	updated.IpCidrRange = np.String()
-	nr := []world.NetworkRange{{Prefix: np, Kind: "subnetwork", Name: cur.Name, Region: p["region"]}}
-	return s.subnetChangeLocked(p, rid, "expandIpCidrRange", cur, updated, nr), nil
+	return s.mutate(r, p, &req, func(_ map[string]json.RawMessage, rid string) (any, *apiError) {
+		t := p.target(p["name"])
+		cur, aerr := subnetworks.currentLocked(s.w, t)
+		if aerr != nil {
+			return nil, aerr
+		}
+		np, aerr := expandLocked(s.w, t.project, t.region, cur, req.IpCidrRange)
+		if aerr != nil {
+			return nil, aerr
+		}
+		updated := clone(cur)
+		updated.IpCidrRange = np.String()
+		nr := []world.NetworkRange{{Prefix: np, Kind: "subnetwork", Name: cur.Name, Region: t.region}}
+		return subnetChangeLocked(s.w, t, rid, "expandIpCidrRange", cur, updated, nr), nil
+	})
 }
 
 func (s *server) subnetworksDelete(r *http.Request, p params) (any, *apiError) {
-	rid, aerr := requestID(r)
-	if aerr != nil {
-		return nil, aerr
-	}
-	project, region, name := p["project"], p["region"], p["name"]
-	path := subnetPath(project, region, name)
-	s.w.Lock()
-	defer s.w.Unlock()
-	if op := opByRequestLocked(s.w, project, rid); op != nil {
-		return op, nil
-	}
-	cur, aerr := s.currentSubnetLocked(p)
-	if aerr != nil {
-		return nil, aerr
-	}
-	if isAutoSubnet(s.w.S.Networks[world.GlobalKey(project, world.NetworkName(cur.Network))], cur) {
-		return nil, errInvalid("Invalid resource usage: 'Cannot delete auto subnetworks from an auto subnet mode network.'")
-	}
-	if user := subnetUserLocked(s.w, project, region, name); user != "" {
-		return nil, errInUse("subnetwork", path, user)
-	}
-	key := world.RegionalKey(project, region, name)
-	return startOpLocked(s.w, opSpec{
-		project: project, region: region, opType: "delete", target: path, targetID: cur.Id, requestID: rid,
-		flightKey: flightKey("subnetworks", key), fl: flight{deleteOp: true},
-		apply: func() *apiError {
-			if _, ok := s.w.S.Subnetworks[key]; !ok {
-				return errNotFound(path)
-			}
+	return s.mutate(r, p, nil, func(_ map[string]json.RawMessage, rid string) (any, *apiError) {
+		project, region, name := p["project"], p["region"], p["name"]
+		t := p.target(name)
+		cur, aerr := subnetworks.currentLocked(s.w, t)
+		if aerr != nil {
+			return nil, aerr
+		}
+		if isAutoSubnet(s.w.S.Networks[world.GlobalKey(project, world.NetworkName(cur.Network))], cur) {
+			return nil, errInvalid("Invalid resource usage: 'Cannot delete auto subnetworks from an auto subnet mode network.'")
+		}
+		inUse := func(*compute.Subnetwork) *apiError {
 			if user := subnetUserLocked(s.w, project, region, name); user != "" {
-				return errInUse("subnetwork", path, user)
+				return errInUse("subnetwork", subnetworks.path(t), user)
 			}
-			delete(s.w.S.Subnetworks, key)
 			return nil
-		},
-	}), nil
+		}
+		if aerr := inUse(cur); aerr != nil {
+			return nil, aerr
+		}
+		return subnetworks.deleteLocked(s.w, t, rid, cur.Id, inUse), nil
+	})
 }

@@ -2,7 +2,6 @@ package runapi
 
 import (
 	"context"
-	"sort"
 	"strings"
 	"time"
 
@@ -27,21 +26,17 @@ type executionsServer struct {
 
 // executionsOfLocked returns the executions of a job, oldest first.
 func executionsOfLocked(w *world.World, jobName string) []*runpb.Execution {
-	prefix := jobName + "/executions/"
-	var out []*runpb.Execution
-	for k, e := range w.S.Executions {
-		if strings.HasPrefix(k, prefix) {
-			out = append(out, e)
-		}
+	return childrenLocked(w.S.Executions, jobName+"/executions/")
+}
+
+// removeExecutionsLocked deletes the executions of the job named jobName; running ones stop
+// and the operations waiting on them end.
+func removeExecutionsLocked(w *world.World, jobName string) {
+	for _, e := range executionsOfLocked(w, jobName) {
+		abortWaitingLocked(w, e, e.Name)
+		stopLocked(w, e.Name)
+		delete(w.S.Executions, e.Name)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i].GetCreateTime().AsTime(), out[j].GetCreateTime().AsTime()
-		if !a.Equal(b) {
-			return a.Before(b)
-		}
-		return out[i].Name < out[j].Name
-	})
-	return out
 }
 
 // parallelTasks is how many tasks of e run at once.
@@ -200,16 +195,11 @@ func (s *executionsServer) ListExecutions(_ context.Context, req *runpb.ListExec
 	if _, ok := s.w.S.Jobs[req.GetParent()]; !ok {
 		return nil, errNotFound(kindJob, id, l.region, l.project)
 	}
-	es := executionsOfLocked(s.w, req.GetParent())
-	start, end, next, err := pageBounds(req.GetPageToken(), req.GetPageSize(), len(es))
+	page, next, err := newestFirst(executionsOfLocked(s.w, req.GetParent()), req)
 	if err != nil {
 		return nil, err
 	}
-	resp := &runpb.ListExecutionsResponse{NextPageToken: next}
-	for i := start; i < end; i++ {
-		resp.Executions = append(resp.Executions, proto.Clone(es[len(es)-1-i]).(*runpb.Execution))
-	}
-	return resp, nil
+	return &runpb.ListExecutionsResponse{Executions: page, NextPageToken: next}, nil
 }
 
 // lookupExecution finds the execution a Delete or Cancel request names and checks its etag.

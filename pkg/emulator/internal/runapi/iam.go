@@ -21,6 +21,11 @@ type iamStore struct {
 	version  int
 }
 
+// checker is a resource kind whose resources can have policies.
+type checker interface {
+	existsLocked(w *world.World, name string) error
+}
+
 func newIAMStore() *iamStore { return &iamStore{policies: map[string]*iampb.Policy{}} }
 
 // policyEtag is a fresh opaque policy etag.
@@ -32,10 +37,10 @@ func (st *iamStore) policyEtag() []byte {
 func (st *iamStore) forget(resource string) { delete(st.policies, resource) }
 
 // getPolicy returns the resource's policy: an empty one with an etag until one is set.
-func (st *iamStore) getPolicy(w *world.World, resource string, exists func(string) error) (*iampb.Policy, error) {
+func (st *iamStore) getPolicy(w *world.World, resource string, k checker) (*iampb.Policy, error) {
 	w.Lock()
 	defer w.Unlock()
-	if err := exists(resource); err != nil {
+	if err := k.existsLocked(w, resource); err != nil {
 		return nil, err
 	}
 	p, ok := st.policies[resource]
@@ -48,10 +53,10 @@ func (st *iamStore) getPolicy(w *world.World, resource string, exists func(strin
 
 // setPolicy stores a policy; a policy etag that is set and stale is ABORTED (IAM's
 // read-modify-write rule).
-func (st *iamStore) setPolicy(w *world.World, req *iampb.SetIamPolicyRequest, exists func(string) error) (*iampb.Policy, error) {
+func (st *iamStore) setPolicy(w *world.World, req *iampb.SetIamPolicyRequest, k checker) (*iampb.Policy, error) {
 	w.Lock()
 	defer w.Unlock()
-	if err := exists(req.GetResource()); err != nil {
+	if err := k.existsLocked(w, req.GetResource()); err != nil {
 		return nil, err
 	}
 	if req.GetPolicy() == nil {
@@ -71,10 +76,10 @@ func (st *iamStore) setPolicy(w *world.World, req *iampb.SetIamPolicyRequest, ex
 }
 
 // testPermissions grants every run.* permission asked for.
-func (st *iamStore) testPermissions(w *world.World, req *iampb.TestIamPermissionsRequest, exists func(string) error) (*iampb.TestIamPermissionsResponse, error) {
+func (st *iamStore) testPermissions(w *world.World, req *iampb.TestIamPermissionsRequest, k checker) (*iampb.TestIamPermissionsResponse, error) {
 	w.Lock()
 	defer w.Unlock()
-	if err := exists(req.GetResource()); err != nil {
+	if err := k.existsLocked(w, req.GetResource()); err != nil {
 		return nil, err
 	}
 	resp := &iampb.TestIamPermissionsResponse{}

@@ -3,7 +3,6 @@ package runapi
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
@@ -58,18 +57,8 @@ func prepareJob(req string, l loc, in, stored *runpb.Job) (*runpb.Job, error) {
 	if err := validateVPCAccess(f+".template.template.vpc_access", tt.GetVpcAccess(), false); err != nil {
 		return nil, err
 	}
-	for _, c := range []struct {
-		field     string
-		m, stored map[string]string
-	}{
-		{f + ".labels", in.GetLabels(), stored.GetLabels()},
-		{f + ".annotations", in.GetAnnotations(), stored.GetAnnotations()},
-		{f + ".template.labels", et.GetLabels(), stored.GetTemplate().GetLabels()},
-		{f + ".template.annotations", et.GetAnnotations(), stored.GetTemplate().GetAnnotations()},
-	} {
-		if err := checkSystemKeys(c.field, c.m, c.stored); err != nil {
-			return nil, err
-		}
+	if err := checkReservedKeys(f, in, stored, et, stored.GetTemplate()); err != nil {
+		return nil, err
 	}
 	if et.GetTaskCount() < 0 {
 		return nil, errViolation(f+".template.task_count", "must not be negative.")
@@ -145,167 +134,45 @@ func reconcileJobLocked(w *world.World, name string) {
 	finishOpsLocked(w, waitingOpsLocked(w, j.ProtoReflect().Descriptor().FullName(), name), j, opErr)
 }
 
-// storeNewJobLocked validates a new job and stores it (unless validateOnly).
-func storeNewJobLocked(w *world.World, req string, l loc, id string, in *runpb.Job, validateOnly bool) (*runpb.Job, error) {
-	name := l.parent() + "/jobs/" + id
-	if _, ok := w.S.Jobs[name]; ok {
-		return nil, errAlreadyExists(id)
-	}
-	spec, err := prepareJob(req, l, in, nil)
-	if err != nil {
-		return nil, err
-	}
-	j := newJob(w, l, id, spec)
-	if !validateOnly {
-		w.S.Jobs[name] = j
-		w.MarkChangedLocked()
-	}
-	return j, nil
-}
-
-// createJobLocked creates a job and returns the operation that ends when it is Ready.
-func createJobLocked(w *world.World, req string, l loc, id string, in *runpb.Job, validateOnly bool) (*longrunningpb.Operation, error) {
-	j, err := storeNewJobLocked(w, req, l, id, in, validateOnly)
-	if err != nil {
-		return nil, err
-	}
-	if validateOnly {
-		return doneOp(w, l, j), nil
-	}
-	op := opFor(w, l, j)
-	scheduleJobReconcileLocked(w, j.Name)
-	return proto.Clone(op).(*longrunningpb.Operation), nil
+// jobs is the Job kind: it has no revisions; its changes end when its VPC settings are
+// checked, and it owns executions.
+var jobs = &kind[*runpb.Job]{
+	name: kindJob, collection: "jobs", message: "Job", field: "job",
+	outputOnly: jobOutputFields,
+	store:      func(s *world.State) map[string]*runpb.Job { return s.Jobs },
+	status:     jobStatus,
+	prepare: func(req string, l loc, _ string, in, stored *runpb.Job) (*runpb.Job, error) {
+		return prepareJob(req, l, in, stored)
+	},
+	build:          newJob,
+	reconcile:      func(w *world.World, name, _ string) { scheduleJobReconcileLocked(w, name) },
+	removeChildren: removeExecutionsLocked,
 }
 
 func (s *jobsServer) CreateJob(_ context.Context, req *runpb.CreateJobRequest) (*longrunningpb.Operation, error) {
-	l, err := parseParent(req.GetParent())
-	if err != nil {
-		return nil, err
-	}
-	if !validID(req.GetJobId()) {
-		return nil, errViolation("CreateJobRequest.job_id", idRule)
-	}
-	if req.GetJob() == nil {
-		return nil, errViolation("CreateJobRequest.job", "required field not present.")
-	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	return createJobLocked(s.w, "CreateJobRequest", l, req.GetJobId(), req.GetJob(), req.GetValidateOnly())
+	return jobs.create(s.w, req.GetParent(), req.GetJobId(), req.GetJob(), req.GetValidateOnly())
 }
 
 func (s *jobsServer) GetJob(_ context.Context, req *runpb.GetJobRequest) (*runpb.Job, error) {
-	l, id, err := parseName(req.GetName(), "jobs")
-	if err != nil {
-		return nil, err
-	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	j, ok := s.w.S.Jobs[req.GetName()]
-	if !ok {
-		return nil, errNotFound(kindJob, id, l.region, l.project)
-	}
-	return proto.Clone(j).(*runpb.Job), nil
+	return jobs.get(s.w, req.GetName())
 }
 
 func (s *jobsServer) ListJobs(_ context.Context, req *runpb.ListJobsRequest) (*runpb.ListJobsResponse, error) {
-	l, err := parseParent(req.GetParent())
+	page, next, err := jobs.list(s.w, req)
 	if err != nil {
 		return nil, err
 	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	var names []string
-	for _, k := range world.SortedKeys(s.w.S.Jobs) {
-		if strings.HasPrefix(k, l.parent()+"/jobs/") {
-			names = append(names, k)
-		}
-	}
-	start, end, next, err := pageBounds(req.GetPageToken(), req.GetPageSize(), len(names))
-	if err != nil {
-		return nil, err
-	}
-	resp := &runpb.ListJobsResponse{NextPageToken: next}
-	for _, k := range names[start:end] {
-		resp.Jobs = append(resp.Jobs, proto.Clone(s.w.S.Jobs[k]).(*runpb.Job))
-	}
-	return resp, nil
+	return &runpb.ListJobsResponse{Jobs: page, NextPageToken: next}, nil
 }
 
+// UpdateJob replaces the job's desired state (the API has no update mask for jobs).
 func (s *jobsServer) UpdateJob(_ context.Context, req *runpb.UpdateJobRequest) (*longrunningpb.Operation, error) {
-	in := req.GetJob()
-	if in == nil {
-		return nil, errViolation("UpdateJobRequest.job", "required field not present.")
-	}
-	l, id, err := parseName(in.GetName(), "jobs")
-	if err != nil {
-		return nil, err
-	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	stored, ok := s.w.S.Jobs[in.GetName()]
-	if !ok {
-		if !req.GetAllowMissing() {
-			return nil, errNotFound(kindJob, id, l.region, l.project)
-		}
-		if !validID(id) {
-			return nil, errViolation("UpdateJobRequest.job.name", idRule)
-		}
-		return createJobLocked(s.w, "UpdateJobRequest", l, id, in, req.GetValidateOnly())
-	}
-	if err := checkEtag(in.GetEtag(), stored.GetEtag(), kindJob); err != nil {
-		return nil, err
-	}
-	cand, err := mergeSpec(stored, in, nil, jobOutputFields, "UpdateJobRequest.job")
-	if err != nil {
-		return nil, err
-	}
-	j, err := prepareJob("UpdateJobRequest", l, cand, stored)
-	if err != nil {
-		return nil, err
-	}
-	beginChangeLocked(s.w, jobStatus(j))
-	if req.GetValidateOnly() {
-		return doneOp(s.w, l, j), nil
-	}
-	s.w.S.Jobs[j.Name] = j
-	s.w.MarkChangedLocked()
-	op := opFor(s.w, l, j)
-	scheduleJobReconcileLocked(s.w, j.Name)
-	return proto.Clone(op).(*longrunningpb.Operation), nil
+	return jobs.update(s.w, change[*runpb.Job]{in: req.GetJob(), allowMissing: req.GetAllowMissing(), validateOnly: req.GetValidateOnly()})
 }
 
 // DeleteJob deletes a job and its executions (running ones stop).
 func (s *jobsServer) DeleteJob(_ context.Context, req *runpb.DeleteJobRequest) (*longrunningpb.Operation, error) {
-	l, id, err := parseName(req.GetName(), "jobs")
-	if err != nil {
-		return nil, err
-	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	j, ok := s.w.S.Jobs[req.GetName()]
-	if !ok {
-		return nil, errNotFound(kindJob, id, l.region, l.project)
-	}
-	if err := checkEtag(req.GetEtag(), j.GetEtag(), kindJob); err != nil {
-		return nil, err
-	}
-	gone := proto.Clone(j).(*runpb.Job)
-	deletedSnapshot(s.w, jobStatus(gone), &gone.DeleteTime, &gone.ExpireTime)
-	if req.GetValidateOnly() {
-		return doneOp(s.w, l, gone), nil
-	}
-	abortWaitingLocked(s.w, j, j.Name)
-	for _, e := range executionsOfLocked(s.w, j.Name) {
-		abortWaitingLocked(s.w, e, e.Name)
-		stopLocked(s.w, e.Name)
-		delete(s.w.S.Executions, e.Name)
-	}
-	delete(s.w.S.Jobs, j.Name)
-	s.iam.forget(j.Name)
-	s.w.MarkChangedLocked()
-	op := opFor(s.w, l, gone)
-	finishDeletionLocked(s.w, op.Name, gone, func(m proto.Message) statusRef { return jobStatus(m.(*runpb.Job)) })
-	return proto.Clone(op).(*longrunningpb.Operation), nil
+	return jobs.delete(s.w, s.iam, req.GetName(), req.GetEtag(), req.GetValidateOnly())
 }
 
 // RunJob starts an execution of the job; the operation ends when the execution completes.
@@ -324,11 +191,8 @@ func (s *jobsServer) RunJob(_ context.Context, req *runpb.RunJobRequest) (*longr
 	}
 	s.w.Lock()
 	defer s.w.Unlock()
-	j, ok := s.w.S.Jobs[req.GetName()]
-	if !ok {
-		return nil, errNotFound(kindJob, id, l.region, l.project)
-	}
-	if err := checkEtag(req.GetEtag(), j.GetEtag(), kindJob); err != nil {
+	_, j, err := jobs.findLocked(s.w, req.GetName(), req.GetEtag())
+	if err != nil {
 		return nil, err
 	}
 	if t := j.GetTerminalCondition(); t.GetState() == runpb.Condition_CONDITION_FAILED {
@@ -392,25 +256,14 @@ func applyOverrides(t *runpb.TaskTemplate, taskCount *int32, ov *runpb.RunJobReq
 	return nil
 }
 
-func (s *jobsServer) jobExists(resource string) error {
-	l, id, err := parseName(resource, "jobs")
-	if err != nil {
-		return err
-	}
-	if _, ok := s.w.S.Jobs[resource]; !ok {
-		return errNotFound(kindJob, id, l.region, l.project)
-	}
-	return nil
-}
-
 func (s *jobsServer) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
-	return s.iam.getPolicy(s.w, req.GetResource(), s.jobExists)
+	return s.iam.getPolicy(s.w, req.GetResource(), jobs)
 }
 
 func (s *jobsServer) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
-	return s.iam.setPolicy(s.w, req, s.jobExists)
+	return s.iam.setPolicy(s.w, req, jobs)
 }
 
 func (s *jobsServer) TestIamPermissions(_ context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {
-	return s.iam.testPermissions(s.w, req, s.jobExists)
+	return s.iam.testPermissions(s.w, req, jobs)
 }

@@ -67,11 +67,28 @@ var ordinalRE = regexp.MustCompile(`-(\d{5})-[a-z0-9]{3}$`)
 
 // revisionsOfLocked returns the revisions of the owner named ownerName, oldest first.
 func revisionsOfLocked(w *world.World, ownerName string) []*runpb.Revision {
-	prefix := ownerName + "/revisions/"
-	var out []*runpb.Revision
-	for k, r := range w.S.Revisions {
+	return childrenLocked(w.S.Revisions, ownerName+"/revisions/")
+}
+
+// removeRevisionsLocked deletes the revisions of the owner named ownerName; their instances
+// stop.
+func removeRevisionsLocked(w *world.World, ownerName string) {
+	for _, r := range revisionsOfLocked(w, ownerName) {
+		stopLocked(w, r.Name)
+		delete(w.S.Revisions, r.Name)
+	}
+}
+
+// childrenLocked returns the resources of all whose names start with prefix, oldest first
+// (then by name).
+func childrenLocked[M interface {
+	GetName() string
+	GetCreateTime() *timestamppb.Timestamp
+}](all map[string]M, prefix string) []M {
+	var out []M
+	for k, c := range all {
 		if strings.HasPrefix(k, prefix) {
-			out = append(out, r)
+			out = append(out, c)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -79,7 +96,7 @@ func revisionsOfLocked(w *world.World, ownerName string) []*runpb.Revision {
 		if !a.Equal(b) {
 			return a.Before(b)
 		}
-		return out[i].Name < out[j].Name
+		return out[i].GetName() < out[j].GetName()
 	})
 	return out
 }
@@ -437,16 +454,25 @@ func (s *revisionsServer) ListRevisions(_ context.Context, req *runpb.ListRevisi
 	if _, ok := ownerLocked(s.w, req.GetParent()); !ok {
 		return nil, errNotFound(parentKind(req.GetParent()), p[5], l.region, l.project)
 	}
-	revs := revisionsOfLocked(s.w, req.GetParent())
-	start, end, next, err := pageBounds(req.GetPageToken(), req.GetPageSize(), len(revs))
+	page, next, err := newestFirst(revisionsOfLocked(s.w, req.GetParent()), req)
 	if err != nil {
 		return nil, err
 	}
-	resp := &runpb.ListRevisionsResponse{NextPageToken: next}
-	for i := start; i < end; i++ {
-		resp.Revisions = append(resp.Revisions, proto.Clone(revs[len(revs)-1-i]).(*runpb.Revision)) // newest first
+	return &runpb.ListRevisionsResponse{Revisions: page, NextPageToken: next}, nil
+}
+
+// newestFirst returns the page the request asks for of children listed newest first (children
+// are oldest first), and the next page token.
+func newestFirst[M proto.Message](children []M, req listRequest) ([]M, string, error) {
+	start, end, next, err := pageBounds(req.GetPageToken(), req.GetPageSize(), len(children))
+	if err != nil {
+		return nil, "", err
 	}
-	return resp, nil
+	var out []M
+	for i := start; i < end; i++ {
+		out = append(out, proto.Clone(children[len(children)-1-i]).(M))
+	}
+	return out, next, nil
 }
 
 // DeleteRevision deletes a revision that serves nothing: one that has a share of the traffic,

@@ -7,7 +7,6 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
 )
@@ -20,44 +19,18 @@ import (
 // says), its instances running and their Direct VPC addresses reserved. It fails, changing
 // nothing, when the service exists or its VPC settings cannot work.
 func PutServiceLocked(w *world.World, svc *runpb.Service) (*runpb.Service, error) {
-	l, id, err := parseName(svc.GetName(), "services")
-	if err != nil {
-		return nil, err
-	}
-	if !validID(id) {
-		return nil, errViolation("CreateServiceRequest.service_id", idRule)
-	}
-	stored, revName, err := createServiceLocked(w, "CreateServiceRequest", l, id, svc, false)
-	if err != nil {
-		return nil, err
-	}
-	o := &serviceOwner{l: l, s: stored}
-	if err := settleSeedLocked(w, o, revName); err != nil {
-		delete(w.S.Services, stored.Name)
-		return nil, err
-	}
-	return proto.Clone(stored).(*runpb.Service), nil
+	return putOwnerLocked(w, services, svc)
 }
 
 // PutWorkerPoolLocked creates wp like PutServiceLocked creates a service.
 func PutWorkerPoolLocked(w *world.World, wp *runpb.WorkerPool) (*runpb.WorkerPool, error) {
-	l, id, err := parseName(wp.GetName(), "workerPools")
-	if err != nil {
-		return nil, err
-	}
-	if !validID(id) {
-		return nil, errViolation("CreateWorkerPoolRequest.worker_pool_id", idRule)
-	}
-	stored, revName, err := createWorkerPoolLocked(w, "CreateWorkerPoolRequest", l, id, wp, false)
-	if err != nil {
-		return nil, err
-	}
-	o := &workerPoolOwner{l: l, p: stored}
-	if err := settleSeedLocked(w, o, revName); err != nil {
-		delete(w.S.WorkerPools, stored.Name)
-		return nil, err
-	}
-	return proto.Clone(stored).(*runpb.WorkerPool), nil
+	return putOwnerLocked(w, workerPools, wp)
+}
+
+func putOwnerLocked[M resource](w *world.World, k *kind[M], in M) (M, error) {
+	return putLocked(w, k, in, func(l loc, res M, revName string) error {
+		return settleSeedLocked(w, k.revisions.owner(l, res), revName)
+	})
 }
 
 // settleSeedLocked makes a new owner's first revision Ready and routes to it at once; on
@@ -83,23 +56,13 @@ func settleSeedLocked(w *world.World, o owner, revName string) error {
 // PutJobLocked creates job (job.Name is its full name) as CreateJob would validate it, already
 // Ready. It fails, changing nothing, when the job exists or its VPC settings cannot work.
 func PutJobLocked(w *world.World, job *runpb.Job) (*runpb.Job, error) {
-	l, id, err := parseName(job.GetName(), "jobs")
-	if err != nil {
-		return nil, err
-	}
-	if !validID(id) {
-		return nil, errViolation("CreateJobRequest.job_id", idRule)
-	}
-	j, err := storeNewJobLocked(w, "CreateJobRequest", l, id, job, false)
-	if err != nil {
-		return nil, err
-	}
-	reconcileJobLocked(w, j.Name)
-	if t := j.GetTerminalCondition(); t.GetState() != runpb.Condition_CONDITION_SUCCEEDED {
-		delete(w.S.Jobs, j.Name)
-		return nil, status.Error(codes.FailedPrecondition, t.GetMessage())
-	}
-	return proto.Clone(j).(*runpb.Job), nil
+	return putLocked(w, jobs, job, func(_ loc, j *runpb.Job, _ string) error {
+		reconcileJobLocked(w, j.Name)
+		if t := j.GetTerminalCondition(); t.GetState() != runpb.Condition_CONDITION_SUCCEEDED {
+			return status.Error(codes.FailedPrecondition, t.GetMessage())
+		}
+		return nil
+	})
 }
 
 // ErrRevisionNotReady is returned by ScaleRevisionLocked for a revision that is not Ready.

@@ -10,11 +10,8 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/genproto/googleapis/api"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
 )
@@ -170,6 +167,15 @@ func validateScaling(field string, sc *runpb.RevisionScaling) error {
 	return nil
 }
 
+// checkRevisionName checks a requested revision name: it must start with the owner's id and a
+// dash and be a valid label.
+func checkRevisionName(field, ownerID, r string) error {
+	if r != "" && (!strings.HasPrefix(r, ownerID+"-") || len(r) > maxRevisionNameLen || !validLabel(r)) {
+		return errViolation(field, revisionNameRule)
+	}
+	return nil
+}
+
 // revisionNameRule is Cloud Run's message for a template.revision that is not prefixed by the
 // service name (v1 API field violation, quoted in hashicorp/terraform-provider-google#6491).
 const revisionNameRule = "The revision name must be prefixed by the name of the enclosing Service or Configuration with a trailing -"
@@ -192,21 +198,11 @@ func prepareService(req string, l loc, id string, in, stored *runpb.Service) (*r
 	if err := validateScaling(f+".template.scaling", t.GetScaling()); err != nil {
 		return nil, err
 	}
-	for _, c := range []struct {
-		field     string
-		m, stored map[string]string
-	}{
-		{f + ".labels", in.GetLabels(), stored.GetLabels()},
-		{f + ".annotations", in.GetAnnotations(), stored.GetAnnotations()},
-		{f + ".template.labels", t.GetLabels(), stored.GetTemplate().GetLabels()},
-		{f + ".template.annotations", t.GetAnnotations(), stored.GetTemplate().GetAnnotations()},
-	} {
-		if err := checkSystemKeys(c.field, c.m, c.stored); err != nil {
-			return nil, err
-		}
+	if err := checkReservedKeys(f, in, stored, t, stored.GetTemplate()); err != nil {
+		return nil, err
 	}
-	if r := t.GetRevision(); r != "" && (!strings.HasPrefix(r, id+"-") || len(r) > maxRevisionNameLen || !validLabel(r)) {
-		return nil, errViolation(f+".template.revision", revisionNameRule)
+	if err := checkRevisionName(f+".template.revision", id, t.GetRevision()); err != nil {
+		return nil, err
 	}
 	out := proto.Clone(in).(*runpb.Service)
 	out.Traffic = normalizeTraffic(out.Traffic)
@@ -269,245 +265,64 @@ func newService(w *world.World, l loc, id string, spec *runpb.Service) *runpb.Se
 	return svc
 }
 
-// createServiceLocked validates and stores a service with its first, starting revision, and
-// returns it with the revision's name. With validateOnly it stores nothing.
-func createServiceLocked(w *world.World, req string, l loc, id string, in *runpb.Service, validateOnly bool) (*runpb.Service, string, error) {
-	name := l.parent() + "/services/" + id
-	if _, ok := w.S.Services[name]; ok {
-		return nil, "", errAlreadyExists(id)
-	}
-	spec, err := prepareService(req, l, id, in, nil)
-	if err != nil {
-		return nil, "", err
-	}
-	revID, err := newRevisionIDLocked(w, name, id, spec.GetTemplate().GetRevision())
-	if err != nil {
-		return nil, "", err
-	}
-	svc := newService(w, l, id, spec)
-	if validateOnly {
-		return svc, "", nil
-	}
-	w.S.Services[name] = svc
-	rev := newRevisionLocked(w, &serviceOwner{l: l, s: svc}, revID, serviceRevisionFill(svc))
-	return svc, rev.Name, nil
-}
-
-// startCreation returns the operation of a creation: done at once for validate_only, else
-// running until the controller has settled the first revision.
-func startCreation(w *world.World, l loc, res proto.Message, name, revName string, validateOnly bool) *longrunningpb.Operation {
-	if validateOnly {
-		return doneOp(w, l, res)
-	}
-	op := opFor(w, l, res)
-	scheduleReconcileLocked(w, name, revName)
-	return proto.Clone(op).(*longrunningpb.Operation)
+// services is the Service kind: its template changes make revisions, its traffic splits
+// requests between them.
+var services = &kind[*runpb.Service]{
+	name: kindService, collection: "services", message: "Service", field: "service",
+	outputOnly: serviceOutputFields,
+	store:      func(s *world.State) map[string]*runpb.Service { return s.Services },
+	status:     serviceStatus,
+	prepare:    prepareService,
+	build:      newService,
+	revisions: &revisionHooks[*runpb.Service]{
+		owner:    func(l loc, s *runpb.Service) owner { return &serviceOwner{l: l, s: s} },
+		template: func(s *runpb.Service) revisionTemplate { return s.GetTemplate() },
+		fill:     serviceRevisionFill,
+	},
+	reconcile:      scheduleReconcileLocked,
+	removeChildren: removeRevisionsLocked,
 }
 
 func (s *servicesServer) CreateService(_ context.Context, req *runpb.CreateServiceRequest) (*longrunningpb.Operation, error) {
-	l, err := parseParent(req.GetParent())
-	if err != nil {
-		return nil, err
-	}
-	if !validID(req.GetServiceId()) {
-		return nil, errViolation("CreateServiceRequest.service_id", idRule)
-	}
-	if req.GetService() == nil {
-		return nil, errViolation("CreateServiceRequest.service", "required field not present.")
-	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	svc, rev, err := createServiceLocked(s.w, "CreateServiceRequest", l, req.GetServiceId(), req.GetService(), req.GetValidateOnly())
-	if err != nil {
-		return nil, err
-	}
-	return startCreation(s.w, l, svc, svc.Name, rev, req.GetValidateOnly()), nil
+	return services.create(s.w, req.GetParent(), req.GetServiceId(), req.GetService(), req.GetValidateOnly())
 }
 
 func (s *servicesServer) GetService(_ context.Context, req *runpb.GetServiceRequest) (*runpb.Service, error) {
-	l, id, err := parseName(req.GetName(), "services")
-	if err != nil {
-		return nil, err
-	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	svc, ok := s.w.S.Services[req.GetName()]
-	if !ok {
-		return nil, errNotFound(kindService, id, l.region, l.project)
-	}
-	return proto.Clone(svc).(*runpb.Service), nil
+	return services.get(s.w, req.GetName())
 }
 
 func (s *servicesServer) ListServices(_ context.Context, req *runpb.ListServicesRequest) (*runpb.ListServicesResponse, error) {
-	l, err := parseParent(req.GetParent())
+	page, next, err := services.list(s.w, req)
 	if err != nil {
 		return nil, err
 	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	var names []string
-	for _, k := range world.SortedKeys(s.w.S.Services) {
-		if strings.HasPrefix(k, l.parent()+"/services/") {
-			names = append(names, k)
-		}
-	}
-	start, end, next, err := pageBounds(req.GetPageToken(), req.GetPageSize(), len(names))
-	if err != nil {
-		return nil, err
-	}
-	resp := &runpb.ListServicesResponse{NextPageToken: next}
-	for _, k := range names[start:end] {
-		resp.Services = append(resp.Services, proto.Clone(s.w.S.Services[k]).(*runpb.Service))
-	}
-	return resp, nil
+	return &runpb.ListServicesResponse{Services: page, NextPageToken: next}, nil
 }
 
 // UpdateService replaces the service's desired state (or the fields of the update mask). A
 // changed template (or force_new_revision) makes a new revision; the operation ends when the
 // controller has caught up.
 func (s *servicesServer) UpdateService(_ context.Context, req *runpb.UpdateServiceRequest) (*longrunningpb.Operation, error) {
-	in := req.GetService()
-	if in == nil {
-		return nil, errViolation("UpdateServiceRequest.service", "required field not present.")
-	}
-	l, id, err := parseName(in.GetName(), "services")
-	if err != nil {
-		return nil, err
-	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	stored, ok := s.w.S.Services[in.GetName()]
-	if !ok {
-		if !req.GetAllowMissing() {
-			return nil, errNotFound(kindService, id, l.region, l.project)
-		}
-		if !validID(id) {
-			return nil, errViolation("UpdateServiceRequest.service.name", idRule)
-		}
-		svc, rev, err := createServiceLocked(s.w, "UpdateServiceRequest", l, id, in, req.GetValidateOnly())
-		if err != nil {
-			return nil, err
-		}
-		return startCreation(s.w, l, svc, svc.Name, rev, req.GetValidateOnly()), nil
-	}
-	if err := checkEtag(in.GetEtag(), stored.GetEtag(), kindService); err != nil {
-		return nil, err
-	}
-	cand, err := mergeSpec(stored, in, req.GetUpdateMask(), serviceOutputFields, "UpdateServiceRequest.update_mask")
-	if err != nil {
-		return nil, err
-	}
-	svc, err := prepareService("UpdateServiceRequest", l, id, cand, stored)
-	if err != nil {
-		return nil, err
-	}
-	newRev := req.GetForceNewRevision() || !proto.Equal(svc.GetTemplate(), stored.GetTemplate())
-	revID := ""
-	if newRev {
-		if revID, err = newRevisionIDLocked(s.w, stored.Name, id, svc.GetTemplate().GetRevision()); err != nil {
-			return nil, err
-		}
-	}
-	beginChangeLocked(s.w, serviceStatus(svc))
-	if req.GetValidateOnly() {
-		return doneOp(s.w, l, svc), nil
-	}
-	s.w.S.Services[svc.Name] = svc
-	revName := ""
-	if newRev {
-		revName = newRevisionLocked(s.w, &serviceOwner{l: l, s: svc}, revID, serviceRevisionFill(svc)).Name
-	}
-	s.w.MarkChangedLocked()
-	op := opFor(s.w, l, svc)
-	scheduleReconcileLocked(s.w, svc.Name, revName)
-	return proto.Clone(op).(*longrunningpb.Operation), nil
-}
-
-// deletedSnapshot is what a deletion returns: generation+1, reconciling, delete and expire
-// times (the cassette's DELETE response).
-func deletedSnapshot(w *world.World, st statusRef, deleteTime, expireTime **timestamppb.Timestamp) {
-	beginChangeLocked(w, st)
-	*deleteTime = *st.updateTime
-	*expireTime = timestamppb.New((*st.updateTime).AsTime().Add(deleteRetention))
-}
-
-// finishDeletionLocked schedules the end of a deletion: the operation's final resource is
-// settled (observed generation, Ready succeeded, a new update time and etag).
-func finishDeletionLocked(w *world.World, opName string, gone proto.Message, st func(proto.Message) statusRef) {
-	w.AfterLocked(w.ConfigLocked().RevisionReady, func() {
-		op, ok := w.S.Operations[opName]
-		if !ok || op.GetDone() {
-			return
-		}
-		final := proto.Clone(gone)
-		ref := st(final)
-		touchLocked(w, ref)
-		completeLocked(w, ref, runpb.Condition_CONDITION_SUCCEEDED, "", runpb.Condition_COMMON_REASON_UNDEFINED)
-		w.SetOperationMetadataLocked(op, final)
-		w.FinishOperationLocked(op, final, nil)
+	return services.update(s.w, change[*runpb.Service]{
+		in: req.GetService(), mask: req.GetUpdateMask(), allowMissing: req.GetAllowMissing(),
+		validateOnly: req.GetValidateOnly(), newRevision: req.GetForceNewRevision(),
 	})
-}
-
-// abortWaitingLocked ends the operations still waiting on a resource that is being deleted.
-func abortWaitingLocked(w *world.World, res proto.Message, name string) {
-	for _, op := range waitingOpsLocked(w, res.ProtoReflect().Descriptor().FullName(), name) {
-		w.FinishOperationLocked(op, nil, status.New(codes.Aborted, deletedServiceOpReason))
-	}
 }
 
 // DeleteService deletes a service and its revisions; their instances stop (their addresses are
 // released after the IP release delay).
 func (s *servicesServer) DeleteService(_ context.Context, req *runpb.DeleteServiceRequest) (*longrunningpb.Operation, error) {
-	l, id, err := parseName(req.GetName(), "services")
-	if err != nil {
-		return nil, err
-	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	svc, ok := s.w.S.Services[req.GetName()]
-	if !ok {
-		return nil, errNotFound(kindService, id, l.region, l.project)
-	}
-	if err := checkEtag(req.GetEtag(), svc.GetEtag(), kindService); err != nil {
-		return nil, err
-	}
-	gone := proto.Clone(svc).(*runpb.Service)
-	deletedSnapshot(s.w, serviceStatus(gone), &gone.DeleteTime, &gone.ExpireTime)
-	if req.GetValidateOnly() {
-		return doneOp(s.w, l, gone), nil
-	}
-	abortWaitingLocked(s.w, svc, svc.Name)
-	for _, r := range revisionsOfLocked(s.w, svc.Name) {
-		stopLocked(s.w, r.Name)
-		delete(s.w.S.Revisions, r.Name)
-	}
-	delete(s.w.S.Services, svc.Name)
-	s.iam.forget(svc.Name)
-	s.w.MarkChangedLocked()
-	op := opFor(s.w, l, gone)
-	finishDeletionLocked(s.w, op.Name, gone, func(m proto.Message) statusRef { return serviceStatus(m.(*runpb.Service)) })
-	return proto.Clone(op).(*longrunningpb.Operation), nil
-}
-
-func (s *servicesServer) serviceExists(resource string) error {
-	l, id, err := parseName(resource, "services")
-	if err != nil {
-		return err
-	}
-	if _, ok := s.w.S.Services[resource]; !ok {
-		return errNotFound(kindService, id, l.region, l.project)
-	}
-	return nil
+	return services.delete(s.w, s.iam, req.GetName(), req.GetEtag(), req.GetValidateOnly())
 }
 
 func (s *servicesServer) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
-	return s.iam.getPolicy(s.w, req.GetResource(), s.serviceExists)
+	return s.iam.getPolicy(s.w, req.GetResource(), services)
 }
 
 func (s *servicesServer) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
-	return s.iam.setPolicy(s.w, req, s.serviceExists)
+	return s.iam.setPolicy(s.w, req, services)
 }
 
 func (s *servicesServer) TestIamPermissions(_ context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {
-	return s.iam.testPermissions(s.w, req, s.serviceExists)
+	return s.iam.testPermissions(s.w, req, services)
 }

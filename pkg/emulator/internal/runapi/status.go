@@ -63,18 +63,20 @@ type statusRef struct {
 	updateTime   **timestamppb.Timestamp
 	etag         *string
 	lastModifier *string
+	deleteTime   **timestamppb.Timestamp
+	expireTime   **timestamppb.Timestamp
 }
 
 func serviceStatus(s *runpb.Service) statusRef {
-	return statusRef{s.Name, &s.Generation, &s.ObservedGeneration, &s.TerminalCondition, &s.Conditions, &s.Reconciling, &s.UpdateTime, &s.Etag, &s.LastModifier}
+	return statusRef{s.Name, &s.Generation, &s.ObservedGeneration, &s.TerminalCondition, &s.Conditions, &s.Reconciling, &s.UpdateTime, &s.Etag, &s.LastModifier, &s.DeleteTime, &s.ExpireTime}
 }
 
 func workerPoolStatus(p *runpb.WorkerPool) statusRef {
-	return statusRef{p.Name, &p.Generation, &p.ObservedGeneration, &p.TerminalCondition, &p.Conditions, &p.Reconciling, &p.UpdateTime, &p.Etag, &p.LastModifier}
+	return statusRef{p.Name, &p.Generation, &p.ObservedGeneration, &p.TerminalCondition, &p.Conditions, &p.Reconciling, &p.UpdateTime, &p.Etag, &p.LastModifier, &p.DeleteTime, &p.ExpireTime}
 }
 
 func jobStatus(j *runpb.Job) statusRef {
-	return statusRef{j.Name, &j.Generation, &j.ObservedGeneration, &j.TerminalCondition, &j.Conditions, &j.Reconciling, &j.UpdateTime, &j.Etag, &j.LastModifier}
+	return statusRef{j.Name, &j.Generation, &j.ObservedGeneration, &j.TerminalCondition, &j.Conditions, &j.Reconciling, &j.UpdateTime, &j.Etag, &j.LastModifier, &j.DeleteTime, &j.ExpireTime}
 }
 
 // touchLocked records a change made by a client: a new update time and etag, the caller as
@@ -307,6 +309,29 @@ func checkSystemKeys(field string, m, stored map[string]string) error {
 				break
 			}
 			return errViolation(field, fmt.Sprintf("key '%s' is not supported: the %s namespace is reserved for the system.", k, strings.TrimSuffix(p, "/")))
+		}
+	}
+	return nil
+}
+
+// labeled is what carries labels and annotations: a resource or its template.
+type labeled interface {
+	GetLabels() map[string]string
+	GetAnnotations() map[string]string
+}
+
+// checkReservedKeys checks the labels and annotations of a resource (field f) and of its
+// template against the stored ones (stored and storedTmpl may be nil pointers).
+func checkReservedKeys(f string, in, stored, tmpl, storedTmpl labeled) error {
+	for _, c := range []struct {
+		field      string
+		in, stored labeled
+	}{{f, in, stored}, {f + ".template", tmpl, storedTmpl}} {
+		if err := checkSystemKeys(c.field+".labels", c.in.GetLabels(), c.stored.GetLabels()); err != nil {
+			return err
+		}
+		if err := checkSystemKeys(c.field+".annotations", c.in.GetAnnotations(), c.stored.GetAnnotations()); err != nil {
+			return err
 		}
 	}
 	return nil

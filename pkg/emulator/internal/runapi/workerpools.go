@@ -3,7 +3,6 @@ package runapi
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"cloud.google.com/go/iam/apiv1/iampb"
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
@@ -110,21 +109,11 @@ func prepareWorkerPool(req string, l loc, id string, in, stored *runpb.WorkerPoo
 	if err := validateVPCAccess(f+".template.vpc_access", t.GetVpcAccess(), true); err != nil {
 		return nil, err
 	}
-	for _, c := range []struct {
-		field     string
-		m, stored map[string]string
-	}{
-		{f + ".labels", in.GetLabels(), stored.GetLabels()},
-		{f + ".annotations", in.GetAnnotations(), stored.GetAnnotations()},
-		{f + ".template.labels", t.GetLabels(), stored.GetTemplate().GetLabels()},
-		{f + ".template.annotations", t.GetAnnotations(), stored.GetTemplate().GetAnnotations()},
-	} {
-		if err := checkSystemKeys(c.field, c.m, c.stored); err != nil {
-			return nil, err
-		}
+	if err := checkReservedKeys(f, in, stored, t, stored.GetTemplate()); err != nil {
+		return nil, err
 	}
-	if r := t.GetRevision(); r != "" && (!strings.HasPrefix(r, id+"-") || len(r) > maxRevisionNameLen || !validLabel(r)) {
-		return nil, errViolation(f+".template.revision", revisionNameRule)
+	if err := checkRevisionName(f+".template.revision", id, t.GetRevision()); err != nil {
+		return nil, err
 	}
 	if m := in.GetScaling().GetManualInstanceCount(); m < 0 {
 		return nil, errViolation(f+".scaling.manual_instance_count", fmt.Sprintf("must not be negative, got %d.", m))
@@ -183,197 +172,59 @@ func newWorkerPool(w *world.World, l loc, id string, spec *runpb.WorkerPool) *ru
 	return p
 }
 
-// createWorkerPoolLocked validates and stores a worker pool with its first, starting revision,
-// and returns it with the revision's name. With validateOnly it stores nothing.
-func createWorkerPoolLocked(w *world.World, req string, l loc, id string, in *runpb.WorkerPool, validateOnly bool) (*runpb.WorkerPool, string, error) {
-	name := l.parent() + "/workerPools/" + id
-	if _, ok := w.S.WorkerPools[name]; ok {
-		return nil, "", errAlreadyExists(id)
-	}
-	spec, err := prepareWorkerPool(req, l, id, in, nil)
-	if err != nil {
-		return nil, "", err
-	}
-	revID, err := newRevisionIDLocked(w, name, id, spec.GetTemplate().GetRevision())
-	if err != nil {
-		return nil, "", err
-	}
-	p := newWorkerPool(w, l, id, spec)
-	if validateOnly {
-		return p, "", nil
-	}
-	w.S.WorkerPools[name] = p
-	rev := newRevisionLocked(w, &workerPoolOwner{l: l, p: p}, revID, workerPoolRevisionFill(p))
-	return p, rev.Name, nil
+// workerPools is the WorkerPool kind: its template changes make revisions, its instance splits
+// share manual_instance_count between them.
+var workerPools = &kind[*runpb.WorkerPool]{
+	name: kindWorkerPool, collection: "workerPools", message: "WorkerPool", field: "worker_pool",
+	outputOnly: workerPoolOutputFields,
+	store:      func(s *world.State) map[string]*runpb.WorkerPool { return s.WorkerPools },
+	status:     workerPoolStatus,
+	prepare:    prepareWorkerPool,
+	build:      newWorkerPool,
+	revisions: &revisionHooks[*runpb.WorkerPool]{
+		owner:    func(l loc, p *runpb.WorkerPool) owner { return &workerPoolOwner{l: l, p: p} },
+		template: func(p *runpb.WorkerPool) revisionTemplate { return p.GetTemplate() },
+		fill:     workerPoolRevisionFill,
+	},
+	reconcile:      scheduleReconcileLocked,
+	removeChildren: removeRevisionsLocked,
 }
 
 func (s *workerPoolsServer) CreateWorkerPool(_ context.Context, req *runpb.CreateWorkerPoolRequest) (*longrunningpb.Operation, error) {
-	l, err := parseParent(req.GetParent())
-	if err != nil {
-		return nil, err
-	}
-	if !validID(req.GetWorkerPoolId()) {
-		return nil, errViolation("CreateWorkerPoolRequest.worker_pool_id", idRule)
-	}
-	if req.GetWorkerPool() == nil {
-		return nil, errViolation("CreateWorkerPoolRequest.worker_pool", "required field not present.")
-	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	p, rev, err := createWorkerPoolLocked(s.w, "CreateWorkerPoolRequest", l, req.GetWorkerPoolId(), req.GetWorkerPool(), req.GetValidateOnly())
-	if err != nil {
-		return nil, err
-	}
-	return startCreation(s.w, l, p, p.Name, rev, req.GetValidateOnly()), nil
+	return workerPools.create(s.w, req.GetParent(), req.GetWorkerPoolId(), req.GetWorkerPool(), req.GetValidateOnly())
 }
 
 func (s *workerPoolsServer) GetWorkerPool(_ context.Context, req *runpb.GetWorkerPoolRequest) (*runpb.WorkerPool, error) {
-	l, id, err := parseName(req.GetName(), "workerPools")
-	if err != nil {
-		return nil, err
-	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	p, ok := s.w.S.WorkerPools[req.GetName()]
-	if !ok {
-		return nil, errNotFound(kindWorkerPool, id, l.region, l.project)
-	}
-	return proto.Clone(p).(*runpb.WorkerPool), nil
+	return workerPools.get(s.w, req.GetName())
 }
 
 func (s *workerPoolsServer) ListWorkerPools(_ context.Context, req *runpb.ListWorkerPoolsRequest) (*runpb.ListWorkerPoolsResponse, error) {
-	l, err := parseParent(req.GetParent())
+	page, next, err := workerPools.list(s.w, req)
 	if err != nil {
 		return nil, err
 	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	var names []string
-	for _, k := range world.SortedKeys(s.w.S.WorkerPools) {
-		if strings.HasPrefix(k, l.parent()+"/workerPools/") {
-			names = append(names, k)
-		}
-	}
-	start, end, next, err := pageBounds(req.GetPageToken(), req.GetPageSize(), len(names))
-	if err != nil {
-		return nil, err
-	}
-	resp := &runpb.ListWorkerPoolsResponse{NextPageToken: next}
-	for _, k := range names[start:end] {
-		resp.WorkerPools = append(resp.WorkerPools, proto.Clone(s.w.S.WorkerPools[k]).(*runpb.WorkerPool))
-	}
-	return resp, nil
+	return &runpb.ListWorkerPoolsResponse{WorkerPools: page, NextPageToken: next}, nil
 }
 
 func (s *workerPoolsServer) UpdateWorkerPool(_ context.Context, req *runpb.UpdateWorkerPoolRequest) (*longrunningpb.Operation, error) {
-	in := req.GetWorkerPool()
-	if in == nil {
-		return nil, errViolation("UpdateWorkerPoolRequest.worker_pool", "required field not present.")
-	}
-	l, id, err := parseName(in.GetName(), "workerPools")
-	if err != nil {
-		return nil, err
-	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	stored, ok := s.w.S.WorkerPools[in.GetName()]
-	if !ok {
-		if !req.GetAllowMissing() {
-			return nil, errNotFound(kindWorkerPool, id, l.region, l.project)
-		}
-		if !validID(id) {
-			return nil, errViolation("UpdateWorkerPoolRequest.worker_pool.name", idRule)
-		}
-		p, rev, err := createWorkerPoolLocked(s.w, "UpdateWorkerPoolRequest", l, id, in, req.GetValidateOnly())
-		if err != nil {
-			return nil, err
-		}
-		return startCreation(s.w, l, p, p.Name, rev, req.GetValidateOnly()), nil
-	}
-	if err := checkEtag(in.GetEtag(), stored.GetEtag(), kindWorkerPool); err != nil {
-		return nil, err
-	}
-	cand, err := mergeSpec(stored, in, req.GetUpdateMask(), workerPoolOutputFields, "UpdateWorkerPoolRequest.update_mask")
-	if err != nil {
-		return nil, err
-	}
-	p, err := prepareWorkerPool("UpdateWorkerPoolRequest", l, id, cand, stored)
-	if err != nil {
-		return nil, err
-	}
-	newRev := req.GetForceNewRevision() || !proto.Equal(p.GetTemplate(), stored.GetTemplate())
-	revID := ""
-	if newRev {
-		if revID, err = newRevisionIDLocked(s.w, stored.Name, id, p.GetTemplate().GetRevision()); err != nil {
-			return nil, err
-		}
-	}
-	beginChangeLocked(s.w, workerPoolStatus(p))
-	if req.GetValidateOnly() {
-		return doneOp(s.w, l, p), nil
-	}
-	s.w.S.WorkerPools[p.Name] = p
-	revName := ""
-	if newRev {
-		revName = newRevisionLocked(s.w, &workerPoolOwner{l: l, p: p}, revID, workerPoolRevisionFill(p)).Name
-	}
-	s.w.MarkChangedLocked()
-	op := opFor(s.w, l, p)
-	scheduleReconcileLocked(s.w, p.Name, revName)
-	return proto.Clone(op).(*longrunningpb.Operation), nil
+	return workerPools.update(s.w, change[*runpb.WorkerPool]{
+		in: req.GetWorkerPool(), mask: req.GetUpdateMask(), allowMissing: req.GetAllowMissing(),
+		validateOnly: req.GetValidateOnly(), newRevision: req.GetForceNewRevision(),
+	})
 }
 
 func (s *workerPoolsServer) DeleteWorkerPool(_ context.Context, req *runpb.DeleteWorkerPoolRequest) (*longrunningpb.Operation, error) {
-	l, id, err := parseName(req.GetName(), "workerPools")
-	if err != nil {
-		return nil, err
-	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	p, ok := s.w.S.WorkerPools[req.GetName()]
-	if !ok {
-		return nil, errNotFound(kindWorkerPool, id, l.region, l.project)
-	}
-	if err := checkEtag(req.GetEtag(), p.GetEtag(), kindWorkerPool); err != nil {
-		return nil, err
-	}
-	gone := proto.Clone(p).(*runpb.WorkerPool)
-	deletedSnapshot(s.w, workerPoolStatus(gone), &gone.DeleteTime, &gone.ExpireTime)
-	if req.GetValidateOnly() {
-		return doneOp(s.w, l, gone), nil
-	}
-	abortWaitingLocked(s.w, p, p.Name)
-	for _, r := range revisionsOfLocked(s.w, p.Name) {
-		stopLocked(s.w, r.Name)
-		delete(s.w.S.Revisions, r.Name)
-	}
-	delete(s.w.S.WorkerPools, p.Name)
-	s.iam.forget(p.Name)
-	s.w.MarkChangedLocked()
-	op := opFor(s.w, l, gone)
-	finishDeletionLocked(s.w, op.Name, gone, func(m proto.Message) statusRef { return workerPoolStatus(m.(*runpb.WorkerPool)) })
-	return proto.Clone(op).(*longrunningpb.Operation), nil
-}
-
-func (s *workerPoolsServer) workerPoolExists(resource string) error {
-	l, id, err := parseName(resource, "workerPools")
-	if err != nil {
-		return err
-	}
-	if _, ok := s.w.S.WorkerPools[resource]; !ok {
-		return errNotFound(kindWorkerPool, id, l.region, l.project)
-	}
-	return nil
+	return workerPools.delete(s.w, s.iam, req.GetName(), req.GetEtag(), req.GetValidateOnly())
 }
 
 func (s *workerPoolsServer) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
-	return s.iam.getPolicy(s.w, req.GetResource(), s.workerPoolExists)
+	return s.iam.getPolicy(s.w, req.GetResource(), workerPools)
 }
 
 func (s *workerPoolsServer) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
-	return s.iam.setPolicy(s.w, req, s.workerPoolExists)
+	return s.iam.setPolicy(s.w, req, workerPools)
 }
 
 func (s *workerPoolsServer) TestIamPermissions(_ context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {
-	return s.iam.testPermissions(s.w, req, s.workerPoolExists)
+	return s.iam.testPermissions(s.w, req, workerPools)
 }
