@@ -5,8 +5,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/runnet-dev/runnet/internal/cli"
 	"github.com/runnet-dev/runnet/internal/iostreams"
@@ -17,13 +15,10 @@ func main() {
 }
 
 func run() int {
-	// The first SIGINT or SIGTERM cancels the context so that commands can
-	// stop (and roll back) cleanly; a second one kills the process.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first SIGINT or SIGTERM cancels the context so that commands can stop
+	// (and roll back) cleanly; the second stops a rollback's waiting (the
+	// migration's journal stays, and runnet says how to recover); a third exits.
+	ctx, stop := cli.NotifyInterrupts(context.Background())
 	defer stop()
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
 	return cli.Execute(ctx, os.Args[1:], iostreams.System())
 }

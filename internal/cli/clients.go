@@ -69,6 +69,11 @@ func (f *Factory) Clients(ctx context.Context) (*cloud.Clients, error) {
 	if f.clients != nil {
 		return f.clients, nil
 	}
+	if h := f.EmulatorHost(); h != "" {
+		if err := ValidateEmulatorHost(h); err != nil {
+			return nil, err
+		}
+	}
 	cfg := cloud.Config{UserAgent: "runnet/" + buildinfo.Get().Version, EmulatorHost: f.EmulatorHost()}
 	if f.Options.Verbose {
 		cfg.Log = f.IOStreams.ErrOut
@@ -81,7 +86,11 @@ func (f *Factory) Clients(ctx context.Context) (*cloud.Clients, error) {
 		cfg.EmulatorHost = e.Addr()
 	}
 	// Clients live as long as the command; ctx ends with it.
-	f.clients = cloud.New(context.WithoutCancel(ctx), cfg)
+	c := cloud.New(context.WithoutCancel(ctx), cfg)
+	if err := c.CheckCredentials(); err != nil {
+		return nil, err // one clear error (exit 4), before any call
+	}
+	f.clients = c
 	return f.clients, nil
 }
 

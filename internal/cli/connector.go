@@ -58,7 +58,7 @@ projects/PROJECT/locations/REGION/connectors/NAME.`
 		NewCmdConnectorList(f, nil),
 		NewCmdConnectorDescribe(f, nil),
 		NewCmdConnectorDelete(f, nil),
-		NewCmdConnectorUsers(f, nil),
+		NewCmdConnectorUsers(f, nil), NewCmdConnectorRecycle(f, nil),
 	)
 	return cmd
 }

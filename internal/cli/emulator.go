@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -86,14 +88,14 @@ method id (compute.subnetworks.insert).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.Listen, "listen", "127.0.0.1:0", "loopback address to serve on (port 0 picks a free port)")
-	fl.StringVar(&o.Seed, "seed", emulator.SeedEmpty, "initial world: empty or demo (ignored when --state exists)")
+	fl.StringVar(&o.Seed, "seed", emulator.SeedEmpty, "initial world: empty, demo (the article's world) or story (the article's start, as 'runnet demo' uses it); ignored when --state exists")
 	fl.StringVar(&o.State, "state", "", "JSON file to load the world from (if it exists) and save it to on exit")
 	fl.DurationVar(&o.Latency, "latency", 0, "delay added to every call")
 	fl.DurationVar(&o.LRODuration, "lro-duration", emulator.DefaultLRODuration, "how long VPC Access and Compute operations run")
 	fl.DurationVar(&o.RevisionReady, "revision-ready", emulator.DefaultRevisionReady, "how long a new Cloud Run revision takes to become Ready")
 	fl.DurationVar(&o.IPRelease, "ip-release", emulator.DefaultIPRelease, "how long Direct VPC IP reservations outlive their instances")
 	fl.StringArrayVar(&o.FaultSpecs, "fault", nil, "METHOD=CODE[:COUNT]: fail the first COUNT calls of METHOD (repeatable)")
-	_ = cmd.RegisterFlagCompletionFunc("seed", cobra.FixedCompletions([]string{emulator.SeedEmpty, emulator.SeedDemo}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("seed", cobra.FixedCompletions(emulator.Seeds, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -101,8 +103,8 @@ func (o *EmulatorStartOptions) validate() error {
 	if err := emulator.CheckLoopback(o.Listen); err != nil {
 		return exitcode.Usagef("--listen: %v", err)
 	}
-	if o.Seed != emulator.SeedEmpty && o.Seed != emulator.SeedDemo {
-		return exitcode.Usagef("--seed: %q is not a seed; valid values are %s and %s", o.Seed, emulator.SeedEmpty, emulator.SeedDemo)
+	if !slices.Contains(emulator.Seeds, o.Seed) {
+		return exitcode.Usagef("--seed: %q is not a seed; valid values are %s", o.Seed, strings.Join(emulator.Seeds, ", "))
 	}
 	for _, d := range []struct {
 		flag string

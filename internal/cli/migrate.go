@@ -47,11 +47,32 @@ end. Jobs have their task template updated (--verify then runs one execution and
 for it). Worker pools get a new revision (they can use Direct VPC egress or none, never a
 connector).
 
-If a step fails, or runnet is interrupted (Ctrl-C), it restores the previous VPC access and
-traffic split (traffic goes back to the previous, still Ready, revision first), prints
-which steps were done and undone, and exits with status 6. If the rollback itself fails,
-the report says where the workload stands and which commands finish the job, and the exit
-status is 1.
+If a step fails, or runnet is interrupted (Ctrl-C, SIGTERM), it restores the previous VPC
+access and traffic split (traffic goes back to the previous, still Ready, revision first),
+prints which steps were done and undone, and exits with status 6. A second interrupt stops
+waiting for the rollback: the journal stays and runnet prints how to recover (exit status
+1). If the rollback itself fails, the report says where the workload stands and which
+commands finish the job, and the exit status is 1.
+
+Locks and recovery. While a workload migrates it carries a journal, the annotation
+runnet.dev/migration on the service, job or worker pool (its metadata: no revision is made,
+nothing that serves changes): who runs it (user@host, pid), since when, the plan, the step
+reached, and the settings and traffic split before. It is written with the etag, at each
+step boundary, and removed by the migration's last change (or after a rollback). It is a
+lock: another runnet refuses the workload (exit status 5). If runnet died (SIGKILL, a lost CI
+runner), --resume WORKLOAD finishes the migration from the journal and a fresh read, and
+--resume WORKLOAD --rollback undoes it; a run that died while rolling back is rolled back.
+--resume takes over a journal whose lease ran out (15 minutes without an update, plus any
+--step-wait), or whose process is gone from this host; otherwise it needs --break-lock.
+
+Concurrent changes. Every update carries the etag it was read with. When someone else
+changed the workload meanwhile (ABORTED), runnet reads it again: if the change left the VPC
+access and the traffic alone (labels, the image, scaling...), it sends its update again from
+the fresh read; otherwise it stops with exit status 5 and names the fields that changed,
+undoing nothing (that would overwrite the other change; --resume [--rollback] finishes).
+Transient API failures (UNAVAILABLE, RESOURCE_EXHAUSTED, HTTP 429 and 5xx) are retried
+with capped exponential backoff; an update whose response was lost is recognised by a fresh
+read instead of being sent twice.
 
 Targets. --to direct takes --network and/or --subnet (Shared VPC subnets as
 projects/HOST/regions/REGION/subnetworks/NAME) and --network-tags. Without --network, the
@@ -78,9 +99,11 @@ still serve traffic or carry a tag), re-checked at that moment.
 
 Migrating asks for confirmation on a terminal; without one it needs --yes.
 
-Exit status: 0 migrated or nothing to do; 1 error, or a rollback that failed; 2 bad input;
-3 a preflight check failed (nothing changed); 4 permission denied; 5 the workload changed
-meanwhile (nothing changed); 6 a step failed and the previous state was restored. For
+Exit status: 0 migrated or nothing to do (and --resume that finished, or undid as asked);
+1 error, or a rollback that failed; 2 bad input; 3 a preflight check failed (nothing
+changed); 4 permission denied, including the preflight permissions check (nothing changed);
+5 the workload changed meanwhile or another runnet holds it; 6 a step failed and the
+previous state was restored. For
 several workloads: 1 if any failed, else 6 if any was rolled back, else 3 if any was
 blocked by preflight, else 0.
 
@@ -130,6 +153,9 @@ type MigrateOptions struct {
 	All              bool
 	FromConnector    string
 	Concurrency      int
+	Resume           bool
+	Rollback         bool
+	BreakLock        bool
 
 	// Which flags were given.
 	set map[string]bool
@@ -175,6 +201,10 @@ func NewCmdMigrate(f *Factory, runF func(context.Context, *MigrateOptions) error
   runnet migrate job/nightly-export --to direct --subnet run-direct-vpc-egress --verify --yes
   runnet migrate job/nightly-export --to connector --connector run-connector --yes
 
+  # The runner died half-way (SIGKILL): finish from the journal on the service, or undo it:
+  runnet migrate --resume run-service --yes
+  runnet migrate --resume run-service --rollback --yes
+
   # Every workload on a connector, four at a time, deleting the connector at the end:
   runnet migrate --all --from-connector run-connector --to direct --subnet run-direct-vpc-egress \
     --concurrency 4 --cleanup --yes`,
@@ -213,6 +243,9 @@ func NewCmdMigrate(f *Factory, runF func(context.Context, *MigrateOptions) error
 	fl.BoolVar(&o.All, "all", false, "migrate every workload that uses --from-connector")
 	fl.StringVar(&o.FromConnector, "from-connector", "", "with --all: the connector whose workloads to migrate")
 	fl.IntVar(&o.Concurrency, "concurrency", defaultMigrateConcurrency, "how many workloads migrate at once")
+	fl.BoolVar(&o.Resume, "resume", false, "finish the interrupted migration of WORKLOAD from the journal it carries (see Locks and recovery)")
+	fl.BoolVar(&o.Rollback, "rollback", false, "with --resume: undo the interrupted migration instead of finishing it")
+	fl.BoolVar(&o.BreakLock, "break-lock", false, "with --resume: take over a journal that is not stale yet (its process is gone)")
 	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
 		switch name {
 		case "vpc-connector":
@@ -247,6 +280,14 @@ func forceableChecks() []string {
 // complete checks every input before any API call: bad input is a usage error naming the
 // flag, and nothing is changed.
 func (o *MigrateOptions) complete() error {
+	if o.Resume {
+		return o.completeResume()
+	}
+	for _, n := range []string{"rollback", "break-lock"} {
+		if o.set[n] {
+			return exitcode.Usagef("--%s is used with --resume WORKLOAD", n)
+		}
+	}
 	if !o.set["to"] {
 		return exitcode.Usagef("--to is required: direct, connector or none")
 	}
@@ -443,6 +484,9 @@ func (o *MigrateOptions) complete() error {
 // Run.
 
 func (o *MigrateOptions) run(ctx context.Context) error {
+	if o.Resume {
+		return o.runResume(ctx)
+	}
 	p, err := o.f.Printer()
 	if err != nil {
 		return err
@@ -621,6 +665,9 @@ func (o *MigrateOptions) finish(p interface{ Print(any) error }, fl *Fleet, ms [
 	}
 	if err != nil {
 		return err
+	}
+	if o.single && reports[0].Outcome == egress.OutcomeMigrated {
+		PrintIaCHint(o.f, ms[0].Ref) // how to carry the change into infrastructure code
 	}
 	return migrateError(ms, cleanup)
 }
@@ -1065,6 +1112,9 @@ type Fleet struct {
 	// Executor, if set, configures the executors (its Platform and Observer are set by the
 	// fleet).
 	Executor *egress.Executor
+	// NoJournal turns off the migration journal (the lock and record kept on each workload
+	// while it migrates; see journal.go in pkg/egress). It is on by default.
+	NoJournal bool
 }
 
 // Migration is one workload of a fleet: as read, its target, the facts and the checks, its
@@ -1082,6 +1132,8 @@ type Migration struct {
 	// Validate fill it.
 	Result *egress.Result
 	Notes  []string
+	// RollbackRequested is set for `--resume --rollback`: rolled back is then success.
+	RollbackRequested bool
 }
 
 // Runnable reports whether the migration is ready to apply: planned, not a no-op, not
@@ -1133,6 +1185,11 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 	ms := make([]*Migration, len(ws))
 	for i, w := range ws {
 		ms[i] = &Migration{Ref: w.Ref, Workload: w, Target: target(w), CreateSubnet: create}
+		if err := lockedBy(w); err != nil {
+			// Another run holds it (or died holding it): what it carries is no basis for a
+			// plan, not even a no-op.
+			ms[i].failed(err)
+		}
 	}
 	// Who moves into which subnet, for the free-ips check.
 	moving := map[string][]egress.SubnetUser{}
@@ -1144,7 +1201,7 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 		}
 	}
 	for _, m := range ms {
-		if m.noOp() {
+		if m.Result != nil || m.noOp() {
 			continue
 		}
 		if m.Target.Mode() == egress.ModeDirect {
@@ -1153,6 +1210,9 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 	}
 	forEach(ctx, len(ms), max(fl.Concurrency, 8), func(ctx context.Context, i int) {
 		m := ms[i]
+		if m.Result != nil {
+			return
+		}
 		opts := fl.PlanOptions
 		if m.Ref.Kind == egress.KindService {
 			opts.Tag = egress.DefaultRevisionTag(m.Ref.Name, m.Target.Mode())
@@ -1245,6 +1305,16 @@ func (fl *Fleet) executor() *egress.Executor {
 	}
 	e.Platform = &cloud.Platform{C: fl.C, Progress: func(ref egress.WorkloadRef, msg string) { fl.progress(ref, "%s", msg) }}
 	e.Observer = egress.Observers(fl.progressObserver, fl.Observer)
+	if e.Journal == nil && !fl.NoJournal {
+		e.Journal = journalConfig(fl.F)
+	}
+	if e.RollbackContext == nil {
+		timeout := e.RollbackTimeout
+		if timeout <= 0 {
+			timeout = egress.DefaultRollbackTimeout
+		}
+		e.RollbackContext = func(ctx context.Context) (context.Context, context.CancelFunc) { return rollbackContext(ctx, timeout) }
+	}
 	return e
 }
 
@@ -1390,7 +1460,7 @@ func (m *Migration) ExitCode() (int, string) {
 			return exitcode.OK, ""
 		}
 		if m.Plan.Blocked {
-			return exitcode.Preflight, blockedMessage(m.Plan)
+			return blockedCode(m.Plan), blockedMessage(m.Plan)
 		}
 		if m.Validated {
 			return exitcode.OK, ""
@@ -1400,17 +1470,33 @@ func (m *Migration) ExitCode() (int, string) {
 	switch r.Outcome {
 	case egress.OutcomeMigrated:
 		if r.Err != nil {
+			if strings.HasPrefix(r.Error, "the migration is complete") {
+				return exitcode.Failure, r.Error
+			}
 			return exitcode.Failure, "migrated, but the cleanup failed: " + r.Error
 		}
 		return exitcode.OK, ""
 	case egress.OutcomeNoOp, egress.OutcomePlanned:
 		return exitcode.OK, ""
 	case egress.OutcomeBlocked:
-		return exitcode.Preflight, blockedMessage(m.Plan)
+		return blockedCode(m.Plan), blockedMessage(m.Plan)
 	case egress.OutcomeRolledBack:
+		if m.RollbackRequested {
+			return exitcode.OK, ""
+		}
 		return exitcode.RolledBack, fmt.Sprintf("%s: rolled back: %s", m.Ref, r.Error)
 	case egress.OutcomeSkipped:
 		return exitcode.Failure, "skipped: " + r.Error
+	}
+	if errors.Is(r.Err, egress.ErrConflict) && r.RollbackError == "" {
+		msg := r.Error
+		if r.State != "" {
+			msg += "; now: " + r.State
+		}
+		if len(r.Recovery) > 0 {
+			msg += ". To finish: " + strings.Join(r.Recovery, "; ")
+		}
+		return exitcode.Conflict, msg
 	}
 	if r.RollbackError != "" {
 		return exitcode.Failure, fmt.Sprintf("%s: %s; the rollback failed too: %s; %s. To finish by hand: %s",

@@ -371,7 +371,9 @@ func TestMigrateInterruptedRestores(t *testing.T) {
 // A canary step the API refuses: everything done so far is undone.
 func TestMigrateCanaryStepFailureRollsBack(t *testing.T) {
 	er := newEmu(t)
-	er.e.InjectFault(emulator.Fault{Method: "google.cloud.run.v2.Services/UpdateService", Code: codes.Internal, Skip: 2, Count: 1})
+	// Updates: the deploy (with the journal), the journal at the verify step, the 10% shift;
+	// the 50% shift fails.
+	er.e.InjectFault(emulator.Fault{Method: "google.cloud.run.v2.Services/UpdateService", Code: codes.Internal, Skip: 3, Count: 1})
 	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "10,50,100", "--yes", "--format", "json")
 	if r.code != exitcode.RolledBack {
 		t.Fatalf("exit %d, want 6: %s", r.code, r.stderr)

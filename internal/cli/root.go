@@ -105,7 +105,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		NewCmdConnector(f), NewCmdSubnet(f),
 		NewCmdInventory(f, nil),
 		NewCmdExport(f, nil), NewCmdCompletion(f, nil),
-		NewCmdMigrate(f, nil),
+		NewCmdMigrate(f, nil), NewCmdDemo(f, nil),
 	)
 	registerCompletions(f, root) // after every AddCommand: completes names from the API
 	return root

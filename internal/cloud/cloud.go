@@ -47,6 +47,9 @@ type Clients struct {
 	vpc         *vpcaccess.Client
 	compute     *compute.Service
 	closers     []io.Closer
+	// credErr is the credentials error of the first client that could not be built: every
+	// later client fails with it too, without looking again (see credentials.go).
+	credErr error
 }
 
 // New returns a client set; nothing is dialled until a client is first used. ctx bounds the
@@ -96,8 +99,15 @@ func lazy[T any](c *Clients, slot *T, name string, mk func(context.Context, ...o
 	if any(*slot) != any(zero) {
 		return *slot, nil
 	}
+	if c.credErr != nil {
+		return zero, c.credErr
+	}
 	v, err := mk(c.ctx, opts...)
 	if err != nil {
+		if ce := asCredentialsError(err); ce != nil {
+			c.credErr = ce
+			return zero, ce
+		}
 		return zero, fmt.Errorf("create %s client: %w", name, err)
 	}
 	*slot = v

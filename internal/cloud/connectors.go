@@ -281,6 +281,9 @@ func ConnectorLocation(project, region string) string {
 // ListConnectors returns every connector in project and region (all pages), sorted by name.
 // The read is retried on transient errors.
 func (c *Clients) ListConnectors(ctx context.Context, project, region string) ([]*Connector, error) {
+	if err := checkNames(projectName(project), regionName(region)); err != nil {
+		return nil, err
+	}
 	vc, err := c.VPCAccess()
 	if err != nil {
 		return nil, err
@@ -314,6 +317,9 @@ func (c *Clients) ListConnectors(ctx context.Context, project, region string) ([
 // ConnectorRegions returns the regions where project can have connectors (VPC Access
 // ListLocations), sorted.
 func (c *Clients) ConnectorRegions(ctx context.Context, project string) ([]string, error) {
+	if err := checkNames(projectName(project)); err != nil {
+		return nil, err
+	}
 	vc, err := c.VPCAccess()
 	if err != nil {
 		return nil, err
@@ -350,6 +356,9 @@ const listConcurrency = 16
 // ListConnectorsAllRegions returns the connectors of project in every region VPC Access
 // serves, listing the regions concurrently.
 func (c *Clients) ListConnectorsAllRegions(ctx context.Context, project string) ([]*Connector, error) {
+	if err := checkNames(projectName(project)); err != nil {
+		return nil, err
+	}
 	regions, err := c.ConnectorRegions(ctx, project)
 	if err != nil {
 		return nil, err
@@ -368,7 +377,7 @@ func (c *Clients) ListConnectorsAllRegions(ctx context.Context, project string) 
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := joinErrors(errs...); err != nil {
 		return nil, err
 	}
 	var out []*Connector
@@ -381,6 +390,9 @@ func (c *Clients) ListConnectorsAllRegions(ctx context.Context, project string) 
 // GetConnector returns one connector. A missing connector is an error for which IsNotFound
 // holds. The read is retried on transient errors.
 func (c *Clients) GetConnector(ctx context.Context, ref egress.ConnectorRef) (*Connector, error) {
+	if err := checkNames(ref); err != nil {
+		return nil, err
+	}
 	vc, err := c.VPCAccess()
 	if err != nil {
 		return nil, err
@@ -406,6 +418,9 @@ func (c *Clients) GetConnector(ctx context.Context, ref egress.ConnectorRef) (*C
 //
 // It returns the connector as it stands at the end: READY, or CREATING with opts.Async.
 func (c *Clients) CreateConnector(ctx context.Context, spec ConnectorSpec, opts WaitOptions) (*Connector, error) {
+	if err := checkNames(spec.Ref); err != nil {
+		return nil, err
+	}
 	vc, err := c.VPCAccess()
 	if err != nil {
 		return nil, err
@@ -539,6 +554,9 @@ func progressOp(opts WaitOptions, what string) func(*longrunningpb.Operation) {
 // DeleteConnector deletes a connector and, unless opts.Async, waits until it is gone. Note
 // that the API lets a connector that workloads still use be deleted: callers check first.
 func (c *Clients) DeleteConnector(ctx context.Context, ref egress.ConnectorRef, opts WaitOptions) error {
+	if err := checkNames(ref); err != nil {
+		return err
+	}
 	vc, err := c.VPCAccess()
 	if err != nil {
 		return err

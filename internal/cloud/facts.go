@@ -389,6 +389,9 @@ func (c *Clients) connectorFacts(ctx context.Context, name string, ref egress.Wo
 // TestWorkloadPermissions returns which of perms the caller holds on a workload
 // (testIamPermissions on the service, job or worker pool).
 func (c *Clients) TestWorkloadPermissions(ctx context.Context, ref egress.WorkloadRef, perms []string) ([]string, error) {
+	if err := checkNames(ref); err != nil {
+		return nil, err
+	}
 	req := &iampb.TestIamPermissionsRequest{Resource: ref.FullName(), Permissions: perms}
 	var resp *iampb.TestIamPermissionsResponse
 	err := DefaultRetry.Do(ctx, func(ctx context.Context) error {
@@ -424,6 +427,9 @@ func (c *Clients) TestWorkloadPermissions(ctx context.Context, ref egress.Worklo
 // testSubnetUse asks Compute whether the caller may use a subnetwork
 // (subnetworks.testIamPermissions for compute.subnetworks.use).
 func (c *Clients) testSubnetUse(ctx context.Context, ref egress.SubnetRef) (bool, error) {
+	if err := checkNames(ref); err != nil {
+		return false, err
+	}
 	cs, err := c.Compute()
 	if err != nil {
 		return false, err

@@ -104,6 +104,9 @@ func (e *WorkloadListError) Unwrap() error { return e.Err }
 // workload read (services, then jobs, then worker pools, each sorted by name) and one
 // *WorkloadListError per list that failed.
 func (c *Clients) ScanWorkloads(ctx context.Context, project, region string) ([]*Workload, []error) {
+	if err := checkNames(projectName(project), regionName(region)); err != nil {
+		return nil, []error{err}
+	}
 	if err := egress.ValidateProject(project); err != nil {
 		return nil, []error{err}
 	}
@@ -185,6 +188,9 @@ func (c *Clients) scanKind(ctx context.Context, k egress.Kind, parent string, ea
 // (UNIMPLEMENTED or NOT_FOUND), the built-in CloudRunRegions (RegionsBuiltIn). Any other
 // failure of both is an error.
 func (c *Clients) RunRegions(ctx context.Context, project string) ([]string, string, error) {
+	if err := checkNames(projectName(project)); err != nil {
+		return nil, "", err
+	}
 	if err := egress.ValidateProject(project); err != nil {
 		return nil, "", err
 	}

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	compute "google.golang.org/api/compute/v1"
 	"google.golang.org/api/googleapi"
@@ -280,6 +281,9 @@ func computeRead[T any](ctx context.Context, do func(context.Context) (T, error)
 
 // ListNetworks returns the project's VPC networks, sorted by name.
 func (c *Clients) ListNetworks(ctx context.Context, project string) ([]*Network, error) {
+	if err := checkNames(projectName(project)); err != nil {
+		return nil, err
+	}
 	cs, err := c.Compute()
 	if err != nil {
 		return nil, err
@@ -303,6 +307,9 @@ func (c *Clients) ListNetworks(ctx context.Context, project string) ([]*Network,
 
 // GetNetwork returns one network; IsNotFound holds for the error when it does not exist.
 func (c *Clients) GetNetwork(ctx context.Context, ref egress.NetworkRef) (*Network, error) {
+	if err := checkNames(ref); err != nil {
+		return nil, err
+	}
 	cs, err := c.Compute()
 	if err != nil {
 		return nil, err
@@ -318,6 +325,9 @@ func (c *Clients) GetNetwork(ctx context.Context, ref egress.NetworkRef) (*Netwo
 
 // ListAddresses returns the project's addresses in region, sorted by name.
 func (c *Clients) ListAddresses(ctx context.Context, project, region string) ([]*Address, error) {
+	if err := checkNames(projectName(project), regionName(region)); err != nil {
+		return nil, err
+	}
 	cs, err := c.Compute()
 	if err != nil {
 		return nil, err
@@ -382,6 +392,9 @@ func both(a, b func() error) error {
 // ListSubnets returns the subnets of project in region, with utilization (views
 // WITH_UTILIZATION, and the region's SERVERLESS addresses read concurrently), sorted by name.
 func (c *Clients) ListSubnets(ctx context.Context, project, region string) ([]*Subnet, error) {
+	if err := checkNames(projectName(project), regionName(region)); err != nil {
+		return nil, err
+	}
 	cs, err := c.Compute()
 	if err != nil {
 		return nil, err
@@ -421,6 +434,9 @@ func (c *Clients) ListSubnets(ctx context.Context, project, region string) ([]*S
 // ListSubnetsAllRegions returns the subnets of project in every region (aggregatedList, with
 // utilization and the SERVERLESS addresses of every region), sorted by region and name.
 func (c *Clients) ListSubnetsAllRegions(ctx context.Context, project string) ([]*Subnet, error) {
+	if err := checkNames(projectName(project)); err != nil {
+		return nil, err
+	}
 	cs, err := c.Compute()
 	if err != nil {
 		return nil, err
@@ -467,6 +483,9 @@ func (c *Clients) ListSubnetsAllRegions(ctx context.Context, project string) ([]
 // GetSubnet returns one subnet with its utilization; IsNotFound holds for the error when it
 // does not exist.
 func (c *Clients) GetSubnet(ctx context.Context, ref egress.SubnetRef) (*Subnet, error) {
+	if err := checkNames(ref); err != nil {
+		return nil, err
+	}
 	cs, err := c.Compute()
 	if err != nil {
 		return nil, err
@@ -556,6 +575,9 @@ func (e *SubnetExistsError) Unwrap() error { return e.Err }
 // with the same network and range counts as success; one made differently is a
 // *SubnetExistsError (HTTP 409, exit code conflict).
 func (c *Clients) CreateSubnet(ctx context.Context, spec SubnetSpec, opts WaitOptions) (*Subnet, error) {
+	if err := checkNames(spec.Ref); err != nil {
+		return nil, err
+	}
 	cs, err := c.Compute()
 	if err != nil {
 		return nil, err
@@ -566,7 +588,7 @@ func (c *Clients) CreateSubnet(ctx context.Context, spec SubnetSpec, opts WaitOp
 		return cs.Subnetworks.Insert(ref.Project, ref.Region, body).RequestId(id).Context(ctx).Do()
 	})
 	if ge, ok := googleAPIError(err); ok && ge.Code == http.StatusConflict {
-		cur, gerr := c.GetSubnet(ctx, ref)
+		cur, gerr := c.existingSubnet(ctx, ref)
 		if gerr != nil {
 			return nil, computeErr(fmt.Sprintf("create subnet %q", ref.Name), err)
 		}
@@ -598,6 +620,26 @@ func (c *Clients) CreateSubnet(ctx context.Context, spec SubnetSpec, opts WaitOp
 	}
 	return c.GetSubnet(ctx, ref)
 }
+
+// existingSubnet reads a subnet whose name an insert found taken. One that another insert is
+// still creating (a repeated command, or a runnet that died while creating it) is not
+// readable until that operation ends: it is waited for, within subnetAppearTimeout.
+func (c *Clients) existingSubnet(ctx context.Context, ref egress.SubnetRef) (*Subnet, error) {
+	start := time.Now()
+	for {
+		cur, err := c.GetSubnet(ctx, ref)
+		if err == nil || !IsNotFound(err) || time.Since(start) > subnetAppearTimeout {
+			return cur, err
+		}
+		if err := sleepCtx(ctx, pollInterval(time.Since(start))); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// subnetAppearTimeout bounds how long a subnet being created by another request is waited
+// for.
+const subnetAppearTimeout = 5 * time.Minute
 
 // SubnetInUseError is a subnet Compute would not delete because another resource uses it.
 type SubnetInUseError struct {
@@ -686,6 +728,9 @@ func inUseUser(err error) (string, bool) {
 // resource uses the subnet, the error is a *SubnetInUseError; when that resource is one of
 // Cloud Run's serverless-ipv4-* reservations it lists them all.
 func (c *Clients) DeleteSubnet(ctx context.Context, ref egress.SubnetRef, opts WaitOptions) error {
+	if err := checkNames(ref); err != nil {
+		return err
+	}
 	cs, err := c.Compute()
 	if err != nil {
 		return err
@@ -720,6 +765,9 @@ func (c *Clients) DeleteSubnet(ctx context.Context, ref egress.SubnetRef, opts W
 // ListFirewalls returns the VPC firewall rules of project that apply to network (a name or
 // path), sorted by priority then name. An empty network returns every rule.
 func (c *Clients) ListFirewalls(ctx context.Context, project, network string) ([]egress.FirewallRule, error) {
+	if err := checkNames(projectName(project)); err != nil {
+		return nil, err
+	}
 	cs, err := c.Compute()
 	if err != nil {
 		return nil, err
@@ -769,6 +817,9 @@ func firewallFromCompute(fw *compute.Firewall) egress.FirewallRule {
 // ListRouters returns the Cloud Routers of project in region with their Cloud NAT gateways,
 // sorted by name.
 func (c *Clients) ListRouters(ctx context.Context, project, region string) ([]egress.Router, error) {
+	if err := checkNames(projectName(project), regionName(region)); err != nil {
+		return nil, err
+	}
 	cs, err := c.Compute()
 	if err != nil {
 		return nil, err
@@ -818,6 +869,9 @@ type UsedRange struct {
 // enabled, so no connectors can exist, or no permission), the ranges are returned with a
 // warning saying so.
 func (c *Clients) NetworkRanges(ctx context.Context, project, network string) (ranges []UsedRange, warnings []string, err error) {
+	if err := checkNames(projectName(project)); err != nil {
+		return nil, nil, err
+	}
 	want := normNetwork(network, project)
 	var subnets []*Subnet
 	var conns []*Connector

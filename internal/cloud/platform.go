@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -38,6 +39,7 @@ func Snapshot(w *Workload) *egress.Snapshot {
 		Workload:      w.Workload,
 		TrafficStatus: w.TrafficStatus,
 		Condition:     domainCondition(w.Terminal),
+		Journal:       w.Journal(),
 		Handle:        w,
 	}
 }
@@ -155,28 +157,97 @@ func (p *Platform) Update(ctx context.Context, cur *egress.Snapshot, u egress.Up
 	default:
 		return nil, fmt.Errorf("%T is not a Cloud Run service, job or worker pool", msg)
 	}
-	res, err := p.send(ctx, w, msg, u.ValidateOnly)
+	if u.Journal != nil {
+		setAnnotation(msg, egress.JournalAnnotation, *u.Journal)
+	}
+	metadataOnly := u.VPC == nil && u.Traffic == nil
+	res, err := p.send(ctx, w, msg, sendOptions{validateOnly: u.ValidateOnly, noWait: u.NoWait, metadataOnly: metadataOnly})
 	if err != nil {
 		return nil, err
 	}
 	return Snapshot(res), nil
 }
 
-// send starts the update of w to msg and waits for it.
-func (p *Platform) send(ctx context.Context, w *Workload, msg proto.Message, validateOnly bool) (*Workload, error) {
+type sendOptions struct {
+	validateOnly bool
+	// noWait returns once the API accepted the change.
+	noWait bool
+	// metadataOnly: the change touches neither the template nor the traffic.
+	metadataOnly bool
+}
+
+// send starts the update of w to msg and waits for it. The update carries w's etag; it is
+// sent again after a transient failure (UNAVAILABLE, RESOURCE_EXHAUSTED) only when a fresh
+// read shows it did not land, and a failure after it landed (a lost response) counts as
+// success once the workload has settled. A refusal for a stale etag (ABORTED) is a
+// *egress.ConflictError that says what changed.
+func (p *Platform) send(ctx context.Context, w *Workload, msg proto.Message, o sendOptions) (*Workload, error) {
 	ref := w.Ref
-	opName, md, waiter, err := p.C.startUpdate(ctx, msg, SetVPCOptions{ValidateOnly: validateOnly})
-	if err != nil {
-		if status.Code(statusErrOf(err)) == codes.Aborted {
-			err = &changedError{ref: ref, err: err}
-		} else {
-			err = apiErr("update "+describeRef(ref), err)
+	var (
+		opName string
+		md     proto.Message
+		waiter operationWaiter
+		landed *Workload // the change landed, but its response was lost
+	)
+	attempt := 0
+	err := DefaultRetry.Do(ctx, func(ctx context.Context) error {
+		attempt++
+		var err error
+		opName, md, waiter, err = p.C.startUpdate(ctx, msg, SetVPCOptions{ValidateOnly: o.validateOnly})
+		if err != nil && attempt > 1 && !o.validateOnly && status.Code(statusErrOf(err)) == codes.Aborted {
+			// A repeat refused for its etag: the first attempt may have landed after all.
+			if fresh, rerr := p.C.GetWorkload(ctx, ref); rerr == nil && sameChange(msg, fresh.Raw) {
+				landed = fresh
+				return nil
+			}
 		}
+		if err == nil || !retryable(err) || o.validateOnly {
+			return err
+		}
+		// Did it land? Only a fresh read can tell.
+		fresh, rerr := p.C.GetWorkload(ctx, ref)
+		if rerr != nil {
+			return err // try again; a repeat meets its own etag
+		}
+		switch {
+		case fresh.Etag == w.Etag:
+			return err // not applied: send it again
+		case sameChange(msg, fresh.Raw):
+			landed = fresh
+			return nil
+		}
+		return p.conflict(ctx, w, fresh, status.Error(codes.Aborted, "the workload changed while the update's response was lost"))
+	})
+	if err != nil {
+		var ce *egress.ConflictError
+		if errors.As(err, &ce) {
+			return nil, err
+		}
+		if status.Code(statusErrOf(err)) == codes.Aborted {
+			return nil, p.conflict(ctx, w, nil, err)
+		}
+		err = apiErr("update "+describeRef(ref), err)
 		if refusedBeforeApplied(err) {
 			return nil, &notApplied{err}
 		}
 		return nil, err
 	}
+	if landed != nil {
+		if o.noWait {
+			return landed, nil
+		}
+		return p.settled(ctx, w, landed, o.metadataOnly)
+	}
+	if o.noWait && !o.validateOnly {
+		if md != nil {
+			if res, err := WorkloadFromProto(md); err == nil && res.Etag != "" {
+				res.Operation = opName
+				return res, nil
+			}
+		}
+		return p.C.GetWorkload(ctx, ref)
+	}
+	validateOnly := o.validateOnly
 	var once sync.Once
 	announce := func(m proto.Message) {
 		if m == nil || validateOnly {
@@ -199,6 +270,11 @@ func (p *Platform) send(ctx context.Context, w *Workload, msg proto.Message, val
 	if werr != nil {
 		var oe *OperationError
 		if errors.As(werr, &oe) {
+			if o.metadataOnly {
+				// A metadata-only change is in force once accepted; its operation can only
+				// fail for an unrelated reason (a revision that failed earlier).
+				return p.C.GetWorkload(ctx, ref)
+			}
 			return nil, p.C.rolloutFailure(ctx, w, opName, oe)
 		}
 		return nil, apiErr(fmt.Sprintf("wait for the update of %s", describeRef(ref)), werr)
@@ -241,13 +317,48 @@ func (e *ExecutionError) Unwrap() error { return e.Err }
 
 // RunExecution runs one execution of a job and waits until it completes.
 func (p *Platform) RunExecution(ctx context.Context, ref egress.WorkloadRef) (egress.Execution, error) {
+	if err := checkNames(ref); err != nil {
+		return egress.Execution{}, err
+	}
 	cl, err := p.C.Jobs()
 	if err != nil {
 		return egress.Execution{}, err
 	}
-	op, err := cl.RunJob(ctx, &runpb.RunJobRequest{Name: ref.FullName()})
+	// RunJob is not idempotent: it is sent again after a transient failure only when the
+	// job's execution count shows the first one did not start an execution.
+	before := int64(-1)
+	if w, err := p.C.GetWorkload(ctx, ref); err == nil {
+		if j, ok := w.Raw.(*runpb.Job); ok {
+			before = int64(j.GetExecutionCount())
+		}
+	}
+	var (
+		op     *run.RunJobOperation
+		landed string
+	)
+	err = DefaultRetry.Do(ctx, func(ctx context.Context) error {
+		var err error
+		op, err = cl.RunJob(ctx, &runpb.RunJobRequest{Name: ref.FullName()}, noGaxRetry)
+		if err == nil || !retryable(err) || before < 0 {
+			return err
+		}
+		if name, ok := p.C.runJobLanded(ctx, ref, before); ok {
+			landed = name
+			return nil
+		}
+		return err
+	})
 	if err != nil {
 		return egress.Execution{}, apiErr("run "+describeRef(ref), err)
+	}
+	if landed != "" {
+		ex := egress.Execution{Name: lastSegment(landed)}
+		p.progress(ref, "Running execution %s of job %s...", ex.Name, ref.Name)
+		out, err := p.C.waitExecution(ctx, landed)
+		if err != nil {
+			return ex, err
+		}
+		return ex, executionOutcome(ref, ex, out)
 	}
 	var ex egress.Execution
 	if md, err := op.Metadata(); err == nil && md != nil {
@@ -270,12 +381,17 @@ func (p *Platform) RunExecution(ctx context.Context, ref egress.WorkloadRef) (eg
 		}
 		return ex, apiErr(fmt.Sprintf("wait for execution %s of %s", ex.Name, describeRef(ref)), werr)
 	}
+	return ex, executionOutcome(ref, ex, out)
+}
+
+// executionOutcome is an error when a completed execution did not succeed.
+func executionOutcome(ref egress.WorkloadRef, ex egress.Execution, out *runpb.Execution) error {
 	for _, c := range out.GetConditions() {
 		if c.GetType() == "Completed" && c.GetState() == runpb.Condition_CONDITION_FAILED {
-			return ex, &ExecutionError{Job: ref, Execution: ex.Name, Reason: c.GetMessage()}
+			return &ExecutionError{Job: ref, Execution: ex.Name, Reason: c.GetMessage()}
 		}
 	}
-	return ex, nil
+	return nil
 }
 
 // CreateSubnet creates a subnetwork and waits for it.
@@ -367,7 +483,7 @@ func (c *Clients) ConnectorUsers(ctx context.Context, conn egress.ConnectorRef, 
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := joinErrors(errs...); err != nil {
 		return nil, err
 	}
 	for i, pr := range probes {
@@ -380,6 +496,9 @@ func (c *Clients) ConnectorUsers(ctx context.Context, conn egress.ConnectorRef, 
 
 // getRevision reads a revision of a service or worker pool (retried on transient errors).
 func (c *Clients) getRevision(ctx context.Context, ref egress.WorkloadRef, revision string) (*runpb.Revision, error) {
+	if err := checkNames(ref, revisionName(revision)); err != nil {
+		return nil, err
+	}
 	cl, err := c.Revisions()
 	if err != nil {
 		return nil, err

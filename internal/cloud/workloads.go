@@ -437,7 +437,7 @@ func (c *Clients) ListWorkloads(ctx context.Context, project, region string) ([]
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := joinErrors(errs...); err != nil {
 		return nil, err
 	}
 	var out []*Workload
@@ -865,6 +865,9 @@ func servingTargets(w *Workload) []egress.TrafficTarget {
 
 // revisionReady reads a revision of a service or worker pool and returns its Ready condition.
 func (c *Clients) revisionReady(ctx context.Context, ref egress.WorkloadRef, revision string) (Condition, error) {
+	if err := checkNames(ref, revisionName(revision)); err != nil {
+		return Condition{}, err
+	}
 	cl, err := c.Revisions()
 	if err != nil {
 		return Condition{}, err

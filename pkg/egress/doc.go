@@ -5,7 +5,10 @@
 // a switch between modes is safe, and the migration plan that performs it.
 //
 // The package is pure: it imports no Google client library or protocol
-// buffer package, does no I/O and reads no clock. The cloud adapters in
+// buffer package and does no I/O of its own (the Executor acts through the
+// Platform it is given). The one clock it reads is the Executor's, to wait
+// between canary steps and to time a run, and that clock is swappable
+// (Executor.Clock; SystemClock by default). The cloud adapters in
 // internal/cloud convert API objects to the plain types here (Workload, VPC,
 // Facts) and back, so everything in this package can be unit-tested with
 // literals and reused by other programs.

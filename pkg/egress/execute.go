@@ -53,6 +53,9 @@ type Snapshot struct {
 	TrafficStatus []TrafficTarget `json:"trafficStatus,omitempty"`
 	// Condition is the workload's terminal (Ready) condition.
 	Condition Condition `json:"condition"`
+	// Journal is the value of the workload's journal annotation (JournalAnnotation), "" when
+	// it has none: another run's lock, or this run's own journal.
+	Journal string `json:"-"`
 	// Handle is the platform's resource as read; opaque to this package.
 	Handle any `json:"-"`
 }
@@ -72,6 +75,13 @@ type Update struct {
 	Traffic []TrafficTarget
 	// ValidateOnly asks the API to check the change without making it.
 	ValidateOnly bool
+	// Journal, when not nil, sets the workload's journal annotation (JournalAnnotation) to
+	// *Journal in the same request, or removes it when *Journal is "". With neither VPC nor
+	// Traffic, the update changes the workload's metadata only: no revision is made.
+	Journal *string
+	// NoWait returns as soon as the API accepted the change, with the workload as accepted
+	// (used for journal-only updates, which change nothing that serves).
+	NoWait bool
 }
 
 // Execution is a job execution run to verify a job.
@@ -99,6 +109,75 @@ func (u ConnectorUser) String() string {
 // API refused the request before accepting it (a stale etag, an invalid request, a missing
 // permission). Any other error of a write may or may not have been applied.
 var ErrNotApplied = errors.New("the change was not applied")
+
+// ErrConflict is wrapped by the error of a change refused because someone else changed the
+// workload since it was read (its etag no longer matches), or holds it (another run's
+// journal). Exit status 5.
+var ErrConflict = errors.New("the workload was changed by someone else")
+
+// ConflictError is an update the API refused because the workload changed since it was read
+// (a stale etag). The platform re-reads the workload to say what changed.
+type ConflictError struct {
+	// Ref names the workload.
+	Ref WorkloadRef
+	// Fields are the API field paths that differ between the workload as the update started
+	// from it and as it is now (output-only fields and runnet's journal left out), such as
+	// "labels" or "template.vpc_access".
+	Fields []string
+	// TouchesMigration is set when the change touched what a migration changes: the
+	// template's VPC access, or the traffic (a worker pool's instance splits).
+	TouchesMigration bool
+	// Journal is the migration journal the workload now carries, if any (another run's
+	// lock, when its ID is not this run's).
+	Journal *Journal
+	// Current is the workload as it is now, when it could be read.
+	Current *Snapshot
+	// Err is the API's error.
+	Err error
+}
+
+func (e *ConflictError) Error() string {
+	if len(e.Fields) == 0 {
+		return fmt.Sprintf("the API refused the change of %s %s as conflicting (stale etag, ABORTED) several times, though nothing visible changed", e.Ref.Kind.noun(), e.Ref.Name)
+	}
+	return fmt.Sprintf("%s %s was changed by someone else since runnet read it (changed: %s)", e.Ref.Kind.noun(), e.Ref.Name, strings.Join(e.Fields, ", "))
+}
+
+// Unwrap makes a ConflictError match ErrConflict and ErrNotApplied, and keeps the API's error
+// (and so its code) in the chain.
+func (e *ConflictError) Unwrap() []error {
+	out := []error{ErrConflict, ErrNotApplied}
+	if e.Err != nil {
+		out = append(out, e.Err)
+	}
+	return out
+}
+
+// LockedError is a migration refused because another run holds the workload: its journal
+// (JournalAnnotation) is on it.
+type LockedError struct {
+	Ref     WorkloadRef
+	Journal *Journal
+	// Now is when the journal was found (for its age).
+	Now time.Time
+	// Gone is set when the run's process is known to be gone (it ran on this host and its
+	// pid is not running).
+	Gone bool
+}
+
+func (e *LockedError) Error() string {
+	msg := fmt.Sprintf("%s %s is being migrated by another runnet: %s", e.Ref.Kind.noun(), e.Ref.Name, e.Journal.Describe(e.Now))
+	if e.Gone {
+		msg += " (that process is no longer running on this host)"
+	}
+	if e.Journal.Stale(e.Now) || e.Gone {
+		return msg + fmt.Sprintf("; that run looks dead: finish it with 'runnet migrate --resume %s' or undo it with 'runnet migrate --resume %s --rollback'", e.Ref, e.Ref)
+	}
+	return msg + fmt.Sprintf("; wait for it to finish, or, if that process is gone, take over with 'runnet migrate --resume %s --break-lock' (add --rollback to undo it)", e.Ref)
+}
+
+// Unwrap makes a LockedError match ErrConflict and ErrNotApplied.
+func (e *LockedError) Unwrap() []error { return []error{ErrConflict, ErrNotApplied} }
 
 // Platform is what the executor needs from Cloud Run, VPC Access and Compute. Every write
 // waits until it is done; a write that Cloud Run accepted but could not put in force (a
@@ -357,6 +436,10 @@ type Executor struct {
 	// context that outlives ctx's cancellation (the run may have been interrupted) bounded
 	// by RollbackTimeout; a caller can cancel it too (a second interrupt).
 	RollbackContext func(ctx context.Context) (context.Context, context.CancelFunc)
+	// Journal, if not nil, keeps a journal of the run on the workload (JournalAnnotation):
+	// written with the etag before the first change (the lock), at every step boundary and
+	// when a rollback starts, and removed by the run's last change. See journal.go.
+	Journal *JournalConfig
 }
 
 // Executor defaults.
@@ -374,13 +457,7 @@ func (e *Executor) Execute(ctx context.Context, req Request) *Result {
 		clock = SystemClock{}
 	}
 	start := clock.Now()
-	r := &runState{e: e, clock: clock, plan: req.Plan, cur: req.Workload, subnet: req.CreateSubnet}
-	r.res = &Result{Workload: req.Plan.Workload, Steps: make([]StepResult, 0, len(req.Plan.Steps))}
-	for _, s := range req.Plan.Steps {
-		r.res.Steps = append(r.res.Steps, StepResult{
-			Kind: s.Kind, Description: s.Description, Status: StepPending, Resource: s.Resource, Percent: s.Percent,
-		})
-	}
+	r := e.newRun(clock, req.Plan, req.Workload, req.CreateSubnet)
 	if req.Workload != nil {
 		w := req.Workload
 		r.res.Original = Original{VPC: w.VPC, Traffic: slices.Clone(w.Traffic), LatestReady: w.LatestReady, LatestCreated: w.LatestCreated, Etag: w.Etag}
@@ -388,6 +465,30 @@ func (e *Executor) Execute(ctx context.Context, req Request) *Result {
 		r.res.Traffic = slices.Clone(w.Traffic)
 	}
 	r.execute(ctx)
+	return r.finish(ctx, start)
+}
+
+// newRun starts the record of a run of plan.
+func (e *Executor) newRun(clock Clock, plan Plan, cur *Snapshot, subnet *SubnetSpec) *runState {
+	r := &runState{e: e, clock: clock, plan: plan, cur: cur, subnet: subnet}
+	r.res = &Result{Workload: plan.Workload, Steps: make([]StepResult, 0, len(plan.Steps))}
+	for _, s := range plan.Steps {
+		r.res.Steps = append(r.res.Steps, StepResult{
+			Kind: s.Kind, Description: s.Description, Status: StepPending, Resource: s.Resource, Percent: s.Percent,
+		})
+	}
+	if e.Journal != nil {
+		r.jid = e.Journal.ID
+		if r.jid == "" {
+			r.jid = newRunID()
+		}
+		r.started = clock.Now()
+	}
+	return r
+}
+
+// finish marks the steps not reached and reports the end of the run.
+func (r *runState) finish(ctx context.Context, start time.Time) *Result {
 	for i := range r.res.Steps {
 		if r.res.Steps[i].Status == StepPending {
 			r.res.Steps[i].Status = StepSkipped
@@ -396,7 +497,7 @@ func (e *Executor) Execute(ctx context.Context, req Request) *Result {
 			}
 		}
 	}
-	r.res.DurationSeconds = clock.Now().Sub(start).Seconds()
+	r.res.DurationSeconds = r.clock.Now().Sub(start).Seconds()
 	r.observe(ctx, Event{Kind: EventFinished, Message: string(r.res.Outcome)})
 	return r.res
 }
@@ -416,6 +517,18 @@ type runState struct {
 	share int
 	// healthy is set when the new revision's health was checked and nothing changed since.
 	healthy bool
+
+	// Journal (Executor.Journal): this run's id, when it started, whether it holds the
+	// workload's journal, the journal state last written, whether the workload may carry it.
+	jid       string
+	started   time.Time
+	held      bool
+	phase     JournalPhase
+	step      int
+	jWritten  string
+	jOnServer bool
+	// resumed is set for a run that continues a journal (Resume).
+	resumed bool
 }
 
 func (r *runState) ref() WorkloadRef { return r.plan.Workload }
@@ -481,17 +594,34 @@ func (r *runState) execute(ctx context.Context) {
 		r.fail(err)
 		return
 	}
+	if err := r.acquire(ctx); err != nil {
+		r.res.Outcome = OutcomeFailed
+		r.fail(err)
+		r.res.Notes = append(r.res.Notes, fmt.Sprintf("nothing was changed on %s", r.ref()))
+		r.releaseAfter(ctx)
+		return
+	}
+	r.run(ctx, 0)
+}
+
+// run runs the plan's steps from index from on, and on a failure rolls back (or stops).
+func (r *runState) run(ctx context.Context, from int) {
+	p := r.plan
 	last := r.lastForward()
-	for i := range p.Steps {
+	for i := from; i < len(p.Steps); i++ {
 		err := ctx.Err()
 		if err != nil {
 			err = fmt.Errorf("interrupted before step %d (%s): %w", i+1, p.Steps[i].Kind, err)
 		} else {
-			err = r.stepEvent(ctx, EventStepStarted, i)
+			err = r.beginStep(ctx, i)
 		}
 		if err == nil {
 			err = r.do(ctx, i)
-			if err != nil && ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			switch {
+			case err == nil || ctx.Err() == nil:
+			case errors.Is(err, ctx.Err()):
+				err = fmt.Errorf("interrupted during step %d (%s): %w", i+1, p.Steps[i].Kind, err)
+			default:
 				err = fmt.Errorf("interrupted during step %d (%s): %w (%w)", i+1, p.Steps[i].Kind, ctx.Err(), err)
 			}
 			if err != nil {
@@ -506,6 +636,17 @@ func (r *runState) execute(ctx context.Context) {
 			}
 		}
 		if err == nil {
+			if i == last {
+				// The migration is complete: the journal goes (unless the last change
+				// took it along).
+				rctx, cancel := r.rollbackContext(ctx) // an interrupt now must not leave it
+				rerr := r.release(rctx)
+				cancel()
+				if rerr != nil {
+					// Complete, but the lock stays: say so with the exit status too.
+					r.fail(fmt.Errorf("the migration is complete, but its journal (annotation %s) could not be removed: %w; 'runnet migrate --resume %s' removes it", JournalAnnotation, rerr, r.ref()))
+				}
+			}
 			continue
 		}
 		r.fail(err)
@@ -514,20 +655,60 @@ func (r *runState) execute(ctx context.Context) {
 			// The migration itself is complete; only the cleanup failed.
 			r.res.Outcome = OutcomeMigrated
 			r.res.Notes = append(r.res.Notes, "the migration is complete, but the cleanup failed: "+err.Error())
+		case errors.Is(err, ErrConflict) && r.touched:
+			r.stopOnConflict(ctx, err)
 		case !r.touched:
 			r.res.Outcome = OutcomeFailed
 			r.res.Notes = append(r.res.Notes, fmt.Sprintf("nothing was changed on %s", r.ref()))
+			r.releaseAfter(ctx)
 		default:
 			r.rollback(ctx, err)
 		}
 		r.keptNotes()
 		return
 	}
+	if last < 0 {
+		_ = r.release(ctx)
+	}
 	r.res.Outcome = OutcomeMigrated
-	r.res.Err, r.res.Error = nil, ""
+	if r.res.Err == nil {
+		r.res.Error = ""
+	}
 	if r.cur != nil {
 		r.res.Traffic = slices.Clone(r.cur.Traffic)
 	}
+}
+
+// beginStep records that step i starts: in the journal (by a journal-only write for a step
+// that does not change the workload itself; a step that does carries the journal in its own
+// change) and to the observer.
+func (r *runState) beginStep(ctx context.Context, i int) error {
+	r.step = i
+	if r.held {
+		switch r.plan.Steps[i].Kind {
+		case StepVerify, StepRunExecution, StepCreateSubnet:
+			if err := r.journalOnly(ctx, false, false); err != nil {
+				return fmt.Errorf("write the migration journal: %w", err)
+			}
+		}
+	}
+	return r.stepEvent(ctx, EventStepStarted, i)
+}
+
+// stopOnConflict ends a run that met a concurrent change of what it changes (VPC access,
+// traffic) or another run's lock after it had changed the workload: it stops without undoing
+// anything, since undoing would overwrite the other change, and says how to finish.
+func (r *runState) stopOnConflict(ctx context.Context, err error) {
+	r.res.Outcome = OutcomeFailed
+	var le *LockedError
+	if errors.As(err, &le) {
+		// Someone took the workload over: its journal is theirs now.
+		r.held, r.jOnServer = false, false
+	}
+	rctx, cancel := r.rollbackContext(ctx)
+	defer cancel()
+	r.describeStuck(rctx)
+	r.res.Notes = append(r.res.Notes, "runnet stopped without undoing anything: undoing now would overwrite the other change")
 }
 
 // checkStart refuses to start on a workload that is being changed, or a service without a
@@ -537,7 +718,12 @@ func (r *runState) checkStart() error {
 	if w.Ref.Kind == KindJob {
 		return nil
 	}
-	if w.Reconciling || w.Condition.State == ConditionPending || w.Condition.State == ConditionReconciling {
+	settling := w.Reconciling || w.Condition.State == ConditionPending || w.Condition.State == ConditionReconciling
+	// A change that makes no revision and moves no traffic (labels, annotations: runnet's own
+	// journal) settles without affecting what serves: only a revision starting or traffic
+	// moving is a rollout in progress.
+	metadataOnly := w.LatestCreated == w.LatestReady && len(w.TrafficStatus) > 0 && sameTraffic(w.Traffic, w.TrafficStatus)
+	if settling && !metadataOnly {
 		return fmt.Errorf("%s %s is being changed (a rollout is in progress); run again when it is done (runnet status %s)", w.Ref.Kind.noun(), w.Ref.Name, w.Ref)
 	}
 	if w.LatestReady == "" {
@@ -572,16 +758,84 @@ func (r *runState) write() func(error) {
 	}
 }
 
+// update changes the workload as u says, carrying the journal when the run holds it.
 func (r *runState) update(ctx context.Context, u Update) error {
+	return r.change(ctx, u, false)
+}
+
+// updateLast is update for the run's last change of the workload: it removes the journal.
+func (r *runState) updateLast(ctx context.Context, u Update) error {
+	return r.change(ctx, u, true)
+}
+
+func (r *runState) change(ctx context.Context, u Update, last bool) error {
+	if r.held {
+		if last {
+			empty := ""
+			u.Journal = &empty
+		} else {
+			v, err := r.encodeJournal()
+			if err != nil {
+				return err
+			}
+			u.Journal = &v
+		}
+	}
 	done := r.write()
 	r.healthy = false
-	next, err := r.e.Platform.Update(ctx, r.cur, u)
+	err := r.send(ctx, u)
 	done(err)
-	if err != nil {
-		return err
+	return err
+}
+
+// maxConflictRetries bounds how often a change is sent again after concurrent changes that
+// left the VPC access and traffic alone.
+const maxConflictRetries = 3
+
+// send sends u from the workload as last seen. When the API refuses it because the workload
+// changed meanwhile (a stale etag) the platform says what changed: another run's lock, or a
+// change of the VPC access or traffic, stop the run (exit 5); any other change (labels, the
+// image, scaling...) does not affect the plan, which depends only on those, so u is sent again
+// from the workload as it is now.
+func (r *runState) send(ctx context.Context, u Update) error {
+	for attempt := 0; ; attempt++ {
+		next, err := r.e.Platform.Update(ctx, r.cur, u)
+		if err == nil {
+			r.cur = next
+			r.journalSent(u.Journal)
+			return nil
+		}
+		if u.Journal != nil && *u.Journal != "" {
+			r.jOnServer = true // it may have landed
+		}
+		var ce *ConflictError
+		if !errors.As(err, &ce) {
+			return err
+		}
+		if ce.Journal != nil && ce.Journal.ID != r.jid {
+			return &LockedError{Ref: r.ref(), Journal: ce.Journal, Now: r.clock.Now()}
+		}
+		if ce.TouchesMigration || ce.Current == nil || attempt >= maxConflictRetries {
+			if ce.TouchesMigration {
+				return fmt.Errorf("%w; that change touched what the migration changes, so runnet stopped (check it with 'runnet status %s')", ce, r.ref())
+			}
+			return err
+		}
+		r.cur = ce.Current
 	}
-	r.cur = next
-	return nil
+}
+
+// journalSent records a journal value the workload now carries.
+func (r *runState) journalSent(v *string) {
+	if v == nil {
+		return
+	}
+	if *v == "" {
+		r.held, r.jOnServer, r.jWritten = false, false, ""
+		return
+	}
+	r.jOnServer = true
+	r.jWritten = r.journalKey()
 }
 
 func (r *runState) do(ctx context.Context, i int) error {
@@ -597,6 +851,11 @@ func (r *runState) do(ctx context.Context, i int) error {
 
 	case StepDeployRevision:
 		orig := r.res.Original
+		if r.resumed {
+			if done, err := r.resumedTemplate(ctx, out); done || err != nil {
+				return err
+			}
+		}
 		r.res.Tag = uniqueTag(step.Tag, orig.Traffic)
 		to := r.plan.To
 		tr := deployTraffic(orig.Traffic, orig.LatestReady, r.res.Tag)
@@ -613,8 +872,17 @@ func (r *runState) do(ctx context.Context, i int) error {
 			Message: fmt.Sprintf("revision %s deployed with no traffic; %s keeps serving", r.res.NewRevision, orig.LatestReady)})
 
 	case StepUpdateTemplate:
+		if r.resumed {
+			if done, err := r.resumedTemplate(ctx, out); done || err != nil {
+				return err
+			}
+		}
 		to := r.plan.To
-		if err := r.update(ctx, Update{VPC: &to}); err != nil {
+		update := r.update
+		if i == r.lastForward() {
+			update = r.updateLast
+		}
+		if err := update(ctx, Update{VPC: &to}); err != nil {
 			return err
 		}
 		if ref.Kind == KindWorkerPool {
@@ -627,6 +895,11 @@ func (r *runState) do(ctx context.Context, i int) error {
 			return errors.New("no new revision to verify")
 		}
 		out.Revision = r.res.NewRevision
+		if r.resumed {
+			if err := r.settle(ctx); err != nil {
+				return err
+			}
+		}
 		if err := r.checkHealth(ctx); err != nil {
 			return err
 		}
@@ -727,8 +1000,14 @@ func (r *runState) shift(ctx context.Context, i int) error {
 		if out.Note == "" {
 			out.Note = "traffic already split this way"
 		}
-	} else if err := r.update(ctx, Update{Traffic: tr}); err != nil {
-		return err
+	} else {
+		update := r.update
+		if final && i == r.lastForward() {
+			update = r.updateLast
+		}
+		if err := update(ctx, Update{Traffic: tr}); err != nil {
+			return err
+		}
 	}
 	msg := fmt.Sprintf("%d%% of the traffic that went to %s now goes to %s", step.Percent, r0, r1)
 	if final {
@@ -810,17 +1089,30 @@ func (r *runState) rollback(ctx context.Context, cause error) {
 	rctx, cancel := r.rollbackContext(ctx)
 	defer cancel()
 	_ = r.observe(rctx, Event{Kind: EventRollbackStarted, Message: "rolling back: " + cause.Error()})
+	if r.held {
+		// The journal says so first: a process that dies now is resumed as a rollback.
+		r.phase = PhaseRollingBack
+		_ = r.journalOnly(rctx, false, false)
+	}
 
 	err := r.restore(rctx)
+	if err == nil {
+		if rerr := r.release(rctx); rerr != nil {
+			r.res.Notes = append(r.res.Notes, fmt.Sprintf("the migration journal (annotation %s) could not be removed: %v; 'runnet migrate --resume %s --rollback' removes it", JournalAnnotation, rerr, r.ref()))
+		}
+	}
 	if err != nil {
 		r.res.Outcome = OutcomeFailed
 		r.res.RollbackError = err.Error()
+		if ctx.Err() != nil && rctx.Err() != nil {
+			r.res.RollbackError = "interrupted again: runnet stopped waiting for the rollback, which was interrupted too (" + err.Error() + ")"
+		}
 		r.describeStuck(rctx)
 		_ = r.observe(rctx, Event{Kind: EventRollbackFinished, Message: "rollback failed: " + err.Error()})
 		return
 	}
 	r.res.Outcome = OutcomeRolledBack
-	changed := len(r.res.Steps) > len(r.plan.Steps) // restore steps ran
+	changed := len(r.res.Steps) > len(r.plan.Steps) || r.resumed // restore steps ran
 	for i, s := range r.res.Steps[:len(r.plan.Steps)] {
 		if s.Status != StepDone {
 			continue
@@ -900,7 +1192,11 @@ func (r *runState) restore(ctx context.Context) error {
 			desc += fmt.Sprintf(", with traffic on revision %s meanwhile", orig.LatestReady)
 		}
 		i := r.addStep(ctx, StepResult{Kind: StepRestoreTemplate, Description: desc, Resource: ref.FullName()})
-		err := r.update(ctx, u)
+		update := r.update
+		if ref.Kind == KindJob || u.Traffic == nil || sameTraffic(u.Traffic, orig.Traffic) {
+			update = r.updateLast // no traffic to put back after it
+		}
+		err := update(ctx, u)
 		if err == nil && ref.Kind != KindJob && r.cur.LatestCreated != cur.LatestCreated {
 			r.res.RestoredRevision = r.cur.LatestCreated
 			r.res.Steps[i].Revision = r.cur.LatestCreated
@@ -911,7 +1207,7 @@ func (r *runState) restore(ctx context.Context) error {
 	}
 	if ref.Kind != KindJob && !sameTraffic(r.cur.Traffic, orig.Traffic) {
 		i := r.addStep(ctx, StepResult{Kind: StepRestoreTraffic, Description: "put back the traffic split: " + DescribeTraffic(orig.Traffic), Resource: ref.FullName()})
-		err := r.update(ctx, Update{Traffic: slices.Clone(orig.Traffic)})
+		err := r.updateLast(ctx, Update{Traffic: slices.Clone(orig.Traffic)})
 		if err := r.endStep(ctx, i, err); err != nil {
 			return err
 		}
@@ -940,6 +1236,12 @@ func (r *runState) describeStuck(ctx context.Context) {
 		r.res.Traffic = slices.Clone(cur.Traffic)
 	}
 	r.res.Recovery = recoveryCommands(ref, orig)
+	if r.jOnServer {
+		r.res.Recovery = append([]string{
+			fmt.Sprintf("runnet migrate --resume %s --rollback --project %s --region %s   (undo it from the journal kept on the %s)", ref, ref.Project, ref.Region, ref.Kind.noun()),
+			fmt.Sprintf("runnet migrate --resume %s --project %s --region %s   (or finish the migration instead)", ref, ref.Project, ref.Region),
+		}, r.res.Recovery...)
+	}
 }
 
 func orUnset(s string) string {

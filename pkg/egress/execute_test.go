@@ -30,6 +30,7 @@ type fakeWorkload struct {
 	created string // latest created
 	etag    int
 	failed  string // terminal condition message when failed
+	journal string // the journal annotation
 }
 
 type fakePlatform struct {
@@ -50,6 +51,8 @@ type fakePlatform struct {
 	execFail       string
 	execs          int
 	unhealthy      map[string]string // revision -> message, reported by RevisionCondition
+	// journals records the journal annotation after every update that changed it.
+	journals []string
 }
 
 var (
@@ -96,6 +99,7 @@ func (f *fakePlatform) snap(w *fakeWorkload) *Snapshot {
 		s.Condition = Condition{State: ConditionFailed, Message: w.failed}
 	}
 	s.TrafficStatus = f.resolve(w, w.traffic)
+	s.Journal = w.journal
 	return s
 }
 
@@ -137,7 +141,17 @@ func (f *fakePlatform) Update(ctx context.Context, cur *Snapshot, u Update) (*Sn
 	defer f.mu.Unlock()
 	w := f.ws[cur.Ref]
 	if cur.Etag != fmt.Sprint(w.etag) {
-		return nil, &notAppliedErr{errors.New("ABORTED: etag mismatch")}
+		ce := &ConflictError{Ref: cur.Ref, Current: f.snap(w), Err: errors.New("ABORTED: etag mismatch")}
+		if !sameVPC(cur.VPC, w.vpc, cur.Ref) {
+			ce.Fields, ce.TouchesMigration = append(ce.Fields, "template.vpc_access"), true
+		}
+		if !sameTraffic(cur.Traffic, w.traffic) {
+			ce.Fields, ce.TouchesMigration = append(ce.Fields, "traffic"), true
+		}
+		if w.journal != "" {
+			ce.Journal, _ = DecodeJournal(w.journal)
+		}
+		return nil, ce
 	}
 	if u.ValidateOnly {
 		return f.snap(w), nil
@@ -157,6 +171,17 @@ func (f *fakePlatform) Update(ctx context.Context, cur *Snapshot, u Update) (*Sn
 		}
 	}
 	w.etag++
+	if u.Journal != nil && *u.Journal != w.journal {
+		w.journal = *u.Journal
+		f.journals = append(f.journals, w.journal)
+	}
+	if u.VPC == nil && u.Traffic == nil {
+		snap := f.snap(w)
+		if f.after != nil {
+			f.after(n)
+		}
+		return snap, nil
+	}
 	var failed *fakeRev
 	if u.VPC != nil {
 		w.vpc = *u.VPC
@@ -502,9 +527,11 @@ func TestExecuteRefusedChangesNothing(t *testing.T) {
 	f := newFake()
 	f.add(fkSvc, fkConn, []TrafficTarget{{Latest: true, Percent: 100}})
 	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{})
-	f.ws[fkSvc].etag++ // someone changed it since
+	// Someone moved the traffic since runnet read it.
+	f.ws[fkSvc].etag++
+	f.ws[fkSvc].traffic = []TrafficTarget{{Revision: "run-service-00001-abc", Percent: 100}}
 	res := newExec(f, nil).Execute(context.Background(), Request{Plan: p, Workload: s})
-	if res.Outcome != OutcomeFailed || !errors.Is(res.Err, ErrNotApplied) {
+	if res.Outcome != OutcomeFailed || !errors.Is(res.Err, ErrNotApplied) || !errors.Is(res.Err, ErrConflict) || !strings.Contains(res.Error, "changed: traffic") {
 		t.Fatalf("outcome %s: %v", res.Outcome, res.Err)
 	}
 	if got := statuses(res); got != "deploy-revision:failed verify:skipped shift-traffic:skipped" {
@@ -512,6 +539,19 @@ func TestExecuteRefusedChangesNothing(t *testing.T) {
 	}
 	if f.updates != 1 || len(res.Notes) == 0 || !strings.Contains(res.Notes[0], "nothing was changed") {
 		t.Errorf("%d updates, notes %q", f.updates, res.Notes)
+	}
+}
+
+// A concurrent change of other fields (here: only the etag moved) does not affect the plan: the
+// update is sent again from the workload as it is now.
+func TestExecuteConflictOtherFieldsRetried(t *testing.T) {
+	f := newFake()
+	f.add(fkSvc, fkConn, []TrafficTarget{{Latest: true, Percent: 100}})
+	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{})
+	f.ws[fkSvc].etag++
+	res := newExec(f, nil).Execute(context.Background(), Request{Plan: p, Workload: s})
+	if res.Outcome != OutcomeMigrated || f.updates != 3 {
+		t.Fatalf("outcome %s (%v), %d updates", res.Outcome, res.Err, f.updates)
 	}
 }
 
@@ -654,10 +694,26 @@ func TestExecuteRefusesRolloutInProgress(t *testing.T) {
 	f := newFake()
 	f.add(fkSvc, fkConn, []TrafficTarget{{Latest: true, Percent: 100}})
 	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{})
-	s.Reconciling = true
-	res := newExec(f, nil).Execute(context.Background(), Request{Plan: p, Workload: s})
+	// A revision starting: refused.
+	starting := *s
+	starting.Reconciling, starting.LatestCreated = true, "run-service-00009-new"
+	res := newExec(f, nil).Execute(context.Background(), Request{Plan: p, Workload: &starting})
 	if res.Outcome != OutcomeFailed || !strings.Contains(res.Error, "rollout is in progress") || f.updates != 0 {
 		t.Fatalf("outcome %s (%s)", res.Outcome, res.Error)
+	}
+	// Traffic moving: refused.
+	moving := *s
+	moving.Reconciling, moving.TrafficStatus = true, []TrafficTarget{{Revision: "run-service-00000-old", Percent: 100}}
+	res = newExec(f, nil).Execute(context.Background(), Request{Plan: p, Workload: &moving})
+	if res.Outcome != OutcomeFailed || !strings.Contains(res.Error, "rollout is in progress") || f.updates != 0 {
+		t.Fatalf("traffic moving: outcome %s (%s)", res.Outcome, res.Error)
+	}
+	// A metadata-only change settling (labels, annotations): nothing that serves changes, so
+	// the migration may start.
+	meta := *s
+	meta.Reconciling = true
+	if res := newExec(f, nil).Execute(context.Background(), Request{Plan: p, Workload: &meta}); res.Outcome != OutcomeMigrated {
+		t.Fatalf("metadata-only reconcile: outcome %s (%s)", res.Outcome, res.Error)
 	}
 }
 

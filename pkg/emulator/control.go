@@ -29,7 +29,7 @@ import (
 //	POST   /runnet-emulator/v1/connectors/scale {"connector":"projects/…/connectors/C","instances":3}
 const ControlPrefix = "/runnet-emulator/v1/"
 
-// Seed empties the world and fills it with the named seed (SeedEmpty or SeedDemo).
+// Seed empties the world and fills it with the named seed (one of Seeds).
 func (e *Emulator) Seed(name string) error {
 	e.w.Lock()
 	defer e.w.Unlock()
@@ -42,8 +42,13 @@ func (e *Emulator) Seed(name string) error {
 			return fmt.Errorf("seed demo: %w", err)
 		}
 		return nil
+	case SeedStory:
+		if err := seedStoryLocked(e.w); err != nil {
+			return fmt.Errorf("seed story: %w", err)
+		}
+		return nil
 	default:
-		return fmt.Errorf("unknown seed %q: want %s or %s", name, SeedEmpty, SeedDemo)
+		return fmt.Errorf("unknown seed %q: want one of %s", name, strings.Join(Seeds, ", "))
 	}
 }
 

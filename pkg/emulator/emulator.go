@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -65,7 +66,8 @@ const (
 
 // Options configure an emulator.
 type Options struct {
-	// Seed is the initial world: SeedEmpty (default) or SeedDemo. Ignored when StateFile exists.
+	// Seed is the initial world: SeedEmpty (default), SeedDemo or SeedStory. Ignored when
+	// StateFile exists.
 	Seed string
 	// StateFile, when set, is loaded at start if it exists and written by Close.
 	StateFile string
@@ -101,8 +103,8 @@ func New(opts Options) (*Emulator, error) {
 	if opts.Seed == "" {
 		opts.Seed = SeedEmpty
 	}
-	if opts.Seed != SeedEmpty && opts.Seed != SeedDemo {
-		return nil, fmt.Errorf("unknown seed %q: want %s or %s", opts.Seed, SeedEmpty, SeedDemo)
+	if !knownSeed(opts.Seed) {
+		return nil, fmt.Errorf("unknown seed %q: want one of %s", opts.Seed, strings.Join(Seeds, ", "))
 	}
 	if opts.LRODuration == 0 {
 		opts.LRODuration = DefaultLRODuration

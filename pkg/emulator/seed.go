@@ -97,3 +97,55 @@ func seedDemoLocked(w *world.World) error {
 	}
 	return nil
 }
+
+// SeedStory is the world at the start of the article, before any VPC access: network run-vpc
+// with its subnet run-subnet, and run-service deployed with no VPC access (configured to find
+// Redis at its private address, which it cannot reach yet). `runnet demo` tells the rest of the
+// story from here with real commands: the connector's subnet, the Direct VPC egress subnet,
+// the connector, attaching it, migrating to Direct VPC egress, and back to none.
+const SeedStory = "story"
+
+// Seeds lists every seed the emulator knows.
+var Seeds = []string{SeedEmpty, SeedDemo, SeedStory}
+
+func knownSeed(name string) bool {
+	for _, s := range Seeds {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
+func seedStoryLocked(w *world.World) error {
+	p, r := DemoProject, DemoRegion
+	if _, err := computeapi.PutNetworkLocked(w, p, &compute.Network{
+		Name: DemoNetwork, AutoCreateSubnetworks: false, ForceSendFields: []string{"AutoCreateSubnetworks"},
+	}); err != nil {
+		return fmt.Errorf("network: %w", err)
+	}
+	netURL := "https://www.googleapis.com/compute/v1/projects/" + p + "/global/networks/" + DemoNetwork
+	if _, err := computeapi.PutSubnetworkLocked(w, p, r, &compute.Subnetwork{
+		Name: DemoSubnet, Network: netURL, IpCidrRange: "10.5.0.0/24", LogConfig: demoLogConfig(),
+	}); err != nil {
+		return fmt.Errorf("subnetwork %s: %w", DemoSubnet, err)
+	}
+	loc := "projects/" + p + "/locations/" + r
+	if _, err := runapi.PutServiceLocked(w, &runpb.Service{
+		Name: loc + "/services/" + DemoService,
+		Template: &runpb.RevisionTemplate{
+			Containers: []*runpb.Container{{
+				Image: DemoImage,
+				Ports: []*runpb.ContainerPort{{Name: "http1", ContainerPort: 8080}},
+				Env: []*runpb.EnvVar{
+					{Name: "VPC_REDISHOST", Values: &runpb.EnvVar_Value{Value: demoRedisHost}},
+					{Name: "VPC_REDISPORT", Values: &runpb.EnvVar_Value{Value: demoRedisPort}},
+				},
+			}},
+			Scaling: &runpb.RevisionScaling{MaxInstanceCount: 10},
+		},
+	}); err != nil {
+		return fmt.Errorf("service: %w", err)
+	}
+	return nil
+}

@@ -167,6 +167,7 @@ func TestMethodIDs(t *testing.T) {
 		"compute.globalOperations.get", "compute.globalOperations.wait", "compute.globalOperations.list", "compute.globalOperations.delete",
 		"compute.regionOperations.get", "compute.regionOperations.wait", "compute.regionOperations.list", "compute.regionOperations.delete",
 		"compute.routes.list", "compute.routes.get", "compute.projects.get",
+		"compute.subnetworks.testIamPermissions",
 	}
 	for _, id := range want {
 		if !contains(ids, id) {
@@ -591,5 +592,20 @@ func TestUnknownBodyFieldRejected(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 400 || !strings.Contains(string(b), `Unknown name \"bogusField\": Cannot find field.`) {
 		t.Errorf("unknown field: %d %s", resp.StatusCode, b)
+	}
+}
+
+// subnetworks.testIamPermissions grants compute permissions on a subnetwork that exists, and
+// is 404 for one that does not.
+func TestSubnetworksTestIAMPermissions(t *testing.T) {
+	e := newEnv(t)
+	e.network(t, testProject, "net", false)
+	e.subnet(t, testProject, testRegion, "iam-sub", "net", "10.1.0.0/24")
+	resp, err := e.svc.Subnetworks.TestIamPermissions(testProject, testRegion, "iam-sub", &compute.TestPermissionsRequest{Permissions: []string{"compute.subnetworks.use", "run.services.get"}}).Do()
+	if err != nil || len(resp.Permissions) != 1 || resp.Permissions[0] != "compute.subnetworks.use" {
+		t.Fatalf("%+v, %v", resp, err)
+	}
+	if _, err := e.svc.Subnetworks.TestIamPermissions(testProject, testRegion, "nope", &compute.TestPermissionsRequest{Permissions: []string{"compute.subnetworks.use"}}).Do(); err == nil || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("missing subnet: %v", err)
 	}
 }

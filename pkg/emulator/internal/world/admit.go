@@ -21,7 +21,9 @@ func (w *World) Admit(ctx context.Context, method string) (*Hit, error) {
 		case <-t.C:
 		}
 	}
-	return w.Faults.Check(method), nil
+	hit := w.Faults.Check(method)
+	w.notifyCall(method)
+	return hit, nil
 }
 
 // UnaryInterceptor admits every gRPC call: latency, then faults (METHOD is the full method

@@ -46,6 +46,10 @@ type World struct {
 
 	Faults *Faults
 	Log    *slog.Logger
+
+	callHook  atomic.Pointer[callHook] // observe.go
+	observers map[int]func()
+	obsSeq    int
 }
 
 // New returns an empty world.
@@ -74,6 +78,7 @@ func (w *World) Lock() {
 func (w *World) Unlock() {
 	if w.dirty {
 		w.dirty = false
+		w.notifyChangeLocked()
 		close(w.changed)
 		w.changed = make(chan struct{})
 	}

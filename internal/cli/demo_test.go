@@ -1,0 +1,261 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/runnet-dev/runnet/internal/cloud"
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/iostreams"
+	"github.com/runnet-dev/runnet/pkg/egress"
+	"github.com/runnet-dev/runnet/pkg/emulator"
+)
+
+func runDemoWith(t *testing.T, tune func(o *DemoOptions), args ...string) result {
+	t.Helper()
+	return runStubbedCtx(t, "demo", func(f *Factory) *cobra.Command {
+		return NewCmdDemo(f, func(ctx context.Context, o *DemoOptions) error {
+			if tune != nil {
+				tune(o)
+			}
+			return o.run(ctx)
+		})
+	}, append([]string{"demo"}, args...)...)
+}
+
+// runStubbedCtx is runStubbed with a time limit and an environment that points elsewhere:
+// the demo must use neither.
+func runStubbedCtx(t *testing.T, name string, mk func(*Factory) *cobra.Command, args ...string) result {
+	t.Helper()
+	streams, _, out, errOut := iostreams.Test()
+	f := NewFactory(streams, testEnv(t, EnvEmulatorHost, "127.0.0.1:1", "CLOUDSDK_CORE_PROJECT", "my-real-project", "CLOUDSDK_RUN_REGION", "us-east1"))
+	root := NewRootCmd(f)
+	for _, c := range root.Commands() {
+		if c.Name() == name {
+			root.RemoveCommand(c)
+		}
+	}
+	root.AddCommand(mk(f))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	code := execute(ctx, f, root, args)
+	return result{code, out.String(), errOut.String(), f}
+}
+
+func fast(o *DemoOptions) { o.lroDuration, o.revisionReady = 20*time.Millisecond, 40*time.Millisecond }
+
+// The demo as a user runs it (the real timings): every step as the story expects, each
+// command printed before its output, and the world left as the story leaves it.
+func TestDemo(t *testing.T) {
+	var world struct {
+		service                        *cloud.Workload
+		subnets                        map[string]string
+		connectors                     []string
+		inspected                      bool
+		serviceErr, subnetErr, connErr error
+	}
+	start := time.Now()
+	r := runDemoWith(t, func(o *DemoOptions) {
+		o.inspect = func(e *emulator.Emulator) {
+			ctx := context.Background()
+			c := cloud.New(ctx, cloud.Config{EmulatorHost: e.Addr()})
+			defer c.Close()
+			world.inspected = true
+			world.service, world.serviceErr = c.GetWorkload(ctx, egress.WorkloadRef{Kind: egress.KindService, Project: tProject, Region: tRegion, Name: "run-service"})
+			subs, err := c.ListSubnets(ctx, tProject, tRegion)
+			world.subnetErr = err
+			world.subnets = map[string]string{}
+			for _, s := range subs {
+				world.subnets[s.Name] = s.IPCIDRRange
+			}
+			conns, err := c.ListConnectors(ctx, tProject, tRegion)
+			world.connErr = err
+			for _, cn := range conns {
+				world.connectors = append(world.connectors, cn.Name)
+			}
+		}
+	})
+	took := time.Since(start)
+	t.Logf("runnet demo took %s (exit %d)", took.Round(time.Millisecond), r.code)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if took > time.Minute {
+		t.Errorf("the demo took %s, more than the minute it promises", took)
+	}
+	// Each command, printed before its output, in order.
+	pos := 0
+	for i, s := range demoStory(defaultStepWait) {
+		line := "$ runnet " + shellJoin(s.args) + "\n"
+		j := strings.Index(r.stdout[pos:], line)
+		if j < 0 {
+			t.Fatalf("step %d: %q not found after offset %d in:\n%s", i+1, line, pos, r.stdout)
+		}
+		pos += j + len(line)
+	}
+	for _, want := range []string{
+		"\n── 1/13 ── The article starts here",
+		"service   run-service   none   -     -        run-service-00001-",            // status at the start
+		"Connector run-connector is READY.",                                           // connector create
+		"Error: connector run-connector is used by 1 workload: run-service (service)", // the refused delete
+		"(in the emulator) Traffic grows: the connector scales out to its 3 instances",
+		"Old connector run-connector: deleted: nothing used it any more", // recycle
+		"run-service: traffic: run-service-00003-",                       // the canary, step by step
+		"10% (tag runnet-direct)",
+		"50% (tag runnet-direct)",
+		"Outcome: migrated in ",
+		"DIRECT VPC SUBNETS (1)", // inventory
+		"Deleted connector run-connector-2.",
+		"The story took ",
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q", want)
+		}
+	}
+	if !strings.Contains(r.stdout, "7     runnet connector delete run-connector --yes") || !strings.Contains(r.stdout, "ok (exit 3, as expected)") {
+		t.Errorf("summary:\n%s", r.stdout[strings.LastIndex(r.stdout, "STEP"):])
+	}
+	if r.stderr != "" {
+		t.Errorf("stderr = %q, want nothing (the narration goes to stdout)", r.stderr)
+	}
+
+	// The world as the story leaves it.
+	if !world.inspected || world.serviceErr != nil || world.subnetErr != nil || world.connErr != nil {
+		t.Fatalf("inspect: %+v", world)
+	}
+	if w := world.service; w.VPC.Mode() != egress.ModeNone || w.LatestReady != w.LatestCreated || !strings.HasPrefix(w.LatestReady, "run-service-00005-") {
+		t.Errorf("run-service: %+v, latest ready %s", w.VPC, w.LatestReady)
+	}
+	wantSubnets := map[string]string{"run-subnet": "10.5.0.0/24", "run-connector-subnet": "10.15.0.0/28", "run-connector-2-subnet": "10.15.0.16/28", "run-direct-vpc-egress": "10.8.0.0/24"}
+	if len(world.subnets) != len(wantSubnets) {
+		t.Errorf("subnets %v, want %v", world.subnets, wantSubnets)
+	}
+	for n, cidr := range wantSubnets {
+		if world.subnets[n] != cidr {
+			t.Errorf("subnet %s: %q, want %s", n, world.subnets[n], cidr)
+		}
+	}
+	if len(world.connectors) != 0 {
+		t.Errorf("connectors left: %v", world.connectors)
+	}
+}
+
+func TestDemoQuietAndJSON(t *testing.T) {
+	r := runDemoWith(t, fast, "--quiet", "--step-wait", "10ms")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.HasPrefix(r.stdout, "STEP  COMMAND") || strings.Contains(r.stdout, "$ runnet") || r.stderr != "" {
+		t.Errorf("--quiet: stdout %q, stderr %q", r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "\n9     runnet migrate run-service --to direct --network run-vpc --subnet run...  ok ") {
+		t.Errorf("--quiet: stdout %q", r.stdout)
+	}
+
+	r = runDemoWith(t, fast, "--format", "json", "--step-wait", "10ms")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var rep DemoReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("decode: %v\n%s", err, r.stdout)
+	}
+	if !rep.OK || rep.FailedStep != 0 || len(rep.Steps) != 13 || rep.Project != "demo-project" || rep.Region != "asia-northeast1" {
+		t.Errorf("report %+v", rep)
+	}
+	s := rep.Steps[8]
+	if s.Step != 9 || s.Command != "runnet migrate run-service --to direct --network run-vpc --subnet run-direct-vpc-egress --canary 10,50,100 --step-wait 10ms --yes" ||
+		s.Status != "ok" || s.ExitCode != 0 || !strings.Contains(s.Output, "Outcome: migrated") || !strings.HasPrefix(s.Output, "\n── 9/13 ── ") {
+		t.Errorf("step 9 = %+v", s)
+	}
+	if s := rep.Steps[6]; s.ExpectedExitCode != exitcode.Preflight || s.ExitCode != exitcode.Preflight || s.Status != "ok" {
+		t.Errorf("step 7 = %+v", s)
+	}
+	if !strings.Contains(r.stderr, "$ runnet inventory\n") {
+		t.Errorf("the narration should go to stderr with --format json: %q", r.stderr)
+	}
+}
+
+// A step that does not do what the story expects stops the demo, naming it (exit 1); the
+// steps after it are not run.
+func TestDemoFailureNamesStep(t *testing.T) {
+	r := runDemoWith(t, func(o *DemoOptions) {
+		fast(o)
+		o.setup = func(e *emulator.Emulator) {
+			f, err := emulator.ParseFault("google.cloud.run.v2.Services/UpdateService=PERMISSION_DENIED:1")
+			if err != nil {
+				panic(err)
+			}
+			e.InjectFault(f)
+		}
+	}, "--step-wait", "0s")
+	if r.code != exitcode.Failure {
+		t.Fatalf("exit %d, want 1\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "Error: the demo stopped at step 5: 'runnet attach run-service --connector run-connector' exited with status 4, expected 0") {
+		t.Errorf("stderr %q", r.stderr)
+	}
+	for _, want := range []string{"5     runnet attach run-service --connector run-connector", "FAILED (exit 4, expected 0)", "6     runnet connector users run-connector", "not-run", "The story stopped at step 5"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "$ runnet connector users") {
+		t.Errorf("ran a step after the failed one:\n%s", r.stdout)
+	}
+}
+
+func TestDemoFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--step-wait", "-1s"}, "--step-wait: -1s is out of range"},
+		{[]string{"--step-wait", "1m"}, "--step-wait: 1m0s is out of range"},
+		{[]string{"--project", "p-123456"}, "--project and --region do not apply"},
+		{[]string{"--region", "us-east1"}, "--project and --region do not apply"},
+		{[]string{"extra"}, `unknown command "extra"`},
+	} {
+		ran := false
+		r := runStubbed(t, "demo", func(f *Factory) *cobra.Command {
+			return NewCmdDemo(f, func(context.Context, *DemoOptions) error { ran = true; return nil })
+		}, append([]string{"demo"}, tc.args...)...)
+		if r.code != exitcode.Usage || ran || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%v: exit %d (ran %v), stderr %q, want 2 and %q", tc.args, r.code, ran, r.stderr, tc.want)
+		}
+	}
+}
+
+func TestShellJoinAndWrap(t *testing.T) {
+	if got := shellJoin([]string{"a", "b c", "it's", "", "10,50"}); got != `a 'b c' 'it'\''s' '' 10,50` {
+		t.Errorf("shellJoin = %s", got)
+	}
+	if got := wrap("one two three four", 9, "  "); got != "one two\n  three\n  four" {
+		t.Errorf("wrap = %q", got)
+	}
+}
+
+// `runnet emulator start --seed story` serves the demo's starting world.
+func TestEmulatorStartSeeds(t *testing.T) {
+	for _, tc := range []struct {
+		seed string
+		code int
+		want string
+	}{
+		{"story", 0, ""}, {"demo", 0, ""}, {"empty", 0, ""},
+		{"nope", exitcode.Usage, `--seed: "nope" is not a seed; valid values are empty, demo, story`},
+	} {
+		var got *EmulatorStartOptions
+		r := runStubbed(t, "start", func(f *Factory) *cobra.Command {
+			return NewCmdEmulatorStart(f, func(_ context.Context, o *EmulatorStartOptions) error { got = o; return nil })
+		}, "start", "--seed", tc.seed)
+		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) || (tc.code == 0) != (got != nil && got.Seed == tc.seed) {
+			t.Errorf("--seed %s: exit %d, stderr %q", tc.seed, r.code, r.stderr)
+		}
+	}
+}

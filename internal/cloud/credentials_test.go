@@ -1,0 +1,64 @@
+package cloud
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/runnet-dev/runnet/pkg/egress"
+)
+
+// Without Application Default Credentials every client fails with one and the same clear
+// error, UNAUTHENTICATED (exit status 4), and a list of the three workload kinds reports it
+// once.
+func TestMissingCredentials(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("CLOUDSDK_CONFIG", filepath.Join(home, "gcloud"))
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+	t.Setenv("APPDATA", home)
+	c := New(context.Background(), Config{})
+	defer c.Close()
+	err := c.CheckCredentials()
+	if err == nil {
+		t.Skip("this machine has default credentials (Compute Engine metadata)")
+	}
+	var ce *CredentialsError
+	if !errors.As(err, &ce) || status.Code(err) != codes.Unauthenticated ||
+		err.Error() != "no Google Cloud credentials: run `gcloud auth application-default login`, or use --emulator" {
+		t.Fatalf("CheckCredentials: %v", err)
+	}
+	_, err = c.ListWorkloads(context.Background(), "my-project", "us-central1")
+	if !errors.As(err, &ce) || strings.Count(err.Error(), "no Google Cloud credentials") != 1 {
+		t.Fatalf("ListWorkloads: %v", err)
+	}
+	if _, err := c.GetConnector(context.Background(), egress.ConnectorRef{Project: "my-project", Region: "us-central1", Name: "conn"}); !errors.As(err, &ce) {
+		t.Fatalf("GetConnector: %v", err)
+	}
+}
+
+// Credentials that cannot be used (a bad key file) say why.
+func TestBadCredentialsFile(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "key.json")
+	if err := os.WriteFile(f, []byte(`{"type": "nonsense"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", f)
+	c := New(context.Background(), Config{})
+	defer c.Close()
+	err := c.CheckCredentials()
+	var ce *CredentialsError
+	if !errors.As(err, &ce) || status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "(credentials: ") {
+		t.Fatalf("CheckCredentials: %v", err)
+	}
+	// The emulator needs none.
+	if err := New(context.Background(), Config{EmulatorHost: "127.0.0.1:1"}).CheckCredentials(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,347 @@
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/runnet-dev/runnet/pkg/egress"
+)
+
+// This file holds what makes the executor's writes safe to repeat and to race: the journal
+// annotation, telling a lost response from a change that did not land, and saying what
+// someone else changed.
+
+// annotationsOf returns a pointer to the top-level annotations of a service, job or worker
+// pool (their metadata, not their template's), or nil.
+func annotationsOf(m proto.Message) *map[string]string {
+	switch r := m.(type) {
+	case *runpb.Service:
+		return &r.Annotations
+	case *runpb.Job:
+		return &r.Annotations
+	case *runpb.WorkerPool:
+		return &r.Annotations
+	}
+	return nil
+}
+
+// setAnnotation sets key to value in m's top-level annotations, or removes it when value is
+// "".
+func setAnnotation(m proto.Message, key, value string) {
+	a := annotationsOf(m)
+	if a == nil {
+		return
+	}
+	if value == "" {
+		delete(*a, key)
+		return
+	}
+	if *a == nil {
+		*a = map[string]string{}
+	}
+	(*a)[key] = value
+}
+
+func annotation(m proto.Message, key string) string {
+	if a := annotationsOf(m); a != nil {
+		return (*a)[key]
+	}
+	return ""
+}
+
+// Journal returns the workload's migration journal annotation (egress.JournalAnnotation), ""
+// when it has none.
+func (w *Workload) Journal() string {
+	if w == nil || w.Raw == nil {
+		return ""
+	}
+	return annotation(w.Raw, egress.JournalAnnotation)
+}
+
+// templateVPC returns the VPC access of a service's, job's or worker pool's template.
+func templateVPC(m proto.Message) *runpb.VpcAccess {
+	switch r := m.(type) {
+	case *runpb.Service:
+		return r.GetTemplate().GetVpcAccess()
+	case *runpb.Job:
+		return r.GetTemplate().GetTemplate().GetVpcAccess()
+	case *runpb.WorkerPool:
+		return r.GetTemplate().GetVpcAccess()
+	}
+	return nil
+}
+
+// trafficOf returns a service's traffic (a worker pool's instance splits) in a comparable
+// form: latest entries without a revision, untagged empty entries dropped.
+func trafficOf(m proto.Message) []egress.TrafficTarget {
+	var out []egress.TrafficTarget
+	add := func(t egress.TrafficTarget) {
+		if t.Latest {
+			t.Revision = ""
+		}
+		if t.Percent == 0 && t.Tag == "" && !t.Latest {
+			return
+		}
+		out = append(out, t)
+	}
+	switch r := m.(type) {
+	case *runpb.Service:
+		for _, t := range r.GetTraffic() {
+			add(egress.TrafficTarget{Revision: t.GetRevision(), Latest: t.GetType() != runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
+				Percent: int(t.GetPercent()), Tag: t.GetTag()})
+		}
+	case *runpb.WorkerPool:
+		for _, s := range r.GetInstanceSplits() {
+			add(egress.TrafficTarget{Revision: s.GetRevision(), Latest: s.GetType() != runpb.InstanceSplitAllocationType_INSTANCE_SPLIT_ALLOCATION_TYPE_REVISION,
+				Percent: int(s.GetPercent())})
+		}
+	}
+	if len(out) == 0 {
+		if _, ok := m.(*runpb.Job); !ok {
+			out = []egress.TrafficTarget{{Latest: true, Percent: 100}} // the API's default
+		}
+	}
+	return out
+}
+
+// sameChange reports whether fresh (a workload as read) has what sent (an update) set: the
+// template's VPC access, the traffic and the journal annotation. After a failure whose
+// response was lost, it tells a change that landed from one that did not.
+func sameChange(sent, fresh proto.Message) bool {
+	if annotation(sent, egress.JournalAnnotation) != annotation(fresh, egress.JournalAnnotation) {
+		return false
+	}
+	a, b := VPCFromProto(templateVPC(sent)), VPCFromProto(templateVPC(fresh))
+	if a.Mode() != b.Mode() {
+		return false
+	}
+	if a.String() != b.String() {
+		ref, err := WorkloadFromProto(fresh)
+		if err != nil {
+			return false
+		}
+		if same, err := a.Equivalent(b, ref.Ref.Project, ref.Ref.Region); err != nil || !same {
+			return false
+		}
+	}
+	return slices.Equal(trafficOf(sent), trafficOf(fresh))
+}
+
+// outputOnlyFields are the fields the API sets (proto comments "Output only"), left out when
+// telling what someone else changed.
+var outputOnlyFields = map[protoreflect.Name]bool{
+	"name": true, "uid": true, "generation": true, "create_time": true, "update_time": true, "delete_time": true,
+	"expire_time": true, "creator": true, "last_modifier": true, "urls": true, "uri": true, "observed_generation": true,
+	"terminal_condition": true, "conditions": true, "latest_ready_revision": true, "latest_created_revision": true,
+	"traffic_statuses": true, "instance_split_statuses": true, "satisfies_pzs": true, "threat_detection_enabled": true,
+	"reconciling": true, "etag": true, "execution_count": true, "latest_created_execution": true,
+}
+
+// ChangedFields returns the API field paths (such as "labels", "template.containers",
+// "template.vpc_access", "traffic") whose values differ between two versions of a service,
+// job or worker pool, leaving out output-only fields and runnet's journal annotation.
+// Templates are compared field by field.
+func ChangedFields(a, b proto.Message) []string {
+	var out []string
+	diffFields(a.ProtoReflect(), b.ProtoReflect(), "", 0, &out)
+	sort.Strings(out)
+	return out
+}
+
+func diffFields(a, b protoreflect.Message, prefix string, depth int, out *[]string) {
+	fields := a.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if depth == 0 && outputOnlyFields[fd.Name()] {
+			continue
+		}
+		path := prefix + string(fd.Name())
+		va, vb := a.Get(fd), b.Get(fd)
+		switch {
+		case fd.IsMap():
+			if !equalMap(va.Map(), vb.Map(), depth == 0 && fd.Name() == "annotations") {
+				*out = append(*out, path)
+			}
+		case fd.Name() == "template" && fd.Message() != nil && !fd.IsList() && depth < 2:
+			if a.Has(fd) || b.Has(fd) {
+				diffFields(va.Message(), vb.Message(), path+".", depth+1, out)
+			}
+		case a.Has(fd) != b.Has(fd):
+			*out = append(*out, path)
+		case fd.IsList():
+			if !equalValue(protoreflect.ValueOfList(va.List()), protoreflect.ValueOfList(vb.List()), fd) {
+				*out = append(*out, path)
+			}
+		case fd.Message() != nil:
+			if !proto.Equal(va.Message().Interface(), vb.Message().Interface()) {
+				*out = append(*out, path)
+			}
+		default:
+			if !va.Equal(vb) {
+				*out = append(*out, path)
+			}
+		}
+	}
+}
+
+func equalValue(a, b protoreflect.Value, fd protoreflect.FieldDescriptor) bool {
+	la, lb := a.List(), b.List()
+	if la.Len() != lb.Len() {
+		return false
+	}
+	for i := 0; i < la.Len(); i++ {
+		if fd.Message() != nil {
+			if !proto.Equal(la.Get(i).Message().Interface(), lb.Get(i).Message().Interface()) {
+				return false
+			}
+		} else if !la.Get(i).Equal(lb.Get(i)) {
+			return false
+		}
+	}
+	return true
+}
+
+func equalMap(a, b protoreflect.Map, skipJournal bool) bool {
+	count := func(m protoreflect.Map) int {
+		n := m.Len()
+		if skipJournal && m.Has(protoreflect.ValueOfString(egress.JournalAnnotation).MapKey()) {
+			n--
+		}
+		return n
+	}
+	if count(a) != count(b) {
+		return false
+	}
+	equal := true
+	a.Range(func(k protoreflect.MapKey, v protoreflect.Value) bool {
+		if skipJournal && k.String() == egress.JournalAnnotation {
+			return true
+		}
+		if !b.Has(k) || !b.Get(k).Equal(v) {
+			equal = false
+		}
+		return equal
+	})
+	return equal
+}
+
+// migrationFields are the fields a migration changes: another writer's change of them stops
+// it.
+var migrationFields = []string{"template.vpc_access", "template.template.vpc_access", "traffic", "instance_splits"}
+
+// conflict explains an update refused for its etag: it reads the workload (unless fresh is
+// given) and says which fields someone else changed, and whether another run holds it.
+func (p *Platform) conflict(ctx context.Context, w *Workload, fresh *Workload, err error) error {
+	ref := w.Ref
+	ce := &egress.ConflictError{Ref: ref, Err: &changedError{ref: ref, err: err}}
+	if fresh == nil {
+		f, rerr := p.C.GetWorkload(ctx, ref)
+		if rerr != nil {
+			return ce
+		}
+		fresh = f
+	}
+	ce.Current = Snapshot(fresh)
+	ce.Fields = ChangedFields(w.Raw, fresh.Raw)
+	for _, f := range ce.Fields {
+		if slices.Contains(migrationFields, f) {
+			ce.TouchesMigration = true
+		}
+	}
+	if v := fresh.Journal(); v != "" && v != w.Journal() {
+		j, derr := egress.DecodeJournal(v)
+		if derr != nil {
+			j = &egress.Journal{ID: "unreadable", Who: "unknown", Summary: "an unreadable migration journal (" + derr.Error() + ")",
+				Workload: ref, Steps: []egress.JournalStep{{Kind: egress.StepUpdateTemplate}}}
+		}
+		ce.Journal = j
+	} else if v != "" {
+		if j, derr := egress.DecodeJournal(v); derr == nil {
+			ce.Journal = j
+		}
+	}
+	return ce
+}
+
+// settled waits, after an update whose response was lost but which landed, until the workload
+// has settled (the operation is unknown, so the workload is polled), and reports a rollout
+// that failed as the operation would have.
+func (p *Platform) settled(ctx context.Context, before, cur *Workload, metadataOnly bool) (*Workload, error) {
+	start := time.Now()
+	for cur.Reconciling {
+		if err := sleepCtx(ctx, pollInterval(time.Since(start))); err != nil {
+			return nil, fmt.Errorf("wait for the update of %s: %w", describeRef(before.Ref), err)
+		}
+		next, err := p.C.GetWorkload(ctx, before.Ref)
+		if err != nil {
+			return nil, err
+		}
+		cur = next
+	}
+	if metadataOnly {
+		return cur, nil
+	}
+	failed := cur.Terminal.State == ConditionFailed
+	if before.Ref.Kind != egress.KindJob && cur.LatestCreated != cur.LatestReady {
+		failed = true
+	}
+	if !failed {
+		return cur, nil
+	}
+	msg := cur.Terminal.Message
+	if msg == "" {
+		msg = "the change did not become ready"
+	}
+	oe := &OperationError{Operation: "(response lost)", Status: status.New(codes.FailedPrecondition, msg)}
+	return nil, p.C.rolloutFailure(ctx, before, oe.Operation, oe)
+}
+
+// runJobLanded tells, after RunJob failed transiently, whether it started an execution
+// anyway: the job's execution count grew past before.
+func (c *Clients) runJobLanded(ctx context.Context, ref egress.WorkloadRef, before int64) (string, bool) {
+	w, err := c.GetWorkload(ctx, ref)
+	if err != nil {
+		return "", false
+	}
+	j, ok := w.Raw.(*runpb.Job)
+	if !ok || int64(j.GetExecutionCount()) <= before {
+		return "", false
+	}
+	return j.GetLatestCreatedExecution().GetName(), true
+}
+
+// waitExecution polls an execution (its operation is unknown after a lost response) until it
+// completes.
+func (c *Clients) waitExecution(ctx context.Context, name string) (*runpb.Execution, error) {
+	cl, err := c.Executions()
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	for {
+		var ex *runpb.Execution
+		err := DefaultRetry.Do(ctx, func(ctx context.Context) error {
+			var err error
+			ex, err = cl.GetExecution(ctx, &runpb.GetExecutionRequest{Name: name}, noGaxRetry)
+			return err
+		})
+		if err != nil {
+			return nil, apiErr("read execution "+lastSegment(name), err)
+		}
+		if ex.GetCompletionTime() != nil {
+			return ex, nil
+		}
+		if err := sleepCtx(ctx, pollInterval(time.Since(start))); err != nil {
+			return nil, fmt.Errorf("wait for execution %s: %w", lastSegment(name), err)
+		}
+	}
+}

@@ -1,0 +1,7 @@
+//go:build unix
+
+package faultmatrix
+
+import "syscall"
+
+var syscallSIGTERM = syscall.SIGTERM
