@@ -183,7 +183,7 @@ func listPageCap(ctx context.Context, e *emulator.Emulator, region string) (int,
 // its API calls and its peak memory (max RSS).
 func BenchmarkInventory(b *testing.B) {
 	t := benchTiming()
-	bin := releaseBinary(b, "")
+	bin := releaseBinary(b, releaseTags)
 	e := newEmulator(b, emulator.SeedEmpty, t)
 	buildInventory(b, e, t)
 	ctx := context.Background()
