@@ -166,12 +166,24 @@ func newRevisionLocked(w *world.World, o owner, id string, fill func(*runpb.Revi
 // scheduleReconcileLocked schedules the controller pass that follows a change of the owner
 // named ownerName: after the revision delay, revName (if any) settles (Ready or failed) and
 // the owner's routing and conditions catch up.
+//
+// A pass scheduled for a generation that a later change has superseded settles its revision
+// but leaves routing and the waiting operations to the later change's own pass, so a change
+// never takes effect (or reports done) before its own revision delay.
 func scheduleReconcileLocked(w *world.World, ownerName, revName string) {
+	gen := int64(-1)
+	if o, ok := ownerLocked(w, ownerName); ok {
+		gen = *o.status().generation
+	}
 	w.AfterLocked(w.ConfigLocked().RevisionReady, func() {
 		if revName != "" {
 			settleRevisionLocked(w, revName)
 		}
 		if o, ok := ownerLocked(w, ownerName); ok {
+			if *o.status().generation != gen {
+				w.MarkChangedLocked()
+				return
+			}
 			reconcileLocked(w, o)
 		}
 	})
