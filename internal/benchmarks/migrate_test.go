@@ -109,7 +109,7 @@ func BenchmarkMigrate(b *testing.B) {
 	ctx := context.Background()
 	cp := migrationCriticalPath(t)
 	var walls []time.Duration
-	var calls, serverCalls, rtts, chainLen int
+	var calls, serverCalls, rtts int
 	var early time.Duration
 	var last cliResult
 	for b.Loop() {
@@ -128,7 +128,6 @@ func BenchmarkMigrate(b *testing.B) {
 		serverCalls += total(e.Calls())
 		chain := dependentChain(roundTrips(cs, t.Latency), time.Millisecond)
 		rtts += len(chain) - waits(chain)
-		chainLen += len(chain)
 		early += earlyOps(cs, t)
 		last = r
 		b.StartTimer()

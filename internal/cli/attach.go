@@ -331,6 +331,9 @@ func (o *AttachOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := lockedBy(w); err != nil {
+		return exitcode.Wrap(exitcode.Conflict, err) // a migration holds it (migrate_resume.go)
+	}
 	cur, err := w.VPC.Canonical(o.ref.Project, o.ref.Region)
 	if err != nil {
 		return fmt.Errorf("read the VPC settings of %s: %w", o.ref, err)

@@ -389,3 +389,18 @@ func TestMigratePermissionsExitCode(t *testing.T) {
 		}
 	}
 }
+
+// attach and detach respect a migration's lock too (exit 5, nothing sent).
+func TestAttachRespectsMigrationLock(t *testing.T) {
+	er := newEmu(t)
+	putJournal(t, er, 10*time.Minute)
+	er.e.ResetCalls()
+	for _, args := range [][]string{{"detach", "run-service", "--yes"}, {"attach", "run-service", "--subnet", "run-direct-vpc-egress", "--yes"}} {
+		if r := er.run(t, false, "", args...); r.code != exitcode.Conflict || !strings.Contains(r.stderr, "being migrated by another runnet") {
+			t.Errorf("%v: exit %d: %s", args, r.code, r.stderr)
+		}
+	}
+	if n := er.e.Calls()["google.cloud.run.v2.Services/UpdateService"]; n != 0 {
+		t.Errorf("%d updates", n)
+	}
+}

@@ -26,13 +26,22 @@ func TestNamesCheckedBeforeAnyCall(t *testing.T) {
 			func() error { _, err := c.GetWorkload(ctx, svc); return err },
 			func() error { _, err := c.TestWorkloadPermissions(ctx, svc, []string{"run.services.get"}); return err },
 			func() error { _, err := c.GetConnector(ctx, conn); return err },
-			func() error { _, err := c.CreateConnector(ctx, ConnectorSpec{Ref: conn, Network: "run-vpc", IPCIDRRange: "10.9.0.0/28"}, WaitOptions{}); return err },
+			func() error {
+				_, err := c.CreateConnector(ctx, ConnectorSpec{Ref: conn, Network: "run-vpc", IPCIDRRange: "10.9.0.0/28"}, WaitOptions{})
+				return err
+			},
 			func() error { return c.DeleteConnector(ctx, conn, WaitOptions{}) },
 			func() error { _, err := c.GetSubnet(ctx, sub); return err },
-			func() error { _, err := c.CreateSubnet(ctx, SubnetSpec{Ref: sub, Network: "run-vpc", IPCIDRRange: "10.9.0.0/24"}, WaitOptions{}); return err },
+			func() error {
+				_, err := c.CreateSubnet(ctx, SubnetSpec{Ref: sub, Network: "run-vpc", IPCIDRRange: "10.9.0.0/24"}, WaitOptions{})
+				return err
+			},
 			func() error { return c.DeleteSubnet(ctx, sub, WaitOptions{}) },
 			func() error { _, err := c.GetNetwork(ctx, egress.NetworkRef{Project: tProject, Name: n}); return err },
-			func() error { _, err := p.RunExecution(ctx, egress.WorkloadRef{Kind: egress.KindJob, Project: tProject, Region: tRegion, Name: n}); return err },
+			func() error {
+				_, err := p.RunExecution(ctx, egress.WorkloadRef{Kind: egress.KindJob, Project: tProject, Region: tRegion, Name: n})
+				return err
+			},
 			func() error {
 				_, err := p.RevisionCondition(ctx, egress.WorkloadRef{Kind: egress.KindService, Project: tProject, Region: tRegion, Name: "run-service"}, n)
 				return err
@@ -53,7 +62,10 @@ func TestNamesCheckedBeforeAnyCall(t *testing.T) {
 			func() error { _, _, err := c.NetworkRanges(ctx, pr, "run-vpc"); return err },
 			func() error { _, _, err := c.RunRegions(ctx, pr); return err },
 			func() error { _, errs := c.ScanWorkloads(ctx, pr, tRegion); return errors.Join(errs...) },
-			func() error { _, err := c.GetWorkload(ctx, egress.WorkloadRef{Kind: egress.KindService, Project: pr, Region: tRegion, Name: "run-service"}); return err },
+			func() error {
+				_, err := c.GetWorkload(ctx, egress.WorkloadRef{Kind: egress.KindService, Project: pr, Region: tRegion, Name: "run-service"})
+				return err
+			},
 		)
 	}
 	for _, r := range badRegions {
@@ -61,7 +73,10 @@ func TestNamesCheckedBeforeAnyCall(t *testing.T) {
 			func() error { _, err := c.ListWorkloads(ctx, tProject, r); return err },
 			func() error { _, err := c.ListConnectors(ctx, tProject, r); return err },
 			func() error { _, err := c.ListSubnets(ctx, tProject, r); return err },
-			func() error { _, err := c.GetSubnet(ctx, egress.SubnetRef{Project: tProject, Region: r, Name: "s"}); return err },
+			func() error {
+				_, err := c.GetSubnet(ctx, egress.SubnetRef{Project: tProject, Region: r, Name: "s"})
+				return err
+			},
 		)
 	}
 	e.ResetCalls()

@@ -183,48 +183,14 @@ type sendOptions struct {
 // *egress.ConflictError that says what changed.
 func (p *Platform) send(ctx context.Context, w *Workload, msg proto.Message, o sendOptions) (*Workload, error) {
 	ref := w.Ref
-	var (
-		opName string
-		md     proto.Message
-		waiter operationWaiter
-		landed *Workload // the change landed, but its response was lost
-	)
-	attempt := 0
-	err := DefaultRetry.Do(ctx, func(ctx context.Context) error {
-		attempt++
-		var err error
-		opName, md, waiter, err = p.C.startUpdate(ctx, msg, SetVPCOptions{ValidateOnly: o.validateOnly})
-		if err != nil && attempt > 1 && !o.validateOnly && status.Code(statusErrOf(err)) == codes.Aborted {
-			// A repeat refused for its etag: the first attempt may have landed after all.
-			if fresh, rerr := p.C.GetWorkload(ctx, ref); rerr == nil && sameChange(msg, fresh.Raw) {
-				landed = fresh
-				return nil
-			}
-		}
-		if err == nil || !retryable(err) || o.validateOnly {
-			return err
-		}
-		// Did it land? Only a fresh read can tell.
-		fresh, rerr := p.C.GetWorkload(ctx, ref)
-		if rerr != nil {
-			return err // try again; a repeat meets its own etag
-		}
-		switch {
-		case fresh.Etag == w.Etag:
-			return err // not applied: send it again
-		case sameChange(msg, fresh.Raw):
-			landed = fresh
-			return nil
-		}
-		return p.conflict(ctx, w, fresh, status.Error(codes.Aborted, "the workload changed while the update's response was lost"))
-	})
+	opName, md, waiter, landed, err := p.C.sendUpdate(ctx, w, msg, SetVPCOptions{ValidateOnly: o.validateOnly})
 	if err != nil {
 		var ce *egress.ConflictError
 		if errors.As(err, &ce) {
 			return nil, err
 		}
 		if status.Code(statusErrOf(err)) == codes.Aborted {
-			return nil, p.conflict(ctx, w, nil, err)
+			return nil, p.C.conflict(ctx, w, nil, err)
 		}
 		err = apiErr("update "+describeRef(ref), err)
 		if refusedBeforeApplied(err) {
@@ -236,7 +202,7 @@ func (p *Platform) send(ctx context.Context, w *Workload, msg proto.Message, o s
 		if o.noWait {
 			return landed, nil
 		}
-		return p.settled(ctx, w, landed, o.metadataOnly)
+		return p.C.settled(ctx, w, landed, o.metadataOnly)
 	}
 	if o.noWait && !o.validateOnly {
 		if md != nil {

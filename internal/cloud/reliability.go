@@ -240,11 +240,11 @@ var migrationFields = []string{"template.vpc_access", "template.template.vpc_acc
 
 // conflict explains an update refused for its etag: it reads the workload (unless fresh is
 // given) and says which fields someone else changed, and whether another run holds it.
-func (p *Platform) conflict(ctx context.Context, w *Workload, fresh *Workload, err error) error {
+func (c *Clients) conflict(ctx context.Context, w *Workload, fresh *Workload, err error) error {
 	ref := w.Ref
 	ce := &egress.ConflictError{Ref: ref, Err: &changedError{ref: ref, err: err}}
 	if fresh == nil {
-		f, rerr := p.C.GetWorkload(ctx, ref)
+		f, rerr := c.GetWorkload(ctx, ref)
 		if rerr != nil {
 			return ce
 		}
@@ -275,13 +275,13 @@ func (p *Platform) conflict(ctx context.Context, w *Workload, fresh *Workload, e
 // settled waits, after an update whose response was lost but which landed, until the workload
 // has settled (the operation is unknown, so the workload is polled), and reports a rollout
 // that failed as the operation would have.
-func (p *Platform) settled(ctx context.Context, before, cur *Workload, metadataOnly bool) (*Workload, error) {
+func (c *Clients) settled(ctx context.Context, before, cur *Workload, metadataOnly bool) (*Workload, error) {
 	start := time.Now()
 	for cur.Reconciling {
 		if err := sleepCtx(ctx, pollInterval(time.Since(start))); err != nil {
 			return nil, fmt.Errorf("wait for the update of %s: %w", describeRef(before.Ref), err)
 		}
-		next, err := p.C.GetWorkload(ctx, before.Ref)
+		next, err := c.GetWorkload(ctx, before.Ref)
 		if err != nil {
 			return nil, err
 		}
@@ -302,7 +302,47 @@ func (p *Platform) settled(ctx context.Context, before, cur *Workload, metadataO
 		msg = "the change did not become ready"
 	}
 	oe := &OperationError{Operation: "(response lost)", Status: status.New(codes.FailedPrecondition, msg)}
-	return nil, p.C.rolloutFailure(ctx, before, oe.Operation, oe)
+	return nil, c.rolloutFailure(ctx, before, oe.Operation, oe)
+}
+
+// sendUpdate starts the update of w (as read) to msg, which carries w's etag. A transient
+// failure (UNAVAILABLE, RESOURCE_EXHAUSTED) is retried only when a fresh read shows the update
+// did not land (the etag is unchanged); when it did land and only the response was lost,
+// landed is the workload as read (and no operation is returned). A stale etag on a repeat is
+// checked the same way. When someone else changed the workload meanwhile the error is a
+// *egress.ConflictError.
+func (c *Clients) sendUpdate(ctx context.Context, w *Workload, msg proto.Message, opts SetVPCOptions) (opName string, md proto.Message, waiter operationWaiter, landed *Workload, err error) {
+	ref := w.Ref
+	attempt := 0
+	err = DefaultRetry.Do(ctx, func(ctx context.Context) error {
+		attempt++
+		var err error
+		opName, md, waiter, err = c.startUpdate(ctx, msg, opts)
+		if err != nil && attempt > 1 && !opts.ValidateOnly && status.Code(statusErrOf(err)) == codes.Aborted {
+			// A repeat refused for its etag: the first attempt may have landed after all.
+			if fresh, rerr := c.GetWorkload(ctx, ref); rerr == nil && sameChange(msg, fresh.Raw) {
+				landed = fresh
+				return nil
+			}
+		}
+		if err == nil || !retryable(err) || opts.ValidateOnly {
+			return err
+		}
+		// Did it land? Only a fresh read can tell.
+		fresh, rerr := c.GetWorkload(ctx, ref)
+		if rerr != nil {
+			return err // try again; a repeat meets its own etag
+		}
+		switch {
+		case fresh.Etag == w.Etag:
+			return err // not applied: send it again
+		case sameChange(msg, fresh.Raw):
+			landed = fresh
+			return nil
+		}
+		return c.conflict(ctx, w, fresh, status.Error(codes.Aborted, "the workload changed while the update's response was lost"))
+	})
+	return opName, md, waiter, landed, err
 }
 
 // runJobLanded tells, after RunJob failed transiently, whether it started an execution

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"google.golang.org/api/googleapi"
@@ -42,15 +44,26 @@ func retryable(err error) bool {
 	return false
 }
 
-// retryDelay returns the server's RetryInfo delay when it sent one.
+// maxServerDelay caps a delay the server asks for (RetryInfo, Retry-After): a longer one
+// would look like a hang; the attempt then fails instead.
+const maxServerDelay = time.Minute
+
+// retryDelay returns the server's delay when it sent one: gRPC RetryInfo, or the Retry-After
+// header (seconds) of a Compute 429 or 503.
 func retryDelay(err error) (time.Duration, bool) {
+	if ge, ok := errorsAs[*googleapi.Error](err); ok {
+		if secs, perr := strconv.Atoi(strings.TrimSpace(ge.Header.Get("Retry-After"))); perr == nil && secs >= 0 {
+			return min(time.Duration(secs)*time.Second, maxServerDelay), true
+		}
+		return 0, false
+	}
 	st, ok := status.FromError(err)
 	if !ok {
 		return 0, false
 	}
 	for _, d := range st.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
-			return ri.GetRetryDelay().AsDuration(), true
+			return min(ri.GetRetryDelay().AsDuration(), maxServerDelay), true
 		}
 	}
 	return 0, false

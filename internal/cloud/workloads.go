@@ -652,13 +652,24 @@ func (e *changedError) Unwrap() []error { return []error{ErrChanged, e.err} }
 // updateWorkload sends msg (a changed clone of w.Raw) and waits as opts says.
 func (c *Clients) updateWorkload(ctx context.Context, w *Workload, msg proto.Message, opts SetVPCOptions) (*Workload, error) {
 	ref := w.Ref
-	// Not retried: a repeated update could apply twice or fail on its own etag.
-	opName, md, waiter, err := c.startUpdate(ctx, msg, opts)
+	// Retried only when a fresh read shows it did not land (sendUpdate): never applied twice,
+	// and a lost response is not mistaken for someone else's change.
+	opName, md, waiter, landed, err := c.sendUpdate(ctx, w, msg, opts)
 	if err != nil {
+		var ce *egress.ConflictError
+		if errors.As(err, &ce) {
+			return nil, ce.Err
+		}
 		if status.Code(statusErrOf(err)) == codes.Aborted {
 			return nil, &changedError{ref: ref, err: err}
 		}
 		return nil, apiErr("update "+describeRef(ref), err)
+	}
+	if landed != nil {
+		if opts.Async {
+			return landed, nil
+		}
+		return c.settled(ctx, w, landed, false)
 	}
 	if opts.Async {
 		out := *w

@@ -619,18 +619,22 @@ func runKill(t tb, sc scenario, cr cleanRun, c *cell) {
 	cmd.Stderr = &stderr
 	var n atomic.Int32
 	var killed atomic.Bool
+	var proc atomic.Pointer[os.Process] // published after Start: the hook runs on the emulator's goroutines
 	exited := make(chan struct{})
 	w.e.OnCall(func(m string) {
 		if m != c.method || int(n.Add(1)) != c.kill {
 			return
 		}
-		killed.Store(true)
-		_ = cmd.Process.Kill()
-		<-exited
+		if p := proc.Load(); p != nil {
+			killed.Store(true)
+			_ = p.Kill()
+			<-exited
+		}
 	})
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	proc.Store(cmd.Process)
 	err := cmd.Wait()
 	close(exited)
 	w.e.OnCall(nil)
@@ -943,28 +947,30 @@ func TestInterrupts(t *testing.T) {
 			var stderr, stdout bytes.Buffer
 			cmd.Stderr, cmd.Stdout = &stderr, &stdout
 			var updates atomic.Int32
+			var proc atomic.Pointer[os.Process]
+			signal := func() {
+				time.Sleep(100 * time.Millisecond)
+				if p := proc.Load(); p != nil {
+					_ = p.Signal(tc.sig)
+				}
+			}
 			w.e.OnCall(func(m string) {
 				if !strings.HasSuffix(m, "/UpdateService") {
 					return
 				}
 				switch updates.Add(1) {
 				case 1: // the deploy: interrupt while runnet waits for the new revision
-					go func() {
-						time.Sleep(100 * time.Millisecond)
-						_ = cmd.Process.Signal(tc.sig)
-					}()
+					go signal()
 				case 2: // the rollback's first change (or its journal): interrupt again
 					if tc.signals == 2 {
-						go func() {
-							time.Sleep(100 * time.Millisecond)
-							_ = cmd.Process.Signal(tc.sig)
-						}()
+						go signal()
 					}
 				}
 			})
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			proc.Store(cmd.Process)
 			err := cmd.Wait()
 			w.e.OnCall(nil)
 			code := 0

@@ -805,7 +805,7 @@ func (r *runState) send(ctx context.Context, u Update) error {
 			r.journalSent(u.Journal)
 			return nil
 		}
-		if u.Journal != nil && *u.Journal != "" {
+		if u.Journal != nil && *u.Journal != "" && !errors.Is(err, ErrNotApplied) {
 			r.jOnServer = true // it may have landed
 		}
 		var ce *ConflictError
