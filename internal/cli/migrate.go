@@ -498,7 +498,10 @@ func (o *MigrateOptions) run(ctx context.Context) error {
 	start := time.Now()
 	fl := o.fleet(c)
 
-	// The workloads, as read.
+	// The workloads, as read; the --subnet, which depends on the flags alone, at the same
+	// time.
+	sub := o.startSubnetRead(ctx, c)
+	defer sub.wait()
 	ws, err := o.readWorkloads(ctx, c)
 	if err != nil {
 		return err
@@ -513,10 +516,11 @@ func (o *MigrateOptions) run(ctx context.Context) error {
 	}
 
 	// One target for all, then each workload's own (egress and tags kept).
-	target, err := o.resolveTarget(ctx, c, ws)
+	target, err := o.resolveTarget(ctx, c, ws, sub)
 	if err != nil {
 		return err
 	}
+	fl.TargetSubnet = target.subnet
 	ms := fl.Prepare(ctx, ws, target.forWorkload, target.create)
 	if target.note != "" {
 		for _, m := range ms {
@@ -755,6 +759,40 @@ type resolvedTarget struct {
 	base   egress.VPC         // connector, or network and subnet, canonical
 	create *egress.SubnetSpec // the subnet to create first, if any
 	note   string             // how the target was inferred, if it was
+	subnet *cloud.Subnet      // the --subnet as read, if it was (the preflight reuses it)
+}
+
+// subnetRead is the read of the --subnet started by startSubnetRead.
+type subnetRead struct {
+	done   chan struct{}
+	subnet *cloud.Subnet
+	err    error
+}
+
+// startSubnetRead starts reading the --subnet of a migration to Direct VPC egress (not one
+// --create-subnet makes): it depends on the flags alone, so it runs while the workloads are
+// read. nil when there is nothing to read.
+func (o *MigrateOptions) startSubnetRead(ctx context.Context, c *cloud.Clients) *subnetRead {
+	if o.mode != egress.ModeDirect || o.subnet == "" || o.CreateSubnet {
+		return nil
+	}
+	sref, err := egress.ParseSubnetRef(o.subnet, o.project, o.region)
+	if err != nil {
+		return nil
+	}
+	r := &subnetRead{done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		r.subnet, r.err = c.GetSubnet(ctx, sref)
+	}()
+	return r
+}
+
+// wait waits for the read to end (nil: no read).
+func (r *subnetRead) wait() {
+	if r != nil {
+		<-r.done
+	}
 }
 
 // forWorkload is a workload's own target: the shared one with its egress kept (unless
@@ -797,7 +835,7 @@ func (t *resolvedTarget) forWorkload(w *cloud.Workload) egress.VPC {
 // resolveTarget works out the shared target: the connector; or the Direct VPC network (the
 // flag, the subnet's, or the one the workloads use now) and subnet (the flag, one to create,
 // or the only suitable one).
-func (o *MigrateOptions) resolveTarget(ctx context.Context, c *cloud.Clients, ws []*cloud.Workload) (*resolvedTarget, error) {
+func (o *MigrateOptions) resolveTarget(ctx context.Context, c *cloud.Clients, ws []*cloud.Workload, sub *subnetRead) (*resolvedTarget, error) {
 	t := &resolvedTarget{o: o}
 	switch o.mode {
 	case egress.ModeNone:
@@ -809,15 +847,21 @@ func (o *MigrateOptions) resolveTarget(ctx context.Context, c *cloud.Clients, ws
 	network, subnet := o.network, o.subnet
 	var notes []string
 
-	// The network.
-	if network == "" && subnet != "" && !o.CreateSubnet {
-		sref, _ := egress.ParseSubnetRef(subnet, o.project, o.region)
-		if s, err := c.GetSubnet(ctx, sref); err == nil {
-			network = s.NetworkPath
-		} else if !cloud.IsNotFound(err) {
-			return nil, err
+	// The network (the --subnet's, read by startSubnetRead).
+	if sub != nil {
+		sub.wait()
+		switch {
+		case sub.err == nil:
+			t.subnet = sub.subnet
+			if network == "" {
+				network = sub.subnet.NetworkPath
+			}
+		case network == "" && !cloud.IsNotFound(sub.err):
+			return nil, sub.err
 		}
-		// A subnet that does not exist: leave the network out; the preflight says so.
+		// A subnet that does not exist: leave the network out; the preflight says so. One
+		// that could not be read while --network names the network: the preflight reads
+		// it again.
 	}
 	if network == "" && subnet == "" || network == "" && o.CreateSubnet {
 		n, how, err := o.inferNetwork(ctx, c, ws)
@@ -1115,6 +1159,9 @@ type Fleet struct {
 	// NoJournal turns off the migration journal (the lock and record kept on each workload
 	// while it migrates; see journal.go in pkg/egress). It is on by default.
 	NoJournal bool
+	// TargetSubnet, if set, is the target subnetwork as read already: the preflight of a
+	// workload that moves into it does not read it again.
+	TargetSubnet *cloud.Subnet
 }
 
 // Migration is one workload of a fleet: as read, its target, the facts and the checks, its
@@ -1228,7 +1275,7 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 			return
 		}
 		req := cloud.FactsRequest{Workload: m.Workload, Target: m.Target, CreateSubnet: m.CreateSubnet,
-			Workloads: listed, Verify: fl.PlanOptions.VerifyJob && m.Ref.Kind == egress.KindJob}
+			Workloads: listed, Verify: fl.PlanOptions.VerifyJob && m.Ref.Kind == egress.KindJob, Subnet: fl.TargetSubnet}
 		if m.Target.Mode() == egress.ModeDirect {
 			for _, u := range moving[m.Target.Subnet] {
 				if u.Ref != m.Ref {
@@ -1814,8 +1861,12 @@ func (f FleetReport) WriteText(w io.Writer) error {
 		}
 	}
 	s := f.Summary
-	fmt.Fprintf(&b, "\n%d workloads: %d migrated, %d no-op, %d planned, %d blocked, %d rolled back, %d failed, %d skipped (%s)\n",
-		s.Total, s.Migrated, s.NoOp, s.Planned, s.Blocked, s.RolledBack, s.Failed, s.Skipped, secs(f.DurationSeconds))
+	noun := "workloads"
+	if s.Total == 1 {
+		noun = "workload"
+	}
+	fmt.Fprintf(&b, "\n%d %s: %d migrated, %d no-op, %d planned, %d blocked, %d rolled back, %d failed, %d skipped (%s)\n",
+		s.Total, noun, s.Migrated, s.NoOp, s.Planned, s.Blocked, s.RolledBack, s.Failed, s.Skipped, secs(f.DurationSeconds))
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -52,7 +53,18 @@ fields (a stable contract):
   maxInstances           maximum instances (services: the smaller of the revision's and the
                          service's maximum, or the manual instance count; jobs: task
                          parallelism capped by the task count; worker pools: the manual
-                         instance count); 0 when not set, so that Cloud Run's default applies`
+                         instance count); 0 when not set, so that Cloud Run's default applies
+  migration              present only while a runnet migration holds the workload (its
+                         journal, annotation runnet.dev/migration): {who, pid, started,
+                         updated, expires, phase (migrating or rolling-back), step (the step
+                         reached, from 1), steps, stepKind, toMode, stale, resume, error}.
+                         stale is true when its lease ran out or its process is known to be
+                         gone; resume is then the command that finishes or undoes it. error
+                         is set (and the rest empty) when the journal cannot be read
+
+While a migration holds a workload, the table's STATUS column says so, e.g.
+"migrating (step 3/6, by alice@host)", and when the migration looks stale, the command
+that takes it over: "runnet migrate --resume NAME".`
 
 // StatusOptions are the inputs of `runnet status`.
 type StatusOptions struct {
@@ -211,11 +223,82 @@ type WorkloadStatus struct {
 	Rollout               string          `json:"rollout"`
 	Condition             cloud.Condition `json:"condition"`
 	MaxInstances          int             `json:"maxInstances"`
+	// Migration is the runnet migration in progress on the workload, if any.
+	Migration *MigrationStatus `json:"migration,omitempty"`
+}
+
+// MigrationStatus is what `runnet status` shows of a migration journal (egress.Journal) on
+// a workload. Its JSON field names are part of the status contract (see statusLong).
+type MigrationStatus struct {
+	// Who runs it (user@host) and the process id.
+	Who string `json:"who"`
+	PID int    `json:"pid"`
+	// Started is when it started; Updated when its journal was last written; Expires when
+	// its lease runs out.
+	Started time.Time `json:"started"`
+	Updated time.Time `json:"updated"`
+	Expires time.Time `json:"expires"`
+	// Phase is migrating or rolling-back.
+	Phase string `json:"phase"`
+	// Step is the step reached, counted from 1, of Steps; StepKind is what it does.
+	Step     int    `json:"step"`
+	Steps    int    `json:"steps"`
+	StepKind string `json:"stepKind"`
+	// ToMode is the egress mode the migration moves the workload to.
+	ToMode string `json:"toMode"`
+	// Stale is true when the lease ran out or the process is known to be gone.
+	Stale bool `json:"stale"`
+	// Resume is the command that takes a stale migration over; "" while it is live.
+	Resume string `json:"resume"`
+	// Error says why the journal cannot be read; the other fields are then empty.
+	Error string `json:"error,omitempty"`
+}
+
+// migrationStatus reads w's migration journal as of now: nil when it carries none.
+func migrationStatus(w *cloud.Workload, now time.Time) *MigrationStatus {
+	v := w.Journal()
+	if v == "" {
+		return nil
+	}
+	j, err := egress.DecodeJournal(v)
+	if err != nil {
+		return &MigrationStatus{Error: err.Error(), Stale: true, Resume: "runnet migrate --resume " + w.Ref.String() + " --break-lock"}
+	}
+	m := &MigrationStatus{
+		Who: j.Who, PID: j.PID, Started: j.Started.UTC(), Updated: j.Updated.UTC(), Expires: j.Expires.UTC(),
+		Phase: string(j.Phase), Step: j.Step + 1, Steps: len(j.Steps), StepKind: string(j.Steps[j.Step].Kind),
+		ToMode: string(j.To.Mode()),
+		Stale:  j.Stale(now) || processGone(j),
+	}
+	if m.Stale {
+		m.Resume = "runnet migrate --resume " + w.Ref.String()
+	}
+	return m
+}
+
+// Text renders the migration for the table's STATUS column.
+func (m *MigrationStatus) Text() string {
+	if m.Error != "" {
+		return "locked by an unreadable migration journal; run '" + m.Resume + "'"
+	}
+	verb := "migrating"
+	if m.Phase == string(egress.PhaseRollingBack) {
+		verb = "rolling back"
+	}
+	s := fmt.Sprintf("%s (step %d/%d, by %s)", verb, m.Step, m.Steps, m.Who)
+	if m.Stale {
+		s += ", stale: run '" + m.Resume + "'"
+	}
+	return s
 }
 
 // NewWorkloadStatus summarises w. VPC names are shown as full paths (short names the API
 // holds are resolved in the workload's project and region).
 func NewWorkloadStatus(w *cloud.Workload) WorkloadStatus {
+	return newWorkloadStatusAt(w, time.Now())
+}
+
+func newWorkloadStatusAt(w *cloud.Workload, now time.Time) WorkloadStatus {
 	ref := w.Ref
 	vpc, err := w.VPC.Canonical(ref.Project, ref.Region)
 	if err != nil {
@@ -233,6 +316,7 @@ func NewWorkloadStatus(w *cloud.Workload) WorkloadStatus {
 		Rollout:               w.Rollout(),
 		Condition:             w.Terminal,
 		MaxInstances:          w.MaxInstances,
+		Migration:             migrationStatus(w, now),
 	}
 	if vpc.Mode() != egress.ModeNone {
 		s.Egress = vpc.Egress.String()
@@ -294,6 +378,9 @@ func (s WorkloadStatus) maxCell() string {
 
 // StatusText says in a few words whether the workload's latest change is in force.
 func (s WorkloadStatus) StatusText() string {
+	if s.Migration != nil {
+		return s.Migration.Text()
+	}
 	switch s.Rollout {
 	case cloud.RolloutFailed:
 		msg := s.Condition.Message

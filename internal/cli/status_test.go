@@ -6,6 +6,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/spf13/cobra"
 
@@ -135,10 +139,32 @@ func TestWorkloadStatus(t *testing.T) {
 func TestWorkloadStatusJSONContract(t *testing.T) {
 	want := []string{"kind", "name", "project", "region", "mode", "connector", "network", "subnet", "networkTags",
 		"egress", "latestReadyRevision", "latestCreatedRevision", "revisionsDiffer", "reconciling", "rollout",
-		"condition", "maxInstances"}
-	b, err := json.Marshal(NewWorkloadStatus(&cloud.Workload{Workload: egress.Workload{Ref: egress.WorkloadRef{Kind: egress.KindService, Project: tProject, Region: tRegion, Name: "x"}}}))
+		"condition", "maxInstances", "migration"}
+	ref := egress.WorkloadRef{Kind: egress.KindService, Project: tProject, Region: tRegion, Name: "x"}
+	plain, err := json.Marshal(NewWorkloadStatus(&cloud.Workload{Workload: egress.Workload{Ref: ref}}))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if strings.Contains(string(plain), `"migration"`) {
+		t.Errorf("migration shown without a journal: %s", plain)
+	}
+	b, err := json.Marshal(NewWorkloadStatus(journaled(t, ref, testJournal(ref, time.Now(), time.Hour))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obj struct {
+		Migration map[string]json.RawMessage `json:"migration"`
+	}
+	if err := json.Unmarshal(b, &obj); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"who", "pid", "started", "updated", "expires", "phase", "step", "steps", "stepKind", "toMode", "stale", "resume"} {
+		if _, ok := obj.Migration[k]; !ok {
+			t.Errorf("migration has no %q: %s", k, b)
+		}
+		if !strings.Contains(statusLong, k) {
+			t.Errorf("migration field %s is not documented in status's help", k)
+		}
 	}
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	var keys []string
@@ -173,5 +199,128 @@ func TestWorkloadStatusJSONContract(t *testing.T) {
 		if !strings.Contains(statusLong, "  "+k) && !strings.Contains(statusLong, k+",") && !strings.Contains(statusLong, ", "+k) {
 			t.Errorf("field %s is not documented in status's help", k)
 		}
+	}
+}
+
+// testJournal is a journal of a migration of ref to Direct VPC egress at its third of six
+// steps, started an hour before now, with the given lease left.
+func testJournal(ref egress.WorkloadRef, now time.Time, left time.Duration) *egress.Journal {
+	steps := []egress.JournalStep{
+		{Kind: egress.StepCreateSubnet, Resource: "projects/demo-project/regions/asia-northeast1/subnetworks/s", Status: egress.StepDone},
+		{Kind: egress.StepDeployRevision, Tag: "runnet-direct", Status: egress.StepDone},
+		{Kind: egress.StepVerify, Status: egress.StepPending},
+		{Kind: egress.StepShiftTraffic, Percent: 10, Status: egress.StepPending},
+		{Kind: egress.StepShiftTraffic, Percent: 100, Status: egress.StepPending},
+		{Kind: egress.StepDeleteConnector, Resource: "projects/demo-project/locations/asia-northeast1/connectors/c", Status: egress.StepPending},
+	}
+	return &egress.Journal{Version: egress.JournalVersion, ID: "run-1", Who: "alice@host", PID: 0,
+		Started: now.Add(-time.Hour), Updated: now.Add(-time.Minute), Expires: now.Add(left), Phase: egress.PhaseMigrating, Step: 2,
+		Summary: "migrate", Workload: ref, Original: egress.Original{VPC: egress.VPC{Connector: "c"}},
+		To: egress.VPC{Network: "n", Subnet: "s"}, Steps: steps}
+}
+
+// journaled is a workload ref that carries j as its journal annotation (a raw journal value
+// when j is a string).
+func journaled(t *testing.T, ref egress.WorkloadRef, j any) *cloud.Workload {
+	t.Helper()
+	v, ok := j.(string)
+	if !ok {
+		var err error
+		if v, err = j.(*egress.Journal).Encode(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var raw proto.Message
+	ann := map[string]string{egress.JournalAnnotation: v}
+	switch ref.Kind {
+	case egress.KindJob:
+		raw = &runpb.Job{Annotations: ann}
+	default:
+		raw = &runpb.Service{Annotations: ann}
+	}
+	return &cloud.Workload{Workload: egress.Workload{Ref: ref, VPC: egress.VPC{Connector: "c"}, LatestReady: "r1", LatestCreated: "r1"},
+		Raw: raw, Terminal: cloud.Condition{Type: "Ready", State: cloud.ConditionSucceeded}}
+}
+
+// A migration in progress shows in the STATUS column and as the migration object: live,
+// stale (with the command that takes it over), rolling back, and unreadable.
+func TestWorkloadStatusMigration(t *testing.T) {
+	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
+	svc := egress.WorkloadRef{Kind: egress.KindService, Project: tProject, Region: tRegion, Name: "run-service"}
+	job := egress.WorkloadRef{Kind: egress.KindJob, Project: tProject, Region: tRegion, Name: "nightly"}
+	rollingBack := testJournal(job, now, -time.Minute)
+	rollingBack.Phase = egress.PhaseRollingBack
+	rollingBack.Step = 5
+	tests := []struct {
+		name   string
+		w      *cloud.Workload
+		status string
+		stale  bool
+		resume string
+	}{
+		{"live", journaled(t, svc, testJournal(svc, now, 10*time.Minute)), "migrating (step 3/6, by alice@host)", false, ""},
+		{"stale", journaled(t, svc, testJournal(svc, now, -time.Second)),
+			"migrating (step 3/6, by alice@host), stale: run 'runnet migrate --resume run-service'", true, "runnet migrate --resume run-service"},
+		{"rolling back, stale job", journaled(t, job, rollingBack),
+			"rolling back (step 6/6, by alice@host), stale: run 'runnet migrate --resume job/nightly'", true, "runnet migrate --resume job/nightly"},
+		{"unreadable", journaled(t, svc, "{not json"),
+			"locked by an unreadable migration journal; run 'runnet migrate --resume run-service --break-lock'", true, "runnet migrate --resume run-service --break-lock"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newWorkloadStatusAt(tt.w, now)
+			_, rows := s.Table()
+			if got := rows[0][7]; got != tt.status {
+				t.Errorf("STATUS = %q, want %q", got, tt.status)
+			}
+			m := s.Migration
+			if m == nil || m.Stale != tt.stale || m.Resume != tt.resume {
+				t.Fatalf("migration = %+v", m)
+			}
+			if tt.name == "unreadable" {
+				if !strings.Contains(m.Error, "unreadable migration journal") || m.Who != "" {
+					t.Errorf("migration = %+v", m)
+				}
+				return
+			}
+			if m.Who != "alice@host" || !m.Started.Equal(now.Add(-time.Hour)) || m.Steps != 6 || m.ToMode != "direct" || m.Error != "" {
+				t.Errorf("migration = %+v", m)
+			}
+		})
+	}
+	s := newWorkloadStatusAt(journaled(t, svc, testJournal(svc, now, time.Minute)), now)
+	if s.Migration.Step != 3 || s.Migration.StepKind != "verify" || s.Migration.Phase != "migrating" {
+		t.Errorf("migration = %+v", s.Migration)
+	}
+}
+
+// status --format json through the emulator: a journal written on run-service (as another
+// runnet would) shows as its migration; the job, without one, has none.
+func TestStatusMigrationEmulator(t *testing.T) {
+	er := newEmu(t)
+	j := putJournal(t, er, -time.Minute)
+	r := er.run(t, false, "", "status", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var got []WorkloadStatus
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	byName := map[string]WorkloadStatus{}
+	for _, s := range got {
+		byName[s.Name] = s
+	}
+	m := byName["run-service"].Migration
+	if m == nil || m.Who != "bob@laptop" || !m.Started.Equal(j.Started) || m.Step != 1 || m.Steps != 3 || m.StepKind != "deploy-revision" ||
+		m.ToMode != "direct" || m.Phase != "migrating" || !m.Stale || m.Resume != "runnet migrate --resume run-service" {
+		t.Errorf("run-service migration = %+v\n%s", m, r.stdout)
+	}
+	if byName["nightly-export"].Migration != nil || strings.Count(r.stdout, `"migration"`) != 1 {
+		t.Errorf("nightly-export shows a migration:\n%s", r.stdout)
+	}
+	r = er.run(t, false, "", "status", "run-service", "--format", "table")
+	if r.code != 0 || !strings.Contains(r.stdout, "migrating (step 1/3, by bob@laptop), stale: run 'runnet migrate --resume run-service'") {
+		t.Errorf("table: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -37,6 +37,9 @@ type FactsRequest struct {
 	// Verify is set when the migration runs a job execution to verify it (another
 	// permission is needed).
 	Verify bool
+	// Subnet, if set, is the target subnetwork as the caller read it already (GetSubnet):
+	// it is not read again. Ignored unless it is Target.Subnet.
+	Subnet *Subnet
 }
 
 // GatheredFacts is what GatherFacts found.
@@ -128,29 +131,45 @@ func (c *Clients) GatherFacts(ctx context.Context, req FactsRequest) (*GatheredF
 		})
 	}
 
-	// Target: subnetwork and network (Direct VPC). The network of a subnetwork named without
-	// one is looked up once the subnetwork is read.
-	var network string
+	// Target: subnetwork and network (Direct VPC). A subnetwork that exists shows that its
+	// network exists: the network is read only when it is another one, or when the
+	// subnetwork did not answer; a subnetwork named without a network is in its own.
 	if to.Mode() == egress.ModeDirect {
 		sref, _ := egress.ParseSubnetRef(to.Subnet, ref.Project, ref.Region)
-		network = to.Network
+		network := to.Network
 		if cs := req.CreateSubnet; cs != nil {
 			out.Subnet = &egress.SubnetFacts{Name: sref.Path(), Region: sref.Region, Network: cs.Network, CIDR: cs.CIDR, WillCreate: true}
 			if network == "" {
 				network = cs.Network
 			}
+			if network != "" {
+				t.go_(func() { out.Network = c.networkFacts(ctx, network, sref.Project, note) })
+			}
 		} else {
 			t.go_(func() {
-				s, err := c.GetSubnet(ctx, sref)
+				s := req.Subnet
+				var err error
+				if s == nil || s.Path != sref.Path() {
+					s, err = c.GetSubnet(ctx, sref)
+				}
 				switch {
 				case err == nil:
 					f := s.Facts()
 					out.Subnet = &f
 					out.subnetServerless = s.ServerlessIPs
+					if network == "" || sameNetwork(network, s.NetworkPath, sref.Project) {
+						if s.NetworkPath != "" {
+							out.Network = shownNetwork(s.NetworkPath, sref.Project)
+						}
+						return
+					}
 				case IsNotFound(err):
 					out.Subnet = &egress.SubnetFacts{Name: sref.Path(), Region: sref.Region}
 				default:
 					note("subnetwork %s not read: %v", sref.Name, err)
+				}
+				if network != "" {
+					out.Network = c.networkFacts(ctx, network, sref.Project, note)
 				}
 			})
 			t.go_(func() {
@@ -165,9 +184,6 @@ func (c *Clients) GatherFacts(ctx context.Context, req FactsRequest) (*GatheredF
 					out.computeMissing = append(out.computeMissing, "compute.subnetworks.use")
 				}
 			})
-		}
-		if network != "" {
-			t.go_(func() { out.Network = c.networkFacts(ctx, network, sref.Project, note) })
 		}
 	}
 
@@ -264,11 +280,6 @@ func (c *Clients) GatherFacts(ctx context.Context, req FactsRequest) (*GatheredF
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if to.Mode() == egress.ModeDirect && network == "" {
-		if sn := out.Subnet; sn != nil && sn.Exists && sn.Network != "" {
-			out.Network = c.networkFacts(ctx, sn.Network, ref.Project, note)
-		}
-	}
 	if out.Permissions != nil && len(out.computeMissing) > 0 {
 		out.Permissions.Checked = append(out.Permissions.Checked, out.computeMissing...)
 		out.Permissions.Missing = append(out.Permissions.Missing, out.computeMissing...)
@@ -340,6 +351,27 @@ func (g *GatheredFacts) connectorUsers(cur egress.VPC) {
 	}
 }
 
+// sameNetwork reports whether two network names (names or paths; short names in project)
+// are the same network.
+func sameNetwork(a, b, project string) bool {
+	ra, err := egress.ParseNetworkRef(a, project)
+	if err != nil {
+		return false
+	}
+	rb, err := egress.ParseNetworkRef(b, project)
+	return err == nil && ra.Path() == rb.Path()
+}
+
+// shownNetwork is the network of a subnetwork that exists (its path as the subnetwork
+// shows it): it exists too, with no need to read it.
+func shownNetwork(path, project string) *egress.NetworkFacts {
+	nref, err := egress.ParseNetworkRef(path, project)
+	if err != nil {
+		return nil
+	}
+	return &egress.NetworkFacts{Name: nref.Path(), Exists: true}
+}
+
 // networkFacts reads a network (name or path; short names in project).
 func (c *Clients) networkFacts(ctx context.Context, name, project string, note func(string, ...any)) *egress.NetworkFacts {
 	nref, err := egress.ParseNetworkRef(name, project)
@@ -375,10 +407,10 @@ func (c *Clients) connectorFacts(ctx context.Context, name string, ref egress.Wo
 	f := conn.Facts("")
 	if p := conn.SubnetPath(); p != "" {
 		if sref, err := egress.ParseSubnetRef(p, conn.Project, conn.Region); err == nil {
-			if s, err := c.GetSubnet(ctx, sref); err == nil {
-				f.SubnetCIDR = s.IPCIDRRange
+			if cidr, network, err := c.subnetRange(ctx, sref); err == nil {
+				f.SubnetCIDR = cidr
 				if f.Network == "" {
-					f.Network = s.NetworkPath
+					f.Network = network
 				}
 			}
 		}
@@ -422,6 +454,25 @@ func (c *Clients) TestWorkloadPermissions(ctx context.Context, ref egress.Worklo
 		return nil, apiErr("test permissions on "+describeRef(ref), err)
 	}
 	return resp.GetPermissions(), nil
+}
+
+// subnetRange reads a subnetwork's primary range and network (its path) alone: no
+// utilization view, no list of the region's addresses (GetSubnet has both).
+func (c *Clients) subnetRange(ctx context.Context, ref egress.SubnetRef) (cidr, network string, err error) {
+	if err := checkNames(ref); err != nil {
+		return "", "", err
+	}
+	cs, err := c.Compute()
+	if err != nil {
+		return "", "", err
+	}
+	sn, err := computeRead(ctx, func(ctx context.Context) (*compute.Subnetwork, error) {
+		return cs.Subnetworks.Get(ref.Project, ref.Region, ref.Name).Fields("ipCidrRange", "network").Context(ctx).Do()
+	})
+	if err != nil {
+		return "", "", computeErr(fmt.Sprintf("read subnet %q", ref.Name), err)
+	}
+	return sn.IpCidrRange, trimComputeURL(sn.Network), nil
 }
 
 // testSubnetUse asks Compute whether the caller may use a subnetwork
