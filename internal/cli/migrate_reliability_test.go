@@ -40,6 +40,25 @@ func changeService(t *testing.T, er *emuRun, edit func(s *runpb.Service)) {
 	}
 }
 
+// changeJob applies edit to the job nightly-export as it is now, through the API, and waits.
+func changeJob(t *testing.T, er *emuRun, edit func(j *runpb.Job)) {
+	t.Helper()
+	ctx := context.Background()
+	cl, err := er.clients(t).Jobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := proto.Clone(er.read(t, "job/nightly-export").Raw).(*runpb.Job)
+	edit(j)
+	op, err := cl.UpdateJob(ctx, &runpb.UpdateJobRequest{Job: j})
+	if err != nil {
+		t.Fatalf("update job nightly-export: %v", err)
+	}
+	if _, err := op.Wait(ctx); err != nil {
+		t.Fatalf("update job nightly-export: %v", err)
+	}
+}
+
 // journalOf decodes the migration journal a workload carries ("" when none).
 func journalOf(t *testing.T, er *emuRun, ref string) *egress.Journal {
 	t.Helper()

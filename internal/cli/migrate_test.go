@@ -572,17 +572,10 @@ func TestMigrateFieldPreservation(t *testing.T) {
 	if _, err := op.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	jobs, _ := c.Jobs()
-	j := proto.Clone(er.read(t, "job/nightly-export").Raw).(*runpb.Job)
-	j.Labels = map[string]string{"schedule": "nightly"}
-	j.Template.Parallelism = 2
-	jop, err := jobs.UpdateJob(ctx, &runpb.UpdateJobRequest{Job: j})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := jop.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
+	changeJob(t, er, func(j *runpb.Job) {
+		j.Labels = map[string]string{"schedule": "nightly"}
+		j.Template.Parallelism = 2
+	})
 
 	for _, w := range []string{"run-service", "job/nightly-export"} {
 		t.Run(w, func(t *testing.T) {
