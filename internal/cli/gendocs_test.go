@@ -56,3 +56,40 @@ func readDir(t *testing.T, dir string) map[string][]byte {
 	}
 	return out
 }
+
+// The generated pages must not depend on the day they are generated: cobra dates man pages from
+// SOURCE_DATE_EPOCH or the clock unless told otherwise, which once turned every committed page
+// "out of date" at the turn of a month. Generate as if it were years from now and compare.
+func TestGeneratedDocsIgnoreTheDate(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1956528000") // 2032-01-01
+	streams, _, _, _ := iostreams.Test()
+	gen := func() map[string][]byte {
+		tmp := t.TempDir()
+		root := NewRootCmd(NewFactory(streams, func(string) string { return "" }))
+		if err := GenerateDocs(root, "", filepath.Join(tmp, ManDir)); err != nil {
+			t.Fatal(err)
+		}
+		return readDir(t, filepath.Join(tmp, ManDir))
+	}
+	future := gen()
+	committed := readDir(t, filepath.Join("..", "..", ManDir))
+	if len(future) == 0 {
+		t.Fatal("no man pages generated")
+	}
+	for n, b := range future {
+		if bytes.Contains(b, []byte("2032")) {
+			t.Errorf("%s carries the generation date: %q", n, firstLines(b, 2))
+		}
+		if !bytes.Equal(b, committed[n]) {
+			t.Errorf("%s generated in 2032 differs from the committed page", n)
+		}
+	}
+}
+
+func firstLines(b []byte, n int) string {
+	lines := bytes.SplitN(b, []byte("\n"), n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}
