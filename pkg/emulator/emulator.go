@@ -1,6 +1,7 @@
 // Package emulator is a stateful, wire-faithful emulator of the three Google Cloud APIs runnet
 // drives: Cloud Run Admin API v2 and Serverless VPC Access API v1 over gRPC (with
-// google.longrunning.Operations), and Compute Engine API v1 over REST under /compute/v1/.
+// google.longrunning.Operations) and over REST/JSON (transcoded from the same gRPC services,
+// under /v2/ and /v1/), and Compute Engine API v1 over REST under /compute/v1/.
 //
 // All of it is served on one loopback address, so the real Google client libraries work
 // against it unchanged:
@@ -34,9 +35,11 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/computeapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/lroapi"
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/restgw"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/runapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/vpcaccessapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
@@ -95,6 +98,11 @@ type Emulator struct {
 	mu    sync.Mutex
 	ln    net.Listener
 	close sync.Once
+
+	// rest.go: the HTTP/JSON gateway and its in-process connection to the gRPC server.
+	rest      *restgw.Gateway
+	local     *bufconn.Listener
+	localConn *grpc.ClientConn
 }
 
 // New builds an emulator from opts: its world is loaded from opts.StateFile when that exists,
@@ -159,8 +167,14 @@ func New(opts Options) (*Emulator, error) {
 	runapi.Register(e.grpc, w)
 	vpcaccessapi.Register(e.grpc, w)
 	mux := http.NewServeMux()
-	mux.Handle("/compute/v1/", computeapi.New(w))
+	compute := computeapi.New(w)
+	mux.Handle("/compute/v1/", compute)
 	mux.Handle(ControlPrefix, e.controlHandler())
+	if err := e.registerREST(mux, compute); err != nil {
+		e.stop()
+		e.wg.Wait()
+		return nil, err
+	}
 	e.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return e, nil
 }
@@ -236,8 +250,9 @@ func (e *Emulator) Serve(l net.Listener) error {
 func (e *Emulator) serve(l net.Listener) error {
 	grpcL := newChanListener(l.Addr())
 	httpL := newChanListener(l.Addr())
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- e.grpc.Serve(grpcL) }()
+	go func() { errc <- e.grpc.Serve(e.local) }()
 	go func() { errc <- e.http.Serve(httpL) }()
 	e.log.Info("emulator serving", "addr", l.Addr().String())
 	for {
@@ -344,6 +359,7 @@ func (e *Emulator) Close() error {
 		if ln != nil {
 			_ = ln.Close()
 		}
+		_ = e.localConn.Close()
 		stopped := make(chan struct{})
 		go func() { e.grpc.GracefulStop(); close(stopped) }()
 		select {
