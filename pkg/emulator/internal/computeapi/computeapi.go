@@ -1,7 +1,9 @@
 // Package computeapi serves the part of the Compute Engine API v1 (REST, JSON) that runnet and
 // the tools around it drive: networks, subnetworks, firewalls, routers with Cloud NAT, regional
 // addresses (including the serverless-ipv4-* addresses Cloud Run's Direct VPC egress holds),
-// the default routes, global and regional operations, and a minimal project resource.
+// the default routes, global and regional operations (and their aggregated list), regions and
+// zones, and a minimal project resource; Batch serves the batch endpoint gcloud uses for
+// multi-resource commands.
 //
 // Requests are served under /compute/v1/ exactly as the real API lays them out, so the
 // google.golang.org/api/compute/v1 client works unchanged when pointed at the emulator with
@@ -130,6 +132,13 @@ var routes = []route{
 	{"DELETE", "projects/{project}/global/operations/{name}", "compute.globalOperations.delete", (*server).opsDelete},
 	{"POST", "projects/{project}/global/operations/{name}/wait", "compute.globalOperations.wait", (*server).opsWait},
 
+	{"GET", "projects/{project}/aggregated/operations", "compute.globalOperations.aggregatedList", (*server).opsAggregated}, // regions.go
+
+	{"GET", "projects/{project}/regions", "compute.regions.list", (*server).regionsList}, // regions.go
+	{"GET", "projects/{project}/regions/{name}", "compute.regions.get", (*server).regionsGet},
+	{"GET", "projects/{project}/zones", "compute.zones.list", (*server).zonesList},
+	{"GET", "projects/{project}/zones/{name}", "compute.zones.get", (*server).zonesGet},
+
 	{"GET", "projects/{project}/regions/{region}/subnetworks", "compute.subnetworks.list", (*server).subnetworksList},
 	{"POST", "projects/{project}/regions/{region}/subnetworks", "compute.subnetworks.insert", (*server).subnetworksInsert},
 	{"GET", "projects/{project}/regions/{region}/subnetworks/{name}", "compute.subnetworks.get", (*server).subnetworksGet},
@@ -212,12 +221,12 @@ func match(method, path string) (*route, params) {
 func (s *server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	path, ok := strings.CutPrefix(r.URL.Path, pathPrefix)
 	if !ok {
-		writeError(rw, errNoSuchPath(r.URL.Path))
+		writeError(rw, errNoSuchPath(r.Method, r.URL.Path))
 		return
 	}
 	rt, p := match(r.Method, path)
 	if rt == nil {
-		writeError(rw, errNoSuchPath(r.URL.Path))
+		writeError(rw, errNoSuchPath(r.Method, r.URL.Path))
 		return
 	}
 	hit, err := s.w.Admit(r.Context(), rt.id)

@@ -42,7 +42,11 @@ func newEnv(t *testing.T) *env {
 func newEnvWith(t *testing.T, cfg world.Config) *env {
 	t.Helper()
 	w := servertest.NewWorld(t, cfg)
-	addr := servertest.StartHTTP(t, New(w))
+	api := New(w)
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	mux.Handle("/batch/compute/v1", Batch(api))
+	addr := servertest.StartHTTP(t, mux)
 	svc, err := compute.NewService(context.Background(), servertest.ComputeOptions(addr)...)
 	if err != nil {
 		t.Fatalf("compute.NewService: %v", err)
@@ -168,6 +172,7 @@ func TestMethodIDs(t *testing.T) {
 		"compute.regionOperations.get", "compute.regionOperations.wait", "compute.regionOperations.list", "compute.regionOperations.delete",
 		"compute.routes.list", "compute.routes.get", "compute.projects.get",
 		"compute.subnetworks.testIamPermissions",
+		"compute.globalOperations.aggregatedList", "compute.regions.list", "compute.regions.get", "compute.zones.list", "compute.zones.get",
 	}
 	for _, id := range want {
 		if !contains(ids, id) {
@@ -524,6 +529,10 @@ func TestUnknownPathAndRegion(t *testing.T) {
 		if err := json.Unmarshal(b, &body); err != nil || status != 404 || body.Error.Code != 404 ||
 			len(body.Error.Errors) != 1 || body.Error.Errors[0].Reason != "notFound" || body.Error.Errors[0].Domain != "global" {
 			t.Errorf("GET %s = %d %s", p, status, b)
+		}
+		// The answer names what is served, so an unexpected call is easy to diagnose.
+		if !strings.Contains(body.Error.Message, "/compute/v1/"+p+" was not found") || !strings.Contains(body.Error.Message, "compute.subnetworks.insert") {
+			t.Errorf("GET %s: message %q does not name the path and the methods served", p, body.Error.Message)
 		}
 	}
 	if status, _ := e.raw(t, "PUT", "projects/p/global/networks/n"); status != 404 {

@@ -119,9 +119,12 @@ func errUnknownRegion(region string) *apiError {
 	return errInvalid(fmt.Sprintf("Invalid value for field 'region': '%s'. Unknown region.", region))
 }
 
-func errNoSuchPath(path string) *apiError {
+// errNoSuchPath answers a path (or method) the emulator does not serve, naming the methods it
+// does serve, so that a client's unexpected call is easy to see.
+func errNoSuchPath(method, path string) *apiError {
 	return &apiError{Status: http.StatusNotFound, Reason: "notFound",
-		Message: fmt.Sprintf("The requested URL %s was not found on this server.", path)}
+		Message: fmt.Sprintf("The requested URL %s %s was not found on this server. This emulator serves these Compute Engine API v1 methods: %s.",
+			method, path, strings.Join(MethodIDs(), ", "))}
 }
 
 // errFingerprint is the answer to a subnetworks.patch without the current fingerprint.
