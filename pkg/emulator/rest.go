@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sort"
 
+	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -63,4 +64,14 @@ func (e *Emulator) registerREST(mux *http.ServeMux, compute http.Handler) error 
 	mux.Handle("/batch/compute/v1", computeapi.Batch(compute))
 	mux.Handle("/", notServed)
 	return nil
+}
+
+// RESTClientOptions point a Run v2 or VPC Access v1 REST client (google.golang.org/api/run/v2,
+// google.golang.org/api/vpcaccess/v1, or a cloud.google.com/go REST client) at the emulator.
+func (e *Emulator) RESTClientOptions() []option.ClientOption { return RESTClientOptions(e.Addr()) }
+
+// RESTClientOptions point a Run v2 or VPC Access v1 REST client at an emulator serving on
+// host:port: the root URL, without authentication.
+func RESTClientOptions(addr string) []option.ClientOption {
+	return []option.ClientOption{option.WithEndpoint("http://" + addr + "/"), option.WithoutAuthentication()}
 }
