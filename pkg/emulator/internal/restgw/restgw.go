@@ -24,7 +24,8 @@
 //
 // Deliberate leniencies: unknown JSON fields and unknown query parameters are ignored (and
 // logged) rather than refused, so that clients built against a newer revision of an API than
-// the emulator's descriptors still work; system parameters (alt, $alt, prettyPrint, fields,
+// the emulator's descriptors still work (a value that is not a name of its enum is still
+// refused); system parameters (alt, $alt, prettyPrint, fields,
 // key, quotaUser, ...) are accepted, and $alt=json;enum-encoding=int makes enums numbers in
 // the response as the cloud.google.com/go REST clients ask.
 package restgw
@@ -339,7 +340,6 @@ func (g *Gateway) unmarshalBody(b []byte, field string, req proto.Message) error
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return nil
 	}
-	opts := protojson.UnmarshalOptions{DiscardUnknown: true}
 	target := req.ProtoReflect()
 	var fd protoreflect.FieldDescriptor
 	if field != "*" {
@@ -349,15 +349,19 @@ func (g *Gateway) unmarshalBody(b []byte, field string, req proto.Message) error
 		}
 		target = target.Mutable(fd).Message()
 	}
-	if err := opts.Unmarshal(b, target.Interface()); err != nil {
+	err := protojson.Unmarshal(b, target.Interface())
+	if err != nil && strings.Contains(err.Error(), "unknown field") {
+		// A field this revision of the API does not have: ignore it (see the package doc).
+		g.log.Info("restgw: unknown JSON fields ignored", "message", target.Descriptor().FullName(), "err", err)
+		proto.Reset(target.Interface())
+		err = protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(b, target.Interface())
+	}
+	if err != nil {
 		where := ""
 		if fd != nil {
 			where = fmt.Sprintf(" at '%s'", fd.JSONName())
 		}
 		return status.Errorf(codes.InvalidArgument, "Invalid JSON payload received%s. %v", where, err)
-	}
-	if strict := (protojson.UnmarshalOptions{}); strict.Unmarshal(b, target.Type().New().Interface()) != nil {
-		g.log.Info("restgw: unknown JSON fields ignored", "message", target.Descriptor().FullName())
 	}
 	return nil
 }
