@@ -12,10 +12,12 @@ import (
 	"time"
 
 	"google.golang.org/api/option"
+	"google.golang.org/genproto/googleapis/api/annotations"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/lroapi"
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/restgw"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
 )
 
@@ -58,6 +60,39 @@ func StartGRPC(t testing.TB, w *world.World, register ...func(*grpc.Server, *wor
 	go func() { _ = s.Serve(l) }()
 	t.Cleanup(s.Stop)
 	return l.Addr().String()
+}
+
+// StartGRPCAndREST serves, like StartGRPC, the Operations service plus whatever register adds,
+// and also their REST/JSON form (restgw, with the service-configuration rules given), each on
+// its own loopback port; the REST server reaches the gRPC one over a real connection. It
+// returns both host:ports.
+func StartGRPCAndREST(t testing.TB, w *world.World, rules []*annotations.HttpRule, register ...func(*grpc.Server, *world.World)) (grpcAddr, restAddr string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	s := grpc.NewServer(grpc.UnaryInterceptor(w.UnaryInterceptor()))
+	lroapi.Register(s, w)
+	for _, r := range register {
+		r(s, w)
+	}
+	go func() { _ = s.Serve(l) }()
+	t.Cleanup(s.Stop)
+	conn, err := grpc.NewClient(l.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("grpc client: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	var services []string
+	for name := range s.GetServiceInfo() {
+		services = append(services, name)
+	}
+	gw, err := restgw.New(restgw.Config{Conn: conn, Services: services, Rules: rules})
+	if err != nil {
+		t.Fatalf("REST gateway: %v", err)
+	}
+	return l.Addr().String(), StartHTTP(t, gw)
 }
 
 // StartHTTP serves h on a loopback port and returns host:port.
