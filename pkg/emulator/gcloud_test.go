@@ -1,0 +1,181 @@
+package emulator_test
+
+// gcloud against the emulator, configured as docs/emulator.md says: a throw-away configuration
+// directory with api_endpoint_overrides for compute and vpcaccess and credentials disabled.
+// Skipped where gcloud is not installed.
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	vpcaccess "cloud.google.com/go/vpcaccess/apiv1"
+	"cloud.google.com/go/vpcaccess/apiv1/vpcaccesspb"
+	compute "google.golang.org/api/compute/v1"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/runnet-dev/runnet/pkg/emulator"
+)
+
+// gcloudConfig writes a gcloud configuration directory pointing at the emulator on addr.
+func gcloudConfig(t *testing.T, addr string) string {
+	t.Helper()
+	dir := t.TempDir()
+	props := strings.Join([]string{
+		"[core]",
+		"project = " + emulator.DemoProject,
+		"disable_usage_reporting = true",
+		"[auth]",
+		"disable_credentials = true",
+		"[component_manager]",
+		"disable_update_check = true",
+		"[api_endpoint_overrides]",
+		"compute = http://" + addr + "/compute/v1/",
+		"vpcaccess = http://" + addr + "/",
+		"",
+	}, "\n")
+	if err := os.MkdirAll(filepath.Join(dir, "configurations"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "configurations", "config_default"), []byte(props), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "active_config"), []byte("default"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+type gcloudRunner struct {
+	t      *testing.T
+	config string
+}
+
+// run runs gcloud with args and returns its standard output; it fails the test if gcloud fails.
+func (g gcloudRunner) run(args ...string) []byte {
+	g.t.Helper()
+	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(c, "gcloud", args...)
+	cmd.Env = append(os.Environ(), "CLOUDSDK_CONFIG="+g.config, "CLOUDSDK_CORE_DISABLE_PROMPTS=1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		g.t.Fatalf("gcloud %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+func (g gcloudRunner) json(into any, args ...string) {
+	g.t.Helper()
+	out := g.run(append(args, "--format=json")...)
+	if err := json.Unmarshal(out, into); err != nil {
+		g.t.Fatalf("gcloud %s: output is not JSON: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func TestGcloud(t *testing.T) {
+	if _, err := exec.LookPath("gcloud"); err != nil {
+		t.Skip("gcloud is not installed: the gcloud compatibility test needs the Google Cloud SDK on PATH")
+	}
+	if testing.Short() {
+		t.Skip("gcloud is slow to start; skipped with -short")
+	}
+	e := start(t, emulator.Options{Seed: emulator.SeedDemo, LRODuration: 100 * time.Millisecond})
+	g := gcloudRunner{t: t, config: gcloudConfig(t, e.Addr())}
+	c := ctx(t)
+	region := "--region=" + emulator.DemoRegion
+
+	t.Run("vpc-access connectors", func(t *testing.T) {
+		g := gcloudRunner{t: t, config: g.config}
+		var list []map[string]any
+		g.json(&list, "compute", "networks", "vpc-access", "connectors", "list", region)
+		if len(list) != 1 || list[0]["name"] != loc+"/connectors/"+emulator.DemoConnector {
+			t.Fatalf("connectors list = %v", list)
+		}
+		var desc map[string]any
+		g.json(&desc, "compute", "networks", "vpc-access", "connectors", "describe", emulator.DemoConnector, region)
+		if desc["state"] != "READY" || desc["machineType"] != "f1-micro" {
+			t.Errorf("connectors describe = %v", desc)
+		}
+		g.run("compute", "networks", "vpc-access", "connectors", "create", "gc1", region,
+			"--network="+emulator.DemoNetwork, "--range=10.9.0.0/28", "--min-instances=2", "--max-instances=3")
+		vc, err := vpcaccess.NewClient(c, e.ClientOptions()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer vc.Close()
+		got, err := vc.GetConnector(c, &vpcaccesspb.GetConnectorRequest{Name: loc + "/connectors/gc1"})
+		if err != nil || got.GetState() != vpcaccesspb.Connector_READY || got.GetIpCidrRange() != "10.9.0.0/28" || got.GetMaxInstances() != 3 {
+			t.Fatalf("connector created by gcloud = %v, %v", got, err)
+		}
+		g.run("compute", "networks", "vpc-access", "connectors", "delete", "gc1", region, "--quiet")
+		if _, err := vc.GetConnector(c, &vpcaccesspb.GetConnectorRequest{Name: loc + "/connectors/gc1"}); status.Code(err) != codes.NotFound {
+			t.Errorf("connector after gcloud delete: %v", err)
+		}
+	})
+
+	t.Run("subnets delete of two names (batch)", func(t *testing.T) {
+		g := gcloudRunner{t: t, config: g.config}
+		cs, err := compute.NewService(c, e.ComputeClientOptions()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, name := range []string{"ga", "gb"} {
+			op, err := cs.Subnetworks.Insert(emulator.DemoProject, emulator.DemoRegion, &compute.Subnetwork{
+				Name: name, Network: "global/networks/" + emulator.DemoNetwork, IpCidrRange: []string{"10.30.0.0/24", "10.31.0.0/24"}[i],
+			}).Do()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := cs.RegionOperations.Wait(emulator.DemoProject, emulator.DemoRegion, op.Name).Do(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := e.Calls()["compute.subnetworks.delete"]
+		g.run("compute", "networks", "subnets", "delete", "ga", "gb", region, "--quiet")
+		l, err := cs.Subnetworks.List(emulator.DemoProject, emulator.DemoRegion).Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range l.Items {
+			if s.Name == "ga" || s.Name == "gb" {
+				t.Errorf("subnetwork %s still exists after gcloud deleted it", s.Name)
+			}
+		}
+		if n := e.Calls()["compute.subnetworks.delete"] - before; n != 2 {
+			t.Errorf("gcloud made %d subnetworks.delete calls, want 2", n)
+		}
+		var ops []map[string]any
+		g.json(&ops, "compute", "operations", "list")
+		deletes := 0
+		for _, op := range ops {
+			if op["operationType"] == "delete" && strings.Contains(op["targetLink"].(string), "/subnetworks/g") {
+				deletes++
+			}
+		}
+		if deletes != 2 {
+			t.Errorf("operations list shows %d subnetwork deletes, want 2: %v", deletes, ops)
+		}
+	})
+
+	t.Run("regions list", func(t *testing.T) {
+		g := gcloudRunner{t: t, config: g.config}
+		var regions []map[string]any
+		g.json(&regions, "compute", "regions", "list")
+		found := false
+		for _, r := range regions {
+			found = found || r["name"] == emulator.DemoRegion
+		}
+		if len(regions) < 30 || !found {
+			t.Errorf("regions list has %d regions (with %s: %v)", len(regions), emulator.DemoRegion, found)
+		}
+	})
+}
