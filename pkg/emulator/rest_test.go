@@ -417,3 +417,52 @@ func TestRESTNotServed(t *testing.T) {
 		}
 	}
 }
+
+// Run and VPC Access name operations alike and share one store; over REST each API lists only
+// its own, as on their separate real hosts. (Over gRPC one address serves both, so both show.)
+func TestRESTOperationsListedPerAPI(t *testing.T) {
+	e := start(t, emulator.Options{Seed: emulator.SeedDemo})
+	c := ctx(t)
+	rs, rv := restRun(t, e), restVPC(t, e)
+	if _, err := rv.Projects.Locations.Connectors.Create(loc, &vpcrest.Connector{
+		Network: emulator.DemoNetwork, IpCidrRange: "10.9.0.0/28", MaxInstances: 3,
+	}).ConnectorId("c4").Context(c).Do(); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := rs.Projects.Locations.Services.Get(loc + "/services/" + emulator.DemoService).Context(c).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.Labels = map[string]string{"team": "a"}
+	if _, err := rs.Projects.Locations.Services.Patch(svc.Name, svc).Context(c).Do(); err != nil {
+		t.Fatal(err)
+	}
+	runOps, err := rs.Projects.Locations.Operations.List(loc).Context(c).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vpcOps, err := rv.Projects.Locations.Operations.List(loc).Context(c).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	typeOf := func(raw googleapi.RawMessage) string {
+		var m struct {
+			Type string `json:"@type"`
+		}
+		_ = json.Unmarshal(raw, &m)
+		return m.Type
+	}
+	if len(runOps.Operations) == 0 || len(vpcOps.Operations) == 0 {
+		t.Fatalf("operations: %d Run, %d VPC Access", len(runOps.Operations), len(vpcOps.Operations))
+	}
+	for _, op := range runOps.Operations {
+		if !strings.HasPrefix(typeOf(op.Metadata), "type.googleapis.com/google.cloud.run.v2.") {
+			t.Errorf("Run operations list shows %s (%s)", op.Name, typeOf(op.Metadata))
+		}
+	}
+	for _, op := range vpcOps.Operations {
+		if typeOf(op.Metadata) != "type.googleapis.com/google.cloud.vpcaccess.v1.OperationMetadata" {
+			t.Errorf("VPC Access operations list shows %s (%s)", op.Name, typeOf(op.Metadata))
+		}
+	}
+}

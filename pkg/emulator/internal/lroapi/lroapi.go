@@ -11,9 +11,11 @@ import (
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/emptypb"
 
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/restgw"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
 )
 
@@ -32,6 +34,29 @@ type server struct {
 // Register adds the Operations service to s.
 func Register(s *grpc.Server, w *world.World) {
 	longrunningpb.RegisterOperationsServer(s, &server{w: w})
+}
+
+// restAPIs maps the REST path prefix a call came through to the metadata type prefix of the
+// operations of that API. Run and VPC Access name their operations alike and share one store;
+// over REST (different paths, as on their different hosts) each lists only its own, as the
+// real services do. Over gRPC both are reached on one address, so a list shows both.
+var restAPIs = map[string]string{
+	"/v2/": "type.googleapis.com/google.cloud.run.",
+	"/v1/": "type.googleapis.com/google.cloud.vpcaccess.",
+}
+
+// apiOfCall returns the operation metadata type prefix of the API a REST call came through,
+// or "" for a gRPC call.
+func apiOfCall(ctx context.Context) string {
+	md, _ := metadata.FromIncomingContext(ctx)
+	for _, p := range md.Get(restgw.PathMetadata) {
+		for prefix, api := range restAPIs {
+			if strings.HasPrefix(p, prefix) {
+				return api
+			}
+		}
+	}
+	return ""
 }
 
 func validName(name string) error {
@@ -62,7 +87,8 @@ func (s *server) GetOperation(_ context.Context, req *longrunningpb.GetOperation
 	return op, nil
 }
 
-func (s *server) ListOperations(_ context.Context, req *longrunningpb.ListOperationsRequest) (*longrunningpb.ListOperationsResponse, error) {
+func (s *server) ListOperations(ctx context.Context, req *longrunningpb.ListOperationsRequest) (*longrunningpb.ListOperationsResponse, error) {
+	api := apiOfCall(ctx)
 	prefix := req.GetName()
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
@@ -90,6 +116,9 @@ func (s *server) ListOperations(_ context.Context, req *longrunningpb.ListOperat
 			continue
 		}
 		op := s.w.OperationLocked(k)
+		if api != "" && !strings.HasPrefix(op.GetMetadata().GetTypeUrl(), api) {
+			continue
+		}
 		if f := req.GetFilter(); f == "done=true" && !op.GetDone() || f == "done=false" && op.GetDone() {
 			continue
 		}

@@ -55,6 +55,11 @@ import (
 	_ "google.golang.org/genproto/googleapis/rpc/errdetails"
 )
 
+// PathMetadata is the gRPC metadata key under which a transcoded call carries its HTTP path,
+// so that a service that several APIs share (google.longrunning.Operations) can tell which
+// API was called: /v2/... is Run's, /v1/... VPC Access's.
+const PathMetadata = "x-restgw-http-path"
+
 // maxBodyBytes bounds a request body.
 const maxBodyBytes = 10 << 20
 
@@ -267,7 +272,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, status.Convert(err), sys.pretty)
 		return
 	}
-	ctx := metadata.NewOutgoingContext(r.Context(), forwardedHeaders(r.Header))
+	md := forwardedHeaders(r.Header)
+	md.Set(PathMetadata, r.URL.Path)
+	ctx := metadata.NewOutgoingContext(r.Context(), md)
 	resp := rt.out.New().Interface()
 	if err := g.conn.Invoke(ctx, rt.fullMethod, req, resp); err != nil {
 		writeStatus(w, status.Convert(err), sys.pretty)
