@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	run "cloud.google.com/go/run/apiv2"
+	"cloud.google.com/go/run/apiv2/runpb"
 	vpcaccess "cloud.google.com/go/vpcaccess/apiv1"
 	"cloud.google.com/go/vpcaccess/apiv1/vpcaccesspb"
 	compute "google.golang.org/api/compute/v1"
@@ -23,23 +25,28 @@ import (
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
 
-// gcloudConfig writes a gcloud configuration directory pointing at the emulator on addr.
-func gcloudConfig(t *testing.T, addr string) string {
+// gcloudConfig writes a gcloud configuration directory pointing at the emulator on addr, with
+// extra properties ("section/name = value") if any.
+func gcloudConfig(t *testing.T, addr string, extra ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	props := strings.Join([]string{
-		"[core]",
-		"project = " + emulator.DemoProject,
-		"disable_usage_reporting = true",
-		"[auth]",
-		"disable_credentials = true",
-		"[component_manager]",
-		"disable_update_check = true",
-		"[api_endpoint_overrides]",
-		"compute = http://" + addr + "/compute/v1/",
-		"vpcaccess = http://" + addr + "/",
-		"",
-	}, "\n")
+	sections := map[string][]string{
+		"core":                   {"project = " + emulator.DemoProject, "disable_usage_reporting = true"},
+		"auth":                   {"disable_credentials = true"},
+		"component_manager":      {"disable_update_check = true"},
+		"api_endpoint_overrides": {"compute = http://" + addr + "/compute/v1/", "vpcaccess = http://" + addr + "/"},
+	}
+	for _, e := range extra {
+		section, prop, _ := strings.Cut(e, "/")
+		sections[section] = append(sections[section], prop)
+	}
+	var b strings.Builder
+	for _, name := range []string{"core", "auth", "component_manager", "api_endpoint_overrides", "proxy"} {
+		if len(sections[name]) > 0 {
+			b.WriteString("[" + name + "]\n" + strings.Join(sections[name], "\n") + "\n")
+		}
+	}
+	props := b.String()
 	if err := os.MkdirAll(filepath.Join(dir, "configurations"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -166,6 +173,45 @@ func TestGcloud(t *testing.T) {
 		}
 	})
 
+	// gcloud run speaks the Knative-style API on a host it makes by prefixing the region to
+	// the run override's (asia-northeast1-127.0.0.1:PORT): an HTTP proxy setting sends those
+	// requests to the emulator too.
+	t.Run("run services", func(t *testing.T) {
+		_, port, _ := strings.Cut(e.Addr(), ":")
+		g := gcloudRunner{t: t, config: gcloudConfig(t, e.Addr(),
+			"api_endpoint_overrides/run = http://"+e.Addr()+"/",
+			"proxy/type = http", "proxy/address = 127.0.0.1", "proxy/port = "+port)}
+		var list []map[string]any
+		g.json(&list, "run", "services", "list")
+		if len(list) != 1 || at(list[0], "metadata", "name") != emulator.DemoService {
+			t.Fatalf("run services list = %v", list)
+		}
+		var desc map[string]any
+		g.json(&desc, "run", "services", "describe", emulator.DemoService, region)
+		if got := at(desc, "spec", "template", "metadata", "annotations", "run.googleapis.com/vpc-access-connector"); got != loc+"/connectors/"+emulator.DemoConnector {
+			t.Errorf("describe: connector annotation = %v", got)
+		}
+		// gcloud refuses to drop a connector with all-traffic egress, so the switch to Direct VPC
+		// keeps private-ranges-only and a second update widens the egress.
+		g.run("run", "services", "update", emulator.DemoService, region, "--clear-vpc-connector",
+			"--network="+emulator.DemoNetwork, "--subnet="+emulator.DemoDirectSubnet, "--vpc-egress=private-ranges-only")
+		g.run("run", "services", "update", emulator.DemoService, region, "--vpc-egress=all-traffic")
+		sc, err := run.NewServicesClient(c, e.ClientOptions()...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sc.Close()
+		s, err := sc.GetService(c, &runpb.GetServiceRequest{Name: loc + "/services/" + emulator.DemoService})
+		if err != nil {
+			t.Fatal(err)
+		}
+		va := s.GetTemplate().GetVpcAccess()
+		if va.GetConnector() != "" || len(va.GetNetworkInterfaces()) != 1 || va.GetNetworkInterfaces()[0].GetSubnetwork() != emulator.DemoDirectSubnet ||
+			va.GetEgress() != runpb.VpcAccess_ALL_TRAFFIC || s.GetGeneration() != 3 || s.GetTerminalCondition().GetState() != runpb.Condition_CONDITION_SUCCEEDED {
+			t.Errorf("service after gcloud run services update: generation %d, %v, vpcAccess %v", s.GetGeneration(), s.GetTerminalCondition().GetState(), va)
+		}
+	})
+
 	t.Run("regions list", func(t *testing.T) {
 		g := gcloudRunner{t: t, config: g.config}
 		var regions []map[string]any
@@ -178,4 +224,17 @@ func TestGcloud(t *testing.T) {
 			t.Errorf("regions list has %d regions (with %s: %v)", len(regions), emulator.DemoRegion, found)
 		}
 	})
+}
+
+// at reads the value at a path of keys in a JSON document.
+func at(doc any, keys ...string) any {
+	cur := doc
+	for _, k := range keys {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = m[k]
+	}
+	return cur
 }

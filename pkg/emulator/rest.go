@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/computeapi"
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/knativeapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/restgw"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/runapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/vpcaccessapi"
@@ -22,7 +23,8 @@ import (
 // servedAPIs names what the emulator serves, for the answer to a path it does not.
 const servedAPIs = "This emulator serves the Cloud Run Admin API v2 under /v2/ (REST and gRPC), " +
 	"the Serverless VPC Access API v1 under /v1/ (REST and gRPC), " +
-	"the Compute Engine API v1 under /compute/v1/ (with batch requests at /batch/compute/v1) " +
+	"the Compute Engine API v1 under /compute/v1/ (with batch requests at /batch/compute/v1), " +
+	"Cloud Run's Knative-style services under " + knativeapi.Prefix + " " +
 	"and its control surface under " + ControlPrefix + "."
 
 // notServed answers every path no API serves with a Google JSON 404 naming what is served.
@@ -62,6 +64,9 @@ func (e *Emulator) registerREST(mux *http.ServeMux, compute http.Handler) error 
 	mux.Handle("/v1/", gw)
 	mux.Handle("/v2/", gw)
 	mux.Handle("/batch/compute/v1", computeapi.Batch(compute))
+	kn := knativeapi.New(conn)
+	mux.Handle(knativeapi.Prefix, kn)
+	mux.Handle(knativeapi.ListPattern, kn)
 	mux.Handle("/", notServed)
 	return nil
 }

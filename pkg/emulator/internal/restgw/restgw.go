@@ -522,6 +522,9 @@ func WriteError(w http.ResponseWriter, code codes.Code, message string) {
 	writeStatus(w, status.New(code, message), false)
 }
 
+// WriteStatus answers with the Google JSON error of a gRPC status.
+func WriteStatus(w http.ResponseWriter, st *status.Status) { writeStatus(w, st, true) }
+
 func writeStatus(w http.ResponseWriter, st *status.Status, pretty bool) {
 	p := errorPayload{Code: httpStatus(st.Code()), Message: st.Message(), Status: codeNames[st.Code()]}
 	if p.Status == "" {
