@@ -97,7 +97,10 @@ func TestGcloud(t *testing.T) {
 	}
 	e := start(t, emulator.Options{Seed: emulator.SeedDemo, LRODuration: 100 * time.Millisecond})
 	g := gcloudRunner{t: t, config: gcloudConfig(t, e.Addr())}
-	c := ctx(t)
+	// gcloud takes seconds per command, many more on a loaded machine: the Go calls between
+	// them share a generous deadline.
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
 	region := "--region=" + emulator.DemoRegion
 
 	t.Run("vpc-access connectors", func(t *testing.T) {
