@@ -41,8 +41,16 @@ func WriteHTML(w io.Writer, m Map) error {
 	if d.Title == "" {
 		d.Title = "Egress map"
 	}
-	for _, s := range stateOrder {
-		d.Legend = append(d.Legend, legendItem{State: s, Label: stateLabel(s), Dashed: coloursOf(s).dashed})
+	used := map[State]bool{}
+	for _, p := range g.projects {
+		for _, n := range p.nodes {
+			used[n.state] = true
+		}
+	}
+	for _, s := range stateOrder { // the states the map shows
+		if used[s] {
+			d.Legend = append(d.Legend, legendItem{State: s, Label: stateLabel(s), Dashed: coloursOf(s).dashed})
+		}
 	}
 	name := func(key string) string {
 		if n := g.byKey[key]; n != nil {
@@ -53,7 +61,7 @@ func WriteHTML(w io.Writer, m Map) error {
 	for _, c := range g.m.Commands {
 		d.Commands = append(d.Commands, reportCommand{Why: c.Why, Line: c.Line, DryRun: c.DryRun})
 	}
-	users := map[string]int{}
+	users := map[string]int{} // connector key -> its workloads
 	for _, p := range g.m.Projects {
 		for _, w := range p.Workloads {
 			users[w.Via]++
