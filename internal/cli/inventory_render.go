@@ -234,9 +234,14 @@ func readProposalSubnets(ctx context.Context, c *cloud.Clients, inv Inventory) (
 	slices.SortFunc(locs, func(a, b loc) int { return cmp.Or(cmp.Compare(a.project, b.project), cmp.Compare(a.region, b.region)) })
 	lists := make([][]*cloud.Subnet, len(locs))
 	errs := make([]error, len(locs))
+	sem := make(chan struct{}, inventoryLookupConcurrency)
 	var wg sync.WaitGroup
 	for i, l := range locs {
-		wg.Go(func() { lists[i], errs[i] = c.ListSubnets(ctx, l.project, l.region) })
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			lists[i], errs[i] = c.ListSubnets(ctx, l.project, l.region)
+		})
 	}
 	wg.Wait()
 	var out []*cloud.Subnet
@@ -258,7 +263,7 @@ func readProposalSubnets(ctx context.Context, c *cloud.Clients, inv Inventory) (
 // yet (the report then says "unknown").
 func connectorUse(InventoryConnector) egressmap.Use { return egressmap.Use{} }
 
-// uncheckedHere are the checks RunPreflight skips without the facts only further reads give.
+// uncheckedNote names the checks RunPreflight skips without the facts only further reads give.
 const uncheckedNote = "Checks not run from the inventory: cloud-nat (egress all-traffic), firewall-rules and permissions; each command's dry run runs them."
 
 // mapBuilder adapts an Inventory to egressmap's model.
@@ -679,10 +684,10 @@ func workloadRef(w *InventoryWorkload) egress.WorkloadRef {
 // connector at the end (--cleanup); otherwise it names them.
 func (b *mapBuilder) commands(proposals []*proposal, checks map[string]checkResult) []egressmap.Command {
 	type group struct {
-		p                *proposal
-		project, region  string
-		moving, blocked  []*InventoryWorkload
-		everyUserOfConnC bool
+		p               *proposal
+		project, region string
+		moving, blocked []*InventoryWorkload
+		cleanup         bool // the command moves every user of the connector: --cleanup
 	}
 	var groups []*group
 	for _, p := range proposals {
@@ -702,7 +707,7 @@ func (b *mapBuilder) commands(proposals []*proposal, checks map[string]checkResu
 			}
 		}
 		for _, g := range byLoc {
-			g.everyUserOfConnC = len(byLoc) == 1 && len(g.blocked) == 0 && p.connector.UsersComplete
+			g.cleanup = len(byLoc) == 1 && len(g.blocked) == 0 && p.connector.UsersComplete
 		}
 	}
 	slices.SortStableFunc(groups, func(x, y *group) int {
@@ -720,7 +725,7 @@ func (b *mapBuilder) commands(proposals []*proposal, checks map[string]checkResu
 			connArg = cn.FullName
 		}
 		var args []string
-		all := g.everyUserOfConnC && len(g.moving) > 1
+		all := g.cleanup && len(g.moving) > 1
 		if all {
 			args = append(args, "--all", "--from-connector", connArg)
 		} else {
@@ -744,13 +749,13 @@ func (b *mapBuilder) commands(proposals []*proposal, checks map[string]checkResu
 		} else {
 			args = append(args, "--subnet", subArg)
 		}
-		if g.everyUserOfConnC {
+		if g.cleanup {
 			args = append(args, "--cleanup")
 		}
 		args = append(args, "--project", g.project, "--region", g.region)
 		line := "runnet migrate " + strings.Join(quoteArgs(args), " ")
 		why := fmt.Sprintf("Moves %d workload%s of project %s off connector %s to %s", len(g.moving), netPlural(len(g.moving)), g.project, cn.Name, target)
-		if g.everyUserOfConnC {
+		if g.cleanup {
 			why += ", then deletes the connector, which nothing uses any more"
 		}
 		if len(g.blocked) > 0 {

@@ -17,6 +17,7 @@ import (
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/egressmap"
 	"github.com/runnet-dev/runnet/internal/headless"
+	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
@@ -266,13 +267,19 @@ func TestInventoryReportFlag(t *testing.T) {
 	}
 }
 
-// End to end on the demo world: the report written beside JSON on stdout opens in headless
-// Chromium with every workload and connector drawn, the proposed subnet's bar drawn, no
-// console error and no request.
+// End to end on the demo world, as the README shows it: `runnet --emulator inventory --report
+// report.html` (the embedded emulator, its state in a temporary file). The report, written
+// beside JSON on stdout, opens in headless Chromium with every workload and connector drawn,
+// the proposed subnet's bar drawn, no console error and no request.
 func TestInventoryReportInBrowser(t *testing.T) {
-	er := newEmu(t)
-	report := filepath.Join(t.TempDir(), "report.html")
-	r := er.run(t, false, "", "inventory", "--report", report, "--format", "json")
+	dir := t.TempDir()
+	report := filepath.Join(dir, "report.html")
+	streams, _, out, errOut := iostreams.Test()
+	f := NewFactory(streams, testEnv(t, EnvEmulatorState, filepath.Join(dir, "state.json")))
+	ctx, cancelRun := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelRun()
+	code := execute(ctx, f, NewRootCmd(f), []string{"--emulator", "inventory", "--report", report, "--format", "json"})
+	r := result{code, out.String(), errOut.String(), f}
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}

@@ -118,7 +118,7 @@ func TestReportInBrowser(t *testing.T) {
 			if err := os.WriteFile(path, render(t, html, m), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			p, err := browser.Open(ctx, path, headless.Options{Dark: tc.dark, Screenshot: true, FullPage: true})
+			p, err := browser.Open(ctx, path, headless.Options{Dark: tc.dark, Screenshot: true, FullPage: *screenshotDir != ""})
 			if err != nil {
 				t.Fatal(err)
 			}
