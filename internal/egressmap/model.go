@@ -301,7 +301,7 @@ func kindRank(k string) int {
 // Counts is how many workloads are in each state, and connectors in use or not.
 type Counts struct {
 	Workloads, Migrated, ToMigrate, Blocked, NoVPC int
-	Connectors, Unused, Subnets                    int
+	Connectors, Unused, Subnets, Proposed          int // Proposed: candidate subnets
 }
 
 // Count tallies the map.
@@ -309,7 +309,13 @@ func (m Map) Count() Counts {
 	var c Counts
 	for _, p := range m.Projects {
 		c.Connectors += len(p.Connectors)
-		c.Subnets += len(p.Subnets)
+		for _, s := range p.Subnets {
+			if s.State == Candidate {
+				c.Proposed++
+			} else {
+				c.Subnets++
+			}
+		}
 		for _, cn := range p.Connectors {
 			if cn.State == Unused {
 				c.Unused++

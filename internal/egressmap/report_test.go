@@ -214,3 +214,23 @@ func CheckRenderedReport(t *testing.T, m Map, p *headless.Page) {
 		t.Errorf("title %q", p.Title)
 	}
 }
+
+// The summary counts each state, and tells subnets in use from proposed ones.
+func TestReportSummary(t *testing.T) {
+	out := string(render(t, html, fleetMap()))
+	for _, want := range []string{
+		"<li><b>30</b> workloads</li>", "<li><b>6</b> on Direct VPC</li>", "<li><b>16</b> to migrate</li>",
+		"<li><b>3</b> blocked by a check</li>", "<li><b>5</b> without VPC</li>", "<li><b>2</b> connectors</li>",
+		"<li><b>1</b> Direct VPC subnet (+1 proposed)</li>",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %s", want)
+		}
+	}
+	// The legend lists the states the map uses, and only those.
+	for state, want := range map[State]bool{Migrated: true, Blocked: true, Candidate: true, Unused: false, Missing: false} {
+		if got := strings.Contains(out, `<li><span class="badge state-`+string(state)); got != want {
+			t.Errorf("legend lists %s: %v, want %v", state, got, want)
+		}
+	}
+}
