@@ -363,11 +363,13 @@ func (o *AttachOptions) run(ctx context.Context) error {
 			return exitcode.Errorf(exitcode.Failure, "cancelled: %s was not changed", o.ref)
 		}
 	}
+	done := startWait(o.f, "Updating "+o.ref.String())
 	res, err := c.SetVPC(ctx, w, target, cloud.SetVPCOptions{
 		Async:            o.Async,
 		Progress:         func(msg string) { o.f.IOStreams.Progressf("%s", msg) },
 		ForceNewRevision: retry && o.ref.Kind != egress.KindJob,
 	})
+	done()
 	if err != nil {
 		return err
 	}

@@ -94,6 +94,9 @@ func waitOptions(f *Factory, async bool) cloud.WaitOptions {
 	var mu sync.Mutex
 	var last time.Time
 	return cloud.WaitOptions{Async: async, Progress: func(msg string) {
+		if f.IOStreams.SpinnerStatus(msg) {
+			return // a spinner shows it (startWait)
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if !last.IsZero() && time.Since(last) < progressEvery {
@@ -526,7 +529,9 @@ func (o *ConnectorCreateOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	done := startWait(o.f, "Creating connector "+o.Spec.Ref.Name)
 	conn, err := c.CreateConnector(ctx, o.Spec, waitOptions(o.f, o.Async))
+	done()
 	if err != nil {
 		return err
 	}
@@ -865,7 +870,10 @@ func (o *ConnectorDeleteOptions) run(ctx context.Context) error {
 	if !ok {
 		return exitcode.Errorf(exitcode.Failure, "not deleted: the deletion was not confirmed")
 	}
-	if err := c.DeleteConnector(ctx, o.Ref, waitOptions(o.f, o.Async)); err != nil {
+	done := startWait(o.f, "Deleting connector "+o.Ref.Name)
+	err = c.DeleteConnector(ctx, o.Ref, waitOptions(o.f, o.Async))
+	done()
+	if err != nil {
 		return err
 	}
 	res := ConnectorDeleteResult{Name: o.Ref.Name, FullName: o.Ref.FullName(), State: "DELETED", Users: users}

@@ -454,7 +454,10 @@ func (o *ConnectorRecycleOptions) run(ctx context.Context) error {
 
 	// 1. The new connector (and its subnet).
 	if st.create != nil {
-		if _, err := c.CreateSubnet(ctx, *st.create, waitOptions(o.f, false)); err != nil {
+		done := startWait(o.f, "Creating subnet "+st.create.Ref.Name)
+		_, err := c.CreateSubnet(ctx, *st.create, waitOptions(o.f, false))
+		done()
+		if err != nil {
 			rep.Subnet.Status, rep.Subnet.Error = recycleFailed, err.Error()
 			rep.New.Status, rep.New.Error = recycleFailed, "not created: its subnet could not be created"
 			return o.abort(p, rep, start, fmt.Errorf("create subnet %s for connector %s: %w", st.create.Ref.Name, o.newRef.Name, err))
@@ -463,7 +466,9 @@ func (o *ConnectorRecycleOptions) run(ctx context.Context) error {
 		netNotice(o.f, "Created subnet %s (%s) for connector %s.", st.create.Ref.Name, st.create.IPCIDRRange, o.newRef.Name)
 	}
 	if st.existing == nil || st.existing.State != cloud.ConnectorReady {
+		done := startWait(o.f, "Creating connector "+st.spec.Ref.Name)
 		conn, err := c.CreateConnector(ctx, st.spec, waitOptions(o.f, false))
+		done()
 		if err != nil {
 			rep.New.Status, rep.New.Error = recycleFailed, err.Error()
 			return o.abort(p, rep, start, err)

@@ -146,6 +146,8 @@ type InventoryOptions struct {
 
 	// Regions is --regions as given.
 	Regions []string
+	// Report is --report: the HTML report's file, "" for none (inventory_render.go).
+	Report string
 
 	// Filled in by complete.
 	Project string
@@ -161,7 +163,7 @@ func NewCmdInventory(f *Factory, runF func(context.Context, *InventoryOptions) e
 	cmd := &cobra.Command{
 		Use:   "inventory [--regions REGION,...|all]",
 		Short: "List every workload, connector and Direct VPC subnet of a project, with what needs attention",
-		Long:  inventoryLong,
+		Long:  inventoryLong + inventoryRenderLong,
 		Example: `  # The default region:
   runnet inventory
 
@@ -186,6 +188,7 @@ func NewCmdInventory(f *Factory, runF func(context.Context, *InventoryOptions) e
 	}
 	cmd.Flags().StringSliceVar(&o.Regions, "regions", nil, `regions to read, comma-separated, or "all" for every region where Cloud Run is offered (default: the resolved region)`)
 	_ = cmd.RegisterFlagCompletionFunc("regions", cobra.FixedCompletions([]string{regionsAll}, cobra.ShellCompDirectiveNoFileComp))
+	addInventoryRenderFlags(cmd, o)
 	return cmd
 }
 
@@ -193,6 +196,9 @@ func NewCmdInventory(f *Factory, runF func(context.Context, *InventoryOptions) e
 // call.
 func (o *InventoryOptions) complete(cmd *cobra.Command) error {
 	o.RegionList, o.All = nil, false
+	if err := o.checkReportFlag(cmd); err != nil {
+		return err
+	}
 	if cmd.Flags().Changed("regions") {
 		if o.f.Options.Region != "" {
 			return exitcode.Usagef("--regions: give the regions to read with --regions only, not with --region too (--region %s --regions %s)",
@@ -382,7 +388,7 @@ func readRegions(ctx context.Context, c *cloud.Clients, project string, regions 
 }
 
 func (o *InventoryOptions) run(ctx context.Context) error {
-	p, err := o.f.Printer()
+	out, err := o.output()
 	if err != nil {
 		return err
 	}
@@ -404,13 +410,14 @@ func (o *InventoryOptions) run(ctx context.Context) error {
 		o.f.IOStreams.Verbosef("Reading %d regions (from %s).", len(rs), src)
 		regions = rs
 	}
-	o.f.IOStreams.Progressf("Reading %d region%s of project %s...", len(regions), netPlural(len(regions)), o.Project)
+	done := o.startReading(len(regions))
 	reads := readRegions(ctx, c, o.Project, regions)
 	inv := b.build(ctx, c, reads)
+	done()
 	if err := ctx.Err(); err != nil {
 		return err // interrupted: the reads that failed say nothing about the project
 	}
-	if err := p.Print(inv); err != nil {
+	if err := o.render(ctx, c, out, inv); err != nil {
 		return err
 	}
 	if len(inv.Errors) > 0 {
@@ -981,14 +988,17 @@ func orDash(s string) string {
 
 // WriteText renders the inventory as four sections: WORKLOADS, CONNECTORS, DIRECT VPC SUBNETS
 // and FINDINGS (then ERRORS, when a read failed).
-func (inv Inventory) WriteText(w io.Writer) error {
+func (inv Inventory) WriteText(w io.Writer) error { return inv.writeText(w, false) }
+
+// writeText is WriteText, with usage bars in the subnets' blocks with bars (for a terminal).
+func (inv Inventory) writeText(w io.Writer, bars bool) error {
 	tw := &sectionWriter{w: w}
 	tw.section(fmt.Sprintf("WORKLOADS (%d in %s)", len(inv.Workloads), describeRegions(inv.Regions)),
 		[]string{"kind", "name", "region", "mode", "vpc", "egress", "max instances"}, inv.workloadRows())
 	tw.section(fmt.Sprintf("CONNECTORS (%d)", len(inv.Connectors)),
 		[]string{"name", "region", "state", "machine type", "min", "max", "users"}, inv.connectorRows())
 	tw.section(fmt.Sprintf("DIRECT VPC SUBNETS (%d)", len(inv.Subnets)),
-		[]string{"name", "region", "network", "range", "usable", "reserved", "max-scale ips", "blocks at max scale", "users"}, inv.subnetRows())
+		[]string{"name", "region", "network", "range", "usable", "reserved", "max-scale ips", "blocks at max scale", "users"}, inv.subnetRows(bars))
 	tw.section(fmt.Sprintf("FINDINGS (%d)", len(inv.Findings)),
 		[]string{"severity", "kind", "message"}, inv.findingRows())
 	if len(inv.Errors) > 0 {
@@ -1044,7 +1054,7 @@ func (inv Inventory) connectorRows() [][]string {
 	return rows
 }
 
-func (inv Inventory) subnetRows() [][]string {
+func (inv Inventory) subnetRows(bars bool) [][]string {
 	rows := make([][]string, 0, len(inv.Subnets))
 	for _, s := range inv.Subnets {
 		name := s.Name
@@ -1060,6 +1070,9 @@ func (inv Inventory) subnetRows() [][]string {
 			continue
 		}
 		blocks := fmt.Sprintf("%d/%d (%d%%)", s.MaxScaleBlocks, s.Blocks, s.MaxScalePercent)
+		if bars {
+			blocks = usageBar(s.MaxScaleBlocks, s.Blocks) + " " + blocks
+		}
 		switch {
 		case s.WouldRunOut:
 			blocks += " WOULD RUN OUT"

@@ -1389,6 +1389,8 @@ func (fl *Fleet) Validate(ctx context.Context, ms []*Migration) {
 // not stop the others; once ctx is cancelled, workloads not yet started are skipped (the
 // ones running roll back).
 func (fl *Fleet) Apply(ctx context.Context, ms []*Migration) {
+	done := startWait(fl.F, fmt.Sprintf("Migrating %d workload%s", len(ms), netPlural(len(ms))))
+	defer done()
 	e := fl.executor()
 	forEach(ctx, len(ms), fl.Concurrency, func(ctx context.Context, i int) {
 		m := ms[i]

@@ -74,7 +74,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			// Checked before any command runs, so that no API call is made
 			// with a bad global flag.
-			if err := printer.Validate(f.OutputFormat()); err != nil {
+			if err := checkFormat(cmd, f.OutputFormat()); err != nil {
 				return err
 			}
 			f.IOStreams.SetQuiet(f.Options.Quiet)

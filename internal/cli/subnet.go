@@ -449,7 +449,9 @@ func (o *SubnetCreateOptions) run(ctx context.Context) error {
 		netNotice(o.f, "Using range %s: the first free /%d in %s that overlaps none of the %d ranges of network %s.",
 			chosen, o.Prefix, strings.Join(ar.Space, ", "), ar.Avoided, lastSegmentOf(spec.Network))
 	}
+	done := startWait(o.f, "Creating subnet "+spec.Ref.Name)
 	s, err := c.CreateSubnet(ctx, spec, waitOptions(o.f, o.Async))
+	done()
 	if err != nil {
 		return err
 	}
@@ -586,6 +588,9 @@ func (o *SubnetListOptions) run(ctx context.Context) error {
 		}
 		netNotice(o.f, "No subnets in %s.", where)
 		return nil
+	}
+	if wantBars(o.f, p) {
+		return p.Print(subnetListBarView(views))
 	}
 	return p.Print(views)
 }
@@ -751,7 +756,10 @@ func (o *SubnetDeleteOptions) run(ctx context.Context) error {
 	if !ok {
 		return exitcode.Errorf(exitcode.Failure, "not deleted: the deletion was not confirmed")
 	}
-	if err := c.DeleteSubnet(ctx, o.Ref, waitOptions(o.f, o.Async)); err != nil {
+	done := startWait(o.f, "Deleting subnet "+o.Ref.Name)
+	err = c.DeleteSubnet(ctx, o.Ref, waitOptions(o.f, o.Async))
+	done()
+	if err != nil {
 		return err
 	}
 	res := SubnetDeleteResult{Name: o.Ref.Name, Path: o.Ref.Path(), State: "DELETED", Users: v.Users}
@@ -785,6 +793,8 @@ type SubnetPlanView struct {
 	ipam.SubnetPlan
 	// Warnings are notes on the inputs (quota).
 	Warnings []string `json:"warnings,omitempty"`
+
+	bars bool // the table shows a usage bar (a terminal)
 }
 
 // WriteText renders the plan for people: the steps, then the answer.
@@ -794,6 +804,9 @@ func (v SubnetPlanView) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "  %s\n", s)
 	}
 	fmt.Fprintf(&b, "Use a /%d or larger: %d usable addresses, %d /28 blocks for %d needed.\n", v.Prefix, v.Usable, v.Blocks, v.BlocksNeeded)
+	if v.bars {
+		b.WriteString(planBarLine(v.BlocksNeeded, v.Blocks, v.Prefix))
+	}
 	fmt.Fprintf(&b, "  runnet subnet create NAME --network NETWORK --range auto --prefix %d\n", v.Prefix)
 	for _, wn := range v.Warnings {
 		fmt.Fprintf(&b, "Note: %s\n", wn)
@@ -857,7 +870,7 @@ func (o *SubnetPlanOptions) run() error {
 	if err != nil {
 		return err
 	}
-	v := SubnetPlanView{SubnetPlan: o.Plan}
+	v := SubnetPlanView{SubnetPlan: o.Plan, bars: wantBars(o.f, p)}
 	if o.MaxInstances > egress.DefaultDirectVPCInstanceQuota {
 		v.Warnings = append(v.Warnings, fmt.Sprintf("%d instances is above the default Direct VPC egress quota of %d instances per revision in most regions; ask for more quota first",
 			o.MaxInstances, egress.DefaultDirectVPCInstanceQuota))

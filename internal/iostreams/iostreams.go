@@ -33,14 +33,17 @@ type IOStreams struct {
 	neverPrompt                    bool
 	quiet                          bool
 	verbose                        bool
+	animate                        bool       // spinners may be drawn (spinner.go)
+	termWidth                      func() int // stderr's width in columns; nil: unknown
 
-	mu    sync.Mutex // guards inBuf and writes to ErrOut from Progressf/Verbosef
-	inBuf *bufio.Reader
+	mu      sync.Mutex // guards inBuf, spinner and writes to ErrOut from Progressf/Verbosef
+	inBuf   *bufio.Reader
+	spinner *Spinner // the spinner on stderr's last line, if any
 }
 
 // System returns the process's streams, with terminals detected.
 func System() *IOStreams {
-	return &IOStreams{
+	s := &IOStreams{
 		In:        os.Stdin,
 		Out:       os.Stdout,
 		ErrOut:    os.Stderr,
@@ -48,6 +51,25 @@ func System() *IOStreams {
 		stdoutTTY: isTerminal(os.Stdout),
 		stderrTTY: isTerminal(os.Stderr),
 	}
+	s.animate = s.stderrTTY && os.Getenv("TERM") != "dumb"
+	s.termWidth = func() int {
+		w, _, err := term.GetSize(int(os.Stderr.Fd()))
+		if err != nil {
+			return 0
+		}
+		return w
+	}
+	return s
+}
+
+// width is stderr's width in columns, 80 when unknown.
+func (s *IOStreams) width() int {
+	if s.termWidth != nil {
+		if w := s.termWidth(); w > 0 {
+			return w
+		}
+	}
+	return 80
 }
 
 func isTerminal(f *os.File) bool {
@@ -113,6 +135,11 @@ func (s *IOStreams) Confirm(question string) (bool, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.spinner != nil {
+		// A question is no place for a spinner: it is cleared, and stays so.
+		s.spinner.clearLocked()
+		s.spinner = nil
+	}
 	if s.inBuf == nil {
 		s.inBuf = bufio.NewReader(s.In)
 	}
@@ -168,5 +195,12 @@ func (s *IOStreams) writeErrLine(format string, args ...any) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	sp := s.spinner
+	if sp != nil {
+		sp.clearLocked()
+	}
 	io.WriteString(s.ErrOut, msg)
+	if sp != nil {
+		sp.drawLocked() // below the message
+	}
 }
