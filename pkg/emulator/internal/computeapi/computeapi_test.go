@@ -168,6 +168,10 @@ func TestMethodIDs(t *testing.T) {
 		"compute.regionOperations.get", "compute.regionOperations.wait", "compute.regionOperations.list", "compute.regionOperations.delete",
 		"compute.routes.list", "compute.routes.get", "compute.projects.get",
 		"compute.subnetworks.testIamPermissions",
+		// Shared VPC and subnetwork IAM (xpn.go, iam.go)
+		"compute.projects.enableXpnHost", "compute.projects.disableXpnHost", "compute.projects.enableXpnResource",
+		"compute.projects.disableXpnResource", "compute.projects.getXpnHost", "compute.projects.getXpnResources",
+		"compute.projects.listXpnHosts", "compute.subnetworks.getIamPolicy", "compute.subnetworks.setIamPolicy",
 	}
 	for _, id := range want {
 		if !contains(ids, id) {

@@ -252,6 +252,9 @@ func memberMatches(m, principal string) bool {
 func (w *World) HasPermissionLocked(member, resource, permission string) bool {
 	member = NormalizeMember(member)
 	for _, r := range append([]string{resource}, w.AncestorsLocked(resource)...) {
+		if !appliesTo(permission, r) {
+			continue
+		}
 		p := w.PolicyLocked(r)
 		for _, b := range p.Bindings {
 			if b.Condition != nil || !RoleGrants(b.Role, permission) {
@@ -276,4 +279,20 @@ func (w *World) PermissionsLocked(member, resource string, perms []string) []str
 		}
 	}
 	return out
+}
+
+// appliesTo reports whether a binding on resource can grant permission. Bindings on
+// organizations, folders and projects grant every permission of their roles to the resources
+// below; a binding on a single resource (a subnetwork) grants only the permissions of that
+// resource's type: networkUser on a subnet gives compute.subnetworks.use there, not
+// compute.networks.get (IAM docs, "Resource hierarchy"; Cloud Run docs, Shared VPC, which
+// pairs subnet-level networkUser with project-level networkViewer for that reason).
+func appliesTo(permission, resource string) bool {
+	seg := strings.Split(resource, "/")
+	if len(seg) <= 2 { // organizations/O, folders/F, projects/P
+		return true
+	}
+	collection := seg[len(seg)-2]
+	parts := strings.Split(permission, ".")
+	return len(parts) == 3 && parts[1] == collection
 }
