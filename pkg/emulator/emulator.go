@@ -161,6 +161,7 @@ func New(opts Options) (*Emulator, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/compute/v1/", computeapi.New(w))
 	mux.Handle(ControlPrefix, e.controlHandler())
+	registerOrgAPIs(e.grpc, mux, w) // orgapis.go
 	e.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return e, nil
 }

@@ -1,0 +1,31 @@
+package emulator
+
+import (
+	"net/http"
+
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/resourcemanagerapi"
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
+)
+
+// registerOrgAPIs adds the APIs that see beyond one project: Cloud Resource Manager (REST,
+// /v3/ and /v1/projects), Cloud Asset Inventory (gRPC), the Cloud Billing Catalog (REST,
+// /v1/services) and the VPC Access REST PATCH, which the gRPC surface lacks.
+func registerOrgAPIs(_ *grpc.Server, mux *http.ServeMux, w *world.World) {
+	resourcemanagerapi.Register(mux, w)
+}
+
+// RESTClientOptions point a Google REST client whose paths start with its API version
+// (google.golang.org/api/cloudresourcemanager/v3, cloudbilling/v1, vpcaccess/v1) at the
+// emulator.
+func (e *Emulator) RESTClientOptions() []option.ClientOption { return RESTClientOptions(e.Addr()) }
+
+// RESTClientOptions point such a REST client at an emulator serving on host:port.
+func RESTClientOptions(addr string) []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint("http://" + addr + "/"),
+		option.WithoutAuthentication(),
+	}
+}
