@@ -76,8 +76,8 @@ var regionInfo = map[string]struct {
 // skuKind is one family of SKUs, priced in every region.
 type skuKind struct {
 	description, group, unit, unitDescription, baseUnit, baseUnitDescription string
-	conversion                                                             float64
-	usPrice                                                                float64
+	conversion                                                               float64
+	usPrice                                                                  float64
 }
 
 var skuKinds = []skuKind{
