@@ -90,6 +90,14 @@ const permission = "cloudasset.assets.searchAllResources"
 type server struct {
 	assetpb.UnimplementedAssetServiceServer
 	w *world.World
+	// last is the sorted result of the latest search, kept (under the world lock) while the
+	// world does not change, so the pages after the first cost only their own rendering.
+	last struct {
+		fp      uint64
+		scope   string
+		version <-chan struct{}
+		hits    []*hit
+	}
 }
 
 // Register adds AssetService to s.
@@ -142,17 +150,21 @@ func (s *server) SearchAllResources(ctx context.Context, req *assetpb.SearchAllR
 	if err != nil {
 		return nil, err
 	}
-	projects := map[string]bool{}
-	for _, p := range w.ProjectsUnderLocked(scope) {
-		projects[p] = true
-	}
-	var hits []hit
-	for _, h := range collectLocked(w, projects, typeMatch) {
-		if matchAll(terms, &h) {
-			hits = append(hits, h)
+	hits := s.last.hits
+	if s.last.fp != fp || s.last.scope != scope || s.last.version != w.ChangedLocked() {
+		projects := map[string]bool{}
+		for _, p := range w.ProjectsUnderLocked(scope) {
+			projects[p] = true
 		}
+		hits = nil
+		for _, h := range collectLocked(w, projects, typeMatch) {
+			if matchAll(terms, h) {
+				hits = append(hits, h)
+			}
+		}
+		sortHits(hits, order)
+		s.last.fp, s.last.scope, s.last.version, s.last.hits = fp, scope, w.ChangedLocked(), hits
 	}
-	sortHits(hits, order)
 	if start > len(hits) {
 		return nil, status.Error(codes.InvalidArgument, "Invalid page_token: it does not continue this search.")
 	}
@@ -160,7 +172,7 @@ func (s *server) SearchAllResources(ctx context.Context, req *assetpb.SearchAllR
 	resp := &assetpb.SearchAllResourcesResponse{}
 	ancestry := map[string]ancestors{}
 	for _, h := range hits[start:end] {
-		resp.Results = append(resp.Results, renderLocked(w, &h, mask, ancestry))
+		resp.Results = append(resp.Results, renderLocked(w, h, mask, ancestry))
 	}
 	if end < len(hits) {
 		resp.NextPageToken = encodeToken(end, fp)
@@ -236,19 +248,24 @@ func typeMatcher(types []string) (func(string) bool, error) {
 }
 
 // collectLocked lists the resources of the projects that types accepts, unsorted.
-func collectLocked(w *world.World, projects map[string]bool, types func(string) bool) []hit {
-	var out []hit
+func collectLocked(w *world.World, projects map[string]bool, types func(string) bool) []*hit {
+	var out []*hit
 	runProject := func(key string) (project, region, id string, ok bool) {
-		seg := strings.Split(key, "/") // projects/P/locations/R/KIND/ID
-		if len(seg) != 6 || !projects[seg[1]] {
+		// projects/P/locations/R/KIND/ID
+		rest, _ := strings.CutPrefix(key, "projects/")
+		project, rest, _ = strings.Cut(rest, "/")
+		if !projects[project] {
 			return "", "", "", false
 		}
-		return seg[1], seg[3], seg[5], true
+		rest, _ = strings.CutPrefix(rest, "locations/")
+		region, rest, _ = strings.Cut(rest, "/")
+		_, id, ok = strings.Cut(rest, "/")
+		return project, region, id, ok && !strings.Contains(id, "/")
 	}
 	if types(TypeService) {
 		for k, v := range w.S.Services {
 			if p, r, id, ok := runProject(k); ok {
-				out = append(out, hit{assetType: TypeService, key: k, project: p, name: "//run.googleapis.com/" + k, displayName: id, location: r,
+				out = append(out, &hit{assetType: TypeService, key: k, project: p, name: "//run.googleapis.com/" + k, displayName: id, location: r,
 					description: v.GetDescription(), state: "ACTIVE", labels: v.GetLabels(), createTime: v.GetCreateTime().AsTime(), updateTime: v.GetUpdateTime().AsTime()})
 			}
 		}
@@ -256,7 +273,7 @@ func collectLocked(w *world.World, projects map[string]bool, types func(string) 
 	if types(TypeJob) {
 		for k, v := range w.S.Jobs {
 			if p, r, id, ok := runProject(k); ok {
-				out = append(out, hit{assetType: TypeJob, key: k, project: p, name: "//run.googleapis.com/" + k, displayName: id, location: r,
+				out = append(out, &hit{assetType: TypeJob, key: k, project: p, name: "//run.googleapis.com/" + k, displayName: id, location: r,
 					state: "ACTIVE", labels: v.GetLabels(), createTime: v.GetCreateTime().AsTime(), updateTime: v.GetUpdateTime().AsTime()})
 			}
 		}
@@ -264,7 +281,7 @@ func collectLocked(w *world.World, projects map[string]bool, types func(string) 
 	if types(TypeWorkerPool) {
 		for k, v := range w.S.WorkerPools {
 			if p, r, id, ok := runProject(k); ok {
-				out = append(out, hit{assetType: TypeWorkerPool, key: k, project: p, name: "//run.googleapis.com/" + k, displayName: id, location: r,
+				out = append(out, &hit{assetType: TypeWorkerPool, key: k, project: p, name: "//run.googleapis.com/" + k, displayName: id, location: r,
 					description: v.GetDescription(), state: "ACTIVE", labels: v.GetLabels(), createTime: v.GetCreateTime().AsTime(), updateTime: v.GetUpdateTime().AsTime()})
 			}
 		}
@@ -276,7 +293,7 @@ func collectLocked(w *world.World, projects map[string]bool, types func(string) 
 				if m, found := w.S.Dir.Connectors[k]; found {
 					created = m.CreateTime
 				}
-				out = append(out, hit{assetType: TypeConnector, key: k, project: p, name: "//vpcaccess.googleapis.com/" + k, displayName: id, location: r,
+				out = append(out, &hit{assetType: TypeConnector, key: k, project: p, name: "//vpcaccess.googleapis.com/" + k, displayName: id, location: r,
 					state: v.GetState().String(), createTime: created, updateTime: created})
 			}
 		}
@@ -288,7 +305,7 @@ func collectLocked(w *world.World, projects map[string]bool, types func(string) 
 				continue
 			}
 			t := computeTime(v.CreationTimestamp)
-			out = append(out, hit{assetType: TypeSubnetwork, key: k, project: seg[0],
+			out = append(out, &hit{assetType: TypeSubnetwork, key: k, project: seg[0],
 				name:        fmt.Sprintf("//compute.googleapis.com/projects/%s/regions/%s/subnetworks/%s", seg[0], seg[1], seg[2]),
 				displayName: seg[2], location: seg[1], description: v.Description, state: v.State, createTime: t, updateTime: t})
 		}
@@ -300,7 +317,7 @@ func collectLocked(w *world.World, projects map[string]bool, types func(string) 
 				continue
 			}
 			t := computeTime(v.CreationTimestamp)
-			out = append(out, hit{assetType: TypeNetwork, key: k, project: seg[0],
+			out = append(out, &hit{assetType: TypeNetwork, key: k, project: seg[0],
 				name:        fmt.Sprintf("//compute.googleapis.com/projects/%s/global/networks/%s", seg[0], seg[1]),
 				displayName: seg[1], location: "global", description: v.Description, createTime: t, updateTime: t})
 		}
@@ -308,7 +325,7 @@ func collectLocked(w *world.World, projects map[string]bool, types func(string) 
 	if types(TypeProject) {
 		for p := range projects {
 			pr, _ := w.ProjectLocked(p)
-			out = append(out, hit{assetType: TypeProject, key: p, project: p,
+			out = append(out, &hit{assetType: TypeProject, key: p, project: p,
 				name:        "//cloudresourcemanager.googleapis.com/projects/" + strconv.FormatUint(pr.Number(), 10),
 				displayName: pr.DisplayName, location: "global", state: "ACTIVE", labels: pr.Labels, parent: pr.Parent,
 				createTime: pr.CreateTime, updateTime: pr.CreateTime})
@@ -615,7 +632,7 @@ func parseOrder(s string) ([]orderKey, error) {
 	return append(out, orderKey{field: "name"}), nil
 }
 
-func sortHits(hits []hit, order []orderKey) {
+func sortHits(hits []*hit, order []orderKey) {
 	cmp := func(a, b *hit, k orderKey) int {
 		var c int
 		switch k.field {
@@ -639,9 +656,10 @@ func sortHits(hits []hit, order []orderKey) {
 		}
 		return c
 	}
-	sort.SliceStable(hits, func(i, j int) bool {
+	// Names are unique and end every ordering, so the order is total.
+	sort.Slice(hits, func(i, j int) bool {
 		for _, k := range order {
-			if c := cmp(&hits[i], &hits[j], k); c != 0 {
+			if c := cmp(hits[i], hits[j], k); c != 0 {
 				return c < 0
 			}
 		}

@@ -190,6 +190,9 @@ func (w *World) PutProjectLocked(p Project) (*Project, error) {
 			return nil, fmt.Errorf("project %s: %w", p.ID, err)
 		}
 	}
+	if p.DisplayName == "" {
+		p.DisplayName = p.ID // Resource Manager shows the id where a project has no name
+	}
 	if cur, ok := w.S.Dir.Projects[p.ID]; ok && p.CreateTime.IsZero() {
 		p.CreateTime = cur.CreateTime
 	}
