@@ -178,3 +178,18 @@ func hasBinding(bs []*crm.Binding, role, member string) bool {
 	}
 	return false
 }
+
+// TestFaultsApply injects a fault on projects.get: the call fails with the
+// fault's status in Google's JSON error body, and the next one succeeds.
+func TestFaultsApply(t *testing.T) {
+	e := newEnv(t)
+	e.w.Faults.Add(world.Fault{Method: "cloudresourcemanager.projects.get", Code: 14, Count: 1})
+	_, err := e.v3.Projects.Get("projects/host-project").Context(e.ctx).Do()
+	wantStatus(t, err, http.StatusServiceUnavailable)
+	if _, err := e.v3.Projects.Get("projects/host-project").Context(e.ctx).Do(); err != nil {
+		t.Fatalf("after the fault: %v", err)
+	}
+	if n := e.w.Faults.Calls()["cloudresourcemanager.projects.get"]; n != 2 {
+		t.Errorf("%d calls counted", n)
+	}
+}
