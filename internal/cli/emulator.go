@@ -88,7 +88,7 @@ method id (compute.subnetworks.insert).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.Listen, "listen", "127.0.0.1:0", "loopback address to serve on (port 0 picks a free port)")
-	fl.StringVar(&o.Seed, "seed", emulator.SeedEmpty, "initial world: empty, demo (the article's world) or story (the article's start, as 'runnet demo' uses it); ignored when --state exists")
+	fl.StringVar(&o.Seed, "seed", emulator.SeedEmpty, "initial world: empty, demo (the article's world), story (the article's start, as 'runnet demo' uses it) or sharedvpc (an organization on Shared VPC: a host project and three service projects); ignored when --state exists")
 	fl.StringVar(&o.State, "state", "", "JSON file to load the world from (if it exists) and save it to on exit")
 	fl.DurationVar(&o.Latency, "latency", 0, "delay added to every call")
 	fl.DurationVar(&o.LRODuration, "lro-duration", emulator.DefaultLRODuration, "how long VPC Access and Compute operations run")

@@ -27,6 +27,8 @@ import (
 //	POST   /runnet-emulator/v1/reservations/expire    release IP blocks waiting for release now
 //	POST   /runnet-emulator/v1/revisions/scale {"revision":"projects/…/revisions/R","instances":5}
 //	POST   /runnet-emulator/v1/connectors/scale {"connector":"projects/…/connectors/C","instances":3}
+//	…/principal, /organizations, /folders, /projects, /iam/{grant,revoke,policy},
+//	/sharedvpc/{hosts,attach}, /connectors/instances: see orgControl (org.go)
 const ControlPrefix = "/runnet-emulator/v1/"
 
 // Seed empties the world and fills it with the named seed (one of Seeds).
@@ -45,6 +47,11 @@ func (e *Emulator) Seed(name string) error {
 	case SeedStory:
 		if err := seedStoryLocked(e.w); err != nil {
 			return fmt.Errorf("seed story: %w", err)
+		}
+		return nil
+	case SeedSharedVPC:
+		if err := seedSharedVPCLocked(e.w); err != nil {
+			return fmt.Errorf("seed sharedvpc: %w", err)
 		}
 		return nil
 	default:
@@ -264,6 +271,7 @@ func (e *Emulator) controlHandler() http.Handler {
 		}
 		controlOK(rw, req)
 	})
+	e.orgControl(mux, p) // org.go: principal, hierarchy, IAM, Shared VPC, connector instances
 	return mux
 }
 

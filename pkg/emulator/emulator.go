@@ -170,6 +170,7 @@ func New(opts Options) (*Emulator, error) {
 	compute := computeapi.New(w)
 	mux.Handle("/compute/v1/", compute)
 	mux.Handle(ControlPrefix, e.controlHandler())
+	registerOrgAPIs(e.grpc, mux, w) // orgapis.go
 	if err := e.registerREST(mux, compute); err != nil {
 		e.stop()
 		e.wg.Wait()

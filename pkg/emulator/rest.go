@@ -71,7 +71,8 @@ func (e *Emulator) registerREST(mux *http.ServeMux, compute http.Handler) error 
 	return nil
 }
 
-// RESTClientOptions point a Run v2 or VPC Access v1 REST client (google.golang.org/api/run/v2,
+// RESTClientOptions point a REST client whose paths start with its API version (Run v2, VPC
+// Access v1, Resource Manager v3, Billing Catalog v1: google.golang.org/api/run/v2,
 // google.golang.org/api/vpcaccess/v1, or a cloud.google.com/go REST client) at the emulator.
 func (e *Emulator) RESTClientOptions() []option.ClientOption { return RESTClientOptions(e.Addr()) }
 

@@ -106,7 +106,7 @@ func seedDemoLocked(w *world.World) error {
 const SeedStory = "story"
 
 // Seeds lists every seed the emulator knows.
-var Seeds = []string{SeedEmpty, SeedDemo, SeedStory}
+var Seeds = []string{SeedEmpty, SeedDemo, SeedStory, SeedSharedVPC}
 
 func knownSeed(name string) bool {
 	for _, s := range Seeds {

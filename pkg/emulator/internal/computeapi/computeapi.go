@@ -25,7 +25,8 @@
 // Known deviations: operations start RUNNING (never PENDING), as the recordings show them;
 // aggregated lists carry "global" (with includeAllScopes) and region scopes but no zonal ones;
 // list filters support eq/ne (RE2, whole value), =, != and : joined by AND, not OR; networks
-// without autoCreateSubnetworks (legacy networks) are refused; IPv6 subnet stacks are refused;
+// without autoCreateSubnetworks (legacy networks) are refused; IPv6-only subnets are refused
+// (dual-stack ones are served: dualstack.go);
 // the error texts DESIGN.md and the recordings give are reproduced exactly (not found, already
 // exists, range conflict, bad CIDR, resource in use, fingerprint), the others are modelled on
 // Compute's "Invalid value for field '…': '…'. …" form.

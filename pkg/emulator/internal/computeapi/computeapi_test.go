@@ -173,6 +173,10 @@ func TestMethodIDs(t *testing.T) {
 		"compute.routes.list", "compute.routes.get", "compute.projects.get",
 		"compute.subnetworks.testIamPermissions",
 		"compute.globalOperations.aggregatedList", "compute.regions.list", "compute.regions.get", "compute.zones.list", "compute.zones.get",
+		// Shared VPC and subnetwork IAM (xpn.go, iam.go)
+		"compute.projects.enableXpnHost", "compute.projects.disableXpnHost", "compute.projects.enableXpnResource",
+		"compute.projects.disableXpnResource", "compute.projects.getXpnHost", "compute.projects.getXpnResources",
+		"compute.projects.listXpnHosts", "compute.subnetworks.getIamPolicy", "compute.subnetworks.setIamPolicy",
 	}
 	for _, id := range want {
 		if !contains(ids, id) {

@@ -89,16 +89,28 @@ func (s *server) routesGet(r *http.Request, p params) (any, *apiError) {
 func projectNumber(project string) uint64 { return world.ProjectNumber(project) }
 
 // projectGet serves a minimal project: the fields a client needs to learn its number and the
-// Compute Engine default service account.
+// Compute Engine default service account, and its Shared VPC role.
 func (s *server) projectGet(r *http.Request, p params) (any, *apiError) {
-	project := p["project"]
+	s.w.Lock()
+	defer s.w.Unlock()
+	return projectViewLocked(s.w, p["project"]), nil
+}
+
+// projectViewLocked is the project resource Compute shows for project. xpnProjectStatus is
+// HOST for a Shared VPC host project, else UNSPECIFIED_XPN_PROJECT_STATUS (Compute reference,
+// Project.xpnProjectStatus; service projects are not marked).
+func projectViewLocked(w *world.World, project string) *compute.Project {
 	num := projectNumber(project)
+	status := "UNSPECIFIED_XPN_PROJECT_STATUS"
+	if w.IsXpnHostLocked(project) {
+		status = "HOST"
+	}
 	return &compute.Project{
 		Kind: "compute#project", Id: stableID("project-id", project), Name: project,
 		SelfLink:              linkBase + "projects/" + project,
 		DefaultServiceAccount: fmt.Sprintf("%d-compute@developer.gserviceaccount.com", num),
 		DefaultNetworkTier:    defaultTier,
-		XpnProjectStatus:      "UNSPECIFIED_XPN_PROJECT_STATUS",
+		XpnProjectStatus:      status,
 		VmDnsSetting:          "ZONAL_ONLY",
-	}, nil
+	}
 }

@@ -209,7 +209,7 @@ func validateSubnetworkLocked(w *world.World, project, region string, sn *comput
 	if aerr := checkEnum("resource.purpose", sn.Purpose, defaultPurpose); aerr != nil {
 		return "", aerr
 	}
-	if aerr := checkEnum("resource.stackType", sn.StackType, defaultStackType); aerr != nil {
+	if aerr := validateStackLocked(w, project, network, sn); aerr != nil { // dualstack.go
 		return "", aerr
 	}
 	if aerr := checkEnum("resource.privateIpv6GoogleAccess", sn.PrivateIpv6GoogleAccess,
@@ -256,6 +256,7 @@ func buildSubnetworkLocked(w *world.World, project, region, network string, in *
 	// Output-only fields a caller may have copied from a GET are not taken over.
 	sn.UtilizationDetails, sn.Params, sn.SystemReservedExternalIpv6Ranges, sn.SystemReservedInternalIpv6Ranges = nil, nil, nil, nil
 	sn.InternalIpv6Prefix, sn.ExternalIpv6Prefix, sn.Ipv6CidrRange, sn.Ipv6GceEndpoint = "", "", "", ""
+	assignIPv6Locked(w, project, network, sn, in.InternalIpv6Prefix) // dualstack.go
 	return sn
 }
 
@@ -543,7 +544,11 @@ func subnetPatchLocked(w *world.World, t target, rid string, patch *compute.Subn
 			}
 			updated.IpCidrRange = np.String()
 			newRanges = append(newRanges, world.NetworkRange{Prefix: np, Kind: "subnetwork", Name: cur.Name, Region: region})
-		case "name", "network", "region", "stackType", "purpose", "role":
+		case "stackType", "ipv6AccessType", "internalIpv6Prefix":
+			if aerr := patchStackLocked(w, t, cur, updated, patch, present); aerr != nil { // dualstack.go
+				return nil, aerr
+			}
+		case "name", "network", "region", "purpose", "role":
 			if aerr := unchangedSubnetField(k, cur, patch); aerr != nil {
 				return nil, aerr
 			}
@@ -637,6 +642,12 @@ func (s *server) subnetworksDelete(r *http.Request, p params) (any, *apiError) {
 		if aerr := inUse(cur); aerr != nil {
 			return nil, aerr
 		}
-		return subnetworks.deleteLocked(s.w, t, rid, cur.Id, inUse), nil
+		return subnetworks.deleteLocked(s.w, t, rid, cur.Id, func(sn *compute.Subnetwork) *apiError {
+			if aerr := inUse(sn); aerr != nil {
+				return aerr
+			}
+			delete(s.w.S.Dir.Policies, subnetworks.path(t)) // a policy goes with its resource
+			return nil
+		}), nil
 	})
 }

@@ -169,7 +169,13 @@ func TestSubnetworkInsertValidation(t *testing.T) {
 			400, "invalid", ""},
 		{"cross-project network", testRegion, compute.Subnetwork{Name: "s", Network: "projects/other/global/networks/vpc", IpCidrRange: "10.1.0.0/24"},
 			400, "invalid", ""},
-		{"IPv6 stack", testRegion, compute.Subnetwork{Name: "s", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24", StackType: "IPV4_IPV6"},
+		{"dual stack without an IPv6 access type", testRegion, compute.Subnetwork{Name: "s", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24", StackType: "IPV4_IPV6"},
+			400, "required", ""},
+		{"internal IPv6 on a network without ULA", testRegion, compute.Subnetwork{Name: "s", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24", StackType: "IPV4_IPV6", Ipv6AccessType: "INTERNAL"},
+			400, "invalid", ""},
+		{"IPv6-only stack", testRegion, compute.Subnetwork{Name: "s", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24", StackType: "IPV6_ONLY"},
+			400, "invalid", ""},
+		{"IPv6 access type on an IPv4-only subnet", testRegion, compute.Subnetwork{Name: "s", Network: "global/networks/vpc", IpCidrRange: "10.1.0.0/24", Ipv6AccessType: "INTERNAL"},
 			400, "invalid", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

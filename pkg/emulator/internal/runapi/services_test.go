@@ -332,6 +332,17 @@ func TestDirectVPCForms(t *testing.T) {
 	e.addSubnet(testProject, testRegion, "run", "vpc", "10.1.0.0/24")
 	e.addNetwork("host-project", "shared")
 	e.addSubnet("host-project", testRegion, "shared-run", "shared", "10.2.0.0/24")
+	e.locked(func() { // Shared VPC: attached, and Cloud Run's service agent may use the host's subnets
+		if err := e.w.EnableXpnHostLocked("host-project"); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.w.AttachLocked("host-project", testProject); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.w.GrantLocked("projects/host-project", "roles/compute.networkUser", world.ServiceAgent(testProject)); err != nil {
+			t.Fatal(err)
+		}
+	})
 	for i, va := range []*runpb.VpcAccess{
 		directAccess("vpc", ""),    // same-name rule: the subnetwork named like the network
 		directAccess("", "run"),    // the network is the subnetwork's

@@ -138,7 +138,7 @@ func checkConnectorLocked(w *world.World, l loc, name string) *vpcFailure {
 	if st := conn.GetState().String(); st != "READY" {
 		return failf(runpb.Condition_REVISION_FAILED, "VPC connector %s is not ready: its state is %s.", name, st)
 	}
-	return nil
+	return egressAccessLocked(w, l, world.EgressTarget{Connector: name})
 }
 
 func checkDirectLocked(w *world.World, l loc, ni *runpb.VpcAccess_NetworkInterface) (*directTarget, *vpcFailure) {
@@ -184,7 +184,7 @@ func checkDirectLocked(w *world.World, l loc, ni *runpb.VpcAccess_NetworkInterfa
 	if err != nil || p.Bits() > ipam.DirectVPCMinPrefix {
 		return nil, failf(runpb.Condition_REVISION_FAILED, "VPC subnetwork projects/%s/regions/%s/subnetworks/%s has the primary range %s; Direct VPC egress needs a /%d or larger range.", t.project, t.region, t.subnet, sn.IpCidrRange, ipam.DirectVPCMinPrefix)
 	}
-	return t, nil
+	return t, egressAccessLocked(w, l, world.EgressTarget{SubnetProject: t.project, Region: t.region, Subnet: t.subnet})
 }
 
 // holdLocked makes owner hold the /28 blocks instances need in t's subnetwork (growing or

@@ -124,3 +124,12 @@ func ComputeOptions(addr string) []option.ClientOption {
 		option.WithoutAuthentication(),
 	}
 }
+
+// RESTOptions are the client options that point a Google REST client whose paths start with
+// its version (cloudresourcemanager/v3, cloudbilling/v1, vpcaccess/v1) at addr.
+func RESTOptions(addr string) []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint("http://" + addr + "/"),
+		option.WithoutAuthentication(),
+	}
+}

@@ -27,6 +27,8 @@ func (s *server) CreateConnector(_ context.Context, req *vpcaccesspb.CreateConne
 	c := p.conn
 	c.State = vpcaccesspb.Connector_CREATING
 	w.S.Connectors[p.name] = c
+	w.ForgetConnectorLocked(p.name) // a connector of the same name deleted earlier
+	w.ConnectorMetaLocked(p.name)   // records the create time
 	w.MarkChangedLocked()
 	op := w.NewOperationLocked(p.parent, &vpcaccesspb.OperationMetadata{
 		Method:     methodCreate,
@@ -50,11 +52,12 @@ func finishCreateLocked(w *world.World, opName, name string, opErr *status.Statu
 		opErr = status.New(codes.Aborted, "Operation failed: the connector was removed while it was being created.")
 	case opErr == nil:
 		c.State = vpcaccesspb.Connector_READY
-		w.S.ConnectorInstances[name] = int(c.MinInstances)
+		w.SetConnectorInstancesLocked(name, int(c.MinInstances))
 	case keep:
 		c.State = vpcaccesspb.Connector_ERROR
 	default:
 		delete(w.S.Connectors, name)
+		w.ForgetConnectorLocked(name)
 	}
 	w.MarkChangedLocked()
 	op := w.S.Operations[opName]
@@ -148,8 +151,7 @@ func (s *server) DeleteConnector(_ context.Context, req *vpcaccesspb.DeleteConne
 	w.AfterLocked(w.ConfigLocked().LRODuration, func() {
 		if c, ok := w.S.Connectors[name]; ok && c.State == vpcaccesspb.Connector_DELETING {
 			delete(w.S.Connectors, name)
-			delete(w.S.ConnectorInstances, name)
-			w.MarkChangedLocked()
+			w.ForgetConnectorLocked(name)
 		}
 		if op := w.S.Operations[opName]; op != nil {
 			endOperationLocked(w, op)

@@ -32,8 +32,9 @@ func PutConnectorLocked(w *world.World, c *vpcaccesspb.Connector) (*vpcaccesspb.
 	}
 	p.conn.State = vpcaccesspb.Connector_READY
 	w.S.Connectors[p.name] = p.conn
-	w.S.ConnectorInstances[p.name] = int(p.conn.MinInstances)
-	w.MarkChangedLocked()
+	w.ForgetConnectorLocked(p.name)
+	w.ConnectorMetaLocked(p.name)
+	w.SetConnectorInstancesLocked(p.name, int(p.conn.MinInstances))
 	return viewLocked(w, p.conn), nil
 }
 
@@ -59,8 +60,7 @@ func ScaleConnectorLocked(w *world.World, name string, instances int) error {
 		return fmt.Errorf("scale connector %s to %d instances: max_instances is %d", name, instances, c.MaxInstances)
 	}
 	if instances != cur || !ok {
-		w.S.ConnectorInstances[name] = instances
-		w.MarkChangedLocked()
+		w.SetConnectorInstancesLocked(name, instances)
 	}
 	return nil
 }

@@ -186,8 +186,8 @@ func ParseFault(spec string) (Fault, error) {
 	if !ok || method == "" || rest == "" {
 		return Fault{}, fmt.Errorf("fault %q: want METHOD=CODE[:COUNT], e.g. google.cloud.run.v2.Services/UpdateService=UNAVAILABLE:2", spec)
 	}
-	if strings.ContainsAny(method, " \t") || (method != "*" && !strings.Contains(method, "/") && !strings.HasPrefix(method, "compute.")) {
-		return Fault{}, fmt.Errorf("fault %q: method %q is neither a full gRPC method (package.Service/Method) nor a Compute method id (compute.RESOURCE.VERB)", spec, method)
+	if strings.ContainsAny(method, " \t") || (method != "*" && !strings.Contains(method, "/") && !restMethodID(method)) {
+		return Fault{}, fmt.Errorf("fault %q: method %q is neither a full gRPC method (package.Service/Method) nor a REST method id (compute.RESOURCE.VERB, cloudresourcemanager.…, cloudbilling.…, vpcaccess.…)", spec, method)
 	}
 	method = strings.TrimPrefix(method, "/")
 	codeStr, countStr, hasCount := strings.Cut(rest, ":")
@@ -206,4 +206,18 @@ func ParseFault(spec string) (Fault, error) {
 		}
 	}
 	return Fault{Method: method, Code: code, Count: count}, nil
+}
+
+// restMethodPrefixes start the method ids of the emulator's REST surfaces (Compute, Resource
+// Manager, the Billing Catalog and the VPC Access PATCH), as their discovery documents name
+// their methods.
+var restMethodPrefixes = []string{"compute.", "cloudresourcemanager.", "cloudbilling.", "vpcaccess."}
+
+func restMethodID(m string) bool {
+	for _, p := range restMethodPrefixes {
+		if strings.HasPrefix(m, p) && strings.Count(m, ".") >= 2 {
+			return true
+		}
+	}
+	return false
 }

@@ -45,6 +45,9 @@ type State struct {
 	// starts at min_instances and never goes down.
 	ConnectorInstances map[string]int
 
+	// Dir is the resource hierarchy, IAM policies and Shared VPC links (directory.go).
+	Dir *Directory
+
 	// Seq feeds numeric ids and counters.
 	Seq uint64
 }
@@ -68,6 +71,7 @@ func NewState() *State {
 		Reservations:       map[string]*Reservation{},
 		Instances:          map[string]int{},
 		ConnectorInstances: map[string]int{},
+		Dir:                NewDirectory(),
 	}
 }
 
@@ -104,6 +108,7 @@ type stateJSON struct {
 	Reservations       map[string]*Reservation        `json:"reservations,omitempty"`
 	Instances          map[string]int                 `json:"instances,omitempty"`
 	ConnectorInstances map[string]int                 `json:"connectorInstances,omitempty"`
+	Directory          *Directory                     `json:"directory,omitempty"`
 	Seq                uint64                         `json:"seq"`
 }
 
@@ -135,7 +140,7 @@ func (s *State) MarshalJSON() ([]byte, error) {
 	j := stateJSON{
 		Networks: s.Networks, Subnetworks: s.Subnetworks, Routers: s.Routers, Firewalls: s.Firewalls,
 		Addresses: s.Addresses, ComputeOps: s.ComputeOps, Reservations: s.Reservations,
-		Instances: s.Instances, ConnectorInstances: s.ConnectorInstances, Seq: s.Seq,
+		Instances: s.Instances, ConnectorInstances: s.ConnectorInstances, Directory: s.Dir, Seq: s.Seq,
 	}
 	var err error
 	if j.Connectors, err = marshalProtos(s.Connectors); err != nil {
@@ -178,6 +183,7 @@ func (s *State) UnmarshalJSON(b []byte) error {
 	copyMap(n.Reservations, j.Reservations)
 	copyMap(n.Instances, j.Instances)
 	copyMap(n.ConnectorInstances, j.ConnectorInstances)
+	n.Dir = j.Directory.fill()
 	n.Seq = j.Seq
 	steps := []error{
 		unmarshalProtos(j.Connectors, n.Connectors, func() *vpcaccesspb.Connector { return &vpcaccesspb.Connector{} }),

@@ -50,6 +50,8 @@ type World struct {
 	callHook  atomic.Pointer[callHook] // observe.go
 	observers map[int]func()
 	obsSeq    int
+
+	defaultPrincipal string // principal.go
 }
 
 // New returns an empty world.
