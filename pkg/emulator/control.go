@@ -264,6 +264,7 @@ func (e *Emulator) controlHandler() http.Handler {
 		}
 		controlOK(rw, req)
 	})
+	e.dataplaneControl(mux, p) // dataplane.go
 	return mux
 }
 

@@ -45,6 +45,9 @@ type State struct {
 	// starts at min_instances and never goes down.
 	ConnectorInstances map[string]int
 
+	// Net is the data plane, firewall policies, quotas and metrics timeline (netstate.go).
+	Net *NetState
+
 	// Seq feeds numeric ids and counters.
 	Seq uint64
 }
@@ -68,6 +71,7 @@ func NewState() *State {
 		Reservations:       map[string]*Reservation{},
 		Instances:          map[string]int{},
 		ConnectorInstances: map[string]int{},
+		Net:                NewNetState(),
 	}
 }
 
@@ -104,6 +108,7 @@ type stateJSON struct {
 	Reservations       map[string]*Reservation        `json:"reservations,omitempty"`
 	Instances          map[string]int                 `json:"instances,omitempty"`
 	ConnectorInstances map[string]int                 `json:"connectorInstances,omitempty"`
+	Net                *NetState                      `json:"net,omitempty"`
 	Seq                uint64                         `json:"seq"`
 }
 
@@ -135,7 +140,7 @@ func (s *State) MarshalJSON() ([]byte, error) {
 	j := stateJSON{
 		Networks: s.Networks, Subnetworks: s.Subnetworks, Routers: s.Routers, Firewalls: s.Firewalls,
 		Addresses: s.Addresses, ComputeOps: s.ComputeOps, Reservations: s.Reservations,
-		Instances: s.Instances, ConnectorInstances: s.ConnectorInstances, Seq: s.Seq,
+		Instances: s.Instances, ConnectorInstances: s.ConnectorInstances, Seq: s.Seq, Net: s.Net,
 	}
 	var err error
 	if j.Connectors, err = marshalProtos(s.Connectors); err != nil {
@@ -179,6 +184,7 @@ func (s *State) UnmarshalJSON(b []byte) error {
 	copyMap(n.Instances, j.Instances)
 	copyMap(n.ConnectorInstances, j.ConnectorInstances)
 	n.Seq = j.Seq
+	n.Net = j.Net.fill()
 	steps := []error{
 		unmarshalProtos(j.Connectors, n.Connectors, func() *vpcaccesspb.Connector { return &vpcaccesspb.Connector{} }),
 		unmarshalProtos(j.Services, n.Services, func() *runpb.Service { return &runpb.Service{} }),
