@@ -37,6 +37,7 @@ import (
 
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/computeapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/lroapi"
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/monitoringapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/runapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/vpcaccessapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
@@ -158,6 +159,7 @@ func New(opts Options) (*Emulator, error) {
 	lroapi.Register(e.grpc, w)
 	runapi.Register(e.grpc, w)
 	vpcaccessapi.Register(e.grpc, w)
+	monitoringapi.Register(e.grpc, w)
 	mux := http.NewServeMux()
 	mux.Handle("/compute/v1/", computeapi.New(w))
 	mux.Handle(ControlPrefix, e.controlHandler())
