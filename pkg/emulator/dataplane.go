@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"regexp"
 
+	"google.golang.org/api/option"
+
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
 )
 
@@ -336,4 +338,10 @@ func (e *Emulator) dataplaneControl(mux *http.ServeMux, p string) {
 		}
 		controlOK(rw, out)
 	})
+}
+
+// RESTClientOptions point a Google REST client whose base path is the host root (Service Usage
+// v1beta1, google.golang.org/api/serviceusage/v1beta1) at the emulator.
+func (e *Emulator) RESTClientOptions() []option.ClientOption {
+	return []option.ClientOption{option.WithEndpoint("http://" + e.Addr() + "/"), option.WithoutAuthentication()}
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/lroapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/monitoringapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/runapi"
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/serviceusageapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/vpcaccessapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
 )
@@ -163,6 +164,7 @@ func New(opts Options) (*Emulator, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/compute/v1/", computeapi.New(w))
 	mux.Handle(ControlPrefix, e.controlHandler())
+	mux.Handle(serviceusageapi.Pattern, serviceusageapi.New(w))
 	e.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return e, nil
 }
