@@ -169,6 +169,7 @@ func TestMethodIDs(t *testing.T) {
 		"compute.routes.list", "compute.routes.get", "compute.projects.get",
 		"compute.subnetworks.testIamPermissions",
 	}
+	want = append(want, firewallPolicyMethodIDs...) // firewallpolicies_test.go
 	for _, id := range want {
 		if !contains(ids, id) {
 			t.Errorf("MethodIDs lacks %s", id)
