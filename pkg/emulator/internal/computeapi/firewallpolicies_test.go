@@ -21,7 +21,7 @@ var firewallPolicyMethodIDs = func() []string {
 	}
 	return append(out, "compute.firewallPolicies.listAssociations", "compute.regionNetworkFirewallPolicies.getEffectiveFirewalls",
 		"compute.globalOrganizationOperations.get", "compute.networks.getEffectiveFirewalls",
-		"compute.routes.insert", "compute.routes.delete",
+		"compute.routes.insert", "compute.routes.delete", "compute.routers.getRouterStatus",
 		"compute.vpnTunnels.insert", "compute.vpnTunnels.get", "compute.vpnTunnels.list", "compute.vpnTunnels.delete")
 }()
 
