@@ -1,7 +1,10 @@
 package emulator_test
 
 import (
+	"io"
 	"math"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -315,5 +318,75 @@ func TestListTimeSeriesRefusals(t *testing.T) {
 				t.Errorf("error = %v, want INVALID_ARGUMENT naming %q", err, c.want)
 			}
 		})
+	}
+}
+
+// get sends GET http://EMULATOR/path with the Host header of a Cloud Run URL.
+func get(t *testing.T, e *emulator.Emulator, runURL string, token bool) (int, string) {
+	t.Helper()
+	u, err := url.Parse(runURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest("GET", "http://"+e.Addr()+"/healthz", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = u.Host
+	if token {
+		req.Header.Set("Authorization", "Bearer id-token")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// A tagged revision answers at its own URL through the emulator's address: 500 while it cannot
+// reach its dependency, 200 once it can; 403 without a token. Both URL forms work.
+func TestTaggedRevisionURLProbe(t *testing.T) {
+	e := start(t, emulator.Options{Seed: emulator.SeedDemo})
+	onPremDestination(t, e)
+	_, newRev := canary(t, e)
+	svc, err := run.NewServicesClient(ctx(t), e.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	s, err := svc.GetService(ctx(t), &runpb.GetServiceRequest{Name: demoService})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tagURL := ""
+	for _, ts := range s.GetTrafficStatuses() {
+		if ts.GetTag() == "canary" {
+			tagURL = ts.GetUri()
+		}
+	}
+	if !strings.HasPrefix(tagURL, "https://canary---") {
+		t.Fatalf("tag uri = %q", tagURL)
+	}
+	if code, _ := get(t, e, tagURL, false); code != http.StatusForbidden {
+		t.Errorf("without a token: %d, want 403", code)
+	}
+	if code, body := get(t, e, tagURL, true); code != http.StatusInternalServerError || !strings.Contains(body, "partner-db") || !strings.Contains(body, lastSegment(newRev)) {
+		t.Errorf("canary probe: %d %s, want 500 naming partner-db", code, body)
+	}
+	if err := e.SetDestination(emulator.Destination{Name: "partner-db", IP: "192.168.10.5", Port: 5432, Project: emulator.DemoProject,
+		Network: emulator.DemoNetwork, Allow: []string{"10.15.0.0/28", "10.8.0.0/24"}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := get(t, e, tagURL, true); code != http.StatusOK {
+		t.Errorf("canary probe after the allowlist change: %d %s", code, body)
+	}
+	det := "https://canary---" + strings.TrimPrefix(s.GetUrls()[0], "https://") // TAG---SERVICE-NUMBER.REGION.run.app
+	if code, body := get(t, e, det, true); code != http.StatusOK || !strings.Contains(body, lastSegment(newRev)) {
+		t.Errorf("deterministic tag URL %s: %d %s", det, code, body)
+	}
+	if r := e.Probe("https://nothing---x.a.run.app/"); r.Status != http.StatusNotFound {
+		t.Errorf("unknown host: %+v", r)
 	}
 }

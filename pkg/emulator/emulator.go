@@ -165,6 +165,7 @@ func New(opts Options) (*Emulator, error) {
 	mux.Handle("/compute/v1/", computeapi.New(w))
 	mux.Handle(ControlPrefix, e.controlHandler())
 	mux.Handle(serviceusageapi.Pattern, serviceusageapi.New(w))
+	mux.Handle("/", e.runURLHandler()) // runurl.go: Cloud Run URLs by Host header
 	e.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return e, nil
 }
