@@ -390,3 +390,68 @@ func TestTaggedRevisionURLProbe(t *testing.T) {
 		t.Errorf("unknown host: %+v", r)
 	}
 }
+
+// A connector's metrics: its instances (a gauge) and the bytes it forwards for the requests
+// whose dependencies it carries.
+func TestConnectorMetrics(t *testing.T) {
+	e := start(t, emulator.Options{Seed: emulator.SeedDemo})
+	cs, err := compute.NewService(ctx(t), e.ComputeClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	computeOK(t, cs)(cs.Firewalls.Insert(emulator.DemoProject, &compute.Firewall{
+		Name: "redis-from-connector", Network: "global/networks/" + emulator.DemoNetwork, SourceTags: []string{"vpc-connector"},
+		Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"6379"}}},
+	}).Do())
+	if err := e.SetDestination(emulator.Destination{Name: "redis", IP: "10.5.0.3", Port: 6379, Project: emulator.DemoProject, Network: emulator.DemoNetwork}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetDependencies(demoService, []emulator.Dependency{{Destination: "redis"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SetLoad(demoService, emulator.Load{RPS: 10}); err != nil {
+		t.Fatal(err)
+	}
+	e.Advance(5 * time.Minute)
+	if err := e.ScaleConnector(loc+"/connectors/"+emulator.DemoConnector, 3); err != nil {
+		t.Fatal(err)
+	}
+	e.Advance(5 * time.Minute)
+	mc, err := monitoring.NewMetricClient(ctx(t), e.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	now := e.Now()
+	query := func(metric string, al monitoringpb.Aggregation_Aligner, period time.Duration) []*monitoringpb.TimeSeries {
+		var out []*monitoringpb.TimeSeries
+		it := mc.ListTimeSeries(ctx(t), &monitoringpb.ListTimeSeriesRequest{
+			Name:     "projects/" + emulator.DemoProject,
+			Filter:   `metric.type = "` + metric + `" AND resource.type = "vpc_access_connector" AND resource.labels.connector_name = "` + emulator.DemoConnector + `"`,
+			Interval: &monitoringpb.TimeInterval{StartTime: timestamppb.New(now.Add(-10 * time.Minute)), EndTime: timestamppb.New(now)},
+			Aggregation: &monitoringpb.Aggregation{AlignmentPeriod: durationpb.New(period), PerSeriesAligner: al},
+		})
+		for {
+			ts, err := it.Next()
+			if err == iterator.Done {
+				return out
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, ts)
+		}
+	}
+	inst := query("vpcaccess.googleapis.com/connector/instances", monitoringpb.Aggregation_ALIGN_MAX, 5*time.Minute)
+	if len(inst) != 1 || len(inst[0].Points) < 2 || inst[0].Points[0].Value.GetInt64Value() != 3 || inst[0].Points[len(inst[0].Points)-1].Value.GetInt64Value() != 2 {
+		t.Fatalf("instances = %v", inst)
+	}
+	sent := query("vpcaccess.googleapis.com/connector/sent_bytes_count", monitoringpb.Aggregation_ALIGN_RATE, 5*time.Minute)
+	recv := query("vpcaccess.googleapis.com/connector/received_bytes_count", monitoringpb.Aggregation_ALIGN_RATE, 5*time.Minute)
+	if len(sent) != 1 || !near(sent[0].Points[0].Value.GetDoubleValue(), 10*1024, 1) || sent[0].Unit != "By/s" {
+		t.Errorf("sent rate = %v, want 10 requests/s × 1 KiB", sent)
+	}
+	if len(recv) != 1 || !near(recv[0].Points[0].Value.GetDoubleValue(), 10*4096, 1) {
+		t.Errorf("received rate = %v, want 10 requests/s × 4 KiB", recv)
+	}
+}
