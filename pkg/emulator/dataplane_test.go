@@ -426,9 +426,9 @@ func TestConnectorMetrics(t *testing.T) {
 	query := func(metric string, al monitoringpb.Aggregation_Aligner, period time.Duration) []*monitoringpb.TimeSeries {
 		var out []*monitoringpb.TimeSeries
 		it := mc.ListTimeSeries(ctx(t), &monitoringpb.ListTimeSeriesRequest{
-			Name:     "projects/" + emulator.DemoProject,
-			Filter:   `metric.type = "` + metric + `" AND resource.type = "vpc_access_connector" AND resource.labels.connector_name = "` + emulator.DemoConnector + `"`,
-			Interval: &monitoringpb.TimeInterval{StartTime: timestamppb.New(now.Add(-10 * time.Minute)), EndTime: timestamppb.New(now)},
+			Name:        "projects/" + emulator.DemoProject,
+			Filter:      `metric.type = "` + metric + `" AND resource.type = "vpc_access_connector" AND resource.labels.connector_name = "` + emulator.DemoConnector + `"`,
+			Interval:    &monitoringpb.TimeInterval{StartTime: timestamppb.New(now.Add(-10 * time.Minute)), EndTime: timestamppb.New(now)},
 			Aggregation: &monitoringpb.Aggregation{AlignmentPeriod: durationpb.New(period), PerSeriesAligner: al},
 		})
 		for {
