@@ -27,6 +27,9 @@ import (
 //	POST   /runnet-emulator/v1/reservations/expire    release IP blocks waiting for release now
 //	POST   /runnet-emulator/v1/revisions/scale {"revision":"projects/…/revisions/R","instances":5}
 //	POST   /runnet-emulator/v1/connectors/scale {"connector":"projects/…/connectors/C","instances":3}
+//
+// and the data plane's endpoints (dataplane.go): destinations, dependencies, load,
+// quotas/direct-vpc, ancestry, reach.
 const ControlPrefix = "/runnet-emulator/v1/"
 
 // Seed empties the world and fills it with the named seed (one of Seeds).

@@ -8,8 +8,10 @@ import (
 	"net/netip"
 	"regexp"
 
+	compute "google.golang.org/api/compute/v1"
 	"google.golang.org/api/option"
 
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/computeapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
 )
 
@@ -344,4 +346,26 @@ func (e *Emulator) dataplaneControl(mux *http.ServeMux, p string) {
 // v1beta1, google.golang.org/api/serviceusage/v1beta1) at the emulator.
 func (e *Emulator) RESTClientOptions() []option.ClientOption {
 	return []option.ClientOption{option.WithEndpoint("http://" + e.Addr() + "/"), option.WithoutAuthentication()}
+}
+
+// AddVPNRoute connects a network to an on-premises range, at once (no operations): a Classic
+// VPN tunnel named NAME-tunnel in region and a static route NAME for destRange through it, as
+// vpnTunnels.insert and routes.insert would make them. Demos and tests use it to place a
+// destination on-premises.
+func (e *Emulator) AddVPNRoute(project, region, network, name, destRange string) error {
+	e.w.Lock()
+	defer e.w.Unlock()
+	tun, err := computeapi.PutVpnTunnelLocked(e.w, project, region, &compute.VpnTunnel{
+		Name: name + "-tunnel", PeerIp: "203.0.113.1", SharedSecret: "emulated",
+		TargetVpnGateway: "projects/" + project + "/regions/" + region + "/targetVpnGateways/" + name + "-gateway",
+	})
+	if err != nil {
+		return fmt.Errorf("add VPN route %s: %w", name, err)
+	}
+	if _, err := computeapi.PutRouteLocked(e.w, project, &compute.Route{
+		Name: name, Network: "projects/" + project + "/global/networks/" + network, DestRange: destRange, NextHopVpnTunnel: tun.SelfLink,
+	}); err != nil {
+		return fmt.Errorf("add VPN route %s: %w", name, err)
+	}
+	return nil
 }

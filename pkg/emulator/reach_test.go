@@ -190,3 +190,41 @@ func TestFirewallsInTheDataPlane(t *testing.T) {
 		t.Errorf("egress = %+v", h.Egress)
 	}
 }
+
+// AddVPNRoute places an on-premises range behind a VPN tunnel in one call; the route and the
+// tunnel show through Compute like ones the API made.
+func TestAddVPNRoute(t *testing.T) {
+	e := start(t, emulator.Options{Seed: emulator.SeedDemo})
+	if err := e.AddVPNRoute(emulator.DemoProject, emulator.DemoRegion, emulator.DemoNetwork, "onprem", "192.168.0.0/16"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AddVPNRoute(emulator.DemoProject, emulator.DemoRegion, emulator.DemoNetwork, "onprem", "192.168.0.0/16"); err == nil {
+		t.Error("a second route of the same name was accepted")
+	}
+	cs, err := compute.NewService(ctx(t), e.ComputeClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := cs.Routes.Get(emulator.DemoProject, "onprem").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.RouteType != "STATIC" || rt.Priority != 1000 || !strings.HasSuffix(rt.NextHopVpnTunnel, "/vpnTunnels/onprem-tunnel") {
+		t.Errorf("route = %+v", rt)
+	}
+	_, err = cs.VpnTunnels.Delete(emulator.DemoProject, emulator.DemoRegion, "onprem-tunnel").Do()
+	if err == nil || !strings.Contains(err.Error(), "resourceInUseByAnotherResource") {
+		t.Errorf("deleting the tunnel a route uses: %v", err)
+	}
+	if err := e.SetDestination(emulator.Destination{Name: "mainframe", IP: "192.168.1.1", Port: 23, Project: emulator.DemoProject, Network: emulator.DemoNetwork}); err != nil {
+		t.Fatal(err)
+	}
+	h, err := e.RevisionHealth(loc + "/services/" + emulator.DemoService + "/revisions/x")
+	if err == nil {
+		t.Errorf("health of a missing revision: %+v", h)
+	}
+	rev := deployVPC(t, e, connectorAccess(runpb.VpcAccess_PRIVATE_RANGES_ONLY))
+	if got := reach(t, e, rev, "mainframe"); !got.OK || got.Via != "vpn" || got.Sources[0] != "10.15.0.0/28" {
+		t.Errorf("reach = %+v", got)
+	}
+}
