@@ -14,8 +14,9 @@ import (
 // network", Limitations): "A Cloud Run usage quota limits the maximum number of instances you
 // can configure to use Direct VPC egress. The maximum number is configured per Cloud Run
 // revision or job execution." The limit is per project and region (world.DirectVPCQuotaLocked,
-// readable through the Service Usage API). A revision configured with more maximum instances
-// fails to deploy, and a Direct VPC revision cannot scale past it.
+// readable through the Service Usage API). Where a test set it, a revision configured with more
+// maximum instances fails to deploy, and a Direct VPC revision cannot scale past it; the
+// default is reported but not enforced (world.EnforcedDirectVPCQuotaLocked).
 
 // DirectVPCQuotaMetric and DirectVPCQuotaLimit name the quota in error messages, as the Service
 // Usage API shows it (serviceusageapi).
@@ -37,8 +38,8 @@ func directQuotaLocked(w *world.World, l loc, rev *runpb.Revision) *vpcFailure {
 	if len(rev.GetVpcAccess().GetNetworkInterfaces()) == 0 {
 		return nil
 	}
-	limit := w.DirectVPCQuotaLocked(l.project, l.region)
-	if max := int(rev.GetScaling().GetMaxInstanceCount()); max > 0 && int64(max) > limit {
+	limit, set := w.EnforcedDirectVPCQuotaLocked(l.project, l.region)
+	if max := int(rev.GetScaling().GetMaxInstanceCount()); set && max > 0 && int64(max) > limit {
 		return &vpcFailure{msg: quotaExceeded(l, max, limit), reason: runpb.Condition_REVISION_FAILED}
 	}
 	return nil
@@ -49,7 +50,7 @@ func checkScaleQuotaLocked(w *world.World, l loc, rev *runpb.Revision, instances
 	if len(rev.GetVpcAccess().GetNetworkInterfaces()) == 0 {
 		return nil
 	}
-	if limit := w.DirectVPCQuotaLocked(l.project, l.region); int64(instances) > limit {
+	if limit, set := w.EnforcedDirectVPCQuotaLocked(l.project, l.region); set && int64(instances) > limit {
 		return status.Error(codes.ResourceExhausted, quotaExceeded(l, instances, limit))
 	}
 	return nil

@@ -85,7 +85,6 @@ func TestMinInstancesAndScaling(t *testing.T) {
 		t.Fatalf("40 instances: %d blocks, %d instances", held, e.instances(rev))
 	}
 	e.locked(func() {
-		e.w.S.Net.Quotas[testProject+"/"+testRegion] = 1000 // past the subnet's room, within quota (quota.go)
 		err := ScaleRevisionLocked(e.w, rev, 200)
 		wantStatus(t, err, codes.FailedPrecondition, insufficientIPs(&directTarget{testProject, testRegion, "run"}))
 	})

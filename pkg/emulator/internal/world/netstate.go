@@ -151,6 +151,14 @@ const (
 // assumes 100.
 const DefaultDirectVPCQuota = 100
 
+// EnforcedDirectVPCQuotaLocked returns the limit Cloud Run enforces in the emulator: only one
+// a test set. The default is not enforced, as the real default varies by region (100 to 200)
+// and the emulator cannot know which one a region has.
+func (w *World) EnforcedDirectVPCQuotaLocked(project, region string) (int64, bool) {
+	q, ok := w.S.Net.Quotas[project+"/"+region]
+	return q, ok
+}
+
 // DirectVPCQuotaLocked returns the Direct VPC egress instance limit of the project in region.
 func (w *World) DirectVPCQuotaLocked(project, region string) int64 {
 	if q, ok := w.S.Net.Quotas[project+"/"+region]; ok {
