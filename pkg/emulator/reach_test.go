@@ -228,3 +228,55 @@ func TestAddVPNRoute(t *testing.T) {
 		t.Errorf("reach = %+v", got)
 	}
 }
+
+// A TCP probe job (RUNNET_PROBE_TCP) fails while its execution's egress cannot reach a target,
+// and succeeds once it can.
+func TestProbeJobExecution(t *testing.T) {
+	e := start(t, emulator.Options{Seed: emulator.SeedDemo})
+	if err := e.AddVPNRoute(emulator.DemoProject, emulator.DemoRegion, emulator.DemoNetwork, "onprem", "192.168.10.0/24"); err != nil {
+		t.Fatal(err)
+	}
+	dest := emulator.Destination{Name: "partner-db", IP: "192.168.10.5", Port: 5432, Project: emulator.DemoProject, Network: emulator.DemoNetwork, Allow: []string{"10.15.0.0/28"}}
+	if err := e.SetDestination(dest); err != nil {
+		t.Fatal(err)
+	}
+	c := ctx(t)
+	jobs, err := run.NewJobsClient(c, e.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer jobs.Close()
+	op, err := jobs.CreateJob(c, &runpb.CreateJobRequest{Parent: loc, JobId: "egress-probe", Job: &runpb.Job{
+		Template: &runpb.ExecutionTemplate{Template: &runpb.TaskTemplate{
+			Containers: []*runpb.Container{{Image: "busybox", Env: []*runpb.EnvVar{{Name: "RUNNET_PROBE_TCP", Values: &runpb.EnvVar_Value{Value: "partner-db:5432, 192.168.10.5:5432"}}}}},
+			VpcAccess:  directAccess(runpb.VpcAccess_PRIVATE_RANGES_ONLY),
+		}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.Wait(c); err != nil {
+		t.Fatal(err)
+	}
+	runOnce := func() (*runpb.Execution, error) {
+		op, err := jobs.RunJob(c, &runpb.RunJobRequest{Name: loc + "/jobs/egress-probe"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return op.Wait(c)
+	}
+	if _, err := runOnce(); err == nil || !strings.Contains(err.Error(), "connect to partner-db:5432") || !strings.Contains(err.Error(), "10.8.0.0/24") {
+		t.Errorf("probe from 10.8.0.0/24: %v, want the connection failure", err)
+	}
+	dest.Allow = append(dest.Allow, "10.8.0.0/24")
+	if err := e.SetDestination(dest); err != nil {
+		t.Fatal(err)
+	}
+	x, err := runOnce()
+	if err != nil {
+		t.Fatalf("probe after the allowlist change: %v", err)
+	}
+	if x.GetSucceededCount() != x.GetTaskCount() {
+		t.Errorf("execution = %d/%d tasks succeeded", x.GetSucceededCount(), x.GetTaskCount())
+	}
+}
