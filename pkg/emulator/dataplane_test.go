@@ -1,6 +1,7 @@
 package emulator_test
 
 import (
+	"encoding/json"
 	"io"
 	"math"
 	"net/http"
@@ -453,5 +454,48 @@ func TestConnectorMetrics(t *testing.T) {
 	}
 	if len(recv) != 1 || !near(recv[0].Points[0].Value.GetDoubleValue(), 10*4096, 1) {
 		t.Errorf("received rate = %v, want 10 requests/s × 4 KiB", recv)
+	}
+}
+
+// container/instance_count follows the instances a revision runs.
+func TestInstanceCountMetric(t *testing.T) {
+	e := start(t, emulator.Options{Seed: emulator.SeedDemo})
+	mc, err := monitoring.NewMetricClient(ctx(t), e.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	var state struct {
+		Services map[string]struct {
+			LatestReadyRevision string `json:"latestReadyRevision"`
+		} `json:"services"`
+	}
+	b, err := e.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &state); err != nil {
+		t.Fatal(err)
+	}
+	rev := state.Services[demoService].LatestReadyRevision
+	e.Advance(2 * time.Minute)
+	if err := e.ScaleRevision(rev, 4); err != nil {
+		t.Fatal(err)
+	}
+	e.Advance(2 * time.Minute)
+	now := e.Now()
+	it := mc.ListTimeSeries(ctx(t), &monitoringpb.ListTimeSeriesRequest{
+		Name:        "projects/" + emulator.DemoProject,
+		Filter:      `metric.type = "run.googleapis.com/container/instance_count" AND resource.labels.revision_name = "` + lastSegment(rev) + `"`,
+		Interval:    &monitoringpb.TimeInterval{StartTime: timestamppb.New(now.Add(-4 * time.Minute)), EndTime: timestamppb.New(now)},
+		Aggregation: &monitoringpb.Aggregation{AlignmentPeriod: durationpb.New(2 * time.Minute), PerSeriesAligner: monitoringpb.Aggregation_ALIGN_NEXT_OLDER},
+	})
+	ts, err := it.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts := ts.GetPoints()
+	if len(pts) < 2 || pts[0].GetValue().GetInt64Value() != 4 || pts[len(pts)-1].GetValue().GetInt64Value() != 1 || ts.GetMetric().GetLabels()["state"] != "active" {
+		t.Errorf("instance_count = %v", ts)
 	}
 }

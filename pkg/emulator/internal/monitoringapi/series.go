@@ -17,6 +17,7 @@ import (
 //
 //	run.googleapis.com/request_count                 DELTA INT64, unit 1
 //	run.googleapis.com/request_latencies             DELTA DISTRIBUTION, unit ms
+//	run.googleapis.com/container/instance_count      GAUGE INT64 (label state = active)
 //	    metric labels response_code, response_code_class, route_type; resource
 //	    cloud_run_revision (project_id, service_name, revision_name, location,
 //	    configuration_name)
@@ -32,6 +33,7 @@ import (
 const (
 	metricRequestCount     = "run.googleapis.com/request_count"
 	metricRequestLatencies = "run.googleapis.com/request_latencies"
+	metricInstanceCount    = "run.googleapis.com/container/instance_count"
 	metricConnInstances    = "vpcaccess.googleapis.com/connector/instances"
 	metricConnSent         = "vpcaccess.googleapis.com/connector/sent_bytes_count"
 	metricConnReceived     = "vpcaccess.googleapis.com/connector/received_bytes_count"
@@ -85,6 +87,16 @@ func sourcesLocked(net *world.NetState, metricType string, from, to time.Time) [
 	revs, conns := net.KeysIn(from, to)
 	var out []*source
 	switch metricType {
+	case metricInstanceCount:
+		for _, rev := range revs {
+			project, location, service, revision := world.RunNameParts(rev)
+			out = append(out, &source{
+				metricType: metricType, metricLabels: map[string]string{"state": "active"},
+				resourceType: resourceRevision, resourceLbls: map[string]string{"project_id": project, "location": location, "service_name": service, "revision_name": revision, "configuration_name": service},
+				kind: metric.MetricDescriptor_GAUGE, valueType: metric.MetricDescriptor_INT64, unit: "1",
+				rate: func(seg *world.Segment) float64 { return float64(seg.Instances[rev]) },
+			})
+		}
 	case metricRequestCount, metricRequestLatencies:
 		for _, rev := range revs {
 			project, location, service, revision := world.RunNameParts(rev)
@@ -169,7 +181,7 @@ func sourcesLocked(net *world.NetState, metricType string, from, to time.Time) [
 // known reports whether the emulator produces a metric type.
 func known(metricType string) bool {
 	switch metricType {
-	case metricRequestCount, metricRequestLatencies, metricConnInstances, metricConnSent, metricConnReceived:
+	case metricRequestCount, metricRequestLatencies, metricInstanceCount, metricConnInstances, metricConnSent, metricConnReceived:
 		return true
 	}
 	return false

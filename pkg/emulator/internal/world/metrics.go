@@ -30,6 +30,8 @@ type Segment struct {
 	Start      time.Time                   `json:"start"`
 	Revisions  map[string]*RevisionSample  `json:"revisions,omitempty"`
 	Connectors map[string]*ConnectorSample `json:"connectors,omitempty"`
+	// Instances is how many instances each revision runs.
+	Instances map[string]int `json:"instances,omitempty"`
 }
 
 // RevisionSample is what a revision serves: requests per second, the share that fails (5xx)
@@ -66,7 +68,7 @@ func (w *World) RecordSegmentLocked() {
 	tl := w.S.Net.Timeline
 	if n := len(tl); n > 0 {
 		last := tl[n-1]
-		if reflect.DeepEqual(last.Revisions, seg.Revisions) && reflect.DeepEqual(last.Connectors, seg.Connectors) {
+		if reflect.DeepEqual(last.Revisions, seg.Revisions) && reflect.DeepEqual(last.Connectors, seg.Connectors) && reflect.DeepEqual(last.Instances, seg.Instances) {
 			return
 		}
 		if !now.After(last.Start) {
@@ -143,7 +145,12 @@ func (w *World) RevisionDependenciesLocked(revision string) ([]DependencyOutcome
 }
 
 func (w *World) sampleLocked() *Segment {
-	seg := &Segment{Revisions: map[string]*RevisionSample{}, Connectors: map[string]*ConnectorSample{}}
+	seg := &Segment{Revisions: map[string]*RevisionSample{}, Connectors: map[string]*ConnectorSample{}, Instances: map[string]int{}}
+	for name, n := range w.S.Instances {
+		if _, ok := w.S.Revisions[name]; ok && n > 0 {
+			seg.Instances[name] = n
+		}
+	}
 	for _, name := range SortedKeys(w.S.Connectors) {
 		c := w.S.Connectors[name]
 		if c.GetState() != vpcaccesspb.Connector_READY {
@@ -239,6 +246,9 @@ func (n *NetState) KeysIn(from, to time.Time) (revisions, connectors []string) {
 			continue
 		}
 		for k := range seg.Revisions {
+			rs[k] = true
+		}
+		for k := range seg.Instances {
 			rs[k] = true
 		}
 		for k := range seg.Connectors {
