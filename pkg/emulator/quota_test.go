@@ -9,6 +9,7 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/api/googleapi"
 	serviceusage "google.golang.org/api/serviceusage/v1beta1"
+	"google.golang.org/grpc/codes"
 
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
@@ -114,5 +115,24 @@ func TestDirectVPCQuotaEnforced(t *testing.T) {
 	}
 	if err := e.ScaleRevision(rev, 5); err != nil {
 		t.Errorf("scale to 5: %v", err)
+	}
+}
+
+// Faults apply to Service Usage by method id, with the HTTP status of the code: a caller
+// that cannot read the quota sees 403.
+func TestServiceUsageFault(t *testing.T) {
+	e := start(t, emulator.Options{Seed: emulator.SeedDemo})
+	e.InjectFault(emulator.Fault{Method: "serviceusage.services.consumerQuotaMetrics.list", Code: codes.PermissionDenied, Count: 1})
+	su, err := serviceusage.NewService(ctx(t), e.RESTClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := "projects/" + emulator.DemoProject + "/services/run.googleapis.com"
+	_, err = su.Services.ConsumerQuotaMetrics.List(parent).Do()
+	if ge, ok := err.(*googleapi.Error); !ok || ge.Code != 403 {
+		t.Errorf("with the fault: %v, want 403", err)
+	}
+	if _, err := su.Services.ConsumerQuotaMetrics.List(parent).Do(); err != nil {
+		t.Errorf("after the fault: %v", err)
 	}
 }

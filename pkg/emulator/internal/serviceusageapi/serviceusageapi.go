@@ -27,6 +27,7 @@ import (
 	"strings"
 
 	serviceusage "google.golang.org/api/serviceusage/v1beta1"
+	"google.golang.org/grpc/codes"
 
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
 )
@@ -88,7 +89,7 @@ func (s *server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if hit != nil {
-		apiError(rw, http.StatusServiceUnavailable, world.CodeName(hit.Code), "%s", hit.Message)
+		apiError(rw, httpStatus(hit.Code), world.CodeName(hit.Code), "%s", hit.Message)
 		return
 	}
 	project, service := seg[2], seg[4]
@@ -158,6 +159,33 @@ func (s *server) list(rw http.ResponseWriter, r *http.Request, metrics []*servic
 		out.NextPageToken = strconv.Itoa(end)
 	}
 	writeJSON(rw, out)
+}
+
+// httpStatus is the HTTP status of a gRPC code (Google API error model, "HTTP mapping").
+func httpStatus(c codes.Code) int {
+	switch c {
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange:
+		return http.StatusBadRequest
+	case codes.Unauthenticated:
+		return http.StatusUnauthorized
+	case codes.PermissionDenied:
+		return http.StatusForbidden
+	case codes.NotFound:
+		return http.StatusNotFound
+	case codes.AlreadyExists, codes.Aborted:
+		return http.StatusConflict
+	case codes.ResourceExhausted:
+		return http.StatusTooManyRequests
+	case codes.Canceled:
+		return 499
+	case codes.Unimplemented:
+		return http.StatusNotImplemented
+	case codes.Unavailable:
+		return http.StatusServiceUnavailable
+	case codes.DeadlineExceeded:
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
 }
 
 func writeJSON(rw http.ResponseWriter, v any) {
