@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"regexp"
+	"time"
 
 	compute "google.golang.org/api/compute/v1"
 	"google.golang.org/api/option"
@@ -223,6 +224,21 @@ func (e *Emulator) RevisionHealth(revision string) (RevisionHealth, error) {
 	return RevisionHealth{Revision: revision, Egress: e.w.EgressOfLocked(revision, r.GetVpcAccess()), Dependencies: deps, FailRatio: fail}, nil
 }
 
+// SetDirectVPCWarmup turns on (d > 0) or off the start-up connection delay of Direct VPC
+// revisions without an HTTP startup probe: for d after such a revision becomes Ready, its
+// traffic through the VPC does not connect (Cloud Run docs: "connection establishment delays
+// of a minute or more on instance startup"). Off by default.
+func (e *Emulator) SetDirectVPCWarmup(d time.Duration) error {
+	if d < 0 {
+		return fmt.Errorf("warm-up %v must not be negative", d)
+	}
+	e.w.Lock()
+	defer e.w.Unlock()
+	e.w.S.Net.DirectVPCWarmup = d
+	e.w.MarkChangedLocked()
+	return nil
+}
+
 // dependencyJSON reads a dependency given as a destination name or as an object.
 type dependencyJSON struct{ Dependency }
 
@@ -313,6 +329,23 @@ func (e *Emulator) dataplaneControl(mux *http.ServeMux, p string) {
 		}
 		if err := e.SetProjectAncestry(req.Project, req.Ancestors); err != nil {
 			controlError(rw, http.StatusBadRequest, err)
+			return
+		}
+		controlOK(rw, req)
+	})
+	mux.HandleFunc("POST "+p+"/warmup", func(rw http.ResponseWriter, r *http.Request) {
+		var req struct {
+			DirectVPC string `json:"directVpc"`
+		}
+		if !decode(rw, r, &req) {
+			return
+		}
+		d, err := time.ParseDuration(req.DirectVPC)
+		if err == nil {
+			err = e.SetDirectVPCWarmup(d)
+		}
+		if err != nil {
+			controlError(rw, http.StatusBadRequest, fmt.Errorf("\"directVpc\" must be a duration such as 60s or 0s: %w", err))
 			return
 		}
 		controlOK(rw, req)

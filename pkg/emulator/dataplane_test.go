@@ -499,3 +499,73 @@ func TestInstanceCountMetric(t *testing.T) {
 		t.Errorf("instance_count = %v", ts)
 	}
 }
+
+// With the start-up delay on, a Direct VPC canary without an HTTP startup probe fails its VPC
+// calls for the first minute, then serves 2xx; with an HTTP startup probe it never does.
+func TestDirectVPCStartupDelay(t *testing.T) {
+	for _, httpProbe := range []bool{false, true} {
+		t.Run(map[bool]string{false: "tcp probe", true: "http probe"}[httpProbe], func(t *testing.T) {
+			e := start(t, emulator.Options{Seed: emulator.SeedDemo})
+			onPremDestination(t, e)
+			if err := e.SetDestination(emulator.Destination{Name: "partner-db", IP: "192.168.10.5", Port: 5432, Project: emulator.DemoProject,
+				Network: emulator.DemoNetwork, Allow: []string{"10.15.0.0/28", "10.8.0.0/24"}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.SetDirectVPCWarmup(time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if httpProbe {
+				c := ctx(t)
+				svc, err := run.NewServicesClient(c, e.ClientOptions()...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer svc.Close()
+				s, err := svc.GetService(c, &runpb.GetServiceRequest{Name: demoService})
+				if err != nil {
+					t.Fatal(err)
+				}
+				s.Template.Containers[0].StartupProbe = &runpb.Probe{ProbeType: &runpb.Probe_HttpGet{HttpGet: &runpb.HTTPGetAction{Path: "/healthz"}}}
+				op, err := svc.UpdateService(c, &runpb.UpdateServiceRequest{Service: s})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := op.Wait(c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, newRev := canary(t, e)
+			if r, _ := e.RevisionHealth(newRev); (r.FailRatio == 1) == httpProbe {
+				t.Errorf("right after deploy: fail ratio %g (http probe %v)", r.FailRatio, httpProbe)
+			}
+			mc, err := monitoring.NewMetricClient(ctx(t), e.ClientOptions()...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer mc.Close()
+			count := func() map[string]float64 {
+				now := e.Now()
+				return series(t, mc, &monitoringpb.ListTimeSeriesRequest{
+					Name:     "projects/" + emulator.DemoProject,
+					Filter:   `metric.type = "run.googleapis.com/request_count" AND resource.labels.revision_name = "` + lastSegment(newRev) + `"`,
+					Interval: &monitoringpb.TimeInterval{StartTime: timestamppb.New(now.Add(-time.Minute)), EndTime: timestamppb.New(now)},
+					Aggregation: &monitoringpb.Aggregation{AlignmentPeriod: durationpb.New(time.Minute), PerSeriesAligner: monitoringpb.Aggregation_ALIGN_DELTA,
+						CrossSeriesReducer: monitoringpb.Aggregation_REDUCE_SUM, GroupByFields: []string{"metric.label.response_code_class"}},
+				})
+			}
+			e.Advance(time.Minute)
+			first := count()
+			e.Advance(2 * time.Minute)
+			later := count()
+			if httpProbe {
+				if first["5xx"] != 0 || later["5xx"] != 0 {
+					t.Errorf("with an HTTP startup probe: first minute %v, later %v; want no 5xx", first, later)
+				}
+				return
+			}
+			if !near(first["5xx"], 60, 2) || later["5xx"] != 0 || !near(later["2xx"], 60, 1) {
+				t.Errorf("first minute %v, a minute later %v; want 60 5xx then 60 2xx", first, later)
+			}
+		})
+	}
+}

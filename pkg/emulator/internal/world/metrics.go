@@ -122,6 +122,11 @@ func (w *World) RevisionDependenciesLocked(revision string) ([]DependencyOutcome
 		return nil, 0
 	}
 	e := w.EgressOfLocked(revision, r.GetVpcAccess())
+	warmUntil := w.warmupUntilLocked(r, e) // warmup.go
+	warming := w.Now().Before(warmUntil)
+	if warming {
+		w.wakeAtWarmupEndLocked(warmUntil)
+	}
 	okShare := 1.0
 	var out []DependencyOutcome
 	for _, dep := range w.S.Net.Dependencies[r.GetService()] {
@@ -135,6 +140,9 @@ func (w *World) RevisionDependenciesLocked(revision string) ([]DependencyOutcome
 			reach = Reach{Reason: "destination " + dep.Destination + " is not declared"}
 		} else {
 			reach = w.ReachLocked(e, d)
+			if warming {
+				reach = inWarmup(reach)
+			}
 		}
 		if !reach.OK {
 			okShare *= 1 - share

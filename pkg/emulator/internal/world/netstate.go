@@ -1,6 +1,8 @@
 package world
 
 import (
+	"time"
+
 	compute "google.golang.org/api/compute/v1"
 )
 
@@ -33,9 +35,16 @@ type NetState struct {
 	// set one; elsewhere DefaultDirectVPCQuota applies.
 	Quotas map[string]int64 `json:"quotas,omitempty"`
 
+	// DirectVPCWarmup, when set, is the start-up connection delay of Direct VPC revisions
+	// without an HTTP startup probe (warmup.go).
+	DirectVPCWarmup time.Duration `json:"directVpcWarmup,omitempty"`
+
 	// Timeline is what the metrics are computed from: one segment per change of what the
 	// workloads serve (metrics.go).
 	Timeline []*Segment `json:"timeline,omitempty"`
+
+	// wakeAt is when a start-up delay ends and the timeline must look again (not saved).
+	wakeAt time.Time
 }
 
 // NewNetState returns an empty NetState.
