@@ -1,7 +1,9 @@
 // Package computeapi serves the part of the Compute Engine API v1 (REST, JSON) that runnet and
 // the tools around it drive: networks, subnetworks, firewalls, routers with Cloud NAT, regional
 // addresses (including the serverless-ipv4-* addresses Cloud Run's Direct VPC egress holds),
-// the default routes, global and regional operations, and a minimal project resource.
+// the default routes, global and regional operations, and a minimal project resource; and,
+// in their own files, firewall policies and effective firewalls (firewallpolicies.go), Cloud
+// NAT checks and router status (nat.go), static routes and VPN tunnels (routes_custom.go).
 //
 // Requests are served under /compute/v1/ exactly as the real API lays them out, so the
 // google.golang.org/api/compute/v1 client works unchanged when pointed at the emulator with
