@@ -556,7 +556,7 @@ func (w *World) NatVMsLocked(routerKey string, n *compute.RouterNat) int {
 		}
 	}
 	for name, c := range w.S.Connectors {
-		e := w.EgressOfLocked(name+"/revisions/x", &runpb.VpcAccess{Connector: name})
+		e := w.EgressOfLocked(name, &runpb.VpcAccess{Connector: name}) // the connector's own path
 		if e.Problem == "" && e.NetProject == parts[0] && e.Region == parts[1] && e.Network == NetworkName(rt.Network) && NatCovers(n, e.Subnet) {
 			count, ok := w.S.ConnectorInstances[name]
 			if !ok {
