@@ -177,11 +177,27 @@ func TestFirewallEvaluationOrder(t *testing.T) {
 	if v := verdict(); v.Allowed || !strings.Contains(v.By, "hierarchical firewall policy org-pol") {
 		t.Errorf("deny in the org policy: %+v, want denied there", v)
 	}
+	// A folder's policy comes after the organization's: it decides only when the organization
+	// passes on.
+	fop := e.orgOK(t)(fp.Insert(&compute.FirewallPolicy{ShortName: "folder-pol"}).ParentId("folders/7").Do())
+	fid := fop.TargetLink[strings.LastIndex(fop.TargetLink, "/")+1:]
+	e.orgOK(t)(fp.AddRule(fid, tcpRule(1, "allow", "EGRESS", "0.0.0.0/0")).Do())
+	e.orgOK(t)(fp.AddAssociation(fid, &compute.FirewallPolicyAssociation{AttachmentTarget: "folders/7"}).Do())
+	e.w.Lock()
+	e.w.S.Net.Ancestry[testProject] = []string{"organizations/42", "folders/7"}
+	e.w.Unlock()
+	if v := verdict(); v.Allowed || !strings.Contains(v.By, "org-pol") {
+		t.Errorf("org deny before folder allow: %+v", v)
+	}
+	e.orgOK(t)(fp.PatchRule(id, &compute.FirewallPolicyRule{Action: "goto_next"}).Priority(10).Do())
+	if v := verdict(); !v.Allowed || !strings.Contains(v.By, "folder-pol") {
+		t.Errorf("org goto_next, folder allow: %+v", v)
+	}
 	eff, err := e.svc.Networks.GetEffectiveFirewalls(testProject, "vpc").Do()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(eff.FirewallPolicys) != 2 || eff.FirewallPolicys[0].Type != "HIERARCHY" || eff.FirewallPolicys[1].Type != "NETWORK" || len(eff.Firewalls) != 1 {
+	if len(eff.FirewallPolicys) != 3 || eff.FirewallPolicys[0].Name != id || eff.FirewallPolicys[1].Name != fid || eff.FirewallPolicys[2].Type != "NETWORK" || len(eff.Firewalls) != 1 {
 		t.Errorf("effective = %d policies (%+v), %d firewalls", len(eff.FirewallPolicys), eff.FirewallPolicys, len(eff.Firewalls))
 	}
 	pols, err := fp.List().ParentId("organizations/42").Do()
