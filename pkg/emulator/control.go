@@ -29,6 +29,9 @@ import (
 //	POST   /runnet-emulator/v1/connectors/scale {"connector":"projects/…/connectors/C","instances":3}
 //	…/principal, /organizations, /folders, /projects, /iam/{grant,revoke,policy},
 //	/sharedvpc/{hosts,attach}, /connectors/instances: see orgControl (org.go)
+//
+// and the data plane's endpoints (dataplane.go): destinations, dependencies, load,
+// quotas/direct-vpc, reach, warmup.
 const ControlPrefix = "/runnet-emulator/v1/"
 
 // Seed empties the world and fills it with the named seed (one of Seeds).
@@ -271,7 +274,8 @@ func (e *Emulator) controlHandler() http.Handler {
 		}
 		controlOK(rw, req)
 	})
-	e.orgControl(mux, p) // org.go: principal, hierarchy, IAM, Shared VPC, connector instances
+	e.orgControl(mux, p)       // org.go: principal, hierarchy, IAM, Shared VPC, connector instances
+	e.dataplaneControl(mux, p) // dataplane.go
 	return mux
 }
 

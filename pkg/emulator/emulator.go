@@ -39,8 +39,10 @@ import (
 
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/computeapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/lroapi"
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/monitoringapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/restgw"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/runapi"
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/serviceusageapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/vpcaccessapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
 )
@@ -166,6 +168,7 @@ func New(opts Options) (*Emulator, error) {
 	lroapi.Register(e.grpc, w)
 	runapi.Register(e.grpc, w)
 	vpcaccessapi.Register(e.grpc, w)
+	monitoringapi.Register(e.grpc, w)
 	mux := http.NewServeMux()
 	compute := computeapi.New(w)
 	mux.Handle("/compute/v1/", compute)
@@ -176,7 +179,10 @@ func New(opts Options) (*Emulator, error) {
 		e.wg.Wait()
 		return nil, err
 	}
-	e.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	mux.Handle(serviceusageapi.Pattern, serviceusageapi.New(w))
+	// Requests for a Cloud Run URL (by Host header) reach the service whatever their path
+	// (runurl.go); every other request is routed by path.
+	e.http = &http.Server{Handler: e.runURLHandler(mux), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return e, nil
 }
 

@@ -72,7 +72,7 @@ func (e *Emulator) registerREST(mux *http.ServeMux, compute http.Handler) error 
 }
 
 // RESTClientOptions point a REST client whose paths start with its API version (Run v2, VPC
-// Access v1, Resource Manager v3, Billing Catalog v1: google.golang.org/api/run/v2,
+// Access v1, Resource Manager v3, Billing Catalog v1, Service Usage v1beta1: google.golang.org/api/run/v2,
 // google.golang.org/api/vpcaccess/v1, or a cloud.google.com/go REST client) at the emulator.
 func (e *Emulator) RESTClientOptions() []option.ClientOption { return RESTClientOptions(e.Addr()) }
 

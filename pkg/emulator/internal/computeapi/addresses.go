@@ -104,7 +104,7 @@ func addressesLocked(w *world.World, project, region string) []*compute.Address 
 	prefix := project + "/" + region + "/"
 	for _, k := range world.SortedKeys(w.S.Addresses) {
 		if strings.HasPrefix(k, prefix) {
-			out = append(out, clone(w.S.Addresses[k]))
+			out = append(out, withNatUsersLocked(w, project, region, clone(w.S.Addresses[k]))) // nat.go
 		}
 	}
 	for _, k := range world.SortedKeys(w.S.Reservations) {
@@ -309,7 +309,7 @@ func (s *server) addressesGet(r *http.Request, p params) (any, *apiError) {
 	s.w.Lock()
 	defer s.w.Unlock()
 	if a, ok := s.w.S.Addresses[world.RegionalKey(project, region, name)]; ok {
-		return clone(a), nil
+		return withNatUsersLocked(s.w, project, region, clone(a)), nil // nat.go
 	}
 	if res, ok := s.w.S.Reservations[name]; ok && res.Project == project && res.Region == region {
 		if a := serverlessAddressLocked(s.w, res); a != nil {
@@ -350,6 +350,9 @@ func (s *server) addressesDelete(r *http.Request, p params) (any, *apiError) {
 		cur, aerr := addresses.currentLocked(s.w, t)
 		if aerr != nil {
 			return nil, aerr
+		}
+		if r := natUserLocked(s.w, t.project, t.region, t.name, ""); r != "" { // nat.go
+			return nil, errInUse("address", addresses.path(t), routerPath(t.project, t.region, r))
 		}
 		return addresses.deleteLocked(s.w, t, rid, cur.Id, nil), nil
 	})

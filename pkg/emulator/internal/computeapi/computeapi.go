@@ -3,7 +3,9 @@
 // addresses (including the serverless-ipv4-* addresses Cloud Run's Direct VPC egress holds),
 // the default routes, global and regional operations (and their aggregated list), regions and
 // zones, and a minimal project resource; Batch serves the batch endpoint gcloud uses for
-// multi-resource commands.
+// multi-resource commands; and, in their own files, firewall policies and effective firewalls
+// (firewallpolicies.go), Cloud NAT checks and router status (nat.go), static routes and VPN
+// tunnels (routes_custom.go).
 //
 // Requests are served under /compute/v1/ exactly as the real API lays them out, so the
 // google.golang.org/api/compute/v1 client works unchanged when pointed at the emulator with

@@ -178,6 +178,7 @@ func TestMethodIDs(t *testing.T) {
 		"compute.projects.disableXpnResource", "compute.projects.getXpnHost", "compute.projects.getXpnResources",
 		"compute.projects.listXpnHosts", "compute.subnetworks.getIamPolicy", "compute.subnetworks.setIamPolicy",
 	}
+	want = append(want, firewallPolicyMethodIDs...) // firewallpolicies_test.go
 	for _, id := range want {
 		if !contains(ids, id) {
 			t.Errorf("MethodIDs lacks %s", id)

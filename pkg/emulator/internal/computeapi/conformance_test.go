@@ -45,6 +45,8 @@ var conformanceLogs = []struct {
 	{"network-custom-gcloud-describe-listsubnets-routes.http.log", 7},
 	// Beyond the five above: logConfig {enable:false} echoed, setPrivateIpGoogleAccess.
 	{"subnetwork-crud-setPrivateIpGoogleAccess.http.log", 16},
+	// Hierarchical firewall policy: create, rules, getRule 400 without errors[], delete.
+	{"firewallpolicyrule-getRule-400.http.log", 17},
 }
 
 // knownExtras are fields the emulator returns that a recording lacks, with the reason.
@@ -168,6 +170,8 @@ func replay(t *testing.T, name string, exchanges []exchange) {
 		"${subnetworkID}": "subnet-" + unique,
 		"${firewallID}":   "firewall-" + unique,
 		"${routerID}":     "router-" + unique,
+		// The policy's id is learnt from its operation's targetLink.
+		"${organizationID}": "123456789012",
 	}
 	w.Lock()
 	switch name {
@@ -193,6 +197,7 @@ func replay(t *testing.T, name string, exchanges []exchange) {
 	for i, ex := range exchanges {
 		label := fmt.Sprintf("#%d %s %s", i+1, ex.method, ex.url)
 		url := strings.Replace(subst(ex.url), "https://compute.googleapis.com/compute/v1/", "http://"+addr+"/compute/v1/", 1)
+		url = strings.Replace(url, "https://www.googleapis.com/compute/v1/", "http://"+addr+"/compute/v1/", 1)
 		var body io.Reader
 		if ex.reqBody != "" {
 			body = strings.NewReader(subst(ex.reqBody))
@@ -221,6 +226,9 @@ func replay(t *testing.T, name string, exchanges []exchange) {
 		}
 		if m, ok := gotJSON.(map[string]any); ok && m["kind"] == "compute#operation" {
 			vars["${operationID}"] = m["name"].(string)
+			if link, ok := m["targetLink"].(string); ok && strings.Contains(link, "/locations/global/firewallPolicies/") {
+				vars["${firewallPolicyID}"] = link[strings.LastIndex(link, "/")+1:]
+			}
 		}
 		if err := json.Unmarshal([]byte(subst(ex.respBody)), &wantJSON); err != nil {
 			t.Fatalf("%s: recorded body is not JSON: %v", label, err)

@@ -21,6 +21,9 @@ type apiError struct {
 	Message string
 	// OpCode is the operation error code (op.error.errors[].code) for this error.
 	OpCode string
+	// Bare leaves the errors[] list out of the body, as some newer methods answer
+	// (realapi/compute/firewallpolicyrule-getRule-400.http.log).
+	Bare bool
 }
 
 func (e *apiError) Error() string {
@@ -46,6 +49,13 @@ type errorDetail struct {
 }
 
 func mustErrorBody(e *apiError) []byte {
+	if e.Bare {
+		b, err := json.Marshal(map[string]any{"error": map[string]any{"code": e.Status, "message": e.Message}})
+		if err != nil {
+			panic(fmt.Sprintf("computeapi: marshal error body: %v", err))
+		}
+		return b
+	}
 	b, err := json.Marshal(errorBody{Error: errorPayload{
 		Code: e.Status, Message: e.Message,
 		Errors: []errorDetail{{Message: e.Message, Domain: "global", Reason: e.Reason}},

@@ -102,9 +102,19 @@ type opSpec struct {
 	// apply makes the change when the operation completes (with the lock held). Its error
 	// becomes the operation's error.
 	apply func() *apiError
+	// org makes an organization-scope operation (locations/global/operations), as
+	// hierarchical firewall policies have; hideTarget leaves targetLink and targetId out until
+	// the operation is DONE (realapi/compute/firewallpolicyrule-getRule-400.http.log).
+	org, hideTarget bool
 }
 
+// orgScope is the project part of the keys of organization-scope operations.
+const orgScope = "locations"
+
 func opKey(project, region, name string) string {
+	if project == orgScope {
+		return "locations/global/" + name
+	}
 	if region == "" {
 		return project + "/global/" + name
 	}
@@ -146,6 +156,13 @@ func startOpLocked(w *world.World, spec opSpec) *compute.Operation {
 		op.Region = regionLink(spec.project, spec.region)
 	}
 	key := opKey(spec.project, spec.region, name)
+	if spec.org {
+		key = opKey(orgScope, "", name)
+		op.SelfLink = linkBase + "locations/global/operations/" + name
+	}
+	if spec.hideTarget {
+		op.TargetLink, op.TargetId = "", 0
+	}
 	w.S.ComputeOps[key] = op
 	if spec.flightKey != "" {
 		f := spec.fl
@@ -175,6 +192,9 @@ func completeOpLocked(w *world.World, key string, spec opSpec) {
 	}
 	op.Status = "DONE"
 	op.Progress = 100
+	if spec.hideTarget {
+		op.TargetLink, op.TargetId = linkBase+spec.target, spec.targetID
+	}
 	op.EndTime = timestamp(w.Now())
 	if aerr != nil {
 		op.Error = &compute.OperationError{Errors: []*compute.OperationErrorErrors{{Code: aerr.opCode(), Message: aerr.Message}}}

@@ -36,7 +36,7 @@ func routerPath(project, region, name string) string {
 }
 
 // validateNatsLocked checks a router's Cloud NAT gateways.
-func validateNatsLocked(w *world.World, project, region, network string, nats []*compute.RouterNat) *apiError {
+func validateNatsLocked(w *world.World, project, region, network, router string, nats []*compute.RouterNat) *apiError {
 	names := map[string]bool{}
 	for i, n := range nats {
 		field := fmt.Sprintf("resource.nats[%d]", i)
@@ -91,6 +91,9 @@ func validateNatsLocked(w *world.World, project, region, network string, nats []
 				return errInvalid(fmt.Sprintf("Invalid value for field '%s': '%s'. The subnetwork is not in the router's network.", sf, sub.Name))
 			}
 		}
+		if aerr := validateNatMoreLocked(w, project, region, network, router, field, n); aerr != nil { // nat.go
+			return aerr
+		}
 	}
 	return nil
 }
@@ -113,6 +116,7 @@ func normalizeNats(project, region string, nats []*compute.RouterNat) []*compute
 		if n.EffectiveTcpTimeWaitTimeoutSec == 0 {
 			n.EffectiveTcpTimeWaitTimeoutSec = defaultTCPTimeWaitSec
 		}
+		n.NatIps, n.DrainNatIps = normalizeNatIPs(project, region, n.NatIps), normalizeNatIPs(project, region, n.DrainNatIps)
 		for _, sub := range n.Subnetworks {
 			if _, _, name, ok := regionalRef(sub.Name, project, region, "subnetworks"); ok {
 				sub.Name = linkBase + subnetPath(project, region, name)
@@ -137,7 +141,7 @@ func validateRouterLocked(w *world.World, project, region string, rt *compute.Ro
 	if aerr != nil {
 		return "", aerr
 	}
-	if aerr := validateNatsLocked(w, project, region, network, rt.Nats); aerr != nil {
+	if aerr := validateNatsLocked(w, project, region, network, rt.Name, rt.Nats); aerr != nil {
 		return "", aerr
 	}
 	if t := (target{project, region, rt.Name}); routers.takenLocked(w, t) {
@@ -238,7 +242,7 @@ func routerPatchLocked(w *world.World, t target, rid string, patch *compute.Rout
 		case "description":
 			u.Description = patch.Description
 		case "nats":
-			if aerr := validateNatsLocked(w, project, region, network, patch.Nats); aerr != nil {
+			if aerr := validateNatsLocked(w, project, region, network, cur.Name, patch.Nats); aerr != nil {
 				return nil, aerr
 			}
 			u.Nats = normalizeNats(project, region, patch.Nats)

@@ -59,13 +59,17 @@ func routesLocked(w *world.World, project string) []*compute.Route {
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sortRoutes(out)
 	return out
+}
+
+func sortRoutes(out []*compute.Route) {
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 }
 
 func (s *server) routesList(r *http.Request, p params) (any, *apiError) {
 	return s.list(r, p, "compute#route", "routes", func(w *world.World, project, _ string) []listItem {
-		routes := routesLocked(w, project)
+		routes := allRoutesLocked(w, project)
 		items := make([]listItem, 0, len(routes))
 		for _, rt := range routes {
 			items = append(items, toItem(rt, rt.Name, rt.CreationTimestamp))
@@ -77,7 +81,7 @@ func (s *server) routesList(r *http.Request, p params) (any, *apiError) {
 func (s *server) routesGet(r *http.Request, p params) (any, *apiError) {
 	s.w.Lock()
 	defer s.w.Unlock()
-	for _, rt := range routesLocked(s.w, p["project"]) {
+	for _, rt := range allRoutesLocked(s.w, p["project"]) {
 		if rt.Name == p["name"] {
 			return rt, nil
 		}

@@ -139,6 +139,10 @@ func completeExecutionLocked(w *world.World, name string) {
 	if !ok || conditionState(e.Conditions, condCompleted) != runpb.Condition_CONDITION_PENDING {
 		return
 	}
+	if why := probeFailureLocked(w, e); why != "" { // probe.go
+		failProbeLocked(w, e, why)
+		return
+	}
 	e.SucceededCount = e.TaskCount - e.FailedCount - e.CancelledCount
 	endExecutionLocked(w, e, runpb.Condition_CONDITION_SUCCEEDED, "", runpb.Condition_COMMON_REASON_UNDEFINED, runpb.ExecutionReference_EXECUTION_SUCCEEDED, nil)
 }

@@ -204,6 +204,9 @@ func settleRevisionLocked(w *world.World, revName string) {
 	n := o.startupInstances(rev)
 	t, fail := checkVPCLocked(w, o.where(), rev.GetVpcAccess())
 	if fail == nil && t != nil {
+		fail = directQuotaLocked(w, o.where(), rev) // quota.go
+	}
+	if fail == nil && t != nil {
 		fail = holdLocked(w, t, revName, n)
 	}
 	if fail != nil {

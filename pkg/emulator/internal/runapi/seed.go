@@ -91,6 +91,9 @@ func ScaleRevisionLocked(w *world.World, revisionName string, instances int) err
 	if !ok {
 		return fmt.Errorf("scale %s: owner %s not found", lastSegment(revisionName), rev.Service)
 	}
+	if err := checkScaleQuotaLocked(w, o.where(), rev, instances); err != nil { // quota.go
+		return err
+	}
 	if len(rev.GetVpcAccess().GetNetworkInterfaces()) > 0 && instances > 0 {
 		t, fail := checkVPCLocked(w, o.where(), rev.GetVpcAccess())
 		if fail == nil {

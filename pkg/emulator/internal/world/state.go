@@ -47,6 +47,8 @@ type State struct {
 
 	// Dir is the resource hierarchy, IAM policies and Shared VPC links (directory.go).
 	Dir *Directory
+	// Net is the data plane, firewall policies, quotas and metrics timeline (netstate.go).
+	Net *NetState
 
 	// Seq feeds numeric ids and counters.
 	Seq uint64
@@ -72,6 +74,7 @@ func NewState() *State {
 		Instances:          map[string]int{},
 		ConnectorInstances: map[string]int{},
 		Dir:                NewDirectory(),
+		Net:                NewNetState(),
 	}
 }
 
@@ -109,6 +112,7 @@ type stateJSON struct {
 	Instances          map[string]int                 `json:"instances,omitempty"`
 	ConnectorInstances map[string]int                 `json:"connectorInstances,omitempty"`
 	Directory          *Directory                     `json:"directory,omitempty"`
+	Net                *NetState                      `json:"net,omitempty"`
 	Seq                uint64                         `json:"seq"`
 }
 
@@ -141,6 +145,7 @@ func (s *State) MarshalJSON() ([]byte, error) {
 		Networks: s.Networks, Subnetworks: s.Subnetworks, Routers: s.Routers, Firewalls: s.Firewalls,
 		Addresses: s.Addresses, ComputeOps: s.ComputeOps, Reservations: s.Reservations,
 		Instances: s.Instances, ConnectorInstances: s.ConnectorInstances, Directory: s.Dir, Seq: s.Seq,
+		Net: s.Net,
 	}
 	var err error
 	if j.Connectors, err = marshalProtos(s.Connectors); err != nil {
@@ -185,6 +190,7 @@ func (s *State) UnmarshalJSON(b []byte) error {
 	copyMap(n.ConnectorInstances, j.ConnectorInstances)
 	n.Dir = j.Directory.fill()
 	n.Seq = j.Seq
+	n.Net = j.Net.fill()
 	steps := []error{
 		unmarshalProtos(j.Connectors, n.Connectors, func() *vpcaccesspb.Connector { return &vpcaccesspb.Connector{} }),
 		unmarshalProtos(j.Services, n.Services, func() *runpb.Service { return &runpb.Service{} }),
