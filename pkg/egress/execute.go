@@ -90,19 +90,56 @@ type Execution struct {
 	Name string `json:"name"`
 }
 
-// ConnectorUser is a workload that uses a connector: through its template (Revision empty) or
-// through a revision that still serves traffic or carries a tag.
+// ConnectorUser is a workload that uses a connector: through its template (Revision and
+// Execution empty: its next revision or execution), through a revision that receives traffic
+// or carries a tag (Revision), or through a job execution that is still running (Execution).
 type ConnectorUser struct {
 	Workload WorkloadRef `json:"workload"`
 	Revision string      `json:"revision,omitempty"`
+	// Percent is the revision's share of the traffic (instances).
+	Percent int `json:"percent,omitempty"`
+	// Tags are the revision's traffic tags.
+	Tags      []string `json:"tags,omitempty"`
+	Execution string   `json:"execution,omitempty"`
 }
 
-// String names the user for messages: "run-service" or "run-service (revision X)".
+// String names the user for messages: "run-service" (its template), "run-service (revision
+// X, 100% of traffic)", "run-service (revision X, tag old)" or "job/j (execution X, running)".
 func (u ConnectorUser) String() string {
-	if u.Revision == "" {
+	if u.Revision == "" && u.Execution == "" {
 		return u.Workload.String()
 	}
-	return u.Workload.String() + " (revision " + u.Revision + ")"
+	return u.Workload.String() + " (" + u.Via() + ")"
+}
+
+// Via says how the workload uses the connector: "template", "revision X, 100% of traffic",
+// "revision X, tag T" or "execution X, running".
+func (u ConnectorUser) Via() string {
+	switch {
+	case u.Execution != "":
+		return "execution " + u.Execution + ", running"
+	case u.Revision == "":
+		return "template"
+	}
+	var what []string
+	if u.Percent > 0 {
+		what = append(what, fmt.Sprintf("%d%% of %s", u.Percent, shareNoun(u.Workload.Kind)))
+	}
+	for _, t := range u.Tags {
+		what = append(what, "tag "+t)
+	}
+	if len(what) == 0 {
+		return "revision " + u.Revision
+	}
+	return "revision " + u.Revision + ", " + strings.Join(what, ", ")
+}
+
+// shareNoun is what a revision's share is of: traffic, or a worker pool's instances.
+func shareNoun(k Kind) string {
+	if k == KindWorkerPool {
+		return "instances"
+	}
+	return "traffic"
 }
 
 // ErrNotApplied is wrapped by a Platform error for a write that certainly changed nothing: the
