@@ -381,12 +381,10 @@ func (p *Platform) DeleteConnector(ctx context.Context, c egress.ConnectorRef) e
 	return err
 }
 
-// revisionReadConcurrency bounds the revision reads of ConnectorUsers.
-const revisionReadConcurrency = 8
-
 // ConnectorUsers lists the workloads of the connector's project and region that use it:
-// through their template, or through a revision of a service or worker pool that still
-// serves traffic (or carries a traffic tag) and was created with the connector.
+// through their template, through a revision of a service or worker pool that receives
+// traffic (instances) or carries a traffic tag and was created with the connector, or through
+// a job execution that is still running with it.
 func (p *Platform) ConnectorUsers(ctx context.Context, conn egress.ConnectorRef) ([]egress.ConnectorUser, error) {
 	ws, err := p.C.ListWorkloads(ctx, conn.Project, conn.Region)
 	if err != nil {
@@ -395,67 +393,15 @@ func (p *Platform) ConnectorUsers(ctx context.Context, conn egress.ConnectorRef)
 	return p.C.ConnectorUsers(ctx, conn, ws)
 }
 
-// usesConnector reports whether v (as the API holds it, for a workload in ref's project and
-// region) uses conn.
-func usesConnector(v egress.VPC, ref egress.WorkloadRef, conn egress.ConnectorRef) bool {
-	if v.Connector == "" {
-		return false
-	}
-	c, err := egress.ParseConnectorRef(v.Connector, ref.Project, ref.Region)
-	return err == nil && c == conn
-}
-
 // ConnectorUsers is Platform.ConnectorUsers over workloads already listed.
 func (c *Clients) ConnectorUsers(ctx context.Context, conn egress.ConnectorRef, ws []*Workload) ([]egress.ConnectorUser, error) {
-	var users []egress.ConnectorUser
-	type probe struct {
-		ref egress.WorkloadRef
-		rev string
-	}
-	var probes []probe
-	for _, w := range ws {
-		if usesConnector(w.VPC, w.Ref, conn) {
-			users = append(users, egress.ConnectorUser{Workload: w.Ref})
-			continue
-		}
-		if w.Ref.Kind == egress.KindJob {
-			continue
-		}
-		seen := map[string]bool{}
-		for _, t := range servingTargets(w) {
-			if t.Revision == "" || seen[t.Revision] || (t.Percent == 0 && t.Tag == "") {
-				continue
-			}
-			seen[t.Revision] = true
-			probes = append(probes, probe{w.Ref, t.Revision})
-		}
-	}
-	found := make([]bool, len(probes))
-	errs := make([]error, len(probes))
-	sem := make(chan struct{}, revisionReadConcurrency)
-	var wg sync.WaitGroup
-	for i, pr := range probes {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			rev, err := c.getRevision(ctx, pr.ref, pr.rev)
-			if err != nil {
-				if !IsNotFound(err) {
-					errs[i] = err
-				}
-				return
-			}
-			found[i] = usesConnector(VPCFromProto(rev.GetVpcAccess()), pr.ref, conn)
-		})
-	}
-	wg.Wait()
-	if err := joinErrors(errs...); err != nil {
+	states, err := c.ServingStates(ctx, ws)
+	if err != nil {
 		return nil, err
 	}
-	for i, pr := range probes {
-		if found[i] {
-			users = append(users, egress.ConnectorUser{Workload: pr.ref, Revision: pr.rev})
-		}
+	var users []egress.ConnectorUser
+	for _, s := range states {
+		users = append(users, s.ConnectorUsers(conn)...)
 	}
 	return users, nil
 }

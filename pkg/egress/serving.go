@@ -211,14 +211,19 @@ func usesConnector(v VPC, ref WorkloadRef, conn ConnectorRef) bool {
 }
 
 // ConnectorUsers returns how the workload uses conn: through its template (the next revision
-// or execution), through revisions that receive traffic or carry a tag, and through running
-// job executions. It returns nil when nothing of the workload uses it.
+// or execution, and the latest revision, which was made from it), through other revisions
+// that receive traffic or carry a tag, and through running job executions. It returns nil
+// when nothing of the workload uses it.
 func (s *ServingState) ConnectorUsers(conn ConnectorRef) []ConnectorUser {
 	var out []ConnectorUser
-	if usesConnector(s.Template, s.Ref, conn) {
+	template := usesConnector(s.Template, s.Ref, conn)
+	if template {
 		out = append(out, ConnectorUser{Workload: s.Ref})
 	}
 	for _, r := range s.Revisions {
+		if r.Latest && template {
+			continue // the template's own revision: the template entry says it
+		}
 		if usesConnector(r.VPC, s.Ref, conn) {
 			out = append(out, ConnectorUser{Workload: s.Ref, Revision: r.Name, Percent: r.Percent, Tags: slices.Clone(r.Tags)})
 		}

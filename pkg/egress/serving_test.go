@@ -44,7 +44,7 @@ func TestServingState(t *testing.T) {
 			status:    []TrafficTarget{{Latest: true, Percent: 100}},
 			vpcOf:     map[string]VPC{"svc-1": connVPC},
 			wantNames: []string{"svc-1"}, wantServing: "revision svc-1 (100%, connector: connector run-connector, egress private-ranges-only)",
-			wantMode: ModeConnector, wantOff: []string{"svc-1"}, wantUsers: []string{"svc", "svc (revision svc-1, 100% of traffic)"},
+			wantMode: ModeConnector, wantOff: []string{"svc-1"}, wantUsers: []string{"svc"},
 		},
 		{
 			name: "template moved, traffic pinned to the old revision",
