@@ -14,7 +14,7 @@ const (
 )
 
 var (
-	servRef  = WorkloadRef{Kind: KindService, Project: sProject, Region: sRegion, Name: "svc"}
+	servRef = WorkloadRef{Kind: KindService, Project: sProject, Region: sRegion, Name: "svc"}
 	connVPC = VPC{Connector: sConn, Egress: EgressPrivateRangesOnly}
 	dirVPC  = VPC{Subnet: sSubnet, Egress: EgressPrivateRangesOnly}
 	connRef = ConnectorRef{Project: sProject, Region: sRegion, Name: "run-connector"}
