@@ -343,7 +343,7 @@ func (o *AttachOptions) run(ctx context.Context) error {
 	if same, err := cur.Equivalent(target, o.ref.Project, o.ref.Region); err == nil && same {
 		if w.Rollout() != cloud.RolloutFailed {
 			o.infof("No change: %s %s already has %s.", noun(o.ref.Kind), o.ref.Name, describeVPC(cur))
-			return p.Print(NewWorkloadStatus(w))
+			return p.Print(NewWorkloadStatus(w, nil))
 		}
 		// The settings are asked for already, but they failed to take effect: try again
 		// (a missing connector may exist by now).
@@ -378,7 +378,7 @@ func (o *AttachOptions) run(ctx context.Context) error {
 			Operation: res.Operation,
 		})
 	}
-	st := NewWorkloadStatus(res)
+	st := NewWorkloadStatus(res, nil)
 	switch {
 	case o.ref.Kind == egress.KindJob:
 		o.infof("Updated job %s: %s; its next execution uses it.", o.ref.Name, describeVPC(target))

@@ -194,7 +194,7 @@ type SubnetView struct {
 // what uses it. JSON field names are a stable contract.
 type SubnetDetail struct {
 	*cloud.Subnet
-	// Users are the workloads of the project whose template uses the subnet for Direct VPC
+	// Users are the workloads of the project that use the subnet (template, serving revisions) for Direct VPC
 	// egress ([] when none).
 	Users []WorkloadUser `json:"users"`
 	// Connectors are the connectors made in the subnet ([] when none).
@@ -235,7 +235,7 @@ func (l subnetListView) Table() ([]string, [][]string) {
 // cannot be listed from here.)
 func subnetUsers(ctx context.Context, c *cloud.Clients, project string, ref egress.SubnetRef) ([]WorkloadUser, error) {
 	path := ref.Path()
-	users, _, err := findUsers(ctx, c, []string{project}, ref.Region, true, func(w *cloud.Workload) bool { return usesSubnet(w, path) })
+	users, _, err := findUsers(ctx, c, []string{project}, ref.Region, true, func(s *egress.ServingState) []string { return subnetVia(s, path) })
 	return users, err
 }
 
@@ -609,7 +609,7 @@ func NewCmdSubnetDescribe(f *Factory, runF func(context.Context, *SubnetDescribe
 		Long: `Show a subnet (as YAML in the table format, like gcloud's describe) with its
 utilization: usable addresses, addresses reserved now, the serverless-ipv4-*
 reservations Cloud Run holds for Direct VPC egress, free /28 blocks; the
-workloads of the project whose template uses it for Direct VPC egress, what they
+workloads of the project that use it for Direct VPC egress (template or serving revisions), what they
 could reserve at their maximum scale (maxScaleBlocks, maxScaleIps), and the
 connectors made in it.`,
 		Example: `  runnet subnet describe run-direct-vpc-egress

@@ -98,6 +98,21 @@ func (s *ServingState) Revision(name string) (ServingRevision, bool) {
 // same reports whether two VPC settings of the workload are equivalent.
 func (s *ServingState) same(a, b VPC) bool { return sameVPC(a, b, s.Ref) }
 
+// Same reports whether two VPC settings are equivalent for the workload (see VPC.Equivalent).
+func (s *ServingState) Same(a, b VPC) bool { return s.same(a, b) }
+
+// TemplateShare is the share of the traffic (instances) that revisions with the template's
+// settings receive.
+func (s *ServingState) TemplateShare() int {
+	n := 0
+	for _, r := range s.Receiving() {
+		if s.same(r.VPC, s.Template) {
+			n += r.Percent
+		}
+	}
+	return n
+}
+
 // VPC returns the VPC access that serves: for jobs the template's (what the next execution
 // uses); otherwise that of the settings with the largest share of the traffic (instances),
 // adding up the revisions that have the same settings, and the template's when nothing
