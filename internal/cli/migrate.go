@@ -578,12 +578,17 @@ func (o *MigrateOptions) fleet(c *cloud.Clients) *Fleet {
 	}
 }
 
-// readWorkloads reads the workloads to migrate: one with GetWorkload; several with one list
-// of the region; --all: the region's workloads whose template uses --from-connector.
+// readWorkloads reads the workloads to migrate, each with what serves it (Serving): one
+// with GetWorkload; several with one list of the region; --all: the region's workloads that
+// use --from-connector (through their template, a revision that receives traffic or carries
+// a tag, or a running job execution).
 func (o *MigrateOptions) readWorkloads(ctx context.Context, c *cloud.Clients) ([]*cloud.Workload, error) {
 	if o.single {
 		w, err := c.GetWorkload(ctx, o.refs[0])
 		if err != nil {
+			return nil, err
+		}
+		if err := readServing(ctx, c, []*cloud.Workload{w}); err != nil {
 			return nil, err
 		}
 		return []*cloud.Workload{w}, nil
@@ -593,9 +598,12 @@ func (o *MigrateOptions) readWorkloads(ctx context.Context, c *cloud.Clients) ([
 		return nil, err
 	}
 	if o.All {
+		if err := readServing(ctx, c, all); err != nil {
+			return nil, err
+		}
 		var out []*cloud.Workload
 		for _, w := range all {
-			if usesConnector(w, o.fromConn) {
+			if w.Serving.UsesConnector(o.fromConn) {
 				out = append(out, w)
 			}
 		}
@@ -617,7 +625,44 @@ func (o *MigrateOptions) readWorkloads(ctx context.Context, c *cloud.Clients) ([
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("not found in project %s, region %s: %s (see runnet status)", o.project, o.region, strings.Join(missing, ", "))
 	}
+	if err := readServing(ctx, c, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// readServing reads what serves each of ws that does not know yet (Workload.Serving).
+func readServing(ctx context.Context, c *cloud.Clients, ws []*cloud.Workload) error {
+	var missing []*cloud.Workload
+	for _, w := range ws {
+		if w.Serving == nil {
+			missing = append(missing, w)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	states, err := c.ServingStates(ctx, missing)
+	if err != nil {
+		return fmt.Errorf("read what serves the workloads: %w", err)
+	}
+	for i, w := range missing {
+		w.Serving = states[i]
+	}
+	return nil
+}
+
+// servingVPC is the VPC access that serves w (the template's when that is not known),
+// canonical when it parses.
+func servingVPC(w *cloud.Workload) egress.VPC {
+	v := w.VPC
+	if w.Serving != nil {
+		v = w.Serving.VPC()
+	}
+	if c, err := v.Canonical(w.Ref.Project, w.Ref.Region); err == nil {
+		return c
+	}
+	return v
 }
 
 // confirm asks once, on a terminal, before changing anything (after showing the plans).
@@ -804,10 +849,7 @@ func (t *resolvedTarget) forWorkload(w *cloud.Workload) egress.VPC {
 	if o.mode == egress.ModeNone {
 		return egress.VPC{}
 	}
-	cur, err := w.VPC.Canonical(w.Ref.Project, w.Ref.Region)
-	if err != nil {
-		cur = w.VPC
-	}
+	cur := servingVPC(w) // egress and tags are kept from what serves
 	switch {
 	case o.set["egress"]:
 		v.Egress = o.egress
@@ -917,10 +959,7 @@ func (o *MigrateOptions) inferNetwork(ctx context.Context, c *cloud.Clients, ws 
 	var wg sync.WaitGroup
 	results := make([]source, len(ws))
 	for i, w := range ws {
-		cur, err := w.VPC.Canonical(w.Ref.Project, w.Ref.Region)
-		if err != nil {
-			continue
-		}
+		cur := servingVPC(w) // the network the workload reaches today
 		switch cur.Mode() {
 		case egress.ModeDirect:
 			if cur.Network != "" {
@@ -1230,12 +1269,18 @@ func (fl *Fleet) progress(ref egress.WorkloadRef, format string, args ...any) {
 // plan. create is a subnet the migration creates first (nil if none).
 func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target TargetFunc, create *egress.SubnetSpec) []*Migration {
 	ms := make([]*Migration, len(ws))
+	servingErr := readServing(ctx, fl.C, ws)
 	for i, w := range ws {
 		ms[i] = &Migration{Ref: w.Ref, Workload: w, Target: target(w), CreateSubnet: create}
 		if err := lockedBy(w); err != nil {
 			// Another run holds it (or died holding it): what it carries is no basis for a
 			// plan, not even a no-op.
 			ms[i].failed(err)
+			continue
+		}
+		if w.Serving == nil {
+			// What serves decides whether there is anything to do: without it, no plan.
+			ms[i].failed(servingErr)
 		}
 	}
 	// Who moves into which subnet, for the free-ips check.
@@ -1316,7 +1361,12 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 	return ms
 }
 
+// noOp reports whether the target is in force: the template has it, its latest revision did
+// not fail, and every revision that receives traffic (instances) has it.
 func (m *Migration) noOp() bool {
+	if m.Workload.Serving != nil {
+		return m.Workload.Serving.Serves(m.Target)
+	}
 	same, err := m.Workload.VPC.Equivalent(m.Target, m.Ref.Project, m.Ref.Region)
 	return err == nil && same
 }
@@ -1632,6 +1682,9 @@ func (m *Migration) Report(dryRun bool) MigrationReport {
 		r.Plan.Steps = []egress.Step{}
 	}
 	r.PreviousRevision = m.Workload.LatestReady
+	if len(p.MoveFrom) > 0 {
+		r.PreviousRevision = p.MoveFrom[0]
+	}
 	if m.Ref.Kind != egress.KindJob {
 		r.Traffic = m.Workload.Traffic
 	}

@@ -161,7 +161,8 @@ func (p *Platform) Update(ctx context.Context, cur *egress.Snapshot, u egress.Up
 		setAnnotation(msg, egress.JournalAnnotation, *u.Journal)
 	}
 	metadataOnly := u.VPC == nil && u.Traffic == nil
-	res, err := p.send(ctx, w, msg, sendOptions{validateOnly: u.ValidateOnly, noWait: u.NoWait, metadataOnly: metadataOnly})
+	res, err := p.send(ctx, w, msg, sendOptions{validateOnly: u.ValidateOnly, noWait: u.NoWait, metadataOnly: metadataOnly,
+		forceNewRevision: u.ForceNewRevision && ref.Kind != egress.KindJob})
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +175,8 @@ type sendOptions struct {
 	noWait bool
 	// metadataOnly: the change touches neither the template nor the traffic.
 	metadataOnly bool
+	// forceNewRevision deploys a new revision of an unchanged template.
+	forceNewRevision bool
 }
 
 // send starts the update of w to msg and waits for it. The update carries w's etag; it is
@@ -183,7 +186,7 @@ type sendOptions struct {
 // *egress.ConflictError that says what changed.
 func (p *Platform) send(ctx context.Context, w *Workload, msg proto.Message, o sendOptions) (*Workload, error) {
 	ref := w.Ref
-	opName, md, waiter, landed, err := p.C.sendUpdate(ctx, w, msg, SetVPCOptions{ValidateOnly: o.validateOnly})
+	opName, md, waiter, landed, err := p.C.sendUpdate(ctx, w, msg, SetVPCOptions{ValidateOnly: o.validateOnly, ForceNewRevision: o.forceNewRevision})
 	if err != nil {
 		var ce *egress.ConflictError
 		if errors.As(err, &ce) {
