@@ -12,8 +12,11 @@ import (
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/protobuf/proto"
 
+	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/pkg/egress"
 )
 
 // Serving truth, end to end: a workload's mode, a connector's users and "already migrated" are
@@ -305,5 +308,260 @@ func TestRunningExecutionUsesConnector(t *testing.T) {
 	exec := md.GetName()[strings.LastIndex(md.GetName(), "/")+1:]
 	if len(users) != 1 || users[0].Workload != "job/nightly-export" || !slices.Equal(users[0].Via, []string{"execution " + exec + ", running"}) {
 		t.Errorf("users %+v", users)
+	}
+}
+
+// trafficOf is run-service's traffic as asked for, described.
+func trafficOf(t *testing.T, er *emuRun, workload string) string {
+	t.Helper()
+	return egress.DescribeTraffic(er.read(t, workload).Traffic)
+}
+
+// servesOnly checks that everything that receives a share of workload's traffic (instances)
+// runs with Direct VPC egress on the demo subnet, and returns the serving state.
+func servesDirect(t *testing.T, er *emuRun, workload string) WorkloadStatus {
+	t.Helper()
+	st := statusOf(t, er, workload)
+	if st.Mode != "direct" || st.TemplateDiffers || st.Template.Subnet != tSubnet || st.Rollout != cloud.RolloutDone {
+		t.Errorf("%s: status %+v (%s)", workload, st, st.StatusText())
+	}
+	for _, r := range st.Serving {
+		if r.Percent > 0 && r.Subnet != tSubnet {
+			t.Errorf("%s: revision %s still receives %d%% with %s", workload, r.Revision, r.Percent, r.VPCStatus.short())
+		}
+	}
+	return st
+}
+
+// Traffic pinned to a named revision (update-traffic --to-revisions): migrate moves its share
+// to the new revision, which takes its place in the split (pinned, as it was).
+func TestMigratePinnedTrafficMoves(t *testing.T) {
+	er := newEmu(t)
+	old := pinTraffic(t, er)
+	before := er.read(t, "run-service")
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rep := report(t, r)
+	if rep.Outcome != egress.OutcomeMigrated || rep.PreviousRevision != old || rep.NewRevision == "" ||
+		stepLine(rep) != "deploy-revision:done verify:done shift-traffic:done" {
+		t.Fatalf("report: outcome %s, previous %s, new %s, steps %s", rep.Outcome, rep.PreviousRevision, rep.NewRevision, stepLine(rep))
+	}
+	if got := trafficOf(t, er, "run-service"); got != rep.NewRevision+" 100%" {
+		t.Errorf("traffic %s, want %s 100%% (pinned, in the old revision's place)", got, rep.NewRevision)
+	}
+	servesDirect(t, er, "run-service")
+	// Everything else is as it was (the traffic differs by the revision's name only).
+	b, a := proto.Clone(before.Raw).(*runpb.Service), proto.Clone(er.read(t, "run-service").Raw).(*runpb.Service)
+	b.Traffic, a.Traffic = nil, nil
+	assertPreserved(t, b, a)
+	// Run again: nothing to do.
+	r = er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.code != 0 || report(t, r).Outcome != egress.OutcomeNoOp {
+		t.Errorf("again: exit %d, %s", r.code, r.stdout)
+	}
+}
+
+// The state the issue found attach leaving: the template on Direct VPC egress, its revision at
+// 0%, the traffic pinned on the connector revision. migrate is not a no-op: it moves the
+// traffic to the revision that has the settings already, and deploys nothing.
+func TestMigrateTemplateAlreadyDirectTrafficPinned(t *testing.T) {
+	er := newEmu(t)
+	old, created := directTemplate(t, er)
+	dry := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--dry-run", "--format", "json")
+	if dry.code != 0 || report(t, dry).Outcome != egress.OutcomePlanned || !strings.Contains(dry.stdout, "check that revision "+created) {
+		t.Fatalf("dry run: exit %d: %s\n%s", dry.code, dry.stderr, dry.stdout)
+	}
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rep := report(t, r)
+	if rep.Outcome != egress.OutcomeMigrated || rep.NewRevision != created || rep.PreviousRevision != old || stepLine(rep) != "verify:done shift-traffic:done" {
+		t.Fatalf("outcome %s, new %s, previous %s, steps %s", rep.Outcome, rep.NewRevision, rep.PreviousRevision, stepLine(rep))
+	}
+	if er.read(t, "run-service").LatestCreated != created {
+		t.Errorf("a revision was deployed")
+	}
+	if got := trafficOf(t, er, "run-service"); got != created+" 100%" {
+		t.Errorf("traffic %s", got)
+	}
+	servesDirect(t, er, "run-service")
+}
+
+// A split with tags: the tagged, pinned share moves with its tag; the tag that follows the
+// latest revision keeps following it; an old revision kept only behind a tag stays (and keeps
+// the connector in use, which the report says).
+func TestMigrateSplitKeepsTags(t *testing.T) {
+	er := newEmu(t)
+	first := er.read(t, "run-service").LatestReady
+	second, _ := deployNoTraffic(t, er, func(tt *runpb.RevisionTemplate) { tt.Labels = map[string]string{"v": "2"} })
+	_ = second
+	w := er.read(t, "run-service")
+	changeService(t, er, func(s *runpb.Service) {
+		s.Traffic = []*runpb.TrafficTarget{
+			{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: w.LatestCreated, Percent: 100, Tag: "stable"},
+			{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST, Tag: "next"},
+			{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: first, Tag: "first"},
+		}
+	})
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "50,100", "--yes", "--format", "json", "--cleanup")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rep := report(t, r)
+	if got, want := trafficOf(t, er, "run-service"), rep.NewRevision+" 100% (tag stable), latest 0% (tag next), "+first+" 0% (tag first)"; got != want {
+		t.Errorf("traffic %s, want %s", got, want)
+	}
+	servesDirect(t, er, "run-service")
+	notes := strings.Join(append(rep.Plan.Notes, rep.Notes...), "\n")
+	if !strings.Contains(notes, "revision "+first+" keeps its tag first") || !strings.Contains(notes, "run-connector is kept") {
+		t.Errorf("notes:\n%s", notes)
+	}
+	if _, err := er.clients(t).GetConnector(context.Background(), egress.ConnectorRef{Project: tProject, Region: tRegion, Name: "run-connector"}); err != nil {
+		t.Errorf("the connector a tagged revision uses was deleted: %v", err)
+	}
+}
+
+// A --no-traffic deploy of a new image, then migrate: the traffic of the old revision goes to
+// a revision built from the template, and the plan says that this changes more than the VPC.
+func TestMigrateNoTrafficDeployWarnsOfOtherConfig(t *testing.T) {
+	er := newEmu(t)
+	old, _ := deployNoTraffic(t, er, func(tt *runpb.RevisionTemplate) { tt.Containers[0].Image += "-v2" })
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--dry-run", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if notes := strings.Join(report(t, r).Plan.Notes, "\n"); !strings.Contains(notes, "revision "+old+" runs another configuration than the template") {
+		t.Errorf("notes:\n%s", notes)
+	}
+}
+
+// changeWorkerPool applies edit to the worker pool name through the API and waits.
+func changeWorkerPool(t *testing.T, er *emuRun, name string, edit func(p *runpb.WorkerPool)) {
+	t.Helper()
+	ctx := context.Background()
+	cl, err := er.clients(t).WorkerPools()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := proto.Clone(er.read(t, "workerpool/"+name).Raw).(*runpb.WorkerPool)
+	edit(p)
+	op, err := cl.UpdateWorkerPool(ctx, &runpb.UpdateWorkerPoolRequest{WorkerPool: p})
+	if err != nil {
+		t.Fatalf("update worker pool %s: %v", name, err)
+	}
+	if _, err := op.Wait(ctx); err != nil {
+		t.Fatalf("update worker pool %s: %v", name, err)
+	}
+}
+
+// A worker pool whose instance split is pinned to its revision: migrate moves the instances to
+// the new revision (which a template update alone leaves at 0%).
+func TestMigrateWorkerPoolPinnedSplit(t *testing.T) {
+	er := newEmu(t)
+	createWorkerPool(t, er, "queue")
+	old := er.read(t, "workerpool/queue").LatestReady
+	changeWorkerPool(t, er, "queue", func(p *runpb.WorkerPool) {
+		p.InstanceSplits = []*runpb.InstanceSplit{{Type: runpb.InstanceSplitAllocationType_INSTANCE_SPLIT_ALLOCATION_TYPE_REVISION, Revision: old, Percent: 100}}
+	})
+	r := er.run(t, false, "", "migrate", "workerpool/queue", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rep := report(t, r)
+	if rep.Outcome != egress.OutcomeMigrated || stepLine(rep) != "update-template:done verify:done shift-traffic:done" || rep.PreviousRevision != old {
+		t.Fatalf("outcome %s, steps %s, previous %s", rep.Outcome, stepLine(rep), rep.PreviousRevision)
+	}
+	w := er.read(t, "workerpool/queue")
+	if got := egress.DescribeTraffic(w.Traffic); got != rep.NewRevision+" 100%" {
+		t.Errorf("instance split %s", got)
+	}
+	if len(w.TrafficStatus) != 1 || w.TrafficStatus[0].Revision != rep.NewRevision || w.TrafficStatus[0].Percent != 100 {
+		t.Errorf("instance split statuses %+v", w.TrafficStatus)
+	}
+	servesDirect(t, er, "workerpool/queue")
+}
+
+// failRollout deploys vpc on run-service's template through the API: its revision cannot
+// start, the previous one keeps serving (a failed rollout, as the issue found attach leaving).
+func failRollout(t *testing.T, er *emuRun, vpc *runpb.VpcAccess) (serving, failed string) {
+	t.Helper()
+	w := er.read(t, "run-service")
+	cl, err := er.clients(t).Services()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := proto.Clone(w.Raw).(*runpb.Service)
+	s.Template.VpcAccess = vpc
+	op, err := cl.UpdateService(context.Background(), &runpb.UpdateServiceRequest{Service: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.Wait(context.Background()); err == nil {
+		t.Fatal("the rollout did not fail")
+	}
+	after := er.read(t, "run-service")
+	if after.LatestReady != w.LatestReady || after.LatestCreated == w.LatestCreated {
+		t.Fatalf("latest ready %s, latest created %s", after.LatestReady, after.LatestCreated)
+	}
+	return w.LatestReady, after.LatestCreated
+}
+
+var connectorSubnetVPC = &runpb.VpcAccess{Egress: runpb.VpcAccess_PRIVATE_RANGES_ONLY,
+	NetworkInterfaces: []*runpb.VpcAccess_NetworkInterface{{Network: tNet, Subnetwork: "projects/demo-project/regions/asia-northeast1/subnetworks/run-connector-subnet"}}}
+
+// After a failed rollout to a /28, migrating to the same settings is not "already direct": the
+// preflight runs and refuses the /28 (exit 3, nothing changed); migrating to a subnet that
+// works puts the traffic on a revision that serves.
+func TestMigrateAfterFailedRollout(t *testing.T) {
+	er := newEmu(t)
+	serving, failed := failRollout(t, er, connectorSubnetVPC)
+	st := statusOf(t, er, "run-service")
+	if st.Mode != "connector" || st.Rollout != cloud.RolloutFailed || !st.TemplateDiffers || st.Template.Mode != "direct" {
+		t.Errorf("status %+v", st)
+	}
+	before := er.state(t)
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-connector-subnet", "--yes", "--format", "json")
+	if r.code != exitcode.Preflight {
+		t.Fatalf("exit %d, want 3: %s\n%s", r.code, r.stderr, r.stdout)
+	}
+	rep := report(t, r)
+	if rep.Outcome != egress.OutcomeBlocked || !strings.Contains(rep.Error, "subnet-size") || !strings.Contains(strings.Join(rep.Plan.Notes, " "), "the latest revision, "+failed+", failed") {
+		t.Errorf("outcome %s: %s; notes %q", rep.Outcome, rep.Error, rep.Plan.Notes)
+	}
+	er.assertUnchanged(t, before, "migrate to the /28 a rollout failed on")
+
+	r = er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if rep := report(t, r); rep.Outcome != egress.OutcomeMigrated || rep.PreviousRevision != serving {
+		t.Errorf("outcome %s, previous %s", rep.Outcome, rep.PreviousRevision)
+	}
+	servesDirect(t, er, "run-service")
+}
+
+// A rollout that failed because its connector did not exist yet: once the connector exists,
+// migrating to the same settings deploys them again (nothing else would), and they serve.
+func TestMigrateRetriesFailedRevision(t *testing.T) {
+	er := newEmu(t)
+	c2 := "projects/demo-project/locations/asia-northeast1/connectors/c2"
+	_, failed := failRollout(t, er, &runpb.VpcAccess{Connector: c2, Egress: runpb.VpcAccess_PRIVATE_RANGES_ONLY})
+	if r := er.run(t, false, "", "connector", "create", "c2", "--network", "run-vpc", "--range", "10.20.0.0/28"); r.code != 0 {
+		t.Fatalf("connector create: exit %d: %s", r.code, r.stderr)
+	}
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "connector", "--connector", "c2", "--yes", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rep := report(t, r)
+	if rep.Outcome != egress.OutcomeMigrated || rep.NewRevision == failed || !strings.Contains(rep.Plan.Steps[0].Description, "again") {
+		t.Errorf("outcome %s, new %s, steps %+v", rep.Outcome, rep.NewRevision, rep.Plan.Steps)
+	}
+	st := statusOf(t, er, "run-service")
+	if st.Connector != c2 || st.TemplateDiffers || st.Rollout != cloud.RolloutDone {
+		t.Errorf("status %+v", st)
 	}
 }
