@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"cloud.google.com/go/vpcaccess/apiv1/vpcaccesspb"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/runnet-dev/runnet/internal/cloud"
@@ -564,4 +565,175 @@ func TestMigrateRetriesFailedRevision(t *testing.T) {
 	if st.Connector != c2 || st.TemplateDiffers || st.Rollout != cloud.RolloutDone {
 		t.Errorf("status %+v", st)
 	}
+}
+
+// attach on a service whose traffic is pinned: the new revision would serve nothing, so
+// nothing changes (exit 3) and the message says so plainly and how to move the traffic;
+// --move-traffic moves it; --no-traffic deploys at 0% on purpose, and a second attach with
+// --move-traffic then moves it without deploying.
+func TestAttachPinnedTraffic(t *testing.T) {
+	er := newEmu(t)
+	old := pinTraffic(t, er)
+	args := []string{"attach", "run-service", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress"}
+	before := er.state(t)
+	r := er.run(t, false, "", args...)
+	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "serving 0 percent of traffic") || !strings.Contains(r.stderr, "revision "+old+" (100%)") ||
+		!strings.Contains(r.stderr, "--move-traffic") || !strings.Contains(r.stderr, "--no-traffic") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	er.assertUnchanged(t, before, "attach on pinned traffic")
+
+	r = er.run(t, false, "", append(args, "--no-traffic")...)
+	if r.code != 0 || !strings.Contains(r.stderr, "is serving 0 percent of traffic") || !strings.Contains(r.stderr, "--move-traffic") {
+		t.Fatalf("--no-traffic: exit %d: %s", r.code, r.stderr)
+	}
+	var st WorkloadStatus
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.Mode != "connector" || !st.TemplateDiffers {
+		t.Errorf("--no-traffic status %+v (%v)", st, err)
+	}
+	created := er.read(t, "run-service").LatestCreated
+
+	// Same settings again: only the traffic is off; without --move-traffic nothing changes.
+	before = er.state(t)
+	if r := er.run(t, false, "", args...); r.code != exitcode.Preflight || !strings.Contains(r.stderr, "serving 0 percent of traffic") {
+		t.Fatalf("again: exit %d: %s", r.code, r.stderr)
+	}
+	er.assertUnchanged(t, before, "attach of settings the template has, traffic pinned elsewhere")
+	r = er.run(t, false, "", append(args, "--move-traffic")...)
+	if r.code != 0 {
+		t.Fatalf("--move-traffic: exit %d: %s", r.code, r.stderr)
+	}
+	if w := er.read(t, "run-service"); w.LatestCreated != created || egress.DescribeTraffic(w.Traffic) != created+" 100%" {
+		t.Errorf("latest created %s (want %s), traffic %s", w.LatestCreated, created, egress.DescribeTraffic(w.Traffic))
+	}
+	servesDirect(t, er, "run-service")
+}
+
+// --move-traffic in one go: deploy, then move the pinned share to the new revision.
+func TestAttachMoveTraffic(t *testing.T) {
+	er := newEmu(t)
+	old := pinTraffic(t, er)
+	r := er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress", "--move-traffic")
+	if r.code != 0 || strings.Contains(r.stderr, "0 percent") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	w := er.read(t, "run-service")
+	if w.LatestReady == old || egress.DescribeTraffic(w.Traffic) != w.LatestReady+" 100%" {
+		t.Errorf("traffic %s", egress.DescribeTraffic(w.Traffic))
+	}
+	servesDirect(t, er, "run-service")
+	// detach: the same rule.
+	before := er.state(t)
+	if r := er.run(t, false, "", "detach", "run-service", "--yes"); r.code != exitcode.Preflight || !strings.Contains(r.stderr, "0 percent") {
+		t.Fatalf("detach: exit %d: %s", r.code, r.stderr)
+	}
+	er.assertUnchanged(t, before, "detach on pinned traffic")
+	if r := er.run(t, false, "", "detach", "run-service", "--yes", "--move-traffic"); r.code != 0 {
+		t.Fatalf("detach --move-traffic: exit %d: %s", r.code, r.stderr)
+	}
+	if st := statusOf(t, er, "run-service"); st.Mode != "none" || st.TemplateDiffers {
+		t.Errorf("after detach: %+v", st)
+	}
+}
+
+// Settings that cannot serve are refused before anything changes: a subnet that does not
+// exist, a /28, a network without the same-name subnet, a subnet of another network, a
+// connector that does not exist or is not READY. Exit 3, the emulator's state untouched.
+func TestAttachChecksBeforeChanging(t *testing.T) {
+	er := newEmu(t)
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"run-service", "--network", "run-vpc", "--subnet", "nope", "--yes"}, []string{"subnet-exists", "subnetworks/nope does not exist"}},
+		{[]string{"run-service", "--network", "run-vpc", "--subnet", "run-connector-subnet", "--yes"}, []string{"subnet-size", "/26"}},
+		{[]string{"run-service", "--network", "run-vpc"}, []string{"subnetworks/run-vpc does not exist", "same-name", "run-direct-vpc-egress (10.8.0.0/24)"}},
+		{[]string{"run-service", "--network", "other-vpc", "--subnet", "run-direct-vpc-egress"}, []string{"belongs to network projects/demo-project/global/networks/run-vpc, not projects/demo-project/global/networks/other-vpc"}},
+		{[]string{"run-service", "--connector", "nope"}, []string{"connector-ready", "connectors/nope does not exist"}},
+		{[]string{"workerpool/queue", "--subnet", "nope"}, []string{"does not exist"}},
+		{[]string{"job/nightly-export", "--subnet", "run-connector-subnet"}, []string{"subnet-size"}},
+	}
+	createWorkerPool(t, er, "queue")
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			before := er.state(t)
+			r := er.run(t, false, "", append([]string{"attach"}, tc.args...)...)
+			if r.code != exitcode.Preflight {
+				t.Fatalf("exit %d, want 3: %s", r.code, r.stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q: %s", w, r.stderr)
+				}
+			}
+			er.assertUnchanged(t, before, "attach "+strings.Join(tc.args, " "))
+		})
+	}
+}
+
+// A connector that is not READY is refused too.
+func TestAttachConnectorNotReady(t *testing.T) {
+	er := newEmu(t)
+	// Made through the API in a range a subnet holds: the connector is left in ERROR.
+	cl, err := er.clients(t).VPCAccess()
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := cl.CreateConnector(context.Background(), &vpcaccesspb.CreateConnectorRequest{
+		Parent: "projects/demo-project/locations/asia-northeast1", ConnectorId: "broken",
+		Connector: &vpcaccesspb.Connector{Network: "run-vpc", IpCidrRange: "10.8.0.0/28", MaxInstances: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.Wait(context.Background()); err == nil {
+		t.Fatal("a connector in a taken range was created")
+	}
+	before := er.state(t)
+	r := er.run(t, false, "", "attach", "run-service", "--connector", "broken")
+	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "is ERROR, not READY") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	er.assertUnchanged(t, before, "attach to a connector in ERROR")
+}
+
+// A rollout that fails anyway (the subnet filled up): the template's previous VPC access is
+// put back, traffic never left the old revision, exit 6.
+func TestAttachFailedRolloutRestoresTemplate(t *testing.T) {
+	er := newEmu(t)
+	fillSubnet(t, er, tSubnet, 15)
+	old := er.read(t, "run-service").LatestReady
+	r := er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
+	if r.code != exitcode.RolledBack || !strings.Contains(r.stderr, "insufficient free IP addresses") || !strings.Contains(r.stderr, "was put back") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	w := er.read(t, "run-service")
+	if w.VPC.Connector != tConn || w.Rollout() != cloud.RolloutDone {
+		t.Errorf("template %+v, rollout %s", w.VPC, w.Rollout())
+	}
+	st := statusOf(t, er, "run-service")
+	if st.Mode != "connector" || st.TemplateDiffers || st.Rollout != cloud.RolloutDone {
+		t.Errorf("status %+v", st)
+	}
+	_ = old
+}
+
+// A worker pool with a pinned instance split: attach says the new revision would get no
+// instances; --move-traffic moves them.
+func TestAttachWorkerPoolPinnedSplit(t *testing.T) {
+	er := newEmu(t)
+	createWorkerPool(t, er, "queue")
+	old := er.read(t, "workerpool/queue").LatestReady
+	changeWorkerPool(t, er, "queue", func(p *runpb.WorkerPool) {
+		p.InstanceSplits = []*runpb.InstanceSplit{{Type: runpb.InstanceSplitAllocationType_INSTANCE_SPLIT_ALLOCATION_TYPE_REVISION, Revision: old, Percent: 100}}
+	})
+	before := er.state(t)
+	r := er.run(t, false, "", "attach", "workerpool/queue", "--subnet", "run-direct-vpc-egress")
+	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "its instance split is pinned") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	er.assertUnchanged(t, before, "attach on a pinned worker pool")
+	if r := er.run(t, false, "", "attach", "workerpool/queue", "--subnet", "run-direct-vpc-egress", "--move-traffic"); r.code != 0 {
+		t.Fatalf("--move-traffic: exit %d: %s", r.code, r.stderr)
+	}
+	servesDirect(t, er, "workerpool/queue")
 }

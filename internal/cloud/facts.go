@@ -508,3 +508,74 @@ func shortErr(err error) string {
 	}
 	return err.Error()
 }
+
+// TargetFacts looks up what egress.RunTargetChecks needs to know about switching w to
+// target (canonical): the target subnetwork (one read: its range, network, region and
+// purpose) or the target connector (one read), concurrently with nothing else. A target that
+// does not exist is a fact; any other failed read is an error, so that a change is never made
+// on settings that could not be checked.
+func (c *Clients) TargetFacts(ctx context.Context, w *Workload, target egress.VPC) (*egress.Facts, error) {
+	ref := w.Ref
+	f := &egress.Facts{Workload: w.Workload, Target: target}
+	switch target.Mode() {
+	case egress.ModeDirect:
+		sref, err := egress.ParseSubnetRef(target.Subnet, ref.Project, ref.Region)
+		if err != nil {
+			return f, nil // RunTargetChecks reports the bad name
+		}
+		s, err := c.subnetFacts(ctx, sref)
+		switch {
+		case err == nil:
+			f.Subnet = s
+			if s.Network != "" {
+				f.Network = shownNetwork(s.Network, sref.Project)
+			}
+		case IsNotFound(err):
+			f.Subnet = &egress.SubnetFacts{Name: sref.Path(), Region: sref.Region}
+		default:
+			return nil, err
+		}
+	case egress.ModeConnector:
+		cref, err := egress.ParseConnectorRef(target.Connector, ref.Project, ref.Region)
+		if err != nil {
+			return f, nil
+		}
+		conn, err := c.GetConnector(ctx, cref)
+		switch {
+		case err == nil:
+			cf := conn.Facts("")
+			f.TargetConnector = &cf
+		case IsNotFound(err):
+			f.TargetConnector = &egress.ConnectorFacts{Name: cref.FullName(), Region: cref.Region}
+		default:
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// subnetFacts reads what the target checks need of a subnetwork, in one call: its range,
+// network, region and purpose (no utilization, no addresses).
+func (c *Clients) subnetFacts(ctx context.Context, ref egress.SubnetRef) (*egress.SubnetFacts, error) {
+	if err := checkNames(ref); err != nil {
+		return nil, err
+	}
+	cs, err := c.Compute()
+	if err != nil {
+		return nil, err
+	}
+	sn, err := computeRead(ctx, func(ctx context.Context) (*compute.Subnetwork, error) {
+		return cs.Subnetworks.Get(ref.Project, ref.Region, ref.Name).Fields("name", "region", "network", "ipCidrRange", "purpose").Context(ctx).Do()
+	})
+	if err != nil {
+		return nil, computeErr(fmt.Sprintf("read subnet %q", ref.Name), err)
+	}
+	if sn.Region == "" {
+		sn.Region = ref.Region
+	}
+	if sn.Name == "" {
+		sn.Name = ref.Name
+	}
+	fs := subnetFromCompute(ref.Project, sn, nil).Facts()
+	return &fs, nil
+}

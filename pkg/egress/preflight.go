@@ -262,6 +262,45 @@ func RunPreflight(f Facts) []Check {
 	return checks
 }
 
+// RunTargetChecks runs the checks of RunPreflight that look at the target alone, each
+// answered by one read of the target (its subnetwork, or its connector), and none of which
+// can be forced: the settings are well formed, a worker pool does not get a connector, the
+// connector or subnetwork is in the workload's region, the network exists and the
+// subnetwork belongs to it, the subnetwork exists and is /26 or larger, the connector exists
+// and is READY. A change that fails one of them cannot serve: commands that change a
+// template run them first (runnet attach). Checks whose facts are nil are left out.
+func RunTargetChecks(f Facts) []Check {
+	ref := f.Workload.Ref
+	to, err := f.Target.canonical(ref.Project, ref.Region, true)
+	if err != nil {
+		return []Check{{
+			Name: CheckVPCSettings, Status: StatusFail, Message: err.Error(),
+			Hint: "set either --connector, or --network and/or --subnet (with optional --network-tags)",
+		}}
+	}
+	t := transition{f: f, ref: ref, to: to, fromOK: true}
+	checks := []Check{t.vpcSettings(nil)}
+	if ref.Kind == KindWorkerPool {
+		checks = append(checks, t.workerPoolConnector())
+	}
+	add := func(c Check) {
+		if c.Status != StatusSkip {
+			checks = append(checks, c)
+		}
+	}
+	switch to.Mode() {
+	case ModeDirect:
+		add(t.regionMatch())
+		add(t.networkExists())
+		add(t.subnetExists())
+		add(t.subnetSize())
+	case ModeConnector:
+		add(t.regionMatch())
+		add(t.connectorReady())
+	}
+	return checks
+}
+
 func (t transition) vpcSettings(fromErr error) Check {
 	c := Check{Name: CheckVPCSettings, Status: StatusPass, Message: "target is valid: " + t.to.Short()}
 	if fromErr != nil {

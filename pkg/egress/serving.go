@@ -452,3 +452,28 @@ func Pinned(traffic []TrafficTarget) bool {
 	}
 	return true
 }
+
+// MoveTraffic returns traffic (a worker pool's instance splits) with the share of the
+// revisions from given to into, in their place: entries naming one of from with a share name
+// into and keep their tags; entries that follow the latest revision, entries that only carry
+// a tag, and the other revisions' entries stay as they are. It is the split a migration ends
+// with.
+func MoveTraffic(traffic []TrafficTarget, from []string, into string) []TrafficTarget {
+	return finalTraffic(traffic, from, into)
+}
+
+// LatestShare returns the share of the traffic (instances) that follows the latest ready
+// revision: what a new revision gets once it is ready. No traffic at all is the API's default,
+// 100% to the latest.
+func LatestShare(traffic []TrafficTarget) int {
+	if len(traffic) == 0 {
+		return 100
+	}
+	n := 0
+	for _, t := range traffic {
+		if t.Latest {
+			n += t.Percent
+		}
+	}
+	return n
+}
