@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -569,6 +570,9 @@ func (o *ConnectorCreateOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := o.checkRange(ctx, c); err != nil {
+		return err
+	}
 	conn, err := c.CreateConnector(ctx, o.Spec, waitOptions(o.f, o.Async))
 	if err != nil {
 		return err
@@ -581,6 +585,38 @@ func (o *ConnectorCreateOptions) run(ctx context.Context) error {
 		netNotice(o.f, "Connector %s is %s.", conn.Name, conn.State)
 	}
 	return p.Print(connectorListView(views))
+}
+
+// checkRange refuses, with exit status 3, a --range that overlaps a range in use in the
+// network: the API would accept the request and leave the connector in ERROR ("It conflicts
+// with an existing subnetwork. Please delete the connector manually."). The connector's own
+// range does not count (creating it again is a no-op).
+func (o *ConnectorCreateOptions) checkRange(ctx context.Context, c *cloud.Clients) error {
+	spec := o.Spec
+	if spec.IPCIDRRange == "" {
+		return nil // in a subnet: the API checks it before accepting the request
+	}
+	p, err := netip.ParsePrefix(spec.IPCIDRRange)
+	if err != nil {
+		return nil
+	}
+	nref, err := egress.ParseNetworkRef(spec.Network, spec.Ref.Project)
+	if err != nil {
+		return err
+	}
+	warnings, err := c.CheckRangeFree(ctx, nref.Project, nref.Path(), p, "", spec.Ref.Region, spec.Ref.Name)
+	for _, w := range warnings {
+		netWarn(o.f, "%s", w)
+	}
+	var oe *cloud.RangeOverlapError
+	if errors.As(err, &oe) {
+		hint := "pick an unused /28"
+		if oe.Free.IsValid() {
+			hint = fmt.Sprintf("--range %s is free", oe.Free)
+		}
+		return exitcode.Errorf(exitcode.Preflight, "--range: %s overlaps %s in network %s (%s); nothing was created", p, oe.With.Describe(), nref.Name, hint)
+	}
+	return err
 }
 
 // ---------------------------------------------------------------------------------------

@@ -521,6 +521,7 @@ func (o *MigrateOptions) run(ctx context.Context) error {
 		return err
 	}
 	fl.TargetSubnet = target.subnet
+	fl.Ranges = target.ranges
 	ms := fl.Prepare(ctx, ws, target.forWorkload, target.create)
 	if target.note != "" {
 		for _, m := range ms {
@@ -805,6 +806,7 @@ type resolvedTarget struct {
 	create *egress.SubnetSpec // the subnet to create first, if any
 	note   string             // how the target was inferred, if it was
 	subnet *cloud.Subnet      // the --subnet as read, if it was (the preflight reuses it)
+	ranges *egress.RangeFacts // the ranges in use in the network of the subnet to create
 }
 
 // subnetRead is the read of the --subnet started by startSubnetRead.
@@ -932,7 +934,8 @@ func (o *MigrateOptions) resolveTarget(ctx context.Context, c *cloud.Clients, ws
 			notes = append(notes, how)
 		}
 		if !spec.exists {
-			t.create = &egress.SubnetSpec{Name: spec.Name, Network: network, CIDR: spec.CIDR}
+			t.create = &egress.SubnetSpec{Name: spec.Name, Network: network, CIDR: spec.CIDR, AutoPrefix: spec.auto}
+			t.ranges = spec.ranges
 		}
 	case subnet == "":
 		s, how, err := o.inferSubnet(ctx, c, network, need)
@@ -1087,6 +1090,10 @@ type subnetChoice struct {
 	Name   string // path
 	CIDR   string
 	exists bool
+	// auto is the prefix length of a range --range auto picked (0 for --range CIDR).
+	auto int
+	// ranges are the ranges in use in the network, for the subnet-range-free check.
+	ranges *egress.RangeFacts
 }
 
 // defaultSubnetName is the name --create-subnet gives a subnet without --subnet:
@@ -1129,19 +1136,22 @@ func (o *MigrateOptions) subnetToCreate(ctx context.Context, c *cloud.Clients, n
 	case !cloud.IsNotFound(err):
 		return subnetChoice{}, "", err
 	}
-	if o.rangeCIDR.IsValid() {
-		return subnetChoice{Name: sref.Path(), CIDR: o.rangeCIDR.String()}, "", nil
-	}
-	prefix := o.Prefix
-	if prefix == 0 {
-		prefix = smallestPrefixFor(need)
-	}
+	// Every range in use in the network, VPC-wide: --range auto picks around them, and the
+	// preflight checks that --range CIDR overlaps none of them (subnet-range-free).
 	used, warnings, err := c.NetworkRanges(ctx, nref.Project, nref.Path())
 	if err != nil {
 		return subnetChoice{}, "", err
 	}
 	for _, w := range warnings {
 		netWarn(o.f, "%s", w)
+	}
+	ranges := cloud.RangeFacts(used, autoRangeSpace)
+	if o.rangeCIDR.IsValid() {
+		return subnetChoice{Name: sref.Path(), CIDR: o.rangeCIDR.String(), ranges: ranges}, "", nil
+	}
+	prefix := o.Prefix
+	if prefix == 0 {
+		prefix = smallestPrefixFor(need)
 	}
 	prefixes := make([]netip.Prefix, 0, len(used))
 	for _, u := range used {
@@ -1155,7 +1165,7 @@ func (o *MigrateOptions) subnetToCreate(ctx context.Context, c *cloud.Clients, n
 	if o.Prefix == 0 {
 		how += fmt.Sprintf(" (the smallest that holds the %d /28 blocks needed)", need)
 	}
-	return subnetChoice{Name: sref.Path(), CIDR: chosen.String()}, how, nil
+	return subnetChoice{Name: sref.Path(), CIDR: chosen.String(), auto: prefix, ranges: ranges}, how, nil
 }
 
 // smallestPrefixFor is the longest prefix, /26 or shorter, whose subnet holds need blocks.
@@ -1201,6 +1211,8 @@ type Fleet struct {
 	// TargetSubnet, if set, is the target subnetwork as read already: the preflight of a
 	// workload that moves into it does not read it again.
 	TargetSubnet *cloud.Subnet
+	// Ranges are the ranges in use in the network of the subnet the migration creates.
+	Ranges *egress.RangeFacts
 }
 
 // Migration is one workload of a fleet: as read, its target, the facts and the checks, its
@@ -1320,7 +1332,7 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 			return
 		}
 		req := cloud.FactsRequest{Workload: m.Workload, Target: m.Target, CreateSubnet: m.CreateSubnet,
-			Workloads: listed, Verify: fl.PlanOptions.VerifyJob && m.Ref.Kind == egress.KindJob, Subnet: fl.TargetSubnet}
+			Workloads: listed, Verify: fl.PlanOptions.VerifyJob && m.Ref.Kind == egress.KindJob, Subnet: fl.TargetSubnet, Ranges: fl.Ranges}
 		if m.Target.Mode() == egress.ModeDirect {
 			for _, u := range moving[m.Target.Subnet] {
 				if u.Ref != m.Ref {
@@ -1490,8 +1502,13 @@ func (fl *Fleet) CreateSubnet(ctx context.Context, spec egress.SubnetSpec) *Subn
 	out := &SubnetCreation{Name: spec.Name, Network: spec.Network, CIDR: spec.CIDR, Status: string(egress.StepDone)}
 	fl.F.IOStreams.Progressf("Creating subnet %s (%s)...", lastSegmentOf(spec.Name), spec.CIDR)
 	p := &cloud.Platform{C: fl.C}
-	if err := p.CreateSubnet(ctx, spec); err != nil {
+	cidr, err := p.CreateSubnet(ctx, spec)
+	switch {
+	case err != nil:
 		out.Status, out.Error = string(egress.StepFailed), err.Error()
+	case cidr != "" && cidr != spec.CIDR:
+		netWarn(fl.F, "range %s was taken meanwhile; subnet %s was created in %s, the next free one", spec.CIDR, lastSegmentOf(spec.Name), cidr)
+		out.CIDR = cidr
 	}
 	return out
 }

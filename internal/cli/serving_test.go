@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -736,4 +737,104 @@ func TestAttachWorkerPoolPinnedSplit(t *testing.T) {
 		t.Fatalf("--move-traffic: exit %d: %s", r.code, r.stderr)
 	}
 	servesDirect(t, er, "workerpool/queue")
+}
+
+// Ranges that overlap one in use are refused before anything is created, naming what they
+// overlap: a subnet, a connector's range, the subnet --create-subnet would make (a failed
+// check, in a dry run too). Exit 3, the emulator's state untouched.
+func TestOverlappingRangesRefused(t *testing.T) {
+	er := newEmu(t)
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"subnet", "create", "s1", "--network", "run-vpc", "--range", "10.8.0.0/25"}, []string{"overlaps subnet run-direct-vpc-egress (10.8.0.0/24, region asia-northeast1)", "--range 10.0.0.0/25 is free"}},
+		{[]string{"connector", "create", "c1", "--network", "run-vpc", "--range", "10.8.0.0/28"}, []string{"overlaps subnet run-direct-vpc-egress", "nothing was created"}},
+		{[]string{"migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--create-subnet", "--range", "10.8.0.0/24", "--dry-run"}, []string{"subnet-range-free", "overlaps subnet run-direct-vpc-egress"}},
+		{[]string{"migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--create-subnet", "--subnet", "s2", "--range", "10.15.0.0/26", "--yes"}, []string{"subnet-range-free", "run-connector-subnet"}},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			before := er.state(t)
+			r := er.run(t, false, "", tc.args...)
+			if r.code != exitcode.Preflight {
+				t.Fatalf("exit %d, want 3: %s\n%s", r.code, r.stderr, r.stdout)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.stderr+r.stdout, w) {
+					t.Errorf("output lacks %q:\n%s\n%s", w, r.stderr, r.stdout)
+				}
+			}
+			er.assertUnchanged(t, before, strings.Join(tc.args, " "))
+		})
+	}
+	// A dry run reports the check as failed in its JSON report.
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--create-subnet", "--range", "10.8.0.0/24", "--dry-run", "--format", "json")
+	rep := report(t, r)
+	failed := egress.Failed(rep.Checks)
+	if rep.Outcome != egress.OutcomeBlocked || len(failed) != 1 || failed[0].Name != egress.CheckSubnetRange {
+		t.Errorf("outcome %s, failed %+v", rep.Outcome, failed)
+	}
+	// Creating what exists already, the same way, is not an overlap.
+	if r := er.run(t, false, "", "subnet", "create", "run-direct-vpc-egress", "--network", "run-vpc", "--range", "10.8.0.0/24"); r.code != 0 {
+		t.Errorf("repeat: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// Two `subnet create --range auto` at once pick the same free range; the one that loses the
+// race to Compute takes the next free range instead of failing.
+func TestConcurrentAutoRangesBothCreated(t *testing.T) {
+	er := newEmu(t)
+	var mu sync.Mutex
+	lists, inserts := 0, 0
+	both := make(chan struct{})
+	er.e.OnCall(func(m string) {
+		mu.Lock()
+		switch m {
+		case "compute.subnetworks.aggregatedList":
+			lists++
+			if lists == 2 {
+				close(both)
+			}
+			mu.Unlock()
+		case "compute.subnetworks.insert":
+			inserts++
+			first := inserts <= 2
+			mu.Unlock()
+			if first {
+				select { // both commands have read the ranges: they picked the same one
+				case <-both:
+				case <-time.After(5 * time.Second):
+				}
+			}
+		default:
+			mu.Unlock()
+		}
+	})
+	defer er.e.OnCall(nil)
+	rs := make([]result, 2)
+	var wg sync.WaitGroup
+	for i, name := range []string{"auto-a", "auto-b"} {
+		wg.Go(func() {
+			rs[i] = er.run(t, false, "", "subnet", "create", name, "--network", "run-vpc", "--range", "auto", "--format", "json")
+		})
+	}
+	wg.Wait()
+	var ranges []string
+	for _, r := range rs {
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		var out []map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out) != 1 {
+			t.Fatalf("%v: %s", err, r.stdout)
+		}
+		ranges = append(ranges, fmt.Sprint(out[0]["ipCidrRange"]))
+	}
+	if ranges[0] == ranges[1] {
+		t.Errorf("both subnets in %s", ranges[0])
+	}
+	if !strings.Contains(rs[0].stderr+rs[1].stderr, "was taken meanwhile") {
+		t.Errorf("no race was lost (the test did not make one): %s / %s", rs[0].stderr, rs[1].stderr)
+	}
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -440,6 +441,7 @@ func (o *SubnetCreateOptions) run(ctx context.Context) error {
 	}
 	spec := o.Spec
 	var auto *AutoRange
+	var s *cloud.Subnet
 	if o.Auto {
 		chosen, ar, err := o.pickRange(ctx, c)
 		if err != nil {
@@ -448,10 +450,23 @@ func (o *SubnetCreateOptions) run(ctx context.Context) error {
 		spec.IPCIDRRange, auto = chosen.String(), ar
 		netNotice(o.f, "Using range %s: the first free /%d in %s that overlaps none of the %d ranges of network %s.",
 			chosen, o.Prefix, strings.Join(ar.Space, ", "), ar.Avoided, lastSegmentOf(spec.Network))
-	}
-	s, err := c.CreateSubnet(ctx, spec, waitOptions(o.f, o.Async))
-	if err != nil {
-		return err
+		// Another create may take the same free range first: then the next one is used.
+		s, err = c.CreateSubnetAuto(ctx, spec, autoRangeSpace, o.Prefix, waitOptions(o.f, o.Async), func(lost, next netip.Prefix) {
+			netWarn(o.f, "range %s was taken meanwhile (another subnet was created in it); using %s, the next free /%d", lost, next, o.Prefix)
+		})
+		if err != nil {
+			return err
+		}
+	} else {
+		// A range that overlaps one in use in the network is refused before anything is
+		// created (Compute refuses it too, with less to go on).
+		if err := o.checkRange(ctx, c, spec); err != nil {
+			return err
+		}
+		var err error
+		if s, err = c.CreateSubnet(ctx, spec, waitOptions(o.f, o.Async)); err != nil {
+			return err
+		}
 	}
 	if o.Async {
 		netNotice(o.f, "Creating subnet %s (%s); follow it with 'runnet subnet describe %s'.", s.Name, s.IPCIDRRange, s.Name)
@@ -459,6 +474,32 @@ func (o *SubnetCreateOptions) run(ctx context.Context) error {
 		netNotice(o.f, "Created subnet %s (%s, %d usable addresses, %d /28 blocks).", s.Name, s.IPCIDRRange, s.UsableIPs, s.Blocks)
 	}
 	return p.Print(subnetListView{{Subnet: s, AutoRange: auto}})
+}
+
+// checkRange refuses, with exit status 3, a --range that overlaps a range in use in the
+// network (VPC-wide: subnets in every region, their secondary ranges, connectors' ranges).
+func (o *SubnetCreateOptions) checkRange(ctx context.Context, c *cloud.Clients, spec cloud.SubnetSpec) error {
+	p, err := netip.ParsePrefix(spec.IPCIDRRange)
+	if err != nil {
+		return nil // validate refused it already
+	}
+	nref, err := egress.ParseNetworkRef(spec.Network, spec.Ref.Project)
+	if err != nil {
+		return err
+	}
+	warnings, err := c.CheckRangeFree(ctx, nref.Project, nref.Path(), p, spec.Ref.Name, spec.Ref.Region, "")
+	for _, w := range warnings {
+		netWarn(o.f, "%s", w)
+	}
+	var oe *cloud.RangeOverlapError
+	if errors.As(err, &oe) {
+		hint := "pick a free range, or --range auto"
+		if oe.Free.IsValid() {
+			hint = fmt.Sprintf("--range %s is free, or --range auto --prefix %d picks one", oe.Free, p.Bits())
+		}
+		return exitcode.Errorf(exitcode.Preflight, "--range: %s overlaps %s in network %s (%s); nothing was created", p, oe.With.Describe(), nref.Name, hint)
+	}
+	return err
 }
 
 // pickRange finds the first free range of --prefix length in autoRangeSpace that overlaps

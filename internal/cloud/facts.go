@@ -40,6 +40,9 @@ type FactsRequest struct {
 	// Subnet, if set, is the target subnetwork as the caller read it already (GetSubnet):
 	// it is not read again. Ignored unless it is Target.Subnet.
 	Subnet *Subnet
+	// Ranges, with CreateSubnet, are the ranges in use in the network the subnetwork is
+	// created in (RangeFacts of NetworkRanges), for the subnet-range-free check.
+	Ranges *egress.RangeFacts
 }
 
 // GatheredFacts is what GatherFacts found.
@@ -104,6 +107,9 @@ func (c *Clients) GatherFacts(ctx context.Context, req FactsRequest) (*GatheredF
 	w := req.Workload
 	ref := w.Ref
 	out := &GatheredFacts{Facts: egress.Facts{Workload: w.Workload, Target: req.Target}}
+	if req.CreateSubnet != nil {
+		out.Ranges = req.Ranges
+	}
 	cur, curErr := w.VPC.Canonical(ref.Project, ref.Region)
 	if curErr != nil {
 		cur = egress.VPC{}

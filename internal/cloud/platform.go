@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/runnet-dev/runnet/pkg/egress"
+	"github.com/runnet-dev/runnet/pkg/ipam"
 )
 
 // Platform is egress.Platform over the real clients: what the migration executor reads and
@@ -363,15 +364,26 @@ func executionOutcome(ref egress.WorkloadRef, ex egress.Execution, out *runpb.Ex
 	return nil
 }
 
-// CreateSubnet creates a subnetwork and waits for it.
-func (p *Platform) CreateSubnet(ctx context.Context, spec egress.SubnetSpec) error {
+// CreateSubnet creates a subnetwork and waits for it, and returns its range. With
+// spec.AutoPrefix, a range taken meanwhile is replaced by the next free one of the same
+// size (CreateSubnetAuto, in RFC 1918 space).
+func (p *Platform) CreateSubnet(ctx context.Context, spec egress.SubnetSpec) (string, error) {
 	ref, err := egress.ParseSubnetRef(spec.Name, "", "")
 	if err != nil {
-		return err
+		return "", err
 	}
-	_, err = p.C.CreateSubnet(ctx, SubnetSpec{Ref: ref, Network: spec.Network, IPCIDRRange: spec.CIDR,
-		Description: "Direct VPC egress subnet created by runnet migrate"}, WaitOptions{})
-	return err
+	cs := SubnetSpec{Ref: ref, Network: spec.Network, IPCIDRRange: spec.CIDR,
+		Description: "Direct VPC egress subnet created by runnet migrate"}
+	var s *Subnet
+	if spec.AutoPrefix > 0 {
+		s, err = p.C.CreateSubnetAuto(ctx, cs, ipam.RFC1918, spec.AutoPrefix, WaitOptions{}, nil)
+	} else {
+		s, err = p.C.CreateSubnet(ctx, cs, WaitOptions{})
+	}
+	if err != nil {
+		return "", err
+	}
+	return s.IPCIDRRange, nil
 }
 
 // DeleteConnector deletes a connector and waits until it is gone; one already gone counts

@@ -234,8 +234,9 @@ type Platform interface {
 	// execution does not succeed.
 	RunExecution(ctx context.Context, ref WorkloadRef) (Execution, error)
 	// CreateSubnet creates a subnetwork and waits for it; one that exists with the same
-	// network and range counts as created.
-	CreateSubnet(ctx context.Context, spec SubnetSpec) error
+	// network and range counts as created. It returns the range it has: spec.CIDR, or with
+	// spec.AutoPrefix the next free range when that one was taken meanwhile.
+	CreateSubnet(ctx context.Context, spec SubnetSpec) (string, error)
 	// ConnectorUsers lists the workloads that use a connector, through their templates or
 	// through revisions that serve traffic or carry a tag.
 	ConnectorUsers(ctx context.Context, c ConnectorRef) ([]ConnectorUser, error)
@@ -895,7 +896,12 @@ func (r *runState) do(ctx context.Context, i int) error {
 		if r.subnet == nil {
 			return errors.New("the plan creates a subnetwork but no subnetwork spec was given")
 		}
-		return r.e.Platform.CreateSubnet(ctx, *r.subnet)
+		cidr, err := r.e.Platform.CreateSubnet(ctx, *r.subnet)
+		if err == nil && cidr != "" && cidr != r.subnet.CIDR {
+			out.Note = fmt.Sprintf("range %s was taken meanwhile; created in %s, the next free one", r.subnet.CIDR, cidr)
+			r.res.Notes = append(r.res.Notes, out.Note)
+		}
+		return err
 
 	case StepDeployRevision:
 		orig := r.res.Original

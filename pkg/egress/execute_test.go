@@ -263,9 +263,9 @@ func (f *fakePlatform) RunExecution(_ context.Context, ref WorkloadRef) (Executi
 	return ex, nil
 }
 
-func (f *fakePlatform) CreateSubnet(_ context.Context, spec SubnetSpec) error {
+func (f *fakePlatform) CreateSubnet(_ context.Context, spec SubnetSpec) (string, error) {
 	f.subnets = append(f.subnets, spec)
-	return nil
+	return spec.CIDR, nil
 }
 
 func (f *fakePlatform) ConnectorUsers(context.Context, ConnectorRef) ([]ConnectorUser, error) {

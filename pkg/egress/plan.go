@@ -65,6 +65,10 @@ type SubnetSpec struct {
 	Network string `json:"network"`
 	// CIDR is its primary range.
 	CIDR string `json:"cidr"`
+	// AutoPrefix, when set, says CIDR was picked as the first free range of this prefix
+	// length: if something takes it before the subnetwork is created (another create racing
+	// for the same free range), the next free one is used.
+	AutoPrefix int `json:"autoPrefix,omitempty"`
 }
 
 // PlanOptions are the choices BuildPlan needs beyond the workload and the

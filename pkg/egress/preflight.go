@@ -68,6 +68,10 @@ const (
 	// CheckSubnet: the target subnetwork exists (or will be created), in
 	// the target network, and is an ordinary subnetwork. Cannot be forced.
 	CheckSubnet = "subnet-exists"
+	// CheckSubnetRange: the range of a subnetwork the migration creates
+	// overlaps no range in use in its network (any region): subnetworks'
+	// primary and secondary ranges, connectors' ranges. Cannot be forced.
+	CheckSubnetRange = "subnet-range-free"
 	// CheckSubnetSize: the subnetwork is /26 or larger and in a range Direct
 	// VPC egress allows. Cannot be forced.
 	CheckSubnetSize = "subnet-size"
@@ -96,7 +100,7 @@ const (
 
 // CheckNames lists every check name in the order RunPreflight reports them.
 var CheckNames = []string{
-	CheckVPCSettings, CheckWorkerPoolConnector, CheckRegion, CheckNetwork, CheckSubnet,
+	CheckVPCSettings, CheckWorkerPoolConnector, CheckRegion, CheckNetwork, CheckSubnet, CheckSubnetRange,
 	CheckSubnetSize, CheckFreeIPs, CheckQuota, CheckConnectorReady, CheckEgressKept,
 	CheckNAT, CheckFirewall, CheckPermissions,
 }
@@ -109,6 +113,7 @@ var unforceable = map[string]string{
 	CheckRegion:              "Cloud Run only uses a connector or subnetwork in the workload's region",
 	CheckNetwork:             "the network does not exist",
 	CheckSubnet:              "the subnetwork cannot be used",
+	CheckSubnetRange:         "Compute refuses a range that overlaps another in the network",
 	CheckSubnetSize:          "Cloud Run rejects this subnetwork range",
 	CheckConnectorReady:      "the connector cannot carry traffic",
 }
@@ -244,7 +249,11 @@ func RunPreflight(f Facts) []Check {
 		checks = append(checks, t.regionMatch())
 	}
 	if toMode == ModeDirect {
-		checks = append(checks, t.networkExists(), t.subnetExists(), t.subnetSize(), t.freeIPs(), t.quota())
+		checks = append(checks, t.networkExists(), t.subnetExists())
+		if fs := f.Subnet; fs != nil && fs.WillCreate {
+			checks = append(checks, t.subnetRange())
+		}
+		checks = append(checks, t.subnetSize(), t.freeIPs(), t.quota())
 	}
 	if toMode == ModeConnector {
 		checks = append(checks, t.connectorReady())
@@ -430,6 +439,34 @@ func (t transition) subnetExists() Check {
 	if n := t.targetNetwork(); n != "" {
 		c.Message += " in network " + n
 	}
+	return c
+}
+
+// subnetRange checks that the range of a subnetwork to create overlaps nothing in use in its
+// network.
+func (t transition) subnetRange() Check {
+	c := Check{Name: CheckSubnetRange}
+	fs := t.f.Subnet
+	if t.f.Ranges == nil {
+		c.Status, c.Message = StatusSkip, "the ranges in use in the network were not looked up"
+		return c
+	}
+	p, err := ipam.ParsePrefix(fs.CIDR)
+	if err != nil {
+		c.Status, c.Message = StatusFail, err.Error()
+		return c
+	}
+	if u, ok := t.f.Ranges.Overlap(p, t.subnetRef().Name, t.subnetRef().Region); ok {
+		c.Status = StatusFail
+		c.Message = fmt.Sprintf("range %s of the subnetwork to create overlaps %s", p, u.Describe())
+		c.Hint = "pick a free range (--range auto finds one) or another network"
+		if free, ok := t.f.Ranges.FirstFree(p.Bits()); ok {
+			c.Hint = fmt.Sprintf("pick a free range, such as %s (--range auto finds one)", free)
+		}
+		return c
+	}
+	c.Status = StatusPass
+	c.Message = fmt.Sprintf("range %s overlaps none of the %d ranges in use in the network", p, len(t.f.Ranges.Used))
 	return c
 }
 
