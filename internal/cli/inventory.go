@@ -371,10 +371,10 @@ type regionRead struct {
 	// serving is what serves each workload (nil when it could not be read: servingErr).
 	serving    []*egress.ServingState
 	servingErr error
-	connectors   []*cloud.Connector
-	connErr      error
-	subnets      []*cloud.Subnet
-	subnetErr    error
+	connectors []*cloud.Connector
+	connErr    error
+	subnets    []*cloud.Subnet
+	subnetErr  error
 }
 
 // readRegion reads a region's workloads, connectors and subnets (with addresses), all at once.
