@@ -697,13 +697,35 @@ func TestAttachConnectorNotReady(t *testing.T) {
 	er.assertUnchanged(t, before, "attach to a connector in ERROR")
 }
 
-// A rollout that fails anyway (the subnet filled up): the template's previous VPC access is
+// A subnet with no free /28 block is refused up front (its one read says so); one that fills
+// up after the check makes the rollout fail anyway: the template's previous VPC access is
 // put back, traffic never left the old revision, exit 6.
 func TestAttachFailedRolloutRestoresTemplate(t *testing.T) {
 	er := newEmu(t)
 	fillSubnet(t, er, tSubnet, 15)
-	old := er.read(t, "run-service").LatestReady
+	before := er.state(t)
 	r := er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
+	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "free-ips: subnetwork run-direct-vpc-egress (10.8.0.0/24) has 0 /28 blocks free") {
+		t.Fatalf("full subnet: exit %d: %s", r.code, r.stderr)
+	}
+	er.assertUnchanged(t, before, "attach to a full subnet")
+
+	// Room again; it fills up as the update is sent.
+	if err := scaleLatest(er.e, "filler", 8); err != nil {
+		t.Fatal(err)
+	}
+	er.e.ExpireReservations() // what the stopped instances held is released at once
+	er.settle(t)
+	er.e.OnCall(func(m string) {
+		if m == "google.cloud.run.v2.Services/UpdateService" {
+			er.e.OnCall(nil)
+			if err := scaleLatest(er.e, "filler", 15*8); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	defer er.e.OnCall(nil)
+	r = er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
 	if r.code != exitcode.RolledBack || !strings.Contains(r.stderr, "insufficient free IP addresses") || !strings.Contains(r.stderr, "was put back") {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -715,7 +737,6 @@ func TestAttachFailedRolloutRestoresTemplate(t *testing.T) {
 	if st.Mode != "connector" || st.TemplateDiffers || st.Rollout != cloud.RolloutDone {
 		t.Errorf("status %+v", st)
 	}
-	_ = old
 }
 
 // A worker pool with a pinned instance split: attach says the new revision would get no

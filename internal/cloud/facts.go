@@ -561,7 +561,7 @@ func (c *Clients) TargetFacts(ctx context.Context, w *Workload, target egress.VP
 }
 
 // subnetFacts reads what the target checks need of a subnetwork, in one call: its range,
-// network, region and purpose (no utilization, no addresses).
+// network, region, purpose and utilization (the addresses reserved in it).
 func (c *Clients) subnetFacts(ctx context.Context, ref egress.SubnetRef) (*egress.SubnetFacts, error) {
 	if err := checkNames(ref); err != nil {
 		return nil, err
@@ -571,7 +571,8 @@ func (c *Clients) subnetFacts(ctx context.Context, ref egress.SubnetRef) (*egres
 		return nil, err
 	}
 	sn, err := computeRead(ctx, func(ctx context.Context) (*compute.Subnetwork, error) {
-		return cs.Subnetworks.Get(ref.Project, ref.Region, ref.Name).Fields("name", "region", "network", "ipCidrRange", "purpose").Context(ctx).Do()
+		return cs.Subnetworks.Get(ref.Project, ref.Region, ref.Name).Views(ViewWithUtilization).
+			Fields("name", "region", "network", "ipCidrRange", "purpose", "utilizationDetails").Context(ctx).Do()
 	})
 	if err != nil {
 		return nil, computeErr(fmt.Sprintf("read subnet %q", ref.Name), err)
@@ -582,6 +583,8 @@ func (c *Clients) subnetFacts(ctx context.Context, ref egress.SubnetRef) (*egres
 	if sn.Name == "" {
 		sn.Name = ref.Name
 	}
-	fs := subnetFromCompute(ref.Project, sn, nil).Facts()
+	s := subnetFromCompute(ref.Project, sn, nil)
+	fs := s.Facts()
+	fs.ReservedKnown = s.ReservedSource == ReservedFromUtilization
 	return &fs, nil
 }

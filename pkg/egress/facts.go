@@ -184,6 +184,9 @@ type SubnetFacts struct {
 	// workloads are counted at their maximum scale, so this part is not
 	// counted again; leaving it 0 errs on the safe side.
 	SharedReservedIPs int64 `json:"sharedReservedIPs,omitempty"`
+	// ReservedKnown is set when ReservedIPs was read (Compute's utilization),
+	// so that 0 means nothing is reserved rather than not looked up.
+	ReservedKnown bool `json:"reservedKnown,omitempty"`
 }
 
 // ConnectorFacts describes a Serverless VPC Access connector.

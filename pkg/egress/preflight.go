@@ -303,6 +303,7 @@ func RunTargetChecks(f Facts) []Check {
 		add(t.networkExists())
 		add(t.subnetExists())
 		add(t.subnetSize())
+		add(t.startIPs())
 	case ModeConnector:
 		add(t.regionMatch())
 		add(t.connectorReady())
@@ -575,6 +576,37 @@ func (t transition) freeIPs() Check {
 		c.Message += fmt.Sprintf(": %d free is not enough even at steady state (%d)", free, steady)
 	}
 	c.Hint = freeIPsHint(need, reserved, shared, free, maxInst)
+	return c
+}
+
+// startIPs is free-ips as RunTargetChecks makes it, from the subnetwork's one read: a
+// workload moving into the subnetwork needs the /28 blocks of the instances its new revision
+// starts with (its minimum, at least one); fewer free blocks than that and the revision
+// cannot start. Skipped when the workload is in the subnetwork already (it holds blocks
+// there) or when the utilization was not read.
+func (t transition) startIPs() Check {
+	c := Check{Name: CheckFreeIPs}
+	fs := t.f.Subnet
+	p, ok, err := t.subnetPrefix()
+	cur, cerr := t.f.Workload.VPC.Canonical(t.ref.Project, t.ref.Region)
+	if !ok || err != nil || fs == nil || !fs.ReservedKnown || ipam.ValidateDirectVPCSubnet(p) != nil ||
+		(cerr == nil && cur.Mode() == ModeDirect && cur.Subnet == t.to.Subnet) {
+		c.Status, c.Message = StatusSkip, "free addresses not checked"
+		return c
+	}
+	n := max(1, t.f.Workload.MinInstances)
+	need := ipam.BlocksForInstances(n)
+	free := max(0, ipam.Blocks(p)-blocksForIPs64(fs.ReservedIPs))
+	c.Numbers = map[string]int64{"blocksNeeded": int64(need), "freeBlocks": int64(free), "startInstances": int64(n)}
+	if free < need {
+		c.Status = StatusFail
+		c.Message = fmt.Sprintf("subnetwork %s (%s) has %s free; the new revision needs %s to start %s (Cloud Run: \"insufficient free IP addresses in the subnetwork\")",
+			lastSegment(t.to.Subnet), p, plural(free, "/28 block"), plural(need, "block"), plural(n, "instance"))
+		c.Hint = "use a larger subnetwork, or free addresses in this one ('runnet subnet describe' shows who holds them)"
+		return c
+	}
+	c.Status = StatusPass
+	c.Message = fmt.Sprintf("subnetwork %s has %s free; the new revision needs %d to start", lastSegment(t.to.Subnet), plural(free, "/28 block"), need)
 	return c
 }
 
