@@ -38,14 +38,21 @@ change (exit status 3) unless --force names it; checks the platform would enforc
 (a missing network, a /27 subnet, a connector that is not READY, ...) cannot be forced.
 
 Services move without downtime: a revision with the new VPC access is deployed with no
-traffic and a tag (runnet-MODE), runnet waits until it is Ready, then moves the traffic of
-the previous revision to it, all at once or in the steps of --canary (watching the new
+traffic and a tag (runnet-MODE), runnet waits until it is Ready, then moves to it the traffic
+of the revisions that serve with other settings (the latest ready revision when the traffic
+follows it; the named revisions when it is pinned, after 'gcloud run deploy --no-traffic' or
+'update-traffic --to-revisions'), all at once or in the steps of --canary (watching the new
 revision's health for --step-wait after each step but the last). Every other part of the
 traffic split (other revisions, tags) is kept, and the split ends as it was, with the new
-revision in the previous one's place. The previous revision (and connector) stay until the
-end. Jobs have their task template updated (--verify then runs one execution and waits
-for it). Worker pools get a new revision (they can use Direct VPC egress or none, never a
-connector).
+revision in their place (a tag on a moved share moves with it; a tag alone is never moved).
+When the template has the target already and its latest revision is ready (an attach that
+left the traffic pinned elsewhere), nothing is deployed: the traffic moves to that revision.
+A revision that runs another configuration than the template (a --no-traffic deploy of a new
+image) is named in the plan's notes: the revision that takes its traffic runs the template's.
+The previous revisions (and connector) stay until the end. Jobs have their task template
+updated (--verify then runs one execution and waits for it). Worker pools get a new revision
+(they can use Direct VPC egress or none, never a connector), and instances pinned to named
+revisions in their instance split move to it the same way.
 
 If a step fails, or runnet is interrupted (Ctrl-C, SIGTERM), it restores the previous VPC
 access and traffic split (traffic goes back to the previous, still Ready, revision first),
@@ -85,11 +92,17 @@ length (default: the smallest that fits the workloads). The egress setting is ke
 (--keep-egress, the default) unless --egress is given; a workload with no VPC access gets
 private-ranges-only.
 
-Idempotent: a workload that already has the target settings is left alone (outcome no-op,
-exit status 0, nothing sent), so a fleet migration can simply be run again.
+Idempotent: a workload that the target settings already serve is left alone (outcome no-op,
+exit status 0, nothing sent), so a fleet migration can simply be run again. That is decided
+from what serves, never from the template alone: the template, and every revision that
+receives traffic (a worker pool's instances), must have the target settings, and the latest
+revision must not have failed (a template that asks for the target while its revision failed
+to start is migrated again, through the preflight). A revision that only carries a tag keeps
+its settings and is named in the notes.
 
-Fleets. Several WORKLOADs, or --all --from-connector C (every workload whose template uses
-connector C), are checked together, confirmed once, and migrated --concurrency at a time;
+Fleets. Several WORKLOADs, or --all --from-connector C (every workload that uses connector
+C: its template, a revision that receives traffic or carries a tag, or a running job
+execution), are checked together, confirmed once, and migrated --concurrency at a time;
 one workload's failure does not stop the others. With --cleanup the connector a workload
 leaves is deleted at the end if nothing uses it any more (templates, and revisions that
 still serve traffic or carry a tag), re-checked at that moment.
@@ -537,6 +550,9 @@ func (o *MigrateOptions) run(ctx context.Context) error {
 		if !o.single && target.create != nil {
 			c := target.create
 			planned = &SubnetCreation{Name: c.Name, Network: c.Network, CIDR: c.CIDR, Status: "planned"}
+			if !slices.ContainsFunc(ms, func(m *Migration) bool { return m.Runnable() || m.Validated }) {
+				planned.Status = string(egress.OutcomeBlocked) // no workload would move into it
+			}
 		}
 		return o.finish(p, fl, ms, planned, nil, start)
 	}
@@ -1493,7 +1509,7 @@ type SubnetCreation struct {
 	Name    string `json:"name"`
 	Network string `json:"network"`
 	CIDR    string `json:"cidr"`
-	Status  string `json:"status"` // done, failed, or planned (a dry run)
+	Status  string `json:"status"` // done, failed, planned (a dry run), or blocked (a dry run no workload passes)
 	Error   string `json:"error,omitempty"`
 }
 
