@@ -1348,7 +1348,8 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 			return
 		}
 		req := cloud.FactsRequest{Workload: m.Workload, Target: m.Target, CreateSubnet: m.CreateSubnet,
-			Workloads: listed, Verify: fl.PlanOptions.VerifyJob && m.Ref.Kind == egress.KindJob, Subnet: fl.TargetSubnet, Ranges: fl.Ranges}
+			Workloads: listed, Verify: fl.PlanOptions.VerifyJob && m.Ref.Kind == egress.KindJob, Subnet: fl.TargetSubnet, Ranges: fl.Ranges,
+			ServingUsers: fl.PlanOptions.Cleanup && !fl.CleanupAtEnd}
 		if m.Target.Mode() == egress.ModeDirect {
 			for _, u := range moving[m.Target.Subnet] {
 				if u.Ref != m.Ref {

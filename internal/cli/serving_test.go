@@ -859,3 +859,39 @@ func TestConcurrentAutoRangesBothCreated(t *testing.T) {
 		t.Errorf("no race was lost (the test did not make one): %s / %s", rs[0].stderr, rs[1].stderr)
 	}
 }
+
+// migrate --cleanup of the last template on a connector, while another service's pinned
+// revision still serves through it: the plan does not delete the connector, and says who
+// keeps it.
+func TestMigrateCleanupKeepsConnectorOfPinnedRevision(t *testing.T) {
+	er := newEmu(t)
+	moveJobOff(t, er)
+	c := er.clients(t)
+	createService(t, c, "other", simpleService(&runpb.VpcAccess{Connector: tConn}, 3))
+	w := er.read(t, "other")
+	s := proto.Clone(w.Raw).(*runpb.Service)
+	s.Template.VpcAccess = nil
+	s.Traffic = []*runpb.TrafficTarget{{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: w.LatestReady, Percent: 100}}
+	svcs, err := c.Services()
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := svcs.UpdateService(context.Background(), &runpb.UpdateServiceRequest{Service: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--cleanup", "--yes", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rep := report(t, r)
+	if strings.Contains(stepLine(rep), "delete-connector") || !strings.Contains(strings.Join(rep.Plan.Notes, " "), "is kept: still used by other") {
+		t.Errorf("steps %s, notes %q", stepLine(rep), rep.Plan.Notes)
+	}
+	if _, err := c.GetConnector(context.Background(), egress.ConnectorRef{Project: tProject, Region: tRegion, Name: "run-connector"}); err != nil {
+		t.Errorf("connector: %v", err)
+	}
+}

@@ -43,6 +43,11 @@ type FactsRequest struct {
 	// Ranges, with CreateSubnet, are the ranges in use in the network the subnetwork is
 	// created in (RangeFacts of NetworkRanges), for the subnet-range-free check.
 	Ranges *egress.RangeFacts
+	// ServingUsers counts as users of the workload's current connector (ConnectorUsers)
+	// the other workloads whose serving revisions, tags or running executions use it, not
+	// only their templates: it costs a revision read for each revision that serves with
+	// other settings than its template. Set when the plan may delete the connector.
+	ServingUsers bool
 }
 
 // GatheredFacts is what GatherFacts found.
@@ -52,8 +57,9 @@ type GatheredFacts struct {
 	Notes []string
 	// Workloads are the workloads of the workload's project and region.
 	Workloads []*Workload
-	// ConnectorUsers are the other workloads whose template uses the workload's current
-	// connector (for the plan's cleanup step).
+	// ConnectorUsers are the other workloads that use the workload's current connector: their
+	// template, and with ServingUsers their serving revisions and running executions (for
+	// the plan's cleanup step).
 	ConnectorUsers []egress.WorkloadRef
 
 	computeMissing   []string // Compute permissions found missing
@@ -297,6 +303,11 @@ func (c *Clients) GatherFacts(ctx context.Context, req FactsRequest) (*GatheredF
 	out.Workloads = workloads
 	out.sharing(req, cur)
 	out.connectorUsers(cur)
+	if req.ServingUsers && cur.Mode() == egress.ModeConnector && workloads != nil {
+		if err := c.servingConnectorUsers(ctx, out, cur); err != nil {
+			out.Notes = append(out.Notes, fmt.Sprintf("the revisions that serve the other workloads were not read (%s); the connector is checked again before it is deleted", shortErr(err)))
+		}
+	}
 	slices.Sort(out.Notes)
 	return out, nil
 }
@@ -355,6 +366,31 @@ func (g *GatheredFacts) connectorUsers(cur egress.VPC) {
 			g.ConnectorUsers = append(g.ConnectorUsers, w.Ref)
 		}
 	}
+}
+
+// servingConnectorUsers adds to ConnectorUsers the other workloads that use the connector
+// through what serves them (revisions, tags, running executions).
+func (c *Clients) servingConnectorUsers(ctx context.Context, g *GatheredFacts, cur egress.VPC) error {
+	conn, err := egress.ParseConnectorRef(cur.Connector, "", "")
+	if err != nil {
+		return nil
+	}
+	var others []*Workload
+	for _, w := range g.Workloads {
+		if w.Ref != g.Workload.Ref && !slices.Contains(g.ConnectorUsers, w.Ref) {
+			others = append(others, w)
+		}
+	}
+	states, err := c.ServingStates(ctx, others)
+	if err != nil {
+		return err
+	}
+	for i, s := range states {
+		if s.UsesConnector(conn) {
+			g.ConnectorUsers = append(g.ConnectorUsers, others[i].Ref)
+		}
+	}
+	return nil
 }
 
 // sameNetwork reports whether two network names (names or paths; short names in project)
