@@ -22,9 +22,6 @@ import (
 // servingReadConcurrency bounds the revision and execution reads made at once.
 const servingReadConcurrency = 8
 
-// revisionReadConcurrency bounds the revision reads of ConnectorUsers.
-const revisionReadConcurrency = servingReadConcurrency
-
 // ServingState reads what serves w, a workload as read by GetWorkload, ListWorkloads or
 // ScanWorkloads.
 func (c *Clients) ServingState(ctx context.Context, w *Workload) (*egress.ServingState, error) {
