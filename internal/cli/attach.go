@@ -435,6 +435,9 @@ func (o *AttachOptions) run(ctx context.Context) error {
 		ForceNewRevision: retry && o.ref.Kind != egress.KindJob,
 	}
 	if o.NoTraffic {
+		if w.LatestReady == "" {
+			return exitcode.Errorf(exitcode.Preflight, "--no-traffic: %s has no ready revision to keep the traffic on; nothing was changed", what)
+		}
 		opts.Traffic = egress.PinLatest(w.Traffic, w.LatestReady)
 	}
 	res, err := c.SetVPC(ctx, w, target, opts)
