@@ -435,9 +435,6 @@ func (o *AttachOptions) run(ctx context.Context) error {
 		ForceNewRevision: retry && o.ref.Kind != egress.KindJob,
 	}
 	if o.NoTraffic {
-		if w.LatestReady == "" {
-			return exitcode.Errorf(exitcode.Preflight, "--no-traffic: %s has no ready revision to keep the traffic on; nothing was changed", what)
-		}
 		opts.Traffic = egress.PinLatest(w.Traffic, w.LatestReady)
 	}
 	res, err := c.SetVPC(ctx, w, target, opts)
@@ -552,6 +549,9 @@ func (o *AttachOptions) subnetCandidates(ctx context.Context, c *cloud.Clients, 
 // of the traffic (instances) because it is pinned to named revisions, unless --move-traffic
 // or --no-traffic says what to do.
 func (o *AttachOptions) checkTraffic(w *cloud.Workload, serving *egress.ServingState, off []egress.ServingRevision) error {
+	if o.NoTraffic && w.LatestReady == "" {
+		return exitcode.Errorf(exitcode.Preflight, "--no-traffic: %s has no ready revision to keep the traffic on; %s was not changed", o.ref, o.ref)
+	}
 	if o.ref.Kind == egress.KindJob || o.MoveTraffic || o.NoTraffic || egress.LatestShare(w.Traffic) > 0 || len(off) == 0 {
 		return nil // the new revision gets its share, or what keeps the traffic has the settings already
 	}
