@@ -417,7 +417,7 @@ func (o *AttachOptions) run(ctx context.Context) error {
 		return err
 	}
 	off := serving.Off(target)
-	if err := o.checkTraffic(w, serving, off); err != nil {
+	if err := o.checkTraffic(w, off); err != nil {
 		return err
 	}
 	if q := o.confirmQuestion(cur, target); q != "" {
@@ -548,7 +548,7 @@ func (o *AttachOptions) subnetCandidates(ctx context.Context, c *cloud.Clients, 
 // checkTraffic refuses, before anything changes, a change whose new revision would get none
 // of the traffic (instances) because it is pinned to named revisions, unless --move-traffic
 // or --no-traffic says what to do.
-func (o *AttachOptions) checkTraffic(w *cloud.Workload, serving *egress.ServingState, off []egress.ServingRevision) error {
+func (o *AttachOptions) checkTraffic(w *cloud.Workload, off []egress.ServingRevision) error {
 	if o.NoTraffic && w.LatestReady == "" {
 		return exitcode.Errorf(exitcode.Preflight, "--no-traffic: %s has no ready revision to keep the traffic on; %s was not changed", o.ref, o.ref)
 	}
