@@ -291,7 +291,7 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 		}
 		if !sameTraffic(finalTraffic(w.Traffic, p.MoveFrom, "\x00"), w.Traffic) {
 			p.Steps = append(p.Steps, Step{Kind: StepShiftTraffic, Resource: ref.FullName(), Percent: 100,
-				Description: fmt.Sprintf("move the instances of %s to the %s, in %s place in the instance split", moving, newRevisionNoun(p.Into), itsOrTheir(len(p.MoveFrom)))})
+				Description: fmt.Sprintf("move the instances of %s to %s, in %s place in the instance split", moving, newRevisionNoun(p.Into), itsOrTheir(len(p.MoveFrom)))})
 		}
 		p.Notes = append(p.Notes, canaryIgnored(opts.Canary, "worker pools")...)
 	default:
@@ -327,13 +327,13 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 			s := Step{Kind: StepShiftTraffic, Resource: ref.FullName(), Percent: pct}
 			switch {
 			case pct == 100 && pinned:
-				s.Description = fmt.Sprintf("move the traffic of %s to the %s, in %s place in the split (tags kept; the old revisions stay deployed for rollback)", moving, newRevisionNoun(p.Into), itsOrTheir(len(p.MoveFrom)))
+				s.Description = fmt.Sprintf("move the traffic of %s to %s, in %s place in the split (tags kept; the old revisions stay deployed for rollback)", moving, newRevisionNoun(p.Into), itsOrTheir(len(p.MoveFrom)))
 			case pct == 100:
-				s.Description = fmt.Sprintf("send 100%% of traffic to the %s (the old revisions stay deployed for rollback)", newRevisionNoun(p.Into))
+				s.Description = fmt.Sprintf("send 100%% of traffic to %s (the old revisions stay deployed for rollback)", newRevisionNoun(p.Into))
 			case pinned:
-				s.Description = fmt.Sprintf("send %d%% of the traffic of %s to the %s", pct, moving, newRevisionNoun(p.Into))
+				s.Description = fmt.Sprintf("send %d%% of the traffic of %s to %s", pct, moving, newRevisionNoun(p.Into))
 			default:
-				s.Description = fmt.Sprintf("send %d%% of traffic to the %s", pct, newRevisionNoun(p.Into))
+				s.Description = fmt.Sprintf("send %d%% of traffic to %s", pct, newRevisionNoun(p.Into))
 			}
 			if i < len(canary)-1 && opts.StepWait > 0 {
 				s.WaitSeconds = opts.StepWait.Seconds()
@@ -389,7 +389,7 @@ func newRevisionNoun(into string) string {
 	if into != "" {
 		return "revision " + into
 	}
-	return "new revision"
+	return "the new revision"
 }
 
 func itsOrTheir(n int) string {
@@ -432,9 +432,9 @@ func servingNotes(s *ServingState, w Workload, to VPC, p Plan) []string {
 		}
 		out = append(out, fmt.Sprintf("the latest revision, %s, failed%s; %s serves", w.LatestCreated, why, s.Describe()))
 	}
-	if s.Pinned && w.Ref.Kind != KindJob {
-		out = append(out, fmt.Sprintf("the %s is pinned (%s): the new revision takes the place of %s, and the rest of the split stays as it is",
-			shareNoun(w.Ref.Kind), DescribeTraffic(w.Traffic), strings.Join(p.MoveFrom, ", ")))
+	if s.Pinned && w.Ref.Kind != KindJob && len(p.MoveFrom) > 0 {
+		out = append(out, fmt.Sprintf("the %s is pinned (%s): %s takes the place of %s, and the rest of the split stays as it is",
+			shareNoun(w.Ref.Kind), DescribeTraffic(w.Traffic), newRevisionNoun(p.Into), strings.Join(p.MoveFrom, ", ")))
 	}
 	for _, n := range p.MoveFrom {
 		if r, ok := s.Revision(n); ok && r.SameConfig != nil && !*r.SameConfig {
