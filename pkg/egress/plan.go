@@ -433,8 +433,12 @@ func servingNotes(s *ServingState, w Workload, to VPC, p Plan) []string {
 		out = append(out, fmt.Sprintf("the latest revision, %s, failed%s; %s serves", w.LatestCreated, why, s.Describe()))
 	}
 	if s.Pinned && w.Ref.Kind != KindJob && len(p.MoveFrom) > 0 {
+		what := "traffic"
+		if w.Ref.Kind == KindWorkerPool {
+			what = "instance split"
+		}
 		out = append(out, fmt.Sprintf("the %s is pinned (%s): %s takes the place of %s, and the rest of the split stays as it is",
-			shareNoun(w.Ref.Kind), DescribeTraffic(w.Traffic), newRevisionNoun(p.Into), strings.Join(p.MoveFrom, ", ")))
+			what, DescribeTraffic(w.Traffic), newRevisionNoun(p.Into), strings.Join(p.MoveFrom, ", ")))
 	}
 	for _, n := range p.MoveFrom {
 		if r, ok := s.Revision(n); ok && r.SameConfig != nil && !*r.SameConfig {

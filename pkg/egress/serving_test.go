@@ -201,3 +201,61 @@ func TestPinned(t *testing.T) {
 		}
 	}
 }
+
+func TestBuildPlanFromServingState(t *testing.T) {
+	wp := WorkloadRef{Kind: KindWorkerPool, Project: sProject, Region: sRegion, Name: "wp"}
+	withServing := func(w Workload, vpcOf map[string]VPC, failed bool) Workload {
+		w.Serving = NewServingState(w, w.Traffic, vpcOf, failed, "")
+		return w
+	}
+	kinds := func(p Plan) string {
+		var out []string
+		for _, s := range p.Steps {
+			k := string(s.Kind)
+			if s.Force {
+				k += "!"
+			}
+			out = append(out, k)
+		}
+		return strings.Join(out, " ")
+	}
+	tests := []struct {
+		name     string
+		w        Workload
+		steps    string
+		moveFrom []string
+		into     string
+		noOp     bool
+		note     string
+	}{
+		{"pinned to the old revision", withServing(Workload{Ref: servRef, VPC: connVPC, LatestReady: "svc-2", LatestCreated: "svc-2",
+			Traffic: []TrafficTarget{{Revision: "svc-1", Percent: 100}}}, map[string]VPC{"svc-1": connVPC}, false),
+			"deploy-revision verify shift-traffic", []string{"svc-1"}, "", false, "the traffic is pinned"},
+		{"template has it, traffic pinned elsewhere", withServing(Workload{Ref: servRef, VPC: dirVPC, LatestReady: "svc-2", LatestCreated: "svc-2",
+			Traffic: []TrafficTarget{{Revision: "svc-1", Percent: 100}}}, map[string]VPC{"svc-1": connVPC}, false),
+			"verify shift-traffic", []string{"svc-1"}, "svc-2", false, "revision svc-2 takes the place of svc-1"},
+		{"template has it, its revision failed", withServing(Workload{Ref: servRef, VPC: dirVPC, LatestReady: "svc-1", LatestCreated: "svc-2",
+			Traffic: []TrafficTarget{{Latest: true, Percent: 100}}}, map[string]VPC{"svc-1": connVPC}, true),
+			"deploy-revision! verify shift-traffic", []string{"svc-1"}, "", false, "the latest revision, svc-2, failed"},
+		{"in force, a tag left behind", withServing(Workload{Ref: servRef, VPC: dirVPC, LatestReady: "svc-2", LatestCreated: "svc-2",
+			Traffic: []TrafficTarget{{Latest: true, Percent: 100}, {Revision: "svc-1", Tag: "old"}}}, map[string]VPC{"svc-1": connVPC, "svc-2": dirVPC}, false),
+			"", nil, "", true, "revision svc-1 keeps its tag old"},
+		{"worker pool, pinned split", withServing(Workload{Ref: wp, LatestReady: "wp-1", LatestCreated: "wp-1",
+			Traffic: []TrafficTarget{{Revision: "wp-1", Percent: 100}}}, map[string]VPC{"wp-1": {}}, false),
+			"update-template verify shift-traffic", []string{"wp-1"}, "", false, "the instance split is pinned"},
+		{"worker pool following the latest", withServing(Workload{Ref: wp, LatestReady: "wp-1", LatestCreated: "wp-1",
+			Traffic: []TrafficTarget{{Latest: true, Percent: 100}}}, map[string]VPC{"wp-1": {}}, false),
+			"update-template verify", []string{"wp-1"}, "", false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := BuildPlan(PlanOptions{}, tt.w, dirVPC, nil)
+			if kinds(p) != tt.steps || !slices.Equal(p.MoveFrom, tt.moveFrom) || p.Into != tt.into || p.NoOp != tt.noOp {
+				t.Errorf("steps %q, moveFrom %v, into %q, noOp %v", kinds(p), p.MoveFrom, p.Into, p.NoOp)
+			}
+			if tt.note != "" && !strings.Contains(strings.Join(p.Notes, "\n"), tt.note) {
+				t.Errorf("notes %q lack %q", p.Notes, tt.note)
+			}
+		})
+	}
+}
