@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -32,13 +33,35 @@ up in the workload's project and region; give full paths for Shared VPC
 (--subnet projects/HOST/regions/REGION/subnetworks/NAME). The connector and the subnetwork
 must be in the workload's region.
 
+Before changing anything, runnet checks what one read can tell: the subnetwork exists, is in
+the workload's region, belongs to --network and is /26 or larger (with --network alone, the
+subnetwork named like the network, Cloud Run's same-name rule, must exist); the connector
+exists, is READY and is in the workload's region. A failed check changes nothing and exits
+with status 3.
+
+Traffic. A new revision gets the share of the traffic (a worker pool's instances) that
+follows the latest revision. When the traffic is pinned to named revisions (after
+'gcloud run deploy --no-traffic' or 'gcloud run services update-traffic --to-revisions'),
+the new revision would get none of it ("serving 0 percent of traffic", as gcloud warns) and
+the pinned revisions would keep their old settings: runnet then changes nothing and exits
+with status 3, unless --move-traffic moves the share of the revisions that serve with other
+settings to the new revision once it is ready (in their place in the split, tags kept), or
+--no-traffic deploys it with 0% on purpose (as gcloud's --no-traffic; the traffic that
+follows the latest revision stays on the current one). When only part of the traffic is
+pinned, runnet says which revisions keep their settings, and --move-traffic moves them too.
+
 runnet then waits for the new revision to become ready (services and worker pools) or for
 the job to be updated, showing progress on stderr when it is a terminal, and prints the
 workload's status as 'runnet status' does. If the revision cannot start, the error gives
-Cloud Run's own reason and traffic stays on the previous revision. With --async it returns
-as soon as Cloud Run has accepted the change and prints the operation's name.
+Cloud Run's own reason, the template's previous VPC access is put back (so the next deploy
+does not inherit settings that cannot serve), and the exit status is 6; traffic stays on the
+previous revision throughout. With --async it returns as soon as Cloud Run has accepted the
+change and prints the operation's name.
 
-If the workload already has the requested settings, nothing is sent and the exit status is 0.`
+If what serves the workload already has the requested settings, nothing is sent and the exit
+status is 0. If the template has them but the traffic is pinned elsewhere, --move-traffic
+moves the traffic to the latest revision (nothing is deployed); without it the exit status
+is 3.`
 
 const detachLong = `Remove a workload's VPC access (connector or Direct VPC egress), so that its traffic
 leaves through Cloud Run's own internet egress and it can no longer reach private addresses
@@ -49,9 +72,14 @@ all-traffic, the question says that all of its outbound traffic, which now goes 
 VPC network (its Cloud NAT, static addresses and firewall rules), will go straight to the
 public internet, as gcloud warns when clearing a connector.
 
+When the traffic (a worker pool's instances) is pinned to named revisions, the new revision
+would get none of it: as for 'runnet attach', runnet then changes nothing (exit status 3)
+unless --move-traffic or --no-traffic says what to do.
+
 runnet waits for the new revision to become ready (or the job to be updated) and prints the
-workload's status; --async returns at once with the operation's name. A workload with no VPC
-access is left alone (exit status 0).`
+workload's status; --async returns at once with the operation's name. A revision that
+cannot start has the template's previous VPC access put back (exit status 6). A workload
+that nothing serves with VPC access is left alone (exit status 0).`
 
 // AttachOptions are the inputs of `runnet attach` and `runnet detach`.
 type AttachOptions struct {
@@ -68,6 +96,11 @@ type AttachOptions struct {
 	ClearNetworkTags bool
 	Egress           string
 	Async            bool
+	// MoveTraffic moves the traffic of the revisions that serve with other settings to the
+	// new revision once it is ready.
+	MoveTraffic bool
+	// NoTraffic deploys the new revision with no traffic.
+	NoTraffic bool
 
 	// Which flags were given (filled from the command line).
 	connectorSet, networkSet, subnetSet, tagsSet, egressSet bool
@@ -117,6 +150,7 @@ func NewCmdAttach(f *Factory, runF func(context.Context, *AttachOptions) error) 
 	fl.BoolVar(&o.ClearNetworkTags, "clear-network-tags", false, "remove the Direct VPC interface's network tags")
 	fl.StringVar(&o.Egress, "egress", "", "which traffic goes through the VPC: private-ranges-only or all-traffic (default: keep the current setting)")
 	fl.BoolVar(&o.Async, "async", false, "return as soon as the change is accepted, printing the operation's name")
+	addTrafficFlags(fl, o)
 	// gcloud's names for the same flags.
 	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
 		switch name {
@@ -156,7 +190,13 @@ func NewCmdDetach(f *Factory, runF func(context.Context, *AttachOptions) error) 
 		},
 	}
 	cmd.Flags().BoolVar(&o.Async, "async", false, "return as soon as the change is accepted, printing the operation's name")
+	addTrafficFlags(cmd.Flags(), o)
 	return cmd
+}
+
+func addTrafficFlags(fl *pflag.FlagSet, o *AttachOptions) {
+	fl.BoolVar(&o.MoveTraffic, "move-traffic", false, "once the new revision is ready, move to it the traffic (instances) of the revisions that serve with other settings, in their place in the split")
+	fl.BoolVar(&o.NoTraffic, "no-traffic", false, "deploy the new revision with 0% of the traffic (instances), as gcloud's --no-traffic")
 }
 
 func exactOneWorkload(_ *cobra.Command, args []string) error {
@@ -195,6 +235,14 @@ func (o *AttachOptions) complete() error {
 		return err
 	}
 	o.ref = ref
+	switch {
+	case o.MoveTraffic && o.NoTraffic:
+		return exitcode.Usagef("--move-traffic and --no-traffic cannot be used together")
+	case (o.MoveTraffic || o.NoTraffic) && ref.Kind == egress.KindJob:
+		return exitcode.Usagef("--%s: jobs have no traffic; their next execution uses the new settings", map[bool]string{true: "move-traffic", false: "no-traffic"}[o.MoveTraffic])
+	case o.MoveTraffic && o.Async:
+		return exitcode.Usagef("--move-traffic waits for the new revision to be ready before it moves the traffic; it cannot be used with --async")
+	}
 	if o.Detach {
 		o.target = egress.VPC{}
 		return nil
@@ -339,20 +387,38 @@ func (o *AttachOptions) run(ctx context.Context) error {
 		return fmt.Errorf("read the VPC settings of %s: %w", o.ref, err)
 	}
 	target := o.resolveTarget(cur)
-	retry := false
-	if same, err := cur.Equivalent(target, o.ref.Project, o.ref.Region); err == nil && same {
-		if w.Rollout() != cloud.RolloutFailed {
-			o.infof("No change: %s %s already has %s.", noun(o.ref.Kind), o.ref.Name, describeVPC(cur))
-			return p.Print(NewWorkloadStatus(w))
-		}
+	serving, err := c.ServingState(ctx, w)
+	if err != nil {
+		return err
+	}
+	what := fmt.Sprintf("%s %s", noun(o.ref.Kind), o.ref.Name)
+	if serving.Serves(target) {
+		o.infof("No change: %s already has %s.", what, describeVPC(cur))
+		return p.Print(NewWorkloadStatus(w, serving))
+	}
+	templateHas, _ := cur.Equivalent(target, o.ref.Project, o.ref.Region)
+	retry := templateHas && (serving.LatestFailed || w.Rollout() == cloud.RolloutFailed || w.LatestReady != w.LatestCreated)
+	if templateHas && !retry {
+		// The template and its ready revision have the settings; the traffic is elsewhere.
+		return o.moveOnly(ctx, p, c, w, serving, target)
+	}
+	if retry {
 		// The settings are asked for already, but they failed to take effect: try again
 		// (a missing connector may exist by now).
-		retry = true
 		if w.LatestCreated != "" {
-			o.infof("%s %s already asks for %s, but its latest revision %s failed; deploying a new revision to retry.", capitalize(noun(o.ref.Kind)), o.ref.Name, describeVPC(cur), w.LatestCreated)
+			o.infof("%s already asks for %s, but its latest revision %s failed; deploying a new revision to retry.", capitalize(what), describeVPC(cur), w.LatestCreated)
 		} else {
-			o.infof("%s %s already asks for %s, but it is not ready; sending the update again to retry.", capitalize(noun(o.ref.Kind)), o.ref.Name, describeVPC(cur))
+			o.infof("%s already asks for %s, but it is not ready; sending the update again to retry.", capitalize(what), describeVPC(cur))
 		}
+	}
+
+	// What one read can tell, before anything changes.
+	if err := o.checkTarget(ctx, c, w, target); err != nil {
+		return err
+	}
+	off := serving.Off(target)
+	if err := o.checkTraffic(w, off); err != nil {
+		return err
 	}
 	if q := o.confirmQuestion(cur, target); q != "" {
 		ok, err := o.f.Confirm(q + "?")
@@ -363,14 +429,22 @@ func (o *AttachOptions) run(ctx context.Context) error {
 			return exitcode.Errorf(exitcode.Failure, "cancelled: %s was not changed", o.ref)
 		}
 	}
-	done := startWait(o.f, "Updating "+o.ref.String())
-	res, err := c.SetVPC(ctx, w, target, cloud.SetVPCOptions{
+	opts := cloud.SetVPCOptions{
 		Async:            o.Async,
 		Progress:         func(msg string) { o.f.IOStreams.Progressf("%s", msg) },
 		ForceNewRevision: retry && o.ref.Kind != egress.KindJob,
-	})
+	}
+	if o.NoTraffic {
+		opts.Traffic = egress.PinLatest(w.Traffic, w.LatestReady)
+	}
+	done := startWait(o.f, "Updating "+o.ref.String())
+	res, err := c.SetVPC(ctx, w, target, opts)
 	done()
 	if err != nil {
+		var re *cloud.RolloutError
+		if errors.As(err, &re) && !o.Async && !retry {
+			return o.restore(ctx, c, w, re, err)
+		}
 		return err
 	}
 	defer PrintIaCHint(o.f, o.ref) // once the result is printed: how to carry the change into IaC
@@ -380,16 +454,259 @@ func (o *AttachOptions) run(ctx context.Context) error {
 			Operation: res.Operation,
 		})
 	}
-	st := NewWorkloadStatus(res)
+	if o.MoveTraffic && len(off) > 0 && res.LatestReady != "" {
+		moved, err := o.move(ctx, c, res, off, res.LatestReady)
+		if err != nil {
+			return exitcode.Errorf(exitcode.Failure, "%s now has %s on revision %s, but its %s could not be moved to it: %v; move it with 'gcloud run services update-traffic %s --to-revisions %s=100' or run this command again with --move-traffic",
+				what, describeVPC(target), res.LatestReady, shareWord(o.ref.Kind), err, o.ref.Name, res.LatestReady)
+		}
+		res = moved
+	}
+	after, err := c.ServingState(ctx, res)
+	if err != nil {
+		after = nil // the change is done; the status falls back on the template
+	}
+	st := NewWorkloadStatus(res, after)
 	switch {
 	case o.ref.Kind == egress.KindJob:
 		o.infof("Updated job %s: %s; its next execution uses it.", o.ref.Name, describeVPC(target))
 	case st.LatestReadyRevision != "":
-		o.infof("Updated %s %s: %s (revision %s).", noun(o.ref.Kind), o.ref.Name, describeVPC(target), st.LatestReadyRevision)
+		o.infof("Updated %s: %s (revision %s).", what, describeVPC(target), st.LatestReadyRevision)
 	default:
-		o.infof("Updated %s %s: %s.", noun(o.ref.Kind), o.ref.Name, describeVPC(target))
+		o.infof("Updated %s: %s.", what, describeVPC(target))
+	}
+	if after != nil {
+		o.sayWhatServes(after, target)
 	}
 	return p.Print(st)
+}
+
+// shareWord is what a revision gets a share of: traffic, or a worker pool's instances.
+func shareWord(k egress.Kind) string {
+	if k == egress.KindWorkerPool {
+		return "instances"
+	}
+	return "traffic"
+}
+
+// splitWord is what is pinned: the traffic, or a worker pool's instance split.
+func splitWord(k egress.Kind) string {
+	if k == egress.KindWorkerPool {
+		return "instance split"
+	}
+	return "traffic"
+}
+
+// checkTarget runs the target checks that cost one read (egress.RunTargetChecks): a failed
+// one changes nothing and exits 3.
+func (o *AttachOptions) checkTarget(ctx context.Context, c *cloud.Clients, w *cloud.Workload, target egress.VPC) error {
+	if target.Mode() == egress.ModeNone {
+		return nil
+	}
+	facts, err := c.TargetFacts(ctx, w, target)
+	if err != nil {
+		return fmt.Errorf("check %s before changing %s: %w", describeVPC(target), o.ref, err)
+	}
+	failed := egress.Failed(egress.RunTargetChecks(*facts))
+	if len(failed) == 0 {
+		return nil
+	}
+	var msgs []string
+	for _, ch := range failed {
+		m := ch.Name + ": " + ch.Message
+		if ch.Name == egress.CheckSubnet && facts.Subnet != nil && !facts.Subnet.Exists && !o.subnetSet {
+			m += fmt.Sprintf(" (with --network alone, Cloud Run uses the subnetwork named like the network: its same-name rule); give --subnet%s", o.subnetCandidates(ctx, c, target))
+		} else if ch.Hint != "" {
+			m += " (" + ch.Hint + ")"
+		}
+		msgs = append(msgs, m)
+	}
+	return exitcode.Errorf(exitcode.Preflight, "%s was not changed: %s", o.ref, strings.Join(msgs, "; "))
+}
+
+// subnetCandidates names the subnetworks of target's network in the workload's region that
+// Direct VPC egress can use, for a hint: " (candidates: a (10.0.0.0/24), ...)", or "".
+func (o *AttachOptions) subnetCandidates(ctx context.Context, c *cloud.Clients, target egress.VPC) string {
+	nref, err := egress.ParseNetworkRef(target.Network, o.ref.Project)
+	if err != nil {
+		return ""
+	}
+	subs, err := c.ListSubnets(ctx, nref.Project, o.ref.Region)
+	if err != nil {
+		return ""
+	}
+	var names []string
+	for _, s := range subs {
+		if s.NetworkPath == nref.Path() && s.DirectVPCEligible && (s.Purpose == "" || s.Purpose == "PRIVATE") {
+			names = append(names, fmt.Sprintf("%s (%s)", s.Name, s.IPCIDRRange))
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Sprintf(": network %s has no subnetwork in %s that Direct VPC egress can use; create one with 'runnet subnet create NAME --network %s --range auto'", nref.Name, o.ref.Region, nref.Name)
+	}
+	return " (candidates: " + strings.Join(names, ", ") + ")"
+}
+
+// checkTraffic refuses, before anything changes, a change whose new revision would get none
+// of the traffic (instances) because it is pinned to named revisions, unless --move-traffic
+// or --no-traffic says what to do.
+func (o *AttachOptions) checkTraffic(w *cloud.Workload, off []egress.ServingRevision) error {
+	if o.NoTraffic && w.LatestReady == "" {
+		return exitcode.Errorf(exitcode.Preflight, "--no-traffic: %s has no ready revision to keep the traffic on; %s was not changed", o.ref, o.ref)
+	}
+	if o.ref.Kind == egress.KindJob || o.MoveTraffic || o.NoTraffic || egress.LatestShare(w.Traffic) > 0 || len(off) == 0 {
+		return nil // the new revision gets its share, or what keeps the traffic has the settings already
+	}
+	return exitcode.Errorf(exitcode.Preflight,
+		"%s was not changed: its %s is pinned (%s), so the new revision would get 0%% of the %s (\"serving 0 percent of traffic\") while %s kept %s; "+
+			"pass --move-traffic to move that %s to the new revision once it is ready, in %s place, or --no-traffic to deploy it with 0%% anyway",
+		o.ref, splitWord(o.ref.Kind), egress.DescribeTraffic(w.Traffic), shareWord(o.ref.Kind), describeRevisions(off), oldSettings(off), shareWord(o.ref.Kind), itsOrTheir(len(off)))
+}
+
+func describeRevisions(rs []egress.ServingRevision) string {
+	if len(rs) == 0 {
+		return "the pinned revisions"
+	}
+	var parts []string
+	for _, r := range rs {
+		parts = append(parts, fmt.Sprintf("%s (%d%%)", r.Name, r.Percent))
+	}
+	if len(parts) == 1 {
+		return "revision " + parts[0]
+	}
+	return "revisions " + strings.Join(parts, ", ")
+}
+
+func oldSettings(rs []egress.ServingRevision) string {
+	if len(rs) == 1 {
+		return "its " + describeVPC(rs[0].VPC)
+	}
+	return "their settings"
+}
+
+func itsOrTheir(n int) string {
+	if n == 1 {
+		return "its"
+	}
+	return "their"
+}
+
+// moveOnly handles a workload whose template and latest revision have the target already,
+// while the traffic is pinned to revisions with other settings: --move-traffic moves it to
+// the latest revision (nothing is deployed); otherwise nothing changes and the exit status is
+// 3.
+func (o *AttachOptions) moveOnly(ctx context.Context, p interface{ Print(any) error }, c *cloud.Clients, w *cloud.Workload, serving *egress.ServingState, target egress.VPC) error {
+	off := serving.Off(target)
+	what := fmt.Sprintf("%s %s", noun(o.ref.Kind), o.ref.Name)
+	if !o.MoveTraffic {
+		return exitcode.Errorf(exitcode.Preflight,
+			"%s was not changed: its template and its latest revision %s have %s already, but that revision is serving 0 percent of %s: %s kept %s; pass --move-traffic to move it to %s (or 'gcloud run services update-traffic %s --to-latest')",
+			what, w.LatestReady, describeVPC(target), shareWord(o.ref.Kind), describeRevisions(off), oldSettings(off), w.LatestReady, o.ref.Name)
+	}
+	res, err := o.move(ctx, c, w, off, w.LatestReady)
+	if err != nil {
+		return err
+	}
+	after, _ := c.ServingState(ctx, res)
+	o.infof("Moved the %s of %s to revision %s, which has %s.", shareWord(o.ref.Kind), describeRevisions(off), w.LatestReady, describeVPC(target))
+	if after != nil {
+		o.sayWhatServes(after, target)
+	}
+	return p.Print(NewWorkloadStatus(res, after))
+}
+
+// move gives the share of the revisions off to into, in their place in the split (tags kept),
+// and waits until the traffic is routed.
+func (o *AttachOptions) move(ctx context.Context, c *cloud.Clients, w *cloud.Workload, off []egress.ServingRevision, into string) (*cloud.Workload, error) {
+	var from []string
+	for _, r := range off {
+		from = append(from, r.Name)
+		if r.SameConfig != nil && !*r.SameConfig {
+			netWarn(o.f, "revision %s ran another configuration than the template (its image, environment or resources differ); its %s now goes to revision %s, which runs the template's", r.Name, shareWord(o.ref.Kind), into)
+		}
+	}
+	tr := egress.MoveTraffic(w.Traffic, from, into)
+	o.f.IOStreams.Progressf("Moving the %s of %s to revision %s...", shareWord(o.ref.Kind), strings.Join(from, ", "), into)
+	plat := &cloud.Platform{C: c}
+	snap, err := plat.Update(ctx, cloud.Snapshot(w), egress.Update{Traffic: tr})
+	if err != nil {
+		return nil, err
+	}
+	res, ok := snap.Handle.(*cloud.Workload)
+	if !ok {
+		return c.GetWorkload(ctx, o.ref)
+	}
+	return res, nil
+}
+
+// sayWhatServes says plainly when the settings just deployed serve none, or only part, of the
+// traffic (instances), and how to move it.
+func (o *AttachOptions) sayWhatServes(s *egress.ServingState, target egress.VPC) {
+	if o.ref.Kind == egress.KindJob {
+		return
+	}
+	off := s.Off(target)
+	if len(off) == 0 {
+		return
+	}
+	share := s.TemplateShare()
+	how := fmt.Sprintf("run this command again with --move-traffic, or 'runnet migrate %s --to %s'", o.ref, target.Mode())
+	if o.ref.Kind == egress.KindService {
+		how += fmt.Sprintf(", or 'gcloud run services update-traffic %s --to-latest'", o.ref.Name)
+	}
+	if share == 0 {
+		netWarn(o.f, "revision %s is serving 0 percent of %s: %s keeps it with %s. To move it: %s.", s.LatestReady, shareWord(o.ref.Kind), describeRevisions(off), oldSettings(off), how)
+		return
+	}
+	netWarn(o.f, "revision %s serves %d%% of the %s; %s keep%s the rest with %s. To move it: %s.", s.LatestReady, share, shareWord(o.ref.Kind), describeRevisions(off), map[bool]string{true: "s", false: ""}[len(off) == 1], oldSettings(off), how)
+}
+
+// restore puts the template's previous VPC access back after a rollout that failed, so that
+// the next deploy does not inherit settings that cannot serve. The traffic never moved.
+func (o *AttachOptions) restore(ctx context.Context, c *cloud.Clients, before *cloud.Workload, re *cloud.RolloutError, cause error) error {
+	fresh := re.Workload
+	if fresh == nil {
+		var err error
+		if fresh, err = c.GetWorkload(ctx, o.ref); err != nil {
+			return exitcode.Errorf(exitcode.Failure, "%v\nThe template could not be read to put its previous VPC access back (%v); put it back with: %s", cause, err, restoreCommand(o.ref, before.VPC))
+		}
+	}
+	if same, err := fresh.VPC.Equivalent(before.VPC, o.ref.Project, o.ref.Region); err == nil && same {
+		return cause // someone put it back already
+	}
+	o.infof("The new settings cannot serve; putting back %s in the template...", describeVPC(before.VPC))
+	res, err := c.SetVPC(ctx, fresh, before.VPC, cloud.SetVPCOptions{Progress: func(msg string) { o.f.IOStreams.Progressf("%s", msg) }})
+	if err != nil {
+		return exitcode.Errorf(exitcode.Failure, "%v\nThe template's previous VPC access could not be put back (%v): the template asks for settings that cannot serve, which the next deploy inherits; put it back with: %s",
+			cause, err, restoreCommand(o.ref, before.VPC))
+	}
+	rev := ""
+	if res.LatestReady != "" && o.ref.Kind != egress.KindJob {
+		rev = fmt.Sprintf(" (revision %s)", res.LatestReady)
+	}
+	return exitcode.Wrap(exitcode.RolledBack, fmt.Errorf("%w\nThe template's previous VPC access, %s, was put back%s: %s was not changed", cause, describeVPC(before.VPC), rev, o.ref))
+}
+
+// restoreCommand is the runnet command that puts v back on ref's template.
+func restoreCommand(ref egress.WorkloadRef, v egress.VPC) string {
+	where := fmt.Sprintf(" --project %s --region %s", ref.Project, ref.Region)
+	switch v.Mode() {
+	case egress.ModeConnector:
+		return fmt.Sprintf("runnet attach %s --connector %s --egress %s%s", ref, v.Connector, v.Egress.String(), where)
+	case egress.ModeDirect:
+		c := "runnet attach " + ref.String()
+		if v.Network != "" {
+			c += " --network " + v.Network
+		}
+		if v.Subnet != "" {
+			c += " --subnet " + v.Subnet
+		}
+		if len(v.Tags) > 0 {
+			c += " --network-tags " + strings.Join(v.Tags, ",")
+		}
+		return c + " --egress " + v.Egress.String() + where
+	}
+	return "runnet detach " + ref.String() + " --yes" + where
 }
 
 // infof writes an informational line to stderr, unless --quiet.

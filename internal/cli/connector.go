@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -169,18 +170,22 @@ type WorkloadUser struct {
 	Egress egress.Egress `json:"egress"`
 	// MaxInstances is the workload's maximum instance count (its kind's default when unset).
 	MaxInstances int `json:"maxInstances"`
+	// Via says how the workload uses it: "template" (its next revision or execution, and the
+	// latest revision made from it), "revision R, 100% of traffic", "revision R, tag T",
+	// "execution E, running".
+	Via []string `json:"via"`
 }
 
-// Table renders users as KIND NAME EGRESS (and PROJECT when it is not the only one).
+// Table renders users as KIND NAME PROJECT EGRESS MAX-INSTANCES VIA.
 func (u WorkloadUser) Table() ([]string, [][]string) {
-	return []string{"kind", "name", "project", "egress", "max instances"},
-		[][]string{{string(u.Kind), u.Name, u.Project, string(u.Egress), strconv.Itoa(u.MaxInstances)}}
+	return []string{"kind", "name", "project", "egress", "max instances", "via"},
+		[][]string{{string(u.Kind), u.Name, u.Project, string(u.Egress), strconv.Itoa(u.MaxInstances), strings.Join(u.Via, "; ")}}
 }
 
-func userOf(w *cloud.Workload) WorkloadUser {
+func userOf(w *cloud.Workload, via []string) WorkloadUser {
 	return WorkloadUser{
 		Workload: w.Ref.String(), Kind: w.Ref.Kind, Name: w.Ref.Name, Project: w.Ref.Project, Region: w.Ref.Region,
-		Egress: w.VPC.Egress.Normalize(), MaxInstances: w.EffectiveMaxInstances(),
+		Egress: w.VPC.Egress.Normalize(), MaxInstances: w.EffectiveMaxInstances(), Via: via,
 	}
 }
 
@@ -188,12 +193,56 @@ func describeUsers(us []WorkloadUser) string {
 	names := make([]string, 0, len(us))
 	for _, u := range us {
 		s := u.Workload
+		var what []string
 		if u.Kind == egress.KindService {
-			s += " (service)"
+			what = append(what, "service")
+		}
+		for _, v := range u.Via {
+			if v != "template" {
+				what = append(what, v)
+			}
+		}
+		if len(what) > 0 {
+			s += " (" + strings.Join(what, "; ") + ")"
 		}
 		names = append(names, s)
 	}
 	return strings.Join(names, ", ")
+}
+
+// connectorVia says how a workload uses a connector (see WorkloadUser.Via); nil when it does
+// not.
+func connectorVia(s *egress.ServingState, ref egress.ConnectorRef) []string {
+	var out []string
+	for _, u := range s.ConnectorUsers(ref) {
+		out = append(out, u.Via())
+	}
+	return out
+}
+
+// subnetVia says how a workload uses a subnet (a canonical path) for Direct VPC egress; nil
+// when it does not.
+func subnetVia(s *egress.ServingState, path string) []string {
+	uses := func(v egress.VPC) bool {
+		c, err := v.Canonical(s.Ref.Project, s.Ref.Region)
+		return err == nil && c.Mode() == egress.ModeDirect && c.Subnet == path
+	}
+	var out []string
+	template := uses(s.Template)
+	if template {
+		out = append(out, "template")
+	}
+	for _, r := range s.Revisions {
+		if uses(r.VPC) && !(r.Latest && template) {
+			out = append(out, egress.ConnectorUser{Workload: s.Ref, Revision: r.Name, Percent: r.Percent, Tags: r.Tags}.Via())
+		}
+	}
+	for _, e := range s.Executions {
+		if uses(e.VPC) {
+			out = append(out, "execution "+e.Name+", running")
+		}
+	}
+	return out
 }
 
 // usesConnector reports whether w's template uses the connector ref.
@@ -205,21 +254,13 @@ func usesConnector(w *cloud.Workload, ref egress.ConnectorRef) bool {
 	return err == nil && c == ref
 }
 
-// usesSubnet reports whether w's template uses the subnet at path for Direct VPC egress.
-func usesSubnet(w *cloud.Workload, path string) bool {
-	if w.VPC.Mode() != egress.ModeDirect {
-		return false
-	}
-	v, err := w.VPC.Canonical(w.Ref.Project, w.Ref.Region)
-	return err == nil && v.Subnet == path
-}
-
-// findUsers lists the workloads of region in each project and keeps those match accepts,
-// listing the projects concurrently. With strict, a failure to list is an error; otherwise it
-// is returned as a warning (runnet may not see every project that uses a Shared VPC
-// resource).
-func findUsers(ctx context.Context, c *cloud.Clients, projects []string, region string, strict bool, match func(*cloud.Workload) bool) ([]WorkloadUser, []string, error) {
+// findUsers lists the workloads of region in each project, reads what serves each, and keeps
+// those match says use the resource (match returns how, nil when they do not), listing the
+// projects concurrently. With strict, a failure to list is an error; otherwise it is returned
+// as a warning (runnet may not see every project that uses a Shared VPC resource).
+func findUsers(ctx context.Context, c *cloud.Clients, projects []string, region string, strict bool, match func(*egress.ServingState) []string) ([]WorkloadUser, []string, error) {
 	results := make([][]*cloud.Workload, len(projects))
+	states := make([][]*egress.ServingState, len(projects))
 	errs := make([]error, len(projects))
 	var wg sync.WaitGroup
 	for i, p := range projects {
@@ -227,6 +268,9 @@ func findUsers(ctx context.Context, c *cloud.Clients, projects []string, region 
 		go func() {
 			defer wg.Done()
 			results[i], errs[i] = c.ListWorkloads(ctx, p, region)
+			if errs[i] == nil {
+				states[i], errs[i] = c.ServingStates(ctx, results[i])
+			}
 		}()
 	}
 	wg.Wait()
@@ -240,9 +284,9 @@ func findUsers(ctx context.Context, c *cloud.Clients, projects []string, region 
 			warnings = append(warnings, fmt.Sprintf("workloads of project %s not checked: %v", projects[i], errs[i]))
 			continue
 		}
-		for _, w := range results[i] {
-			if match(w) {
-				users = append(users, userOf(w))
+		for j, w := range results[i] {
+			if via := match(states[i][j]); len(via) > 0 {
+				users = append(users, userOf(w, via))
 			}
 		}
 	}
@@ -251,7 +295,7 @@ func findUsers(ctx context.Context, c *cloud.Clients, projects []string, region 
 
 // connectorUsers returns the workloads of the connector's own project that use it.
 func connectorUsers(ctx context.Context, c *cloud.Clients, ref egress.ConnectorRef) ([]WorkloadUser, error) {
-	users, _, err := findUsers(ctx, c, []string{ref.Project}, ref.Region, true, func(w *cloud.Workload) bool { return usesConnector(w, ref) })
+	users, _, err := findUsers(ctx, c, []string{ref.Project}, ref.Region, true, func(s *egress.ServingState) []string { return connectorVia(s, ref) })
 	return users, err
 }
 
@@ -269,7 +313,7 @@ type ConnectorView struct {
 }
 
 // ConnectorDetail is what `runnet connector describe` prints: the connector and the
-// workloads whose template uses it (always present, [] when none).
+// workloads that use it (template, serving revisions, running executions) (always present, [] when none).
 type ConnectorDetail struct {
 	ConnectorView
 	Users []WorkloadUser `json:"users"`
@@ -529,6 +573,9 @@ func (o *ConnectorCreateOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := o.checkRange(ctx, c); err != nil {
+		return err
+	}
 	done := startWait(o.f, "Creating connector "+o.Spec.Ref.Name)
 	conn, err := c.CreateConnector(ctx, o.Spec, waitOptions(o.f, o.Async))
 	done()
@@ -543,6 +590,38 @@ func (o *ConnectorCreateOptions) run(ctx context.Context) error {
 		netNotice(o.f, "Connector %s is %s.", conn.Name, conn.State)
 	}
 	return p.Print(connectorListView(views))
+}
+
+// checkRange refuses, with exit status 3, a --range that overlaps a range in use in the
+// network: the API would accept the request and leave the connector in ERROR ("It conflicts
+// with an existing subnetwork. Please delete the connector manually."). The connector's own
+// range does not count (creating it again is a no-op).
+func (o *ConnectorCreateOptions) checkRange(ctx context.Context, c *cloud.Clients) error {
+	spec := o.Spec
+	if spec.IPCIDRRange == "" {
+		return nil // in a subnet: the API checks it before accepting the request
+	}
+	p, err := netip.ParsePrefix(spec.IPCIDRRange)
+	if err != nil {
+		return nil
+	}
+	nref, err := egress.ParseNetworkRef(spec.Network, spec.Ref.Project)
+	if err != nil {
+		return err
+	}
+	warnings, err := c.CheckRangeFree(ctx, nref.Project, nref.Path(), p, "", spec.Ref.Region, spec.Ref.Name)
+	for _, w := range warnings {
+		netWarn(o.f, "%s", w)
+	}
+	var oe *cloud.RangeOverlapError
+	if errors.As(err, &oe) {
+		hint := "pick an unused /28"
+		if oe.Free.IsValid() {
+			hint = fmt.Sprintf("--range %s is free", oe.Free)
+		}
+		return exitcode.Errorf(exitcode.Preflight, "--range: %s overlaps %s in network %s (%s); nothing was created", p, oe.With.Describe(), nref.Name, hint)
+	}
+	return err
 }
 
 // ---------------------------------------------------------------------------------------
@@ -629,7 +708,8 @@ func NewCmdConnectorDescribe(f *Factory, runF func(context.Context, *ConnectorDe
 		Short: "Show a connector and the workloads that use it",
 		Long: `Show every field of a connector (as YAML in the table format, like gcloud's
 describe), the range of its subnet when it was made in one, and the Cloud Run
-workloads whose template uses it (users).`,
+workloads that use it (users: through their template, a revision that receives traffic or
+carries a tag, or a running job execution).`,
 		Example: `  runnet connector describe run-connector
   runnet connector describe projects/demo-project/locations/asia-northeast1/connectors/run-connector --format json`,
 		Args: cobra.ExactArgs(1),
@@ -689,7 +769,7 @@ func getConnectorAndUsers(ctx context.Context, c *cloud.Clients, ref egress.Conn
 	}
 	var warnings []string
 	if others := otherProjects(conn, ref.Project); len(others) > 0 {
-		more, w, _ := findUsers(ctx, c, others, ref.Region, false, func(w *cloud.Workload) bool { return usesConnector(w, ref) })
+		more, w, _ := findUsers(ctx, c, others, ref.Region, false, func(s *egress.ServingState) []string { return connectorVia(s, ref) })
 		users = append(users, more...)
 		warnings = w
 	}
@@ -721,11 +801,15 @@ func NewCmdConnectorUsers(f *Factory, runF func(context.Context, *ConnectorUsers
 	o := &ConnectorUsersOptions{f: f}
 	return &cobra.Command{
 		Use:   "users NAME",
-		Short: "List the workloads whose template uses a connector",
-		Long: `List the Cloud Run services, jobs and worker pools whose current template uses
-the connector: the reverse map that the Cloud Run and VPC Access APIs do not give.
-Workloads of the connector's project are listed, and those of the other projects
-the API reports as connected to it (Shared VPC).
+		Short: "List the workloads that use a connector",
+		Long: `List the Cloud Run services, jobs and worker pools that use the connector: the
+reverse map that the Cloud Run and VPC Access APIs do not give. A workload uses it
+through its template (its next revision or execution), through a revision that
+receives traffic or carries a traffic tag and was created with the connector (traffic
+pinned to an older revision, a canary, a tag URL), or through a job execution still
+running with it; the via column (field) says which. Workloads of the connector's
+project are listed, and those of the other projects the API reports as connected to
+it (Shared VPC).
 
 It works for a connector that no longer exists too: workloads that still name a
 deleted connector fail to deploy until they are moved.`,
@@ -811,9 +895,11 @@ func NewCmdConnectorDelete(f *Factory, runF func(context.Context, *ConnectorDele
 		Long: `Delete a Serverless VPC Access connector.
 
 The API deletes a connector even while workloads use it; they then lose their VPC
-access and their next deploys fail. runnet refuses instead, naming the workloads
-(exit code 3, nothing changed), unless --force is given: then it warns which
-workloads lose VPC access, and deletes. Move the workloads first with
+access and their next deploys fail. runnet refuses instead, naming the workloads and
+how they use it (exit code 3, nothing changed): their template, a revision that
+receives traffic or carries a tag (traffic pinned to an older revision keeps using
+the connector that revision was created with), or a running job execution. With
+--force it warns which workloads lose VPC access, and deletes. Move the workloads first with
 'runnet migrate' or 'runnet attach'.
 
 It asks for confirmation (like gcloud) unless --yes is given; without a terminal,

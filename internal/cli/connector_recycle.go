@@ -912,7 +912,7 @@ func (o *ConnectorRecycleOptions) retire(ctx context.Context, c *cloud.Clients, 
 	}
 	// Workloads of other projects (Shared VPC) that runnet does not move.
 	if others := otherProjects(st.old, o.old.Project); len(others) > 0 {
-		users, warnings, _ := findUsers(ctx, c, others, o.old.Region, false, func(w *cloud.Workload) bool { return usesConnector(w, o.old) })
+		users, warnings, _ := findUsers(ctx, c, others, o.old.Region, false, func(s *egress.ServingState) []string { return connectorVia(s, o.old) })
 		if len(users) > 0 {
 			var names []string
 			for _, u := range users {

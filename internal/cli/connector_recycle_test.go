@@ -419,7 +419,7 @@ func TestConnectorRecycleKeepsConnectorStillServing(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	rep := decodeRecycle(t, r)
-	if rep.Summary.Migrated != 2 || rep.Old.Status != "kept" || !strings.Contains(rep.Old.Reason, "still used by pinned (revision "+w.LatestReady+")") {
+	if rep.Summary.Migrated != 2 || rep.Old.Status != "kept" || !strings.Contains(rep.Old.Reason, "still used by pinned (revision "+w.LatestReady+", 100% of traffic)") {
 		t.Errorf("summary %+v, old %+v", rep.Summary, rep.Old)
 	}
 	if !strings.Contains(r.stderr, "Warning: connector run-connector was kept: still used by pinned") {

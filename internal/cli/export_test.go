@@ -179,11 +179,10 @@ func TestExportJSONAndFailedRollout(t *testing.T) {
 		t.Errorf("fields = %v, want exactly %v and snippet", got, want)
 	}
 
-	// A change that failed: the template asks for a missing connector. The export says what
-	// the template holds, and warns that traffic is elsewhere.
-	if r := er.run(t, false, "", "attach", "run-service", "--connector", "no-such-connector"); r.code == 0 {
-		t.Fatalf("attach to a missing connector succeeded: %s", r.stdout)
-	}
+	// A change that failed (made through the API: runnet attach checks the connector first):
+	// the template asks for a missing connector. The export says what the template holds, and
+	// warns that traffic is elsewhere.
+	failRollout(t, er, &runpb.VpcAccess{Connector: "projects/demo-project/locations/asia-northeast1/connectors/no-such-connector"})
 	r = er.run(t, false, "", "export", "run-service", "--as", "gcloud")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)

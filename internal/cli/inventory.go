@@ -24,13 +24,16 @@ import (
 const inventoryLong = `Show, for one or more regions, where every Cloud Run workload stands and what
 the VPC pieces it uses cost and hold:
 
-  - every service, job and worker pool with its egress mode (none, connector or
-    direct), its connector or Direct VPC network/subnetwork, egress setting and
-    maximum instances;
+  - every service, job and worker pool with the egress mode that serves it (none,
+    connector or direct: the settings of the revisions that receive its traffic,
+    see 'runnet status'), its connector or Direct VPC network/subnetwork, egress
+    setting and maximum instances; a template whose settings serve nothing (traffic
+    pinned to older revisions, or a latest revision that failed) is a finding;
   - every Serverless VPC Access connector with its state, machine type, instance
-    bounds and the workloads whose template uses it (the reverse map neither API
-    gives). A connector no workload uses is flagged UNUSED: it keeps at least its
-    minimum instances running and is billed for them;
+    bounds and the workloads that use it (the reverse map neither API gives):
+    through their template, a revision that receives traffic or carries a tag, or
+    a running job execution. A connector nothing uses is flagged UNUSED: it keeps
+    at least its minimum instances running and is billed for them;
   - every subnet used by Direct VPC egress (named by a workload's template, or
     holding Cloud Run's serverless-ipv4-* reservations) with its size, usable
     addresses, the addresses reserved now (Compute's WITH_UTILIZATION view, else
@@ -68,14 +71,21 @@ contract):
                           (what the address arithmetic assumes: maxInstances, or
                           the kind's default when not set: 100 for services, 1
                           for jobs and worker pools), maxScaleBlocks (the /28
-                          blocks it would hold at max scale on Direct VPC egress)
+                          blocks it would hold at max scale on Direct VPC egress),
+                          template (the template's {mode, connector, network,
+                          subnet, networkTags, egress}), templateDiffers (a
+                          revision receiving traffic has other settings),
+                          latestRevisionFailed (the latest revision failed to
+                          start: the template's settings serve nothing)
   connectors[]            the fields of 'runnet connector describe' (name,
                           project, region, fullName, network, ipCidrRange,
                           subnet, subnetRange, state, machineType, minInstances,
                           maxInstances, ...) and exists (false for a connector
                           that workloads name but that does not exist), users[]
                           (workload, kind, name, project, region, egress,
-                          maxInstances, maxScaleInstances, maxScaleBlocks),
+                          maxInstances, maxScaleInstances, maxScaleBlocks, via:
+                          how it uses it, e.g. "template", "revision R (100% of
+                          traffic)", "revision R (tag T)", "execution E (running)"),
                           usersComplete (every workload list of its region was
                           read, and no other project is connected to it), unused
                           (exists, usersComplete and no users)
@@ -95,7 +105,8 @@ contract):
                           connector-not-ready, subnet-would-run-out,
                           subnet-tight, subnet-missing, subnet-not-eligible,
                           subnet-reservations-without-users, api-disabled,
-                          regions-built-in
+                          regions-built-in, workload-rollout-failed,
+                          workload-template-not-serving
   errors[]                region, read (what could not be read: services, jobs,
                           worker pools, connectors, subnets, or "connector PATH"
                           or "subnet PATH" for one named by a workload), code
@@ -138,6 +149,8 @@ const (
 	FindingSubnetReservedUnused = "subnet-reservations-without-users"
 	FindingAPIDisabled          = "api-disabled"
 	FindingRegionsBuiltIn       = "regions-built-in"
+	FindingRolloutFailed        = "workload-rollout-failed"
+	FindingTemplateNotServing   = "workload-template-not-serving"
 )
 
 // InventoryOptions are the inputs of `runnet inventory`.
@@ -289,6 +302,11 @@ type InventoryWorkload struct {
 	MaxInstances      int      `json:"maxInstances"`
 	MaxScaleInstances int      `json:"maxScaleInstances"`
 	MaxScaleBlocks    int      `json:"maxScaleBlocks"`
+	// Template is the template's settings; TemplateDiffers is set when a revision that
+	// receives traffic has others; LatestRevisionFailed when the latest revision failed.
+	Template             VPCStatus `json:"template"`
+	TemplateDiffers      bool      `json:"templateDiffers"`
+	LatestRevisionFailed bool      `json:"latestRevisionFailed"`
 }
 
 // InventoryUser is a workload that uses a connector or a subnet.
@@ -302,6 +320,9 @@ type InventoryUser struct {
 	MaxInstances      int    `json:"maxInstances"`
 	MaxScaleInstances int    `json:"maxScaleInstances"`
 	MaxScaleBlocks    int    `json:"maxScaleBlocks"`
+	// Via says how it uses the connector or subnet: "template", "revision R (100% of
+	// traffic)", "revision R (tag T)", "execution E (running)".
+	Via []string `json:"via"`
 }
 
 // InventoryConnector is a connector with the workloads that use it.
@@ -353,10 +374,13 @@ type regionRead struct {
 	region       string
 	workloads    []*cloud.Workload
 	workloadErrs []error
-	connectors   []*cloud.Connector
-	connErr      error
-	subnets      []*cloud.Subnet
-	subnetErr    error
+	// serving is what serves each workload (nil when it could not be read: servingErr).
+	serving    []*egress.ServingState
+	servingErr error
+	connectors []*cloud.Connector
+	connErr    error
+	subnets    []*cloud.Subnet
+	subnetErr  error
 }
 
 // readRegion reads a region's workloads, connectors and subnets (with addresses), all at once.
@@ -366,6 +390,7 @@ func readRegion(ctx context.Context, c *cloud.Clients, project, region string) *
 	wg.Go(func() { rr.connectors, rr.connErr = c.ListConnectors(ctx, project, region) })
 	wg.Go(func() { rr.subnets, rr.subnetErr = c.ListSubnets(ctx, project, region) })
 	rr.workloads, rr.workloadErrs = c.ScanWorkloads(ctx, project, region)
+	rr.serving, rr.servingErr = c.ServingStates(ctx, rr.workloads)
 	wg.Wait()
 	return rr
 }
@@ -455,13 +480,16 @@ func (b *inventoryBuilder) fail(region, read string, err error) {
 	b.errors = append(b.errors, InventoryError{Region: region, Read: read, Code: cloud.ErrorCode(err), Message: err.Error()})
 }
 
-// wref is a workload as the builder sees it: its row and its canonical VPC.
+// wref is a workload as the builder sees it: its row, its canonical serving VPC, and what
+// serves it.
 type wref struct {
-	row InventoryWorkload
-	vpc egress.VPC
+	row     InventoryWorkload
+	vpc     egress.VPC
+	serving *egress.ServingState
 }
 
-func (w *wref) user() InventoryUser {
+// user is the workload as a user of the connector or subnetwork named (a full name or path).
+func (w *wref) user(resource string) InventoryUser {
 	r := w.row
 	egr := r.Egress
 	if egr == "" {
@@ -470,14 +498,46 @@ func (w *wref) user() InventoryUser {
 	return InventoryUser{
 		Workload: r.Workload, Kind: r.Kind, Name: r.Name, Project: r.Project, Region: r.Region, Egress: egr,
 		MaxInstances: r.MaxInstances, MaxScaleInstances: r.MaxScaleInstances, MaxScaleBlocks: r.MaxScaleBlocks,
+		Via: w.via(resource),
 	}
 }
 
-func inventoryWorkload(w *cloud.Workload) *wref {
+// via says how the workload uses the connector or subnetwork named.
+func (w *wref) via(resource string) []string {
+	s, ref := w.serving, w.serving.Ref
+	uses := func(v egress.VPC) bool {
+		c, err := v.Canonical(ref.Project, ref.Region)
+		return err == nil && ((c.Connector != "" && c.Connector == resource) || (c.Subnet != "" && c.Subnet == resource))
+	}
+	out := []string{}
+	template := uses(s.Template)
+	if template {
+		out = append(out, "template")
+	}
+	for _, r := range s.Revisions {
+		if !uses(r.VPC) || (r.Latest && template) {
+			continue
+		}
+		u := egress.ConnectorUser{Workload: ref, Revision: r.Name, Percent: r.Percent, Tags: r.Tags}
+		out = append(out, u.Via())
+	}
+	for _, e := range s.Executions {
+		if uses(e.VPC) {
+			out = append(out, "execution "+e.Name+", running")
+		}
+	}
+	return out
+}
+
+func inventoryWorkload(w *cloud.Workload, serving *egress.ServingState) *wref {
 	ref := w.Ref
-	vpc, err := w.VPC.Canonical(ref.Project, ref.Region)
+	if serving == nil {
+		serving = templateServing(w)
+	}
+	sv := serving.VPC()
+	vpc, err := sv.Canonical(ref.Project, ref.Region)
 	if err != nil {
-		vpc = w.VPC // a name runnet cannot parse: shown as the API holds it
+		vpc = sv // a name runnet cannot parse: shown as the API holds it
 	}
 	maxScale := w.EffectiveMaxInstances()
 	row := InventoryWorkload{
@@ -485,11 +545,12 @@ func inventoryWorkload(w *cloud.Workload) *wref {
 		Mode: string(vpc.Mode()), Connector: vpc.Connector, Network: vpc.Network, Subnet: vpc.Subnet,
 		NetworkTags: append([]string{}, vpc.Tags...), MaxInstances: w.MaxInstances,
 		MaxScaleInstances: maxScale, MaxScaleBlocks: ipam.BlocksForInstances(maxScale),
+		Template: newVPCStatus(serving.Template, ref), TemplateDiffers: serving.TemplateDiffers(), LatestRevisionFailed: serving.LatestFailed,
 	}
 	if vpc.Mode() != egress.ModeNone {
 		row.Egress = vpc.Egress.String()
 	}
-	return &wref{row: row, vpc: vpc}
+	return &wref{row: row, vpc: vpc, serving: serving}
 }
 
 // regionOf returns the region of a path projects/P/(locations|regions)/R/...
@@ -567,8 +628,18 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 			}
 			b.find(SeverityError, FindingRegionError, regionResource(rr.region), rr.region, "%s", msg)
 		}
-		for _, w := range rr.workloads {
-			refs = append(refs, inventoryWorkload(w))
+		if rr.servingErr != nil {
+			b.fail(rr.region, "revisions", rr.servingErr)
+			b.find(SeverityError, FindingRegionError, regionResource(rr.region), rr.region,
+				"region %s: the revisions that serve its workloads could not be read (see errors); their modes are their templates' and their connectors are not flagged unused", rr.region)
+			workloadsComplete[rr.region] = false
+		}
+		for i, w := range rr.workloads {
+			var s *egress.ServingState
+			if rr.servingErr == nil && i < len(rr.serving) {
+				s = rr.serving[i]
+			}
+			refs = append(refs, inventoryWorkload(w, s))
 		}
 		subnetPaths := map[string]*cloud.Subnet{}
 		for _, s := range rr.subnets {
@@ -615,30 +686,33 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 	missingSubnets := map[string]*lookup{}
 	for _, w := range refs {
 		inv.Workloads = append(inv.Workloads, w.row)
-		switch w.vpc.Mode() {
-		case egress.ModeConnector:
-			if cn := conns[w.vpc.Connector]; cn != nil {
-				cn.Users = append(cn.Users, w.user())
+		b.workloadFindings(w)
+		// Every connector and subnetwork the workload uses: its template's, and those of its
+		// serving revisions and running executions.
+		for _, path := range w.serving.Connectors() {
+			if cn := conns[path]; cn != nil {
+				cn.Users = append(cn.Users, w.user(path))
 				continue
 			}
-			l := missingConns[w.vpc.Connector]
+			l := missingConns[path]
 			if l == nil {
 				l = &lookup{}
-				missingConns[w.vpc.Connector] = l
+				missingConns[path] = l
 			}
 			l.users = append(l.users, w)
-		case egress.ModeDirect:
-			if s := subnets[w.vpc.Subnet]; s != nil {
+		}
+		for _, path := range w.serving.Subnets() {
+			if s := subnets[path]; s != nil {
 				if s.Users == nil {
 					s.Users = []InventoryUser{}
 				}
-				s.Users = append(s.Users, w.user())
+				s.Users = append(s.Users, w.user(path))
 				continue
 			}
-			l := missingSubnets[w.vpc.Subnet]
+			l := missingSubnets[path]
 			if l == nil {
 				l = &lookup{}
-				missingSubnets[w.vpc.Subnet] = l
+				missingSubnets[path] = l
 			}
 			l.users = append(l.users, w)
 		}
@@ -701,9 +775,9 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 	for _, j := range jobs {
 		switch {
 		case j.err == nil && j.connector:
-			conns[j.conn.FullName] = &InventoryConnector{ConnectorView: ConnectorView{Connector: j.conn}, Exists: true, Users: users(j.users)}
+			conns[j.conn.FullName] = &InventoryConnector{ConnectorView: ConnectorView{Connector: j.conn}, Exists: true, Users: users(j.users, j.path)}
 		case j.err == nil:
-			subnets[j.subnet.Path] = &InventorySubnet{Subnet: j.subnet, Exists: true, Users: users(j.users)}
+			subnets[j.subnet.Path] = &InventorySubnet{Subnet: j.subnet, Exists: true, Users: users(j.users, j.path)}
 		case cloud.IsNotFound(j.err) || cloud.IsComputeNotFound(j.err):
 			missing = append(missing, j)
 		default:
@@ -724,7 +798,7 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 				continue
 			}
 			cn := &cloud.Connector{Name: ref.Name, Project: ref.Project, Region: ref.Region, FullName: ref.FullName()}
-			conns[j.path] = &InventoryConnector{ConnectorView: ConnectorView{Connector: cn}, Users: users(j.users)}
+			conns[j.path] = &InventoryConnector{ConnectorView: ConnectorView{Connector: cn}, Users: users(j.users, j.path)}
 			b.find(SeverityError, FindingConnectorMissing, j.path, ref.Region,
 				"connector %s does not exist, yet %s use%s it: %s next deploy fails (\"VPC connector %s does not exist, or Cloud Run does not have permission to use it\"); move %s with 'runnet attach' or 'runnet migrate'",
 				ref.Name, describeWrefs(j.users), verbS(len(j.users)), possessive(len(j.users)), j.path, netPronoun(len(j.users)))
@@ -735,7 +809,7 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 			continue
 		}
 		s := &cloud.Subnet{Name: ref.Name, Project: ref.Project, Region: ref.Region, Path: ref.Path()}
-		subnets[j.path] = &InventorySubnet{Subnet: s, Users: users(j.users)}
+		subnets[j.path] = &InventorySubnet{Subnet: s, Users: users(j.users, j.path)}
 		b.find(SeverityError, FindingSubnetMissing, j.path, ref.Region,
 			"subnet %s does not exist, yet %s use%s it for Direct VPC egress: %s next deploy fails; move %s to an existing subnet with 'runnet attach'",
 			ref.Name, describeWrefs(j.users), verbS(len(j.users)), possessive(len(j.users)), netPronoun(len(j.users)))
@@ -805,6 +879,30 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 	}
 	sort.SliceStable(inv.Errors, func(i, j int) bool { return inv.Errors[i].Region < inv.Errors[j].Region })
 	return inv
+}
+
+// workloadFindings flags a workload whose template's settings serve nothing: its latest
+// revision failed, or its traffic is pinned to revisions with other settings.
+func (b *inventoryBuilder) workloadFindings(w *wref) {
+	s, r := w.serving, w.row
+	ref := s.Ref
+	switch {
+	case s.LatestFailed:
+		why := s.LatestFailure
+		if why == "" {
+			why = "it did not become ready"
+		}
+		b.find(SeverityError, FindingRolloutFailed, ref.FullName(), r.Region,
+			"the latest revision of %s %s, %s (%s), failed: %s; %s keeps serving. Fix the settings with 'runnet attach %s' or 'runnet migrate %s'",
+			ref.Kind, ref, s.LatestCreated, r.Template.short(), oneLine(why), s.Describe(), ref, ref)
+	case s.TemplateDiffers():
+		if s.TemplateShare() > 0 {
+			return // a split in progress (a canary): it shows in the workload's row
+		}
+		b.find(SeverityWarning, FindingTemplateNotServing, ref.FullName(), r.Region,
+			"%s %s asks for %s in its template, but its traffic goes to %s; move it with 'runnet migrate %s --to %s' (or 'gcloud run services update-traffic %s --to-latest')",
+			ref.Kind, ref, r.Template.short(), s.Describe(), ref, r.Template.Mode, ref.Name)
+	}
 }
 
 func (b *inventoryBuilder) connectorFindings(cn InventoryConnector) {
@@ -900,10 +998,10 @@ func sortFindings(fs []Finding) []Finding {
 	return out
 }
 
-func users(ws []*wref) []InventoryUser {
+func users(ws []*wref, resource string) []InventoryUser {
 	out := make([]InventoryUser, 0, len(ws))
 	for _, w := range ws {
-		out = append(out, w.user())
+		out = append(out, w.user(resource))
 	}
 	return out
 }
@@ -922,7 +1020,7 @@ func kindPlural(k egress.Kind) string {
 func describeWrefs(ws []*wref) string {
 	us := make([]InventoryUser, 0, len(ws))
 	for _, w := range ws {
-		us = append(us, w.user())
+		us = append(us, w.user(""))
 	}
 	return describeUsersShort(us)
 }
@@ -936,7 +1034,11 @@ func describeUsersShort(us []InventoryUser) string {
 			names = append(names, fmt.Sprintf("and %d more", len(us)-most))
 			break
 		}
-		names = append(names, u.Workload)
+		name := u.Workload
+		if len(u.Via) > 0 && !slices.Equal(u.Via, []string{"template"}) {
+			name += " (" + strings.Join(u.Via, "; ") + ")"
+		}
+		names = append(names, name)
 	}
 	return strings.Join(names, ", ")
 }

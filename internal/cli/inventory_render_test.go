@@ -379,6 +379,20 @@ func TestInventoryMermaidSharedVPC(t *testing.T) {
 		t.Fatalf("connector create: %d %s", r.code, r.stderr)
 	}
 	sharedRun := "projects/" + host + "/regions/" + tRegion + "/subnetworks/shared-run"
+	// Shared VPC as Cloud Run requires it: demo-project attached to the host, its Cloud Run
+	// service agent a network user of the host project (subnets) and a VPC Access user
+	// (connectors).
+	agent := emulator.ServiceAgent("demo-project") // serviceAccount:service-NUMBER@serverless-robot-prod…
+	for _, err := range []error{
+		er.e.EnableSharedVPCHost(host),
+		er.e.AttachServiceProject(host, "demo-project"),
+		er.e.Grant("projects/"+host, "roles/compute.networkUser", agent),
+		er.e.Grant("projects/"+host, "roles/vpcaccess.user", agent),
+	} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	for name, va := range map[string]*runpb.VpcAccess{
 		"on-shared-subnet": vpcAccess(map[string]string{"network": "projects/" + host + "/global/networks/shared", "subnet": sharedRun}),
 		"on-host-conn":     vpcAccess(map[string]string{"connector": "projects/" + host + "/locations/" + tRegion + "/connectors/hosted"}),
@@ -437,7 +451,7 @@ func TestInventoryMermaidSharedVPC(t *testing.T) {
 	// deployWorkload does not wait for the service's first revision: the dry run needs it.
 	for deadline := time.Now().Add(20 * time.Second); er.read(t, "on-host-conn").LatestReady == ""; {
 		if time.Now().After(deadline) {
-			t.Fatal("on-host-conn has no ready revision")
+			t.Fatal("on-host-conn has no ready revision:", er.run(t, false, "", "status", "on-host-conn", "--format", "json").stdout)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

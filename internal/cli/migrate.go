@@ -38,14 +38,21 @@ change (exit status 3) unless --force names it; checks the platform would enforc
 (a missing network, a /27 subnet, a connector that is not READY, ...) cannot be forced.
 
 Services move without downtime: a revision with the new VPC access is deployed with no
-traffic and a tag (runnet-MODE), runnet waits until it is Ready, then moves the traffic of
-the previous revision to it, all at once or in the steps of --canary (watching the new
+traffic and a tag (runnet-MODE), runnet waits until it is Ready, then moves to it the traffic
+of the revisions that serve with other settings (the latest ready revision when the traffic
+follows it; the named revisions when it is pinned, after 'gcloud run deploy --no-traffic' or
+'update-traffic --to-revisions'), all at once or in the steps of --canary (watching the new
 revision's health for --step-wait after each step but the last). Every other part of the
 traffic split (other revisions, tags) is kept, and the split ends as it was, with the new
-revision in the previous one's place. The previous revision (and connector) stay until the
-end. Jobs have their task template updated (--verify then runs one execution and waits
-for it). Worker pools get a new revision (they can use Direct VPC egress or none, never a
-connector).
+revision in their place (a tag on a moved share moves with it; a tag alone is never moved).
+When the template has the target already and its latest revision is ready (an attach that
+left the traffic pinned elsewhere), nothing is deployed: the traffic moves to that revision.
+A revision that runs another configuration than the template (a --no-traffic deploy of a new
+image) is named in the plan's notes: the revision that takes its traffic runs the template's.
+The previous revisions (and connector) stay until the end. Jobs have their task template
+updated (--verify then runs one execution and waits for it). Worker pools get a new revision
+(they can use Direct VPC egress or none, never a connector), and instances pinned to named
+revisions in their instance split move to it the same way.
 
 If a step fails, or runnet is interrupted (Ctrl-C, SIGTERM), it restores the previous VPC
 access and traffic split (traffic goes back to the previous, still Ready, revision first),
@@ -85,11 +92,17 @@ length (default: the smallest that fits the workloads). The egress setting is ke
 (--keep-egress, the default) unless --egress is given; a workload with no VPC access gets
 private-ranges-only.
 
-Idempotent: a workload that already has the target settings is left alone (outcome no-op,
-exit status 0, nothing sent), so a fleet migration can simply be run again.
+Idempotent: a workload that the target settings already serve is left alone (outcome no-op,
+exit status 0, nothing sent), so a fleet migration can simply be run again. That is decided
+from what serves, never from the template alone: the template, and every revision that
+receives traffic (a worker pool's instances), must have the target settings, and the latest
+revision must not have failed (a template that asks for the target while its revision failed
+to start is migrated again, through the preflight). A revision that only carries a tag keeps
+its settings and is named in the notes.
 
-Fleets. Several WORKLOADs, or --all --from-connector C (every workload whose template uses
-connector C), are checked together, confirmed once, and migrated --concurrency at a time;
+Fleets. Several WORKLOADs, or --all --from-connector C (every workload that uses connector
+C: its template, a revision that receives traffic or carries a tag, or a running job
+execution), are checked together, confirmed once, and migrated --concurrency at a time;
 one workload's failure does not stop the others. With --cleanup the connector a workload
 leaves is deleted at the end if nothing uses it any more (templates, and revisions that
 still serve traffic or carry a tag), re-checked at that moment.
@@ -521,6 +534,7 @@ func (o *MigrateOptions) run(ctx context.Context) error {
 		return err
 	}
 	fl.TargetSubnet = target.subnet
+	fl.Ranges = target.ranges
 	ms := fl.Prepare(ctx, ws, target.forWorkload, target.create)
 	if target.note != "" {
 		for _, m := range ms {
@@ -536,6 +550,9 @@ func (o *MigrateOptions) run(ctx context.Context) error {
 		if !o.single && target.create != nil {
 			c := target.create
 			planned = &SubnetCreation{Name: c.Name, Network: c.Network, CIDR: c.CIDR, Status: "planned"}
+			if !slices.ContainsFunc(ms, func(m *Migration) bool { return m.Runnable() || m.Validated }) {
+				planned.Status = string(egress.OutcomeBlocked) // no workload would move into it
+			}
 		}
 		return o.finish(p, fl, ms, planned, nil, start)
 	}
@@ -578,12 +595,17 @@ func (o *MigrateOptions) fleet(c *cloud.Clients) *Fleet {
 	}
 }
 
-// readWorkloads reads the workloads to migrate: one with GetWorkload; several with one list
-// of the region; --all: the region's workloads whose template uses --from-connector.
+// readWorkloads reads the workloads to migrate, each with what serves it (Serving): one
+// with GetWorkload; several with one list of the region; --all: the region's workloads that
+// use --from-connector (through their template, a revision that receives traffic or carries
+// a tag, or a running job execution).
 func (o *MigrateOptions) readWorkloads(ctx context.Context, c *cloud.Clients) ([]*cloud.Workload, error) {
 	if o.single {
 		w, err := c.GetWorkload(ctx, o.refs[0])
 		if err != nil {
+			return nil, err
+		}
+		if err := readServing(ctx, c, []*cloud.Workload{w}); err != nil {
 			return nil, err
 		}
 		return []*cloud.Workload{w}, nil
@@ -593,9 +615,12 @@ func (o *MigrateOptions) readWorkloads(ctx context.Context, c *cloud.Clients) ([
 		return nil, err
 	}
 	if o.All {
+		if err := readServing(ctx, c, all); err != nil {
+			return nil, err
+		}
 		var out []*cloud.Workload
 		for _, w := range all {
-			if usesConnector(w, o.fromConn) {
+			if w.Serving.UsesConnector(o.fromConn) {
 				out = append(out, w)
 			}
 		}
@@ -617,7 +642,44 @@ func (o *MigrateOptions) readWorkloads(ctx context.Context, c *cloud.Clients) ([
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("not found in project %s, region %s: %s (see runnet status)", o.project, o.region, strings.Join(missing, ", "))
 	}
+	if err := readServing(ctx, c, out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// readServing reads what serves each of ws that does not know yet (Workload.Serving).
+func readServing(ctx context.Context, c *cloud.Clients, ws []*cloud.Workload) error {
+	var missing []*cloud.Workload
+	for _, w := range ws {
+		if w.Serving == nil {
+			missing = append(missing, w)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	states, err := c.ServingStates(ctx, missing)
+	if err != nil {
+		return fmt.Errorf("read what serves the workloads: %w", err)
+	}
+	for i, w := range missing {
+		w.Serving = states[i]
+	}
+	return nil
+}
+
+// servingVPC is the VPC access that serves w (the template's when that is not known),
+// canonical when it parses.
+func servingVPC(w *cloud.Workload) egress.VPC {
+	v := w.VPC
+	if w.Serving != nil {
+		v = w.Serving.VPC()
+	}
+	if c, err := v.Canonical(w.Ref.Project, w.Ref.Region); err == nil {
+		return c
+	}
+	return v
 }
 
 // confirm asks once, on a terminal, before changing anything (after showing the plans).
@@ -760,6 +822,7 @@ type resolvedTarget struct {
 	create *egress.SubnetSpec // the subnet to create first, if any
 	note   string             // how the target was inferred, if it was
 	subnet *cloud.Subnet      // the --subnet as read, if it was (the preflight reuses it)
+	ranges *egress.RangeFacts // the ranges in use in the network of the subnet to create
 }
 
 // subnetRead is the read of the --subnet started by startSubnetRead.
@@ -804,10 +867,7 @@ func (t *resolvedTarget) forWorkload(w *cloud.Workload) egress.VPC {
 	if o.mode == egress.ModeNone {
 		return egress.VPC{}
 	}
-	cur, err := w.VPC.Canonical(w.Ref.Project, w.Ref.Region)
-	if err != nil {
-		cur = w.VPC
-	}
+	cur := servingVPC(w) // egress and tags are kept from what serves
 	switch {
 	case o.set["egress"]:
 		v.Egress = o.egress
@@ -890,7 +950,8 @@ func (o *MigrateOptions) resolveTarget(ctx context.Context, c *cloud.Clients, ws
 			notes = append(notes, how)
 		}
 		if !spec.exists {
-			t.create = &egress.SubnetSpec{Name: spec.Name, Network: network, CIDR: spec.CIDR}
+			t.create = &egress.SubnetSpec{Name: spec.Name, Network: network, CIDR: spec.CIDR, AutoPrefix: spec.auto}
+			t.ranges = spec.ranges
 		}
 	case subnet == "":
 		s, how, err := o.inferSubnet(ctx, c, network, need)
@@ -917,10 +978,7 @@ func (o *MigrateOptions) inferNetwork(ctx context.Context, c *cloud.Clients, ws 
 	var wg sync.WaitGroup
 	results := make([]source, len(ws))
 	for i, w := range ws {
-		cur, err := w.VPC.Canonical(w.Ref.Project, w.Ref.Region)
-		if err != nil {
-			continue
-		}
+		cur := servingVPC(w) // the network the workload reaches today
 		switch cur.Mode() {
 		case egress.ModeDirect:
 			if cur.Network != "" {
@@ -1048,6 +1106,10 @@ type subnetChoice struct {
 	Name   string // path
 	CIDR   string
 	exists bool
+	// auto is the prefix length of a range --range auto picked (0 for --range CIDR).
+	auto int
+	// ranges are the ranges in use in the network, for the subnet-range-free check.
+	ranges *egress.RangeFacts
 }
 
 // defaultSubnetName is the name --create-subnet gives a subnet without --subnet:
@@ -1090,19 +1152,22 @@ func (o *MigrateOptions) subnetToCreate(ctx context.Context, c *cloud.Clients, n
 	case !cloud.IsNotFound(err):
 		return subnetChoice{}, "", err
 	}
-	if o.rangeCIDR.IsValid() {
-		return subnetChoice{Name: sref.Path(), CIDR: o.rangeCIDR.String()}, "", nil
-	}
-	prefix := o.Prefix
-	if prefix == 0 {
-		prefix = smallestPrefixFor(need)
-	}
+	// Every range in use in the network, VPC-wide: --range auto picks around them, and the
+	// preflight checks that --range CIDR overlaps none of them (subnet-range-free).
 	used, warnings, err := c.NetworkRanges(ctx, nref.Project, nref.Path())
 	if err != nil {
 		return subnetChoice{}, "", err
 	}
 	for _, w := range warnings {
 		netWarn(o.f, "%s", w)
+	}
+	ranges := cloud.RangeFacts(used, autoRangeSpace)
+	if o.rangeCIDR.IsValid() {
+		return subnetChoice{Name: sref.Path(), CIDR: o.rangeCIDR.String(), ranges: ranges}, "", nil
+	}
+	prefix := o.Prefix
+	if prefix == 0 {
+		prefix = smallestPrefixFor(need)
 	}
 	prefixes := make([]netip.Prefix, 0, len(used))
 	for _, u := range used {
@@ -1116,7 +1181,7 @@ func (o *MigrateOptions) subnetToCreate(ctx context.Context, c *cloud.Clients, n
 	if o.Prefix == 0 {
 		how += fmt.Sprintf(" (the smallest that holds the %d /28 blocks needed)", need)
 	}
-	return subnetChoice{Name: sref.Path(), CIDR: chosen.String()}, how, nil
+	return subnetChoice{Name: sref.Path(), CIDR: chosen.String(), auto: prefix, ranges: ranges}, how, nil
 }
 
 // smallestPrefixFor is the longest prefix, /26 or shorter, whose subnet holds need blocks.
@@ -1162,6 +1227,8 @@ type Fleet struct {
 	// TargetSubnet, if set, is the target subnetwork as read already: the preflight of a
 	// workload that moves into it does not read it again.
 	TargetSubnet *cloud.Subnet
+	// Ranges are the ranges in use in the network of the subnet the migration creates.
+	Ranges *egress.RangeFacts
 }
 
 // Migration is one workload of a fleet: as read, its target, the facts and the checks, its
@@ -1230,12 +1297,18 @@ func (fl *Fleet) progress(ref egress.WorkloadRef, format string, args ...any) {
 // plan. create is a subnet the migration creates first (nil if none).
 func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target TargetFunc, create *egress.SubnetSpec) []*Migration {
 	ms := make([]*Migration, len(ws))
+	servingErr := readServing(ctx, fl.C, ws)
 	for i, w := range ws {
 		ms[i] = &Migration{Ref: w.Ref, Workload: w, Target: target(w), CreateSubnet: create}
 		if err := lockedBy(w); err != nil {
 			// Another run holds it (or died holding it): what it carries is no basis for a
 			// plan, not even a no-op.
 			ms[i].failed(err)
+			continue
+		}
+		if w.Serving == nil {
+			// What serves decides whether there is anything to do: without it, no plan.
+			ms[i].failed(servingErr)
 		}
 	}
 	// Who moves into which subnet, for the free-ips check.
@@ -1275,7 +1348,8 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 			return
 		}
 		req := cloud.FactsRequest{Workload: m.Workload, Target: m.Target, CreateSubnet: m.CreateSubnet,
-			Workloads: listed, Verify: fl.PlanOptions.VerifyJob && m.Ref.Kind == egress.KindJob, Subnet: fl.TargetSubnet}
+			Workloads: listed, Verify: fl.PlanOptions.VerifyJob && m.Ref.Kind == egress.KindJob, Subnet: fl.TargetSubnet, Ranges: fl.Ranges,
+			ServingUsers: fl.PlanOptions.Cleanup && !fl.CleanupAtEnd}
 		if m.Target.Mode() == egress.ModeDirect {
 			for _, u := range moving[m.Target.Subnet] {
 				if u.Ref != m.Ref {
@@ -1316,7 +1390,12 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 	return ms
 }
 
+// noOp reports whether the target is in force: the template has it, its latest revision did
+// not fail, and every revision that receives traffic (instances) has it.
 func (m *Migration) noOp() bool {
+	if m.Workload.Serving != nil {
+		return m.Workload.Serving.Serves(m.Target)
+	}
 	same, err := m.Workload.VPC.Equivalent(m.Target, m.Ref.Project, m.Ref.Region)
 	return err == nil && same
 }
@@ -1433,7 +1512,7 @@ type SubnetCreation struct {
 	Name    string `json:"name"`
 	Network string `json:"network"`
 	CIDR    string `json:"cidr"`
-	Status  string `json:"status"` // done, failed, or planned (a dry run)
+	Status  string `json:"status"` // done, failed, planned (a dry run), or blocked (a dry run no workload passes)
 	Error   string `json:"error,omitempty"`
 }
 
@@ -1442,8 +1521,13 @@ func (fl *Fleet) CreateSubnet(ctx context.Context, spec egress.SubnetSpec) *Subn
 	out := &SubnetCreation{Name: spec.Name, Network: spec.Network, CIDR: spec.CIDR, Status: string(egress.StepDone)}
 	fl.F.IOStreams.Progressf("Creating subnet %s (%s)...", lastSegmentOf(spec.Name), spec.CIDR)
 	p := &cloud.Platform{C: fl.C}
-	if err := p.CreateSubnet(ctx, spec); err != nil {
+	cidr, err := p.CreateSubnet(ctx, spec)
+	switch {
+	case err != nil:
 		out.Status, out.Error = string(egress.StepFailed), err.Error()
+	case cidr != "" && cidr != spec.CIDR:
+		netWarn(fl.F, "range %s was taken meanwhile; subnet %s was created in %s, the next free one", spec.CIDR, lastSegmentOf(spec.Name), cidr)
+		out.CIDR = cidr
 	}
 	return out
 }
@@ -1634,6 +1718,9 @@ func (m *Migration) Report(dryRun bool) MigrationReport {
 		r.Plan.Steps = []egress.Step{}
 	}
 	r.PreviousRevision = m.Workload.LatestReady
+	if len(p.MoveFrom) > 0 {
+		r.PreviousRevision = p.MoveFrom[0]
+	}
 	if m.Ref.Kind != egress.KindJob {
 		r.Traffic = m.Workload.Traffic
 	}

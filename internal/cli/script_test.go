@@ -94,6 +94,8 @@ func scriptEmulator(ts *testscript.TestScript) *emulator.Emulator {
 //	emu calls METHOD N        (asserts the emulator saw N calls of METHOD)
 //	emu fault-skip N SPEC     (a fault that lets N matching calls through first; migrate_test.go)
 //	emu scale-latest SERVICE N (scales the service's latest ready revision; migrate_test.go)
+//	emu create-connector NAME NETWORK RANGE (through the API, as gcloud would: no runnet
+//	                          checks; a range that overlaps leaves it in ERROR)
 func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("emu does not support !")
@@ -140,6 +142,17 @@ func cmdEmu(ts *testscript.TestScript, neg bool, args []string) {
 		n, err := strconv.Atoi(args[2])
 		ts.Check(err)
 		ts.Check(scaleLatest(e, args[1], n))
+	case "create-connector":
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := vpcaccess.NewClient(ctx, e.ClientOptions()...)
+		ts.Check(err)
+		defer c.Close()
+		op, err := c.CreateConnector(ctx, &vpcaccesspb.CreateConnectorRequest{
+			Parent: "projects/" + emulator.DemoProject + "/locations/" + emulator.DemoRegion, ConnectorId: args[1],
+			Connector: &vpcaccesspb.Connector{Network: args[2], IpCidrRange: args[3], MaxInstances: 3}})
+		ts.Check(err)
+		_, _ = op.Wait(ctx) // an overlapping range fails here, and the connector stays in ERROR
 	case "calls":
 		want, err := strconv.Atoi(args[2])
 		ts.Check(err)

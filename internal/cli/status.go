@@ -26,10 +26,15 @@ NAME (a service), job/NAME, workerpool/NAME or full resource names
 (projects/P/locations/R/services/NAME). A workload that does not exist is reported on stderr
 and makes the exit status 1; the others are still shown.
 
-The VPC settings shown are those of the workload's template, what its latest created
-revision (or a job's next execution) uses. While the latest created revision is not the
-latest ready one, traffic is still served by the latest ready revision, with the settings it
-was created with.
+The mode and VPC settings shown are those that serve: of the revisions that receive the
+traffic (a worker pool's instances), each with the settings it was created with, and for a
+job its template (what its next execution uses). They can differ from the template's: when
+the traffic is pinned to a named revision (after 'gcloud run deploy --no-traffic' or
+'gcloud run services update-traffic --to-revisions'), the latest revision gets none of it;
+when the latest revision failed to start, the previous one keeps serving; during a canary,
+the traffic is split. The STATUS column then says so, and the JSON has the template's
+settings (template), whether they differ (templateDiffers) and every serving revision
+(serving).
 
 With --format json or yaml the result is a list with one object per workload, with these
 fields (a stable contract):
@@ -37,7 +42,9 @@ fields (a stable contract):
   kind                   service, job or workerpool
   name                   the workload's short name
   project, region        where it is
-  mode                   none, connector or direct
+  mode                   none, connector or direct: the mode that serves (when revisions
+                         with different settings share the traffic, the settings with the
+                         largest share)
   connector              the connector's full name (projects/P/locations/R/connectors/C), or ""
   network                Direct VPC network (projects/P/global/networks/N), or ""
   subnet                 Direct VPC subnetwork (projects/P/regions/R/subnetworks/S), or ""
@@ -54,6 +61,15 @@ fields (a stable contract):
                          service's maximum, or the manual instance count; jobs: task
                          parallelism capped by the task count; worker pools: the manual
                          instance count); 0 when not set, so that Cloud Run's default applies
+  template               the template's settings, what the next revision (or execution)
+                         uses: {mode, connector, network, subnet, networkTags, egress}
+  templateDiffers        true when a revision that receives traffic (instances) has other
+                         settings than the template
+  trafficPinned          true when the traffic (instances) does not follow the latest ready
+                         revision: a new revision gets 0% unless it is named
+  serving                the revisions that receive traffic (instances) or carry a tag,
+                         largest share first: {revision, percent, tags, mode, connector,
+                         network, subnet, networkTags, egress}; empty for jobs
   migration              present only while a runnet migration holds the workload (its
                          journal, annotation runnet.dev/migration): {who, pid, started,
                          updated, expires, phase (migrating or rolling-back), step (the step
@@ -169,9 +185,13 @@ func (o *StatusOptions) run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		states, err := c.ServingStates(ctx, ws)
+		if err != nil {
+			return err
+		}
 		out := make([]WorkloadStatus, 0, len(ws))
-		for _, w := range ws {
-			out = append(out, NewWorkloadStatus(w))
+		for i, w := range ws {
+			out = append(out, NewWorkloadStatus(w, states[i]))
 		}
 		if len(out) == 0 && !o.f.Options.Quiet {
 			fmt.Fprintf(o.f.IOStreams.ErrOut, "No services, jobs or worker pools in project %s, region %s.\n", o.project, o.region)
@@ -191,11 +211,19 @@ func (o *StatusOptions) run(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
-	out := make([]WorkloadStatus, 0, len(ws))
+	var found []*cloud.Workload
 	for _, w := range ws {
 		if w != nil {
-			out = append(out, NewWorkloadStatus(w))
+			found = append(found, w)
 		}
+	}
+	states, err := c.ServingStates(ctx, found)
+	if err != nil {
+		return err
+	}
+	out := make([]WorkloadStatus, 0, len(found))
+	for i, w := range found {
+		out = append(out, NewWorkloadStatus(w, states[i]))
 	}
 	if err := p.Print(out); err != nil {
 		return err
@@ -223,8 +251,57 @@ type WorkloadStatus struct {
 	Rollout               string          `json:"rollout"`
 	Condition             cloud.Condition `json:"condition"`
 	MaxInstances          int             `json:"maxInstances"`
+	// Template is the template's VPC settings, what the next revision (execution) uses.
+	Template VPCStatus `json:"template"`
+	// TemplateDiffers is set when a revision that receives traffic has other settings.
+	TemplateDiffers bool `json:"templateDiffers"`
+	// TrafficPinned is set when the traffic does not follow the latest ready revision.
+	TrafficPinned bool `json:"trafficPinned"`
+	// Serving are the revisions that receive traffic (instances) or carry a tag.
+	Serving []ServingRevisionStatus `json:"serving"`
 	// Migration is the runnet migration in progress on the workload, if any.
 	Migration *MigrationStatus `json:"migration,omitempty"`
+}
+
+// VPCStatus is a set of VPC settings as status shows them: full paths, egress "" without
+// VPC access. Its JSON field names are part of the status contract.
+type VPCStatus struct {
+	Mode        string   `json:"mode"`
+	Connector   string   `json:"connector"`
+	Network     string   `json:"network"`
+	Subnet      string   `json:"subnet"`
+	NetworkTags []string `json:"networkTags"`
+	Egress      string   `json:"egress"`
+}
+
+func newVPCStatus(v egress.VPC, ref egress.WorkloadRef) VPCStatus {
+	if c, err := v.Canonical(ref.Project, ref.Region); err == nil {
+		v = c
+	} // else a name runnet cannot parse: shown as the API holds it
+	s := VPCStatus{Mode: string(v.Mode()), Connector: v.Connector, Network: v.Network, Subnet: v.Subnet, NetworkTags: append([]string{}, v.Tags...)}
+	if v.Mode() != egress.ModeNone {
+		s.Egress = v.Egress.String()
+	}
+	return s
+}
+
+// short describes the settings in a few words: "connector run-connector",
+// "direct run-vpc/run-subnet" or "none".
+func (v VPCStatus) short() string {
+	cell := WorkloadStatus{Mode: v.Mode, Connector: v.Connector, Network: v.Network, Subnet: v.Subnet, NetworkTags: v.NetworkTags}.vpcCell()
+	if cell == "-" {
+		return v.Mode
+	}
+	return v.Mode + " " + cell
+}
+
+// ServingRevisionStatus is a serving revision as status shows it. Its JSON field names are
+// part of the status contract.
+type ServingRevisionStatus struct {
+	Revision string   `json:"revision"`
+	Percent  int      `json:"percent"`
+	Tags     []string `json:"tags"`
+	VPCStatus
 }
 
 // MigrationStatus is what `runnet status` shows of a migration journal (egress.Journal) on
@@ -292,34 +369,54 @@ func (m *MigrationStatus) Text() string {
 	return s
 }
 
-// NewWorkloadStatus summarises w. VPC names are shown as full paths (short names the API
-// holds are resolved in the workload's project and region).
-func NewWorkloadStatus(w *cloud.Workload) WorkloadStatus {
-	return newWorkloadStatusAt(w, time.Now())
+// NewWorkloadStatus summarises w, with s what serves it (cloud.Clients.ServingState). A nil
+// s takes the template as what serves. VPC names are shown as full paths (short names the
+// API holds are resolved in the workload's project and region).
+func NewWorkloadStatus(w *cloud.Workload, s *egress.ServingState) WorkloadStatus {
+	return newWorkloadStatusAt(w, s, time.Now())
 }
 
-func newWorkloadStatusAt(w *cloud.Workload, now time.Time) WorkloadStatus {
+// templateServing is what serves w when only its template is known: the template's settings
+// on every revision its traffic reaches.
+func templateServing(w *cloud.Workload) *egress.ServingState {
+	vpcs := map[string]egress.VPC{}
+	for _, n := range egress.ServingRevisionNames(w.Workload, w.TrafficStatus) {
+		vpcs[n] = w.VPC
+	}
+	return egress.NewServingState(w.Workload, w.TrafficStatus, vpcs, w.Rollout() == cloud.RolloutFailed, w.Terminal.Message)
+}
+
+func newWorkloadStatusAt(w *cloud.Workload, serving *egress.ServingState, now time.Time) WorkloadStatus {
 	ref := w.Ref
-	vpc, err := w.VPC.Canonical(ref.Project, ref.Region)
-	if err != nil {
-		vpc = w.VPC // a name runnet cannot parse: show it as the API holds it
+	if serving == nil {
+		serving = templateServing(w)
+	}
+	vpc := newVPCStatus(serving.VPC(), ref)
+	rollout := w.Rollout()
+	if serving.LatestFailed && rollout == cloud.RolloutInProgress {
+		rollout = cloud.RolloutFailed
 	}
 	s := WorkloadStatus{
 		Kind: string(ref.Kind), Name: ref.Name, Project: ref.Project, Region: ref.Region,
-		Mode:      string(vpc.Mode()),
+		Mode:      vpc.Mode,
 		Connector: vpc.Connector, Network: vpc.Network, Subnet: vpc.Subnet,
-		NetworkTags:           append([]string{}, vpc.Tags...),
+		NetworkTags:           vpc.NetworkTags,
+		Egress:                vpc.Egress,
 		LatestReadyRevision:   w.LatestReady,
 		LatestCreatedRevision: w.LatestCreated,
 		RevisionsDiffer:       w.RevisionsDiffer(),
 		Reconciling:           w.Reconciling,
-		Rollout:               w.Rollout(),
+		Rollout:               rollout,
 		Condition:             w.Terminal,
 		MaxInstances:          w.MaxInstances,
+		Template:              newVPCStatus(serving.Template, ref),
+		TemplateDiffers:       serving.TemplateDiffers(),
+		TrafficPinned:         serving.Pinned,
+		Serving:               []ServingRevisionStatus{},
 		Migration:             migrationStatus(w, now),
 	}
-	if vpc.Mode() != egress.ModeNone {
-		s.Egress = vpc.Egress.String()
+	for _, r := range serving.Revisions {
+		s.Serving = append(s.Serving, ServingRevisionStatus{Revision: r.Name, Percent: r.Percent, Tags: append([]string{}, r.Tags...), VPCStatus: newVPCStatus(r.VPC, ref)})
 	}
 	return s
 }
@@ -394,7 +491,41 @@ func (s WorkloadStatus) StatusText() string {
 		}
 		return "updating"
 	}
+	if s.TemplateDiffers {
+		return s.differsText()
+	}
 	return "ready"
+}
+
+// differsText says how what serves differs from the template: a split, or a template whose
+// settings get no traffic.
+func (s WorkloadStatus) differsText() string {
+	var parts []string
+	for _, r := range s.Serving {
+		if r.Percent > 0 {
+			parts = append(parts, fmt.Sprintf("%d%% %s (%s)", r.Percent, r.VPCStatus.short(), r.Revision))
+		}
+	}
+	share := 0
+	for _, r := range s.Serving {
+		if r.Percent > 0 && r.VPCStatus.sameAs(s.Template) {
+			share += r.Percent
+		}
+	}
+	if share == 0 {
+		how := "the latest revision gets 0%"
+		if s.TrafficPinned {
+			how = "traffic is pinned to other revisions"
+		}
+		return fmt.Sprintf("template (%s) not serving: %s; serving: %s", s.Template.short(), how, strings.Join(parts, ", "))
+	}
+	return "split: " + strings.Join(parts, ", ")
+}
+
+// sameAs reports whether two settings, as status shows them, are the same.
+func (v VPCStatus) sameAs(o VPCStatus) bool {
+	return v.Mode == o.Mode && v.Connector == o.Connector && v.Subnet == o.Subnet && v.Egress == o.Egress &&
+		strings.Join(v.NetworkTags, ",") == strings.Join(o.NetworkTags, ",")
 }
 
 func shortName(s string) string {

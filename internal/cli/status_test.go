@@ -118,7 +118,7 @@ func TestWorkloadStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := NewWorkloadStatus(&tt.w)
+			s := NewWorkloadStatus(&tt.w, nil)
 			_, rows := s.Table()
 			if len(rows) != 1 || !reflect.DeepEqual(rows[0], tt.row) {
 				t.Errorf("row = %q, want %q", rows, tt.row)
@@ -139,16 +139,16 @@ func TestWorkloadStatus(t *testing.T) {
 func TestWorkloadStatusJSONContract(t *testing.T) {
 	want := []string{"kind", "name", "project", "region", "mode", "connector", "network", "subnet", "networkTags",
 		"egress", "latestReadyRevision", "latestCreatedRevision", "revisionsDiffer", "reconciling", "rollout",
-		"condition", "maxInstances", "migration"}
+		"condition", "maxInstances", "template", "templateDiffers", "trafficPinned", "serving", "migration"}
 	ref := egress.WorkloadRef{Kind: egress.KindService, Project: tProject, Region: tRegion, Name: "x"}
-	plain, err := json.Marshal(NewWorkloadStatus(&cloud.Workload{Workload: egress.Workload{Ref: ref}}))
+	plain, err := json.Marshal(NewWorkloadStatus(&cloud.Workload{Workload: egress.Workload{Ref: ref}}, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(string(plain), `"migration"`) {
 		t.Errorf("migration shown without a journal: %s", plain)
 	}
-	b, err := json.Marshal(NewWorkloadStatus(journaled(t, ref, testJournal(ref, time.Now(), time.Hour))))
+	b, err := json.Marshal(NewWorkloadStatus(journaled(t, ref, testJournal(ref, time.Now(), time.Hour)), nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +268,7 @@ func TestWorkloadStatusMigration(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := newWorkloadStatusAt(tt.w, now)
+			s := newWorkloadStatusAt(tt.w, nil, now)
 			_, rows := s.Table()
 			if got := rows[0][7]; got != tt.status {
 				t.Errorf("STATUS = %q, want %q", got, tt.status)
@@ -288,7 +288,7 @@ func TestWorkloadStatusMigration(t *testing.T) {
 			}
 		})
 	}
-	s := newWorkloadStatusAt(journaled(t, svc, testJournal(svc, now, time.Minute)), now)
+	s := newWorkloadStatusAt(journaled(t, svc, testJournal(svc, now, time.Minute)), nil, now)
 	if s.Migration.Step != 3 || s.Migration.StepKind != "verify" || s.Migration.Phase != "migrating" {
 		t.Errorf("migration = %+v", s.Migration)
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -194,7 +195,7 @@ type SubnetView struct {
 // what uses it. JSON field names are a stable contract.
 type SubnetDetail struct {
 	*cloud.Subnet
-	// Users are the workloads of the project whose template uses the subnet for Direct VPC
+	// Users are the workloads of the project that use the subnet (template, serving revisions) for Direct VPC
 	// egress ([] when none).
 	Users []WorkloadUser `json:"users"`
 	// Connectors are the connectors made in the subnet ([] when none).
@@ -235,7 +236,7 @@ func (l subnetListView) Table() ([]string, [][]string) {
 // cannot be listed from here.)
 func subnetUsers(ctx context.Context, c *cloud.Clients, project string, ref egress.SubnetRef) ([]WorkloadUser, error) {
 	path := ref.Path()
-	users, _, err := findUsers(ctx, c, []string{project}, ref.Region, true, func(w *cloud.Workload) bool { return usesSubnet(w, path) })
+	users, _, err := findUsers(ctx, c, []string{project}, ref.Region, true, func(s *egress.ServingState) []string { return subnetVia(s, path) })
 	return users, err
 }
 
@@ -440,6 +441,7 @@ func (o *SubnetCreateOptions) run(ctx context.Context) error {
 	}
 	spec := o.Spec
 	var auto *AutoRange
+	var s *cloud.Subnet
 	if o.Auto {
 		chosen, ar, err := o.pickRange(ctx, c)
 		if err != nil {
@@ -448,12 +450,28 @@ func (o *SubnetCreateOptions) run(ctx context.Context) error {
 		spec.IPCIDRRange, auto = chosen.String(), ar
 		netNotice(o.f, "Using range %s: the first free /%d in %s that overlaps none of the %d ranges of network %s.",
 			chosen, o.Prefix, strings.Join(ar.Space, ", "), ar.Avoided, lastSegmentOf(spec.Network))
-	}
-	done := startWait(o.f, "Creating subnet "+spec.Ref.Name)
-	s, err := c.CreateSubnet(ctx, spec, waitOptions(o.f, o.Async))
-	done()
-	if err != nil {
-		return err
+		// Another create may take the same free range first: then the next one is used.
+		done := startWait(o.f, "Creating subnet "+spec.Ref.Name)
+		s, err = c.CreateSubnetAuto(ctx, spec, autoRangeSpace, o.Prefix, waitOptions(o.f, o.Async), func(lost, next netip.Prefix) {
+			netWarn(o.f, "range %s was taken meanwhile (another subnet was created in it); using %s, the next free /%d", lost, next, o.Prefix)
+		})
+		done()
+		if err != nil {
+			return err
+		}
+	} else {
+		// A range that overlaps one in use in the network is refused before anything is
+		// created (Compute refuses it too, with less to go on).
+		if err := o.checkRange(ctx, c, spec); err != nil {
+			return err
+		}
+		done := startWait(o.f, "Creating subnet "+spec.Ref.Name)
+		var err error
+		s, err = c.CreateSubnet(ctx, spec, waitOptions(o.f, o.Async))
+		done()
+		if err != nil {
+			return err
+		}
 	}
 	if o.Async {
 		netNotice(o.f, "Creating subnet %s (%s); follow it with 'runnet subnet describe %s'.", s.Name, s.IPCIDRRange, s.Name)
@@ -461,6 +479,32 @@ func (o *SubnetCreateOptions) run(ctx context.Context) error {
 		netNotice(o.f, "Created subnet %s (%s, %d usable addresses, %d /28 blocks).", s.Name, s.IPCIDRRange, s.UsableIPs, s.Blocks)
 	}
 	return p.Print(subnetListView{{Subnet: s, AutoRange: auto}})
+}
+
+// checkRange refuses, with exit status 3, a --range that overlaps a range in use in the
+// network (VPC-wide: subnets in every region, their secondary ranges, connectors' ranges).
+func (o *SubnetCreateOptions) checkRange(ctx context.Context, c *cloud.Clients, spec cloud.SubnetSpec) error {
+	p, err := netip.ParsePrefix(spec.IPCIDRRange)
+	if err != nil {
+		return nil // validate refused it already
+	}
+	nref, err := egress.ParseNetworkRef(spec.Network, spec.Ref.Project)
+	if err != nil {
+		return err
+	}
+	warnings, err := c.CheckRangeFree(ctx, nref.Project, nref.Path(), p, spec.Ref.Name, spec.Ref.Region, "")
+	for _, w := range warnings {
+		netWarn(o.f, "%s", w)
+	}
+	var oe *cloud.RangeOverlapError
+	if errors.As(err, &oe) {
+		hint := "pick a free range, or --range auto"
+		if oe.Free.IsValid() {
+			hint = fmt.Sprintf("--range %s is free, or --range auto --prefix %d picks one", oe.Free, p.Bits())
+		}
+		return exitcode.Errorf(exitcode.Preflight, "--range: %s overlaps %s in network %s (%s); nothing was created", p, oe.With.Describe(), nref.Name, hint)
+	}
+	return err
 }
 
 // pickRange finds the first free range of --prefix length in autoRangeSpace that overlaps
@@ -614,7 +658,7 @@ func NewCmdSubnetDescribe(f *Factory, runF func(context.Context, *SubnetDescribe
 		Long: `Show a subnet (as YAML in the table format, like gcloud's describe) with its
 utilization: usable addresses, addresses reserved now, the serverless-ipv4-*
 reservations Cloud Run holds for Direct VPC egress, free /28 blocks; the
-workloads of the project whose template uses it for Direct VPC egress, what they
+workloads of the project that use it for Direct VPC egress (template or serving revisions), what they
 could reserve at their maximum scale (maxScaleBlocks, maxScaleIps), and the
 connectors made in it.`,
 		Example: `  runnet subnet describe run-direct-vpc-egress

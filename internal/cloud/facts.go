@@ -40,6 +40,14 @@ type FactsRequest struct {
 	// Subnet, if set, is the target subnetwork as the caller read it already (GetSubnet):
 	// it is not read again. Ignored unless it is Target.Subnet.
 	Subnet *Subnet
+	// Ranges, with CreateSubnet, are the ranges in use in the network the subnetwork is
+	// created in (RangeFacts of NetworkRanges), for the subnet-range-free check.
+	Ranges *egress.RangeFacts
+	// ServingUsers counts as users of the workload's current connector (ConnectorUsers)
+	// the other workloads whose serving revisions, tags or running executions use it, not
+	// only their templates: it costs a revision read for each revision that serves with
+	// other settings than its template. Set when the plan may delete the connector.
+	ServingUsers bool
 }
 
 // GatheredFacts is what GatherFacts found.
@@ -49,8 +57,9 @@ type GatheredFacts struct {
 	Notes []string
 	// Workloads are the workloads of the workload's project and region.
 	Workloads []*Workload
-	// ConnectorUsers are the other workloads whose template uses the workload's current
-	// connector (for the plan's cleanup step).
+	// ConnectorUsers are the other workloads that use the workload's current connector: their
+	// template, and with ServingUsers their serving revisions and running executions (for
+	// the plan's cleanup step).
 	ConnectorUsers []egress.WorkloadRef
 
 	computeMissing   []string // Compute permissions found missing
@@ -104,6 +113,9 @@ func (c *Clients) GatherFacts(ctx context.Context, req FactsRequest) (*GatheredF
 	w := req.Workload
 	ref := w.Ref
 	out := &GatheredFacts{Facts: egress.Facts{Workload: w.Workload, Target: req.Target}}
+	if req.CreateSubnet != nil {
+		out.Ranges = req.Ranges
+	}
 	cur, curErr := w.VPC.Canonical(ref.Project, ref.Region)
 	if curErr != nil {
 		cur = egress.VPC{}
@@ -291,6 +303,11 @@ func (c *Clients) GatherFacts(ctx context.Context, req FactsRequest) (*GatheredF
 	out.Workloads = workloads
 	out.sharing(req, cur)
 	out.connectorUsers(cur)
+	if req.ServingUsers && cur.Mode() == egress.ModeConnector && workloads != nil {
+		if err := c.servingConnectorUsers(ctx, out, cur); err != nil {
+			out.Notes = append(out.Notes, fmt.Sprintf("the revisions that serve the other workloads were not read (%s); the connector is checked again before it is deleted", shortErr(err)))
+		}
+	}
 	slices.Sort(out.Notes)
 	return out, nil
 }
@@ -349,6 +366,31 @@ func (g *GatheredFacts) connectorUsers(cur egress.VPC) {
 			g.ConnectorUsers = append(g.ConnectorUsers, w.Ref)
 		}
 	}
+}
+
+// servingConnectorUsers adds to ConnectorUsers the other workloads that use the connector
+// through what serves them (revisions, tags, running executions).
+func (c *Clients) servingConnectorUsers(ctx context.Context, g *GatheredFacts, cur egress.VPC) error {
+	conn, err := egress.ParseConnectorRef(cur.Connector, "", "")
+	if err != nil {
+		return nil
+	}
+	var others []*Workload
+	for _, w := range g.Workloads {
+		if w.Ref != g.Workload.Ref && !slices.Contains(g.ConnectorUsers, w.Ref) {
+			others = append(others, w)
+		}
+	}
+	states, err := c.ServingStates(ctx, others)
+	if err != nil {
+		return err
+	}
+	for i, s := range states {
+		if s.UsesConnector(conn) {
+			g.ConnectorUsers = append(g.ConnectorUsers, others[i].Ref)
+		}
+	}
+	return nil
 }
 
 // sameNetwork reports whether two network names (names or paths; short names in project)
@@ -507,4 +549,78 @@ func shortErr(err error) string {
 		return fmt.Sprintf("%s: %s", rpcCodeName(s.Code()), s.Message())
 	}
 	return err.Error()
+}
+
+// TargetFacts looks up what egress.RunTargetChecks needs to know about switching w to
+// target (canonical): the target subnetwork (one read: its range, network, region and
+// purpose) or the target connector (one read), concurrently with nothing else. A target that
+// does not exist is a fact; any other failed read is an error, so that a change is never made
+// on settings that could not be checked.
+func (c *Clients) TargetFacts(ctx context.Context, w *Workload, target egress.VPC) (*egress.Facts, error) {
+	ref := w.Ref
+	f := &egress.Facts{Workload: w.Workload, Target: target}
+	switch target.Mode() {
+	case egress.ModeDirect:
+		sref, err := egress.ParseSubnetRef(target.Subnet, ref.Project, ref.Region)
+		if err != nil {
+			return f, nil // RunTargetChecks reports the bad name
+		}
+		s, err := c.subnetFacts(ctx, sref)
+		switch {
+		case err == nil:
+			f.Subnet = s
+			if s.Network != "" {
+				f.Network = shownNetwork(s.Network, sref.Project)
+			}
+		case IsNotFound(err):
+			f.Subnet = &egress.SubnetFacts{Name: sref.Path(), Region: sref.Region}
+		default:
+			return nil, err
+		}
+	case egress.ModeConnector:
+		cref, err := egress.ParseConnectorRef(target.Connector, ref.Project, ref.Region)
+		if err != nil {
+			return f, nil
+		}
+		conn, err := c.GetConnector(ctx, cref)
+		switch {
+		case err == nil:
+			cf := conn.Facts("")
+			f.TargetConnector = &cf
+		case IsNotFound(err):
+			f.TargetConnector = &egress.ConnectorFacts{Name: cref.FullName(), Region: cref.Region}
+		default:
+			return nil, err
+		}
+	}
+	return f, nil
+}
+
+// subnetFacts reads what the target checks need of a subnetwork, in one call: its range,
+// network, region, purpose and utilization (the addresses reserved in it).
+func (c *Clients) subnetFacts(ctx context.Context, ref egress.SubnetRef) (*egress.SubnetFacts, error) {
+	if err := checkNames(ref); err != nil {
+		return nil, err
+	}
+	cs, err := c.Compute()
+	if err != nil {
+		return nil, err
+	}
+	sn, err := computeRead(ctx, func(ctx context.Context) (*compute.Subnetwork, error) {
+		return cs.Subnetworks.Get(ref.Project, ref.Region, ref.Name).Views(ViewWithUtilization).
+			Fields("name", "region", "network", "ipCidrRange", "purpose", "utilizationDetails").Context(ctx).Do()
+	})
+	if err != nil {
+		return nil, computeErr(fmt.Sprintf("read subnet %q", ref.Name), err)
+	}
+	if sn.Region == "" {
+		sn.Region = ref.Region
+	}
+	if sn.Name == "" {
+		sn.Name = ref.Name
+	}
+	s := subnetFromCompute(ref.Project, sn, nil)
+	fs := s.Facts()
+	fs.ReservedKnown = s.ReservedSource == ReservedFromUtilization
+	return &fs, nil
 }

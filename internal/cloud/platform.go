@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/runnet-dev/runnet/pkg/egress"
+	"github.com/runnet-dev/runnet/pkg/ipam"
 )
 
 // Platform is egress.Platform over the real clients: what the migration executor reads and
@@ -161,7 +162,8 @@ func (p *Platform) Update(ctx context.Context, cur *egress.Snapshot, u egress.Up
 		setAnnotation(msg, egress.JournalAnnotation, *u.Journal)
 	}
 	metadataOnly := u.VPC == nil && u.Traffic == nil
-	res, err := p.send(ctx, w, msg, sendOptions{validateOnly: u.ValidateOnly, noWait: u.NoWait, metadataOnly: metadataOnly})
+	res, err := p.send(ctx, w, msg, sendOptions{validateOnly: u.ValidateOnly, noWait: u.NoWait, metadataOnly: metadataOnly,
+		forceNewRevision: u.ForceNewRevision && ref.Kind != egress.KindJob})
 	if err != nil {
 		return nil, err
 	}
@@ -174,6 +176,8 @@ type sendOptions struct {
 	noWait bool
 	// metadataOnly: the change touches neither the template nor the traffic.
 	metadataOnly bool
+	// forceNewRevision deploys a new revision of an unchanged template.
+	forceNewRevision bool
 }
 
 // send starts the update of w to msg and waits for it. The update carries w's etag; it is
@@ -183,7 +187,7 @@ type sendOptions struct {
 // *egress.ConflictError that says what changed.
 func (p *Platform) send(ctx context.Context, w *Workload, msg proto.Message, o sendOptions) (*Workload, error) {
 	ref := w.Ref
-	opName, md, waiter, landed, err := p.C.sendUpdate(ctx, w, msg, SetVPCOptions{ValidateOnly: o.validateOnly})
+	opName, md, waiter, landed, err := p.C.sendUpdate(ctx, w, msg, SetVPCOptions{ValidateOnly: o.validateOnly, ForceNewRevision: o.forceNewRevision})
 	if err != nil {
 		var ce *egress.ConflictError
 		if errors.As(err, &ce) {
@@ -360,15 +364,26 @@ func executionOutcome(ref egress.WorkloadRef, ex egress.Execution, out *runpb.Ex
 	return nil
 }
 
-// CreateSubnet creates a subnetwork and waits for it.
-func (p *Platform) CreateSubnet(ctx context.Context, spec egress.SubnetSpec) error {
+// CreateSubnet creates a subnetwork and waits for it, and returns its range. With
+// spec.AutoPrefix, a range taken meanwhile is replaced by the next free one of the same
+// size (CreateSubnetAuto, in RFC 1918 space).
+func (p *Platform) CreateSubnet(ctx context.Context, spec egress.SubnetSpec) (string, error) {
 	ref, err := egress.ParseSubnetRef(spec.Name, "", "")
 	if err != nil {
-		return err
+		return "", err
 	}
-	_, err = p.C.CreateSubnet(ctx, SubnetSpec{Ref: ref, Network: spec.Network, IPCIDRRange: spec.CIDR,
-		Description: "Direct VPC egress subnet created by runnet migrate"}, WaitOptions{})
-	return err
+	cs := SubnetSpec{Ref: ref, Network: spec.Network, IPCIDRRange: spec.CIDR,
+		Description: "Direct VPC egress subnet created by runnet migrate"}
+	var s *Subnet
+	if spec.AutoPrefix > 0 {
+		s, err = p.C.CreateSubnetAuto(ctx, cs, ipam.RFC1918, spec.AutoPrefix, WaitOptions{}, nil)
+	} else {
+		s, err = p.C.CreateSubnet(ctx, cs, WaitOptions{})
+	}
+	if err != nil {
+		return "", err
+	}
+	return s.IPCIDRRange, nil
 }
 
 // DeleteConnector deletes a connector and waits until it is gone; one already gone counts
@@ -381,12 +396,10 @@ func (p *Platform) DeleteConnector(ctx context.Context, c egress.ConnectorRef) e
 	return err
 }
 
-// revisionReadConcurrency bounds the revision reads of ConnectorUsers.
-const revisionReadConcurrency = 8
-
 // ConnectorUsers lists the workloads of the connector's project and region that use it:
-// through their template, or through a revision of a service or worker pool that still
-// serves traffic (or carries a traffic tag) and was created with the connector.
+// through their template, through a revision of a service or worker pool that receives
+// traffic (instances) or carries a traffic tag and was created with the connector, or through
+// a job execution that is still running with it.
 func (p *Platform) ConnectorUsers(ctx context.Context, conn egress.ConnectorRef) ([]egress.ConnectorUser, error) {
 	ws, err := p.C.ListWorkloads(ctx, conn.Project, conn.Region)
 	if err != nil {
@@ -395,67 +408,15 @@ func (p *Platform) ConnectorUsers(ctx context.Context, conn egress.ConnectorRef)
 	return p.C.ConnectorUsers(ctx, conn, ws)
 }
 
-// usesConnector reports whether v (as the API holds it, for a workload in ref's project and
-// region) uses conn.
-func usesConnector(v egress.VPC, ref egress.WorkloadRef, conn egress.ConnectorRef) bool {
-	if v.Connector == "" {
-		return false
-	}
-	c, err := egress.ParseConnectorRef(v.Connector, ref.Project, ref.Region)
-	return err == nil && c == conn
-}
-
 // ConnectorUsers is Platform.ConnectorUsers over workloads already listed.
 func (c *Clients) ConnectorUsers(ctx context.Context, conn egress.ConnectorRef, ws []*Workload) ([]egress.ConnectorUser, error) {
-	var users []egress.ConnectorUser
-	type probe struct {
-		ref egress.WorkloadRef
-		rev string
-	}
-	var probes []probe
-	for _, w := range ws {
-		if usesConnector(w.VPC, w.Ref, conn) {
-			users = append(users, egress.ConnectorUser{Workload: w.Ref})
-			continue
-		}
-		if w.Ref.Kind == egress.KindJob {
-			continue
-		}
-		seen := map[string]bool{}
-		for _, t := range servingTargets(w) {
-			if t.Revision == "" || seen[t.Revision] || (t.Percent == 0 && t.Tag == "") {
-				continue
-			}
-			seen[t.Revision] = true
-			probes = append(probes, probe{w.Ref, t.Revision})
-		}
-	}
-	found := make([]bool, len(probes))
-	errs := make([]error, len(probes))
-	sem := make(chan struct{}, revisionReadConcurrency)
-	var wg sync.WaitGroup
-	for i, pr := range probes {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			rev, err := c.getRevision(ctx, pr.ref, pr.rev)
-			if err != nil {
-				if !IsNotFound(err) {
-					errs[i] = err
-				}
-				return
-			}
-			found[i] = usesConnector(VPCFromProto(rev.GetVpcAccess()), pr.ref, conn)
-		})
-	}
-	wg.Wait()
-	if err := joinErrors(errs...); err != nil {
+	states, err := c.ServingStates(ctx, ws)
+	if err != nil {
 		return nil, err
 	}
-	for i, pr := range probes {
-		if found[i] {
-			users = append(users, egress.ConnectorUser{Workload: pr.ref, Revision: pr.rev})
-		}
+	var users []egress.ConnectorUser
+	for _, s := range states {
+		users = append(users, s.ConnectorUsers(conn)...)
 	}
 	return users, nil
 }

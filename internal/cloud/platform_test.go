@@ -157,7 +157,7 @@ func TestPlatformConnectorUsersAndDelete(t *testing.T) {
 	if _, err := p.Update(ctx, s, egress.Update{VPC: &direct, Traffic: []egress.TrafficTarget{{Revision: r0, Percent: 100}}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := names(); !slices.Equal(got, []string{"job/nightly-export", "run-service (revision " + r0 + ")"}) {
+	if got := names(); !slices.Equal(got, []string{"job/nightly-export", "run-service (revision " + r0 + ", 100% of traffic)"}) {
 		t.Errorf("users after the template moved: %v", got)
 	}
 	s, _ = p.GetWorkload(ctx, serviceRef(emulator.DemoService))

@@ -43,6 +43,8 @@ type Workload struct {
 
 	// LatestExecution is a job's latest created execution (short name), if any.
 	LatestExecution string `json:"latestExecution,omitempty"`
+	// LatestExecutionRunning is set while a job's latest execution has not completed.
+	LatestExecutionRunning bool `json:"latestExecutionRunning,omitempty"`
 
 	// Operation is the long-running operation of the update this snapshot came from (SetVPC),
 	// or "" for a workload that was read.
@@ -186,6 +188,7 @@ func workloadFromJob(j *runpb.Job) (*Workload, error) {
 	w.Etag = j.GetEtag()
 	w.Reconciling = j.GetReconciling()
 	w.LatestExecution = lastSegment(j.GetLatestCreatedExecution().GetName())
+	w.LatestExecutionRunning = w.LatestExecution != "" && j.GetLatestCreatedExecution().GetCompletionTime() == nil
 	return w, nil
 }
 

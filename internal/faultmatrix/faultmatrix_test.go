@@ -353,15 +353,17 @@ func masked(m proto.Message) proto.Message {
 
 // shape is a traffic split with the serving revision (before: the latest ready; after: the
 // latest ready, which replaced it) named SERVING, so that a migrated and a restored workload
-// compare equal to the original.
-func shape(w *cloud.Workload) string {
+// compare equal to the original. With moved, every revision named with a share of the
+// traffic is SERVING too: a migration moves the share of every revision that serves with the
+// old settings (here: all of them) to the new revision, in its place.
+func shape(w *cloud.Workload, moved bool) string {
 	var parts []string
 	for _, t := range w.Traffic {
 		rev := t.Revision
 		switch {
 		case t.Latest:
 			rev = "LATEST"
-		case rev == w.LatestReady:
+		case rev == w.LatestReady, moved && t.Percent > 0:
 			rev = "SERVING"
 		}
 		parts = append(parts, fmt.Sprintf("%s=%d/%s", rev, t.Percent, t.Tag))
@@ -386,7 +388,7 @@ func state(before, after, target *cloud.Workload) (string, []string) {
 		problems = append(problems, "the migration journal is still on the workload")
 	}
 	if ref.Kind != egress.KindJob {
-		if s0, s1 := shape(before), shape(after); s0 != s1 {
+		if s0, s1 := shape(before, where == "migrated"), shape(after, false); s0 != s1 {
 			problems = append(problems, fmt.Sprintf("traffic shape %q, want %q", s1, s0))
 		}
 		if after.LatestCreated != after.LatestReady {

@@ -82,6 +82,9 @@ type Update struct {
 	// NoWait returns as soon as the API accepted the change, with the workload as accepted
 	// (used for journal-only updates, which change nothing that serves).
 	NoWait bool
+	// ForceNewRevision makes a service or worker pool deploy a new revision even though the
+	// template does not change (force_new_revision): to retry settings whose revision failed.
+	ForceNewRevision bool
 }
 
 // Execution is a job execution run to verify a job.
@@ -90,19 +93,56 @@ type Execution struct {
 	Name string `json:"name"`
 }
 
-// ConnectorUser is a workload that uses a connector: through its template (Revision empty) or
-// through a revision that still serves traffic or carries a tag.
+// ConnectorUser is a workload that uses a connector: through its template (Revision and
+// Execution empty: its next revision or execution), through a revision that receives traffic
+// or carries a tag (Revision), or through a job execution that is still running (Execution).
 type ConnectorUser struct {
 	Workload WorkloadRef `json:"workload"`
 	Revision string      `json:"revision,omitempty"`
+	// Percent is the revision's share of the traffic (instances).
+	Percent int `json:"percent,omitempty"`
+	// Tags are the revision's traffic tags.
+	Tags      []string `json:"tags,omitempty"`
+	Execution string   `json:"execution,omitempty"`
 }
 
-// String names the user for messages: "run-service" or "run-service (revision X)".
+// String names the user for messages: "run-service" (its template), "run-service (revision
+// X, 100% of traffic)", "run-service (revision X, tag old)" or "job/j (execution X, running)".
 func (u ConnectorUser) String() string {
-	if u.Revision == "" {
+	if u.Revision == "" && u.Execution == "" {
 		return u.Workload.String()
 	}
-	return u.Workload.String() + " (revision " + u.Revision + ")"
+	return u.Workload.String() + " (" + u.Via() + ")"
+}
+
+// Via says how the workload uses the connector: "template", "revision X, 100% of traffic",
+// "revision X, tag T" or "execution X, running".
+func (u ConnectorUser) Via() string {
+	switch {
+	case u.Execution != "":
+		return "execution " + u.Execution + ", running"
+	case u.Revision == "":
+		return "template"
+	}
+	var what []string
+	if u.Percent > 0 {
+		what = append(what, fmt.Sprintf("%d%% of %s", u.Percent, shareNoun(u.Workload.Kind)))
+	}
+	for _, t := range u.Tags {
+		what = append(what, "tag "+t)
+	}
+	if len(what) == 0 {
+		return "revision " + u.Revision
+	}
+	return "revision " + u.Revision + ", " + strings.Join(what, ", ")
+}
+
+// shareNoun is what a revision's share is of: traffic, or a worker pool's instances.
+func shareNoun(k Kind) string {
+	if k == KindWorkerPool {
+		return "instances"
+	}
+	return "traffic"
 }
 
 // ErrNotApplied is wrapped by a Platform error for a write that certainly changed nothing: the
@@ -194,8 +234,9 @@ type Platform interface {
 	// execution does not succeed.
 	RunExecution(ctx context.Context, ref WorkloadRef) (Execution, error)
 	// CreateSubnet creates a subnetwork and waits for it; one that exists with the same
-	// network and range counts as created.
-	CreateSubnet(ctx context.Context, spec SubnetSpec) error
+	// network and range counts as created. It returns the range it has: spec.CIDR, or with
+	// spec.AutoPrefix the next free range when that one was taken meanwhile.
+	CreateSubnet(ctx context.Context, spec SubnetSpec) (string, error)
 	// ConnectorUsers lists the workloads that use a connector, through their templates or
 	// through revisions that serve traffic or carry a tag.
 	ConnectorUsers(ctx context.Context, c ConnectorRef) ([]ConnectorUser, error)
@@ -381,7 +422,8 @@ type Result struct {
 	Outcome  Outcome     `json:"outcome"`
 	// Original is the workload before the run.
 	Original Original `json:"original"`
-	// PreviousRevision is the revision serving before the run (services, worker pools).
+	// PreviousRevision is the revision serving before the run with the settings it leaves
+	// (services, worker pools): the one with the largest share of those whose traffic moves.
 	PreviousRevision string `json:"previousRevision,omitempty"`
 	// NewRevision is the revision created with the target settings, if any.
 	NewRevision string `json:"newRevision,omitempty"`
@@ -462,6 +504,9 @@ func (e *Executor) Execute(ctx context.Context, req Request) *Result {
 		w := req.Workload
 		r.res.Original = Original{VPC: w.VPC, Traffic: slices.Clone(w.Traffic), LatestReady: w.LatestReady, LatestCreated: w.LatestCreated, Etag: w.Etag}
 		r.res.PreviousRevision = w.LatestReady
+		if from := req.Plan.moveFrom(r.res.Original); len(from) > 0 {
+			r.res.PreviousRevision = from[0] // the one with the largest share
+		}
 		r.res.Traffic = slices.Clone(w.Traffic)
 	}
 	r.execute(ctx)
@@ -593,6 +638,10 @@ func (r *runState) execute(ctx context.Context) {
 		r.res.Outcome = OutcomeFailed
 		r.fail(err)
 		return
+	}
+	if p.Into != "" {
+		// No revision to deploy: the traffic moves to one that has the target settings.
+		r.res.NewRevision = p.Into
 	}
 	if err := r.acquire(ctx); err != nil {
 		r.res.Outcome = OutcomeFailed
@@ -847,7 +896,12 @@ func (r *runState) do(ctx context.Context, i int) error {
 		if r.subnet == nil {
 			return errors.New("the plan creates a subnetwork but no subnetwork spec was given")
 		}
-		return r.e.Platform.CreateSubnet(ctx, *r.subnet)
+		cidr, err := r.e.Platform.CreateSubnet(ctx, *r.subnet)
+		if err == nil && cidr != "" && cidr != r.subnet.CIDR {
+			out.Note = fmt.Sprintf("range %s was taken meanwhile; created in %s, the next free one", r.subnet.CIDR, cidr)
+			r.res.Notes = append(r.res.Notes, out.Note)
+		}
+		return err
 
 	case StepDeployRevision:
 		orig := r.res.Original
@@ -859,7 +913,7 @@ func (r *runState) do(ctx context.Context, i int) error {
 		r.res.Tag = uniqueTag(step.Tag, orig.Traffic)
 		to := r.plan.To
 		tr := deployTraffic(orig.Traffic, orig.LatestReady, r.res.Tag)
-		if err := r.update(ctx, Update{VPC: &to, Traffic: tr}); err != nil {
+		if err := r.update(ctx, Update{VPC: &to, Traffic: tr, ForceNewRevision: step.Force}); err != nil {
 			return err
 		}
 		if err := r.noteNewRevision(out); err != nil {
@@ -882,7 +936,7 @@ func (r *runState) do(ctx context.Context, i int) error {
 		if i == r.lastForward() {
 			update = r.updateLast
 		}
-		if err := update(ctx, Update{VPC: &to}); err != nil {
+		if err := update(ctx, Update{VPC: &to, ForceNewRevision: step.Force && ref.Kind != KindJob}); err != nil {
 			return err
 		}
 		if ref.Kind == KindWorkerPool {
@@ -974,14 +1028,17 @@ func (r *runState) shift(ctx context.Context, i int) error {
 	step := r.plan.Steps[i]
 	out := &r.res.Steps[i]
 	orig := r.res.Original
-	r0, r1 := orig.LatestReady, r.res.NewRevision
+	from, r1 := r.plan.moveFrom(orig), r.res.NewRevision
 	if r1 == "" {
 		return errors.New("no new revision to send traffic to")
 	}
 	out.Revision = r1
 	final := step.Percent >= 100 || i == r.lastShift()
-	base := PinLatest(orig.Traffic, r0)
-	r.share = shareOf(base, r0)
+	base := PinLatest(orig.Traffic, orig.LatestReady)
+	r.share = 0
+	for _, f := range from {
+		r.share += shareOf(base, f)
+	}
 	if !r.healthy { // checked just before (verify, or the end of a watch): not again
 		if err := r.checkHealth(ctx); err != nil {
 			return err
@@ -989,12 +1046,16 @@ func (r *runState) shift(ctx context.Context, i int) error {
 	}
 	var tr []TrafficTarget
 	if final {
-		tr = finalTraffic(orig.Traffic, r0, r1)
+		tr = finalTraffic(orig.Traffic, from, r1)
 	} else {
-		tr = canaryTraffic(base, r0, r1, step.Percent, r.res.Tag)
+		tr = canaryTraffic(base, from, r1, step.Percent, r.res.Tag)
+	}
+	r0 := strings.Join(from, ", ")
+	if r0 == "" {
+		r0 = "the previous revisions"
 	}
 	if r.share == 0 {
-		out.Note = fmt.Sprintf("revision %s served no traffic, so none moves; the new settings apply to revision %s", r0, r1)
+		out.Note = fmt.Sprintf("%s served no traffic, so none moves; the new settings apply to revision %s", r0, r1)
 	}
 	if sameTraffic(tr, r.cur.Traffic) {
 		if out.Note == "" {
@@ -1009,9 +1070,9 @@ func (r *runState) shift(ctx context.Context, i int) error {
 			return err
 		}
 	}
-	msg := fmt.Sprintf("%d%% of the traffic that went to %s now goes to %s", step.Percent, r0, r1)
+	msg := fmt.Sprintf("%d%% of the %s that went to %s now goes to %s", step.Percent, shareNoun(r.ref().Kind), r0, r1)
 	if final {
-		msg = fmt.Sprintf("traffic moved from %s to %s", r0, r1)
+		msg = fmt.Sprintf("%s moved from %s to %s", shareNoun(r.ref().Kind), r0, r1)
 	}
 	if err := r.observe(ctx, Event{Kind: EventTraffic, Index: i, Step: *out, Traffic: slices.Clone(r.cur.Traffic), Message: msg}); err != nil {
 		return err
@@ -1357,12 +1418,15 @@ func deployTraffic(orig []TrafficTarget, r0, tag string) []TrafficTarget {
 	return out
 }
 
-// canaryTraffic moves pct percent of r0's share of the pinned split base to r1 (rounded, at
-// least 1 when r0 has any), taking it from r0's untagged entries first. r1's entry carries
-// tag.
-func canaryTraffic(base []TrafficTarget, r0, r1 string, pct int, tag string) []TrafficTarget {
+// canaryTraffic moves pct percent of the share the revisions from have in the pinned split
+// base to r1 (rounded, at least 1 when they have any), taking it from their untagged entries
+// first, in the order of from. r1's entry carries tag.
+func canaryTraffic(base []TrafficTarget, from []string, r1 string, pct int, tag string) []TrafficTarget {
 	out := slices.Clone(base)
-	s0 := shareOf(out, r0)
+	s0 := 0
+	for _, f := range from {
+		s0 += shareOf(out, f)
+	}
 	moved := (s0*pct + 50) / 100
 	if pct >= 100 {
 		moved = s0
@@ -1372,37 +1436,45 @@ func canaryTraffic(base []TrafficTarget, r0, r1 string, pct int, tag string) []T
 	}
 	left := moved
 	for _, tagged := range []bool{false, true} {
-		for i := range out {
-			if left == 0 {
-				break
+		for _, f := range from {
+			for i := range out {
+				if left == 0 {
+					break
+				}
+				if out[i].Latest || out[i].Revision != f || (out[i].Tag != "") != tagged {
+					continue
+				}
+				d := min(out[i].Percent, left)
+				out[i].Percent -= d
+				left -= d
 			}
-			if out[i].Latest || out[i].Revision != r0 || (out[i].Tag != "") != tagged {
-				continue
-			}
-			d := min(out[i].Percent, left)
-			out[i].Percent -= d
-			left -= d
 		}
 	}
 	out = mergeUntagged(out)
 	if moved > 0 || tag != "" {
 		out = append(out, TrafficTarget{Revision: r1, Percent: moved, Tag: tag})
 	}
-	return out
+	return mergeUntagged(out)
 }
 
-// finalTraffic is the split at the end: the original split with r0's share given to r1
-// (entries following the latest revision keep following it: r1 is the latest now; entries
-// naming r0 with traffic name r1; entries naming r0 only for a tag, and every other
-// revision's entries, are kept as they were).
-func finalTraffic(orig []TrafficTarget, r0, r1 string) []TrafficTarget {
+// finalTraffic is the split at the end: the original split with the share of the revisions
+// from given to r1, in their place (entries following the latest revision keep following
+// it: r1 is the latest now, or already was; entries naming one of from with traffic name r1
+// and keep their tags; entries naming one only for a tag, and every other revision's
+// entries, are kept as they were). Untagged entries that end up naming r1 are merged.
+func finalTraffic(orig []TrafficTarget, from []string, r1 string) []TrafficTarget {
 	out := slices.Clone(orig)
+	moved := false
 	for i := range out {
-		if !out[i].Latest && out[i].Revision == r0 && out[i].Percent > 0 {
+		if !out[i].Latest && slices.Contains(from, out[i].Revision) && out[i].Percent > 0 {
 			out[i].Revision = r1
+			moved = true
 		}
 	}
-	return out
+	if !moved {
+		return out
+	}
+	return mergeUntagged(out)
 }
 
 // sameTraffic reports whether two splits are the same, entry by entry.
@@ -1476,10 +1548,22 @@ func (e *Executor) Validate(ctx context.Context, req Request) error {
 	}
 	to := p.To
 	u := Update{VPC: &to, ValidateOnly: true}
+	changesTemplate := false
 	for _, s := range p.Steps {
-		if s.Kind == StepDeployRevision {
+		switch s.Kind {
+		case StepDeployRevision:
 			u.Traffic = deployTraffic(w.Traffic, w.LatestReady, uniqueTag(s.Tag, w.Traffic))
+			u.ForceNewRevision, changesTemplate = s.Force, true
+		case StepUpdateTemplate:
+			u.ForceNewRevision, changesTemplate = s.Force && w.Ref.Kind != KindJob, true
 		}
+	}
+	if !changesTemplate {
+		// The template has the target already: the first change is the traffic's.
+		if p.Into == "" {
+			return nil
+		}
+		u = Update{Traffic: finalTraffic(w.Traffic, p.moveFrom(Original{LatestReady: w.LatestReady}), p.Into), ValidateOnly: true}
 	}
 	_, err := e.Platform.Update(ctx, w, u)
 	return err

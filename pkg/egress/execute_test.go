@@ -263,9 +263,9 @@ func (f *fakePlatform) RunExecution(_ context.Context, ref WorkloadRef) (Executi
 	return ex, nil
 }
 
-func (f *fakePlatform) CreateSubnet(_ context.Context, spec SubnetSpec) error {
+func (f *fakePlatform) CreateSubnet(_ context.Context, spec SubnetSpec) (string, error) {
 	f.subnets = append(f.subnets, spec)
-	return nil
+	return spec.CIDR, nil
 }
 
 func (f *fakePlatform) ConnectorUsers(context.Context, ConnectorRef) ([]ConnectorUser, error) {
@@ -741,7 +741,7 @@ func TestTrafficArithmetic(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := canaryTraffic(PinLatest(tc.orig, r0), r0, r1, tc.pct, "t")
+			got := canaryTraffic(PinLatest(tc.orig, r0), []string{r0}, r1, tc.pct, "t")
 			if DescribeTraffic(got) != tc.want {
 				t.Errorf("canary %d%% = %s, want %s", tc.pct, DescribeTraffic(got), tc.want)
 			}
@@ -752,10 +752,23 @@ func TestTrafficArithmetic(t *testing.T) {
 			if sum != 100 {
 				t.Errorf("canary sums to %d", sum)
 			}
-			if f := DescribeTraffic(finalTraffic(tc.orig, r0, r1)); f != tc.final {
+			if f := DescribeTraffic(finalTraffic(tc.orig, []string{r0}, r1)); f != tc.final {
 				t.Errorf("final = %s, want %s", f, tc.final)
 			}
 		})
+	}
+	// Several revisions serve with the old settings (pinned): their shares move, untagged
+	// entries first, and the new revision ends in their place; tags go with the traffic.
+	two := []TrafficTarget{{Revision: "a", Percent: 60, Tag: "stable"}, {Revision: "b", Percent: 40}, {Revision: "c", Tag: "old"}}
+	if got := DescribeTraffic(canaryTraffic(two, []string{"a", "b"}, r1, 50, "t")); got != "a 50% (tag stable), c 0% (tag old), s-00002-bbb 50% (tag t)" {
+		t.Errorf("canary of two = %s", got)
+	}
+	if got := DescribeTraffic(finalTraffic(two, []string{"a", "b"}, r1)); got != "s-00002-bbb 60% (tag stable), s-00002-bbb 40%, c 0% (tag old)" {
+		t.Errorf("final of two = %s", got)
+	}
+	// Into a revision that serves already: untagged entries merge.
+	if got := DescribeTraffic(finalTraffic([]TrafficTarget{{Revision: "a", Percent: 70}, {Revision: r1, Percent: 30}}, []string{"a"}, r1)); got != "s-00002-bbb 100%" {
+		t.Errorf("final into a serving revision = %s", got)
 	}
 	if got := uniqueTag("runnet-direct", []TrafficTarget{{Tag: "runnet-direct"}, {Tag: "runnet-direct-2"}}); got != "runnet-direct-3" {
 		t.Errorf("uniqueTag = %q", got)

@@ -1,7 +1,11 @@
 package egress
 
 import (
+	"fmt"
+	"net/netip"
 	"strings"
+
+	"github.com/runnet-dev/runnet/pkg/ipam"
 )
 
 // Platform numbers used by the preflight checks. Each is a fact about Google
@@ -65,6 +69,74 @@ type Facts struct {
 	Quota *QuotaFacts `json:"quota,omitempty"`
 	// Permissions is the result of testIamPermissions for the caller.
 	Permissions *PermissionFacts `json:"permissions,omitempty"`
+	// Ranges are the IPv4 ranges in use in the target network, VPC-wide, when a
+	// subnetwork is to be created in it.
+	Ranges *RangeFacts `json:"ranges,omitempty"`
+}
+
+// RangeFacts lists the IPv4 ranges in use in a VPC network.
+type RangeFacts struct {
+	// Used are the ranges in use.
+	Used []UsedRange `json:"used"`
+	// Space is where a free range is looked for (for hints); empty means RFC 1918.
+	Space []string `json:"space,omitempty"`
+}
+
+// UsedRange is an IPv4 range in use in a VPC network.
+type UsedRange struct {
+	// CIDR is the range.
+	CIDR string `json:"range"`
+	// Kind is "subnet", "secondary range" or "connector".
+	Kind string `json:"kind"`
+	// Name is the subnetwork (NAME or NAME/RANGE for a secondary range) or connector.
+	Name string `json:"name"`
+	// Region is its region.
+	Region string `json:"region"`
+}
+
+// Describe names the range for messages: "subnet run-direct-vpc-egress (10.8.0.0/24, region
+// asia-northeast1)".
+func (u UsedRange) Describe() string {
+	return fmt.Sprintf("%s %s (%s, region %s)", u.Kind, u.Name, u.CIDR, u.Region)
+}
+
+// Overlap returns the first range in use that overlaps p, leaving out the subnetwork named
+// self in region selfRegion (a subnetwork being created again counts as itself).
+func (r *RangeFacts) Overlap(p netip.Prefix, self, selfRegion string) (UsedRange, bool) {
+	for _, u := range r.Used {
+		q, err := netip.ParsePrefix(u.CIDR)
+		if err != nil {
+			continue
+		}
+		if u.Kind == "subnet" && u.Name == self && u.Region == selfRegion {
+			continue
+		}
+		if ipam.Overlaps(p, q.Masked()) {
+			return u, true
+		}
+	}
+	return UsedRange{}, false
+}
+
+// FirstFree returns the first range of bits bits in Space (RFC 1918 by default) that
+// overlaps no range in use.
+func (r *RangeFacts) FirstFree(bits int) (netip.Prefix, bool) {
+	space := ipam.RFC1918
+	if len(r.Space) > 0 {
+		space = nil
+		for _, s := range r.Space {
+			if p, err := netip.ParsePrefix(s); err == nil {
+				space = append(space, p.Masked())
+			}
+		}
+	}
+	var used []netip.Prefix
+	for _, u := range r.Used {
+		if q, err := netip.ParsePrefix(u.CIDR); err == nil {
+			used = append(used, q.Masked())
+		}
+	}
+	return ipam.FindFree(space, used, bits)
 }
 
 // SubnetUser is a workload that uses a subnetwork for Direct VPC egress.
@@ -112,6 +184,9 @@ type SubnetFacts struct {
 	// workloads are counted at their maximum scale, so this part is not
 	// counted again; leaving it 0 errs on the safe side.
 	SharedReservedIPs int64 `json:"sharedReservedIPs,omitempty"`
+	// ReservedKnown is set when ReservedIPs was read (Compute's utilization),
+	// so that 0 means nothing is reserved rather than not looked up.
+	ReservedKnown bool `json:"reservedKnown,omitempty"`
 }
 
 // ConnectorFacts describes a Serverless VPC Access connector.

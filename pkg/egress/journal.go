@@ -55,6 +55,7 @@ type JournalStep struct {
 	Percent     int        `json:"percent,omitempty"`
 	Tag         string     `json:"tag,omitempty"`
 	WaitSeconds float64    `json:"waitSeconds,omitempty"`
+	Force       bool       `json:"force,omitempty"`
 	Status      StepStatus `json:"status"`
 }
 
@@ -92,6 +93,11 @@ type Journal struct {
 	Tag string `json:"tag,omitempty"`
 	// Subnet is the subnetwork a create-subnet step creates, if any.
 	Subnet *SubnetSpec `json:"subnet,omitempty"`
+	// MoveFrom are the revisions whose traffic moves (Plan.MoveFrom); absent in journals
+	// written before it was recorded, whose runs move the latest ready revision's share.
+	MoveFrom *[]string `json:"moveFrom,omitempty"`
+	// Into is the revision the traffic moves to when the plan deploys none (Plan.Into).
+	Into string `json:"into,omitempty"`
 	// Steps are the plan's steps with their status.
 	Steps []JournalStep `json:"steps"`
 }
@@ -212,9 +218,15 @@ func (j *Journal) Describe(now time.Time) string {
 
 // Plan rebuilds the plan the journal's run carries out (steps only; no checks).
 func (j *Journal) Plan() Plan {
-	p := Plan{Workload: j.Workload, From: j.Original.VPC, To: j.To, FromMode: j.Original.VPC.Mode(), ToMode: j.To.Mode()}
+	p := Plan{Workload: j.Workload, From: j.Original.VPC, To: j.To, FromMode: j.Original.VPC.Mode(), ToMode: j.To.Mode(), Into: j.Into}
+	if j.MoveFrom != nil {
+		p.MoveFrom = slices.Clone(*j.MoveFrom)
+		if p.MoveFrom == nil {
+			p.MoveFrom = []string{}
+		}
+	}
 	for _, s := range j.Steps {
-		p.Steps = append(p.Steps, Step{Kind: s.Kind, Resource: s.Resource, Percent: s.Percent, Tag: s.Tag, WaitSeconds: s.WaitSeconds,
+		p.Steps = append(p.Steps, Step{Kind: s.Kind, Resource: s.Resource, Percent: s.Percent, Tag: s.Tag, WaitSeconds: s.WaitSeconds, Force: s.Force,
 			Description: describeJournalStep(s, j.Workload)})
 		if s.Kind == StepShiftTraffic {
 			p.Canary = append(p.Canary, s.Percent)

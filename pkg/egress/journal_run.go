@@ -36,6 +36,11 @@ func (r *runState) journal() *Journal {
 		Started: r.started.UTC().Truncate(time.Second), Updated: now.UTC().Truncate(time.Second), Expires: now.Add(lease).UTC().Truncate(time.Second),
 		Phase: r.phase, Step: r.step, Summary: r.summary(), Workload: r.ref(),
 		Original: r.res.Original, To: r.plan.To, NewRevision: r.res.NewRevision, Tag: r.res.Tag, Subnet: r.subnet,
+		Into: r.plan.Into,
+	}
+	if r.plan.MoveFrom != nil {
+		from := slices.Clone(r.plan.MoveFrom)
+		j.MoveFrom = &from
 	}
 	j.Original.Traffic = slices.Clone(j.Original.Traffic)
 	for i, s := range r.plan.Steps {
@@ -43,7 +48,7 @@ func (r *runState) journal() *Journal {
 		if i < len(r.res.Steps) {
 			st = r.res.Steps[i].Status
 		}
-		j.Steps = append(j.Steps, JournalStep{Kind: s.Kind, Resource: s.Resource, Percent: s.Percent, Tag: s.Tag, WaitSeconds: s.WaitSeconds, Status: st})
+		j.Steps = append(j.Steps, JournalStep{Kind: s.Kind, Resource: s.Resource, Percent: s.Percent, Tag: s.Tag, WaitSeconds: s.WaitSeconds, Force: s.Force, Status: st})
 	}
 	if j.Step < 0 || j.Step >= len(j.Steps) {
 		j.Step = 0
@@ -173,6 +178,9 @@ func (e *Executor) Resume(ctx context.Context, req ResumeRequest) *Result {
 	r.res.Original = j.Original
 	r.res.PreviousRevision = j.Original.LatestReady
 	r.res.NewRevision, r.res.Tag = j.NewRevision, j.Tag
+	if r.res.NewRevision == "" {
+		r.res.NewRevision = j.Into
+	}
 	for i, st := range j.Steps {
 		if i < j.Step && (st.Status == StepDone || st.Status == StepSkipped) {
 			r.res.Steps[i].Status = st.Status
@@ -222,6 +230,10 @@ func (e *Executor) Resume(ctx context.Context, req ResumeRequest) *Result {
 // step is done once the workload has settled.
 func (r *runState) resumedTemplate(ctx context.Context, out *StepResult) (bool, error) {
 	ref := r.ref()
+	if r.plan.Steps[r.step].Force && ref.Kind != KindJob && r.cur.LatestCreated == r.res.Original.LatestCreated {
+		// A deploy of the same template again: it did not land.
+		return false, nil
+	}
 	if !sameVPC(r.cur.VPC, r.plan.To, ref) {
 		if !sameVPC(r.cur.VPC, r.res.Original.VPC, ref) {
 			return false, fmt.Errorf("%w: the VPC access of %s is %s, neither what it was (%s) nor the target (%s): someone else changed it; check it with 'runnet status %s'",

@@ -812,6 +812,10 @@ type Workload struct {
 	Etag string `json:"etag,omitempty"`
 	// Reconciling is set while the workload is being changed.
 	Reconciling bool `json:"reconciling,omitempty"`
+	// Serving is what serves the workload now (its serving revisions, each with its own VPC
+	// access), when it was read; nil means unknown, and the template is then taken as what
+	// serves.
+	Serving *ServingState `json:"serving,omitempty"`
 }
 
 // Mode returns the workload's current egress mode.

@@ -51,6 +51,10 @@ type Step struct {
 	// WaitSeconds is how long to watch the new revision's health after a
 	// shift-traffic step before the next one.
 	WaitSeconds float64 `json:"waitSeconds,omitempty"`
+	// Force makes a deploy-revision or update-template step deploy a new
+	// revision although the template already has the target settings (its
+	// latest revision failed with them).
+	Force bool `json:"forceNewRevision,omitempty"`
 }
 
 // SubnetSpec is a subnetwork a plan creates.
@@ -61,6 +65,10 @@ type SubnetSpec struct {
 	Network string `json:"network"`
 	// CIDR is its primary range.
 	CIDR string `json:"cidr"`
+	// AutoPrefix, when set, says CIDR was picked as the first free range of this prefix
+	// length: if something takes it before the subnetwork is created (another create racing
+	// for the same free range), the next free one is used.
+	AutoPrefix int `json:"autoPrefix,omitempty"`
 }
 
 // PlanOptions are the choices BuildPlan needs beyond the workload and the
@@ -108,6 +116,13 @@ type Plan struct {
 	Steps []Step `json:"steps"`
 	// Canary is the traffic percentages of a service migration.
 	Canary []int `json:"canary,omitempty"`
+	// MoveFrom are the revisions whose share of the traffic (a worker pool's
+	// instances) moves to the new revision, which takes their place in the
+	// split: those that receive traffic with other settings than the target.
+	MoveFrom []string `json:"moveFrom,omitempty"`
+	// Into is the revision the traffic moves to when the plan deploys none:
+	// the latest ready revision, which has the target settings already.
+	Into string `json:"into,omitempty"`
 	// NoOp is set when the workload already has the target VPC access.
 	NoOp bool `json:"noOp"`
 	// Blocked is set when a check failed: the plan must not run.
@@ -130,27 +145,49 @@ func DefaultRevisionTag(service string, to Mode) string {
 }
 
 // BuildPlan builds the plan to switch w to target, given the preflight
-// checks (usually from RunPreflight). The plan is a no-op when target is
-// equivalent to w's current VPC access (see VPC.Equivalent: defaults,
-// paths and tag order do not matter). Otherwise the steps depend on the
-// kind:
+// checks (usually from RunPreflight).
+//
+// The plan is a no-op when target is in force: when w.Serving is known, the
+// template has it (see VPC.Equivalent: defaults, paths and tag order do not
+// matter), its latest revision did not fail, and every revision that
+// receives traffic (instances) has it (ServingState.Serves); otherwise, when
+// the template has it. Revisions that only carry a tag are left as they are
+// (a note names them): runnet never moves a tag.
+//
+// Otherwise the steps depend on the kind:
 //
 //   - service: deploy a revision with the new settings at 0% traffic under
-//     a tag, wait until it is Ready, shift traffic in the canary steps
-//     (the old revision keeps serving until the last one);
+//     a tag, wait until it is Ready, then move the traffic of the revisions
+//     that serve with other settings (MoveFrom: the latest ready revision when
+//     the traffic follows it, the named revisions when it is pinned) to it,
+//     in the canary steps; the split ends as it was, with the new revision in
+//     their place. When the template has the target already and its latest
+//     revision is ready, nothing is deployed: the traffic moves to that
+//     revision (Into). When its latest revision failed with the target, the
+//     template is deployed again (force_new_revision).
 //   - job: update the task template, then optionally run one execution;
 //   - worker pool: update the template and wait until the new revision is
-//     Ready (worker pools cannot use connectors: a workerpool-connector
-//     failure is added if missing).
+//     Ready, then move the instances of revisions named in the instance
+//     splits to it (worker pools cannot use connectors: a
+//     workerpool-connector failure is added if missing).
 //
 // A subnetwork to create comes first; deleting the connector left behind
 // comes last, with Cleanup and no other users. Blocked is set when any
 // check failed.
 func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 	ref := w.Ref
-	from, ferr := w.VPC.Canonical(ref.Project, ref.Region)
+	tmpl, ferr := w.VPC.Canonical(ref.Project, ref.Region)
 	if ferr != nil {
-		from = w.VPC
+		tmpl = w.VPC
+	}
+	from := tmpl
+	serving := w.Serving
+	if serving != nil {
+		if v, err := serving.VPC().Canonical(ref.Project, ref.Region); err == nil {
+			from = v
+		} else {
+			from = serving.VPC()
+		}
 	}
 	to, terr := target.Canonical(ref.Project, ref.Region)
 	if terr != nil {
@@ -168,9 +205,13 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 	if p.Checks == nil {
 		p.Checks = []Check{}
 	}
-	if ferr == nil && terr == nil && from.sameAs(to) {
+	templateHas := ferr == nil && terr == nil && tmpl.sameAs(to)
+	if serving == nil && templateHas || serving != nil && terr == nil && serving.Serves(to) {
 		p.NoOp = true
 		p.Notes = append(p.Notes, fmt.Sprintf("%s already uses %s; nothing to do", ref, to))
+		if serving != nil {
+			p.Notes = append(p.Notes, stragglerNotes(serving, to)...)
+		}
 		return p
 	}
 	if ref.Kind == KindWorkerPool && p.ToMode == ModeConnector &&
@@ -182,6 +223,28 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 		})
 	}
 	p.Blocked = len(Failed(p.Checks)) > 0
+
+	// What moves, and whether a revision is deployed for it.
+	deploy, force := true, false
+	if ref.Kind != KindJob {
+		if serving != nil {
+			for _, r := range serving.Off(to) {
+				p.MoveFrom = append(p.MoveFrom, r.Name)
+			}
+			if p.MoveFrom == nil {
+				p.MoveFrom = []string{}
+			}
+			if templateHas {
+				if serving.LatestFailed || w.LatestReady == "" || w.LatestReady != w.LatestCreated {
+					force = true // its revision failed: deploy the template again
+				} else {
+					deploy, p.Into = false, w.LatestReady
+				}
+			}
+		} else if w.LatestReady != "" {
+			p.MoveFrom = []string{w.LatestReady}
+		}
+	}
 
 	if cs := opts.CreateSubnet; cs != nil && p.ToMode == ModeDirect {
 		name := cs.Name
@@ -196,6 +259,7 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 	}
 
 	desc := to.Short()
+	moving := describeMoving(serving, p.MoveFrom)
 	switch ref.Kind {
 	case KindJob:
 		p.Steps = append(p.Steps, Step{
@@ -214,17 +278,21 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 		}
 		p.Notes = append(p.Notes, canaryIgnored(opts.Canary, "jobs")...)
 	case KindWorkerPool:
-		p.Steps = append(p.Steps,
-			Step{
-				Kind:        StepUpdateTemplate,
-				Description: fmt.Sprintf("update worker pool %s's template to %s", ref.Name, desc),
-				Resource:    ref.FullName(),
-			},
-			Step{
-				Kind:        StepVerify,
-				Description: "wait until the new revision is Ready",
-				Resource:    ref.FullName(),
-			})
+		if deploy {
+			d := fmt.Sprintf("update worker pool %s's template to %s", ref.Name, desc)
+			if force {
+				d = fmt.Sprintf("deploy worker pool %s's template (%s) again as a new revision: its latest revision, %s, failed", ref.Name, desc, w.LatestCreated)
+			}
+			p.Steps = append(p.Steps,
+				Step{Kind: StepUpdateTemplate, Description: d, Resource: ref.FullName(), Force: force},
+				Step{Kind: StepVerify, Description: "wait until the new revision is Ready", Resource: ref.FullName()})
+		} else {
+			p.Steps = append(p.Steps, Step{Kind: StepVerify, Description: fmt.Sprintf("check that revision %s, which has these settings already, is Ready", p.Into), Resource: ref.FullName()})
+		}
+		if !sameTraffic(finalTraffic(w.Traffic, p.MoveFrom, "\x00"), w.Traffic) {
+			p.Steps = append(p.Steps, Step{Kind: StepShiftTraffic, Resource: ref.FullName(), Percent: 100,
+				Description: fmt.Sprintf("move the instances of %s to %s, in %s place in the instance split", moving, newRevisionNoun(p.Into), itsOrTheir(len(p.MoveFrom)))})
+		}
 		p.Notes = append(p.Notes, canaryIgnored(opts.Canary, "worker pools")...)
 	default:
 		canary := opts.Canary
@@ -235,24 +303,37 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 			canary = []int{100}
 		}
 		p.Canary = slices.Clone(canary)
-		tag := opts.Tag
-		if tag == "" {
-			tag = DefaultRevisionTag(ref.Name, p.ToMode)
+		if deploy {
+			tag := opts.Tag
+			if tag == "" {
+				tag = DefaultRevisionTag(ref.Name, p.ToMode)
+			}
+			d := fmt.Sprintf("deploy a revision of %s with %s at 0%% traffic", ref.Name, desc)
+			if force {
+				d = fmt.Sprintf("deploy %s's template (%s) again as a new revision at 0%% traffic: its latest revision, %s, failed", ref.Name, desc, w.LatestCreated)
+			}
+			if tag != "" {
+				d += ", tagged " + tag
+			}
+			p.Steps = append(p.Steps,
+				Step{Kind: StepDeployRevision, Description: d, Resource: ref.FullName(), Tag: tag, Force: force},
+				Step{Kind: StepVerify, Description: "wait until the new revision is Ready (the current revisions keep serving all traffic)", Resource: ref.FullName()},
+			)
+		} else {
+			p.Steps = append(p.Steps, Step{Kind: StepVerify, Description: fmt.Sprintf("check that revision %s, which has these settings already, is Ready", p.Into), Resource: ref.FullName()})
 		}
-		deploy := fmt.Sprintf("deploy a revision of %s with %s at 0%% traffic", ref.Name, desc)
-		if tag != "" {
-			deploy += ", tagged " + tag
-		}
-		p.Steps = append(p.Steps,
-			Step{Kind: StepDeployRevision, Description: deploy, Resource: ref.FullName(), Tag: tag},
-			Step{Kind: StepVerify, Description: "wait until the new revision is Ready (the current revisions keep serving all traffic)", Resource: ref.FullName()},
-		)
+		pinned := serving != nil && (serving.Pinned || len(p.MoveFrom) > 1 || len(p.MoveFrom) == 1 && p.MoveFrom[0] != w.LatestReady)
 		for i, pct := range canary {
 			s := Step{Kind: StepShiftTraffic, Resource: ref.FullName(), Percent: pct}
-			if pct == 100 {
-				s.Description = "send 100% of traffic to the new revision (the old revisions stay deployed for rollback)"
-			} else {
-				s.Description = fmt.Sprintf("send %d%% of traffic to the new revision", pct)
+			switch {
+			case pct == 100 && pinned:
+				s.Description = fmt.Sprintf("move the traffic of %s to %s, in %s place in the split (tags kept; the old revisions stay deployed for rollback)", moving, newRevisionNoun(p.Into), itsOrTheir(len(p.MoveFrom)))
+			case pct == 100:
+				s.Description = fmt.Sprintf("send 100%% of traffic to %s (the old revisions stay deployed for rollback)", newRevisionNoun(p.Into))
+			case pinned:
+				s.Description = fmt.Sprintf("send %d%% of the traffic of %s to %s", pct, moving, newRevisionNoun(p.Into))
+			default:
+				s.Description = fmt.Sprintf("send %d%% of traffic to %s", pct, newRevisionNoun(p.Into))
 			}
 			if i < len(canary)-1 && opts.StepWait > 0 {
 				s.WaitSeconds = opts.StepWait.Seconds()
@@ -260,6 +341,9 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 			}
 			p.Steps = append(p.Steps, s)
 		}
+	}
+	if serving != nil {
+		p.Notes = append(p.Notes, servingNotes(serving, w, to, p)...)
 	}
 
 	if p.FromMode == ModeConnector && from.Connector != to.Connector {
@@ -287,6 +371,91 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 		p.Notes = append(p.Notes, fmt.Sprintf("Cloud Run keeps its address reservations in %s for 1-2 hours after the workload leaves; the subnetwork cannot be deleted until then", lastSegment(from.Subnet)))
 	}
 	return p
+}
+
+// moveFrom returns the revisions whose share moves (MoveFrom); a plan made without the
+// serving state (an older journal) moves the share of the latest ready revision as it was.
+func (p Plan) moveFrom(orig Original) []string {
+	if p.MoveFrom != nil {
+		return p.MoveFrom
+	}
+	if orig.LatestReady != "" {
+		return []string{orig.LatestReady}
+	}
+	return nil
+}
+
+func newRevisionNoun(into string) string {
+	if into != "" {
+		return "revision " + into
+	}
+	return "the new revision"
+}
+
+func itsOrTheir(n int) string {
+	if n == 1 {
+		return "its"
+	}
+	return "their"
+}
+
+// describeMoving names the revisions whose share moves, with their shares: "revision X (100%)".
+func describeMoving(s *ServingState, names []string) string {
+	if len(names) == 0 {
+		return "the previous revisions"
+	}
+	var parts []string
+	for _, n := range names {
+		if s != nil {
+			if r, ok := s.Revision(n); ok {
+				parts = append(parts, fmt.Sprintf("%s (%d%%)", n, r.Percent))
+				continue
+			}
+		}
+		parts = append(parts, n)
+	}
+	word := "revision "
+	if len(parts) > 1 {
+		word = "revisions "
+	}
+	return word + strings.Join(parts, ", ")
+}
+
+// servingNotes says what the plan does about what serves: traffic pinned to revisions that
+// run another configuration than the template, a failed latest revision, tags left alone.
+func servingNotes(s *ServingState, w Workload, to VPC, p Plan) []string {
+	var out []string
+	if s.LatestFailed {
+		why := ""
+		if s.LatestFailure != "" {
+			why = ": " + s.LatestFailure
+		}
+		out = append(out, fmt.Sprintf("the latest revision, %s, failed%s; %s serves", w.LatestCreated, why, s.Describe()))
+	}
+	if s.Pinned && w.Ref.Kind != KindJob && len(p.MoveFrom) > 0 {
+		what := "traffic"
+		if w.Ref.Kind == KindWorkerPool {
+			what = "instance split"
+		}
+		out = append(out, fmt.Sprintf("the %s is pinned (%s): %s takes the place of %s, and the rest of the split stays as it is",
+			what, DescribeTraffic(w.Traffic), newRevisionNoun(p.Into), strings.Join(p.MoveFrom, ", ")))
+	}
+	for _, n := range p.MoveFrom {
+		if r, ok := s.Revision(n); ok && r.SameConfig != nil && !*r.SameConfig {
+			out = append(out, fmt.Sprintf("revision %s runs another configuration than the template (its image, environment or resources differ): the revision that takes its %s is built from the template", n, shareNoun(w.Ref.Kind)))
+		}
+	}
+	return append(out, stragglerNotes(s, to)...)
+}
+
+// stragglerNotes names the revisions that only carry a tag with other settings than to.
+func stragglerNotes(s *ServingState, to VPC) []string {
+	var out []string
+	for _, r := range s.Stragglers(to) {
+		out = append(out, fmt.Sprintf("revision %s keeps its tag %s and its settings (%s): runnet does not move tags; remove the tag (gcloud run services update-traffic %s --remove-tags %s) to stop it serving",
+			r.Name, strings.Join(r.Tags, ", "), describeVPCShort(r.VPC), s.Ref.Name, strings.Join(r.Tags, ",")))
+	}
+	return out
 }
 
 func canaryIgnored(canary []int, kind string) []string {

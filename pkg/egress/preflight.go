@@ -68,6 +68,10 @@ const (
 	// CheckSubnet: the target subnetwork exists (or will be created), in
 	// the target network, and is an ordinary subnetwork. Cannot be forced.
 	CheckSubnet = "subnet-exists"
+	// CheckSubnetRange: the range of a subnetwork the migration creates
+	// overlaps no range in use in its network (any region): subnetworks'
+	// primary and secondary ranges, connectors' ranges. Cannot be forced.
+	CheckSubnetRange = "subnet-range-free"
 	// CheckSubnetSize: the subnetwork is /26 or larger and in a range Direct
 	// VPC egress allows. Cannot be forced.
 	CheckSubnetSize = "subnet-size"
@@ -96,7 +100,7 @@ const (
 
 // CheckNames lists every check name in the order RunPreflight reports them.
 var CheckNames = []string{
-	CheckVPCSettings, CheckWorkerPoolConnector, CheckRegion, CheckNetwork, CheckSubnet,
+	CheckVPCSettings, CheckWorkerPoolConnector, CheckRegion, CheckNetwork, CheckSubnet, CheckSubnetRange,
 	CheckSubnetSize, CheckFreeIPs, CheckQuota, CheckConnectorReady, CheckEgressKept,
 	CheckNAT, CheckFirewall, CheckPermissions,
 }
@@ -109,6 +113,7 @@ var unforceable = map[string]string{
 	CheckRegion:              "Cloud Run only uses a connector or subnetwork in the workload's region",
 	CheckNetwork:             "the network does not exist",
 	CheckSubnet:              "the subnetwork cannot be used",
+	CheckSubnetRange:         "Compute refuses a range that overlaps another in the network",
 	CheckSubnetSize:          "Cloud Run rejects this subnetwork range",
 	CheckConnectorReady:      "the connector cannot carry traffic",
 }
@@ -244,7 +249,11 @@ func RunPreflight(f Facts) []Check {
 		checks = append(checks, t.regionMatch())
 	}
 	if toMode == ModeDirect {
-		checks = append(checks, t.networkExists(), t.subnetExists(), t.subnetSize(), t.freeIPs(), t.quota())
+		checks = append(checks, t.networkExists(), t.subnetExists())
+		if fs := f.Subnet; fs != nil && fs.WillCreate {
+			checks = append(checks, t.subnetRange())
+		}
+		checks = append(checks, t.subnetSize(), t.freeIPs(), t.quota())
 	}
 	if toMode == ModeConnector {
 		checks = append(checks, t.connectorReady())
@@ -259,6 +268,46 @@ func RunPreflight(f Facts) []Check {
 		checks = append(checks, t.firewall())
 	}
 	checks = append(checks, t.permissions())
+	return checks
+}
+
+// RunTargetChecks runs the checks of RunPreflight that look at the target alone, each
+// answered by one read of the target (its subnetwork, or its connector), and none of which
+// can be forced: the settings are well formed, a worker pool does not get a connector, the
+// connector or subnetwork is in the workload's region, the network exists and the
+// subnetwork belongs to it, the subnetwork exists and is /26 or larger, the connector exists
+// and is READY. A change that fails one of them cannot serve: commands that change a
+// template run them first (runnet attach). Checks whose facts are nil are left out.
+func RunTargetChecks(f Facts) []Check {
+	ref := f.Workload.Ref
+	to, err := f.Target.canonical(ref.Project, ref.Region, true)
+	if err != nil {
+		return []Check{{
+			Name: CheckVPCSettings, Status: StatusFail, Message: err.Error(),
+			Hint: "set either --connector, or --network and/or --subnet (with optional --network-tags)",
+		}}
+	}
+	t := transition{f: f, ref: ref, to: to, fromOK: true}
+	checks := []Check{t.vpcSettings(nil)}
+	if ref.Kind == KindWorkerPool {
+		checks = append(checks, t.workerPoolConnector())
+	}
+	add := func(c Check) {
+		if c.Status != StatusSkip {
+			checks = append(checks, c)
+		}
+	}
+	switch to.Mode() {
+	case ModeDirect:
+		add(t.regionMatch())
+		add(t.networkExists())
+		add(t.subnetExists())
+		add(t.subnetSize())
+		add(t.startIPs())
+	case ModeConnector:
+		add(t.regionMatch())
+		add(t.connectorReady())
+	}
 	return checks
 }
 
@@ -394,6 +443,34 @@ func (t transition) subnetExists() Check {
 	return c
 }
 
+// subnetRange checks that the range of a subnetwork to create overlaps nothing in use in its
+// network.
+func (t transition) subnetRange() Check {
+	c := Check{Name: CheckSubnetRange}
+	fs := t.f.Subnet
+	if t.f.Ranges == nil {
+		c.Status, c.Message = StatusSkip, "the ranges in use in the network were not looked up"
+		return c
+	}
+	p, err := ipam.ParsePrefix(fs.CIDR)
+	if err != nil {
+		c.Status, c.Message = StatusFail, err.Error()
+		return c
+	}
+	if u, ok := t.f.Ranges.Overlap(p, t.subnetRef().Name, t.subnetRef().Region); ok {
+		c.Status = StatusFail
+		c.Message = fmt.Sprintf("range %s of the subnetwork to create overlaps %s", p, u.Describe())
+		c.Hint = "pick a free range (--range auto finds one) or another network"
+		if free, ok := t.f.Ranges.FirstFree(p.Bits()); ok {
+			c.Hint = fmt.Sprintf("pick a free range, such as %s (--range auto finds one)", free)
+		}
+		return c
+	}
+	c.Status = StatusPass
+	c.Message = fmt.Sprintf("range %s overlaps none of the %d ranges in use in the network", p, len(t.f.Ranges.Used))
+	return c
+}
+
 // subnetPrefix parses the target subnetwork's range from the facts.
 func (t transition) subnetPrefix() (netip.Prefix, bool, error) {
 	fs := t.f.Subnet
@@ -499,6 +576,37 @@ func (t transition) freeIPs() Check {
 		c.Message += fmt.Sprintf(": %d free is not enough even at steady state (%d)", free, steady)
 	}
 	c.Hint = freeIPsHint(need, reserved, shared, free, maxInst)
+	return c
+}
+
+// startIPs is free-ips as RunTargetChecks makes it, from the subnetwork's one read: a
+// workload moving into the subnetwork needs the /28 blocks of the instances its new revision
+// starts with (its minimum, at least one); fewer free blocks than that and the revision
+// cannot start. Skipped when the workload is in the subnetwork already (it holds blocks
+// there) or when the utilization was not read.
+func (t transition) startIPs() Check {
+	c := Check{Name: CheckFreeIPs}
+	fs := t.f.Subnet
+	p, ok, err := t.subnetPrefix()
+	cur, cerr := t.f.Workload.VPC.Canonical(t.ref.Project, t.ref.Region)
+	if !ok || err != nil || fs == nil || !fs.ReservedKnown || ipam.ValidateDirectVPCSubnet(p) != nil ||
+		(cerr == nil && cur.Mode() == ModeDirect && cur.Subnet == t.to.Subnet) {
+		c.Status, c.Message = StatusSkip, "free addresses not checked"
+		return c
+	}
+	n := max(1, t.f.Workload.MinInstances)
+	need := ipam.BlocksForInstances(n)
+	free := max(0, ipam.Blocks(p)-blocksForIPs64(fs.ReservedIPs))
+	c.Numbers = map[string]int64{"blocksNeeded": int64(need), "freeBlocks": int64(free), "startInstances": int64(n)}
+	if free < need {
+		c.Status = StatusFail
+		c.Message = fmt.Sprintf("subnetwork %s (%s) has %s free; the new revision needs %s to start %s (Cloud Run: \"insufficient free IP addresses in the subnetwork\")",
+			lastSegment(t.to.Subnet), p, plural(free, "/28 block"), plural(need, "block"), plural(n, "instance"))
+		c.Hint = "use a larger subnetwork, or free addresses in this one ('runnet subnet describe' shows who holds them)"
+		return c
+	}
+	c.Status = StatusPass
+	c.Message = fmt.Sprintf("subnetwork %s has %s free; the new revision needs %d to start", lastSegment(t.to.Subnet), plural(free, "/28 block"), need)
 	return c
 }
 

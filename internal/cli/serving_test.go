@@ -1,0 +1,897 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/run/apiv2/runpb"
+	"cloud.google.com/go/vpcaccess/apiv1/vpcaccesspb"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/runnet-dev/runnet/internal/cloud"
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/pkg/egress"
+)
+
+// Serving truth, end to end: a workload's mode, a connector's users and "already migrated" are
+// decided from what serves (the revisions that receive traffic or carry a tag), never from the
+// template alone; and a bad input changes nothing at all.
+
+// ---- The emulator's whole state, before and after.
+
+// settle waits until the emulator has nothing in flight that would change its state by
+// itself (a revision starting, an operation completing), so that a snapshot taken now stays
+// true until something acts.
+func (er *emuRun) settle(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	prev, _ := er.e.State()
+	for time.Now().Before(deadline) {
+		time.Sleep(60 * time.Millisecond) // twice the revision delay of newEmu
+		cur, err := er.e.State()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Equal(prev, cur) {
+			return
+		}
+		prev = cur
+	}
+	t.Fatal("the emulator did not settle")
+}
+
+// state is the emulator's whole state (every resource, reservation, instance count and
+// operation) as JSON, once settled.
+func (er *emuRun) state(t *testing.T) []byte {
+	t.Helper()
+	er.settle(t)
+	b, err := er.e.State()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// assertUnchanged fails unless the emulator's state is what it was when before was taken,
+// byte for byte: no resource created, changed or deleted, no operation started, and no
+// timestamp or etag of anything moved. Nothing is ignored: every field of the state is
+// either set by a change (so a command that changes nothing leaves it) or fixed.
+func (er *emuRun) assertUnchanged(t *testing.T, before []byte, what string) {
+	t.Helper()
+	after := er.state(t)
+	if bytes.Equal(before, after) {
+		return
+	}
+	t.Errorf("%s changed the emulator's state:\n%s", what, strings.Join(stateDiff(before, after), "\n"))
+}
+
+// stateDiff lists the paths that differ between two state snapshots (at most 20).
+func stateDiff(a, b []byte) []string {
+	var x, y any
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return []string{"(state is not JSON)"}
+	}
+	var out []string
+	var walk func(p string, u, v any)
+	walk = func(p string, u, v any) {
+		if len(out) >= 20 {
+			return
+		}
+		um, uok := u.(map[string]any)
+		vm, vok := v.(map[string]any)
+		if uok && vok {
+			keys := map[string]bool{}
+			for k := range um {
+				keys[k] = true
+			}
+			for k := range vm {
+				keys[k] = true
+			}
+			names := make([]string, 0, len(keys))
+			for k := range keys {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			for _, k := range names {
+				walk(p+"/"+k, um[k], vm[k])
+			}
+			return
+		}
+		ub, _ := json.Marshal(u)
+		vb, _ := json.Marshal(v)
+		if !bytes.Equal(ub, vb) {
+			out = append(out, fmt.Sprintf("  %s: %.120s -> %.120s", p, ub, vb))
+		}
+	}
+	walk("", x, y)
+	return out
+}
+
+// ---- Setting up what serves.
+
+// pinTraffic sends 100% of run-service's traffic to its latest ready revision by name (as
+// `gcloud run services update-traffic run-service --to-revisions REV=100` does), and returns
+// that revision.
+func pinTraffic(t *testing.T, er *emuRun) string {
+	t.Helper()
+	rev := er.read(t, "run-service").LatestReady
+	changeService(t, er, func(s *runpb.Service) {
+		s.Traffic = []*runpb.TrafficTarget{{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: rev, Percent: 100}}
+	})
+	return rev
+}
+
+// deployNoTraffic changes run-service's template with edit and deploys it with no traffic (as
+// `gcloud run deploy --no-traffic` does: the traffic stays pinned on the revision serving
+// now). It returns the revision that keeps serving and the new one.
+func deployNoTraffic(t *testing.T, er *emuRun, edit func(*runpb.RevisionTemplate)) (serving, created string) {
+	t.Helper()
+	serving = er.read(t, "run-service").LatestReady
+	changeService(t, er, func(s *runpb.Service) {
+		edit(s.Template)
+		s.Traffic = []*runpb.TrafficTarget{{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: serving, Percent: 100}}
+	})
+	created = er.read(t, "run-service").LatestCreated
+	if created == serving {
+		t.Fatal("no revision was deployed")
+	}
+	return serving, created
+}
+
+// directTemplate moves run-service's template to Direct VPC egress while its traffic stays
+// pinned where it is: the state the issue found `attach` leaving behind.
+func directTemplate(t *testing.T, er *emuRun) (old, created string) {
+	t.Helper()
+	return deployNoTraffic(t, er, func(tt *runpb.RevisionTemplate) {
+		tt.VpcAccess = &runpb.VpcAccess{Egress: runpb.VpcAccess_PRIVATE_RANGES_ONLY,
+			NetworkInterfaces: []*runpb.VpcAccess_NetworkInterface{{Network: tNet, Subnetwork: tSubnet}}}
+	})
+}
+
+// moveJobOff takes the demo job off run-connector, so that run-service is its only possible
+// user.
+func moveJobOff(t *testing.T, er *emuRun) {
+	t.Helper()
+	if r := er.run(t, false, "", "attach", "job/nightly-export", "--subnet", "run-direct-vpc-egress"); r.code != 0 {
+		t.Fatalf("move the job: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+func statusOf(t *testing.T, er *emuRun, workload string) WorkloadStatus {
+	t.Helper()
+	r := er.run(t, false, "", "status", workload, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("status: exit %d: %s", r.code, r.stderr)
+	}
+	var out []WorkloadStatus
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out) != 1 {
+		t.Fatalf("status: %v\n%s", err, r.stdout)
+	}
+	return out[0]
+}
+
+// ---- The scenarios.
+
+// Traffic pinned to the connector revision while the template moved to Direct VPC egress:
+// status says the connector serves, connector users and inventory count the service, and
+// connector delete refuses, naming the revision, without changing anything.
+func TestPinnedRevisionKeepsItsConnector(t *testing.T) {
+	er := newEmu(t)
+	moveJobOff(t, er)
+	old, created := directTemplate(t, er)
+
+	st := statusOf(t, er, "run-service")
+	if st.Mode != "connector" || st.Connector != tConn || !st.TemplateDiffers || !st.TrafficPinned || st.Template.Mode != "direct" ||
+		st.Template.Subnet != tSubnet || len(st.Serving) != 1 || st.Serving[0].Revision != old || st.Serving[0].Percent != 100 {
+		t.Errorf("status %+v", st)
+	}
+	if txt := st.StatusText(); !strings.Contains(txt, "template (direct run-vpc/run-direct-vpc-egress) not serving: traffic is pinned") ||
+		!strings.Contains(txt, "100% connector run-connector ("+old+")") {
+		t.Errorf("STATUS %q", txt)
+	}
+
+	r := er.run(t, false, "", "connector", "users", "run-connector", "--format", "json")
+	var users []WorkloadUser
+	if err := json.Unmarshal([]byte(r.stdout), &users); r.code != 0 || err != nil {
+		t.Fatalf("users: exit %d, %v: %s", r.code, err, r.stderr)
+	}
+	if len(users) != 1 || users[0].Workload != "run-service" || !slices.Equal(users[0].Via, []string{"revision " + old + ", 100% of traffic"}) {
+		t.Errorf("users %+v", users)
+	}
+
+	r = er.run(t, false, "", "inventory", "--format", "json")
+	var inv Inventory
+	if err := json.Unmarshal([]byte(r.stdout), &inv); r.code != 0 || err != nil {
+		t.Fatalf("inventory: exit %d, %v: %s", r.code, err, r.stderr)
+	}
+	for _, c := range inv.Connectors {
+		if c.Name == "run-connector" && (c.Unused || len(c.Users) != 1 || c.Users[0].Workload != "run-service") {
+			t.Errorf("inventory connector %+v", c)
+		}
+	}
+	for _, w := range inv.Workloads {
+		if w.Name == "run-service" && (w.Mode != "connector" || !w.TemplateDiffers || w.Template.Mode != "direct") {
+			t.Errorf("inventory workload %+v", w)
+		}
+	}
+	if kinds := findingKinds(inv); len(kinds[FindingTemplateNotServing]) != 1 || len(kinds[FindingConnectorUnused]) != 0 {
+		t.Errorf("findings %+v", inv.Findings)
+	}
+	r = er.run(t, false, "", "inventory", "--format", "table")
+	if strings.Contains(r.stdout, "UNUSED") || !strings.Contains(r.stdout, "run-service (revision "+old+", 100% of traffic)") {
+		t.Errorf("inventory table:\n%s", r.stdout)
+	}
+
+	before := er.state(t)
+	r = er.run(t, false, "", "connector", "delete", "run-connector", "--yes")
+	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "revision "+old+", 100% of traffic") {
+		t.Errorf("delete: exit %d: %s", r.code, r.stderr)
+	}
+	er.assertUnchanged(t, before, "connector delete of a connector a pinned revision serves through")
+	_ = created
+}
+
+// A tag on an old revision keeps its connector in use: the tag URL still reaches it.
+func TestTaggedRevisionKeepsItsConnector(t *testing.T) {
+	er := newEmu(t)
+	moveJobOff(t, er)
+	old := er.read(t, "run-service").LatestReady
+	if r := er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress"); r.code != 0 {
+		t.Fatalf("attach: exit %d: %s", r.code, r.stderr)
+	}
+	changeService(t, er, func(s *runpb.Service) {
+		s.Traffic = append(s.Traffic, &runpb.TrafficTarget{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: old, Tag: "before"})
+	})
+	st := statusOf(t, er, "run-service")
+	if st.Mode != "direct" || st.TemplateDiffers || st.StatusText() != "ready" || len(st.Serving) != 2 {
+		t.Errorf("status %+v (%s)", st, st.StatusText())
+	}
+	before := er.state(t)
+	r := er.run(t, false, "", "connector", "delete", "run-connector", "--yes")
+	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "revision "+old+", tag before") {
+		t.Errorf("delete: exit %d: %s", r.code, r.stderr)
+	}
+	er.assertUnchanged(t, before, "connector delete of a connector a tagged revision uses")
+	// --force deletes it anyway, and says who loses VPC access.
+	r = er.run(t, false, "", "connector", "delete", "run-connector", "--yes", "--force")
+	if r.code != 0 || !strings.Contains(r.stderr, "tag before") {
+		t.Errorf("delete --force: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// A job execution still running with the connector uses it, though the job's template
+// moved on.
+func TestRunningExecutionUsesConnector(t *testing.T) {
+	er := newEmu(t)
+	tm := er.e.Timing()
+	tm.RevisionReady = time.Hour // executions run as long as a revision takes to start
+	er.e.SetTiming(tm)
+	jobs, err := er.clients(t).Jobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := jobs.RunJob(context.Background(), &runpb.RunJobRequest{Name: "projects/" + tProject + "/locations/" + tRegion + "/jobs/nightly-export"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, _ := op.Metadata()
+	execs, err := er.clients(t).Executions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		e, err := execs.GetExecution(context.Background(), &runpb.GetExecutionRequest{Name: md.GetName()})
+		if err == nil && e.GetStartTime() != nil {
+			break // it runs, for an hour
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("the execution did not start: %v", err)
+		}
+	}
+	tm.RevisionReady = 30 * time.Millisecond
+	er.e.SetTiming(tm)
+	moveJobOff(t, er)
+	if r := er.run(t, false, "", "detach", "run-service", "--yes"); r.code != 0 {
+		t.Fatalf("detach: exit %d: %s", r.code, r.stderr)
+	}
+	r := er.run(t, false, "", "connector", "users", "run-connector", "--format", "json")
+	var users []WorkloadUser
+	if err := json.Unmarshal([]byte(r.stdout), &users); r.code != 0 || err != nil {
+		t.Fatalf("users: exit %d, %v: %s", r.code, err, r.stderr)
+	}
+	exec := md.GetName()[strings.LastIndex(md.GetName(), "/")+1:]
+	if len(users) != 1 || users[0].Workload != "job/nightly-export" || !slices.Equal(users[0].Via, []string{"execution " + exec + ", running"}) {
+		t.Errorf("users %+v", users)
+	}
+}
+
+// trafficOf is run-service's traffic as asked for, described.
+func trafficOf(t *testing.T, er *emuRun, workload string) string {
+	t.Helper()
+	return egress.DescribeTraffic(er.read(t, workload).Traffic)
+}
+
+// servesOnly checks that everything that receives a share of workload's traffic (instances)
+// runs with Direct VPC egress on the demo subnet, and returns the serving state.
+func servesDirect(t *testing.T, er *emuRun, workload string) WorkloadStatus {
+	t.Helper()
+	st := statusOf(t, er, workload)
+	if st.Mode != "direct" || st.TemplateDiffers || st.Template.Subnet != tSubnet || st.Rollout != cloud.RolloutDone {
+		t.Errorf("%s: status %+v (%s)", workload, st, st.StatusText())
+	}
+	for _, r := range st.Serving {
+		if r.Percent > 0 && r.Subnet != tSubnet {
+			t.Errorf("%s: revision %s still receives %d%% with %s", workload, r.Revision, r.Percent, r.VPCStatus.short())
+		}
+	}
+	return st
+}
+
+// Traffic pinned to a named revision (update-traffic --to-revisions): migrate moves its share
+// to the new revision, which takes its place in the split (pinned, as it was).
+func TestMigratePinnedTrafficMoves(t *testing.T) {
+	er := newEmu(t)
+	old := pinTraffic(t, er)
+	before := er.read(t, "run-service")
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rep := report(t, r)
+	if rep.Outcome != egress.OutcomeMigrated || rep.PreviousRevision != old || rep.NewRevision == "" ||
+		stepLine(rep) != "deploy-revision:done verify:done shift-traffic:done" {
+		t.Fatalf("report: outcome %s, previous %s, new %s, steps %s", rep.Outcome, rep.PreviousRevision, rep.NewRevision, stepLine(rep))
+	}
+	if got := trafficOf(t, er, "run-service"); got != rep.NewRevision+" 100%" {
+		t.Errorf("traffic %s, want %s 100%% (pinned, in the old revision's place)", got, rep.NewRevision)
+	}
+	servesDirect(t, er, "run-service")
+	// Everything else is as it was (the traffic differs by the revision's name only).
+	b, a := proto.Clone(before.Raw).(*runpb.Service), proto.Clone(er.read(t, "run-service").Raw).(*runpb.Service)
+	b.Traffic, a.Traffic = nil, nil
+	assertPreserved(t, b, a)
+	// Run again: nothing to do.
+	r = er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.code != 0 || report(t, r).Outcome != egress.OutcomeNoOp {
+		t.Errorf("again: exit %d, %s", r.code, r.stdout)
+	}
+}
+
+// The state the issue found attach leaving: the template on Direct VPC egress, its revision at
+// 0%, the traffic pinned on the connector revision. migrate is not a no-op: it moves the
+// traffic to the revision that has the settings already, and deploys nothing.
+func TestMigrateTemplateAlreadyDirectTrafficPinned(t *testing.T) {
+	er := newEmu(t)
+	old, created := directTemplate(t, er)
+	dry := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--dry-run", "--format", "json")
+	if dry.code != 0 || report(t, dry).Outcome != egress.OutcomePlanned || !strings.Contains(dry.stdout, "check that revision "+created) {
+		t.Fatalf("dry run: exit %d: %s\n%s", dry.code, dry.stderr, dry.stdout)
+	}
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rep := report(t, r)
+	if rep.Outcome != egress.OutcomeMigrated || rep.NewRevision != created || rep.PreviousRevision != old || stepLine(rep) != "verify:done shift-traffic:done" {
+		t.Fatalf("outcome %s, new %s, previous %s, steps %s", rep.Outcome, rep.NewRevision, rep.PreviousRevision, stepLine(rep))
+	}
+	if er.read(t, "run-service").LatestCreated != created {
+		t.Errorf("a revision was deployed")
+	}
+	if got := trafficOf(t, er, "run-service"); got != created+" 100%" {
+		t.Errorf("traffic %s", got)
+	}
+	servesDirect(t, er, "run-service")
+}
+
+// A split with tags: the tagged, pinned share moves with its tag; the tag that follows the
+// latest revision keeps following it; an old revision kept only behind a tag stays (and keeps
+// the connector in use, which the report says).
+func TestMigrateSplitKeepsTags(t *testing.T) {
+	er := newEmu(t)
+	first := er.read(t, "run-service").LatestReady
+	second, _ := deployNoTraffic(t, er, func(tt *runpb.RevisionTemplate) { tt.Labels = map[string]string{"v": "2"} })
+	_ = second
+	w := er.read(t, "run-service")
+	changeService(t, er, func(s *runpb.Service) {
+		s.Traffic = []*runpb.TrafficTarget{
+			{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: w.LatestCreated, Percent: 100, Tag: "stable"},
+			{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST, Tag: "next"},
+			{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: first, Tag: "first"},
+		}
+	})
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "50,100", "--yes", "--format", "json", "--cleanup")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rep := report(t, r)
+	if got, want := trafficOf(t, er, "run-service"), rep.NewRevision+" 100% (tag stable), latest 0% (tag next), "+first+" 0% (tag first)"; got != want {
+		t.Errorf("traffic %s, want %s", got, want)
+	}
+	servesDirect(t, er, "run-service")
+	notes := strings.Join(append(rep.Plan.Notes, rep.Notes...), "\n")
+	if !strings.Contains(notes, "revision "+first+" keeps its tag first") || !strings.Contains(notes, "run-connector is kept") {
+		t.Errorf("notes:\n%s", notes)
+	}
+	if _, err := er.clients(t).GetConnector(context.Background(), egress.ConnectorRef{Project: tProject, Region: tRegion, Name: "run-connector"}); err != nil {
+		t.Errorf("the connector a tagged revision uses was deleted: %v", err)
+	}
+}
+
+// A --no-traffic deploy of a new image, then migrate: the traffic of the old revision goes to
+// a revision built from the template, and the plan says that this changes more than the VPC.
+func TestMigrateNoTrafficDeployWarnsOfOtherConfig(t *testing.T) {
+	er := newEmu(t)
+	old, _ := deployNoTraffic(t, er, func(tt *runpb.RevisionTemplate) { tt.Containers[0].Image += "-v2" })
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--dry-run", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if notes := strings.Join(report(t, r).Plan.Notes, "\n"); !strings.Contains(notes, "revision "+old+" runs another configuration than the template") {
+		t.Errorf("notes:\n%s", notes)
+	}
+}
+
+// changeWorkerPool applies edit to the worker pool name through the API and waits.
+func changeWorkerPool(t *testing.T, er *emuRun, name string, edit func(p *runpb.WorkerPool)) {
+	t.Helper()
+	ctx := context.Background()
+	cl, err := er.clients(t).WorkerPools()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := proto.Clone(er.read(t, "workerpool/"+name).Raw).(*runpb.WorkerPool)
+	edit(p)
+	op, err := cl.UpdateWorkerPool(ctx, &runpb.UpdateWorkerPoolRequest{WorkerPool: p})
+	if err != nil {
+		t.Fatalf("update worker pool %s: %v", name, err)
+	}
+	if _, err := op.Wait(ctx); err != nil {
+		t.Fatalf("update worker pool %s: %v", name, err)
+	}
+}
+
+// A worker pool whose instance split is pinned to its revision: migrate moves the instances to
+// the new revision (which a template update alone leaves at 0%).
+func TestMigrateWorkerPoolPinnedSplit(t *testing.T) {
+	er := newEmu(t)
+	createWorkerPool(t, er, "queue")
+	old := er.read(t, "workerpool/queue").LatestReady
+	changeWorkerPool(t, er, "queue", func(p *runpb.WorkerPool) {
+		p.InstanceSplits = []*runpb.InstanceSplit{{Type: runpb.InstanceSplitAllocationType_INSTANCE_SPLIT_ALLOCATION_TYPE_REVISION, Revision: old, Percent: 100}}
+	})
+	r := er.run(t, false, "", "migrate", "workerpool/queue", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rep := report(t, r)
+	if rep.Outcome != egress.OutcomeMigrated || stepLine(rep) != "update-template:done verify:done shift-traffic:done" || rep.PreviousRevision != old {
+		t.Fatalf("outcome %s, steps %s, previous %s", rep.Outcome, stepLine(rep), rep.PreviousRevision)
+	}
+	w := er.read(t, "workerpool/queue")
+	if got := egress.DescribeTraffic(w.Traffic); got != rep.NewRevision+" 100%" {
+		t.Errorf("instance split %s", got)
+	}
+	if len(w.TrafficStatus) != 1 || w.TrafficStatus[0].Revision != rep.NewRevision || w.TrafficStatus[0].Percent != 100 {
+		t.Errorf("instance split statuses %+v", w.TrafficStatus)
+	}
+	servesDirect(t, er, "workerpool/queue")
+}
+
+// failRollout deploys vpc on run-service's template through the API: its revision cannot
+// start, the previous one keeps serving (a failed rollout, as the issue found attach leaving).
+func failRollout(t *testing.T, er *emuRun, vpc *runpb.VpcAccess) (serving, failed string) {
+	t.Helper()
+	w := er.read(t, "run-service")
+	cl, err := er.clients(t).Services()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := proto.Clone(w.Raw).(*runpb.Service)
+	s.Template.VpcAccess = vpc
+	op, err := cl.UpdateService(context.Background(), &runpb.UpdateServiceRequest{Service: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.Wait(context.Background()); err == nil {
+		t.Fatal("the rollout did not fail")
+	}
+	after := er.read(t, "run-service")
+	if after.LatestReady != w.LatestReady || after.LatestCreated == w.LatestCreated {
+		t.Fatalf("latest ready %s, latest created %s", after.LatestReady, after.LatestCreated)
+	}
+	return w.LatestReady, after.LatestCreated
+}
+
+var connectorSubnetVPC = &runpb.VpcAccess{Egress: runpb.VpcAccess_PRIVATE_RANGES_ONLY,
+	NetworkInterfaces: []*runpb.VpcAccess_NetworkInterface{{Network: tNet, Subnetwork: "projects/demo-project/regions/asia-northeast1/subnetworks/run-connector-subnet"}}}
+
+// After a failed rollout to a /28, migrating to the same settings is not "already direct": the
+// preflight runs and refuses the /28 (exit 3, nothing changed); migrating to a subnet that
+// works puts the traffic on a revision that serves.
+func TestMigrateAfterFailedRollout(t *testing.T) {
+	er := newEmu(t)
+	serving, failed := failRollout(t, er, connectorSubnetVPC)
+	st := statusOf(t, er, "run-service")
+	if st.Mode != "connector" || st.Rollout != cloud.RolloutFailed || !st.TemplateDiffers || st.Template.Mode != "direct" {
+		t.Errorf("status %+v", st)
+	}
+	before := er.state(t)
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-connector-subnet", "--yes", "--format", "json")
+	if r.code != exitcode.Preflight {
+		t.Fatalf("exit %d, want 3: %s\n%s", r.code, r.stderr, r.stdout)
+	}
+	rep := report(t, r)
+	if rep.Outcome != egress.OutcomeBlocked || !strings.Contains(rep.Error, "subnet-size") || !strings.Contains(strings.Join(rep.Plan.Notes, " "), "the latest revision, "+failed+", failed") {
+		t.Errorf("outcome %s: %s; notes %q", rep.Outcome, rep.Error, rep.Plan.Notes)
+	}
+	er.assertUnchanged(t, before, "migrate to the /28 a rollout failed on")
+
+	r = er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if rep := report(t, r); rep.Outcome != egress.OutcomeMigrated || rep.PreviousRevision != serving {
+		t.Errorf("outcome %s, previous %s", rep.Outcome, rep.PreviousRevision)
+	}
+	servesDirect(t, er, "run-service")
+}
+
+// A rollout that failed because its connector did not exist yet: once the connector exists,
+// migrating to the same settings deploys them again (nothing else would), and they serve.
+func TestMigrateRetriesFailedRevision(t *testing.T) {
+	er := newEmu(t)
+	c2 := "projects/demo-project/locations/asia-northeast1/connectors/c2"
+	_, failed := failRollout(t, er, &runpb.VpcAccess{Connector: c2, Egress: runpb.VpcAccess_PRIVATE_RANGES_ONLY})
+	if r := er.run(t, false, "", "connector", "create", "c2", "--network", "run-vpc", "--range", "10.20.0.0/28"); r.code != 0 {
+		t.Fatalf("connector create: exit %d: %s", r.code, r.stderr)
+	}
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "connector", "--connector", "c2", "--yes", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rep := report(t, r)
+	if rep.Outcome != egress.OutcomeMigrated || rep.NewRevision == failed || !strings.Contains(rep.Plan.Steps[0].Description, "again") {
+		t.Errorf("outcome %s, new %s, steps %+v", rep.Outcome, rep.NewRevision, rep.Plan.Steps)
+	}
+	st := statusOf(t, er, "run-service")
+	if st.Connector != c2 || st.TemplateDiffers || st.Rollout != cloud.RolloutDone {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// attach on a service whose traffic is pinned: the new revision would serve nothing, so
+// nothing changes (exit 3) and the message says so plainly and how to move the traffic;
+// --move-traffic moves it; --no-traffic deploys at 0% on purpose, and a second attach with
+// --move-traffic then moves it without deploying.
+func TestAttachPinnedTraffic(t *testing.T) {
+	er := newEmu(t)
+	old := pinTraffic(t, er)
+	args := []string{"attach", "run-service", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress"}
+	before := er.state(t)
+	r := er.run(t, false, "", args...)
+	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "serving 0 percent of traffic") || !strings.Contains(r.stderr, "revision "+old+" (100%)") ||
+		!strings.Contains(r.stderr, "--move-traffic") || !strings.Contains(r.stderr, "--no-traffic") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	er.assertUnchanged(t, before, "attach on pinned traffic")
+
+	r = er.run(t, false, "", append(args, "--no-traffic")...)
+	if r.code != 0 || !strings.Contains(r.stderr, "is serving 0 percent of traffic") || !strings.Contains(r.stderr, "--move-traffic") {
+		t.Fatalf("--no-traffic: exit %d: %s", r.code, r.stderr)
+	}
+	var st WorkloadStatus
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.Mode != "connector" || !st.TemplateDiffers {
+		t.Errorf("--no-traffic status %+v (%v)", st, err)
+	}
+	created := er.read(t, "run-service").LatestCreated
+
+	// Same settings again: only the traffic is off; without --move-traffic nothing changes.
+	before = er.state(t)
+	if r := er.run(t, false, "", args...); r.code != exitcode.Preflight || !strings.Contains(r.stderr, "serving 0 percent of traffic") {
+		t.Fatalf("again: exit %d: %s", r.code, r.stderr)
+	}
+	er.assertUnchanged(t, before, "attach of settings the template has, traffic pinned elsewhere")
+	r = er.run(t, false, "", append(args, "--move-traffic")...)
+	if r.code != 0 {
+		t.Fatalf("--move-traffic: exit %d: %s", r.code, r.stderr)
+	}
+	if w := er.read(t, "run-service"); w.LatestCreated != created || egress.DescribeTraffic(w.Traffic) != created+" 100%" {
+		t.Errorf("latest created %s (want %s), traffic %s", w.LatestCreated, created, egress.DescribeTraffic(w.Traffic))
+	}
+	servesDirect(t, er, "run-service")
+}
+
+// --move-traffic in one go: deploy, then move the pinned share to the new revision.
+func TestAttachMoveTraffic(t *testing.T) {
+	er := newEmu(t)
+	old := pinTraffic(t, er)
+	r := er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress", "--move-traffic")
+	if r.code != 0 || strings.Contains(r.stderr, "0 percent") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	w := er.read(t, "run-service")
+	if w.LatestReady == old || egress.DescribeTraffic(w.Traffic) != w.LatestReady+" 100%" {
+		t.Errorf("traffic %s", egress.DescribeTraffic(w.Traffic))
+	}
+	servesDirect(t, er, "run-service")
+	// detach: the same rule.
+	before := er.state(t)
+	if r := er.run(t, false, "", "detach", "run-service", "--yes"); r.code != exitcode.Preflight || !strings.Contains(r.stderr, "0 percent") {
+		t.Fatalf("detach: exit %d: %s", r.code, r.stderr)
+	}
+	er.assertUnchanged(t, before, "detach on pinned traffic")
+	if r := er.run(t, false, "", "detach", "run-service", "--yes", "--move-traffic"); r.code != 0 {
+		t.Fatalf("detach --move-traffic: exit %d: %s", r.code, r.stderr)
+	}
+	if st := statusOf(t, er, "run-service"); st.Mode != "none" || st.TemplateDiffers {
+		t.Errorf("after detach: %+v", st)
+	}
+}
+
+// Settings that cannot serve are refused before anything changes: a subnet that does not
+// exist, a /28, a network without the same-name subnet, a subnet of another network, a
+// connector that does not exist or is not READY. Exit 3, the emulator's state untouched.
+func TestAttachChecksBeforeChanging(t *testing.T) {
+	er := newEmu(t)
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"run-service", "--network", "run-vpc", "--subnet", "nope", "--yes"}, []string{"subnet-exists", "subnetworks/nope does not exist"}},
+		{[]string{"run-service", "--network", "run-vpc", "--subnet", "run-connector-subnet", "--yes"}, []string{"subnet-size", "/26"}},
+		{[]string{"run-service", "--network", "run-vpc"}, []string{"subnetworks/run-vpc does not exist", "same-name", "run-direct-vpc-egress (10.8.0.0/24)"}},
+		{[]string{"run-service", "--network", "other-vpc", "--subnet", "run-direct-vpc-egress"}, []string{"belongs to network projects/demo-project/global/networks/run-vpc, not projects/demo-project/global/networks/other-vpc"}},
+		{[]string{"run-service", "--connector", "nope"}, []string{"connector-ready", "connectors/nope does not exist"}},
+		{[]string{"workerpool/queue", "--subnet", "nope"}, []string{"does not exist"}},
+		{[]string{"job/nightly-export", "--subnet", "run-connector-subnet"}, []string{"subnet-size"}},
+	}
+	createWorkerPool(t, er, "queue")
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			before := er.state(t)
+			r := er.run(t, false, "", append([]string{"attach"}, tc.args...)...)
+			if r.code != exitcode.Preflight {
+				t.Fatalf("exit %d, want 3: %s", r.code, r.stderr)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q: %s", w, r.stderr)
+				}
+			}
+			er.assertUnchanged(t, before, "attach "+strings.Join(tc.args, " "))
+		})
+	}
+}
+
+// A connector that is not READY is refused too.
+func TestAttachConnectorNotReady(t *testing.T) {
+	er := newEmu(t)
+	// Made through the API in a range a subnet holds: the connector is left in ERROR.
+	cl, err := er.clients(t).VPCAccess()
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := cl.CreateConnector(context.Background(), &vpcaccesspb.CreateConnectorRequest{
+		Parent: "projects/demo-project/locations/asia-northeast1", ConnectorId: "broken",
+		Connector: &vpcaccesspb.Connector{Network: "run-vpc", IpCidrRange: "10.8.0.0/28", MaxInstances: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.Wait(context.Background()); err == nil {
+		t.Fatal("a connector in a taken range was created")
+	}
+	before := er.state(t)
+	r := er.run(t, false, "", "attach", "run-service", "--connector", "broken")
+	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "is ERROR, not READY") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	er.assertUnchanged(t, before, "attach to a connector in ERROR")
+}
+
+// A subnet with no free /28 block is refused up front (its one read says so); one that fills
+// up after the check makes the rollout fail anyway: the template's previous VPC access is
+// put back, traffic never left the old revision, exit 6.
+func TestAttachFailedRolloutRestoresTemplate(t *testing.T) {
+	er := newEmu(t)
+	fillSubnet(t, er, tSubnet, 15)
+	before := er.state(t)
+	r := er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
+	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "free-ips: subnetwork run-direct-vpc-egress (10.8.0.0/24) has 0 /28 blocks free") {
+		t.Fatalf("full subnet: exit %d: %s", r.code, r.stderr)
+	}
+	er.assertUnchanged(t, before, "attach to a full subnet")
+
+	// Room again; it fills up as the update is sent.
+	if err := scaleLatest(er.e, "filler", 8); err != nil {
+		t.Fatal(err)
+	}
+	er.e.ExpireReservations() // what the stopped instances held is released at once
+	er.settle(t)
+	er.e.OnCall(func(m string) {
+		if m == "google.cloud.run.v2.Services/UpdateService" {
+			er.e.OnCall(nil)
+			if err := scaleLatest(er.e, "filler", 15*8); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	defer er.e.OnCall(nil)
+	r = er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
+	if r.code != exitcode.RolledBack || !strings.Contains(r.stderr, "insufficient free IP addresses") || !strings.Contains(r.stderr, "was put back") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	w := er.read(t, "run-service")
+	if w.VPC.Connector != tConn || w.Rollout() != cloud.RolloutDone {
+		t.Errorf("template %+v, rollout %s", w.VPC, w.Rollout())
+	}
+	st := statusOf(t, er, "run-service")
+	if st.Mode != "connector" || st.TemplateDiffers || st.Rollout != cloud.RolloutDone {
+		t.Errorf("status %+v", st)
+	}
+}
+
+// A worker pool with a pinned instance split: attach says the new revision would get no
+// instances; --move-traffic moves them.
+func TestAttachWorkerPoolPinnedSplit(t *testing.T) {
+	er := newEmu(t)
+	createWorkerPool(t, er, "queue")
+	old := er.read(t, "workerpool/queue").LatestReady
+	changeWorkerPool(t, er, "queue", func(p *runpb.WorkerPool) {
+		p.InstanceSplits = []*runpb.InstanceSplit{{Type: runpb.InstanceSplitAllocationType_INSTANCE_SPLIT_ALLOCATION_TYPE_REVISION, Revision: old, Percent: 100}}
+	})
+	before := er.state(t)
+	r := er.run(t, false, "", "attach", "workerpool/queue", "--subnet", "run-direct-vpc-egress")
+	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "its instance split is pinned") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	er.assertUnchanged(t, before, "attach on a pinned worker pool")
+	if r := er.run(t, false, "", "attach", "workerpool/queue", "--subnet", "run-direct-vpc-egress", "--move-traffic"); r.code != 0 {
+		t.Fatalf("--move-traffic: exit %d: %s", r.code, r.stderr)
+	}
+	servesDirect(t, er, "workerpool/queue")
+}
+
+// Ranges that overlap one in use are refused before anything is created, naming what they
+// overlap: a subnet, a connector's range, the subnet --create-subnet would make (a failed
+// check, in a dry run too). Exit 3, the emulator's state untouched.
+func TestOverlappingRangesRefused(t *testing.T) {
+	er := newEmu(t)
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"subnet", "create", "s1", "--network", "run-vpc", "--range", "10.8.0.0/25"}, []string{"overlaps subnet run-direct-vpc-egress (10.8.0.0/24, region asia-northeast1)", "--range 10.0.0.0/25 is free"}},
+		{[]string{"connector", "create", "c1", "--network", "run-vpc", "--range", "10.8.0.0/28"}, []string{"overlaps subnet run-direct-vpc-egress", "nothing was created"}},
+		{[]string{"migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--create-subnet", "--range", "10.8.0.0/24", "--dry-run"}, []string{"subnet-range-free", "overlaps subnet run-direct-vpc-egress"}},
+		{[]string{"migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--create-subnet", "--subnet", "s2", "--range", "10.15.0.0/26", "--yes"}, []string{"subnet-range-free", "run-connector-subnet"}},
+	}
+	for _, tc := range tests {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			before := er.state(t)
+			r := er.run(t, false, "", tc.args...)
+			if r.code != exitcode.Preflight {
+				t.Fatalf("exit %d, want 3: %s\n%s", r.code, r.stderr, r.stdout)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.stderr+r.stdout, w) {
+					t.Errorf("output lacks %q:\n%s\n%s", w, r.stderr, r.stdout)
+				}
+			}
+			er.assertUnchanged(t, before, strings.Join(tc.args, " "))
+		})
+	}
+	// A dry run reports the check as failed in its JSON report.
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--create-subnet", "--range", "10.8.0.0/24", "--dry-run", "--format", "json")
+	rep := report(t, r)
+	failed := egress.Failed(rep.Checks)
+	if rep.Outcome != egress.OutcomeBlocked || len(failed) != 1 || failed[0].Name != egress.CheckSubnetRange {
+		t.Errorf("outcome %s, failed %+v", rep.Outcome, failed)
+	}
+	// Creating what exists already, the same way, is not an overlap.
+	if r := er.run(t, false, "", "subnet", "create", "run-direct-vpc-egress", "--network", "run-vpc", "--range", "10.8.0.0/24"); r.code != 0 {
+		t.Errorf("repeat: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// Two `subnet create --range auto` at once pick the same free range; the one that loses the
+// race to Compute takes the next free range instead of failing.
+func TestConcurrentAutoRangesBothCreated(t *testing.T) {
+	er := newEmu(t)
+	var mu sync.Mutex
+	lists, inserts := 0, 0
+	both := make(chan struct{})
+	er.e.OnCall(func(m string) {
+		mu.Lock()
+		switch m {
+		case "compute.subnetworks.aggregatedList":
+			lists++
+			if lists == 2 {
+				close(both)
+			}
+			mu.Unlock()
+		case "compute.subnetworks.insert":
+			inserts++
+			first := inserts <= 2
+			mu.Unlock()
+			if first {
+				select { // both commands have read the ranges: they picked the same one
+				case <-both:
+				case <-time.After(5 * time.Second):
+				}
+			}
+		default:
+			mu.Unlock()
+		}
+	})
+	defer er.e.OnCall(nil)
+	rs := make([]result, 2)
+	var wg sync.WaitGroup
+	for i, name := range []string{"auto-a", "auto-b"} {
+		wg.Go(func() {
+			rs[i] = er.run(t, false, "", "subnet", "create", name, "--network", "run-vpc", "--range", "auto", "--format", "json")
+		})
+	}
+	wg.Wait()
+	var ranges []string
+	for _, r := range rs {
+		if r.code != 0 {
+			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		}
+		var out []map[string]any
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out) != 1 {
+			t.Fatalf("%v: %s", err, r.stdout)
+		}
+		ranges = append(ranges, fmt.Sprint(out[0]["ipCidrRange"]))
+	}
+	if ranges[0] == ranges[1] {
+		t.Errorf("both subnets in %s", ranges[0])
+	}
+	if !strings.Contains(rs[0].stderr+rs[1].stderr, "was taken meanwhile") {
+		t.Errorf("no race was lost (the test did not make one): %s / %s", rs[0].stderr, rs[1].stderr)
+	}
+}
+
+// migrate --cleanup of the last template on a connector, while another service's pinned
+// revision still serves through it: the plan does not delete the connector, and says who
+// keeps it.
+func TestMigrateCleanupKeepsConnectorOfPinnedRevision(t *testing.T) {
+	er := newEmu(t)
+	moveJobOff(t, er)
+	c := er.clients(t)
+	createService(t, c, "other", simpleService(&runpb.VpcAccess{Connector: tConn}, 3))
+	w := er.read(t, "other")
+	s := proto.Clone(w.Raw).(*runpb.Service)
+	s.Template.VpcAccess = nil
+	s.Traffic = []*runpb.TrafficTarget{{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: w.LatestReady, Percent: 100}}
+	svcs, err := c.Services()
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, err := svcs.UpdateService(context.Background(), &runpb.UpdateServiceRequest{Service: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--cleanup", "--yes", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	rep := report(t, r)
+	if strings.Contains(stepLine(rep), "delete-connector") || !strings.Contains(strings.Join(rep.Plan.Notes, " "), "is kept: still used by other") {
+		t.Errorf("steps %s, notes %q", stepLine(rep), rep.Plan.Notes)
+	}
+	if _, err := c.GetConnector(context.Background(), egress.ConnectorRef{Project: tProject, Region: tRegion, Name: "run-connector"}); err != nil {
+		t.Errorf("connector: %v", err)
+	}
+}
