@@ -2,14 +2,17 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/runnet-dev/runnet/internal/buildinfo"
 	"github.com/runnet-dev/runnet/internal/cloud"
+	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/gcloudconfig"
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
@@ -85,6 +88,11 @@ func (f *Factory) Clients(ctx context.Context) (*cloud.Clients, error) {
 		}
 		cfg.EmulatorHost = e.Addr()
 	}
+	if cfg.EmulatorHost == "" {
+		if err := f.checkCredentialsFile(); err != nil {
+			return nil, err
+		}
+	}
 	// Clients live as long as the command; ctx ends with it.
 	c := cloud.New(context.WithoutCancel(ctx), cfg)
 	if err := c.CheckCredentials(); err != nil {
@@ -140,3 +148,33 @@ func (f *Factory) Close() error {
 }
 
 var _ io.Closer = (*Factory)(nil)
+
+// EnvCredentials is the variable that names a credentials file for Application Default
+// Credentials.
+const EnvCredentials = "GOOGLE_APPLICATION_CREDENTIALS"
+
+// checkCredentialsFile refuses, once and before any client is built, a
+// GOOGLE_APPLICATION_CREDENTIALS that names a file runnet cannot read: every client would
+// fail alike, and the reason is better said once (exit status 4).
+func (f *Factory) checkCredentialsFile() error {
+	path := f.Getenv(EnvCredentials)
+	if path == "" {
+		return nil
+	}
+	fh, err := os.Open(path)
+	if err == nil {
+		var st os.FileInfo
+		if st, err = fh.Stat(); err == nil && st.IsDir() {
+			err = errors.New("it is a directory")
+		}
+		_ = fh.Close()
+	}
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return exitcode.Errorf(exitcode.Permission, "no usable Google Cloud credentials: %s is %q, which cannot be read (%v); fix or unset it, run 'gcloud auth application-default login', or use --emulator", EnvCredentials, path, err)
+	}
+	return nil
+}

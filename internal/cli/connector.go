@@ -553,7 +553,7 @@ type ConnectorListOptions struct {
 // NewCmdConnectorList returns `runnet connector list`.
 func NewCmdConnectorList(f *Factory, runF func(context.Context, *ConnectorListOptions) error) *cobra.Command {
 	o := &ConnectorListOptions{f: f}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the connectors of a region",
 		Long: `List the Serverless VPC Access connectors of the project and region: state,
@@ -580,6 +580,8 @@ network, range (or subnet, with its range), machine type and instance bounds.
 			return o.run(cmd.Context())
 		},
 	}
+	addFilterFlag(f, cmd)
+	return cmd
 }
 
 func (o *ConnectorListOptions) run(ctx context.Context) error {
@@ -714,7 +716,7 @@ type ConnectorUsersOptions struct {
 // NewCmdConnectorUsers returns `runnet connector users`.
 func NewCmdConnectorUsers(f *Factory, runF func(context.Context, *ConnectorUsersOptions) error) *cobra.Command {
 	o := &ConnectorUsersOptions{f: f}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "users NAME",
 		Short: "List the workloads whose template uses a connector",
 		Long: `List the Cloud Run services, jobs and worker pools whose current template uses
@@ -738,6 +740,8 @@ deleted connector fail to deploy until they are moved.`,
 			return o.run(cmd.Context())
 		},
 	}
+	addFilterFlag(f, cmd)
+	return cmd
 }
 
 func (o *ConnectorUsersOptions) run(ctx context.Context) error {

@@ -263,7 +263,7 @@ func (o *DemoOptions) run(ctx context.Context) error {
 	start := time.Now()
 	// The narration goes to stdout with the table format, to stderr with json or yaml (the
 	// summary then being the result), nowhere with --quiet. The commands print tables.
-	structured := o.f.Options.Format == printer.JSON || o.f.Options.Format == printer.YAML
+	structured := o.f.Options.Format != "" && o.f.Options.Format != printer.Table
 	var narr io.Writer = o.f.IOStreams.Out
 	if structured {
 		narr = o.f.IOStreams.ErrOut

@@ -557,6 +557,7 @@ of the total, and flow logs.`,
 		},
 	}
 	cmd.Flags().StringVar(&o.Network, "network", "", "only the subnets of this network")
+	addFilterFlag(f, cmd)
 	return cmd
 }
 
