@@ -58,7 +58,9 @@ type Factory struct {
 	region   *gcloudconfig.Value
 	clients  *cloud.Clients
 	embedded *emulator.Emulator
-	filter   *printer.Filter // --filter, parsed
+	// stateLock is held from loading the embedded emulator's state to saving it.
+	stateLock *stateLock
+	filter    *printer.Filter // --filter, parsed
 }
 
 // NewFactory returns a factory over streams, reading the environment with
@@ -116,7 +118,12 @@ func (f *Factory) GcloudConfig() *gcloudconfig.Resolver {
 // and, with --verbose, says where it came from. It is a usage error if there
 // is none.
 func (f *Factory) Project() (string, error) {
-	v, err := f.resolve(&f.project, "project", f.GcloudConfig().Project, f.Options.Project)
+	v, err := f.resolve(&f.project, "project", func(flag string) (gcloudconfig.Value, error) {
+		if v, ok := f.emulatorDefault(flag, gcloudconfig.EnvProject, emulator.DemoProject); ok {
+			return v, nil
+		}
+		return f.GcloudConfig().Project(flag)
+	}, f.Options.Project)
 	if err != nil {
 		return "", err
 	}
@@ -130,7 +137,12 @@ func (f *Factory) Project() (string, error) {
 // configuration) and, with --verbose, says where it came from. It is a usage
 // error if there is none: runnet never guesses a region.
 func (f *Factory) Region() (string, error) {
-	v, err := f.resolve(&f.region, "region", f.GcloudConfig().Region, f.Options.Region)
+	v, err := f.resolve(&f.region, "region", func(flag string) (gcloudconfig.Value, error) {
+		if v, ok := f.emulatorDefault(flag, gcloudconfig.EnvRegion, emulator.DemoRegion); ok {
+			return v, nil
+		}
+		return f.GcloudConfig().Region(flag)
+	}, f.Options.Region)
 	if err != nil {
 		return "", err
 	}

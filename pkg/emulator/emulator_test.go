@@ -236,6 +236,43 @@ func TestStatePersists(t *testing.T) {
 	}
 }
 
+// A state file that already holds the state is not written again: a run that changed nothing
+// leaves the very same file (no new file renamed over it).
+func TestSaveStateOnlyWhenChanged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	e := start(t, emulator.Options{Seed: emulator.SeedDemo, StateFile: path})
+	if err := e.SaveState(path); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SaveState(path); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Error("an unchanged state was written again")
+	}
+	if err := e.Seed(emulator.SeedEmpty); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SaveState(path); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.SameFile(before, changed) {
+		t.Error("a changed state was not written (atomically, as a new file)")
+	}
+}
+
 func TestControlSurface(t *testing.T) {
 	e := start(t, emulator.Options{Seed: emulator.SeedDemo})
 	base := "http://" + e.Addr() + emulator.ControlPrefix
