@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -331,5 +332,22 @@ func TestControlSurface(t *testing.T) {
 	// Control paths never clash with Google's.
 	if strings.HasPrefix(emulator.ControlPrefix, "/compute") || strings.HasPrefix(emulator.ControlPrefix, "/google") {
 		t.Errorf("control prefix %q clashes with an API path", emulator.ControlPrefix)
+	}
+}
+
+// Methods names what faults can target: the gRPC methods served and the Compute method ids.
+func TestMethods(t *testing.T) {
+	ms := emulator.Methods()
+	if !slices.IsSorted(ms) {
+		t.Error("not sorted")
+	}
+	for _, want := range []string{"google.cloud.run.v2.Services/UpdateService", "google.cloud.vpcaccess.v1.VpcAccessService/DeleteConnector",
+		"google.longrunning.Operations/GetOperation", "compute.subnetworks.insert"} {
+		if !slices.Contains(ms, want) {
+			t.Errorf("Methods() lacks %s", want)
+		}
+	}
+	if slices.Contains(ms, "google.cloud.run.v2.Services/UpdateServce") {
+		t.Error("Methods() has a method that is not served")
 	}
 }
