@@ -34,8 +34,10 @@ type IOStreams struct {
 	quiet                          bool
 	verbose                        bool
 
-	mu    sync.Mutex // guards inBuf and writes to ErrOut from Progressf/Verbosef
+	mu    sync.Mutex // guards inBuf, status and writes to ErrOut from Progressf/Verbosef/Statusf
 	inBuf *bufio.Reader
+	// status is set while a Statusf line is on the terminal, to be replaced.
+	status bool
 }
 
 // System returns the process's streams, with terminals detected.
@@ -168,5 +170,38 @@ func (s *IOStreams) writeErrLine(format string, args ...any) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.clearStatusLocked()
 	io.WriteString(s.ErrOut, msg)
+}
+
+// clearLine moves to the start of the terminal's line and erases it.
+const clearLine = "\r\x1b[K"
+
+// Statusf shows a one-line status on ErrOut (a wait's progress, say) that the next status,
+// progress or verbose line replaces: only when stderr is a terminal and the streams are not
+// quiet. ClearStatus removes it.
+func (s *IOStreams) Statusf(format string, args ...any) {
+	if s.quiet || !s.stderrTTY {
+		return
+	}
+	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	io.WriteString(s.ErrOut, clearLine+msg)
+	s.status = true
+}
+
+// ClearStatus removes the status line Statusf showed, if any (before writing to ErrOut
+// directly).
+func (s *IOStreams) ClearStatus() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clearStatusLocked()
+}
+
+func (s *IOStreams) clearStatusLocked() {
+	if s.status {
+		io.WriteString(s.ErrOut, clearLine)
+		s.status = false
+	}
 }

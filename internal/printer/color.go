@@ -48,6 +48,10 @@ func colorWord(cell string) string {
 // word of its own.
 var checkWord = regexp.MustCompile(`(^|\s)(PASS|FAIL|WARN)(\s)`)
 
+// ColorText colours the check words (PASS, FAIL, WARN) of a text rendering, for text shown
+// on a terminal outside a printer (a plan before a confirmation).
+func ColorText(s string) string { return colorText(s) }
+
 // colorText colours the check words of a text rendering.
 func colorText(s string) string {
 	return checkWord.ReplaceAllStringFunc(s, func(m string) string {

@@ -76,6 +76,8 @@ type Journal struct {
 	Expires time.Time `json:"expires"`
 	// Phase is what the run is doing.
 	Phase JournalPhase `json:"phase"`
+	// Reason is why the run is rolling back (PhaseRollingBack): the error that stopped it.
+	Reason string `json:"reason,omitempty"`
 	// Step is the index (in Steps) of the step reached: the last one started.
 	Step int `json:"step"`
 	// Summary describes the plan in a few words.
@@ -213,9 +215,14 @@ func (j *Journal) Describe(now time.Time) string {
 // Plan rebuilds the plan the journal's run carries out (steps only; no checks).
 func (j *Journal) Plan() Plan {
 	p := Plan{Workload: j.Workload, From: j.Original.VPC, To: j.To, FromMode: j.Original.VPC.Mode(), ToMode: j.To.Mode()}
+	r0 := j.Original.LatestReady
+	share := shareOf(PinLatest(j.Original.Traffic, r0), r0)
+	if len(j.Original.Traffic) == 0 {
+		share = 100
+	}
 	for _, s := range j.Steps {
 		p.Steps = append(p.Steps, Step{Kind: s.Kind, Resource: s.Resource, Percent: s.Percent, Tag: s.Tag, WaitSeconds: s.WaitSeconds,
-			Description: describeJournalStep(s, j.Workload)})
+			Description: describeJournalStep(s, j.Workload, share, r0)})
 		if s.Kind == StepShiftTraffic {
 			p.Canary = append(p.Canary, s.Percent)
 		}
@@ -223,7 +230,7 @@ func (j *Journal) Plan() Plan {
 	return p
 }
 
-func describeJournalStep(s JournalStep, ref WorkloadRef) string {
+func describeJournalStep(s JournalStep, ref WorkloadRef, share int, r0 string) string {
 	switch s.Kind {
 	case StepCreateSubnet:
 		return "create subnetwork " + lastPathSegment(s.Resource)
@@ -232,7 +239,7 @@ func describeJournalStep(s JournalStep, ref WorkloadRef) string {
 	case StepVerify:
 		return "wait until the new revision is ready"
 	case StepShiftTraffic:
-		return fmt.Sprintf("send %d%% of traffic to the new revision", s.Percent)
+		return shiftDescription(s.Percent, share, r0)
 	case StepUpdateTemplate:
 		return fmt.Sprintf("update the %s's template", ref.Kind.noun())
 	case StepRunExecution:

@@ -34,7 +34,7 @@ func (r *runState) journal() *Journal {
 	j := &Journal{
 		Version: JournalVersion, ID: r.jid, Who: cfg.Who, PID: cfg.PID,
 		Started: r.started.UTC().Truncate(time.Second), Updated: now.UTC().Truncate(time.Second), Expires: now.Add(lease).UTC().Truncate(time.Second),
-		Phase: r.phase, Step: r.step, Summary: r.summary(), Workload: r.ref(),
+		Phase: r.phase, Step: r.step, Summary: r.summary(), Workload: r.ref(), Reason: r.reason,
 		Original: r.res.Original, To: r.plan.To, NewRevision: r.res.NewRevision, Tag: r.res.Tag, Subnet: r.subnet,
 	}
 	j.Original.Traffic = slices.Clone(j.Original.Traffic)
@@ -53,7 +53,7 @@ func (r *runState) journal() *Journal {
 
 func (r *runState) summary() string {
 	p := r.plan
-	return fmt.Sprintf("migrate %s from %s to %s in %d steps", p.Workload, p.FromMode, p.ToMode, len(p.Steps))
+	return fmt.Sprintf("migrate %s from %s to %s in %s", p.Workload, p.FromMode, p.ToMode, plural(len(p.Steps), "step"))
 }
 
 func (r *runState) encodeJournal() (string, error) {
@@ -201,14 +201,27 @@ func (e *Executor) Resume(ctx context.Context, req ResumeRequest) *Result {
 			return r.finish(ctx, start)
 		}
 	}
-	if req.Rollback || j.Phase == PhaseRollingBack {
-		cause := "resumed with --rollback"
-		if !req.Rollback {
-			cause = "the run being resumed was rolling back"
+	switch {
+	case j.Phase == PhaseRollingBack:
+		// The run had failed and was rolling back when it died: finishing its rollback (with
+		// or without --rollback) ends as that run would have, rolled back for its reason.
+		reason := j.Reason
+		if reason == "" {
+			reason = "the interrupted run was rolling back (its journal does not say why)"
 		}
-		r.rollback(ctx, errors.New(cause))
-		if r.res.Outcome == OutcomeRolledBack && req.Rollback {
+		cause := errors.New(reason)
+		r.reason = reason
+		r.fail(cause)
+		r.rollback(ctx, cause)
+		r.keptNotes()
+		return r.finish(ctx, start)
+	case req.Rollback:
+		// Undoing a migration that was going well, as asked: success once undone.
+		r.rollback(ctx, errors.New("resumed with --rollback"))
+		if r.res.Outcome == OutcomeRolledBack {
 			r.res.Err, r.res.Error = nil, ""
+		} else if r.res.Error == "" {
+			r.fail(errors.New("resumed with --rollback"))
 		}
 		r.keptNotes()
 		return r.finish(ctx, start)

@@ -43,8 +43,9 @@ type Step struct {
 	// Resource is the full name of what the step changes (the workload,
 	// the subnetwork, the connector).
 	Resource string `json:"resource,omitempty"`
-	// Percent is the new revision's share of traffic after a shift-traffic
-	// step.
+	// Percent is, after a shift-traffic step, the new revision's share of
+	// the traffic the previous revision served (of all traffic when it
+	// served it all; other parts of a split are kept).
 	Percent int `json:"percent,omitempty"`
 	// Tag is the revision tag of a deploy-revision step.
 	Tag string `json:"tag,omitempty"`
@@ -247,13 +248,13 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 			Step{Kind: StepDeployRevision, Description: deploy, Resource: ref.FullName(), Tag: tag},
 			Step{Kind: StepVerify, Description: "wait until the new revision is Ready (the current revisions keep serving all traffic)", Resource: ref.FullName()},
 		)
+		share := shareOf(PinLatest(w.Traffic, w.LatestReady), w.LatestReady)
+		if len(w.Traffic) == 0 {
+			share = 100 // no split read: the latest revision serves everything
+		}
 		for i, pct := range canary {
 			s := Step{Kind: StepShiftTraffic, Resource: ref.FullName(), Percent: pct}
-			if pct == 100 {
-				s.Description = "send 100% of traffic to the new revision (the old revisions stay deployed for rollback)"
-			} else {
-				s.Description = fmt.Sprintf("send %d%% of traffic to the new revision", pct)
-			}
+			s.Description = shiftDescription(pct, share, w.LatestReady)
 			if i < len(canary)-1 && opts.StepWait > 0 {
 				s.WaitSeconds = opts.StepWait.Seconds()
 				s.Description += fmt.Sprintf(", then watch its health for %s", opts.StepWait)
@@ -287,6 +288,29 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 		p.Notes = append(p.Notes, fmt.Sprintf("Cloud Run keeps its address reservations in %s for 1-2 hours after the workload leaves; the subnetwork cannot be deleted until then", lastSegment(from.Subnet)))
 	}
 	return p
+}
+
+// shiftDescription says what a shift-traffic step sends, in the percentages of all traffic
+// that it really sends: the step moves pct percent of the share the previous revision r0
+// serves (share, 0 to 100), rounded as the executor rounds it, and leaves every other part of
+// the split alone.
+func shiftDescription(pct, share int, r0 string) string {
+	rev := "the previous revision"
+	if r0 != "" {
+		rev = "revision " + r0
+	}
+	switch {
+	case share >= 100 && pct >= 100:
+		return "send 100% of traffic to the new revision (the old revisions stay deployed for rollback)"
+	case share >= 100:
+		return fmt.Sprintf("send %d%% of traffic to the new revision", pct)
+	case share <= 0:
+		return fmt.Sprintf("move %s's traffic to the new revision: it serves none, so no traffic moves (the split is kept)", rev)
+	case pct >= 100:
+		return fmt.Sprintf("send %d%% of traffic to the new revision: all that %s serves (the rest of the split is kept; the old revisions stay deployed for rollback)", share, rev)
+	}
+	moved := max((share*pct+50)/100, 1)
+	return fmt.Sprintf("send %d%% of traffic to the new revision: %d%% of the %d%% that %s serves (the rest of the split is kept)", moved, pct, share, rev)
 }
 
 func canaryIgnored(canary []int, kind string) []string {
