@@ -15,6 +15,7 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/printer"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/ipam"
 )
@@ -270,6 +271,19 @@ type ConnectorView struct {
 type ConnectorDetail struct {
 	ConnectorView
 	Users []WorkloadUser `json:"users"`
+}
+
+// Table renders the connector as FIELD VALUE rows (the table format of describe).
+func (d ConnectorDetail) Table() ([]string, [][]string) { return fieldTable(d) }
+
+// fieldTable is printer.FieldRows for a Tabler (which cannot return an error: a value that
+// cannot be encoded has no rows, and the JSON and YAML formats report the error).
+func fieldTable(v any) ([]string, [][]string) {
+	h, rows, err := printer.FieldRows(v)
+	if err != nil {
+		return []string{"field", "value"}, nil
+	}
+	return h, rows
 }
 
 // rangeCell is the connector's range for a table: its ip_cidr_range or its subnet.
@@ -624,9 +638,9 @@ func NewCmdConnectorDescribe(f *Factory, runF func(context.Context, *ConnectorDe
 	return &cobra.Command{
 		Use:   "describe NAME",
 		Short: "Show a connector and the workloads that use it",
-		Long: `Show every field of a connector (as YAML in the table format, like gcloud's
-describe), the range of its subnet when it was made in one, and the Cloud Run
-workloads whose template uses it (users).`,
+		Long: `Show every field of a connector (in the table format, one FIELD VALUE row each;
+--format yaml or json for the document), the range of its subnet when it was made in
+one, and the Cloud Run workloads whose template uses it (users).`,
 		Example: `  runnet connector describe run-connector
   runnet connector describe projects/demo-project/locations/asia-northeast1/connectors/run-connector --format json`,
 		Args: cobra.ExactArgs(1),

@@ -170,3 +170,35 @@ func TestColorOnlyWhenWanted(t *testing.T) {
 		t.Errorf("colorText = %q, want %q", got, wantText)
 	}
 }
+
+func TestFieldRows(t *testing.T) {
+	type user struct {
+		Name string `json:"name"`
+		Kind string `json:"kind"`
+	}
+	v := struct {
+		Name  string   `json:"name"`
+		VPC   vpcView  `json:"vpc"`
+		Users []user   `json:"users"`
+		None  []string `json:"none"`
+		Empty string   `json:"empty"`
+	}{"c", vpcView{Network: "n", Tags: []string{"a", "b"}}, []user{{"s", "service"}, {"j", "job"}}, []string{}, ""}
+	h, rows, err := FieldRows(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := writeTable(&buf, h, rows, false); err != nil {
+		t.Fatal(err)
+	}
+	want := "FIELD         VALUE\n" +
+		"name          c\n" +
+		"vpc.network   n\n" +
+		"vpc.tags      a, b\n" +
+		"users         name=s kind=service\n" +
+		"users         name=j kind=job\n" +
+		"none          -\n"
+	if buf.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", buf.String(), want)
+	}
+}
