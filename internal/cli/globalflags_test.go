@@ -127,3 +127,25 @@ func TestRootVersionFlag(t *testing.T) {
 		t.Errorf("--version --format json: %q", r.stdout)
 	}
 }
+
+// State words are coloured on a terminal, never with NO_COLOR or in a pipe.
+func TestStatusColour(t *testing.T) {
+	er := newEmu(t)
+	run := func(tty bool, env ...string) string {
+		streams, _, out, errOut := iostreams.Test()
+		streams.SetStdoutTTY(tty)
+		f := NewFactory(streams, testEnv(t, append([]string{EnvEmulatorHost, er.addr}, env...)...))
+		if code := execute(context.Background(), f, NewRootCmd(f), []string{"status"}); code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		return out.String()
+	}
+	if got := run(true); !strings.Contains(got, "\x1b[32mready\x1b[0m") {
+		t.Errorf("terminal: %q", got)
+	}
+	for _, got := range []string{run(false), run(true, "NO_COLOR", "1")} {
+		if strings.Contains(got, "\x1b") || !strings.Contains(got, "ready") {
+			t.Errorf("pipe or NO_COLOR: %q", got)
+		}
+	}
+}
