@@ -105,10 +105,11 @@ still serve traffic or carry a tag), re-checked at that moment.
 
 Migrating asks for confirmation on a terminal; without one it needs --yes.
 
-Exit status: 0 migrated or nothing to do (and --resume that finished, or that undid with
---rollback a run that was migrating); 6 also for --resume, with or without --rollback, that
-completes the rollback an interrupted run had started (the report's error is that run's
-reason, from its journal);
+Exit status: 0 migrated or nothing to do (and --resume that finished the migration, or
+--resume --rollback that undid it, as asked); 6 also for a plain --resume that finishes the
+rollback an interrupted run had started (the migration did not happen; the report's error is
+that run's reason, kept in its journal; with --rollback the same undoing is what was asked:
+0, the reason in the notes);
 1 error, or a rollback that failed; 2 bad input; 3 a preflight check failed (nothing
 changed); 4 permission denied, including the preflight permissions check (nothing changed);
 5 the workload changed meanwhile or another runnet holds it; 6 a step failed and the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -226,9 +227,9 @@ func TestMigrateSecondInterruptRecovery(t *testing.T) {
 	}
 }
 
-// --resume --rollback on a run that was already rolling back ends the same way as plain
-// --resume: rolled back for the run's reason (exit 6). Only undoing a run that was going well
-// is success (exit 0).
+// --resume --rollback on a run that was already rolling back: undoing is what was asked, so it
+// is success (exit 0), and the reason the run was rolling back is in the notes. (Plain
+// --resume in the same state exits 6 with that reason: the migration did not happen.)
 func TestMigrateResumeRollbackOfARollback(t *testing.T) {
 	er := newEmu(t)
 	splitService(t, er)
@@ -236,7 +237,13 @@ func TestMigrateResumeRollbackOfARollback(t *testing.T) {
 		t.Fatalf("exit %d, want 1: %s", r.code, r.stderr)
 	}
 	r := er.run(t, false, "", "migrate", "--resume", "run-service", "--rollback", "--break-lock", "--yes", "--format", "json")
-	if r.code != exitcode.RolledBack || !strings.Contains(report(t, r).Error, "interrupted") {
-		t.Fatalf("resume --rollback: exit %d, want 6: %s", r.code, r.stderr)
+	if r.code != 0 {
+		t.Fatalf("resume --rollback: exit %d, want 0: %s", r.code, r.stderr)
+	}
+	rep := report(t, r)
+	if rep.Outcome != egress.OutcomeRolledBack || !slices.ContainsFunc(rep.Notes, func(n string) bool {
+		return strings.HasPrefix(n, "the interrupted run was rolling back: interrupted ")
+	}) {
+		t.Errorf("outcome %s, notes %q", rep.Outcome, rep.Notes)
 	}
 }

@@ -169,7 +169,7 @@ func (o *MigrateOptions) runResume(ctx context.Context) error {
 	}
 	o.infof("Resuming %s.", j.Describe(now))
 	res := fl.executor().Resume(ctx, egress.ResumeRequest{Journal: j, Workload: cloud.Snapshot(w), Rollback: o.Rollback})
-	m := &Migration{Ref: ref, Workload: w, Target: j.To, Plan: j.Plan(), Result: res, RollbackRequested: o.Rollback && j.Phase != egress.PhaseRollingBack}
+	m := &Migration{Ref: ref, Workload: w, Target: j.To, Plan: j.Plan(), Result: res, RollbackRequested: o.Rollback}
 	m.Plan.Checks = []egress.Check{}
 	m.Notes = append(m.Notes, fmt.Sprintf("resumed the migration started %s by %s", j.Started.UTC().Format(time.RFC3339), j.Who))
 	// The report describes the workload as the interrupted run found it.

@@ -201,27 +201,31 @@ func (e *Executor) Resume(ctx context.Context, req ResumeRequest) *Result {
 			return r.finish(ctx, start)
 		}
 	}
-	switch {
-	case j.Phase == PhaseRollingBack:
-		// The run had failed and was rolling back when it died: finishing its rollback (with
-		// or without --rollback) ends as that run would have, rolled back for its reason.
-		reason := j.Reason
-		if reason == "" {
-			reason = "the interrupted run was rolling back (its journal does not say why)"
+	if req.Rollback || j.Phase == PhaseRollingBack {
+		// A run that was rolling back when it died had failed: its journal says why.
+		reason := ""
+		if j.Phase == PhaseRollingBack {
+			reason = j.Reason
+			if reason == "" {
+				reason = "the interrupted run was rolling back (its journal does not say why)"
+			}
+			r.reason = reason
 		}
-		cause := errors.New(reason)
-		r.reason = reason
-		r.fail(cause)
+		cause := errors.New("resumed with --rollback")
+		if !req.Rollback {
+			cause = errors.New(reason)
+		}
 		r.rollback(ctx, cause)
-		r.keptNotes()
-		return r.finish(ctx, start)
-	case req.Rollback:
-		// Undoing a migration that was going well, as asked: success once undone.
-		r.rollback(ctx, errors.New("resumed with --rollback"))
-		if r.res.Outcome == OutcomeRolledBack {
+		switch {
+		case r.res.Outcome == OutcomeRolledBack && req.Rollback:
+			// Undone, as asked: success. What the interrupted run had met is a note.
 			r.res.Err, r.res.Error = nil, ""
-		} else if r.res.Error == "" {
-			r.fail(errors.New("resumed with --rollback"))
+			if reason != "" {
+				r.res.Notes = append(r.res.Notes, "the interrupted run was rolling back: "+reason)
+			}
+		case r.res.Error == "":
+			// Finishing a rollback ends as that run would have: rolled back, for its reason.
+			r.fail(cause)
 		}
 		r.keptNotes()
 		return r.finish(ctx, start)
