@@ -333,7 +333,7 @@ func (o *DemoOptions) run(ctx context.Context) error {
 		fmt.Fprintf(out, "$ %s\n", res.Command)
 		streams := &iostreams.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: out}
 		streams.SetStdoutTTY(color) // tables (the default anyway), in colour on a terminal
-		streams.SetStderrTTY(true) // and the progress lines
+		streams.SetStderrTTY(true)  // and the progress lines
 		streams.SetNeverPrompt(true)
 		code := ExecuteFactory(ctx, NewFactory(streams, getenv), s.args)
 		out.setStep(nil)
