@@ -247,7 +247,7 @@ func NewCmdMigrate(f *Factory, runF func(context.Context, *MigrateOptions) error
 	fl.BoolVar(&o.CreateSubnet, "create-subnet", false, "create the Direct VPC subnet first (named by --subnet, default NETWORK-direct)")
 	fl.StringVar(&o.Range, "range", "auto", `range of the subnet --create-subnet makes: a CIDR, or "auto" for a free one`)
 	fl.IntVar(&o.Prefix, "prefix", 0, "prefix length of the range --range auto picks (default: the smallest /26 or larger that fits)")
-	fl.StringVar(&o.Canary, "canary", "", "services: traffic percentages for the new revision, e.g. 10,50,100 (default: 100 at once)")
+	fl.StringVar(&o.Canary, "canary", "", "services: the steps, in percent of the previous revision's traffic moved to the new one, e.g. 10,50,100 (default: 100 at once)")
 	fl.DurationVar(&o.StepWait, "step-wait", 0, "with --canary: how long to watch the new revision after each step but the last, e.g. 5m")
 	fl.BoolVar(&o.Verify, "verify", false, "jobs: run one execution after the update and roll back if it fails")
 	fl.BoolVar(&o.Cleanup, "cleanup", false, "delete the connector the workloads leave once nothing uses it")
