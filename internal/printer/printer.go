@@ -6,10 +6,15 @@
 // encoding/json (its json struct tags name the fields) and the YAML is built
 // from that JSON with the key order kept, so the two formats never drift.
 //
-// The table format is for humans. A value renders as a table when it (or each
-// element of a slice) implements Tabler; a value with a free-form human form
-// implements TextWriter; any other value is shown as YAML, like gcloud's
-// describe commands.
+// The table format is for humans, and the default wherever stdout goes. A value
+// renders as a table when it (or each element of a slice) implements Tabler
+// (FieldRows makes a FIELD/VALUE table of any value); a value with a free-form
+// human form implements TextWriter; any other value is shown as YAML. Colour
+// (SetColor) is for terminals only.
+//
+// gcloud's value(...) and csv(...) projections pick fields of the JSON form
+// (projection.go), and a Filter keeps the elements of a list that match a
+// gcloud-style --filter expression (filter.go).
 package printer
 
 import (
