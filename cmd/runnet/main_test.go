@@ -50,7 +50,8 @@ func TestMainExitCodes(t *testing.T) {
 		stderr string // substring; "" means stderr must be empty
 	}{
 		{"help", []string{"--help"}, 0, "Exit codes:", ""},
-		{"version piped is json", []string{"version"}, 0, `"version":`, ""},
+		{"version piped is a table too", []string{"version"}, 0, "runnet version ", ""},
+		{"root --version", []string{"--version"}, 0, "runnet version ", ""},
 		{"version table", []string{"version", "--format", "table"}, 0, "runnet version ", ""},
 		{"unknown flag", []string{"--bogus"}, 2, "", "Error: unknown flag: --bogus"},
 		{"bad format", []string{"version", "--format", "xml"}, 2, "", "--format"},

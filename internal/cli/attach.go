@@ -61,7 +61,12 @@ change and prints the operation's name.
 If what serves the workload already has the requested settings, nothing is sent and the exit
 status is 0. If the template has them but the traffic is pinned elsewhere, --move-traffic
 moves the traffic to the latest revision (nothing is deployed); without it the exit status
-is 3.`
+is 3.
+
+gcloud's flag names work too: --vpc-connector for --connector, --vpc-egress for --egress,
+and --clear-vpc-connector or --clear-network (of 'gcloud run services update') to detach:
+the first removes a connector, the second Direct VPC egress (each leaves the other mode
+alone; both remove either), asking first as 'runnet detach' does.`
 
 const detachLong = `Remove a workload's VPC access (connector or Direct VPC egress), so that its traffic
 leaves through Cloud Run's own internet egress and it can no longer reach private addresses
@@ -101,6 +106,14 @@ type AttachOptions struct {
 	MoveTraffic bool
 	// NoTraffic deploys the new revision with no traffic.
 	NoTraffic bool
+	// ClearConnector and ClearNetwork are gcloud's --clear-vpc-connector and --clear-network
+	// on attach: they detach (see clearMode).
+	ClearConnector bool
+	ClearNetwork   bool
+
+	// clearMode, for attach --clear-vpc-connector or --clear-network alone, is the mode the
+	// workload must have for anything to be removed; "" removes any (both flags, or detach).
+	clearMode egress.Mode
 
 	// Which flags were given (filled from the command line).
 	connectorSet, networkSet, subnetSet, tagsSet, egressSet bool
@@ -123,6 +136,9 @@ func NewCmdAttach(f *Factory, runF func(context.Context, *AttachOptions) error) 
   # Give a job a connector and send all of its traffic through the VPC:
   runnet attach job/nightly-export --connector run-connector --egress all-traffic
 
+  # gcloud's way to take a service off its connector (the same as runnet detach):
+  runnet attach run-service --clear-vpc-connector --yes
+
   # A worker pool on a Shared VPC subnetwork, with network tags, without waiting:
   runnet attach workerpool/queue-worker \
     --subnet projects/host-project/regions/asia-northeast1/subnetworks/run-subnet \
@@ -133,6 +149,9 @@ func NewCmdAttach(f *Factory, runF func(context.Context, *AttachOptions) error) 
 			fl := cmd.Flags()
 			o.connectorSet, o.networkSet, o.subnetSet = fl.Changed("connector"), fl.Changed("network"), fl.Changed("subnet")
 			o.tagsSet, o.egressSet = fl.Changed("network-tags"), fl.Changed("egress")
+			if err := o.clearFlags(); err != nil {
+				return err
+			}
 			if err := o.complete(); err != nil {
 				return err
 			}
@@ -143,14 +162,16 @@ func NewCmdAttach(f *Factory, runF func(context.Context, *AttachOptions) error) 
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&o.Connector, "connector", "", "Serverless VPC Access connector: NAME or projects/P/locations/R/connectors/NAME")
+	fl.StringVar(&o.Connector, "connector", "", "Serverless VPC Access connector: NAME or projects/P/locations/R/connectors/NAME (also --vpc-connector, gcloud's name)")
 	fl.StringVar(&o.Network, "network", "", "Direct VPC egress network: NAME or projects/P/global/networks/NAME")
 	fl.StringVar(&o.Subnet, "subnet", "", "Direct VPC egress subnetwork: NAME or projects/P/regions/R/subnetworks/NAME")
 	fl.StringSliceVar(&o.NetworkTags, "network-tags", nil, "network tags of the Direct VPC interface, comma-separated")
 	fl.BoolVar(&o.ClearNetworkTags, "clear-network-tags", false, "remove the Direct VPC interface's network tags")
-	fl.StringVar(&o.Egress, "egress", "", "which traffic goes through the VPC: private-ranges-only or all-traffic (default: keep the current setting)")
+	fl.StringVar(&o.Egress, "egress", "", "which traffic goes through the VPC: private-ranges-only or all-traffic (default: keep the current setting; also --vpc-egress, gcloud's name)")
 	fl.BoolVar(&o.Async, "async", false, "return as soon as the change is accepted, printing the operation's name")
 	addTrafficFlags(fl, o)
+	fl.BoolVar(&o.ClearConnector, "clear-vpc-connector", false, "as gcloud's: remove the workload's connector, as 'runnet detach' does (nothing changes if it uses Direct VPC egress)")
+	fl.BoolVar(&o.ClearNetwork, "clear-network", false, "as gcloud's: remove the workload's Direct VPC egress, as 'runnet detach' does (nothing changes if it uses a connector)")
 	// gcloud's names for the same flags.
 	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
 		switch name {
@@ -207,6 +228,31 @@ func exactOneWorkload(_ *cobra.Command, args []string) error {
 		return exitcode.Usagef("WORKLOAD is required: NAME (a service), job/NAME or workerpool/NAME")
 	}
 	return exitcode.Usagef("one WORKLOAD at a time, got %d: %s", len(args), strings.Join(args, " "))
+}
+
+// clearFlags turns attach --clear-vpc-connector / --clear-network (gcloud's flags of `gcloud
+// run services update`) into a detach: alone, the first removes only a connector and the
+// second only Direct VPC egress; together, either.
+func (o *AttachOptions) clearFlags() error {
+	if !o.ClearConnector && !o.ClearNetwork {
+		return nil
+	}
+	flag := "--clear-vpc-connector"
+	if !o.ClearConnector {
+		flag = "--clear-network"
+	}
+	if other := firstSet([]string{"--connector", "--network", "--subnet", "--network-tags", "--clear-network-tags", "--egress"},
+		[]bool{o.connectorSet, o.networkSet, o.subnetSet, o.tagsSet, o.ClearNetworkTags, o.egressSet}); o.connectorSet || o.networkSet || o.subnetSet || o.tagsSet || o.ClearNetworkTags || o.egressSet {
+		return exitcode.Usagef("%s removes VPC access and cannot be used with %s", flag, other)
+	}
+	o.Detach = true
+	switch {
+	case o.ClearConnector && !o.ClearNetwork:
+		o.clearMode = egress.ModeConnector
+	case o.ClearNetwork && !o.ClearConnector:
+		o.clearMode = egress.ModeDirect
+	}
+	return nil
 }
 
 const attachTargetHint = "give --connector C (a Serverless VPC Access connector), or --network N and/or --subnet S (Direct VPC egress)"
@@ -386,11 +432,18 @@ func (o *AttachOptions) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("read the VPC settings of %s: %w", o.ref, err)
 	}
-	target := o.resolveTarget(cur)
 	serving, err := c.ServingState(ctx, w)
 	if err != nil {
 		return err
 	}
+	// gcloud's --clear-vpc-connector / --clear-network remove only their own mode: judged by
+	// what serves, as every decision here is.
+	if m := serving.Mode(); o.clearMode != "" && m != egress.ModeNone && m != o.clearMode && cur.Mode() != o.clearMode {
+		flag := map[egress.Mode]string{egress.ModeConnector: "--clear-vpc-connector", egress.ModeDirect: "--clear-network"}[o.clearMode]
+		o.infof("No change: %s %s uses %s, which %s does not remove ('runnet detach %s' removes any VPC access).", noun(o.ref.Kind), o.ref.Name, describeVPC(serving.VPC()), flag, o.ref)
+		return p.Print(NewWorkloadStatus(w, serving))
+	}
+	target := o.resolveTarget(cur)
 	what := fmt.Sprintf("%s %s", noun(o.ref.Kind), o.ref.Name)
 	if serving.Serves(target) {
 		o.infof("No change: %s already has %s.", what, describeVPC(cur))

@@ -446,7 +446,7 @@ func TestWorkerPoolAttachDetach(t *testing.T) {
 		t.Errorf("connector: exit %d, stderr %q", r.code, r.stderr)
 	}
 	before := er.read(t, "workerpool/queue")
-	r = er.run(t, false, "", "attach", "workerpool/queue", "--subnet", "run-direct-vpc-egress", "--network-tags", "queue")
+	r = er.run(t, false, "", "attach", "workerpool/queue", "--subnet", "run-direct-vpc-egress", "--network-tags", "queue", "--format", "json")
 	if r.code != 0 {
 		t.Fatalf("attach: exit %d, stderr %q", r.code, r.stderr)
 	}

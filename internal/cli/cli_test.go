@@ -66,12 +66,7 @@ func TestVersion(t *testing.T) {
 	}{
 		{"table on a terminal", true, []string{"version"}, "runnet version v1.2.3 (commit abc123, " + goVersion + ")\n"},
 		{"explicit table", false, []string{"version", "--format", "table"}, "runnet version v1.2.3 (commit abc123, " + goVersion + ")\n"},
-		{"json by default when piped", false, []string{"version"}, `{
-  "version": "v1.2.3",
-  "commit": "abc123",
-  "go": "` + goVersion + `"
-}
-`},
+		{"table by default when piped too", false, []string{"version"}, "runnet version v1.2.3 (commit abc123, " + goVersion + ")\n"},
 		{"explicit json on a terminal", true, []string{"--format=json", "version"}, `{
   "version": "v1.2.3",
   "commit": "abc123",
@@ -129,7 +124,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown root flag", []string{"--nope"}, []string{"Error: unknown flag: --nope\n"}},
 		{"unknown shorthand", []string{"version", "-z"}, []string{"Error: unknown shorthand flag: 'z' in -z\n"}},
 		{"flag needs value", []string{"version", "--format"}, []string{"Error: flag needs an argument: --format\n"}},
-		{"bad format", []string{"version", "--format", "xml"}, []string{`Error: invalid value "xml" for --format: must be one of table, json, yaml` + "\n"}},
+		{"bad format", []string{"version", "--format", "xml"}, []string{`Error: invalid value "xml" for --format: must be one of table, json, yaml, or value(FIELD,...) or csv(FIELD,...)` + "\n"}},
 		{"bad format case", []string{"--format=JSON", "version"}, []string{"--format"}},
 		{"extra argument", []string{"version", "extra"}, []string{`Error: unknown command "extra" for "runnet version"` + "\n"}},
 		{"unknown command", []string{"bogus"}, []string{`Error: unknown command "bogus" for "runnet"` + "\n", "Run 'runnet --help' for usage.\n"}},
@@ -190,8 +185,8 @@ func TestCommandErrorsToExitCodes(t *testing.T) {
 		{"plain", errors.New("boom"), 1, "Error: boom\n"},
 		{"usage from validate has no help hint", exitcode.Usagef("--to must be direct, connector or none"), 2, "Error: --to must be direct, connector or none\n"},
 		{"preflight", exitcode.Wrap(exitcode.Preflight, errors.New("subnet too small")), 3, "Error: subnet too small\n"},
-		{"grpc permission", status.Error(codes.PermissionDenied, "denied"), 4, "Error: rpc error: code = PermissionDenied desc = denied\n"},
-		{"grpc aborted", status.Error(codes.Aborted, "etag"), 5, "Error: rpc error: code = Aborted desc = etag\n"},
+		{"grpc permission", status.Error(codes.PermissionDenied, "denied"), 4, "Error: denied (PERMISSION_DENIED)\n"},
+		{"grpc aborted", status.Error(codes.Aborted, "etag"), 5, "Error: etag (ABORTED)\n"},
 		{"rolled back", exitcode.Errorf(exitcode.RolledBack, "rolled back"), 6, "Error: rolled back\n"},
 		{"silent", exitcode.Silent(exitcode.Preflight), 3, ""},
 		{"cobra-looking text from a command is not usage", errors.New("unknown flag: --x"), 1, "Error: unknown flag: --x\n"},
@@ -314,8 +309,8 @@ func TestFactoryProjectRegion(t *testing.T) {
 func TestFactoryOutputFormat(t *testing.T) {
 	streams, _, _, _ := iostreams.Test()
 	f := NewFactory(streams, testEnv(t))
-	if f.OutputFormat() != "json" {
-		t.Errorf("piped default = %q", f.OutputFormat())
+	if f.OutputFormat() != "table" {
+		t.Errorf("piped default = %q, want table: runnet never switches to JSON on its own", f.OutputFormat())
 	}
 	streams.SetStdoutTTY(true)
 	if f.OutputFormat() != "table" {

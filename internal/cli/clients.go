@@ -2,14 +2,18 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/runnet-dev/runnet/internal/buildinfo"
 	"github.com/runnet-dev/runnet/internal/cloud"
+	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/gcloudconfig"
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
@@ -43,21 +47,21 @@ func (f *Factory) EmbeddedStatePath() (string, error) {
 }
 
 // emulatorResolver resolves project and region in emulator mode: flags and environment as
-// usual, but not the gcloud configuration (it names real projects), and the demo's project
-// and region when nothing is set.
+// usual, but not the gcloud configuration (it names real projects). When neither is set,
+// Project and Region use the demo world's (see emulatorDefault).
 func (f *Factory) emulatorResolver() *gcloudconfig.Resolver {
-	return gcloudconfig.NewResolver(func(k string) string {
-		if v := f.Getenv(k); v != "" {
-			return v
-		}
-		switch k {
-		case "CLOUDSDK_CORE_PROJECT":
-			return emulator.DemoProject
-		case "CLOUDSDK_RUN_REGION":
-			return emulator.DemoRegion
-		}
-		return ""
-	}, gcloudconfig.WithReadFile(func(string) ([]byte, error) { return nil, os.ErrNotExist }))
+	return gcloudconfig.NewResolver(f.Getenv, gcloudconfig.WithReadFile(func(string) ([]byte, error) { return nil, os.ErrNotExist }))
+}
+
+// emulatorDefault is the value of a setting that emulator mode takes when neither the flag
+// nor the environment gives one: the demo world's project or region, said as such.
+func (f *Factory) emulatorDefault(flag, env, demo string) (gcloudconfig.Value, bool) {
+	if !f.EmulatorMode() || strings.TrimSpace(flag) != "" || strings.TrimSpace(f.Getenv(env)) != "" {
+		return gcloudconfig.Value{}, false
+	}
+	return gcloudconfig.Value{Value: demo, Source: gcloudconfig.Source{
+		Kind: fmt.Sprintf("the emulator's default, the demo world's (neither the flag nor %s is set; gcloud's configuration is not read in emulator mode)", env),
+	}}, true
 }
 
 // Clients returns the cloud clients: pointed at the embedded emulator (--emulator, started on
@@ -79,11 +83,21 @@ func (f *Factory) Clients(ctx context.Context) (*cloud.Clients, error) {
 		cfg.Log = f.IOStreams.ErrOut
 	}
 	if f.Options.Emulator {
-		e, err := f.startEmbedded()
+		e, err := f.startEmbedded(ctx)
 		if err != nil {
 			return nil, err
 		}
 		cfg.EmulatorHost = e.Addr()
+	}
+	if cfg.EmulatorHost == "" {
+		if err := f.checkCredentialsFile(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.EmulatorHost != "" {
+		if err := f.checkEmulatorProject(ctx, cfg.EmulatorHost); err != nil {
+			return nil, err
+		}
 	}
 	// Clients live as long as the command; ctx ends with it.
 	c := cloud.New(context.WithoutCancel(ctx), cfg)
@@ -94,11 +108,30 @@ func (f *Factory) Clients(ctx context.Context) (*cloud.Clients, error) {
 	return f.clients, nil
 }
 
-func (f *Factory) startEmbedded() (*emulator.Emulator, error) {
+func (f *Factory) startEmbedded(ctx context.Context) (*emulator.Emulator, error) {
 	path, err := f.EmbeddedStatePath()
 	if err != nil {
 		return nil, err
 	}
+	// Held until Close has saved the state: one --emulator command at a time.
+	lock, err := lockState(ctx, path, func(holder string) {
+		if !f.Options.Quiet {
+			who := ""
+			if holder != "" {
+				who = " (" + holder + ")"
+			}
+			fmt.Fprintf(f.IOStreams.ErrOut, "Waiting for another runnet --emulator command%s to finish with the embedded emulator's state...\n", who)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			_ = lock.unlock()
+		}
+	}()
 	opts := emulator.Options{
 		Seed: emulator.SeedDemo, StateFile: path,
 		LRODuration: embeddedLRODuration, RevisionReady: embeddedRevisionReady,
@@ -113,7 +146,7 @@ func (f *Factory) startEmbedded() (*emulator.Emulator, error) {
 	if err := e.Start("127.0.0.1:0"); err != nil {
 		return nil, fmt.Errorf("start the embedded emulator: %w", err)
 	}
-	f.embedded = e
+	f.embedded, f.stateLock, started = e, lock, true
 	f.IOStreams.Verbosef("Using the embedded emulator on %s (state in %s).", e.Addr(), path)
 	return e, nil
 }
@@ -136,7 +169,41 @@ func (f *Factory) Close() error {
 		}
 		f.embedded = nil
 	}
+	if err := f.stateLock.unlock(); err != nil && first == nil {
+		first = fmt.Errorf("unlock the embedded emulator's state: %w", err)
+	}
+	f.stateLock = nil
 	return first
 }
 
 var _ io.Closer = (*Factory)(nil)
+
+// EnvCredentials is the variable that names a credentials file for Application Default
+// Credentials.
+const EnvCredentials = "GOOGLE_APPLICATION_CREDENTIALS"
+
+// checkCredentialsFile refuses, once and before any client is built, a
+// GOOGLE_APPLICATION_CREDENTIALS that names a file runnet cannot read: every client would
+// fail alike, and the reason is better said once (exit status 4).
+func (f *Factory) checkCredentialsFile() error {
+	path := f.Getenv(EnvCredentials)
+	if path == "" {
+		return nil
+	}
+	fh, err := os.Open(path)
+	if err == nil {
+		var st os.FileInfo
+		if st, err = fh.Stat(); err == nil && st.IsDir() {
+			err = errors.New("it is a directory")
+		}
+		_ = fh.Close()
+	}
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return exitcode.Errorf(exitcode.Permission, "no usable Google Cloud credentials: %s is %q, which cannot be read (%v); fix or unset it, run 'gcloud auth application-default login', or use --emulator", EnvCredentials, path, err)
+	}
+	return nil
+}

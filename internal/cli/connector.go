@@ -16,6 +16,7 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/printer"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/ipam"
 )
@@ -317,6 +318,19 @@ type ConnectorView struct {
 type ConnectorDetail struct {
 	ConnectorView
 	Users []WorkloadUser `json:"users"`
+}
+
+// Table renders the connector as FIELD VALUE rows (the table format of describe).
+func (d ConnectorDetail) Table() ([]string, [][]string) { return fieldTable(d) }
+
+// fieldTable is printer.FieldRows for a Tabler (which cannot return an error: a value that
+// cannot be encoded has no rows, and the JSON and YAML formats report the error).
+func fieldTable(v any) ([]string, [][]string) {
+	h, rows, err := printer.FieldRows(v)
+	if err != nil {
+		return []string{"field", "value"}, nil
+	}
+	return h, rows
 }
 
 // rangeCell is the connector's range for a table: its ip_cidr_range or its subnet.
@@ -637,7 +651,7 @@ type ConnectorListOptions struct {
 // NewCmdConnectorList returns `runnet connector list`.
 func NewCmdConnectorList(f *Factory, runF func(context.Context, *ConnectorListOptions) error) *cobra.Command {
 	o := &ConnectorListOptions{f: f}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List the connectors of a region",
 		Long: `List the Serverless VPC Access connectors of the project and region: state,
@@ -664,6 +678,8 @@ network, range (or subnet, with its range), machine type and instance bounds.
 			return o.run(cmd.Context())
 		},
 	}
+	addFilterFlag(f, cmd)
+	return cmd
 }
 
 func (o *ConnectorListOptions) run(ctx context.Context) error {
@@ -706,10 +722,10 @@ func NewCmdConnectorDescribe(f *Factory, runF func(context.Context, *ConnectorDe
 	return &cobra.Command{
 		Use:   "describe NAME",
 		Short: "Show a connector and the workloads that use it",
-		Long: `Show every field of a connector (as YAML in the table format, like gcloud's
-describe), the range of its subnet when it was made in one, and the Cloud Run
-workloads that use it (users: through their template, a revision that receives traffic or
-carries a tag, or a running job execution).`,
+		Long: `Show every field of a connector (in the table format, one FIELD VALUE row each;
+--format yaml or json for the document), the range of its subnet when it was made in
+one, and the Cloud Run workloads that use it (users: through their template, a revision
+that receives traffic or carries a tag, or a running job execution).`,
 		Example: `  runnet connector describe run-connector
   runnet connector describe projects/demo-project/locations/asia-northeast1/connectors/run-connector --format json`,
 		Args: cobra.ExactArgs(1),
@@ -799,7 +815,7 @@ type ConnectorUsersOptions struct {
 // NewCmdConnectorUsers returns `runnet connector users`.
 func NewCmdConnectorUsers(f *Factory, runF func(context.Context, *ConnectorUsersOptions) error) *cobra.Command {
 	o := &ConnectorUsersOptions{f: f}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "users NAME",
 		Short: "List the workloads that use a connector",
 		Long: `List the Cloud Run services, jobs and worker pools that use the connector: the
@@ -827,6 +843,8 @@ deleted connector fail to deploy until they are moved.`,
 			return o.run(cmd.Context())
 		},
 	}
+	addFilterFlag(f, cmd)
+	return cmd
 }
 
 func (o *ConnectorUsersOptions) run(ctx context.Context) error {

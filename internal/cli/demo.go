@@ -263,7 +263,7 @@ func (o *DemoOptions) run(ctx context.Context) error {
 	start := time.Now()
 	// The narration goes to stdout with the table format, to stderr with json or yaml (the
 	// summary then being the result), nowhere with --quiet. The commands print tables.
-	structured := o.f.Options.Format == printer.JSON || o.f.Options.Format == printer.YAML
+	structured := o.f.Options.Format != "" && o.f.Options.Format != printer.Table
 	var narr io.Writer = o.f.IOStreams.Out
 	if structured {
 		narr = o.f.IOStreams.ErrOut
@@ -298,7 +298,14 @@ func (o *DemoOptions) run(ctx context.Context) error {
 		"CLOUDSDK_CORE_PROJECT": emulator.DemoProject,
 		"CLOUDSDK_RUN_REGION":   emulator.DemoRegion,
 	}
+	for _, k := range []string{"NO_COLOR", "TERM"} {
+		if v := o.f.Getenv(k); v != "" {
+			env[k] = v
+		}
+	}
 	getenv := func(k string) string { return env[k] }
+	// The commands' tables are coloured only when the narration reaches a terminal.
+	color := !structured && !o.f.Options.Quiet && o.f.ColorStdout()
 
 	fmt.Fprintf(out, "runnet demo: the story of \"Cloud Run で Direct VPC Egress を試してみた\" (grasys blog), told with real\n"+
 		"runnet commands against an emulator of Cloud Run, Serverless VPC Access and Compute (project %s,\n"+
@@ -325,8 +332,8 @@ func (o *DemoOptions) run(ctx context.Context) error {
 		}
 		fmt.Fprintf(out, "$ %s\n", res.Command)
 		streams := &iostreams.IOStreams{In: strings.NewReader(""), Out: out, ErrOut: out}
-		streams.SetStdoutTTY(true) // tables, as a person at a terminal sees them
-		streams.SetStderrTTY(true) // and the progress lines
+		streams.SetStdoutTTY(color) // tables (the default anyway), in colour on a terminal
+		streams.SetStderrTTY(true)  // and the progress lines
 		streams.SetNeverPrompt(true)
 		code := ExecuteFactory(ctx, NewFactory(streams, getenv), s.args)
 		out.setStep(nil)

@@ -27,8 +27,8 @@ tried with no cloud account and tested end to end.
 in-process instead, with its state kept in the user cache directory;
 'runnet emulator reset' starts that state over.`
 	cmd.Example = `  # Serve the demo world for other tools, then point runnet at it:
-  runnet emulator start --seed demo
-  export RUNNET_EMULATOR_HOST=127.0.0.1:PORT
+  eval "$(runnet emulator start --seed demo --background)"
+  runnet status
 
   # Or use the embedded one, and start it over:
   runnet --emulator status
@@ -48,8 +48,11 @@ type EmulatorStartOptions struct {
 	RevisionReady time.Duration
 	IPRelease     time.Duration
 	FaultSpecs    []string
+	Background    bool
 
-	faults []emulator.Fault
+	faults  []emulator.Fault
+	cmd     *cobra.Command // for the flags --background passes on
+	seedSet bool
 }
 
 // NewCmdEmulatorStart returns `runnet emulator start`.
@@ -65,6 +68,14 @@ RUNNET_EMULATOR_HOST=127.0.0.1:PORT, and logs only to stderr. On SIGINT or SIGTE
 it writes --state (if given) and exits 0. It refuses to listen on anything but a
 loopback address.
 
+--background serves from a process of its own and exits as soon as it is ready,
+printing 'export RUNNET_EMULATOR_HOST=127.0.0.1:PORT' and 'export RUNNET_EMULATOR_PID=PID'
+for a shell to eval; the server logs to a file named on stderr, and
+kill "$RUNNET_EMULATOR_PID" stops it (writing --state).
+
+--state FILE loads the world from FILE when it exists (and saves it there on exit);
+--seed then cannot be given too (exit 2): remove the file to start from a seed.
+
 --fault METHOD=CODE[:COUNT] makes the first COUNT calls (default 1) of METHOD fail
 with the gRPC code CODE (Compute: the matching HTTP status and error body). METHOD
 is a full gRPC method (google.cloud.run.v2.Services/UpdateService) or a Compute
@@ -72,23 +83,33 @@ method id (compute.subnetworks.insert).`,
 		Example: `  # The article's world, with quick operations for a test:
   runnet emulator start --seed demo --lro-duration 50ms --revision-ready 100ms
 
+  # In a shell or a CI step: serve in the background, use it, stop it:
+  eval "$(runnet emulator start --seed demo --background)"
+  runnet status
+  kill "$RUNNET_EMULATOR_PID"
+
   # Keep the world between runs, and make the first service update fail:
   runnet emulator start --seed demo --state world.json \
     --fault google.cloud.run.v2.Services/UpdateService=UNAVAILABLE:1`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.cmd, o.seedSet = cmd, cmd.Flags().Changed("seed")
 			if err := o.validate(); err != nil {
 				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
+			if o.Background {
+				return o.runBackground(cmd.Context())
+			}
 			return o.run(cmd.Context())
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.Listen, "listen", "127.0.0.1:0", "loopback address to serve on (port 0 picks a free port)")
-	fl.StringVar(&o.Seed, "seed", emulator.SeedEmpty, "initial world: empty, demo (the article's world), story (the article's start, as 'runnet demo' uses it) or sharedvpc (an organization on Shared VPC: a host project and three service projects); ignored when --state exists")
+	fl.StringVar(&o.Seed, "seed", emulator.SeedEmpty, "initial world: empty, demo (the article's world), story (the article's start, as 'runnet demo' uses it) or sharedvpc (an organization on Shared VPC: a host project and three service projects); not with an existing --state file")
+	fl.BoolVar(&o.Background, "background", false, "serve from a background process and exit once it is ready, printing 'export RUNNET_EMULATOR_HOST=...' and 'export RUNNET_EMULATOR_PID=...' for eval")
 	fl.StringVar(&o.State, "state", "", "JSON file to load the world from (if it exists) and save it to on exit")
 	fl.DurationVar(&o.Latency, "latency", 0, "delay added to every call")
 	fl.DurationVar(&o.LRODuration, "lro-duration", emulator.DefaultLRODuration, "how long VPC Access and Compute operations run")
@@ -114,15 +135,88 @@ func (o *EmulatorStartOptions) validate() error {
 			return exitcode.Usagef("%s: must not be negative, got %v", d.flag, d.v)
 		}
 	}
+	if o.seedSet && o.State != "" {
+		if _, err := os.Stat(o.State); err == nil {
+			return exitcode.Usagef("--seed %s: the --state file %s exists, and its world would be served instead of the seed; remove the file to start from the seed, or leave --seed out to serve that world", o.Seed, o.State)
+		}
+	}
 	o.faults = nil
+	methods := emulator.Methods()
 	for _, spec := range o.FaultSpecs {
 		ft, err := emulator.ParseFault(spec)
 		if err != nil {
 			return exitcode.Usagef("--fault: %v", err)
 		}
+		if err := checkFaultMethod(ft.Method, methods); err != nil {
+			return exitcode.Usagef("--fault %s: %v", spec, err)
+		}
 		o.faults = append(o.faults, ft)
 	}
 	return nil
+}
+
+// checkFaultMethod refuses a fault for a method the emulator does not serve (a typo would
+// never strike), naming the closest one and the methods of the same service.
+func checkFaultMethod(method string, methods []string) error {
+	if method == "*" || slices.Contains(methods, method) {
+		return nil
+	}
+	closest, best := "", -1
+	for _, m := range methods {
+		if d := editDistance(strings.ToLower(method), strings.ToLower(m)); best < 0 || d < best {
+			closest, best = m, d
+		}
+	}
+	msg := fmt.Sprintf("the emulator serves no method %q", method)
+	if best >= 0 && best <= max(3, len(method)/4) {
+		msg += fmt.Sprintf("; did you mean %s?", closest)
+	}
+	// The methods of the same service (or Compute resource), else the services.
+	prefix := method
+	if i := strings.LastIndexAny(method, "/."); i >= 0 {
+		prefix = method[:i+1]
+	}
+	var same []string
+	for _, m := range methods {
+		if strings.HasPrefix(m, prefix) {
+			same = append(same, m[len(prefix):])
+		}
+	}
+	if len(same) > 0 {
+		return fmt.Errorf("%s (%s has %s)", msg, strings.TrimRight(prefix, "/."), strings.Join(same, ", "))
+	}
+	var services []string
+	for _, m := range methods {
+		svc := m
+		if i := strings.LastIndexAny(m, "/."); i >= 0 {
+			svc = m[:i]
+		}
+		if !slices.Contains(services, svc) {
+			services = append(services, svc)
+		}
+	}
+	return fmt.Errorf("%s; methods are SERVICE/METHOD or compute.RESOURCE.VERB, of: %s", msg, strings.Join(services, ", "))
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 func (o *EmulatorStartOptions) run(ctx context.Context) error {

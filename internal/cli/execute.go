@@ -59,7 +59,7 @@ func execute(ctx context.Context, f *Factory, root *cobra.Command, args []string
 		usageHint = true
 	}
 	if !errors.As(err, &ee) || !ee.Silent() {
-		fmt.Fprintf(f.IOStreams.ErrOut, "Error: %v\n", err)
+		fmt.Fprintf(f.IOStreams.ErrOut, "Error: %s\n", humanizeError(err.Error()))
 		if usageHint && cmd != nil {
 			fmt.Fprintf(f.IOStreams.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}

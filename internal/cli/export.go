@@ -11,7 +11,6 @@ import (
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/iac"
-	"github.com/runnet-dev/runnet/internal/printer"
 	"github.com/runnet-dev/runnet/pkg/egress"
 )
 
@@ -114,13 +113,11 @@ func (o *ExportOptions) complete(asSet bool) error {
 }
 
 func (o *ExportOptions) run(ctx context.Context) error {
-	// Plain text unless --format asks for json or yaml: the snippet is meant for files and
-	// pipes, where runnet would otherwise default to JSON.
-	format := o.f.Options.Format
-	if format == "" {
-		format = printer.Table
+	// Plain text unless --format asks for another format: the snippet is meant for files.
+	p, err := o.f.Printer()
+	if err == nil {
+		p.SetColor(false) // code, pasted into files
 	}
-	p, err := printer.New(o.f.IOStreams.Out, format)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/runnet-dev/runnet/internal/gcloudconfig"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/runnet-dev/runnet/internal/printer"
+	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
 
@@ -23,10 +24,17 @@ type GlobalOptions struct {
 	Project  string // --project; "" if not given: see Factory.Project
 	Region   string // --region; "" if not given: see Factory.Region
 	Format   string // --format; "" if not given: see Factory.OutputFormat
-	Quiet    bool   // --quiet: no progress or informational messages
-	Yes      bool   // --yes: answer yes to every confirmation
-	Verbose  bool   // --verbose: explain where settings came from, and more
+	Quiet    bool   // --quiet (or --verbosity error): no progress or informational messages
+	Yes      bool   // --yes, or --quiet as in gcloud: answer yes to every confirmation
+	Verbose  bool   // --verbose (or --verbosity debug): explain where settings came from, and more
 	Emulator bool   // --emulator: use the embedded emulator
+	// Verbosity is gcloud's --verbosity (debug, info, warning, error, critical, none),
+	// mapped onto Verbose and Quiet before any command runs; "" if not given.
+	Verbosity string
+	// Version is --version on the root command.
+	Version bool
+	// Filter is --filter, on list commands (see addFilterFlag); "" if not given.
+	Filter string
 }
 
 // Factory gives commands their dependencies. Everything costly is built
@@ -50,6 +58,9 @@ type Factory struct {
 	region   *gcloudconfig.Value
 	clients  *cloud.Clients
 	embedded *emulator.Emulator
+	// stateLock is held from loading the embedded emulator's state to saving it.
+	stateLock *stateLock
+	filter    *printer.Filter // --filter, parsed
 }
 
 // NewFactory returns a factory over streams, reading the environment with
@@ -61,23 +72,32 @@ func NewFactory(streams *iostreams.IOStreams, getenv func(string) string) *Facto
 	return &Factory{IOStreams: streams, Getenv: getenv}
 }
 
-// OutputFormat returns the --format value, or its default: table when
-// stdout is a terminal, json otherwise (so that scripts and pipes get a
-// stable, parseable format without asking).
+// OutputFormat returns the --format value, or its default: table, wherever stdout goes.
+// Like gcloud, kubectl and gh, runnet never switches format on its own: a pipe gets the same
+// table (without colour), and JSON or YAML only when asked for.
 func (f *Factory) OutputFormat() string {
 	if f.Options.Format != "" {
 		return f.Options.Format
 	}
-	if f.IOStreams.IsStdoutTTY() {
-		return printer.Table
-	}
-	return printer.JSON
+	return printer.Table
 }
 
 // Printer returns the printer for the chosen output format, writing to
 // stdout.
 func (f *Factory) Printer() (*printer.Printer, error) {
-	return printer.New(f.IOStreams.Out, f.OutputFormat())
+	p, err := printer.New(f.IOStreams.Out, f.OutputFormat())
+	if err != nil {
+		return nil, err
+	}
+	p.SetColor(f.ColorStdout())
+	p.SetFilter(f.filter)
+	return p, nil
+}
+
+// ColorStdout reports whether results on stdout may be coloured: on a terminal, without
+// NO_COLOR.
+func (f *Factory) ColorStdout() bool {
+	return printer.ColorWanted(f.IOStreams.IsStdoutTTY(), f.Getenv)
 }
 
 // GcloudConfig returns the resolver for gcloud settings.
@@ -98,16 +118,48 @@ func (f *Factory) GcloudConfig() *gcloudconfig.Resolver {
 // and, with --verbose, says where it came from. It is a usage error if there
 // is none.
 func (f *Factory) Project() (string, error) {
-	v, err := f.resolve(&f.project, "project", f.GcloudConfig().Project, f.Options.Project)
-	return v.Value, err
+	v, err := f.resolve(&f.project, "project", func(flag string) (gcloudconfig.Value, error) {
+		if v, ok := f.emulatorDefault(flag, gcloudconfig.EnvProject, emulator.DemoProject); ok {
+			return v, nil
+		}
+		return f.GcloudConfig().Project(flag)
+	}, f.Options.Project)
+	if err != nil {
+		return "", err
+	}
+	if err := egress.ValidateProject(v.Value); err != nil {
+		return "", exitcode.Usagef("%s: %v", sourceLabel(v.Source), err)
+	}
+	return v.Value, nil
 }
 
 // Region resolves the Cloud Run region (flag, environment, gcloud
 // configuration) and, with --verbose, says where it came from. It is a usage
 // error if there is none: runnet never guesses a region.
 func (f *Factory) Region() (string, error) {
-	v, err := f.resolve(&f.region, "region", f.GcloudConfig().Region, f.Options.Region)
-	return v.Value, err
+	v, err := f.resolve(&f.region, "region", func(flag string) (gcloudconfig.Value, error) {
+		if v, ok := f.emulatorDefault(flag, gcloudconfig.EnvRegion, emulator.DemoRegion); ok {
+			return v, nil
+		}
+		return f.GcloudConfig().Region(flag)
+	}, f.Options.Region)
+	if err != nil {
+		return "", err
+	}
+	if err := egress.ValidateRegion(v.Value); err != nil {
+		return "", exitcode.Usagef("%s: %v", sourceLabel(v.Source), err)
+	}
+	return v.Value, nil
+}
+
+// sourceLabel names where a value came from at the start of an error: the flag, the
+// environment variable, or the gcloud configuration.
+func sourceLabel(s gcloudconfig.Source) string {
+	switch s.Kind {
+	case gcloudconfig.FromFlag, gcloudconfig.FromEnv:
+		return s.Name
+	}
+	return s.String()
 }
 
 func (f *Factory) resolve(cache **gcloudconfig.Value, what string, fn func(string) (gcloudconfig.Value, error), flag string) (gcloudconfig.Value, error) {

@@ -202,7 +202,7 @@ func TestInventoryFlags(t *testing.T) {
 
 func TestInventoryNeedsARegion(t *testing.T) {
 	// No region anywhere: a usage error that says how to set one (as for every command).
-	r := runCLI(t, false, []string{"inventory", "--project", "p"})
+	r := runCLI(t, false, []string{"inventory", "--project", "demo-project"})
 	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "region") {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/printer"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/ipam"
 )
@@ -58,8 +59,13 @@ If a step fails, or runnet is interrupted (Ctrl-C, SIGTERM), it restores the pre
 access and traffic split (traffic goes back to the previous, still Ready, revision first),
 prints which steps were done and undone, and exits with status 6. A second interrupt stops
 waiting for the rollback: the journal stays and runnet prints how to recover (exit status
-1). If the rollback itself fails, the report says where the workload stands and which
-commands finish the job, and the exit status is 1.
+1). If the rollback itself fails, the report says where the workload stands (read again at
+that moment) and which commands finish the job: 'runnet migrate --resume', or by hand an
+attach with the previous settings and the gcloud command that puts back the traffic split
+exactly as the journal holds it (every share and tag); the exit status is 1.
+
+Canary steps move a percentage of the traffic the previous revision serves; with a split
+(the previous revision serving 80%, say) "10" sends 8% of all traffic, and the step says so.
 
 Locks and recovery. While a workload migrates it carries a journal, the annotation
 runnet.dev/migration on the service, job or worker pool (its metadata: no revision is made,
@@ -112,7 +118,11 @@ still serve traffic or carry a tag), re-checked at that moment.
 
 Migrating asks for confirmation on a terminal; without one it needs --yes.
 
-Exit status: 0 migrated or nothing to do (and --resume that finished, or undid as asked);
+Exit status: 0 migrated or nothing to do (and --resume that finished the migration, or
+--resume --rollback that undid it, as asked); 6 also for a plain --resume that finishes the
+rollback an interrupted run had started (the migration did not happen; the report's error is
+that run's reason, kept in its journal; with --rollback the same undoing is what was asked:
+0, the reason in the notes);
 1 error, or a rollback that failed; 2 bad input; 3 a preflight check failed (nothing
 changed); 4 permission denied, including the preflight permissions check (nothing changed);
 5 the workload changed meanwhile or another runnet holds it; 6 a step failed and the
@@ -191,6 +201,9 @@ type MigrateOptions struct {
 	// observer, if set, receives every executor event (tests use it to act at a step
 	// boundary).
 	observer egress.Observer
+	// planShown is set once the plans were shown before the confirmation, on the terminal
+	// the report goes to.
+	planShown bool
 }
 
 // NewCmdMigrate returns `runnet migrate`. runF, if not nil, replaces the run step (for tests).
@@ -237,17 +250,17 @@ func NewCmdMigrate(f *Factory, runF func(context.Context, *MigrateOptions) error
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&o.To, "to", "", "target mode: direct, connector or none (required)")
-	fl.StringVar(&o.Connector, "connector", "", "target connector (--to connector): NAME or projects/P/locations/R/connectors/NAME")
+	fl.StringVar(&o.Connector, "connector", "", "target connector (--to connector): NAME or projects/P/locations/R/connectors/NAME (also --vpc-connector, gcloud's name)")
 	fl.StringVar(&o.Network, "network", "", "Direct VPC egress network (default: the subnet's, else the current connector's or subnet's)")
 	fl.StringVar(&o.Subnet, "subnet", "", "Direct VPC egress subnetwork (default: the only suitable one in the network); with --create-subnet, its name")
 	fl.StringSliceVar(&o.NetworkTags, "network-tags", nil, "network tags of the Direct VPC interface, comma-separated (default: kept when already on Direct VPC)")
 	fl.BoolVar(&o.ClearNetworkTags, "clear-network-tags", false, "no network tags on the Direct VPC interface")
-	fl.StringVar(&o.Egress, "egress", "", "which traffic goes through the VPC: private-ranges-only or all-traffic (default: keep the current setting)")
+	fl.StringVar(&o.Egress, "egress", "", "which traffic goes through the VPC: private-ranges-only or all-traffic (default: keep the current setting; also --vpc-egress, gcloud's name)")
 	fl.BoolVar(&o.KeepEgress, "keep-egress", true, "keep the current egress setting (the default; --egress overrides)")
 	fl.BoolVar(&o.CreateSubnet, "create-subnet", false, "create the Direct VPC subnet first (named by --subnet, default NETWORK-direct)")
 	fl.StringVar(&o.Range, "range", "auto", `range of the subnet --create-subnet makes: a CIDR, or "auto" for a free one`)
 	fl.IntVar(&o.Prefix, "prefix", 0, "prefix length of the range --range auto picks (default: the smallest /26 or larger that fits)")
-	fl.StringVar(&o.Canary, "canary", "", "services: traffic percentages for the new revision, e.g. 10,50,100 (default: 100 at once)")
+	fl.StringVar(&o.Canary, "canary", "", "services: the steps, in percent of the previous revision's traffic moved to the new one, e.g. 10,50,100 (default: 100 at once)")
 	fl.DurationVar(&o.StepWait, "step-wait", 0, "with --canary: how long to watch the new revision after each step but the last, e.g. 5m")
 	fl.BoolVar(&o.Verify, "verify", false, "jobs: run one execution after the update and roll back if it fails")
 	fl.BoolVar(&o.Cleanup, "cleanup", false, "delete the connector the workloads leave once nothing uses it")
@@ -520,6 +533,16 @@ func (o *MigrateOptions) run(ctx context.Context) error {
 		return err
 	}
 	if o.All && len(ws) == 0 {
+		// Nothing uses it: fine if it exists (or --cleanup, which wants it gone anyway), but
+		// a connector that does not exist is a typo that must not pass for "done".
+		if _, err := c.GetConnector(ctx, o.fromConn); err != nil {
+			if !cloud.IsNotFound(err) {
+				return fmt.Errorf("read --from-connector %s: %w", o.fromConn.Name, err)
+			}
+			if !o.Cleanup {
+				return o.noSuchConnector(ctx, c)
+			}
+		}
 		o.infof("No workload in project %s, region %s uses connector %s: nothing to migrate.", o.project, o.region, o.fromConn.Name)
 		var cleanup []ConnectorCleanup
 		if o.Cleanup && !o.DryRun {
@@ -581,6 +604,24 @@ func (o *MigrateOptions) run(ctx context.Context) error {
 		cleanup = fl.Cleanup(ctx, ms, also)
 	}
 	return o.finish(p, fl, ms, created, cleanup, start)
+}
+
+// noSuchConnector is the error for a --from-connector that does not exist: bad input (exit 2)
+// naming the connectors that do.
+func (o *MigrateOptions) noSuchConnector(ctx context.Context, c *cloud.Clients) error {
+	msg := fmt.Sprintf("--from-connector: connector %s does not exist in project %s, region %s (NOT_FOUND)", o.fromConn.Name, o.fromConn.Project, o.fromConn.Region)
+	if conns, err := c.ListConnectors(ctx, o.fromConn.Project, o.fromConn.Region); err == nil {
+		var names []string
+		for _, cn := range conns {
+			names = append(names, cn.Name)
+		}
+		if len(names) == 0 {
+			msg += "; there are no connectors there"
+		} else {
+			msg += "; connectors there: " + strings.Join(names, ", ")
+		}
+	}
+	return exitcode.Usagef("%s", msg)
 }
 
 func (o *MigrateOptions) fleet(c *cloud.Clients) *Fleet {
@@ -698,8 +739,14 @@ func (o *MigrateOptions) confirm(ms []*Migration) error {
 		_ = m.Plan.WriteText(&b)
 		b.WriteString("\n")
 	}
-	fmt.Fprint(o.f.IOStreams.ErrOut, b.String())
-	q := fmt.Sprintf("Migrate %s %s from %s to %s (%d steps)?", noun(run[0].Ref.Kind), run[0].Ref.Name, run[0].Plan.FromMode, run[0].Plan.ToMode, len(run[0].Plan.Steps))
+	text := b.String()
+	if printer.ColorWanted(o.f.IOStreams.IsStderrTTY(), o.f.Getenv) {
+		text = printer.ColorText(text)
+	}
+	fmt.Fprint(o.f.IOStreams.ErrOut, text)
+	// The report at the end need not list the checks and notes again on this terminal.
+	o.planShown = o.f.IOStreams.IsStdoutTTY()
+	q := fmt.Sprintf("Migrate %s %s from %s to %s (%s)?", noun(run[0].Ref.Kind), run[0].Ref.Name, run[0].Plan.FromMode, run[0].Plan.ToMode, plural(len(run[0].Plan.Steps), "step"))
 	if len(run) > 1 {
 		q = fmt.Sprintf("Migrate these %d workloads to %s?", len(run), o.mode)
 	}
@@ -717,7 +764,9 @@ func (o *MigrateOptions) confirm(ms []*Migration) error {
 func (o *MigrateOptions) finish(p interface{ Print(any) error }, fl *Fleet, ms []*Migration, created *SubnetCreation, cleanup []ConnectorCleanup, start time.Time) error {
 	reports := make([]MigrationReport, 0, len(ms))
 	for _, m := range ms {
-		reports = append(reports, m.Report(o.DryRun))
+		r := m.Report(o.DryRun)
+		r.planShown = o.planShown
+		reports = append(reports, r)
 	}
 	for _, r := range reports {
 		o.summarize(r)
@@ -726,7 +775,13 @@ func (o *MigrateOptions) finish(p interface{ Print(any) error }, fl *Fleet, ms [
 	if o.single {
 		err = p.Print(reports[0])
 	} else {
-		err = p.Print(FleetReport{Workloads: reports, Subnet: created, Cleanup: cleanup, Summary: summarize(reports),
+		sum := summarize(reports)
+		for _, cl := range cleanup {
+			if cl.Status == string(egress.StepFailed) {
+				sum.CleanupFailed++
+			}
+		}
+		err = p.Print(FleetReport{Workloads: reports, Subnet: created, Cleanup: cleanup, Summary: sum,
 			DurationSeconds: roundSeconds(time.Since(start))})
 	}
 	if err != nil {
@@ -750,7 +805,7 @@ func (o *MigrateOptions) summarize(r MigrationReport) {
 	case egress.OutcomeNoOp:
 		o.infof("No change: %s %s already uses %s.", noun(r.Kind), r.Name, describeVPC(r.To.VPC))
 	case egress.OutcomePlanned:
-		o.infof("Dry run: %s %s would move from %s to %s in %d steps; nothing was changed.", noun(r.Kind), r.Name, r.From.Mode, r.To.Mode, len(r.Plan.Steps))
+		o.infof("Dry run: %s %s would move from %s to %s in %s; nothing was changed.", noun(r.Kind), r.Name, r.From.Mode, r.To.Mode, plural(len(r.Plan.Steps), "step"))
 	case egress.OutcomeRolledBack:
 		o.infof("Rolled back %s %s: it uses %s again, with its previous traffic split.", noun(r.Kind), r.Name, describeVPC(r.From.VPC))
 	}
@@ -763,7 +818,9 @@ func (o *MigrateOptions) infof(format string, args ...any) {
 	fmt.Fprintf(o.f.IOStreams.ErrOut, format+"\n", args...)
 }
 
-// migrateError turns the outcomes into the command's error (and so its exit status).
+// migrateError turns the outcomes into the command's error (and so its exit status). The
+// workloads that were not migrated and the connectors --cleanup could not delete are said
+// apart: a fleet whose workloads all moved but whose cleanup was refused is "migrated, but".
 func migrateError(ms []*Migration, cleanup []ConnectorCleanup) error {
 	type bad struct {
 		name string
@@ -777,24 +834,32 @@ func migrateError(ms []*Migration, cleanup []ConnectorCleanup) error {
 			bads = append(bads, bad{m.Ref.String(), code, msg})
 		}
 	}
+	var cleanBads []bad
 	for _, cl := range cleanup {
 		if cl.Error != "" {
-			bads = append(bads, bad{"connector " + cl.Connector, exitcode.Failure, "cleanup failed: " + cl.Error})
+			code := exitcode.FromError(cl.err)
+			if code == exitcode.OK {
+				code = exitcode.Failure
+			}
+			cleanBads = append(cleanBads, bad{"connector " + lastSegmentOf(cl.Connector), code, cl.Error})
 		}
 	}
-	switch len(bads) {
-	case 0:
+	if len(bads) == 0 && len(cleanBads) == 0 {
 		return nil
-	case 1:
-		if len(ms) == 1 {
-			return exitcode.Errorf(bads[0].code, "%s", bads[0].msg)
-		}
+	}
+	if len(bads) == 1 && len(ms) == 1 && len(cleanBads) == 0 {
+		return exitcode.Errorf(bads[0].code, "%s", bads[0].msg)
 	}
 	codes := map[int]bool{}
 	var parts []string
 	for _, b := range bads {
 		codes[b.code] = true
 		parts = append(parts, fmt.Sprintf("%s (%s)", b.name, b.msg))
+	}
+	var cleanParts []string
+	for _, b := range cleanBads {
+		codes[b.code] = true
+		cleanParts = append(cleanParts, fmt.Sprintf("%s was not deleted: %s", b.name, b.msg))
 	}
 	code := exitcode.Failure
 	switch {
@@ -809,7 +874,24 @@ func migrateError(ms []*Migration, cleanup []ConnectorCleanup) error {
 	case codes[exitcode.Preflight]:
 		code = exitcode.Preflight
 	}
-	return exitcode.Errorf(code, "%d of %d workloads not migrated: %s", len(bads), len(ms), strings.Join(parts, "; "))
+	var msg string
+	switch {
+	case len(bads) == 0:
+		msg = fmt.Sprintf("%s migrated, but the cleanup failed: %s", plural(len(ms), "workload"), strings.Join(cleanParts, "; "))
+	case len(cleanBads) == 0:
+		msg = fmt.Sprintf("%d of %s not migrated: %s", len(bads), plural(len(ms), "workload"), strings.Join(parts, "; "))
+	default:
+		msg = fmt.Sprintf("%d of %s not migrated: %s; and the cleanup failed: %s", len(bads), plural(len(ms), "workload"), strings.Join(parts, "; "), strings.Join(cleanParts, "; "))
+	}
+	return exitcode.Errorf(code, "%s", msg)
+}
+
+// plural is "1 step", "2 steps".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1229,6 +1311,9 @@ type Fleet struct {
 	TargetSubnet *cloud.Subnet
 	// Ranges are the ranges in use in the network of the subnet the migration creates.
 	Ranges *egress.RangeFacts
+
+	watchMu   sync.Mutex
+	watchEnds map[egress.WorkloadRef]time.Time // when each canary watch ends, for progress
 }
 
 // Migration is one workload of a fleet: as read, its target, the facts and the checks, its
@@ -1484,12 +1569,30 @@ func (fl *Fleet) Apply(ctx context.Context, ms []*Migration) {
 	})
 }
 
-// progressObserver turns executor events into progress lines (on a terminal).
+// isRollbackStep tells the steps a rollback adds after the plan's.
+func isRollbackStep(k egress.StepKind) bool {
+	return k == egress.StepRestoreTemplate || k == egress.StepRestoreTraffic
+}
+
+// progressObserver turns executor events into progress lines (on a terminal). The plan's
+// steps are numbered [i/n]; a rollback's steps follow as [rollback i].
 func (fl *Fleet) progressObserver(_ context.Context, ev egress.Event) error {
 	ref := ev.Workload
 	switch ev.Kind {
 	case egress.EventStepStarted:
-		n := len(ev.Result.Steps)
+		n, rb := 0, 0
+		for i, s := range ev.Result.Steps {
+			switch {
+			case !isRollbackStep(s.Kind):
+				n++
+			case i <= ev.Index:
+				rb++
+			}
+		}
+		if isRollbackStep(ev.Step.Kind) {
+			fl.progress(ref, "[rollback %d] %s", rb, ev.Step.Description)
+			break
+		}
 		fl.progress(ref, "[%d/%d] %s", ev.Index+1, n, ev.Step.Description)
 	case egress.EventStepFinished:
 		switch ev.Step.Status {
@@ -1500,10 +1603,41 @@ func (fl *Fleet) progressObserver(_ context.Context, ev egress.Event) error {
 		}
 	case egress.EventTraffic:
 		fl.progress(ref, "traffic: %s", egress.DescribeTraffic(ev.Traffic))
+		if d := fl.PlanOptions.StepWait; ev.Step.Kind == egress.StepShiftTraffic && d > 0 && ev.Step.Percent < 100 {
+			fl.watchStarted(ref, d)
+			fl.progress(ref, "watching revision %s for %s before the next step (its health is checked every %s)", ev.Step.Revision, d, egress.DefaultHealthInterval)
+		}
+	case egress.EventHealth:
+		// A line of its own on a terminal, rewritten at each check: the wait is not silent.
+		msg := fmt.Sprintf("%s: revision %s healthy at %s", ref, ev.Step.Revision, time.Now().Format("15:04:05"))
+		if left, ok := fl.watchLeft(ref); ok {
+			msg += fmt.Sprintf("; next step in %s", left)
+		}
+		fl.F.IOStreams.Statusf("%s", msg)
 	case egress.EventRollbackStarted, egress.EventRollbackFinished:
 		fl.progress(ref, "%s", ev.Message)
+	case egress.EventFinished:
+		fl.F.IOStreams.ClearStatus()
 	}
 	return nil
+}
+
+// watchStarted records when a workload's canary watch began and how long it lasts.
+func (fl *Fleet) watchStarted(ref egress.WorkloadRef, d time.Duration) {
+	fl.watchMu.Lock()
+	defer fl.watchMu.Unlock()
+	if fl.watchEnds == nil {
+		fl.watchEnds = map[egress.WorkloadRef]time.Time{}
+	}
+	fl.watchEnds[ref] = time.Now().Add(d)
+}
+
+// watchLeft is how long a workload's canary watch has to go, rounded to the second.
+func (fl *Fleet) watchLeft(ref egress.WorkloadRef) (time.Duration, bool) {
+	fl.watchMu.Lock()
+	defer fl.watchMu.Unlock()
+	end, ok := fl.watchEnds[ref]
+	return max(time.Until(end).Round(time.Second), 0), ok
 }
 
 // SubnetCreation is the subnet a fleet created before migrating. JSON field names are a
@@ -1539,6 +1673,12 @@ type ConnectorCleanup struct {
 	Status    string   `json:"status"` // done (deleted), skipped (still used) or failed
 	Users     []string `json:"users,omitempty"`
 	Error     string   `json:"error,omitempty"`
+
+	err error // Error as an error value, for the exit status
+}
+
+func (cl *ConnectorCleanup) fail(err error) {
+	cl.Status, cl.Error, cl.err = string(egress.StepFailed), err.Error(), err
 }
 
 // Cleanup deletes, once every workload is done, each connector the migrated workloads left
@@ -1560,12 +1700,12 @@ func (fl *Fleet) Cleanup(ctx context.Context, ms []*Migration, also []string) []
 		cref, err := egress.ParseConnectorRef(name, "", "")
 		out[i] = ConnectorCleanup{Connector: name}
 		if err != nil {
-			out[i].Status, out[i].Error = string(egress.StepFailed), err.Error()
+			out[i].fail(err)
 			continue
 		}
 		users, err := p.ConnectorUsers(ctx, cref)
 		if err != nil {
-			out[i].Status, out[i].Error = string(egress.StepFailed), err.Error()
+			out[i].fail(fmt.Errorf("check who uses connector %s: %w", cref.Name, err))
 			continue
 		}
 		if len(users) > 0 {
@@ -1577,7 +1717,7 @@ func (fl *Fleet) Cleanup(ctx context.Context, ms []*Migration, also []string) []
 		}
 		fl.F.IOStreams.Progressf("Deleting connector %s, which nothing uses any more...", cref.Name)
 		if err := p.DeleteConnector(ctx, cref); err != nil {
-			out[i].Status, out[i].Error = string(egress.StepFailed), err.Error()
+			out[i].fail(err)
 			continue
 		}
 		out[i].Status = string(egress.StepDone)
@@ -1642,16 +1782,35 @@ func (m *Migration) ExitCode() (int, string) {
 	return code, r.Error
 }
 
+// blockedMessage says which checks failed. --force is suggested only when it would let the
+// migration through: when every failed check can be forced; otherwise the ones that cannot
+// are named as such.
 func blockedMessage(p egress.Plan) string {
-	var parts []string
-	for _, c := range egress.Failed(p.Checks) {
-		s := c.Name + ": " + c.Message
+	failed := egress.Failed(p.Checks)
+	var parts, forceable, unforceable []string
+	for _, c := range failed {
+		parts = append(parts, c.Name+": "+c.Message)
 		if egress.Forceable(c.Name) {
-			s += " (--force " + c.Name + " to proceed anyway)"
+			forceable = append(forceable, c.Name)
+		} else {
+			unforceable = append(unforceable, c.Name)
 		}
-		parts = append(parts, s)
 	}
-	return fmt.Sprintf("preflight failed for %s, nothing was changed: %s", p.Workload, strings.Join(parts, "; "))
+	msg := fmt.Sprintf("preflight failed for %s, nothing was changed: %s", p.Workload, strings.Join(parts, "; "))
+	switch {
+	case len(unforceable) > 0:
+		msg += fmt.Sprintf(" (%s cannot be forced: fix %s first)", strings.Join(unforceable, ", "), pronounFor(len(unforceable)))
+	case len(forceable) > 0:
+		msg += fmt.Sprintf(" (--force %s to proceed anyway)", strings.Join(forceable, ","))
+	}
+	return msg
+}
+
+func pronounFor(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1696,6 +1855,10 @@ type MigrationReport struct {
 	State            string                 `json:"state,omitempty"`
 	Recovery         []string               `json:"recovery,omitempty"`
 	Notes            []string               `json:"notes,omitempty"`
+
+	// planShown: the plan (checks, steps, notes) was shown before the confirmation, on the
+	// same terminal; the table form then does not list the checks and plan notes again.
+	planShown bool
 }
 
 // Report builds the migration's report.
@@ -1749,6 +1912,7 @@ func (m *Migration) Report(dryRun bool) MigrationReport {
 	default:
 		r.Outcome = egress.OutcomeSkipped
 	}
+	r.humanize()
 	if r.Steps == nil {
 		r.Steps = make([]egress.StepResult, 0, len(p.Steps))
 		for _, s := range p.Steps {
@@ -1769,6 +1933,20 @@ func (m *Migration) Report(dryRun bool) MigrationReport {
 	return r
 }
 
+// humanize says the report's errors in words (see humanizeError).
+func (r *MigrationReport) humanize() {
+	r.Error, r.RollbackError, r.State = humanizeError(r.Error), humanizeError(r.RollbackError), humanizeError(r.State)
+	for i := range r.Notes {
+		r.Notes[i] = humanizeError(r.Notes[i])
+	}
+	if r.Steps != nil {
+		r.Steps = slices.Clone(r.Steps)
+		for i := range r.Steps {
+			r.Steps[i].Error = humanizeError(r.Steps[i].Error)
+		}
+	}
+}
+
 func roundSeconds(d time.Duration) float64 { return roundSecondsF(d.Seconds()) }
 func roundSecondsF(s float64) float64      { return float64(int64(s*1000+0.5)) / 1000 }
 
@@ -1784,7 +1962,9 @@ func (r MigrationReport) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "Workload:\t%s (%s)\n", r.Workload, ref.FullName())
 	fmt.Fprintf(tw, "From:\t%s\n", r.From.VPC)
 	fmt.Fprintf(tw, "To:\t%s\n", r.To.VPC)
-	if len(r.Checks) > 0 {
+	if len(r.Checks) > 0 && r.planShown {
+		fmt.Fprintf(tw, "Checks:\t%s (listed with the plan above)\n", checkCounts(r.Checks))
+	} else if len(r.Checks) > 0 {
 		fmt.Fprintln(tw, "\nChecks:")
 		for _, c := range r.Checks {
 			fmt.Fprintf(tw, "  %s\t%s\t%s\n", strings.ToUpper(string(c.Status)), c.Name, c.Message)
@@ -1795,6 +1975,7 @@ func (r MigrationReport) WriteText(w io.Writer) error {
 	}
 	if len(r.Steps) > 0 {
 		fmt.Fprintln(tw, "\nSteps:")
+		rb := 0
 		for i, s := range r.Steps {
 			desc := s.Description
 			var extra []string
@@ -1813,6 +1994,15 @@ func (r MigrationReport) WriteText(w io.Writer) error {
 			if len(extra) > 0 {
 				desc += " [" + strings.Join(extra, "; ") + "]"
 			}
+			if isRollbackStep(s.Kind) {
+				// The rollback's steps, after the plan's: numbered on their own.
+				if rb == 0 {
+					fmt.Fprintln(tw, "Rollback:")
+				}
+				rb++
+				fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\n", rb, s.Status, s.Kind, desc)
+				continue
+			}
 			fmt.Fprintf(tw, "  %d.\t%s\t%s\t%s\n", i+1, s.Status, s.Kind, desc)
 		}
 	}
@@ -1821,6 +2011,9 @@ func (r MigrationReport) WriteText(w io.Writer) error {
 	}
 	var b strings.Builder
 	notes := append(slices.Clone(r.Plan.Notes), r.Notes...)
+	if r.planShown {
+		notes = slices.Clone(r.Notes)
+	}
 	if len(notes) > 0 {
 		b.WriteString("\nNotes:\n")
 		for _, n := range notes {
@@ -1836,6 +2029,24 @@ func (r MigrationReport) WriteText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// checkCounts sums up checks: "10 passed, 1 warning".
+func checkCounts(cs []egress.Check) string {
+	n := map[egress.CheckStatus]int{}
+	for _, c := range cs {
+		n[c.Status]++
+	}
+	var parts []string
+	for _, x := range []struct {
+		st   egress.CheckStatus
+		word string
+	}{{egress.StatusPass, "passed"}, {egress.StatusWarn, "with a warning"}, {egress.StatusFail, "failed"}, {egress.StatusSkip, "skipped"}} {
+		if n[x.st] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n[x.st], x.word))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (r MigrationReport) outcomeLine() string {
@@ -1879,6 +2090,8 @@ type FleetSummary struct {
 	RolledBack int `json:"rolledBack"`
 	Failed     int `json:"failed"`
 	Skipped    int `json:"skipped"`
+	// CleanupFailed counts the connectors --cleanup could not delete.
+	CleanupFailed int `json:"cleanupFailed"`
 }
 
 func summarize(rs []MigrationReport) FleetSummary {
@@ -1954,8 +2167,12 @@ func (f FleetReport) WriteText(w io.Writer) error {
 	if s.Total == 1 {
 		noun = "workload"
 	}
-	fmt.Fprintf(&b, "\n%d %s: %d migrated, %d no-op, %d planned, %d blocked, %d rolled back, %d failed, %d skipped (%s)\n",
-		s.Total, noun, s.Migrated, s.NoOp, s.Planned, s.Blocked, s.RolledBack, s.Failed, s.Skipped, secs(f.DurationSeconds))
+	fmt.Fprintf(&b, "\n%d %s: %d migrated, %d no-op, %d planned, %d blocked, %d rolled back, %d failed, %d skipped",
+		s.Total, noun, s.Migrated, s.NoOp, s.Planned, s.Blocked, s.RolledBack, s.Failed, s.Skipped)
+	if s.CleanupFailed > 0 {
+		fmt.Fprintf(&b, "; cleanup failed: %s not deleted", plural(s.CleanupFailed, "connector"))
+	}
+	fmt.Fprintf(&b, " (%s)\n", secs(f.DurationSeconds))
 	_, err := io.WriteString(w, b.String())
 	return err
 }

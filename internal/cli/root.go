@@ -30,8 +30,13 @@ The project and region are found as gcloud finds them: the --project and
 active gcloud configuration ([core] project and [run] region). runnet never
 guesses a region.
 
-Results go to stdout as a table (the default on a terminal), JSON (the
-default otherwise) or YAML; progress, prompts and errors go to stderr.
+Results go to stdout as a table (the default, on a terminal or not: colour
+only on a terminal, and never with NO_COLOR set), JSON or YAML (--format json|yaml),
+or gcloud's projections: --format 'value(field,...)' (tab-separated, no header) and
+--format 'csv(field,...)' (a header row, then rows; csv[no-heading](...) drops it),
+where fields are dotted paths into the JSON form (vpc.network). List commands take
+gcloud's --filter (field=value, field:value, !=, ~ regex, NOT, AND, OR). Progress,
+prompts and errors go to stderr.
 
 Environment:
   CLOUDSDK_CORE_PROJECT        project, when --project is not given
@@ -74,12 +79,15 @@ func NewRootCmd(f *Factory) *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			// Checked before any command runs, so that no API call is made
 			// with a bad global flag.
-			if err := checkFormat(cmd, f.OutputFormat()); err != nil {
-				return err
+			return applyGlobalFlags(f, cmd)
+		},
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.Options.Version {
+				// `runnet --version`, as `gcloud --version`: what `runnet version` prints.
+				return NewVersionOptions(f).run()
 			}
-			f.IOStreams.SetQuiet(f.Options.Quiet)
-			f.IOStreams.SetVerbose(f.Options.Verbose)
-			return nil
+			return cmd.Help()
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
@@ -90,12 +98,15 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	o := &f.Options
 	pf.StringVar(&o.Project, "project", "", "Google Cloud project ID (default: CLOUDSDK_CORE_PROJECT, then gcloud's core/project)")
 	pf.StringVar(&o.Region, "region", "", "Cloud Run region (default: CLOUDSDK_RUN_REGION, then gcloud's run/region)")
-	pf.StringVar(&o.Format, "format", "", "output format: table, json or yaml (default: table on a terminal, json otherwise)")
-	pf.BoolVarP(&o.Quiet, "quiet", "q", false, "print no progress or informational messages")
+	pf.StringVar(&o.Format, "format", "", "output format: table (the default), json, yaml, value(FIELD,...) or csv(FIELD,...)")
+	pf.BoolVarP(&o.Quiet, "quiet", "q", false, "disable prompts (as in gcloud: take the default, i.e. --yes) and print no progress or informational messages")
 	pf.BoolVarP(&o.Yes, "yes", "y", false, "answer yes to every confirmation (needed when stdin is not a terminal)")
 	pf.BoolVar(&o.Verbose, "verbose", false, "explain what runnet does, and where settings came from")
+	pf.StringVar(&o.Verbosity, "verbosity", "", "as gcloud's: debug (= --verbose), info or warning (the default), error, critical or none (no progress or informational messages; unlike --quiet, prompts stay)")
+	root.Flags().BoolVar(&o.Version, "version", false, "print runnet's version, as 'runnet version' does")
 	pf.BoolVar(&o.Emulator, "emulator", false, "use the embedded emulator (state kept in the user cache dir) instead of Google Cloud")
 	_ = root.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(printer.Formats, cobra.ShellCompDirectiveNoFileComp))
+	_ = root.RegisterFlagCompletionFunc("verbosity", cobra.FixedCompletions(verbosities, cobra.ShellCompDirectiveNoFileComp))
 
 	root.AddCommand(
 		NewCmdVersion(f, nil),
@@ -126,4 +137,58 @@ func newGroupCmd(use, short string) *cobra.Command {
 			return cmd.Help()
 		},
 	}
+}
+
+// verbosities are the values of --verbosity, as gcloud's.
+var verbosities = []string{"debug", "info", "warning", "error", "critical", "none"}
+
+// applyGlobalFlags checks the global flags and applies them to the factory and its streams,
+// before any command runs.
+func applyGlobalFlags(f *Factory, cmd *cobra.Command) error {
+	o := &f.Options
+	// An empty --project or --region is a mistake (an unset shell variable, say), not a
+	// request for the default.
+	for _, name := range []string{"project", "region"} {
+		if fl := cmd.Flag(name); fl != nil && fl.Changed && strings.TrimSpace(fl.Value.String()) == "" {
+			return exitcode.Usagef("--%s is empty; give a %s, or leave the flag out to use the default (see 'runnet --help')", name, name)
+		}
+	}
+	switch o.Verbosity {
+	case "":
+	case "debug":
+		o.Verbose = true
+	case "info", "warning":
+	case "error", "critical", "none":
+		if o.Verbose {
+			return exitcode.Usagef("--verbose and --verbosity %s contradict each other; give one", o.Verbosity)
+		}
+		// Quiet output, but no --yes: gcloud's --verbosity never answers prompts.
+		f.IOStreams.SetQuiet(true)
+		o.Quiet = true
+	default:
+		return exitcode.Usagef("invalid value %q for --verbosity: must be one of %s", o.Verbosity, strings.Join(verbosities, ", "))
+	}
+	if fl := cmd.Flag("quiet"); fl != nil && fl.Changed && o.Quiet {
+		// gcloud's -q/--quiet disables every prompt and takes its default: here, yes.
+		o.Yes = true
+	}
+	if err := checkFormat(cmd, f.OutputFormat()); err != nil {
+		return err
+	}
+	if fl := cmd.Flag("filter"); fl != nil && fl.Changed {
+		flt, err := printer.ParseFilter(o.Filter)
+		if err != nil {
+			return err
+		}
+		f.filter = flt
+	}
+	f.IOStreams.SetQuiet(o.Quiet)
+	f.IOStreams.SetVerbose(o.Verbose)
+	return nil
+}
+
+// addFilterFlag gives a list command gcloud's --filter: the printer keeps the listed
+// resources that match it.
+func addFilterFlag(f *Factory, cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.Options.Filter, "filter", "", printer.FilterHelp)
 }

@@ -26,6 +26,9 @@ func ValidateEmulatorHost(v string) error {
 	if host == "" {
 		return bad("no host")
 	}
+	if strings.HasPrefix(v, "[") && (net.ParseIP(host) == nil || !strings.Contains(host, ":")) {
+		return bad("brackets hold an IPv6 address only")
+	}
 	if ip := net.ParseIP(host); ip == nil {
 		for _, label := range strings.Split(host, ".") {
 			if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {

@@ -584,7 +584,7 @@ func TestAttachPinnedTraffic(t *testing.T) {
 	}
 	er.assertUnchanged(t, before, "attach on pinned traffic")
 
-	r = er.run(t, false, "", append(args, "--no-traffic")...)
+	r = er.run(t, false, "", append(args, "--no-traffic", "--format", "json")...)
 	if r.code != 0 || !strings.Contains(r.stderr, "is serving 0 percent of traffic") || !strings.Contains(r.stderr, "--move-traffic") {
 		t.Fatalf("--no-traffic: exit %d: %s", r.code, r.stderr)
 	}

@@ -97,7 +97,7 @@ type StatusOptions struct {
 // NewCmdStatus returns `runnet status`. runF, if not nil, replaces the run step (for tests).
 func NewCmdStatus(f *Factory, runF func(context.Context, *StatusOptions) error) *cobra.Command {
 	o := &StatusOptions{f: f}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "status [WORKLOAD...]",
 		Short: "Show the egress mode, VPC settings and latest revisions of workloads",
 		Long:  statusLong,
@@ -121,6 +121,8 @@ func NewCmdStatus(f *Factory, runF func(context.Context, *StatusOptions) error) 
 			return o.run(cmd.Context())
 		},
 	}
+	addFilterFlag(f, cmd)
+	return cmd
 }
 
 // complete parses every workload (all input is checked before any API call).

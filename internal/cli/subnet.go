@@ -208,6 +208,9 @@ type SubnetDetail struct {
 	WouldRunOut bool `json:"wouldRunOut"`
 }
 
+// Table renders the subnet as FIELD VALUE rows (the table format of describe).
+func (d SubnetDetail) Table() ([]string, [][]string) { return fieldTable(d) }
+
 // AutoRange explains a range chosen by --range auto.
 type AutoRange struct {
 	Prefix int `json:"prefix"`
@@ -603,6 +606,7 @@ of the total, and flow logs.`,
 		},
 	}
 	cmd.Flags().StringVar(&o.Network, "network", "", "only the subnets of this network")
+	addFilterFlag(f, cmd)
 	return cmd
 }
 
@@ -655,7 +659,8 @@ func NewCmdSubnetDescribe(f *Factory, runF func(context.Context, *SubnetDescribe
 	return &cobra.Command{
 		Use:   "describe NAME",
 		Short: "Show a subnet's utilization and what uses it",
-		Long: `Show a subnet (as YAML in the table format, like gcloud's describe) with its
+		Long: `Show a subnet (in the table format, one FIELD VALUE row each; --format yaml or
+json for the document) with its
 utilization: usable addresses, addresses reserved now, the serverless-ipv4-*
 reservations Cloud Run holds for Direct VPC egress, free /28 blocks; the
 workloads of the project that use it for Direct VPC egress (template or serving revisions), what they

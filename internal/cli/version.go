@@ -20,7 +20,7 @@ type VersionOptions struct {
 // NewCmdVersion returns `runnet version`. runF, if not nil, replaces the
 // command's run step (for tests).
 func NewCmdVersion(f *Factory, runF func(*VersionOptions) error) *cobra.Command {
-	opts := &VersionOptions{Printer: f.Printer}
+	opts := NewVersionOptions(f)
 	return &cobra.Command{
 		Use:   "version",
 		Short: "Print runnet's version, commit and Go version",
@@ -45,6 +45,11 @@ With --format json or yaml the fields are version, commit and go.`,
 	}
 }
 
+// NewVersionOptions returns the options of `runnet version` (and `runnet --version`).
+func NewVersionOptions(f *Factory) *VersionOptions {
+	return &VersionOptions{Printer: f.Printer}
+}
+
 func (o *VersionOptions) complete() {
 	o.Info = buildinfo.Get()
 }
@@ -52,6 +57,9 @@ func (o *VersionOptions) complete() {
 func (o *VersionOptions) validate() error { return nil }
 
 func (o *VersionOptions) run() error {
+	if o.Info.Version == "" {
+		o.complete()
+	}
 	p, err := o.Printer()
 	if err != nil {
 		return err

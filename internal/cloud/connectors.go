@@ -198,8 +198,12 @@ func (s ConnectorSpec) Differences(c *Connector) []string {
 	s = s.withDefaults()
 	var d []string
 	diff := func(field, want, got string) {
-		if want != got {
-			d = append(d, fmt.Sprintf("%s is %s, not %s", field, orNone(got), orNone(want)))
+		switch {
+		case want == got:
+		case want == "":
+			d = append(d, fmt.Sprintf("%s is %s, where none was asked for", field, got))
+		default:
+			d = append(d, fmt.Sprintf("%s is %s, not %s", field, orNone(got), want))
 		}
 	}
 	if s.IPCIDRRange != "" || c.IPCIDRRange != "" {

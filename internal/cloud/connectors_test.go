@@ -95,7 +95,7 @@ func TestConnectorSpecDifferences(t *testing.T) {
 	}
 	d := ConnectorSpec{Ref: testConnRef, IPCIDRRange: "10.8.1.0/28", Network: "run-vpc"}.Differences(inSubnet)
 	if got := strings.Join(d, "; "); !strings.Contains(got, "ipCidrRange is not set, not 10.8.1.0/28") ||
-		!strings.Contains(got, "subnet is projects/p-123456/regions/asia-northeast1/subnetworks/sn, not not set") {
+		!strings.Contains(got, "subnet is projects/p-123456/regions/asia-northeast1/subnetworks/sn, where none was asked for") {
 		t.Errorf("range vs subnet: %s", got)
 	}
 }

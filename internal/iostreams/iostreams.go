@@ -36,9 +36,12 @@ type IOStreams struct {
 	animate                        bool       // spinners may be drawn (spinner.go)
 	termWidth                      func() int // stderr's width in columns; nil: unknown
 
-	mu      sync.Mutex // guards inBuf, spinner and writes to ErrOut from Progressf/Verbosef
-	inBuf   *bufio.Reader
-	spinner *Spinner // the spinner on stderr's last line, if any
+	mu    sync.Mutex // guards inBuf, spinner, status and writes to ErrOut from Progressf/Verbosef/Statusf
+	inBuf *bufio.Reader
+	// spinner is the spinner on stderr's last line, if any (spinner.go).
+	spinner *Spinner
+	// status is set while a Statusf line is on the terminal, to be replaced.
+	status bool
 }
 
 // System returns the process's streams, with terminals detected.
@@ -195,6 +198,7 @@ func (s *IOStreams) writeErrLine(format string, args ...any) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.clearStatusLocked()
 	sp := s.spinner
 	if sp != nil {
 		sp.clearLocked()
@@ -202,5 +206,34 @@ func (s *IOStreams) writeErrLine(format string, args ...any) {
 	io.WriteString(s.ErrOut, msg)
 	if sp != nil {
 		sp.drawLocked() // below the message
+	}
+}
+
+// Statusf shows a one-line status on ErrOut (a wait's progress, say) that the next status,
+// progress or verbose line replaces: only when stderr is a terminal and the streams are not
+// quiet. ClearStatus removes it.
+func (s *IOStreams) Statusf(format string, args ...any) {
+	if s.quiet || !s.stderrTTY {
+		return
+	}
+	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	io.WriteString(s.ErrOut, clearLine+msg)
+	s.status = true
+}
+
+// ClearStatus removes the status line Statusf showed, if any (before writing to ErrOut
+// directly).
+func (s *IOStreams) ClearStatus() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clearStatusLocked()
+}
+
+func (s *IOStreams) clearStatusLocked() {
+	if s.status {
+		io.WriteString(s.ErrOut, clearLine)
+		s.status = false
 	}
 }

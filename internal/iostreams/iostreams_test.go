@@ -166,3 +166,27 @@ func TestSystem(t *testing.T) {
 		t.Fatal("System() left a stream nil")
 	}
 }
+
+// A status line is shown on a terminal only, replaced by the next one, and cleared before the
+// next progress line.
+func TestStatusLine(t *testing.T) {
+	s, _, _, errOut := Test()
+	s.Statusf("waiting: %ds left", 3)
+	if errOut.Len() != 0 {
+		t.Fatalf("status without a terminal: %q", errOut.String())
+	}
+	s.SetStderrTTY(true)
+	s.Statusf("waiting: %ds left", 3)
+	s.Statusf("waiting: %ds left", 2)
+	s.Progressf("next step")
+	s.ClearStatus() // nothing shown: nothing written
+	want := "\r\x1b[Kwaiting: 3s left\r\x1b[Kwaiting: 2s left\r\x1b[Knext step\n"
+	if errOut.String() != want {
+		t.Errorf("stderr %q, want %q", errOut.String(), want)
+	}
+	s.SetQuiet(true)
+	s.Statusf("hidden")
+	if errOut.String() != want {
+		t.Errorf("quiet: %q", errOut.String())
+	}
+}

@@ -6,10 +6,15 @@
 // encoding/json (its json struct tags name the fields) and the YAML is built
 // from that JSON with the key order kept, so the two formats never drift.
 //
-// The table format is for humans. A value renders as a table when it (or each
-// element of a slice) implements Tabler; a value with a free-form human form
-// implements TextWriter; any other value is shown as YAML, like gcloud's
-// describe commands.
+// The table format is for humans, and the default wherever stdout goes. A value
+// renders as a table when it (or each element of a slice) implements Tabler
+// (FieldRows makes a FIELD/VALUE table of any value); a value with a free-form
+// human form implements TextWriter; any other value is shown as YAML. Colour
+// (SetColor) is for terminals only.
+//
+// gcloud's value(...) and csv(...) projections pick fields of the JSON form
+// (projection.go), and a Filter keeps the elements of a list that match a
+// gcloud-style --filter expression (filter.go).
 package printer
 
 import (
@@ -20,7 +25,7 @@ import (
 	"io"
 	"reflect"
 	"strings"
-	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"go.yaml.in/yaml/v3"
@@ -33,18 +38,23 @@ const (
 	YAML  = "yaml"
 )
 
-// Formats lists the valid values of --format.
+// Formats lists the simple values of --format (value(...) and csv(...) take fields; see
+// projection.go).
 var Formats = []string{Table, JSON, YAML}
 
-// Validate reports a usage error (exit code 2) if format is not one of
-// Formats.
+// Validate reports a usage error (exit code 2) if format is not one of Formats or a valid
+// value(...) or csv(...) projection.
 func Validate(format string) error {
 	for _, f := range Formats {
 		if format == f {
 			return nil
 		}
 	}
-	return exitcode.Usagef("invalid value %q for --format: must be one of %s", format, strings.Join(Formats, ", "))
+	if isProjection(format) {
+		_, err := parseProjection(format)
+		return err
+	}
+	return exitcode.Usagef("invalid value %q for --format: must be one of %s, or value(FIELD,...) or csv(FIELD,...)", format, strings.Join(Formats, ", "))
 }
 
 // Tabler is implemented by values that render as a table. Headers are shown
@@ -67,6 +77,9 @@ type TextWriter interface {
 type Printer struct {
 	w      io.Writer
 	format string
+	proj   *projection
+	color  bool
+	filter *Filter
 }
 
 // New returns a printer that writes to w in format, which must pass Validate.
@@ -74,26 +87,42 @@ func New(w io.Writer, format string) (*Printer, error) {
 	if err := Validate(format); err != nil {
 		return nil, err
 	}
-	return &Printer{w: w, format: format}, nil
+	p := &Printer{w: w, format: format}
+	if isProjection(format) {
+		p.proj, _ = parseProjection(format)
+	}
+	return p, nil
 }
 
 // Format returns the printer's format.
 func (p *Printer) Format() string { return p.format }
 
-// Structured reports whether the output is for machines (json or yaml), so a
-// command can skip decorations meant for humans.
+// Structured reports whether the output is for machines (json, yaml, or a value or csv
+// projection), so a command can skip decorations meant for humans.
 func (p *Printer) Structured() bool { return p.format != Table }
+
+// SetColor turns colour on or off in the table format (state words, PASS/FAIL/WARN). Only
+// for a terminal: see ColorWanted.
+func (p *Printer) SetColor(on bool) { p.color = on }
+
+// SetFilter makes Print keep only the elements of a list that match f (nil: all).
+func (p *Printer) SetFilter(f *Filter) { p.filter = f }
 
 // Print writes v in the printer's format.
 func (p *Printer) Print(v any) error {
-	switch p.format {
-	case JSON:
-		return writeJSON(p.w, v)
-	case YAML:
-		return writeYAML(p.w, v)
-	default:
-		return writeHuman(p.w, v)
+	v, err := p.filter.Apply(v)
+	if err != nil {
+		return err
 	}
+	switch {
+	case p.proj != nil:
+		return p.proj.write(p.w, v)
+	case p.format == JSON:
+		return writeJSON(p.w, v)
+	case p.format == YAML:
+		return writeYAML(p.w, v)
+	}
+	return writeHuman(p.w, v, p.color)
 }
 
 func marshalJSON(v any) ([]byte, error) {
@@ -223,16 +252,24 @@ func decodeNode(dec *json.Decoder) (*yaml.Node, error) {
 
 var tablerType = reflect.TypeFor[Tabler]()
 
-func writeHuman(w io.Writer, v any) error {
+func writeHuman(w io.Writer, v any, color bool) error {
 	switch t := v.(type) {
 	case TextWriter:
-		return t.WriteText(w)
+		if !color {
+			return t.WriteText(w)
+		}
+		var buf bytes.Buffer
+		if err := t.WriteText(&buf); err != nil {
+			return err
+		}
+		_, err := io.WriteString(w, colorText(buf.String()))
+		return err
 	case Tabler:
 		headers, rows := t.Table()
-		return writeTable(w, headers, rows)
+		return writeTable(w, headers, rows, color)
 	}
 	if headers, rows, ok := sliceTable(v); ok {
-		return writeTable(w, headers, rows)
+		return writeTable(w, headers, rows, color)
 	}
 	return writeYAML(w, v)
 }
@@ -279,7 +316,7 @@ func sliceTable(v any) (headers []string, rows [][]string, ok bool) {
 // cellReplacer keeps each cell on one line and in one column.
 var cellReplacer = strings.NewReplacer("\t", " ", "\n", " ", "\r", " ")
 
-func writeTable(w io.Writer, headers []string, rows [][]string) error {
+func writeTable(w io.Writer, headers []string, rows [][]string, color bool) error {
 	if len(headers) == 0 && len(rows) == 0 {
 		return nil
 	}
@@ -287,37 +324,59 @@ func writeTable(w io.Writer, headers []string, rows [][]string) error {
 	for _, r := range rows {
 		ncol = max(ncol, len(r))
 	}
-	var buf bytes.Buffer
-	tw := tabwriter.NewWriter(&buf, 0, 8, 3, ' ', 0)
-	line := make([]string, ncol)
-	writeLine := func(cells []string, upper bool) {
-		// Every line has every column, so that tabwriter aligns them all
-		// as one block.
+	// Every line has every column, so that they all align as one block.
+	lines := make([][]string, 0, len(rows)+1)
+	cells := func(src []string, upper bool) []string {
+		line := make([]string, ncol)
 		for i := range line {
-			line[i] = ""
-			if i < len(cells) {
-				c := cellReplacer.Replace(cells[i])
+			if i < len(src) {
+				c := cellReplacer.Replace(src[i])
 				if upper {
 					c = strings.ToUpper(c)
 				}
 				line[i] = c
 			}
 		}
-		fmt.Fprintln(tw, strings.Join(line, "\t"))
+		return line
 	}
 	if len(headers) > 0 {
-		writeLine(headers, true)
+		lines = append(lines, cells(headers, true))
 	}
 	for _, r := range rows {
-		writeLine(r, false)
+		lines = append(lines, cells(r, false))
 	}
-	if err := tw.Flush(); err != nil {
-		return err
+	width := make([]int, ncol)
+	for _, l := range lines {
+		for i, c := range l {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
 	}
-	// Empty trailing cells leave padding behind: drop it.
+	// Colour goes to the cells of state and status columns, after the padding is worked
+	// out (escape sequences take no room on the screen).
+	colored := make([]bool, ncol)
+	if color {
+		for i, h := range headers {
+			colored[i] = colorColumns[strings.ToLower(h)]
+		}
+	}
 	var out bytes.Buffer
-	for l := range strings.Lines(buf.String()) {
-		out.WriteString(strings.TrimRight(l, " \n"))
+	for li, l := range lines {
+		var b strings.Builder
+		for i, c := range l {
+			if i > 0 {
+				b.WriteString("   ")
+			}
+			text := c
+			if colored[i] && !(li == 0 && len(headers) > 0) {
+				text = colorWord(c)
+			}
+			b.WriteString(text)
+			if i < ncol-1 {
+				b.WriteString(strings.Repeat(" ", width[i]-utf8.RuneCountInString(c)))
+			}
+		}
+		// Empty trailing cells leave padding behind: drop it.
+		out.WriteString(strings.TrimRight(b.String(), " "))
 		out.WriteByte('\n')
 	}
 	_, err := w.Write(out.Bytes())

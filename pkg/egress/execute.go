@@ -369,7 +369,8 @@ type StepResult struct {
 	Revision string `json:"revision,omitempty"`
 	// Execution is the job execution the step ran.
 	Execution string `json:"execution,omitempty"`
-	// Percent is the new revision's share of traffic after a shift-traffic step.
+	// Percent is, after a shift-traffic step, the new revision's share of the traffic the
+	// previous revision served (see Step.Percent).
 	Percent int `json:"percent,omitempty"`
 	// Note says more: why a step was skipped, what was kept.
 	Note string `json:"note,omitempty"`
@@ -574,6 +575,8 @@ type runState struct {
 	jOnServer bool
 	// resumed is set for a run that continues a journal (Resume).
 	resumed bool
+	// reason is why the run rolls back, for the journal.
+	reason string
 }
 
 func (r *runState) ref() WorkloadRef { return r.plan.Workload }
@@ -660,18 +663,18 @@ func (r *runState) run(ctx context.Context, from int) {
 	for i := from; i < len(p.Steps); i++ {
 		err := ctx.Err()
 		if err != nil {
-			err = fmt.Errorf("interrupted before step %d (%s): %w", i+1, p.Steps[i].Kind, err)
-		} else {
-			err = r.beginStep(ctx, i)
+			err = interrupted(err, fmt.Sprintf("interrupted before step %d (%s)", i+1, p.Steps[i].Kind))
+		} else if err = r.beginStep(ctx, i); err != nil && ctx.Err() != nil {
+			err = interrupted(errors.Join(ctx.Err(), err), fmt.Sprintf("interrupted before step %d (%s)", i+1, p.Steps[i].Kind))
 		}
 		if err == nil {
 			err = r.do(ctx, i)
 			switch {
 			case err == nil || ctx.Err() == nil:
 			case errors.Is(err, ctx.Err()):
-				err = fmt.Errorf("interrupted during step %d (%s): %w", i+1, p.Steps[i].Kind, err)
+				err = interrupted(err, fmt.Sprintf("interrupted during step %d (%s)", i+1, p.Steps[i].Kind))
 			default:
-				err = fmt.Errorf("interrupted during step %d (%s): %w (%w)", i+1, p.Steps[i].Kind, ctx.Err(), err)
+				err = interrupted(errors.Join(ctx.Err(), err), fmt.Sprintf("interrupted during step %d (%s): %s", i+1, p.Steps[i].Kind, err))
 			}
 			if err != nil {
 				r.res.Steps[i].Status = StepFailed
@@ -1151,8 +1154,12 @@ func (r *runState) rollback(ctx context.Context, cause error) {
 	defer cancel()
 	_ = r.observe(rctx, Event{Kind: EventRollbackStarted, Message: "rolling back: " + cause.Error()})
 	if r.held {
-		// The journal says so first: a process that dies now is resumed as a rollback.
+		// The journal says so first (and why): a process that dies now is resumed as a
+		// rollback, for this reason.
 		r.phase = PhaseRollingBack
+		if r.reason == "" {
+			r.reason = truncateReason(cause.Error())
+		}
 		_ = r.journalOnly(rctx, false, false)
 	}
 
@@ -1193,6 +1200,28 @@ func (r *runState) rollback(ctx context.Context, cause error) {
 		r.res.Traffic = slices.Clone(r.cur.Traffic)
 	}
 	_ = r.observe(rctx, Event{Kind: EventRollbackFinished, Message: "restored the previous settings and traffic"})
+}
+
+// interruptedError is a run stopped by the cancellation of its context (Ctrl-C, SIGTERM): its
+// message says so in words, and the context's error stays in the chain.
+type interruptedError struct {
+	msg string
+	err error
+}
+
+func (e *interruptedError) Error() string { return e.msg }
+func (e *interruptedError) Unwrap() error { return e.err }
+
+func interrupted(err error, msg string) error { return &interruptedError{msg: msg, err: err} }
+
+// maxReasonBytes bounds the reason a journal keeps (annotations are small).
+const maxReasonBytes = 1024
+
+func truncateReason(s string) string {
+	if len(s) <= maxReasonBytes {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxReasonBytes-3], "") + "..."
 }
 
 func (r *runState) rollbackContext(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -1277,12 +1306,23 @@ func (r *runState) restore(ctx context.Context) error {
 	return nil
 }
 
-// describeStuck says where the workload stands after a failed rollback and how to finish.
+// describeTimeout bounds the fresh read that says where a workload stands after a failed
+// rollback: it runs even when the rollback's own context has ended (a second interrupt), well
+// within the grace runnet has then to report and exit.
+const describeTimeout = 5 * time.Second
+
+// describeStuck says where the workload stands after a failed rollback and how to finish. The
+// state comes from a fresh read in a context of its own (ctx may have ended: a second
+// interrupt); when even that fails, it is the last state seen, and says so.
 func (r *runState) describeStuck(ctx context.Context) {
 	ref, orig := r.ref(), r.res.Original
-	cur, err := r.e.Platform.GetWorkload(ctx, ref)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), describeTimeout)
+	cur, err := r.e.Platform.GetWorkload(rctx, ref)
+	cancel()
+	stale := ""
 	if err != nil {
 		cur = r.cur
+		stale = fmt.Sprintf(" (as last seen: it could not be read again: %v)", err)
 	}
 	if cur != nil {
 		state := fmt.Sprintf("template: %s", describeVPCShort(cur.VPC))
@@ -1293,7 +1333,7 @@ func (r *runState) describeStuck(ctx context.Context) {
 			}
 			state += fmt.Sprintf("; traffic: %s; latest ready revision %s", DescribeTraffic(serving), orUnset(cur.LatestReady))
 		}
-		r.res.State = state
+		r.res.State = state + stale
 		r.res.Traffic = slices.Clone(cur.Traffic)
 	}
 	r.res.Recovery = recoveryCommands(ref, orig)
@@ -1336,11 +1376,51 @@ func recoveryCommands(ref WorkloadRef, orig Original) []string {
 	default:
 		out = append(out, fmt.Sprintf("runnet detach %s --yes%s", ref, where))
 	}
-	if ref.Kind == KindService && orig.LatestReady != "" {
-		out = append(out, fmt.Sprintf("gcloud run services update-traffic %s --to-revisions %s=100%s  (then --to-latest if the traffic followed the latest revision: %s)",
-			ref.Name, orig.LatestReady, where, DescribeTraffic(orig.Traffic)))
+	if ref.Kind == KindService {
+		out = append(out, restoreTrafficCommand(ref, orig.Traffic)+where)
 	}
 	return out
+}
+
+// restoreTrafficCommand is the gcloud command that puts a service's traffic split back exactly
+// as ts: every share (LATEST for entries that follow the latest revision) and every tag (tags
+// not in ts are removed, runnet's own included).
+func restoreTrafficCommand(ref WorkloadRef, ts []TrafficTarget) string {
+	cmd := "gcloud run services update-traffic " + ref.Name
+	var order []string
+	share := map[string]int{}
+	var tags []string
+	for _, t := range ts {
+		rev := t.Revision
+		if t.Latest {
+			rev = "LATEST"
+		}
+		if t.Percent > 0 {
+			if _, ok := share[rev]; !ok {
+				order = append(order, rev)
+			}
+			share[rev] += t.Percent
+		}
+		if t.Tag != "" {
+			tags = append(tags, t.Tag+"="+rev)
+		}
+	}
+	switch {
+	case len(ts) == 0 || len(order) == 1 && order[0] == "LATEST":
+		cmd += " --to-latest"
+	default:
+		parts := make([]string, 0, len(order))
+		for _, rev := range order {
+			parts = append(parts, fmt.Sprintf("%s=%d", rev, share[rev]))
+		}
+		cmd += " --to-revisions " + strings.Join(parts, ",")
+	}
+	if len(tags) > 0 {
+		cmd += " --set-tags " + strings.Join(tags, ",")
+	} else {
+		cmd += " --clear-tags"
+	}
+	return cmd
 }
 
 // describeVPCShort describes VPC settings in a few words.

@@ -515,7 +515,7 @@ func TestExecuteRollbackFails(t *testing.T) {
 		t.Errorf("state %q", res.State)
 	}
 	if len(res.Recovery) != 2 || !strings.HasPrefix(res.Recovery[0], "runnet attach run-service --connector projects/my-project/locations/asia-northeast1/connectors/run-connector") ||
-		!strings.Contains(res.Recovery[1], "--to-revisions run-service-00001-abc=100") {
+		res.Recovery[1] != "gcloud run services update-traffic run-service --to-latest --clear-tags --project my-project --region asia-northeast1" {
 		t.Errorf("recovery %q", res.Recovery)
 	}
 	if got := statuses(res); !strings.HasSuffix(got, "restore-template:failed") {
@@ -775,5 +775,31 @@ func TestTrafficArithmetic(t *testing.T) {
 	}
 	if got := DescribeTraffic(deployTraffic([]TrafficTarget{{Latest: true, Percent: 100, Tag: "live"}}, r0, "t")); got != "s-00001-aaa 100% (tag live), latest 0% (tag t)" {
 		t.Errorf("deployTraffic = %s", got)
+	}
+}
+
+// The recovery command puts the split back exactly as the journal holds it: every share,
+// LATEST for entries that follow the latest revision, and every tag (others removed).
+func TestRestoreTrafficCommand(t *testing.T) {
+	ref := WorkloadRef{Kind: KindService, Project: "p", Region: "r", Name: "svc"}
+	for _, tt := range []struct {
+		ts   []TrafficTarget
+		want string
+	}{
+		{nil, "--to-latest --clear-tags"},
+		{[]TrafficTarget{{Latest: true, Percent: 100}}, "--to-latest --clear-tags"},
+		{[]TrafficTarget{{Revision: "svc-1", Percent: 100}}, "--to-revisions svc-1=100 --clear-tags"},
+		{[]TrafficTarget{
+			{Revision: "svc-1", Percent: 80, Tag: "blue"},
+			{Latest: true, Percent: 20, Tag: "green"},
+			{Revision: "svc-0", Percent: 0, Tag: "old"},
+		}, "--to-revisions svc-1=80,LATEST=20 --set-tags blue=svc-1,green=LATEST,old=svc-0"},
+		{[]TrafficTarget{{Latest: true, Percent: 100, Tag: "live"}, {Revision: "svc-1", Tag: "pinned"}}, "--to-latest --set-tags live=LATEST,pinned=svc-1"},
+		{[]TrafficTarget{{Revision: "svc-1", Percent: 50}, {Revision: "svc-1", Percent: 30, Tag: "a"}, {Revision: "svc-2", Percent: 20}},
+			"--to-revisions svc-1=80,svc-2=20 --set-tags a=svc-1"},
+	} {
+		if got, want := restoreTrafficCommand(ref, tt.ts), "gcloud run services update-traffic svc "+tt.want; got != want {
+			t.Errorf("%v:\n got %s\nwant %s", tt.ts, got, want)
+		}
 	}
 }

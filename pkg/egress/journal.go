@@ -77,6 +77,8 @@ type Journal struct {
 	Expires time.Time `json:"expires"`
 	// Phase is what the run is doing.
 	Phase JournalPhase `json:"phase"`
+	// Reason is why the run is rolling back (PhaseRollingBack): the error that stopped it.
+	Reason string `json:"reason,omitempty"`
 	// Step is the index (in Steps) of the step reached: the last one started.
 	Step int `json:"step"`
 	// Summary describes the plan in a few words.
@@ -225,9 +227,11 @@ func (j *Journal) Plan() Plan {
 			p.MoveFrom = []string{}
 		}
 	}
+	moving := p.moveFrom(j.Original)
+	share := movingShare(j.Original.Traffic, j.Original.LatestReady, moving)
 	for _, s := range j.Steps {
 		p.Steps = append(p.Steps, Step{Kind: s.Kind, Resource: s.Resource, Percent: s.Percent, Tag: s.Tag, WaitSeconds: s.WaitSeconds, Force: s.Force,
-			Description: describeJournalStep(s, j.Workload)})
+			Description: describeJournalStep(s, j.Workload, share, describeMoving(nil, moving))})
 		if s.Kind == StepShiftTraffic {
 			p.Canary = append(p.Canary, s.Percent)
 		}
@@ -235,7 +239,7 @@ func (j *Journal) Plan() Plan {
 	return p
 }
 
-func describeJournalStep(s JournalStep, ref WorkloadRef) string {
+func describeJournalStep(s JournalStep, ref WorkloadRef, share int, moving string) string {
 	switch s.Kind {
 	case StepCreateSubnet:
 		return "create subnetwork " + lastPathSegment(s.Resource)
@@ -244,7 +248,7 @@ func describeJournalStep(s JournalStep, ref WorkloadRef) string {
 	case StepVerify:
 		return "wait until the new revision is ready"
 	case StepShiftTraffic:
-		return fmt.Sprintf("send %d%% of traffic to the new revision", s.Percent)
+		return shiftDescription(s.Percent, share, moving, "the new revision", false)
 	case StepUpdateTemplate:
 		return fmt.Sprintf("update the %s's template", ref.Kind.noun())
 	case StepRunExecution:

@@ -34,7 +34,7 @@ func (r *runState) journal() *Journal {
 	j := &Journal{
 		Version: JournalVersion, ID: r.jid, Who: cfg.Who, PID: cfg.PID,
 		Started: r.started.UTC().Truncate(time.Second), Updated: now.UTC().Truncate(time.Second), Expires: now.Add(lease).UTC().Truncate(time.Second),
-		Phase: r.phase, Step: r.step, Summary: r.summary(), Workload: r.ref(),
+		Phase: r.phase, Step: r.step, Summary: r.summary(), Workload: r.ref(), Reason: r.reason,
 		Original: r.res.Original, To: r.plan.To, NewRevision: r.res.NewRevision, Tag: r.res.Tag, Subnet: r.subnet,
 		Into: r.plan.Into,
 	}
@@ -58,7 +58,7 @@ func (r *runState) journal() *Journal {
 
 func (r *runState) summary() string {
 	p := r.plan
-	return fmt.Sprintf("migrate %s from %s to %s in %d steps", p.Workload, p.FromMode, p.ToMode, len(p.Steps))
+	return fmt.Sprintf("migrate %s from %s to %s in %s", p.Workload, p.FromMode, p.ToMode, plural(len(p.Steps), "step"))
 }
 
 func (r *runState) encodeJournal() (string, error) {
@@ -210,13 +210,30 @@ func (e *Executor) Resume(ctx context.Context, req ResumeRequest) *Result {
 		}
 	}
 	if req.Rollback || j.Phase == PhaseRollingBack {
-		cause := "resumed with --rollback"
-		if !req.Rollback {
-			cause = "the run being resumed was rolling back"
+		// A run that was rolling back when it died had failed: its journal says why.
+		reason := ""
+		if j.Phase == PhaseRollingBack {
+			reason = j.Reason
+			if reason == "" {
+				reason = "the interrupted run was rolling back (its journal does not say why)"
+			}
+			r.reason = reason
 		}
-		r.rollback(ctx, errors.New(cause))
-		if r.res.Outcome == OutcomeRolledBack && req.Rollback {
+		cause := errors.New("resumed with --rollback")
+		if !req.Rollback {
+			cause = errors.New(reason)
+		}
+		r.rollback(ctx, cause)
+		switch {
+		case r.res.Outcome == OutcomeRolledBack && req.Rollback:
+			// Undone, as asked: success. What the interrupted run had met is a note.
 			r.res.Err, r.res.Error = nil, ""
+			if reason != "" {
+				r.res.Notes = append(r.res.Notes, "the interrupted run was rolling back: "+reason)
+			}
+		case r.res.Error == "":
+			// Finishing a rollback ends as that run would have: rolled back, for its reason.
+			r.fail(cause)
 		}
 		r.keptNotes()
 		return r.finish(ctx, start)

@@ -43,8 +43,9 @@ type Step struct {
 	// Resource is the full name of what the step changes (the workload,
 	// the subnetwork, the connector).
 	Resource string `json:"resource,omitempty"`
-	// Percent is the new revision's share of traffic after a shift-traffic
-	// step.
+	// Percent is, after a shift-traffic step, the new revision's share of
+	// the traffic the previous revision served (of all traffic when it
+	// served it all; other parts of a split are kept).
 	Percent int `json:"percent,omitempty"`
 	// Tag is the revision tag of a deploy-revision step.
 	Tag string `json:"tag,omitempty"`
@@ -323,18 +324,10 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 			p.Steps = append(p.Steps, Step{Kind: StepVerify, Description: fmt.Sprintf("check that revision %s, which has these settings already, is Ready", p.Into), Resource: ref.FullName()})
 		}
 		pinned := serving != nil && (serving.Pinned || len(p.MoveFrom) > 1 || len(p.MoveFrom) == 1 && p.MoveFrom[0] != w.LatestReady)
+		share := movingShare(w.Traffic, w.LatestReady, p.MoveFrom)
 		for i, pct := range canary {
 			s := Step{Kind: StepShiftTraffic, Resource: ref.FullName(), Percent: pct}
-			switch {
-			case pct == 100 && pinned:
-				s.Description = fmt.Sprintf("move the traffic of %s to %s, in %s place in the split (tags kept; the old revisions stay deployed for rollback)", moving, newRevisionNoun(p.Into), itsOrTheir(len(p.MoveFrom)))
-			case pct == 100:
-				s.Description = fmt.Sprintf("send 100%% of traffic to %s (the old revisions stay deployed for rollback)", newRevisionNoun(p.Into))
-			case pinned:
-				s.Description = fmt.Sprintf("send %d%% of the traffic of %s to %s", pct, moving, newRevisionNoun(p.Into))
-			default:
-				s.Description = fmt.Sprintf("send %d%% of traffic to %s", pct, newRevisionNoun(p.Into))
-			}
+			s.Description = shiftDescription(pct, share, moving, newRevisionNoun(p.Into), pinned)
 			if i < len(canary)-1 && opts.StepWait > 0 {
 				s.WaitSeconds = opts.StepWait.Seconds()
 				s.Description += fmt.Sprintf(", then watch its health for %s", opts.StepWait)
@@ -456,6 +449,47 @@ func stragglerNotes(s *ServingState, to VPC) []string {
 			r.Name, strings.Join(r.Tags, ", "), describeVPCShort(r.VPC), s.Ref.Name, strings.Join(r.Tags, ",")))
 	}
 	return out
+}
+
+// movingShare is the share of all traffic (0 to 100) the revisions from serve in the split ts
+// with its latest entry pinned to latestReady: what a canary moves a part of. With no split
+// read, the latest revision serves everything.
+func movingShare(ts []TrafficTarget, latestReady string, from []string) int {
+	if len(ts) == 0 {
+		return 100
+	}
+	base := PinLatest(ts, latestReady)
+	n := 0
+	for _, f := range from {
+		n += shareOf(base, f)
+	}
+	return n
+}
+
+// shiftDescription says what a shift-traffic step sends, in the percentages of all traffic
+// that it really sends: the step moves pct percent of the share (0 to 100) that the moving
+// revisions serve, rounded as the executor rounds it (canaryTraffic), and leaves every other
+// part of the split alone. pinned says the moving revisions are pinned by name, so the last
+// step puts the new revision in their place in the split.
+func shiftDescription(pct, share int, moving, into string, pinned bool) string {
+	switch {
+	case pct >= 100 && pinned:
+		place := "its"
+		if strings.HasPrefix(moving, "revisions ") {
+			place = "their"
+		}
+		return fmt.Sprintf("move the traffic of %s to %s, in %s place in the split (tags kept; the old revisions stay deployed for rollback)", moving, into, place)
+	case share >= 100 && pct >= 100:
+		return fmt.Sprintf("send 100%% of traffic to %s (the old revisions stay deployed for rollback)", into)
+	case share >= 100:
+		return fmt.Sprintf("send %d%% of traffic to %s", pct, into)
+	case share <= 0:
+		return fmt.Sprintf("move the traffic of %s to %s: it serves none, so no traffic moves (the split is kept)", moving, into)
+	case pct >= 100:
+		return fmt.Sprintf("send %d%% of traffic to %s: all that %s serves (the rest of the split is kept; the old revisions stay deployed for rollback)", share, into, moving)
+	}
+	moved := max((share*pct+50)/100, 1)
+	return fmt.Sprintf("send %d%% of traffic to %s: %d%% of the %d%% that %s serves (the rest of the split is kept)", moved, into, pct, share, moving)
 }
 
 func canaryIgnored(canary []int, kind string) []string {

@@ -491,3 +491,34 @@ func TestFactsJSON(t *testing.T) {
 		}
 	}
 }
+
+// With a split, a canary step moves its percentage of what the previous revision serves, and
+// says so in the percentages of all traffic it really sends (as canaryTraffic computes them).
+func TestBuildPlanCanaryWordsMatchTheSplit(t *testing.T) {
+	w := Workload{Ref: svcRef, VPC: VPC{Connector: "run-connector"}, LatestReady: "run-service-2",
+		Traffic: []TrafficTarget{{Latest: true, Percent: 80}, {Revision: "run-service-1", Percent: 20, Tag: "old"}}}
+	p := BuildPlan(PlanOptions{Canary: []int{10, 50, 100}}, w, VPC{Network: "run-vpc", Subnet: "s"}, nil)
+	want := []string{
+		"send 8% of traffic to the new revision: 10% of the 80% that revision run-service-2 serves (the rest of the split is kept)",
+		"send 40% of traffic to the new revision: 50% of the 80% that revision run-service-2 serves (the rest of the split is kept)",
+		"send 80% of traffic to the new revision: all that revision run-service-2 serves (the rest of the split is kept; the old revisions stay deployed for rollback)",
+	}
+	base := PinLatest(w.Traffic, w.LatestReady)
+	for i, s := range p.Steps[2:] {
+		if s.Description != want[i] {
+			t.Errorf("step %d: %q\nwant %q", i+3, s.Description, want[i])
+		}
+		if s.Percent < 100 {
+			sent := shareOf(canaryTraffic(base, []string{w.LatestReady}, "new", s.Percent, ""), "new")
+			if !strings.HasPrefix(s.Description, "send "+itoa(sent)+"% ") {
+				t.Errorf("step %d says %q but sends %d%%", i+3, s.Description, sent)
+			}
+		}
+	}
+	// The journal's plan (for --resume) says the same.
+	j := &Journal{Workload: svcRef, Original: Original{Traffic: w.Traffic, LatestReady: w.LatestReady},
+		Steps: []JournalStep{{Kind: StepShiftTraffic, Percent: 10}}}
+	if got := j.Plan().Steps[0].Description; got != want[0] {
+		t.Errorf("journal plan: %q", got)
+	}
+}

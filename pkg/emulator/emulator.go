@@ -386,8 +386,9 @@ func (e *Emulator) Close() error {
 	return err
 }
 
-// SaveState writes the whole state as JSON to path (atomically), after finishing every
-// operation in flight so that nothing is lost.
+// SaveState writes the whole state as JSON to path (atomically: a temporary file renamed
+// over it), after finishing every operation in flight so that nothing is lost. A file that
+// already holds exactly this state is left alone, so that reading never rewrites it.
 func (e *Emulator) SaveState(path string) error {
 	e.w.Lock()
 	e.w.FlushLocked()
@@ -395,6 +396,9 @@ func (e *Emulator) SaveState(path string) error {
 	b, err := e.w.Snapshot()
 	if err != nil {
 		return fmt.Errorf("save state: %w", err)
+	}
+	if cur, err := os.ReadFile(path); err == nil && bytes.Equal(cur, b) {
+		return nil
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("save state: %w", err)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -236,6 +237,43 @@ func TestStatePersists(t *testing.T) {
 	}
 }
 
+// A state file that already holds the state is not written again: a run that changed nothing
+// leaves the very same file (no new file renamed over it).
+func TestSaveStateOnlyWhenChanged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.json")
+	e := start(t, emulator.Options{Seed: emulator.SeedDemo, StateFile: path})
+	if err := e.SaveState(path); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SaveState(path); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Error("an unchanged state was written again")
+	}
+	if err := e.Seed(emulator.SeedEmpty); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.SaveState(path); err != nil {
+		t.Fatal(err)
+	}
+	changed, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.SameFile(before, changed) {
+		t.Error("a changed state was not written (atomically, as a new file)")
+	}
+}
+
 func TestControlSurface(t *testing.T) {
 	e := start(t, emulator.Options{Seed: emulator.SeedDemo})
 	base := "http://" + e.Addr() + emulator.ControlPrefix
@@ -294,5 +332,22 @@ func TestControlSurface(t *testing.T) {
 	// Control paths never clash with Google's.
 	if strings.HasPrefix(emulator.ControlPrefix, "/compute") || strings.HasPrefix(emulator.ControlPrefix, "/google") {
 		t.Errorf("control prefix %q clashes with an API path", emulator.ControlPrefix)
+	}
+}
+
+// Methods names what faults can target: the gRPC methods served and the Compute method ids.
+func TestMethods(t *testing.T) {
+	ms := emulator.Methods()
+	if !slices.IsSorted(ms) {
+		t.Error("not sorted")
+	}
+	for _, want := range []string{"google.cloud.run.v2.Services/UpdateService", "google.cloud.vpcaccess.v1.VpcAccessService/DeleteConnector",
+		"google.longrunning.Operations/GetOperation", "compute.subnetworks.insert"} {
+		if !slices.Contains(ms, want) {
+			t.Errorf("Methods() lacks %s", want)
+		}
+	}
+	if slices.Contains(ms, "google.cloud.run.v2.Services/UpdateServce") {
+		t.Error("Methods() has a method that is not served")
 	}
 }

@@ -1,7 +1,7 @@
 package world
 
 import (
-	"reflect"
+	"maps"
 	"sort"
 	"strings"
 	"time"
@@ -68,7 +68,7 @@ func (w *World) RecordSegmentLocked() {
 	tl := w.S.Net.Timeline
 	if n := len(tl); n > 0 {
 		last := tl[n-1]
-		if reflect.DeepEqual(last.Revisions, seg.Revisions) && reflect.DeepEqual(last.Connectors, seg.Connectors) && reflect.DeepEqual(last.Instances, seg.Instances) {
+		if sameRates(last, seg) {
 			return
 		}
 		if !now.After(last.Start) {
@@ -81,6 +81,15 @@ func (w *World) RecordSegmentLocked() {
 		cut++
 	}
 	w.S.Net.Timeline = append(tl[cut:], seg)
+}
+
+// sameRates reports whether two segments have the same rates. An empty map and a missing one
+// (as a segment reads back from a saved state) are the same, so loading a state and looking
+// at it starts no segment.
+func sameRates(a, b *Segment) bool {
+	return maps.EqualFunc(a.Revisions, b.Revisions, func(x, y *RevisionSample) bool { return *x == *y }) &&
+		maps.EqualFunc(a.Connectors, b.Connectors, func(x, y *ConnectorSample) bool { return *x == *y }) &&
+		maps.Equal(a.Instances, b.Instances)
 }
 
 // ServingSharesLocked returns the share (percent) of a service's requests each of its

@@ -1,0 +1,8 @@
+//go:build !unix
+
+package cli
+
+import "syscall"
+
+// detachedProcess: the platform's defaults.
+func detachedProcess() *syscall.SysProcAttr { return nil }
