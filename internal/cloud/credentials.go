@@ -35,6 +35,9 @@ func (e *CredentialsError) GRPCStatus() *status.Status {
 // asCredentialsError recognises a client library's failure to find or load Application
 // Default Credentials.
 func asCredentialsError(err error) *CredentialsError {
+	if err == nil {
+		return nil
+	}
 	var ce *CredentialsError
 	if errors.As(err, &ce) {
 		return ce
