@@ -15,6 +15,12 @@ import (
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
 
+// The lines `runnet emulator start --tls` prints after RUNNET_EMULATOR_HOST.
+const (
+	EnvEmulatorCA       = "RUNNET_EMULATOR_CA"
+	EnvEmulatorTokenURI = "RUNNET_EMULATOR_TOKEN_URI"
+)
+
 // NewCmdEmulator returns `runnet emulator` and its subcommands.
 func NewCmdEmulator(f *Factory) *cobra.Command {
 	cmd := newGroupCmd("emulator", "Run the emulator of the Cloud Run, VPC Access and Compute APIs")
@@ -48,6 +54,11 @@ type EmulatorStartOptions struct {
 	RevisionReady time.Duration
 	IPRelease     time.Duration
 	FaultSpecs    []string
+	// The front door (--tls): Google's TLS and credentials.
+	TLS            bool
+	RequireAuth    bool
+	CredentialsDir string
+	TokenTTL       time.Duration
 
 	faults []emulator.Fault
 }
@@ -60,10 +71,23 @@ func NewCmdEmulatorStart(f *Factory, runF func(context.Context, *EmulatorStartOp
 		Short: "Serve the emulator on a loopback address until interrupted",
 		Long: `Serve the emulator on a loopback address until SIGINT or SIGTERM.
 
-When it is ready it prints exactly one line to stdout,
-RUNNET_EMULATOR_HOST=127.0.0.1:PORT, and logs only to stderr. On SIGINT or SIGTERM
+When it is ready it prints one line to stdout, RUNNET_EMULATOR_HOST=127.0.0.1:PORT
+(three with --tls, see below), and logs only to stderr. On SIGINT or SIGTERM
 it writes --state (if given) and exits 0. It refuses to listen on anything but a
 loopback address.
+
+--tls serves the same APIs as Google's front door does: over TLS, with a certificate
+authority the emulator generates, and with the endpoints that issue credentials (an
+OAuth 2.0 token endpoint at /token, a GCE metadata server under /computeMetadata/v1/ for
+GCE_METADATA_HOST, the STS token exchange of workload identity federation, and IAM
+Credentials' generateAccessToken for impersonation). Two more lines follow the first:
+RUNNET_EMULATOR_CA=PATH (the CA to trust, e.g. as SSL_CERT_FILE) and
+RUNNET_EMULATOR_TOKEN_URI=https://127.0.0.1:PORT/token. --credentials-dir DIR writes
+credentials of every kind into DIR: service-account.json (a key the emulator made),
+authorized-user.json, external-account.json (and the subject-token file it reads) and
+impersonate.json, with ca.pem. --require-auth refuses every API call without a credential
+the emulator issued (UNAUTHENTICATED, HTTP 401); --token-ttl sets how long its access
+tokens live. The control surface records which principal made each call.
 
 --fault METHOD=CODE[:COUNT] makes the first COUNT calls (default 1) of METHOD fail
 with the gRPC code CODE (Compute: the matching HTTP status and error body). METHOD
@@ -71,6 +95,9 @@ is a full gRPC method (google.cloud.run.v2.Services/UpdateService) or a Compute
 method id (compute.subnetworks.insert).`,
 		Example: `  # The article's world, with quick operations for a test:
   runnet emulator start --seed demo --lro-duration 50ms --revision-ready 100ms
+
+  # Google's front door: TLS, credentials of every kind, and no call without one:
+  runnet emulator start --seed demo --tls --require-auth --credentials-dir creds
 
   # Keep the world between runs, and make the first service update fail:
   runnet emulator start --seed demo --state world.json \
@@ -95,6 +122,11 @@ method id (compute.subnetworks.insert).`,
 	fl.DurationVar(&o.RevisionReady, "revision-ready", emulator.DefaultRevisionReady, "how long a new Cloud Run revision takes to become Ready")
 	fl.DurationVar(&o.IPRelease, "ip-release", emulator.DefaultIPRelease, "how long Direct VPC IP reservations outlive their instances")
 	fl.StringArrayVar(&o.FaultSpecs, "fault", nil, "METHOD=CODE[:COUNT]: fail the first COUNT calls of METHOD (repeatable)")
+	fl.BoolVar(&o.TLS, "tls", false, "serve over TLS as Google's front door, with a generated CA and the credential endpoints")
+	fl.BoolVar(&o.RequireAuth, "require-auth", false, "with --tls: refuse API calls without a credential the emulator issued")
+	fl.StringVar(&o.CredentialsDir, "credentials-dir", "", "with --tls: write the CA and credentials of every kind into this directory")
+	fl.DurationVar(&o.TokenTTL, "token-ttl", time.Hour, "with --tls: lifetime of the access tokens the emulator issues")
+	_ = cmd.MarkFlagDirname("credentials-dir")
 	_ = cmd.RegisterFlagCompletionFunc("seed", cobra.FixedCompletions(emulator.Seeds, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -114,6 +146,19 @@ func (o *EmulatorStartOptions) validate() error {
 			return exitcode.Usagef("%s: must not be negative, got %v", d.flag, d.v)
 		}
 	}
+	if !o.TLS {
+		for _, fl := range []struct {
+			name string
+			set  bool
+		}{{"--require-auth", o.RequireAuth}, {"--credentials-dir", o.CredentialsDir != ""}, {"--token-ttl", o.TokenTTL != time.Hour}} {
+			if fl.set {
+				return exitcode.Usagef("%s needs --tls: credentials are only issued and checked over TLS", fl.name)
+			}
+		}
+	}
+	if o.TokenTTL < time.Second {
+		return exitcode.Usagef("--token-ttl: must be at least 1s, got %v", o.TokenTTL)
+	}
 	o.faults = nil
 	for _, spec := range o.FaultSpecs {
 		ft, err := emulator.ParseFault(spec)
@@ -127,10 +172,14 @@ func (o *EmulatorStartOptions) validate() error {
 
 func (o *EmulatorStartOptions) run(ctx context.Context) error {
 	log := newStderrLogger(o.f.IOStreams.ErrOut)
-	e, err := emulator.New(emulator.Options{
+	opts := emulator.Options{
 		Seed: o.Seed, StateFile: o.State, Latency: o.Latency, LRODuration: o.LRODuration,
 		RevisionReady: o.RevisionReady, IPRelease: o.IPRelease, Faults: o.faults, Logger: log,
-	})
+	}
+	if o.TLS {
+		opts.FrontDoor = &emulator.FrontDoorOptions{RequireAuth: o.RequireAuth, TokenTTL: o.TokenTTL, CredentialsDir: o.CredentialsDir}
+	}
+	e, err := emulator.New(opts)
 	if err != nil {
 		return err
 	}
@@ -139,6 +188,9 @@ func (o *EmulatorStartOptions) run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(o.f.IOStreams.Out, "%s=%s\n", EnvEmulatorHost, e.Addr())
+	if e.TLS() {
+		fmt.Fprintf(o.f.IOStreams.Out, "%s=%s\n%s=%s\n", EnvEmulatorCA, e.CAFile(), EnvEmulatorTokenURI, e.TokenURI())
+	}
 	<-ctx.Done()
 	log.Info("stopping emulator")
 	if err := e.Close(); err != nil {
