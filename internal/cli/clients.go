@@ -85,6 +85,11 @@ func (f *Factory) Clients(ctx context.Context) (*cloud.Clients, error) {
 		}
 		cfg.EmulatorHost = e.Addr()
 	}
+	if cfg.EmulatorHost == "" {
+		if err := f.googleConfigLocked(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	// Clients live as long as the command; ctx ends with it.
 	c := cloud.New(context.WithoutCancel(ctx), cfg)
 	if err := c.CheckCredentials(); err != nil {

@@ -27,6 +27,9 @@ type GlobalOptions struct {
 	Yes      bool   // --yes: answer yes to every confirmation
 	Verbose  bool   // --verbose: explain where settings came from, and more
 	Emulator bool   // --emulator: use the embedded emulator
+	// Impersonate is --impersonate-service-account (gcloud's global flag): act as this
+	// service account, or the last of a comma-separated delegation chain.
+	Impersonate string
 }
 
 // Factory gives commands their dependencies. Everything costly is built
@@ -84,6 +87,10 @@ func (f *Factory) Printer() (*printer.Printer, error) {
 func (f *Factory) GcloudConfig() *gcloudconfig.Resolver {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.configLocked()
+}
+
+func (f *Factory) configLocked() *gcloudconfig.Resolver {
 	if f.config == nil {
 		if f.EmulatorMode() {
 			f.config = f.emulatorResolver()

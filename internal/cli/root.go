@@ -38,6 +38,17 @@ Environment:
   CLOUDSDK_RUN_REGION          region, when --region is not given
   CLOUDSDK_CONFIG              gcloud's configuration directory
   CLOUDSDK_ACTIVE_CONFIG_NAME  gcloud configuration to read
+  CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN, _VPCACCESS, _COMPUTE, _IAMCREDENTIALS
+                               endpoints to use instead of Google's (as gcloud's
+                               api_endpoint_overrides/*), e.g. https://HOST[:PORT]/
+  CLOUDSDK_BILLING_QUOTA_PROJECT  project billed for quota (billing/quota_project)
+  CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT
+                               service account to act as (auth/impersonate_service_account)
+  CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE  CA bundle to trust besides the system's
+  GOOGLE_APPLICATION_CREDENTIALS  credentials file (default: gcloud's
+                               application_default_credentials.json, then the
+                               metadata server)
+  SSL_CERT_FILE, HTTPS_PROXY, NO_PROXY  TLS roots and proxy, as every Go program
   RUNNET_EMULATOR_HOST         host:port of a running runnet emulator
 
 Exit codes:
@@ -95,6 +106,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	pf.BoolVarP(&o.Yes, "yes", "y", false, "answer yes to every confirmation (needed when stdin is not a terminal)")
 	pf.BoolVar(&o.Verbose, "verbose", false, "explain what runnet does, and where settings came from")
 	pf.BoolVar(&o.Emulator, "emulator", false, "use the embedded emulator (state kept in the user cache dir) instead of Google Cloud")
+	pf.StringVar(&o.Impersonate, "impersonate-service-account", "", "act as this service account (or the last of a comma-separated delegation chain) through IAM Credentials, as gcloud does (default: gcloud's auth/impersonate_service_account)")
 	_ = root.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(printer.Formats, cobra.ShellCompDirectiveNoFileComp))
 
 	root.AddCommand(

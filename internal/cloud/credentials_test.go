@@ -54,12 +54,11 @@ func TestBadCredentialsFile(t *testing.T) {
 	if err := os.WriteFile(f, []byte(`{"type": "nonsense"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", f)
-	c := New(context.Background(), Config{})
+	c := New(context.Background(), Config{CredentialsFile: f})
 	defer c.Close()
 	err := c.CheckCredentials()
 	var ce *CredentialsError
-	if !errors.As(err, &ce) || status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "(credentials: ") {
+	if !errors.As(err, &ce) || status.Code(err) != codes.Unauthenticated || !strings.Contains(err.Error(), "cannot use the credentials in "+f+": ") {
 		t.Fatalf("CheckCredentials: %v", err)
 	}
 	// The emulator needs none.
@@ -94,8 +93,7 @@ func TestCheckCredentialsWithADC(t *testing.T) {
 			if err := os.WriteFile(f, b, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", f)
-			c := New(context.Background(), Config{})
+			c := New(context.Background(), Config{CredentialsFile: f})
 			defer c.Close()
 			if err := c.CheckCredentials(); err != nil {
 				t.Fatalf("CheckCredentials: %v", err)

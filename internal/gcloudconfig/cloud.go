@@ -95,8 +95,8 @@ type CloudSettings struct {
 	// Impersonate is auth/impersonate_service_account: a service account, or a
 	// comma-separated delegation chain ending with the account to act as.
 	Impersonate Setting
-	// CustomCACertsFile is core/custom_ca_certs_file: a PEM bundle trusted instead of the
-	// system's certificate authorities.
+	// CustomCACertsFile is core/custom_ca_certs_file: a PEM bundle of certificate
+	// authorities to trust (gcloud trusts it instead of the system's).
 	CustomCACertsFile Setting
 }
 
