@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/auth"
@@ -231,17 +232,34 @@ func (c *Clients) wrap(creds *auth.Credentials) *auth.Credentials {
 type explainedTokens struct {
 	creds  *auth.Credentials
 	source string
+
+	mu sync.Mutex
+	// failed is a refusal or a timeout of the token endpoint: every later call of the command
+	// gets it at once, rather than asking (and waiting) again.
+	failed error
 }
 
 func (t *explainedTokens) Token(ctx context.Context) (*auth.Token, error) {
+	// One request at a time (the cache answers at once once a token is there), so that
+	// concurrent calls waiting for a token endpoint that does not answer fail together.
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.failed != nil {
+		return nil, t.failed
+	}
 	tok, err := t.creds.Token(ctx)
 	if err == nil {
 		return tok, nil
 	}
-	if ctx.Err() != nil {
+	if errors.Is(ctx.Err(), context.Canceled) {
 		return nil, err
 	}
-	return nil, tokenError(t.source, err)
+	te := tokenError(t.source, err)
+	var ne net.Error
+	if te.Code != codes.Unavailable || (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, context.DeadlineExceeded) {
+		t.failed = te
+	}
+	return nil, te
 }
 
 // TokenError says that runnet could not get an access token. It carries a gRPC status
@@ -262,14 +280,25 @@ func (e *TokenError) GRPCStatus() *status.Status { return status.New(e.Code, e.M
 var statusCodeRE = regexp.MustCompile(`status code (\d{3})`)
 
 // tokenError explains a failure to get an access token for the credentials of source.
-func tokenError(source string, err error) error {
+func tokenError(source string, err error) *TokenError {
 	prefix := "cannot get an access token for " + source
 	if msg, ok := tlsProblem(err); ok {
 		return &TokenError{Code: codes.Unavailable, Msg: prefix + ": " + msg, Err: err}
 	}
 	var ae *auth.Error
 	if errors.As(err, &ae) && ae.Response != nil {
-		return &TokenError{Code: tokenCode(ae.Response.StatusCode), Msg: fmt.Sprintf("%s: %s refused them: %s", prefix, endpointOf(ae.Response), oneLine(ae.Error())), Err: err}
+		why := oneLine(ae.Error())
+		var body struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if json.Unmarshal(ae.Body, &body) == nil && body.Error != "" {
+			why = body.Error
+			if body.Description != "" {
+				why += ": " + oneLine(body.Description)
+			}
+		}
+		return &TokenError{Code: tokenCode(ae.Response.StatusCode), Msg: fmt.Sprintf("%s: %s refused them (HTTP %d, %s)", prefix, endpointOf(ae.Response), ae.Response.StatusCode, why), Err: err}
 	}
 	var me *metadata.Error
 	if errors.As(err, &me) {
@@ -282,7 +311,14 @@ func tokenError(source string, err error) error {
 		if ue != nil {
 			where = redactedEndpoint(ue.URL)
 		}
-		return &TokenError{Code: codes.Unavailable, Msg: fmt.Sprintf("%s: cannot reach %s: %s", prefix, where, oneLine(rootCause(err).Error())), Err: err}
+		why := oneLine(rootCause(err).Error())
+		if errors.As(err, &ne) && ne.Timeout() {
+			why = "no answer in time"
+		}
+		return &TokenError{Code: codes.Unavailable, Msg: fmt.Sprintf("%s: cannot reach %s: %s", prefix, where, why), Err: err}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &TokenError{Code: codes.Unavailable, Msg: prefix + ": the token endpoint gave no answer in time", Err: err}
 	}
 	if m := statusCodeRE.FindStringSubmatch(err.Error()); m != nil {
 		// STS and IAM Credentials errors are only text: "status code 403: {body}".
@@ -334,6 +370,16 @@ func rootCause(err error) error {
 		}
 		err = u
 	}
+}
+
+// explainTransport explains err when runnet could not get an access token or verify a
+// server's certificate: the reason alone, without the URL and the transport's wrapping.
+func explainTransport(err error) (string, bool) {
+	var te *TokenError
+	if errors.As(err, &te) {
+		return fmt.Sprintf("%s (%s)", te.Msg, rpcCodeName(te.Code)), true
+	}
+	return tlsProblem(err)
 }
 
 // tlsProblem recognises an error verifying a server's certificate, and explains it.

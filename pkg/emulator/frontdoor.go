@@ -183,6 +183,14 @@ func (e *Emulator) ExpireTokens() int {
 	return e.fd.ExpireTokens()
 }
 
+// IssueExpiredTokens makes the access tokens issued from now on expired on arrival (while
+// their clients are told the usual lifetime), until called with false.
+func (e *Emulator) IssueExpiredTokens(on bool) {
+	if e.fd != nil {
+		e.fd.IssueExpired(on)
+	}
+}
+
 // RevokeCredentials revokes every credential of principal (an IAM member such as
 // user:EMAIL or serviceAccount:EMAIL; every principal when ""), until RestoreCredentials.
 func (e *Emulator) RevokeCredentials(principal string) {

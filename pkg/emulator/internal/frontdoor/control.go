@@ -39,7 +39,8 @@ func (f *FrontDoor) Identities() Identities {
 //	GET    PREFIX/calls           every API call: method, principal, credential, quota project
 //	DELETE PREFIX/calls           forget them
 //	GET    PREFIX/tokens          every access token issued: principal, grant, expiry
-//	POST   PREFIX/expire          expire every access token issued so far
+//	POST   PREFIX/expire {"future":true}   expire every access token issued so far (and,
+//	                              with future, every one issued until DELETE PREFIX/expire)
 //	POST   PREFIX/revoke {"principal":"user:…"}   revoke a principal's credentials (all if omitted)
 //	DELETE PREFIX/revoke          undo every revocation
 //	GET    PREFIX/identities      the identities and endpoints credentials are issued for
@@ -54,8 +55,24 @@ func (f *FrontDoor) ControlHandler(prefix string) http.Handler {
 		controlJSON(rw, http.StatusOK, map[string]bool{"reset": true})
 	})
 	mux.HandleFunc("GET "+p+"/tokens", func(rw http.ResponseWriter, _ *http.Request) { controlJSON(rw, http.StatusOK, nonNil(f.Issued())) })
-	mux.HandleFunc("POST "+p+"/expire", func(rw http.ResponseWriter, _ *http.Request) {
-		controlJSON(rw, http.StatusOK, map[string]int{"expired": f.ExpireTokens()})
+	mux.HandleFunc("POST "+p+"/expire", func(rw http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Future bool `json:"future"`
+		}
+		if r.ContentLength != 0 {
+			if err := json.NewDecoder(http.MaxBytesReader(rw, r.Body, 1<<16)).Decode(&req); err != nil {
+				controlJSON(rw, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("bad JSON body: %v", err)})
+				return
+			}
+		}
+		if req.Future {
+			f.IssueExpired(true)
+		}
+		controlJSON(rw, http.StatusOK, map[string]any{"expired": f.ExpireTokens(), "future": req.Future})
+	})
+	mux.HandleFunc("DELETE "+p+"/expire", func(rw http.ResponseWriter, _ *http.Request) {
+		f.IssueExpired(false)
+		controlJSON(rw, http.StatusOK, map[string]bool{"future": false})
 	})
 	mux.HandleFunc("POST "+p+"/revoke", func(rw http.ResponseWriter, r *http.Request) {
 		var req struct {

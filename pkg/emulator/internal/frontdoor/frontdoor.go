@@ -72,6 +72,9 @@ type FrontDoor struct {
 	calls     []Call
 	saEmails  map[string]bool // service accounts that exist
 	lockedSAs map[string]bool // exist, but nobody may impersonate them
+	// issueExpired makes new access tokens expired on arrival (the client is told the usual
+	// lifetime): a server whose clock is ahead, or that expired them early.
+	issueExpired bool
 }
 
 type saKey struct {
@@ -255,6 +258,9 @@ func (f *FrontDoor) issueLocked(principal, grant string, scopes, via []string, t
 	exp := now.Add(ttl)
 	tok := randomToken("ya29.runnet-emulator-")
 	f.tokens[tok] = &accessToken{principal: principal, grant: grant, scopes: scopes, via: via, expiry: exp}
+	if f.issueExpired {
+		f.tokens[tok].expiry = now
+	}
 	f.issued = append(f.issued, Issue{Time: now, Principal: principal, Grant: grant, Expires: exp})
 	f.log.Info("front door issued an access token", "principal", principal, "grant", grant, "expires", exp)
 	told := exp.Add(-time.Second)
@@ -341,6 +347,14 @@ func (f *FrontDoor) ExpireTokens() int {
 		}
 	}
 	return n
+}
+
+// IssueExpired makes every access token issued from now on (on) expired on arrival, while
+// its client is told the usual lifetime; false stops it.
+func (f *FrontDoor) IssueExpired(on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.issueExpired = on
 }
 
 // Revoke revokes every credential of principal (every principal when ""): its access
