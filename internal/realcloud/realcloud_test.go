@@ -236,13 +236,17 @@ func TestCredentialKinds(t *testing.T) {
 		via       func(id emulator.FrontDoorIdentities) []string
 	}{
 		{
-			name:      "service account key",
-			env:       func(d *door) []string { return []string{"GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsServiceAccount)} },
+			name: "service account key",
+			env: func(d *door) []string {
+				return []string{"GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsServiceAccount)}
+			},
 			principal: func(id emulator.FrontDoorIdentities) string { return "serviceAccount:" + id.KeyServiceAccount },
 		},
 		{
-			name:      "authorized user",
-			env:       func(d *door) []string { return []string{"GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsAuthorizedUser)} },
+			name: "authorized user",
+			env: func(d *door) []string {
+				return []string{"GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsAuthorizedUser)}
+			},
 			principal: func(id emulator.FrontDoorIdentities) string { return "user:" + id.User },
 		},
 		{
@@ -260,8 +264,10 @@ func TestCredentialKinds(t *testing.T) {
 			principal: func(id emulator.FrontDoorIdentities) string { return "serviceAccount:" + id.MetadataServiceAccount },
 		},
 		{
-			name:      "workload identity federation, subject token file",
-			env:       func(d *door) []string { return []string{"GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsExternalAccount)} },
+			name: "workload identity federation, subject token file",
+			env: func(d *door) []string {
+				return []string{"GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsExternalAccount)}
+			},
 			principal: func(id emulator.FrontDoorIdentities) string { return id.WIFPrincipal },
 		},
 		{
@@ -273,8 +279,10 @@ func TestCredentialKinds(t *testing.T) {
 			via:       func(id emulator.FrontDoorIdentities) []string { return []string{id.WIFPrincipal} },
 		},
 		{
-			name:      "impersonated service account file",
-			env:       func(d *door) []string { return []string{"GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsImpersonate)} },
+			name: "impersonated service account file",
+			env: func(d *door) []string {
+				return []string{"GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsImpersonate)}
+			},
 			principal: func(id emulator.FrontDoorIdentities) string { return "serviceAccount:" + id.TargetServiceAccount },
 			via:       func(id emulator.FrontDoorIdentities) []string { return []string{"user:" + id.User} },
 		},
@@ -286,7 +294,9 @@ func TestCredentialKinds(t *testing.T) {
 					"CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS=https://" + d.e.Addr() + "/"}
 			},
 			principal: func(id emulator.FrontDoorIdentities) string { return "serviceAccount:" + id.TargetServiceAccount },
-			via:       func(id emulator.FrontDoorIdentities) []string { return []string{"user:" + id.User, id.KeyServiceAccount} },
+			via: func(id emulator.FrontDoorIdentities) []string {
+				return []string{"user:" + id.User, id.KeyServiceAccount}
+			},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
