@@ -1,16 +1,21 @@
 package realcloud
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -582,4 +587,88 @@ func forgeKey(t *testing.T, d *door) string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// connectProxy is an HTTPS proxy (HTTP CONNECT) that sends every tunnel to 127.0.0.1, on the
+// port asked for, and records the targets it was asked for.
+type connectProxy struct {
+	l       net.Listener
+	mu      sync.Mutex
+	targets []string
+}
+
+func newConnectProxy(t *testing.T) *connectProxy {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &connectProxy{l: l}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go p.serve(c)
+		}
+	}()
+	return p
+}
+
+func (p *connectProxy) serve(c net.Conn) {
+	defer c.Close()
+	br := bufio.NewReader(c)
+	req, err := http.ReadRequest(br)
+	if err != nil || req.Method != http.MethodConnect {
+		return
+	}
+	p.mu.Lock()
+	p.targets = append(p.targets, req.Host)
+	p.mu.Unlock()
+	_, port, _ := net.SplitHostPort(req.Host)
+	up, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", port))
+	if err != nil {
+		fmt.Fprint(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")
+		return
+	}
+	defer up.Close()
+	fmt.Fprint(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+	go func() { _, _ = io.Copy(up, br) }()
+	_, _ = io.Copy(c, up)
+}
+
+func (p *connectProxy) seen() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.targets)
+}
+
+// HTTPS_PROXY carries both the gRPC and the REST calls (Go never proxies loopback
+// addresses, so the APIs are named runnet.localhost here, which the emulator's certificate
+// covers and only the proxy resolves); NO_PROXY keeps them off it.
+func TestProxy(t *testing.T) {
+	t.Parallel()
+	d := newDoor(t, emulator.FrontDoorOptions{RequireAuth: true})
+	p := newConnectProxy(t)
+	_, port, _ := net.SplitHostPort(d.e.Addr())
+	api := "runnet.localhost:" + port
+	base := "https://" + api + "/"
+	env := d.env("GOOGLE_APPLICATION_CREDENTIALS="+d.file(emulator.CredentialsAuthorizedUser),
+		"HTTPS_PROXY=http://"+p.l.Addr().String(),
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN="+base, "CLOUDSDK_API_ENDPOINT_OVERRIDES_VPCACCESS="+base, "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="+base)
+	d.expectCode(t, env, exitcode.OK, "inventory", "--format", "json") // Run and VPC Access (gRPC), Compute (REST)
+	d.expectCode(t, env, exitcode.OK, "subnet", "list", "--format", "json")
+	seen := p.seen()
+	if len(seen) < 2 || slices.IndexFunc(seen, func(s string) bool { return s != api }) >= 0 {
+		t.Errorf("the proxy tunnelled %v; want every API connection to %s (gRPC and REST)", seen, api)
+	}
+	d.assertGRPCPrincipal(t, "user:"+d.id.User)
+
+	before := len(p.seen())
+	d.run(t, append(env, "NO_PROXY=runnet.localhost"), "status", "--format", "json")
+	if after := p.seen(); len(after) != before {
+		t.Errorf("with NO_PROXY the proxy still tunnelled %v", after[before:])
+	}
 }
