@@ -317,9 +317,6 @@ func tokenError(source string, err error) *TokenError {
 		}
 		return &TokenError{Code: codes.Unavailable, Msg: fmt.Sprintf("%s: cannot reach %s: %s", prefix, where, why), Err: err}
 	}
-	if errors.Is(err, context.DeadlineExceeded) {
-		return &TokenError{Code: codes.Unavailable, Msg: prefix + ": the token endpoint gave no answer in time", Err: err}
-	}
 	if m := statusCodeRE.FindStringSubmatch(err.Error()); m != nil {
 		// STS and IAM Credentials errors are only text: "status code 403: {body}".
 		code, _ := strconv.Atoi(m[1])
