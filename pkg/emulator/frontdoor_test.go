@@ -52,13 +52,17 @@ func httpClient(e *emulator.Emulator) *http.Client {
 func detect(t *testing.T, e *emulator.Emulator, file string, selfSigned bool) *auth.Credentials {
 	t.Helper()
 	opts := &credentials.DetectOptions{
-		CredentialsFile: file, Scopes: []string{"https://www.googleapis.com/auth/cloud-platform"},
+		Scopes:           []string{"https://www.googleapis.com/auth/cloud-platform"},
 		UseSelfSignedJWT: selfSigned, Client: httpClient(e),
 	}
 	if strings.HasSuffix(file, emulator.CredentialsAuthorizedUser) || strings.HasSuffix(file, emulator.CredentialsImpersonate) {
 		opts.TokenURL = e.TokenURI() // the Go library does not read token_uri from user credentials
 	}
-	c, err := credentials.DetectDefault(opts)
+	kind := map[string]credentials.CredType{
+		emulator.CredentialsServiceAccount: credentials.ServiceAccount, emulator.CredentialsAuthorizedUser: credentials.AuthorizedUser,
+		emulator.CredentialsExternalAccount: credentials.ExternalAccount, emulator.CredentialsImpersonate: credentials.ImpersonatedServiceAccount,
+	}[filepath.Base(file)]
+	c, err := credentials.NewCredentialsFromFile(kind, file, opts)
 	if err != nil {
 		t.Fatalf("credentials from %s: %v", file, err)
 	}
