@@ -672,3 +672,50 @@ func TestProxy(t *testing.T) {
 		t.Errorf("with NO_PROXY the proxy still tunnelled %v", after[before:])
 	}
 }
+
+// everyCommand lists a run of every command that calls the APIs (besides tour's), valid
+// against the demo world.
+var everyCommand = [][]string{
+	{"connector", "describe", "run-connector"},
+	{"subnet", "describe", "run-subnet"},
+	{"export", "run-service", "--as", "terraform"},
+	{"migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress", "--dry-run"},
+	{"detach", "job/nightly-export"},
+	{"subnet", "create", "e2e-delete-me", "--network", "run-vpc", "--range", "10.30.0.0/28"},
+	{"subnet", "delete", "e2e-delete-me"},
+	{"connector", "recycle", "run-connector", "--create-subnet", "--range", "auto"},
+	{"connector", "create", "e2e-delete-me", "--network", "run-vpc", "--range", "10.31.0.0/28"},
+	{"connector", "delete", "e2e-delete-me"},
+}
+
+// With a service-account key or an authorized-user file as Application Default Credentials,
+// every command works against the front door, and none panics or hangs when nothing answers
+// at the endpoints.
+func TestEveryCommandWithADC(t *testing.T) {
+	t.Parallel()
+	d := newDoor(t, emulator.FrontDoorOptions{RequireAuth: true})
+	for _, file := range []string{emulator.CredentialsServiceAccount, emulator.CredentialsAuthorizedUser} {
+		env := d.env("GOOGLE_APPLICATION_CREDENTIALS=" + d.file(file))
+		for _, args := range everyCommand {
+			d.expectCode(t, env, exitcode.OK, append(args, "--yes", "--format", "json")...)
+		}
+		d.assertGRPCPrincipal(t, map[string]string{emulator.CredentialsServiceAccount: "serviceAccount:" + d.id.KeyServiceAccount,
+			emulator.CredentialsAuthorizedUser: "user:" + d.id.User}[file])
+		if err := d.e.Seed(emulator.SeedDemo); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Nothing listens where the endpoints point: a clean network error, exit 1.
+	nowhere := "https://" + closedPort(t) + "/"
+	for _, file := range []string{emulator.CredentialsServiceAccount, emulator.CredentialsAuthorizedUser} {
+		env := d.env("GOOGLE_APPLICATION_CREDENTIALS="+d.file(file), "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN="+nowhere,
+			"CLOUDSDK_API_ENDPOINT_OVERRIDES_VPCACCESS="+nowhere, "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="+nowhere)
+		for _, args := range append([][]string{{"status"}, {"inventory"}, {"subnet", "list"}, {"connector", "list"},
+			{"attach", "run-service", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress"}}, everyCommand[:6]...) {
+			r := d.run(t, env, append(args, "--yes", "--format", "json")...)
+			if r.code != exitcode.Failure {
+				t.Errorf("%s with nothing listening: exit %d, want 1: %s", strings.Join(args, " "), r.code, r.stderr)
+			}
+		}
+	}
+}
