@@ -186,7 +186,8 @@ func (d *door) tour(t *testing.T, env []string) {
 		{"connector", "create", "e2e-connector", "--network", "run-vpc", "--range", "10.21.0.0/28"},
 		{"attach", "job/nightly-export", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress"},
 	} {
-		d.expectCode(t, env, exitcode.OK, append(args, "--yes", "--format", "json")...)
+		// --verbose prints the settings used and a line per request: never a credential.
+		d.expectCode(t, env, exitcode.OK, append(args, "--yes", "--format", "json", "--verbose")...)
 	}
 	// The 50% step is refused: everything done is undone (exit 6); then the same migration
 	// goes through.
