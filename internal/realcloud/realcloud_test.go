@@ -494,6 +494,23 @@ func TestFailures(t *testing.T) {
 			t.Errorf("stderr %q", msg)
 		}
 	})
+	t.Run("settings runnet cannot honour", func(t *testing.T) {
+		d.e.ResetAuthCalls()
+		for _, tc := range []struct{ env, want string }{
+			{"CLOUDSDK_CORE_UNIVERSE_DOMAIN=example.com", `core/universe_domain "example.com" (from environment variable CLOUDSDK_CORE_UNIVERSE_DOMAIN): runnet supports only the googleapis.com universe`},
+			{"GOOGLE_CLOUD_UNIVERSE_DOMAIN=example.com", "GOOGLE_CLOUD_UNIVERSE_DOMAIN=example.com: runnet supports only the googleapis.com universe"},
+			{"CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE=" + d.e.Addr(), "api_endpoint_overrides/compute from environment variable CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE"},
+			{"CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT=not-an-email", "auth/impersonate_service_account"},
+		} {
+			r := d.expectCode(t, d.env(user, tc.env), exitcode.Usage, "status")
+			if msg := oneError(t, r); !strings.Contains(msg, tc.want) {
+				t.Errorf("%s: %q", tc.env, msg)
+			}
+		}
+		if n := len(d.e.AuthCalls()); n != 0 {
+			t.Errorf("%d calls were made", n)
+		}
+	})
 	t.Run("token endpoint down", func(t *testing.T) {
 		closed := closedPort(t)
 		down := rewriteTokenURI(t, d, "https://"+closed+"/token")
