@@ -220,11 +220,18 @@ func (t *redirectTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // wrap returns creds whose token errors say which credentials and which endpoint failed,
 // as gRPC statuses: UNAUTHENTICATED when the credentials were refused (exit status 4),
 // UNAVAILABLE when the token endpoint could not be reached (retried, then exit status 1).
+//
+// The credentials' own quota project (quota_project_id, GOOGLE_CLOUD_QUOTA_PROJECT) is kept,
+// except with billing/quota_project LEGACY, which bills the credentials' project: no header.
 func (c *Clients) wrap(creds *auth.Credentials) *auth.Credentials {
+	quota := auth.CredentialsPropertyFunc(creds.QuotaProjectID)
+	if c.cfg.QuotaProject == quotaLegacy {
+		quota = func(context.Context) (string, error) { return "", nil }
+	}
 	return auth.NewCredentials(&auth.CredentialsOptions{
 		TokenProvider:          &explainedTokens{creds: creds, source: c.describeSource()},
 		ProjectIDProvider:      auth.CredentialsPropertyFunc(creds.ProjectID),
-		QuotaProjectIDProvider: auth.CredentialsPropertyFunc(creds.QuotaProjectID),
+		QuotaProjectIDProvider: quota,
 		UniverseDomainProvider: auth.CredentialsPropertyFunc(creds.UniverseDomain),
 	})
 }

@@ -46,7 +46,7 @@ type Config struct {
 	Delegates   []string
 	// QuotaProject is gcloud's billing/quota_project: a project to bill (the
 	// x-goog-user-project header), CURRENT_PROJECT (Project, for user credentials), LEGACY
-	// or "" (the credentials' own quota_project_id, if any).
+	// (no header), or "" (the credentials' own quota_project_id, if any).
 	QuotaProject string
 	// Project is the project the command works on, for QuotaProject CURRENT_PROJECT.
 	Project string

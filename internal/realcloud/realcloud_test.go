@@ -369,10 +369,26 @@ func TestQuotaProjectAndImpersonationFlag(t *testing.T) {
 	d := newDoor(t, emulator.FrontDoorOptions{RequireAuth: true})
 	user := "GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsAuthorizedUser)
 	sa := "GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsServiceAccount)
+	// What `gcloud auth application-default login` writes: the user's file with a quota project.
+	var f map[string]any
+	b, _ := os.ReadFile(d.file(emulator.CredentialsAuthorizedUser))
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	f["quota_project_id"] = "adc-quota"
+	b, _ = json.Marshal(f)
+	withQuota := filepath.Join(t.TempDir(), "adc.json")
+	if err := os.WriteFile(withQuota, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	adc := "GOOGLE_APPLICATION_CREDENTIALS=" + withQuota
 	for _, tc := range []struct {
 		env   []string
 		quota string
 	}{
+		{[]string{adc}, "adc-quota"},
+		{[]string{adc, "CLOUDSDK_BILLING_QUOTA_PROJECT=LEGACY"}, ""},
+		{[]string{adc, "CLOUDSDK_BILLING_QUOTA_PROJECT=billing-project"}, "billing-project"},
 		{[]string{user, "CLOUDSDK_BILLING_QUOTA_PROJECT=billing-project"}, "billing-project"},
 		{[]string{user, "CLOUDSDK_BILLING_QUOTA_PROJECT=CURRENT_PROJECT"}, emulator.DemoProject},
 		{[]string{sa, "CLOUDSDK_BILLING_QUOTA_PROJECT=CURRENT_PROJECT"}, ""},
