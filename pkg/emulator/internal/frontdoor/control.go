@@ -36,7 +36,7 @@ func (f *FrontDoor) Identities() Identities {
 // ControlHandler serves the front door's part of the control surface under prefix (which
 // ends with "/"):
 //
-//	GET    PREFIX/calls           every API call: method, principal, credential, quota project
+//	GET    PREFIX/calls           the API calls (the last 25000 to 50000): method, principal, credential, quota project
 //	DELETE PREFIX/calls           forget them
 //	GET    PREFIX/tokens          every access token issued: principal, grant, expiry
 //	POST   PREFIX/expire {"future":true}   expire every access token issued so far (and,

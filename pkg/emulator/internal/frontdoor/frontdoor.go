@@ -26,6 +26,10 @@ import (
 // DefaultTokenTTL is how long issued access tokens live, as Google's do.
 const DefaultTokenTTL = time.Hour
 
+// maxRecords bounds the calls and issued tokens kept for the control surface: the oldest
+// are forgotten first, so a long session does not grow without end.
+const maxRecords = 50000
+
 // Scopes the APIs accept.
 const (
 	ScopeCloudPlatform = "https://www.googleapis.com/auth/cloud-platform"
@@ -257,11 +261,18 @@ func (f *FrontDoor) issueLocked(principal, grant string, scopes, via []string, t
 	now := f.opts.Now()
 	exp := now.Add(ttl)
 	tok := randomToken("ya29.runnet-emulator-")
+	if len(f.tokens) >= maxRecords {
+		for t, at := range f.tokens { // forget the expired ones
+			if !now.Before(at.expiry) {
+				delete(f.tokens, t)
+			}
+		}
+	}
 	f.tokens[tok] = &accessToken{principal: principal, grant: grant, scopes: scopes, via: via, expiry: exp}
 	if f.issueExpired {
 		f.tokens[tok].expiry = now
 	}
-	f.issued = append(f.issued, Issue{Time: now, Principal: principal, Grant: grant, Expires: exp})
+	f.issued = trimmed(append(f.issued, Issue{Time: now, Principal: principal, Grant: grant, Expires: exp}))
 	f.log.Info("front door issued an access token", "principal", principal, "grant", grant, "expires", exp)
 	told := exp.Add(-time.Second)
 	if ttl <= time.Second {
@@ -398,3 +409,11 @@ func hasScope(scopes []string, compute bool) bool {
 }
 
 func splitScopes(s string) []string { return strings.Fields(s) }
+
+// trimmed drops the oldest half of records once they reach maxRecords.
+func trimmed[T any](records []T) []T {
+	if len(records) < maxRecords {
+		return records
+	}
+	return slices.Clone(records[len(records)/2:])
+}

@@ -145,7 +145,7 @@ func (f *FrontDoor) record(method, quotaProject string, c *caller, err *authErro
 		call.Credential = "none"
 	}
 	f.mu.Lock()
-	f.calls = append(f.calls, call)
+	f.calls = trimmed(append(f.calls, call))
 	f.mu.Unlock()
 	if err != nil && hadCredential {
 		f.log.Info("front door refused a credential", "method", method, "why", err.why)
