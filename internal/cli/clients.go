@@ -93,6 +93,9 @@ func (f *Factory) Clients(ctx context.Context) (*cloud.Clients, error) {
 		if err := f.checkCredentialsFile(); err != nil {
 			return nil, err
 		}
+		if err := f.googleConfigLocked(&cfg); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.EmulatorHost != "" {
 		if err := f.checkEmulatorProject(ctx, cfg.EmulatorHost); err != nil {
@@ -177,10 +180,6 @@ func (f *Factory) Close() error {
 }
 
 var _ io.Closer = (*Factory)(nil)
-
-// EnvCredentials is the variable that names a credentials file for Application Default
-// Credentials.
-const EnvCredentials = "GOOGLE_APPLICATION_CREDENTIALS"
 
 // checkCredentialsFile refuses, once and before any client is built, a
 // GOOGLE_APPLICATION_CREDENTIALS that names a file runnet cannot read: every client would

@@ -15,6 +15,12 @@ import (
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
 
+// The lines `runnet emulator start --tls` prints after RUNNET_EMULATOR_HOST.
+const (
+	EnvEmulatorCA       = "RUNNET_EMULATOR_CA"
+	EnvEmulatorTokenURI = "RUNNET_EMULATOR_TOKEN_URI"
+)
+
 // NewCmdEmulator returns `runnet emulator` and its subcommands.
 func NewCmdEmulator(f *Factory) *cobra.Command {
 	cmd := newGroupCmd("emulator", "Run the emulator of the Cloud Run, VPC Access and Compute APIs")
@@ -49,6 +55,11 @@ type EmulatorStartOptions struct {
 	IPRelease     time.Duration
 	FaultSpecs    []string
 	Background    bool
+	// The front door (--tls): Google's TLS and credentials.
+	TLS            bool
+	RequireAuth    bool
+	CredentialsDir string
+	TokenTTL       time.Duration
 
 	faults  []emulator.Fault
 	cmd     *cobra.Command // for the flags --background passes on
@@ -63,18 +74,32 @@ func NewCmdEmulatorStart(f *Factory, runF func(context.Context, *EmulatorStartOp
 		Short: "Serve the emulator on a loopback address until interrupted",
 		Long: `Serve the emulator on a loopback address until SIGINT or SIGTERM.
 
-When it is ready it prints exactly one line to stdout,
-RUNNET_EMULATOR_HOST=127.0.0.1:PORT, and logs only to stderr. On SIGINT or SIGTERM
+When it is ready it prints one line to stdout, RUNNET_EMULATOR_HOST=127.0.0.1:PORT
+(three with --tls, see below), and logs only to stderr. On SIGINT or SIGTERM
 it writes --state (if given) and exits 0. It refuses to listen on anything but a
 loopback address.
 
 --background serves from a process of its own and exits as soon as it is ready,
 printing 'export RUNNET_EMULATOR_HOST=127.0.0.1:PORT' and 'export RUNNET_EMULATOR_PID=PID'
-for a shell to eval; the server logs to a file named on stderr, and
-kill "$RUNNET_EMULATOR_PID" stops it (writing --state).
+for a shell to eval (with --tls, also RUNNET_EMULATOR_CA and RUNNET_EMULATOR_TOKEN_URI);
+the server logs to a file named on stderr, and kill "$RUNNET_EMULATOR_PID" stops it
+(writing --state).
 
 --state FILE loads the world from FILE when it exists (and saves it there on exit);
 --seed then cannot be given too (exit 2): remove the file to start from a seed.
+
+--tls serves the same APIs as Google's front door does: over TLS, with a certificate
+authority the emulator generates, and with the endpoints that issue credentials (an
+OAuth 2.0 token endpoint at /token, a GCE metadata server under /computeMetadata/v1/ for
+GCE_METADATA_HOST, the STS token exchange of workload identity federation, and IAM
+Credentials' generateAccessToken for impersonation). Two more lines follow the first:
+RUNNET_EMULATOR_CA=PATH (the CA to trust, e.g. as SSL_CERT_FILE) and
+RUNNET_EMULATOR_TOKEN_URI=https://127.0.0.1:PORT/token. --credentials-dir DIR writes
+credentials of every kind into DIR: service-account.json (a key the emulator made),
+authorized-user.json, external-account.json (and the subject-token file it reads) and
+impersonate.json, with ca.pem. --require-auth refuses every API call without a credential
+the emulator issued (UNAUTHENTICATED, HTTP 401); --token-ttl sets how long its access
+tokens live. The control surface records which principal made each call.
 
 --fault METHOD=CODE[:COUNT] makes the first COUNT calls (default 1) of METHOD fail
 with the gRPC code CODE (Compute: the matching HTTP status and error body). METHOD
@@ -87,6 +112,9 @@ method id (compute.subnetworks.insert).`,
   eval "$(runnet emulator start --seed demo --background)"
   runnet status
   kill "$RUNNET_EMULATOR_PID"
+
+  # Google's front door: TLS, credentials of every kind, and no call without one:
+  runnet emulator start --seed demo --tls --require-auth --credentials-dir creds
 
   # Keep the world between runs, and make the first service update fail:
   runnet emulator start --seed demo --state world.json \
@@ -116,6 +144,11 @@ method id (compute.subnetworks.insert).`,
 	fl.DurationVar(&o.RevisionReady, "revision-ready", emulator.DefaultRevisionReady, "how long a new Cloud Run revision takes to become Ready")
 	fl.DurationVar(&o.IPRelease, "ip-release", emulator.DefaultIPRelease, "how long Direct VPC IP reservations outlive their instances")
 	fl.StringArrayVar(&o.FaultSpecs, "fault", nil, "METHOD=CODE[:COUNT]: fail the first COUNT calls of METHOD (repeatable)")
+	fl.BoolVar(&o.TLS, "tls", false, "serve over TLS as Google's front door, with a generated CA and the credential endpoints")
+	fl.BoolVar(&o.RequireAuth, "require-auth", false, "with --tls: refuse API calls without a credential the emulator issued")
+	fl.StringVar(&o.CredentialsDir, "credentials-dir", "", "with --tls: write the CA and credentials of every kind into this directory")
+	fl.DurationVar(&o.TokenTTL, "token-ttl", time.Hour, "with --tls: lifetime of the access tokens the emulator issues")
+	_ = cmd.MarkFlagDirname("credentials-dir")
 	_ = cmd.RegisterFlagCompletionFunc("seed", cobra.FixedCompletions(emulator.Seeds, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -139,6 +172,19 @@ func (o *EmulatorStartOptions) validate() error {
 		if _, err := os.Stat(o.State); err == nil {
 			return exitcode.Usagef("--seed %s: the --state file %s exists, and its world would be served instead of the seed; remove the file to start from the seed, or leave --seed out to serve that world", o.Seed, o.State)
 		}
+	}
+	if !o.TLS {
+		for _, fl := range []struct {
+			name string
+			set  bool
+		}{{"--require-auth", o.RequireAuth}, {"--credentials-dir", o.CredentialsDir != ""}, {"--token-ttl", o.TokenTTL != time.Hour}} {
+			if fl.set {
+				return exitcode.Usagef("%s needs --tls: credentials are only issued and checked over TLS", fl.name)
+			}
+		}
+	}
+	if o.TokenTTL < time.Second {
+		return exitcode.Usagef("--token-ttl: must be at least 1s, got %v", o.TokenTTL)
 	}
 	o.faults = nil
 	methods := emulator.Methods()
@@ -221,10 +267,14 @@ func editDistance(a, b string) int {
 
 func (o *EmulatorStartOptions) run(ctx context.Context) error {
 	log := newStderrLogger(o.f.IOStreams.ErrOut)
-	e, err := emulator.New(emulator.Options{
+	opts := emulator.Options{
 		Seed: o.Seed, StateFile: o.State, Latency: o.Latency, LRODuration: o.LRODuration,
 		RevisionReady: o.RevisionReady, IPRelease: o.IPRelease, Faults: o.faults, Logger: log,
-	})
+	}
+	if o.TLS {
+		opts.FrontDoor = &emulator.FrontDoorOptions{RequireAuth: o.RequireAuth, TokenTTL: o.TokenTTL, CredentialsDir: o.CredentialsDir}
+	}
+	e, err := emulator.New(opts)
 	if err != nil {
 		return err
 	}
@@ -233,6 +283,9 @@ func (o *EmulatorStartOptions) run(ctx context.Context) error {
 		return err
 	}
 	fmt.Fprintf(o.f.IOStreams.Out, "%s=%s\n", EnvEmulatorHost, e.Addr())
+	if e.TLS() {
+		fmt.Fprintf(o.f.IOStreams.Out, "%s=%s\n%s=%s\n", EnvEmulatorCA, e.CAFile(), EnvEmulatorTokenURI, e.TokenURI())
+	}
 	<-ctx.Done()
 	log.Info("stopping emulator")
 	if err := e.Close(); err != nil {

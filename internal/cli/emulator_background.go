@@ -77,10 +77,25 @@ func (o *EmulatorStartOptions) runBackground(ctx context.Context) error {
 		s   string
 		err error
 	}
+	// The server's first line is its address; with --tls two more follow (the CA to trust and
+	// the token endpoint), each passed on as an export too.
+	want := 1
+	if o.TLS {
+		want = 3
+	}
 	got := make(chan line, 1)
 	go func() {
-		s, err := bufio.NewReader(pr).ReadString('\n')
-		got <- line{s, err}
+		rd := bufio.NewReader(pr)
+		var all string
+		for range want {
+			s, err := rd.ReadString('\n')
+			all += s
+			if err != nil {
+				got <- line{all, err}
+				return
+			}
+		}
+		got <- line{all, nil}
 	}()
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
@@ -95,7 +110,11 @@ func (o *EmulatorStartOptions) runBackground(ctx context.Context) error {
 	}
 	select {
 	case l := <-got:
-		host, ok := strings.CutPrefix(strings.TrimSpace(l.s), EnvEmulatorHost+"=")
+		lines := strings.Split(strings.TrimSpace(l.s), "\n")
+		host, ok := strings.CutPrefix(lines[0], EnvEmulatorHost+"=")
+		if ok && len(lines) < want {
+			ok = false
+		}
 		if !ok {
 			if errors.Is(l.err, io.EOF) {
 				<-exited
@@ -104,6 +123,11 @@ func (o *EmulatorStartOptions) runBackground(ctx context.Context) error {
 			return fail(fmt.Sprintf("printed %q instead of its address", l.s))
 		}
 		fmt.Fprintf(o.f.IOStreams.Out, "export %s=%s\nexport %s=%d\n", EnvEmulatorHost, host, EnvEmulatorPID, cmd.Process.Pid)
+		for _, l := range lines[1:] {
+			if k, v, ok := strings.Cut(l, "="); ok {
+				fmt.Fprintf(o.f.IOStreams.Out, "export %s=%s\n", k, shellQuote(v))
+			}
+		}
 		if !o.f.Options.Quiet {
 			fmt.Fprintf(o.f.IOStreams.ErrOut, "The emulator serves on %s in the background (pid %d, log %s); stop it with: kill \"$%s\"\n",
 				host, cmd.Process.Pid, logFile.Name(), EnvEmulatorPID)
@@ -123,3 +147,11 @@ func (o *EmulatorStartOptions) runBackground(ctx context.Context) error {
 // EnvEmulatorPID is the variable `runnet emulator start --background` sets to the server's
 // process id.
 const EnvEmulatorPID = "RUNNET_EMULATOR_PID"
+
+// shellQuote quotes s for a POSIX shell's eval when it holds anything but safe characters.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-:=@+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -35,6 +35,9 @@ type GlobalOptions struct {
 	Version bool
 	// Filter is --filter, on list commands (see addFilterFlag); "" if not given.
 	Filter string
+	// Impersonate is --impersonate-service-account (gcloud's global flag): act as this
+	// service account, or the last of a comma-separated delegation chain.
+	Impersonate string
 }
 
 // Factory gives commands their dependencies. Everything costly is built
@@ -104,6 +107,10 @@ func (f *Factory) ColorStdout() bool {
 func (f *Factory) GcloudConfig() *gcloudconfig.Resolver {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	return f.configLocked()
+}
+
+func (f *Factory) configLocked() *gcloudconfig.Resolver {
 	if f.config == nil {
 		if f.EmulatorMode() {
 			f.config = f.emulatorResolver()

@@ -43,6 +43,17 @@ Environment:
   CLOUDSDK_RUN_REGION          region, when --region is not given
   CLOUDSDK_CONFIG              gcloud's configuration directory
   CLOUDSDK_ACTIVE_CONFIG_NAME  gcloud configuration to read
+  CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN, _VPCACCESS, _COMPUTE, _IAMCREDENTIALS
+                               endpoints to use instead of Google's (as gcloud's
+                               api_endpoint_overrides/*), e.g. https://HOST[:PORT]/
+  CLOUDSDK_BILLING_QUOTA_PROJECT  project billed for quota (billing/quota_project)
+  CLOUDSDK_AUTH_IMPERSONATE_SERVICE_ACCOUNT
+                               service account to act as (auth/impersonate_service_account)
+  CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE  CA bundle to trust besides the system's
+  GOOGLE_APPLICATION_CREDENTIALS  credentials file (default: gcloud's
+                               application_default_credentials.json, then the
+                               metadata server)
+  SSL_CERT_FILE, HTTPS_PROXY, NO_PROXY  TLS roots and proxy, as every Go program
   RUNNET_EMULATOR_HOST         host:port of a running runnet emulator
 
 Exit codes:
@@ -105,6 +116,7 @@ func NewRootCmd(f *Factory) *cobra.Command {
 	pf.StringVar(&o.Verbosity, "verbosity", "", "as gcloud's: debug (= --verbose), info or warning (the default), error, critical or none (no progress or informational messages; unlike --quiet, prompts stay)")
 	root.Flags().BoolVar(&o.Version, "version", false, "print runnet's version, as 'runnet version' does")
 	pf.BoolVar(&o.Emulator, "emulator", false, "use the embedded emulator (state kept in the user cache dir) instead of Google Cloud")
+	pf.StringVar(&o.Impersonate, "impersonate-service-account", "", "act as this service account (or the last of a comma-separated delegation chain) through IAM Credentials, as gcloud does (default: gcloud's auth/impersonate_service_account)")
 	_ = root.RegisterFlagCompletionFunc("format", cobra.FixedCompletions(printer.Formats, cobra.ShellCompDirectiveNoFileComp))
 	_ = root.RegisterFlagCompletionFunc("verbosity", cobra.FixedCompletions(verbosities, cobra.ShellCompDirectiveNoFileComp))
 

@@ -6,6 +6,7 @@ package cloud
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,19 +18,41 @@ import (
 	"google.golang.org/api/option"
 	htransport "google.golang.org/api/transport/http"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
 // Config says where the clients connect.
 type Config struct {
 	// EmulatorHost, when set (host:port), points every client at a runnet emulator instead of
-	// Google, without authentication.
+	// Google, without authentication. The fields below apply to Google Cloud only.
 	EmulatorHost string
 	// Log, when set, receives one line per request (method, target, duration, outcome).
 	// Credentials are never written.
 	Log io.Writer
 	// UserAgent is added to every request.
 	UserAgent string
+
+	// Endpoints override the APIs' default endpoints (gcloud's api_endpoint_overrides).
+	Endpoints Endpoints
+	// CredentialsFile is the Application Default Credentials file
+	// (GOOGLE_APPLICATION_CREDENTIALS, or the one gcloud keeps); "" lets the client
+	// libraries look further (the metadata server on Google Cloud).
+	CredentialsFile string
+	// Impersonate, when set, is the service account to act as, through the IAM Credentials
+	// API, with Delegates (in order) as the delegation chain (gcloud's
+	// auth/impersonate_service_account).
+	Impersonate string
+	Delegates   []string
+	// QuotaProject is gcloud's billing/quota_project: a project to bill (the
+	// x-goog-user-project header), CURRENT_PROJECT (Project, for user credentials), LEGACY
+	// (no header), or "" (the credentials' own quota_project_id, if any).
+	QuotaProject string
+	// Project is the project the command works on, for QuotaProject CURRENT_PROJECT.
+	Project string
+	// RootCAs, when set, are the certificate authorities trusted (the system's and gcloud's
+	// core/custom_ca_certs_file); nil means the system's, which SSL_CERT_FILE replaces.
+	RootCAs *x509.CertPool
 }
 
 // Clients builds each Google client on first use and shares it afterwards. It is safe for
@@ -50,6 +73,9 @@ type Clients struct {
 	// credErr is the credentials error of the first client that could not be built: every
 	// later client fails with it too, without looking again (see credentials.go).
 	credErr error
+
+	authOnce  sync.Once
+	authState *authState
 }
 
 // New returns a client set; nothing is dialled until a client is first used. ctx bounds the
@@ -61,7 +87,8 @@ func New(ctx context.Context, cfg Config) *Clients {
 // Emulated reports whether the clients talk to an emulator.
 func (c *Clients) Emulated() bool { return c.cfg.EmulatorHost != "" }
 
-func (c *Clients) grpcOptions() []option.ClientOption {
+// grpcOptions are the options of a gRPC client whose endpoint override is endpoint.
+func (c *Clients) grpcOptions(endpoint string) ([]option.ClientOption, error) {
 	var opts []option.ClientOption
 	if c.cfg.UserAgent != "" {
 		opts = append(opts, option.WithUserAgent(c.cfg.UserAgent))
@@ -70,26 +97,80 @@ func (c *Clients) grpcOptions() []option.ClientOption {
 		opts = append(opts, option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(logUnary(c.cfg.Log))))
 	}
 	if c.cfg.EmulatorHost != "" {
-		opts = append(opts,
+		return append(opts,
 			option.WithEndpoint(c.cfg.EmulatorHost),
 			option.WithoutAuthentication(),
-			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials()))), nil
 	}
-	return opts
+	a := c.auth()
+	if a.err != nil {
+		return nil, a.err
+	}
+	opts = append(opts, option.WithAuthCredentials(a.grpc))
+	if endpoint != "" {
+		opts = append(opts, option.WithEndpoint(endpoint))
+	}
+	if qp := c.quotaProject(a); qp != "" {
+		opts = append(opts, option.WithQuotaProject(qp))
+	}
+	if cfg := c.tlsConfig(); cfg != nil {
+		opts = append(opts, option.WithGRPCDialOption(grpc.WithTransportCredentials(credentials.NewTLS(cfg))))
+	}
+	return opts, nil
 }
 
-func (c *Clients) computeOptions() []option.ClientOption {
-	var opts []option.ClientOption
-	if c.cfg.UserAgent != "" {
-		opts = append(opts, option.WithUserAgent(c.cfg.UserAgent))
+// quotaProject is the x-goog-user-project to send, as gcloud chooses it: a project named in
+// billing/quota_project; for CURRENT_PROJECT the command's project with user credentials
+// (and nothing with a service account); for LEGACY or nothing, what the credentials say.
+func (c *Clients) quotaProject(a *authState) string {
+	switch c.cfg.QuotaProject {
+	case "", quotaLegacy:
+		return ""
+	case quotaCurrentProject, quotaCurrentProjectWithFallback:
+		if a.kind == "authorized_user" && c.cfg.Impersonate == "" {
+			return c.cfg.Project
+		}
+		return ""
 	}
+	return c.cfg.QuotaProject
+}
+
+// computeService builds the Compute client: against Google, over runnet's own transport
+// (proxy, TLS roots, credentials, then the request log, which so never sees credentials).
+func (c *Clients) computeService(ctx context.Context, _ ...option.ClientOption) (*compute.Service, error) {
 	if c.cfg.EmulatorHost != "" {
-		opts = append(opts, option.WithEndpoint("http://"+c.cfg.EmulatorHost+"/compute/v1/"), option.WithoutAuthentication())
+		opts := []option.ClientOption{option.WithEndpoint("http://" + c.cfg.EmulatorHost + "/compute/v1/"), option.WithoutAuthentication()}
+		if c.cfg.UserAgent != "" {
+			opts = append(opts, option.WithUserAgent(c.cfg.UserAgent))
+		}
 		if c.cfg.Log != nil {
 			opts = append(opts, option.WithHTTPClient(&http.Client{Transport: &logTransport{w: c.cfg.Log, next: http.DefaultTransport}}))
 		}
+		return compute.NewService(ctx, opts...)
 	}
-	return opts
+	a := c.auth()
+	if a.err != nil {
+		return nil, a.err
+	}
+	topts := []option.ClientOption{option.WithAuthCredentials(a.rest), option.WithScopes(scopeCloudPlatform, scopeCompute)}
+	if c.cfg.UserAgent != "" {
+		topts = append(topts, option.WithUserAgent(c.cfg.UserAgent))
+	}
+	if qp := c.quotaProject(a); qp != "" {
+		topts = append(topts, option.WithQuotaProject(qp))
+	}
+	rt, err := htransport.NewTransport(ctx, c.baseTransport(), topts...)
+	if err != nil {
+		return nil, err
+	}
+	if c.cfg.Log != nil {
+		rt = &logTransport{w: c.cfg.Log, next: rt}
+	}
+	opts := []option.ClientOption{option.WithHTTPClient(&http.Client{Transport: rt})}
+	if e := c.cfg.Endpoints.Compute; e != "" {
+		opts = append(opts, option.WithEndpoint(e))
+	}
+	return compute.NewService(ctx, opts...)
 }
 
 func lazy[T any](c *Clients, slot *T, name string, mk func(context.Context, ...option.ClientOption) (T, error), opts []option.ClientOption) (T, error) {
@@ -119,50 +200,47 @@ func lazy[T any](c *Clients, slot *T, name string, mk func(context.Context, ...o
 
 // Services returns the Run v2 Services client.
 func (c *Clients) Services() (*run.ServicesClient, error) {
-	return lazy(c, &c.services, "Cloud Run services", run.NewServicesClient, c.grpcOptions())
+	return lazyGRPC(c, &c.services, "Cloud Run services", run.NewServicesClient, c.cfg.Endpoints.Run)
 }
 
 // Revisions returns the Run v2 Revisions client.
 func (c *Clients) Revisions() (*run.RevisionsClient, error) {
-	return lazy(c, &c.revisions, "Cloud Run revisions", run.NewRevisionsClient, c.grpcOptions())
+	return lazyGRPC(c, &c.revisions, "Cloud Run revisions", run.NewRevisionsClient, c.cfg.Endpoints.Run)
 }
 
 // Jobs returns the Run v2 Jobs client.
 func (c *Clients) Jobs() (*run.JobsClient, error) {
-	return lazy(c, &c.jobs, "Cloud Run jobs", run.NewJobsClient, c.grpcOptions())
+	return lazyGRPC(c, &c.jobs, "Cloud Run jobs", run.NewJobsClient, c.cfg.Endpoints.Run)
 }
 
 // Executions returns the Run v2 Executions client.
 func (c *Clients) Executions() (*run.ExecutionsClient, error) {
-	return lazy(c, &c.executions, "Cloud Run executions", run.NewExecutionsClient, c.grpcOptions())
+	return lazyGRPC(c, &c.executions, "Cloud Run executions", run.NewExecutionsClient, c.cfg.Endpoints.Run)
 }
 
 // WorkerPools returns the Run v2 WorkerPools client.
 func (c *Clients) WorkerPools() (*run.WorkerPoolsClient, error) {
-	return lazy(c, &c.workerPools, "Cloud Run worker pools", run.NewWorkerPoolsClient, c.grpcOptions())
+	return lazyGRPC(c, &c.workerPools, "Cloud Run worker pools", run.NewWorkerPoolsClient, c.cfg.Endpoints.Run)
 }
 
 // VPCAccess returns the VPC Access v1 client.
 func (c *Clients) VPCAccess() (*vpcaccess.Client, error) {
-	return lazy(c, &c.vpc, "Serverless VPC Access", vpcaccess.NewClient, c.grpcOptions())
+	return lazyGRPC(c, &c.vpc, "Serverless VPC Access", vpcaccess.NewClient, c.cfg.Endpoints.VPCAccess)
 }
 
 // Compute returns the Compute v1 REST client.
 func (c *Clients) Compute() (*compute.Service, error) {
-	opts := c.computeOptions()
-	if c.cfg.EmulatorHost == "" && c.cfg.Log != nil {
-		// Against Google, build the authenticated transport here so requests can be logged
-		// around it (after authentication headers are added; the log never prints them).
-		return lazy(c, &c.compute, "Compute Engine", func(ctx context.Context, o ...option.ClientOption) (*compute.Service, error) {
-			hc, _, err := htransport.NewClient(ctx, append(o, option.WithScopes(compute.CloudPlatformScope))...)
-			if err != nil {
-				return nil, err
-			}
-			hc.Transport = &logTransport{w: c.cfg.Log, next: hc.Transport}
-			return compute.NewService(ctx, option.WithHTTPClient(hc))
-		}, opts)
+	return lazy(c, &c.compute, "Compute Engine", c.computeService, nil)
+}
+
+// lazyGRPC is lazy for a gRPC client whose endpoint override is endpoint.
+func lazyGRPC[T any](c *Clients, slot *T, name string, mk func(context.Context, ...option.ClientOption) (T, error), endpoint string) (T, error) {
+	opts, err := c.grpcOptions(endpoint)
+	if err != nil {
+		var zero T
+		return zero, err
 	}
-	return lazy(c, &c.compute, "Compute Engine", compute.NewService, opts)
+	return lazy(c, slot, name, mk, opts)
 }
 
 // Close closes every client built.

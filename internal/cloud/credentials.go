@@ -14,13 +14,20 @@ import (
 type CredentialsError struct {
 	// Err is the client library's error.
 	Err error
+	// Source says where the credentials were looked for or found, e.g. "the credentials in
+	// /path/key.json"; "" for Application Default Credentials in general.
+	Source string
 }
 
 func (e *CredentialsError) Error() string {
 	msg := "no Google Cloud credentials: run `gcloud auth application-default login`, or use --emulator"
 	if e.Err != nil && !strings.Contains(e.Err.Error(), "could not find default credentials") {
 		// Credentials were found but could not be used (a bad key file, say): say why.
-		msg += " (" + e.Err.Error() + ")"
+		src := e.Source
+		if src == "" {
+			src = "Application Default Credentials"
+		}
+		msg = "cannot use " + src + ": " + strings.TrimPrefix(oneLine(e.Err.Error()), "credentials: ")
 	}
 	return msg
 }
@@ -35,6 +42,9 @@ func (e *CredentialsError) GRPCStatus() *status.Status {
 // asCredentialsError recognises a client library's failure to find or load Application
 // Default Credentials.
 func asCredentialsError(err error) *CredentialsError {
+	if err == nil {
+		return nil
+	}
 	var ce *CredentialsError
 	if errors.As(err, &ce) {
 		return ce
@@ -78,16 +88,16 @@ func joinErrors(errs ...error) error {
 }
 
 // CheckCredentials makes sure the clients can authenticate, before any call: against Google
-// Cloud it builds the Cloud Run services client (which looks up Application Default
-// Credentials, without a network call) and returns a *CredentialsError if there are none.
-// Against an emulator there is nothing to check.
+// Cloud it loads the credentials (Application Default Credentials, impersonation: no
+// network call, except the metadata server's presence check on a VM) and returns a
+// *CredentialsError if there are none or they cannot be used. Against an emulator there is
+// nothing to check.
 func (c *Clients) CheckCredentials() error {
 	if c.Emulated() {
 		return nil
 	}
-	_, err := c.Services()
-	if ce := asCredentialsError(err); ce != nil {
-		return ce
+	if a := c.auth(); a.err != nil {
+		return a.err
 	}
 	return nil
 }

@@ -218,7 +218,11 @@ func (c *Clients) RunRegions(ctx context.Context, project string) ([]string, str
 // runLocations lists Cloud Run's locations for project (Run v2 ListLocations). The client is
 // built for this one call.
 func (c *Clients) runLocations(ctx context.Context, project string) ([]string, error) {
-	cl, err := run.NewLocationsClient(c.ctx, c.grpcOptions()...)
+	opts, err := c.grpcOptions(c.cfg.Endpoints.Run)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := run.NewLocationsClient(c.ctx, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create Cloud Run locations client: %w", err)
 	}

@@ -953,6 +953,9 @@ type ComputeError struct {
 }
 
 func (e *ComputeError) Error() string {
+	if msg, ok := explainTransport(e.Err); ok {
+		return e.Op + ": " + msg
+	}
 	if ge, ok := googleAPIError(e.Err); ok && ge.Message != "" {
 		reason := ""
 		if len(ge.Errors) > 0 && ge.Errors[0].Reason != "" {

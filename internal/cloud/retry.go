@@ -37,6 +37,12 @@ func retryable(err error) bool {
 	if _, ok := errorsAs[*OperationError](err); ok {
 		return false // an operation's own failure is its result, not a transport fault
 	}
+	if _, ok := tlsProblem(err); ok {
+		return false // a certificate that cannot be verified will not verify on the next try
+	}
+	if _, ok := errorsAs[*TokenError](err); ok {
+		return false // the token endpoint's own failure: asking again would only wait again
+	}
 	switch status.Code(err) {
 	case codes.Unavailable, codes.ResourceExhausted:
 		return true

@@ -283,6 +283,9 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
+	if msg, ok := explainTransport(e.Err); ok {
+		return e.Op + ": " + msg
+	}
 	if s, ok := status.FromError(e.Err); ok && s.Code() != codes.OK && s.Code() != codes.Unknown {
 		return fmt.Sprintf("%s: %s (%s)", e.Op, strings.TrimSpace(s.Message()), rpcCodeName(s.Code()))
 	}

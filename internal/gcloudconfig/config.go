@@ -15,6 +15,11 @@
 // Each value comes with its Source, for --verbose. A value that cannot be
 // found is a usage error (exit code 2) that says how to set it: runnet never
 // guesses a region.
+//
+// The properties that decide how runnet reaches Google Cloud (endpoint
+// overrides, universe domain, quota project, impersonation, CA bundle) are
+// resolved the same way, each from its CLOUDSDK_SECTION_NAME variable and its
+// section of the configuration file: see Resolver.Cloud.
 package gcloudconfig
 
 import (

@@ -38,6 +38,7 @@ import (
 	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/computeapi"
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/frontdoor"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/lroapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/monitoringapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/restgw"
@@ -85,6 +86,9 @@ type Options struct {
 	Faults []Fault
 	// Logger receives the emulator's log; nil discards it.
 	Logger *slog.Logger
+	// FrontDoor, when set, serves the APIs over TLS and issues and checks credentials as
+	// Google's front door does; see FrontDoorOptions.
+	FrontDoor *FrontDoorOptions
 }
 
 // Emulator is a running (or ready to run) emulator.
@@ -105,6 +109,10 @@ type Emulator struct {
 	rest      *restgw.Gateway
 	local     *bufconn.Listener
 	localConn *grpc.ClientConn
+
+	fd     *frontdoor.FrontDoor // nil without FrontDoorOptions
+	caFile string
+	caTemp string
 }
 
 // New builds an emulator from opts: its world is loaded from opts.StateFile when that exists,
@@ -164,12 +172,19 @@ func New(opts Options) (*Emulator, error) {
 	e.wg.Add(1)
 	go func() { defer e.wg.Done(); w.Run(e.ctx) }()
 
-	e.grpc = grpc.NewServer(grpc.UnaryInterceptor(w.UnaryInterceptor()))
+	mux := http.NewServeMux()
+	grpcOpts := []grpc.ServerOption{}
+	handler, err := e.setupFrontDoor(&grpcOpts, mux) // before the world's interceptor: credentials are checked first
+	if err != nil {
+		e.stop()
+		e.wg.Wait()
+		return nil, err
+	}
+	e.grpc = grpc.NewServer(append(grpcOpts, grpc.ChainUnaryInterceptor(w.UnaryInterceptor()))...)
 	lroapi.Register(e.grpc, w)
 	runapi.Register(e.grpc, w)
 	vpcaccessapi.Register(e.grpc, w)
 	monitoringapi.Register(e.grpc, w)
-	mux := http.NewServeMux()
 	compute := computeapi.New(w)
 	mux.Handle("/compute/v1/", compute)
 	mux.Handle(ControlPrefix, e.controlHandler())
@@ -181,8 +196,9 @@ func New(opts Options) (*Emulator, error) {
 	}
 	mux.Handle(serviceusageapi.Pattern, serviceusageapi.New(w))
 	// Requests for a Cloud Run URL (by Host header) reach the service whatever their path
-	// (runurl.go); every other request is routed by path.
-	e.http = &http.Server{Handler: e.runURLHandler(mux), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// (runurl.go), past the front door's API credentials (they carry an ID token); every
+	// other request goes through the front door, if any, and is routed by path.
+	e.http = &http.Server{Handler: e.runURLHandler(handler), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	return e, nil
 }
 
@@ -221,6 +237,10 @@ func (e *Emulator) Start(addr string) error {
 		_ = l.Close()
 		return err
 	}
+	if err := e.startFrontDoor(l.Addr().String()); err != nil {
+		_ = l.Close()
+		return err
+	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -251,6 +271,10 @@ func (e *Emulator) Serve(l net.Listener) error {
 	if err := e.setListener(l); err != nil {
 		return err
 	}
+	if err := e.startFrontDoor(l.Addr().String()); err != nil {
+		_ = l.Close()
+		return err
+	}
 	return e.serve(l)
 }
 
@@ -272,14 +296,17 @@ func (e *Emulator) serve(l net.Listener) error {
 			}
 			return fmt.Errorf("accept: %w", err)
 		}
-		go route(c, grpcL, httpL)
+		go e.routeConn(c, grpcL, httpL)
 	}
 }
 
 // http2Preface starts every HTTP/2 connection made with prior knowledge, as gRPC clients do.
 var http2Preface = []byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
 
-func route(c net.Conn, grpcL, httpL *chanListener) {
+// deliverer takes a routed connection.
+type deliverer interface{ deliver(net.Conn) }
+
+func route(c net.Conn, grpcL, httpL deliverer) {
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	br := bufio.NewReaderSize(c, 64)
 	isH2 := true
@@ -379,6 +406,7 @@ func (e *Emulator) Close() error {
 		cancel()
 		e.stop()
 		e.wg.Wait()
+		e.closeFrontDoor()
 		if e.opts.StateFile != "" {
 			err = e.SaveState(e.opts.StateFile)
 		}
@@ -423,13 +451,21 @@ func (e *Emulator) SaveState(path string) error {
 }
 
 // ClientOptions point a Run v2 or VPC Access v1 gRPC client at the emulator, without
-// authentication, over an insecure loopback connection.
+// authentication, over an insecure loopback connection (over TLS, trusting the emulator's CA,
+// with a front door).
 func (e *Emulator) ClientOptions() []option.ClientOption {
+	if e.fd != nil {
+		return e.frontDoorGRPCOptions()
+	}
 	return GRPCClientOptions(e.Addr())
 }
 
-// ComputeClientOptions point the Compute v1 REST client at the emulator.
+// ComputeClientOptions point the Compute v1 REST client at the emulator, without
+// authentication (over TLS, trusting the emulator's CA, with a front door).
 func (e *Emulator) ComputeClientOptions() []option.ClientOption {
+	if e.fd != nil {
+		return e.frontDoorComputeOptions()
+	}
 	return ComputeClientOptions(e.Addr())
 }
 

@@ -1,0 +1,98 @@
+package cloud
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// Endpoints say where the clients reach Google Cloud when not the default endpoints (a
+// Private Service Connect endpoint, a restricted VIP, a regional endpoint, or runnet's
+// emulator behind its front door). Empty fields mean the default.
+type Endpoints struct {
+	// Run and VPCAccess are gRPC targets, HOST:PORT.
+	Run, VPCAccess string
+	// Compute is the REST base URL of Compute Engine v1, ending with "/".
+	Compute string
+	// IAMCredentials is the REST base URL of the IAM Credentials API (used to impersonate a
+	// service account), ending with "/".
+	IAMCredentials string
+}
+
+// The paths the REST clients need under an endpoint override that names only a host, as
+// gcloud appends them (the "base URL" of each API's discovery document).
+const (
+	computeBasePath        = "/compute/v1/"
+	iamCredentialsBasePath = "/"
+)
+
+// EndpointsFromOverrides maps gcloud's api_endpoint_overrides values (URLs such as
+// https://HOST[:PORT]/; "" when not set) to what each client needs, as gcloud does:
+//
+//   - Cloud Run and VPC Access are gRPC APIs: gcloud's generated gRPC clients use the URL's
+//     host and port only (port 443 when none is given), over TLS whatever the scheme.
+//   - Compute and IAM Credentials are REST APIs: a URL with a path other than "/" is the
+//     base URL as it is (https://HOST/compute/v1/); a bare https://HOST/ gets the API's own
+//     base path (/compute/v1/), as gcloud's _BuildEndpointOverride does.
+func EndpointsFromOverrides(run, vpcAccess, compute, iamCredentials string) (Endpoints, error) {
+	var e Endpoints
+	var err error
+	if e.Run, err = grpcTarget(run); err != nil {
+		return Endpoints{}, fmt.Errorf("api_endpoint_overrides/run: %w", err)
+	}
+	if e.VPCAccess, err = grpcTarget(vpcAccess); err != nil {
+		return Endpoints{}, fmt.Errorf("api_endpoint_overrides/vpcaccess: %w", err)
+	}
+	if e.Compute, err = restBase(compute, computeBasePath); err != nil {
+		return Endpoints{}, fmt.Errorf("api_endpoint_overrides/compute: %w", err)
+	}
+	if e.IAMCredentials, err = restBase(iamCredentials, iamCredentialsBasePath); err != nil {
+		return Endpoints{}, fmt.Errorf("api_endpoint_overrides/iamcredentials: %w", err)
+	}
+	return e, nil
+}
+
+func parseOverride(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, fmt.Errorf("%q is not a URL: %w", s, err)
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" {
+		return nil, fmt.Errorf("%q is not an absolute http(s) URL such as https://HOST[:PORT]/", s)
+	}
+	return u, nil
+}
+
+func grpcTarget(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	u, err := parseOverride(s)
+	if err != nil {
+		return "", err
+	}
+	port := u.Port()
+	if port == "" {
+		port = "443"
+	}
+	return net.JoinHostPort(u.Hostname(), port), nil
+}
+
+func restBase(s, basePath string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	u, err := parseOverride(s)
+	if err != nil {
+		return "", err
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = basePath
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	u.RawQuery, u.Fragment = "", ""
+	return u.String(), nil
+}
