@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iac"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/runnet-dev/runnet/pkg/egress"
@@ -49,16 +50,16 @@ func TestExportFlags(t *testing.T) {
 				return NewCmdExport(f, func(_ context.Context, o *ExportOptions) error { got = o; return nil })
 			}, append([]string{"export"}, tt.args...)...)
 			if tt.wantErr != "" {
-				if r.code != exitcode.Usage || got != nil {
-					t.Fatalf("exit %d (ran: %v), want 2 without running; stderr %q", r.code, got != nil, r.stderr)
+				if r.Code != exitcode.Usage || got != nil {
+					t.Fatalf("exit %d (ran: %v), want 2 without running; stderr %q", r.Code, got != nil, r.Stderr)
 				}
-				if !strings.Contains(r.stderr, tt.wantErr) {
-					t.Errorf("stderr %q does not contain %q", r.stderr, tt.wantErr)
+				if !strings.Contains(r.Stderr, tt.wantErr) {
+					t.Errorf("stderr %q does not contain %q", r.Stderr, tt.wantErr)
 				}
 				return
 			}
-			if r.code != 0 || got == nil {
-				t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+			if r.Code != 0 || got == nil {
+				t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
 			}
 			if got.format != tt.wantAs || got.ref.String() != tt.wantRef {
 				t.Errorf("format %q ref %q, want %q %q", got.format, got.ref, tt.wantAs, tt.wantRef)
@@ -78,14 +79,14 @@ func TestExportGolden(t *testing.T) {
 	check := func(workload, kind, mode string) {
 		t.Helper()
 		for _, f := range iac.Formats {
-			r := er.run(t, false, "", "export", workload, "--as", string(f))
-			if r.code != 0 {
-				t.Fatalf("export %s --as %s: exit %d: %s", workload, f, r.code, r.stderr)
+			r := er.Run(t, false, "", "export", workload, "--as", string(f))
+			if r.Code != 0 {
+				t.Fatalf("export %s --as %s: exit %d: %s", workload, f, r.Code, r.Stderr)
 			}
-			if r.stderr != "" {
-				t.Errorf("export %s --as %s: stderr %q", workload, f, r.stderr)
+			if r.Stderr != "" {
+				t.Errorf("export %s --as %s: stderr %q", workload, f, r.Stderr)
 			}
-			exportGolden(t, filepath.Join("testdata", "export", kind+"-"+mode+"."+string(f)), r.stdout)
+			exportGolden(t, filepath.Join("testdata", "export", kind+"-"+mode+"."+string(f)), r.Stdout)
 		}
 	}
 	for _, w := range []struct{ workload, kind string }{
@@ -96,13 +97,13 @@ func TestExportGolden(t *testing.T) {
 		} else {
 			check(w.workload, w.kind, "none")
 		}
-		if r := er.run(t, false, "", append([]string{"attach", w.workload}, direct...)...); r.code != 0 {
-			t.Fatalf("attach %s: exit %d: %s", w.workload, r.code, r.stderr)
+		if r := er.Run(t, false, "", append([]string{"attach", w.workload}, direct...)...); r.Code != 0 {
+			t.Fatalf("attach %s: exit %d: %s", w.workload, r.Code, r.Stderr)
 		}
 		check(w.workload, w.kind, "direct")
 		if w.kind != "workerpool" {
-			if r := er.run(t, false, "", "detach", w.workload, "--yes"); r.code != 0 {
-				t.Fatalf("detach %s: exit %d: %s", w.workload, r.code, r.stderr)
+			if r := er.Run(t, false, "", "detach", w.workload, "--yes"); r.Code != 0 {
+				t.Fatalf("detach %s: exit %d: %s", w.workload, r.Code, r.Stderr)
 			}
 			check(w.workload, w.kind, "none")
 		}
@@ -131,10 +132,10 @@ func createWorkerPool(t *testing.T, er *emuRun, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for er.e.Addr() == "" && ctx.Err() == nil { // Serve runs in the background
+	for er.E.Addr() == "" && ctx.Err() == nil { // Serve runs in the background
 		time.Sleep(time.Millisecond)
 	}
-	c, err := run.NewWorkerPoolsClient(ctx, er.e.ClientOptions()...)
+	c, err := run.NewWorkerPoolsClient(ctx, er.E.ClientOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,13 +156,13 @@ func createWorkerPool(t *testing.T, er *emuRun, name string) {
 
 func TestExportJSONAndFailedRollout(t *testing.T) {
 	er := newEmu(t)
-	r := er.run(t, false, "", "export", "run-service", "--as", "pulumi-yaml", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "export", "run-service", "--as", "pulumi-yaml", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	var got map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, r.Stdout)
 	}
 	want := map[string]any{
 		"kind": "service", "name": "run-service", "project": tProject, "region": tRegion,
@@ -183,21 +184,21 @@ func TestExportJSONAndFailedRollout(t *testing.T) {
 	// the template asks for a missing connector. The export says what the template holds, and
 	// warns that traffic is elsewhere.
 	failRollout(t, er, &runpb.VpcAccess{Connector: "projects/demo-project/locations/asia-northeast1/connectors/no-such-connector"})
-	r = er.run(t, false, "", "export", "run-service", "--as", "gcloud")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r = er.Run(t, false, "", "export", "run-service", "--as", "gcloud")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	if !strings.Contains(r.stdout, "--vpc-connector=projects/demo-project/locations/asia-northeast1/connectors/no-such-connector") {
-		t.Errorf("stdout = %q", r.stdout)
+	if !strings.Contains(r.Stdout, "--vpc-connector=projects/demo-project/locations/asia-northeast1/connectors/no-such-connector") {
+		t.Errorf("stdout = %q", r.Stdout)
 	}
-	if !strings.Contains(r.stderr, "Warning: the latest change of service run-service failed (") || !strings.Contains(r.stderr, "traffic is still served by revision run-service-00001-") {
-		t.Errorf("stderr = %q", r.stderr)
+	if !strings.Contains(r.Stderr, "Warning: the latest change of service run-service failed (") || !strings.Contains(r.Stderr, "traffic is still served by revision run-service-00001-") {
+		t.Errorf("stderr = %q", r.Stderr)
 	}
 
 	// A workload that does not exist: exit 1, the API's message.
-	r = er.run(t, false, "", "export", "job/gone", "--as", "terraform")
-	if r.code != exitcode.Failure || !strings.Contains(r.stderr, `job "gone"`) || r.stdout != "" {
-		t.Errorf("missing job: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	r = er.Run(t, false, "", "export", "job/gone", "--as", "terraform")
+	if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, `job "gone"`) || r.Stdout != "" {
+		t.Errorf("missing job: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 }
 
@@ -205,22 +206,22 @@ func TestExportJSONAndFailedRollout(t *testing.T) {
 func TestAttachPrintsIaCHint(t *testing.T) {
 	er := newEmu(t)
 	const hint = "Update your infrastructure code to match: runnet export run-service --as terraform (or --as pulumi-yaml, gcloud).\n"
-	r := er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
-	if r.code != 0 || !strings.HasSuffix(r.stderr, hint) {
-		t.Errorf("attach: exit %d, stderr %q; want it to end with %q", r.code, r.stderr, hint)
+	r := er.Run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
+	if r.Code != 0 || !strings.HasSuffix(r.Stderr, hint) {
+		t.Errorf("attach: exit %d, stderr %q; want it to end with %q", r.Code, r.Stderr, hint)
 	}
 	// No change: no hint.
-	r = er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
-	if r.code != 0 || strings.Contains(r.stderr, "infrastructure code") {
-		t.Errorf("no-op attach: exit %d, stderr %q", r.code, r.stderr)
+	r = er.Run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
+	if r.Code != 0 || strings.Contains(r.Stderr, "infrastructure code") {
+		t.Errorf("no-op attach: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	r = er.run(t, false, "", "detach", "run-service", "--yes", "--quiet")
-	if r.code != 0 || r.stderr != "" {
-		t.Errorf("detach --quiet: exit %d, stderr %q", r.code, r.stderr)
+	r = er.Run(t, false, "", "detach", "run-service", "--yes", "--quiet")
+	if r.Code != 0 || r.Stderr != "" {
+		t.Errorf("detach --quiet: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	r = er.run(t, false, "", "attach", "job/nightly-export", "--subnet", "run-direct-vpc-egress", "--async", "--project", tProject)
-	if want := "runnet export projects/demo-project/locations/asia-northeast1/jobs/nightly-export --as terraform"; r.code != 0 || !strings.Contains(r.stderr, want) {
-		t.Errorf("attach --async --project: exit %d, stderr %q; want %q", r.code, r.stderr, want)
+	r = er.Run(t, false, "", "attach", "job/nightly-export", "--subnet", "run-direct-vpc-egress", "--async", "--project", tProject)
+	if want := "runnet export projects/demo-project/locations/asia-northeast1/jobs/nightly-export --as terraform"; r.Code != 0 || !strings.Contains(r.Stderr, want) {
+		t.Errorf("attach --async --project: exit %d, stderr %q; want %q", r.Code, r.Stderr, want)
 	}
 }
 
@@ -228,7 +229,7 @@ func TestIaCHint(t *testing.T) {
 	ref := egress.WorkloadRef{Kind: egress.KindJob, Project: tProject, Region: tRegion, Name: "nightly-export"}
 	mk := func(opts GlobalOptions, env ...string) *Factory {
 		streams, _, _, _ := iostreams.Test()
-		f := NewFactory(streams, testEnv(t, env...))
+		f := NewFactory(streams, harness.Hermetic(t, env...))
 		f.Options = opts
 		return f
 	}

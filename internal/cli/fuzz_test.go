@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/runnet-dev/runnet/pkg/egress"
 )
@@ -49,15 +50,15 @@ func FuzzMigrateFlags(f *testing.F) {
 		r := runStubbed(t, "migrate", func(f *Factory) *cobra.Command {
 			return NewCmdMigrate(f, func(_ context.Context, o *MigrateOptions) error { got = o; return nil })
 		}, args...)
-		switch r.code {
+		switch r.Code {
 		case exitcode.Usage:
 			if got != nil {
-				t.Fatalf("usage error, yet it ran: %s", r.stderr)
+				t.Fatalf("usage error, yet it ran: %s", r.Stderr)
 			}
 			return
 		case exitcode.OK:
 		default:
-			t.Fatalf("exit %d for %q: %s", r.code, args, r.stderr)
+			t.Fatalf("exit %d for %q: %s", r.Code, args, r.Stderr)
 		}
 		for _, tag := range got.NetworkTags {
 			if egress.ValidateNetworkTag(tag) != nil {
@@ -143,7 +144,7 @@ func TestValidateEmulatorHost(t *testing.T) {
 // call is made.
 func TestBadEmulatorHostIsUsageError(t *testing.T) {
 	streams, _, _, errOut := iostreams.Test()
-	f := NewFactory(streams, testEnv(t, EnvEmulatorHost, "http://127.0.0.1:1/x", "CLOUDSDK_CORE_PROJECT", tProject, "CLOUDSDK_RUN_REGION", tRegion))
+	f := NewFactory(streams, harness.Hermetic(t, EnvEmulatorHost, "http://127.0.0.1:1/x", "CLOUDSDK_CORE_PROJECT", tProject, "CLOUDSDK_RUN_REGION", tRegion))
 	code := ExecuteFactory(context.Background(), f, []string{"status"})
 	if code != exitcode.Usage || !strings.Contains(errOut.String(), "RUNNET_EMULATOR_HOST=\"http://127.0.0.1:1/x\"") {
 		t.Fatalf("exit %d: %s", code, errOut.String())
