@@ -19,8 +19,9 @@ const attachLong = `Change how a workload reaches a VPC network: through a Serve
 (--connector), or with Direct VPC egress (--network and/or --subnet, optionally
 --network-tags). Only the template's VPC access changes; every other setting (image, env,
 secrets, scaling, labels, annotations, traffic and tags) is sent back exactly as read, with
-the etag it was read with, so a change made meanwhile by someone else is detected (exit
-status 5) instead of being overwritten.
+the etag it was read with, so a change made meanwhile by someone else is never overwritten:
+one that touched the VPC access or the traffic stops runnet (exit status 5, nothing changed);
+any other (labels, the image...) is kept, and the update is sent again from a fresh read.
 
 The egress setting is kept unless --egress is given (a workload with no VPC access gets
 private-ranges-only). Direct VPC network tags are kept when the workload already uses Direct
@@ -482,24 +483,28 @@ func (o *AttachOptions) run(ctx context.Context) error {
 			return exitcode.Errorf(exitcode.Failure, "cancelled: %s was not changed", o.ref)
 		}
 	}
-	opts := cloud.SetVPCOptions{
-		Async:            o.Async,
-		Progress:         func(msg string) { o.f.IOStreams.Progressf("%s", msg) },
-		ForceNewRevision: retry && o.ref.Kind != egress.KindJob,
-	}
+	plat := o.platform(c)
+	u := egress.Update{VPC: &target, ForceNewRevision: retry, NoWait: o.Async}
 	if o.NoTraffic {
-		opts.Traffic = egress.PinLatest(w.Traffic, w.LatestReady)
+		u.Traffic = egress.PinLatest(w.Traffic, w.LatestReady)
 	}
 	done := startWait(o.f, "Updating "+o.ref.String())
-	res, err := c.SetVPC(ctx, w, target, opts)
+	if o.ref.Kind == egress.KindJob && !o.Async {
+		o.f.IOStreams.Progressf("Updating job %s...", o.ref.Name)
+	}
+	snap, err := plat.Update(ctx, cloud.Snapshot(w), u)
 	done()
 	if err != nil {
 		var re *cloud.RolloutError
 		if errors.As(err, &re) && !o.Async && !retry {
 			return o.restore(ctx, c, w, re, err)
 		}
+		if errors.Is(err, egress.ErrConflict) {
+			return exitcode.Wrap(exitcode.Conflict, fmt.Errorf("%w; nothing was changed; check its state with 'runnet status %s' and run the command again", err, o.ref))
+		}
 		return err
 	}
+	res := snap.Handle.(*cloud.Workload)
 	defer PrintIaCHint(o.f, o.ref) // once the result is printed: how to carry the change into IaC
 	if o.Async {
 		return p.Print(operationStarted{
@@ -680,8 +685,7 @@ func (o *AttachOptions) move(ctx context.Context, c *cloud.Clients, w *cloud.Wor
 	}
 	tr := egress.MoveTraffic(w.Traffic, from, into)
 	o.f.IOStreams.Progressf("Moving the %s of %s to revision %s...", shareWord(o.ref.Kind), strings.Join(from, ", "), into)
-	plat := &cloud.Platform{C: c}
-	snap, err := plat.Update(ctx, cloud.Snapshot(w), egress.Update{Traffic: tr})
+	snap, err := (&cloud.Platform{C: c}).Update(ctx, cloud.Snapshot(w), egress.Update{Traffic: tr})
 	if err != nil {
 		return nil, err
 	}
@@ -728,14 +732,14 @@ func (o *AttachOptions) restore(ctx context.Context, c *cloud.Clients, before *c
 		return cause // someone put it back already
 	}
 	o.infof("The new settings cannot serve; putting back %s in the template...", describeVPC(before.VPC))
-	res, err := c.SetVPC(ctx, fresh, before.VPC, cloud.SetVPCOptions{Progress: func(msg string) { o.f.IOStreams.Progressf("%s", msg) }})
+	snap, err := o.platform(c).Update(ctx, cloud.Snapshot(fresh), egress.Update{VPC: &before.VPC})
 	if err != nil {
 		return exitcode.Errorf(exitcode.Failure, "%v\nThe template's previous VPC access could not be put back (%v): the template asks for settings that cannot serve, which the next deploy inherits; put it back with: %s",
 			cause, err, restoreCommand(o.ref, before.VPC))
 	}
 	rev := ""
-	if res.LatestReady != "" && o.ref.Kind != egress.KindJob {
-		rev = fmt.Sprintf(" (revision %s)", res.LatestReady)
+	if snap.LatestReady != "" && o.ref.Kind != egress.KindJob {
+		rev = fmt.Sprintf(" (revision %s)", snap.LatestReady)
 	}
 	return exitcode.Wrap(exitcode.RolledBack, fmt.Errorf("%w\nThe template's previous VPC access, %s, was put back%s: %s was not changed", cause, describeVPC(before.VPC), rev, o.ref))
 }
@@ -760,6 +764,11 @@ func restoreCommand(ref egress.WorkloadRef, v egress.VPC) string {
 		return c + " --egress " + v.Egress.String() + where
 	}
 	return "runnet detach " + ref.String() + " --yes" + where
+}
+
+// platform is the write path of attach: progress messages go to stderr on a terminal.
+func (o *AttachOptions) platform(c *cloud.Clients) *cloud.Platform {
+	return &cloud.Platform{C: c, ReadToAnnounce: true, Progress: func(_ egress.WorkloadRef, msg string) { o.f.IOStreams.Progressf("%s", msg) }}
 }
 
 // infof writes an informational line to stderr, unless --quiet.

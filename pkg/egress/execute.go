@@ -226,7 +226,11 @@ type Platform interface {
 	// GetWorkload reads a workload.
 	GetWorkload(ctx context.Context, ref WorkloadRef) (*Snapshot, error)
 	// Update changes cur's VPC access and/or traffic as u says, with cur's etag, waits until
-	// the change is in force, and returns the workload as it then is.
+	// the change is in force, and returns the workload as it then is. When the workload
+	// changed since cur was read (a stale etag), a change that left its VPC access and
+	// traffic alone is absorbed (u is sent again from a fresh read); otherwise the error is a
+	// *ConflictError that says what changed, with Journal set when another run's journal is
+	// on the workload.
 	Update(ctx context.Context, cur *Snapshot, u Update) (*Snapshot, error)
 	// RevisionCondition reads the Ready condition of a service's or worker pool's revision.
 	RevisionCondition(ctx context.Context, ref WorkloadRef, revision string) (Condition, error)
@@ -840,41 +844,31 @@ func (r *runState) change(ctx context.Context, u Update, last bool) error {
 	return err
 }
 
-// maxConflictRetries bounds how often a change is sent again after concurrent changes that
-// left the VPC access and traffic alone.
-const maxConflictRetries = 3
-
-// send sends u from the workload as last seen. When the API refuses it because the workload
-// changed meanwhile (a stale etag) the platform says what changed: another run's lock, or a
-// change of the VPC access or traffic, stop the run (exit 5); any other change (labels, the
-// image, scaling...) does not affect the plan, which depends only on those, so u is sent again
-// from the workload as it is now.
+// send sends u from the workload as last seen. The platform absorbs a concurrent change that
+// left the VPC access and the traffic alone (it sends u again from a fresh read: see
+// Platform.Update); a change of them is its *ConflictError, which stops the run (exit 5), and
+// another run's journal on the workload becomes a *LockedError.
 func (r *runState) send(ctx context.Context, u Update) error {
-	for attempt := 0; ; attempt++ {
-		next, err := r.e.Platform.Update(ctx, r.cur, u)
-		if err == nil {
-			r.cur = next
-			r.journalSent(u.Journal)
-			return nil
-		}
-		if u.Journal != nil && *u.Journal != "" && !errors.Is(err, ErrNotApplied) {
-			r.jOnServer = true // it may have landed
-		}
-		var ce *ConflictError
-		if !errors.As(err, &ce) {
-			return err
-		}
-		if ce.Journal != nil && ce.Journal.ID != r.jid {
-			return &LockedError{Ref: r.ref(), Journal: ce.Journal, Now: r.clock.Now()}
-		}
-		if ce.TouchesMigration || ce.Current == nil || attempt >= maxConflictRetries {
-			if ce.TouchesMigration {
-				return fmt.Errorf("%w; that change touched what the migration changes, so runnet stopped (check it with 'runnet status %s')", ce, r.ref())
-			}
-			return err
-		}
-		r.cur = ce.Current
+	next, err := r.e.Platform.Update(ctx, r.cur, u)
+	if err == nil {
+		r.cur = next
+		r.journalSent(u.Journal)
+		return nil
 	}
+	if u.Journal != nil && *u.Journal != "" && !errors.Is(err, ErrNotApplied) {
+		r.jOnServer = true // it may have landed
+	}
+	var ce *ConflictError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if ce.Journal != nil && ce.Journal.ID != r.jid {
+		return &LockedError{Ref: r.ref(), Journal: ce.Journal, Now: r.clock.Now()}
+	}
+	if ce.TouchesMigration {
+		return fmt.Errorf("%w; that change touched what the migration changes, so runnet stopped (check it with 'runnet status %s')", ce, r.ref())
+	}
+	return err
 }
 
 // journalSent records a journal value the workload now carries.

@@ -542,19 +542,6 @@ func TestExecuteRefusedChangesNothing(t *testing.T) {
 	}
 }
 
-// A concurrent change of other fields (here: only the etag moved) does not affect the plan: the
-// update is sent again from the workload as it is now.
-func TestExecuteConflictOtherFieldsRetried(t *testing.T) {
-	f := newFake()
-	f.add(fkSvc, fkConn, []TrafficTarget{{Latest: true, Percent: 100}})
-	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{})
-	f.ws[fkSvc].etag++
-	res := newExec(f, nil).Execute(context.Background(), Request{Plan: p, Workload: s})
-	if res.Outcome != OutcomeMigrated || f.updates != 3 {
-		t.Fatalf("outcome %s (%v), %d updates", res.Outcome, res.Err, f.updates)
-	}
-}
-
 func TestExecuteUnhealthyDuringWatch(t *testing.T) {
 	f := newFake()
 	f.add(fkSvc, fkConn, []TrafficTarget{{Latest: true, Percent: 100}})
