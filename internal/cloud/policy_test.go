@@ -1,8 +1,10 @@
 package cloud
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,13 +36,7 @@ func TestRetryDelayFromRetryAfter(t *testing.T) {
 // runnet does not send it again (which would meet its own change as ABORTED) and reports
 // success once the new revision is ready.
 func TestUpdateLostResponseLanded(t *testing.T) {
-	ctx := testCtx(t)
-	e, c := newEmulator(t, emulator.SeedDemo)
-	p := &Platform{C: c}
-	s0, err := p.GetWorkload(ctx, serviceRef(emulator.DemoService))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, e, p, s0 := demoService(t)
 	direct := egress.VPC{Network: emulator.DemoNetwork, Subnet: emulator.DemoDirectSubnet}
 	journal := `{"v":1}`
 	e.InjectFault(emulator.Fault{Method: "google.cloud.run.v2.Services/UpdateService", Code: codes.Unavailable, Count: 1, AfterCommit: true})
@@ -74,14 +70,8 @@ func TestUpdateLostResponseLanded(t *testing.T) {
 // their change kept; a change of the traffic stops it, naming the field and another run's
 // (here unreadable) journal.
 func TestUpdateConflictPolicy(t *testing.T) {
-	ctx := testCtx(t)
-	e, c := newEmulator(t, emulator.SeedDemo)
-	p := &Platform{C: c}
-	ref := serviceRef(emulator.DemoService)
-	s0, err := p.GetWorkload(ctx, ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, e, p, s0 := demoService(t)
+	c, ref := p.C, s0.Ref
 	svcs, _ := c.Services()
 	other := func(edit func(*runpb.Service)) {
 		t.Helper()
@@ -159,7 +149,7 @@ func TestJournalAnnotationMakesNoRevision(t *testing.T) {
 		if s1.Journal != v || s2.Journal != "" || s1.Etag == s0.Etag || s2.Etag == s1.Etag {
 			t.Errorf("%s: journal %q then %q; etags %s %s %s", ref, s1.Journal, s2.Journal, s0.Etag, s1.Etag, s2.Etag)
 		}
-		if s2.LatestCreated != s0.LatestCreated || s2.LatestReady != s0.LatestReady || !sameTargets(s0.TrafficStatus, s2.TrafficStatus) {
+		if s2.LatestCreated != s0.LatestCreated || s2.LatestReady != s0.LatestReady || !slices.Equal(s0.TrafficStatus, s2.TrafficStatus) {
 			t.Errorf("%s: revisions %s/%s → %s/%s, traffic %v → %v", ref, s0.LatestCreated, s0.LatestReady, s2.LatestCreated, s2.LatestReady, s0.TrafficStatus, s2.TrafficStatus)
 		}
 		if changed := ChangedFields(s0.Handle.(*Workload).Raw, s2.Handle.(*Workload).Raw); len(changed) != 0 {
@@ -168,14 +158,16 @@ func TestJournalAnnotationMakesNoRevision(t *testing.T) {
 	}
 }
 
-func sameTargets(a, b []egress.TrafficTarget) bool {
-	if len(a) != len(b) {
-		return false
+// demoService starts an emulator with the demo world and reads its service through the
+// platform.
+func demoService(t *testing.T) (context.Context, *emulator.Emulator, *Platform, *egress.Snapshot) {
+	t.Helper()
+	ctx := testCtx(t)
+	e, c := newEmulator(t, emulator.SeedDemo)
+	p := &Platform{C: c}
+	s, err := p.GetWorkload(ctx, serviceRef(emulator.DemoService))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return ctx, e, p, s
 }

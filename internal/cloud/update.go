@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
+	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -89,44 +90,42 @@ func changed(w *Workload, u egress.Update) (proto.Message, error) {
 		return nil, &notApplied{errors.New("jobs have no traffic to set")}
 	}
 	msg := proto.Clone(w.Raw)
+	var setVPC func()
+	var setTraffic func([]egress.TrafficTarget)
 	switch m := msg.(type) {
 	case *runpb.Service:
-		if u.VPC != nil {
-			if m.Template == nil {
-				m.Template = &runpb.RevisionTemplate{}
-			}
-			m.Template.VpcAccess, m.Template.Revision = va, ""
-		}
-		if u.Traffic != nil {
-			m.Traffic = trafficToProto(u.Traffic)
-		}
+		setVPC = func() { m.Template = orNew(m.Template); m.Template.VpcAccess, m.Template.Revision = va, "" }
+		setTraffic = func(ts []egress.TrafficTarget) { m.Traffic = trafficToProto(ts) }
 	case *runpb.WorkerPool:
-		if u.VPC != nil {
-			if m.Template == nil {
-				m.Template = &runpb.WorkerPoolRevisionTemplate{}
-			}
-			m.Template.VpcAccess, m.Template.Revision = va, ""
-		}
-		if u.Traffic != nil {
-			m.InstanceSplits = splitsToProto(u.Traffic)
-		}
+		setVPC = func() { m.Template = orNew(m.Template); m.Template.VpcAccess, m.Template.Revision = va, "" }
+		setTraffic = func(ts []egress.TrafficTarget) { m.InstanceSplits = splitsToProto(ts) }
 	case *runpb.Job:
-		if u.VPC != nil {
-			if m.Template == nil {
-				m.Template = &runpb.ExecutionTemplate{}
-			}
-			if m.Template.Template == nil {
-				m.Template.Template = &runpb.TaskTemplate{}
-			}
+		setVPC = func() {
+			m.Template = orNew(m.Template)
+			m.Template.Template = orNew(m.Template.Template)
 			m.Template.Template.VpcAccess = va
 		}
 	default:
 		return nil, fmt.Errorf("%T is not a Cloud Run service, job or worker pool", msg)
 	}
+	if u.VPC != nil {
+		setVPC()
+	}
+	if u.Traffic != nil {
+		setTraffic(u.Traffic)
+	}
 	if u.Journal != nil {
 		setAnnotation(msg, egress.JournalAnnotation, *u.Journal)
 	}
 	return msg, nil
+}
+
+// orNew is p, or a new T when p is nil.
+func orNew[T any](p *T) *T {
+	if p == nil {
+		return new(T)
+	}
+	return p
 }
 
 // writeOptions tune one write.
@@ -254,40 +253,37 @@ func (c *Clients) write(ctx context.Context, w *Workload, msg proto.Message, o w
 func (c *Clients) startUpdate(ctx context.Context, msg proto.Message, validateOnly, forceNewRevision bool) (string, proto.Message, operationWaiter, error) {
 	switch m := msg.(type) {
 	case *runpb.Service:
-		cl, err := c.Services()
-		if err != nil {
-			return "", nil, nil, err
-		}
-		op, err := cl.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: m, ValidateOnly: validateOnly, ForceNewRevision: forceNewRevision})
-		if err != nil {
-			return "", nil, nil, err
-		}
-		md, _ := op.Metadata()
-		return op.Name(), md, cl, nil
+		return startOp[*run.ServicesClient, *runpb.Service](c.Services, func(cl *run.ServicesClient) (*run.UpdateServiceOperation, error) {
+			return cl.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: m, ValidateOnly: validateOnly, ForceNewRevision: forceNewRevision})
+		})
 	case *runpb.Job:
-		cl, err := c.Jobs()
-		if err != nil {
-			return "", nil, nil, err
-		}
-		op, err := cl.UpdateJob(ctx, &runpb.UpdateJobRequest{Job: m, ValidateOnly: validateOnly})
-		if err != nil {
-			return "", nil, nil, err
-		}
-		md, _ := op.Metadata()
-		return op.Name(), md, cl, nil
+		return startOp[*run.JobsClient, *runpb.Job](c.Jobs, func(cl *run.JobsClient) (*run.UpdateJobOperation, error) {
+			return cl.UpdateJob(ctx, &runpb.UpdateJobRequest{Job: m, ValidateOnly: validateOnly})
+		})
 	case *runpb.WorkerPool:
-		cl, err := c.WorkerPools()
-		if err != nil {
-			return "", nil, nil, err
-		}
-		op, err := cl.UpdateWorkerPool(ctx, &runpb.UpdateWorkerPoolRequest{WorkerPool: m, ValidateOnly: validateOnly, ForceNewRevision: forceNewRevision})
-		if err != nil {
-			return "", nil, nil, err
-		}
-		md, _ := op.Metadata()
-		return op.Name(), md, cl, nil
+		return startOp[*run.WorkerPoolsClient, *runpb.WorkerPool](c.WorkerPools, func(cl *run.WorkerPoolsClient) (*run.UpdateWorkerPoolOperation, error) {
+			return cl.UpdateWorkerPool(ctx, &runpb.UpdateWorkerPoolRequest{WorkerPool: m, ValidateOnly: validateOnly, ForceNewRevision: forceNewRevision})
+		})
 	}
 	return "", nil, nil, fmt.Errorf("%T is not a Cloud Run service, job or worker pool", msg)
+}
+
+// startOp gets a client, starts an operation with it, and returns the operation's name, its
+// first metadata and the client to wait for it with.
+func startOp[C operationWaiter, M proto.Message, O interface {
+	Name() string
+	Metadata() (M, error)
+}](client func() (C, error), start func(C) (O, error)) (string, proto.Message, operationWaiter, error) {
+	cl, err := client()
+	if err != nil {
+		return "", nil, nil, err
+	}
+	op, err := start(cl)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	md, _ := op.Metadata()
+	return op.Name(), md, cl, nil
 }
 
 // notApplied marks an error of a write the API refused before accepting it.
