@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/runnet-dev/runnet/internal/cli/shared"
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/pkg/egress"
@@ -565,7 +566,7 @@ func (o *AttachOptions) checkTarget(ctx context.Context, c *cloud.Clients, w *cl
 	if err != nil {
 		return fmt.Errorf("check %s before changing %s: %w", describeVPC(target), o.ref, err)
 	}
-	failed := egress.Failed(egress.RunTargetChecks(*facts))
+	failed := shared.Checks(egress.Failed(egress.RunTargetChecks(*facts)))
 	if len(failed) == 0 {
 		return nil
 	}
@@ -725,7 +726,7 @@ func (o *AttachOptions) restore(ctx context.Context, c *cloud.Clients, before *c
 	if fresh == nil {
 		var err error
 		if fresh, err = c.GetWorkload(ctx, o.ref); err != nil {
-			return exitcode.Errorf(exitcode.Failure, "%v\nThe template could not be read to put its previous VPC access back (%v); put it back with: %s", cause, err, restoreCommand(o.ref, before.VPC))
+			return exitcode.Errorf(exitcode.Failure, "%v\nThe template could not be read to put its previous VPC access back (%v); put it back with: %s", cause, err, shared.Command(egress.Action{Kind: egress.ActionRestoreVPC, Workload: o.ref, VPC: before.VPC, Where: true}))
 		}
 	}
 	if same, err := fresh.VPC.Equivalent(before.VPC, o.ref.Project, o.ref.Region); err == nil && same {
@@ -735,35 +736,13 @@ func (o *AttachOptions) restore(ctx context.Context, c *cloud.Clients, before *c
 	snap, err := o.platform(c).Update(ctx, cloud.Snapshot(fresh), egress.Update{VPC: &before.VPC})
 	if err != nil {
 		return exitcode.Errorf(exitcode.Failure, "%v\nThe template's previous VPC access could not be put back (%v): the template asks for settings that cannot serve, which the next deploy inherits; put it back with: %s",
-			cause, err, restoreCommand(o.ref, before.VPC))
+			cause, err, shared.Command(egress.Action{Kind: egress.ActionRestoreVPC, Workload: o.ref, VPC: before.VPC, Where: true}))
 	}
 	rev := ""
 	if snap.LatestReady != "" && o.ref.Kind != egress.KindJob {
 		rev = fmt.Sprintf(" (revision %s)", snap.LatestReady)
 	}
 	return exitcode.Wrap(exitcode.RolledBack, fmt.Errorf("%w\nThe template's previous VPC access, %s, was put back%s: %s was not changed", cause, describeVPC(before.VPC), rev, o.ref))
-}
-
-// restoreCommand is the runnet command that puts v back on ref's template.
-func restoreCommand(ref egress.WorkloadRef, v egress.VPC) string {
-	where := fmt.Sprintf(" --project %s --region %s", ref.Project, ref.Region)
-	switch v.Mode() {
-	case egress.ModeConnector:
-		return fmt.Sprintf("runnet attach %s --connector %s --egress %s%s", ref, v.Connector, v.Egress.String(), where)
-	case egress.ModeDirect:
-		c := "runnet attach " + ref.String()
-		if v.Network != "" {
-			c += " --network " + v.Network
-		}
-		if v.Subnet != "" {
-			c += " --subnet " + v.Subnet
-		}
-		if len(v.Tags) > 0 {
-			c += " --network-tags " + strings.Join(v.Tags, ",")
-		}
-		return c + " --egress " + v.Egress.String() + where
-	}
-	return "runnet detach " + ref.String() + " --yes" + where
 }
 
 // platform is the write path of attach: progress messages go to stderr on a terminal.

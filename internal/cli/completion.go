@@ -327,7 +327,7 @@ func listNamesFromAPI(ctx context.Context, f *Factory, kind nameKind, cmd *cobra
 		}
 		network := ""
 		if fl := cmd.Flags().Lookup("network"); fl != nil && fl.Changed {
-			network = shortName(fl.Value.String())
+			network = egress.ShortName(fl.Value.String())
 		}
 		for _, s := range ss {
 			if network != "" && s.Network != network {
@@ -343,13 +343,13 @@ func workloadDesc(w *cloud.Workload) string {
 	d := string(w.Ref.Kind)
 	switch w.VPC.Mode() {
 	case egress.ModeConnector:
-		return d + ", connector " + shortName(w.VPC.Connector)
+		return d + ", connector " + egress.ShortName(w.VPC.Connector)
 	case egress.ModeDirect:
 		s := w.VPC.Subnet
 		if s == "" {
 			s = w.VPC.Network
 		}
-		return d + ", direct " + shortName(s)
+		return d + ", direct " + egress.ShortName(s)
 	}
 	return d + ", no VPC"
 }

@@ -317,14 +317,14 @@ func (c RecycledConnector) placement() string {
 	var parts []string
 	switch {
 	case c.Subnet != "" && c.SubnetRange != "":
-		parts = append(parts, fmt.Sprintf("subnet %s (%s)", lastSegmentOf(c.Subnet), c.SubnetRange))
+		parts = append(parts, fmt.Sprintf("subnet %s (%s)", egress.ShortName(c.Subnet), c.SubnetRange))
 	case c.Subnet != "":
-		parts = append(parts, "subnet "+lastSegmentOf(c.Subnet))
+		parts = append(parts, "subnet "+egress.ShortName(c.Subnet))
 	case c.IPCIDRRange != "":
 		parts = append(parts, c.IPCIDRRange)
 	}
 	if c.Network != "" {
-		parts = append(parts, "network "+lastSegmentOf(c.Network))
+		parts = append(parts, "network "+egress.ShortName(c.Network))
 	}
 	if c.MachineType != "" {
 		parts = append(parts, c.MachineType)
@@ -359,7 +359,7 @@ func (r RecycleReport) WriteText(w io.Writer) error {
 	}
 	var b strings.Builder
 	if s := r.Subnet; s != nil {
-		fmt.Fprintf(&b, "Subnet %s (%s in %s): %s", lastSegmentOf(s.Name), s.CIDR, lastSegmentOf(s.Network), s.Status)
+		fmt.Fprintf(&b, "Subnet %s (%s in %s): %s", egress.ShortName(s.Name), s.CIDR, egress.ShortName(s.Network), s.Status)
 		if s.Error != "" {
 			b.WriteString(": " + s.Error)
 		}
@@ -638,7 +638,7 @@ func (o *ConnectorRecycleOptions) reuse(ctx context.Context, c *cloud.Clients, s
 		d = append(d, fmt.Sprintf("its subnet is %s, not %s", noneIfEmpty(cur.SubnetPath()), o.subnetName))
 	}
 	if st.oldNet != "" && st.network != "" && st.network != st.oldNet {
-		d = append(d, fmt.Sprintf("it is in network %s, not %s (connector %s's)", lastSegmentOf(st.network), lastSegmentOf(st.oldNet), o.old.Name))
+		d = append(d, fmt.Sprintf("it is in network %s, not %s (connector %s's)", egress.ShortName(st.network), egress.ShortName(st.oldNet), o.old.Name))
 	}
 	d = append(d, st.spec.Differences(cur)...)
 	if len(d) > 0 {
@@ -715,7 +715,7 @@ func (o *ConnectorRecycleOptions) placeSubnet(ctx context.Context, c *cloud.Clie
 			return exitcode.Errorf(exitcode.Preflight, "--subnet: subnet %s is a /%d (%s); a connector needs a /%d subnet; nothing was changed", name, s.PrefixLength, s.IPCIDRRange, ipam.ConnectorPrefix)
 		}
 		if s.NetworkPath != st.oldNet {
-			return exitcode.Errorf(exitcode.Preflight, "--subnet: subnet %s is in network %s, but connector %s reaches %s: the new connector must reach the same network; nothing was changed", name, s.Network, o.old.Name, lastSegmentOf(st.oldNet))
+			return exitcode.Errorf(exitcode.Preflight, "--subnet: subnet %s is in network %s, but connector %s reaches %s: the new connector must reach the same network; nothing was changed", name, s.Network, o.old.Name, egress.ShortName(st.oldNet))
 		}
 		if o.CreateSubnet && o.rangeCIDR.IsValid() && s.IPCIDRRange != o.rangeCIDR.String() {
 			return exitcode.Errorf(exitcode.Conflict, "--create-subnet: subnet %s already exists with range %s, not %s; nothing was changed", name, s.IPCIDRRange, o.rangeCIDR)

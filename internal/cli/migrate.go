@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/runnet-dev/runnet/internal/cli/shared"
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/printer"
@@ -561,7 +562,7 @@ func (o *MigrateOptions) run(ctx context.Context) error {
 	ms := fl.Prepare(ctx, ws, target.forWorkload, target.create)
 	if target.note != "" {
 		for _, m := range ms {
-			m.Notes = append(m.Notes, target.note)
+			m.Notes = append(m.Notes, egress.Plain(target.note))
 		}
 	}
 	if ctx.Err() != nil {
@@ -736,7 +737,7 @@ func (o *MigrateOptions) confirm(ms []*Migration) error {
 	}
 	var b strings.Builder
 	for _, m := range run {
-		_ = m.Plan.WriteText(&b)
+		_ = writePlanText(&b, m.Plan)
 		b.WriteString("\n")
 	}
 	text := b.String()
@@ -841,7 +842,7 @@ func migrateError(ms []*Migration, cleanup []ConnectorCleanup) error {
 			if code == exitcode.OK {
 				code = exitcode.Failure
 			}
-			cleanBads = append(cleanBads, bad{"connector " + lastSegmentOf(cl.Connector), code, cl.Error})
+			cleanBads = append(cleanBads, bad{"connector " + egress.ShortName(cl.Connector), code, cl.Error})
 		}
 	}
 	if len(bads) == 0 && len(cleanBads) == 0 {
@@ -1121,15 +1122,15 @@ func (o *MigrateOptions) inferNetwork(ctx context.Context, c *cloud.Clients, ws 
 	case len(found) > 1:
 		var parts []string
 		for n, who := range found {
-			parts = append(parts, fmt.Sprintf("%s (%s)", lastSegmentOf(n), strings.Join(who, ", ")))
+			parts = append(parts, fmt.Sprintf("%s (%s)", egress.ShortName(n), strings.Join(who, ", ")))
 		}
 		sort.Strings(parts)
 		return "", "", exitcode.Usagef("--network is needed: the workloads reach different networks: %s", strings.Join(parts, ", "))
 	}
 	for n := range found {
-		how := fmt.Sprintf("network %s: the one %s reaches today", lastSegmentOf(n), strings.Join(found[n], ", "))
+		how := fmt.Sprintf("network %s: the one %s reaches today", egress.ShortName(n), strings.Join(found[n], ", "))
 		if len(ws) == 1 {
-			how = fmt.Sprintf("network %s: the one %s reaches today (%s)", lastSegmentOf(n), ws[0].Ref, results[0].from)
+			how = fmt.Sprintf("network %s: the one %s reaches today (%s)", egress.ShortName(n), ws[0].Ref, results[0].from)
 		}
 		return n, how, nil
 	}
@@ -1169,7 +1170,7 @@ func (o *MigrateOptions) inferSubnet(ctx context.Context, c *cloud.Clients, netw
 	}
 	switch len(fit) {
 	case 1:
-		return fit[0], fmt.Sprintf("subnet %s: the only subnet of network %s in %s with the %d free /28 blocks needed", lastSegmentOf(fit[0]), nref.Name, o.region, need), nil
+		return fit[0], fmt.Sprintf("subnet %s: the only subnet of network %s in %s with the %d free /28 blocks needed", egress.ShortName(fit[0]), nref.Name, o.region, need), nil
 	case 0:
 		msg := fmt.Sprintf("--subnet is needed: network %s has no subnet in %s that fits (/%d or larger with %d free /28 blocks)", nref.Name, o.region, ipam.DirectVPCMinPrefix, need)
 		if len(small) > 0 {
@@ -1179,7 +1180,7 @@ func (o *MigrateOptions) inferSubnet(ctx context.Context, c *cloud.Clients, netw
 	}
 	names := make([]string, 0, len(fit))
 	for _, f := range fit {
-		names = append(names, lastSegmentOf(f))
+		names = append(names, egress.ShortName(f))
 	}
 	return "", "", exitcode.Usagef("--subnet is needed: network %s has %d subnets in %s that fit: %s; name one", nref.Name, len(fit), o.region, strings.Join(names, ", "))
 }
@@ -1197,7 +1198,7 @@ type subnetChoice struct {
 // defaultSubnetName is the name --create-subnet gives a subnet without --subnet:
 // NETWORK-direct.
 func defaultSubnetName(network string) string {
-	n := lastSegmentOf(network)
+	n := egress.ShortName(network)
 	const suffix = "-direct"
 	if len(n)+len(suffix) > egress.MaxComputeNameLength {
 		n = strings.TrimRight(n[:egress.MaxComputeNameLength-len(suffix)], "-")
@@ -1330,7 +1331,7 @@ type Migration struct {
 	// Result is the executor's record; for a workload that did not run, Prepare/Skip/
 	// Validate fill it.
 	Result *egress.Result
-	Notes  []string
+	Notes  []egress.Message
 	// RollbackRequested is set for `--resume --rollback`: rolled back is then success.
 	RollbackRequested bool
 }
@@ -1428,7 +1429,7 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 		if m.noOp() {
 			m.Plan = egress.BuildPlan(opts, m.Workload.Workload, m.Target, nil)
 			if m.Workload.Rollout() == cloud.RolloutFailed {
-				m.Notes = append(m.Notes, fmt.Sprintf("its latest revision %s failed with these settings; retry it with 'runnet attach'", m.Workload.LatestCreated))
+				m.Notes = append(m.Notes, egress.Say(fmt.Sprintf("its latest revision %s failed with these settings; retry it with '", m.Workload.LatestCreated), egress.Action{Kind: egress.ActionAttach}, "'"))
 			}
 			return
 		}
@@ -1448,7 +1449,9 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 			return
 		}
 		m.Facts = facts
-		m.Notes = append(m.Notes, facts.Notes...)
+		for _, n := range facts.Notes {
+			m.Notes = append(m.Notes, egress.Plain(n))
+		}
 		checks, err := egress.ApplyForce(egress.RunPreflight(facts.Facts), fl.Force)
 		if err != nil {
 			m.failed(exitcode.Wrap(exitcode.Usage, err))
@@ -1464,11 +1467,11 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 		if fl.CleanupAtEnd && m.Plan.FromMode == egress.ModeConnector && m.Plan.From.Connector != m.Plan.To.Connector {
 			notes := m.Plan.Notes[:0]
 			for _, n := range m.Plan.Notes {
-				if !strings.Contains(n, "--cleanup") {
+				if n.Kind != egress.MessageConnectorKept {
 					notes = append(notes, n)
 				}
 			}
-			m.Plan.Notes = append(notes, fmt.Sprintf("connector %s is deleted at the end if nothing uses it then", lastSegmentOf(m.Plan.From.Connector)))
+			m.Plan.Notes = append(notes, egress.Plain(fmt.Sprintf("connector %s is deleted at the end if nothing uses it then", egress.ShortName(m.Plan.From.Connector))))
 		}
 		fl.reportChecks(m)
 	})
@@ -1544,7 +1547,7 @@ func (fl *Fleet) Validate(ctx context.Context, ms []*Migration) {
 		}
 		m.Validated = true
 		if m.CreateSubnet != nil {
-			m.Notes = append(m.Notes, "the subnet does not exist yet: the API checked the request, not the subnet")
+			m.Notes = append(m.Notes, egress.Plain("the subnet does not exist yet: the API checked the request, not the subnet"))
 		}
 	})
 }
@@ -1653,14 +1656,14 @@ type SubnetCreation struct {
 // CreateSubnet creates the subnet the fleet's workloads move into.
 func (fl *Fleet) CreateSubnet(ctx context.Context, spec egress.SubnetSpec) *SubnetCreation {
 	out := &SubnetCreation{Name: spec.Name, Network: spec.Network, CIDR: spec.CIDR, Status: string(egress.StepDone)}
-	fl.F.IOStreams.Progressf("Creating subnet %s (%s)...", lastSegmentOf(spec.Name), spec.CIDR)
+	fl.F.IOStreams.Progressf("Creating subnet %s (%s)...", egress.ShortName(spec.Name), spec.CIDR)
 	p := &cloud.Platform{C: fl.C}
 	cidr, err := p.CreateSubnet(ctx, spec)
 	switch {
 	case err != nil:
 		out.Status, out.Error = string(egress.StepFailed), err.Error()
 	case cidr != "" && cidr != spec.CIDR:
-		netWarn(fl.F, "range %s was taken meanwhile; subnet %s was created in %s, the next free one", spec.CIDR, lastSegmentOf(spec.Name), cidr)
+		netWarn(fl.F, "range %s was taken meanwhile; subnet %s was created in %s, the next free one", spec.CIDR, egress.ShortName(spec.Name), cidr)
 		out.CIDR = cidr
 	}
 	return out
@@ -1743,10 +1746,11 @@ func (m *Migration) ExitCode() (int, string) {
 	switch r.Outcome {
 	case egress.OutcomeMigrated:
 		if r.Err != nil {
-			if strings.HasPrefix(r.Error, "the migration is complete") {
-				return exitcode.Failure, r.Error
+			var left *egress.JournalLeftError
+			if errors.As(r.Err, &left) {
+				return exitcode.Failure, shared.ErrorText(r.Err)
 			}
-			return exitcode.Failure, "migrated, but the cleanup failed: " + r.Error
+			return exitcode.Failure, "migrated, but the cleanup failed: " + shared.ErrorText(r.Err)
 		}
 		return exitcode.OK, ""
 	case egress.OutcomeNoOp, egress.OutcomePlanned:
@@ -1757,29 +1761,45 @@ func (m *Migration) ExitCode() (int, string) {
 		if m.RollbackRequested {
 			return exitcode.OK, ""
 		}
-		return exitcode.RolledBack, fmt.Sprintf("%s: rolled back: %s", m.Ref, r.Error)
+		return exitcode.RolledBack, fmt.Sprintf("%s: rolled back: %s", m.Ref, resultError(r))
 	case egress.OutcomeSkipped:
-		return exitcode.Failure, "skipped: " + r.Error
+		return exitcode.Failure, "skipped: " + resultError(r)
 	}
 	if errors.Is(r.Err, egress.ErrConflict) && r.RollbackError == "" {
-		msg := r.Error
+		msg := resultError(r)
 		if r.State != "" {
 			msg += "; now: " + r.State
 		}
 		if len(r.Recovery) > 0 {
-			msg += ". To finish: " + strings.Join(r.Recovery, "; ")
+			msg += ". To finish: " + strings.Join(shared.RenderAll(r.Recovery), "; ")
 		}
 		return exitcode.Conflict, msg
 	}
 	if r.RollbackError != "" {
 		return exitcode.Failure, fmt.Sprintf("%s: %s; the rollback failed too: %s; %s. To finish by hand: %s",
-			m.Ref, r.Error, r.RollbackError, r.State, strings.Join(r.Recovery, "; "))
+			m.Ref, resultError(r), rollbackError(r), r.State, strings.Join(shared.RenderAll(r.Recovery), "; "))
 	}
 	code := exitcode.FromError(r.Err)
 	if code == exitcode.OK {
 		code = exitcode.Failure
 	}
-	return code, r.Error
+	return code, resultError(r)
+}
+
+// resultError is a run's error in words, with the advice it gives.
+func resultError(r *egress.Result) string {
+	if r.Err != nil {
+		return shared.ErrorText(r.Err)
+	}
+	return r.Error
+}
+
+// rollbackError is why a run's rollback failed, in words.
+func rollbackError(r *egress.Result) string {
+	if r.RollbackErr != nil {
+		return shared.ErrorText(r.RollbackErr)
+	}
+	return r.RollbackError
 }
 
 // blockedMessage says which checks failed. --force is suggested only when it would let the
@@ -1871,8 +1891,8 @@ func (m *Migration) Report(dryRun bool) MigrationReport {
 	r := MigrationReport{
 		Workload: m.Ref.String(), Name: m.Ref.Name, Kind: m.Ref.Kind, Project: m.Ref.Project, Region: m.Ref.Region,
 		From: Endpoint{from.Mode(), from}, To: Endpoint{to.Mode(), to},
-		Checks: p.Checks, Plan: PlanView{Steps: p.Steps, Canary: p.Canary, Notes: p.Notes},
-		DryRun: dryRun, Validated: m.Validated, Notes: slices.Clone(m.Notes),
+		Checks: shared.Checks(p.Checks), Plan: PlanView{Steps: p.Steps, Canary: p.Canary, Notes: shared.RenderAll(p.Notes)},
+		DryRun: dryRun, Validated: m.Validated, Notes: shared.RenderAll(m.Notes),
 	}
 	if r.Checks == nil {
 		r.Checks = []egress.Check{}
@@ -1898,10 +1918,10 @@ func (m *Migration) Report(dryRun bool) MigrationReport {
 		if res.Traffic != nil && m.Ref.Kind != egress.KindJob {
 			r.Traffic = res.Traffic
 		}
-		r.Steps = res.Steps
+		r.Steps = renderSteps(res.Steps)
 		r.DurationSeconds = roundSecondsF(res.DurationSeconds)
-		r.Error, r.RollbackError, r.State, r.Recovery = res.Error, res.RollbackError, res.State, res.Recovery
-		r.Notes = append(r.Notes, res.Notes...)
+		r.Error, r.RollbackError, r.State, r.Recovery = resultError(res), rollbackError(res), res.State, shared.RenderAll(res.Recovery)
+		r.Notes = append(r.Notes, shared.RenderAll(res.Notes)...)
 	case p.NoOp:
 		r.Outcome = egress.OutcomeNoOp
 	case p.Blocked:
@@ -1931,6 +1951,18 @@ func (m *Migration) Report(dryRun bool) MigrationReport {
 		r.NewRevision = ""
 	}
 	return r
+}
+
+// renderSteps are a run's steps with their notes and errors in words.
+func renderSteps(ss []egress.StepResult) []egress.StepResult {
+	out := slices.Clone(ss)
+	for i, s := range out {
+		out[i].Note, out[i].NoteActions = shared.StepNote(s), nil
+		if s.Err != nil {
+			out[i].Error = shared.ErrorText(s.Err)
+		}
+	}
+	return out
 }
 
 // humanize says the report's errors in words (see humanizeError).
@@ -2145,14 +2177,14 @@ func (f FleetReport) WriteText(w io.Writer) error {
 	}
 	var b strings.Builder
 	if s := f.Subnet; s != nil {
-		fmt.Fprintf(&b, "\nSubnet %s (%s in %s): %s", lastSegmentOf(s.Name), s.CIDR, lastSegmentOf(s.Network), s.Status)
+		fmt.Fprintf(&b, "\nSubnet %s (%s in %s): %s", egress.ShortName(s.Name), s.CIDR, egress.ShortName(s.Network), s.Status)
 		if s.Error != "" {
 			b.WriteString(": " + s.Error)
 		}
 		b.WriteString("\n")
 	}
 	for _, c := range f.Cleanup {
-		fmt.Fprintf(&b, "Connector %s: ", lastSegmentOf(c.Connector))
+		fmt.Fprintf(&b, "Connector %s: ", egress.ShortName(c.Connector))
 		switch c.Status {
 		case string(egress.StepDone):
 			b.WriteString("deleted\n")
@@ -2180,9 +2212,9 @@ func (f FleetReport) WriteText(w io.Writer) error {
 func endpointCell(e Endpoint) string {
 	switch e.Mode {
 	case egress.ModeConnector:
-		return "connector " + lastSegmentOf(e.VPC.Connector)
+		return "connector " + egress.ShortName(e.VPC.Connector)
 	case egress.ModeDirect:
-		return "direct " + lastSegmentOf(e.VPC.Subnet)
+		return "direct " + egress.ShortName(e.VPC.Subnet)
 	}
 	return "none"
 }

@@ -234,7 +234,7 @@ func TestMigrateUnreadableJournal(t *testing.T) {
 	er := newEmu(t)
 	er.ChangeService(t, "run-service", func(s *runpb.Service) { s.Annotations = map[string]string{egress.JournalAnnotation: "{not json"} })
 	before := er.Read(t, "run-service")
-	if r := er.Run(t, false, "", "migrate", "run-service", "--to", "none", "--yes"); r.Code != exitcode.Conflict || !strings.Contains(r.Stderr, "cannot read") {
+	if r := er.Run(t, false, "", "migrate", "run-service", "--to", "none", "--yes"); r.Code != exitcode.Conflict || !strings.Contains(r.Stderr, "cannot be read") {
 		t.Fatalf("migrate: exit %d: %s", r.Code, r.Stderr)
 	}
 	if r := er.Run(t, false, "", "migrate", "--resume", "run-service", "--yes"); r.Code != exitcode.Conflict || !strings.Contains(r.Stderr, "--break-lock removes it") {

@@ -248,3 +248,53 @@ func TestMigrateResumeRollbackOfARollback(t *testing.T) {
 		t.Errorf("outcome %s, notes %q", rep.Outcome, rep.Notes)
 	}
 }
+
+// The plan shown before the confirmation: settings, checks with their hints in words (the
+// commands they suggest spelled out), steps, notes and the summary line.
+func TestWritePlanText(t *testing.T) {
+	ref := egress.WorkloadRef{Kind: egress.KindService, Project: "my-project", Region: "asia-northeast1", Name: "run-service"}
+	w := egress.Workload{Ref: ref, VPC: egress.VPC{Connector: "run-connector"}, MaxInstances: 100}
+	f := egress.Facts{Workload: w, Target: egress.VPC{Network: "run-vpc", Subnet: "run-direct-vpc-egress"},
+		Network:     &egress.NetworkFacts{Name: "run-vpc", Exists: true},
+		Subnet:      &egress.SubnetFacts{Name: "run-direct-vpc-egress", Region: "asia-northeast1", Network: "run-vpc", CIDR: "10.8.0.0/24", Exists: true},
+		Permissions: &egress.PermissionFacts{Checked: []string{"run.services.update"}},
+	}
+	p := egress.BuildPlan(egress.PlanOptions{Canary: []int{10, 100}}, w, f.Target, egress.RunPreflight(f))
+	var b strings.Builder
+	if err := writePlanText(&b, p); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"Workload:  run-service (projects/my-project/locations/asia-northeast1/services/run-service)\n",
+		"From:      connector: connector projects/my-project/locations/asia-northeast1/connectors/run-connector, egress private-ranges-only\n",
+		"\nChecks:\n",
+		"  PASS  vpc-settings",
+		"  WARN  free-ips ",
+		"hint: use a /23 or larger subnetwork (31 blocks; see runnet subnet plan --max-instances 100)",
+		"\nSteps:\n  1.  deploy-revision  deploy a revision of run-service",
+		"  4.  shift-traffic    send 100% of traffic",
+		"\nNotes:\n  - connector",
+		"\nready: 4 steps to switch run-service from connector to direct\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Count(out, "hint: ") != 1 {
+		t.Errorf("hints of passing checks printed:\n%s", out)
+	}
+
+	b.Reset()
+	noop := egress.BuildPlan(egress.PlanOptions{}, w, w.VPC, nil)
+	if err := writePlanText(&b, noop); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(b.String(), "Steps:") || !strings.HasSuffix(b.String(), "\nnothing to do: run-service already uses connector\n") {
+		t.Errorf("no-op output:\n%s", b.String())
+	}
+	blocked := egress.BuildPlan(egress.PlanOptions{}, w, f.Target, []egress.Check{{Name: egress.CheckFreeIPs, Status: egress.StatusFail}})
+	if got := planSummary(blocked); got != "blocked by failed checks: free-ips" {
+		t.Errorf("blocked summary %q", got)
+	}
+}

@@ -44,8 +44,7 @@ func lockedBy(w *cloud.Workload) error {
 	}
 	j, err := egress.DecodeJournal(v)
 	if err != nil {
-		return fmt.Errorf("%w: %s %s carries a migration journal runnet cannot read (%w); take it over with 'runnet migrate --resume %s --break-lock'",
-			egress.ErrConflict, noun(w.Ref.Kind), w.Ref.Name, err, w.Ref)
+		return &egress.UnreadableJournalError{Ref: w.Ref, Err: err}
 	}
 	return &egress.LockedError{Ref: w.Ref, Journal: j, Now: time.Now(), Gone: processGone(j)}
 }
@@ -124,7 +123,7 @@ func (o *MigrateOptions) runResume(ctx context.Context) error {
 	if v == "" {
 		o.infof("Nothing to resume: %s %s carries no migration journal (annotation %s).", noun(ref.Kind), ref.Name, egress.JournalAnnotation)
 		m := &Migration{Ref: ref, Workload: w, Target: w.VPC, Result: &egress.Result{Workload: ref, Outcome: egress.OutcomeNoOp,
-			Notes: []string{"no interrupted migration: the workload carries no migration journal"}}}
+			Notes: []egress.Message{egress.Plain("no interrupted migration: the workload carries no migration journal")}}}
 		return o.finish(p, fl, []*Migration{m}, nil, nil, start)
 	}
 	j, derr := egress.DecodeJournal(v)
@@ -144,7 +143,7 @@ func (o *MigrateOptions) runResume(ctx context.Context) error {
 		}
 		o.infof("Removed the unreadable migration journal from %s %s; nothing else was changed.", noun(ref.Kind), ref.Name)
 		m := &Migration{Ref: ref, Workload: w, Target: w.VPC, Result: &egress.Result{Workload: ref, Outcome: egress.OutcomeNoOp,
-			Notes: []string{"removed an unreadable migration journal: " + derr.Error()}}}
+			Notes: []egress.Message{egress.Plain("removed an unreadable migration journal: " + derr.Error())}}}
 		return o.finish(p, fl, []*Migration{m}, nil, nil, start)
 	}
 	if j.Workload != ref {
@@ -171,7 +170,7 @@ func (o *MigrateOptions) runResume(ctx context.Context) error {
 	res := fl.executor().Resume(ctx, egress.ResumeRequest{Journal: j, Workload: cloud.Snapshot(w), Rollback: o.Rollback})
 	m := &Migration{Ref: ref, Workload: w, Target: j.To, Plan: j.Plan(), Result: res, RollbackRequested: o.Rollback}
 	m.Plan.Checks = []egress.Check{}
-	m.Notes = append(m.Notes, fmt.Sprintf("resumed the migration started %s by %s", j.Started.UTC().Format(time.RFC3339), j.Who))
+	m.Notes = append(m.Notes, egress.Plain(fmt.Sprintf("resumed the migration started %s by %s", j.Started.UTC().Format(time.RFC3339), j.Who)))
 	// The report describes the workload as the interrupted run found it.
 	m.Workload.LatestReady = j.Original.LatestReady
 	m.Workload.Traffic = j.Original.Traffic

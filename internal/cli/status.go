@@ -444,11 +444,11 @@ func dash(s string) string {
 func (s WorkloadStatus) vpcCell() string {
 	switch egress.Mode(s.Mode) {
 	case egress.ModeConnector:
-		return shortName(s.Connector)
+		return egress.ShortName(s.Connector)
 	case egress.ModeDirect:
-		v := shortName(s.Subnet)
+		v := egress.ShortName(s.Subnet)
 		if s.Network != "" {
-			v = shortName(s.Network) + "/" + v
+			v = egress.ShortName(s.Network) + "/" + v
 		}
 		if len(s.NetworkTags) > 0 {
 			v += " tags:" + strings.Join(s.NetworkTags, ",")
@@ -528,11 +528,4 @@ func (s WorkloadStatus) differsText() string {
 func (v VPCStatus) sameAs(o VPCStatus) bool {
 	return v.Mode == o.Mode && v.Connector == o.Connector && v.Subnet == o.Subnet && v.Egress == o.Egress &&
 		strings.Join(v.NetworkTags, ",") == strings.Join(o.NetworkTags, ",")
-}
-
-func shortName(s string) string {
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
 }

@@ -88,7 +88,7 @@ func MigratePermissions(k egress.Kind, verify bool) []string {
 func UncheckedPermissions(target egress.VPC) []string {
 	out := []string{"iam.serviceAccounts.actAs (on the workload's service account)"}
 	if target.Mode() == egress.ModeConnector {
-		out = append(out, "vpcaccess.connectors.use (on "+lastSegment(target.Connector)+")")
+		out = append(out, "vpcaccess.connectors.use (on "+egress.ShortName(target.Connector)+")")
 	}
 	return out
 }

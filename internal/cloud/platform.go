@@ -124,7 +124,7 @@ func (p *Platform) RunExecution(ctx context.Context, ref egress.WorkloadRef) (eg
 		return egress.Execution{}, apiErr("run "+describeRef(ref), err)
 	}
 	if landed != "" {
-		ex := egress.Execution{Name: lastSegment(landed)}
+		ex := egress.Execution{Name: egress.ShortName(landed)}
 		p.progress(ref, "Running execution %s of job %s...", ex.Name, ref.Name)
 		out, err := p.C.waitExecution(ctx, landed)
 		if err != nil {
@@ -134,7 +134,7 @@ func (p *Platform) RunExecution(ctx context.Context, ref egress.WorkloadRef) (eg
 	}
 	var ex egress.Execution
 	if md, err := op.Metadata(); err == nil && md != nil {
-		ex.Name = lastSegment(md.GetName())
+		ex.Name = egress.ShortName(md.GetName())
 	}
 	if ex.Name != "" {
 		p.progress(ref, "Running execution %s of job %s...", ex.Name, ref.Name)
@@ -144,7 +144,7 @@ func (p *Platform) RunExecution(ctx context.Context, ref egress.WorkloadRef) (eg
 	out := &runpb.Execution{}
 	werr := waitLongPoll(ctx, cl, &longrunningpb.Operation{Name: op.Name()}, out, nil)
 	if out.GetName() != "" {
-		ex.Name = lastSegment(out.GetName())
+		ex.Name = egress.ShortName(out.GetName())
 	}
 	if werr != nil {
 		var oe *OperationError

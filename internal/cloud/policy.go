@@ -465,13 +465,13 @@ func (c *Clients) waitExecution(ctx context.Context, name string) (*runpb.Execut
 			return err
 		})
 		if err != nil {
-			return nil, apiErr("read execution "+lastSegment(name), err)
+			return nil, apiErr("read execution "+egress.ShortName(name), err)
 		}
 		if ex.GetCompletionTime() != nil {
 			return ex, nil
 		}
 		if err := sleepCtx(ctx, pollInterval(time.Since(start))); err != nil {
-			return nil, fmt.Errorf("wait for execution %s: %w", lastSegment(name), err)
+			return nil, fmt.Errorf("wait for execution %s: %w", egress.ShortName(name), err)
 		}
 	}
 }

@@ -354,7 +354,7 @@ func newRevisionOf(w *Workload, m proto.Message) string {
 	case *runpb.WorkerPool:
 		rev = r.GetLatestCreatedRevision()
 	}
-	rev = lastSegment(rev)
+	rev = egress.ShortName(rev)
 	if rev == "" || rev == w.LatestCreated {
 		return ""
 	}

@@ -9,6 +9,7 @@ import (
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	gax "github.com/googleapis/gax-go/v2"
+	"github.com/runnet-dev/runnet/pkg/egress"
 	compute "google.golang.org/api/compute/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -188,7 +189,7 @@ func httpToCode(s int) codes.Code {
 func waitCompute(ctx context.Context, cs *compute.Service, project string, op *compute.Operation) (*compute.Operation, error) {
 	region := ""
 	if op.Region != "" {
-		region = op.Region[strings.LastIndex(op.Region, "/")+1:]
+		region = egress.ShortName(op.Region)
 	}
 	failures := 0 // consecutive transient failures: a few are retried, not forever
 	for op.Status != "DONE" {

@@ -135,8 +135,8 @@ func workloadFromService(s *runpb.Service) (*Workload, error) {
 	w.Ref = ref
 	w.VPC = VPCFromProto(s.GetTemplate().GetVpcAccess())
 	w.MaxInstances, w.MinInstances = serviceInstances(s)
-	w.LatestReady = lastSegment(s.GetLatestReadyRevision())
-	w.LatestCreated = lastSegment(s.GetLatestCreatedRevision())
+	w.LatestReady = egress.ShortName(s.GetLatestReadyRevision())
+	w.LatestCreated = egress.ShortName(s.GetLatestCreatedRevision())
 	w.Etag = s.GetEtag()
 	w.Reconciling = s.GetReconciling()
 	for _, t := range s.GetTraffic() {
@@ -186,7 +186,7 @@ func workloadFromJob(j *runpb.Job) (*Workload, error) {
 	w.MaxInstances = jobInstances(j.GetTemplate())
 	w.Etag = j.GetEtag()
 	w.Reconciling = j.GetReconciling()
-	w.LatestExecution = lastSegment(j.GetLatestCreatedExecution().GetName())
+	w.LatestExecution = egress.ShortName(j.GetLatestCreatedExecution().GetName())
 	w.LatestExecutionRunning = w.LatestExecution != "" && j.GetLatestCreatedExecution().GetCompletionTime() == nil
 	return w, nil
 }
@@ -216,8 +216,8 @@ func workloadFromWorkerPool(p *runpb.WorkerPool) (*Workload, error) {
 		w.MaxInstances = int(sc.GetManualInstanceCount())
 		w.MinInstances = w.MaxInstances
 	}
-	w.LatestReady = lastSegment(p.GetLatestReadyRevision())
-	w.LatestCreated = lastSegment(p.GetLatestCreatedRevision())
+	w.LatestReady = egress.ShortName(p.GetLatestReadyRevision())
+	w.LatestCreated = egress.ShortName(p.GetLatestCreatedRevision())
 	w.Etag = p.GetEtag()
 	w.Reconciling = p.GetReconciling()
 	for _, s := range p.GetInstanceSplits() {
@@ -315,14 +315,6 @@ func IsNotFound(err error) bool {
 		return ge.Code == 404
 	}
 	return status.Code(statusErrOf(err)) == codes.NotFound
-}
-
-// lastSegment returns the part of a name or URL after its last "/".
-func lastSegment(s string) string {
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
 }
 
 // statusErrOf finds the first error in err's chain that carries a gRPC status.

@@ -180,7 +180,7 @@ func (e *ConflictError) Error() string {
 	if len(e.Fields) == 0 {
 		return fmt.Sprintf("the API refused the change of %s %s as conflicting (stale etag, ABORTED) several times, though nothing visible changed", e.Ref.Kind.noun(), e.Ref.Name)
 	}
-	return fmt.Sprintf("%s %s was changed by someone else since runnet read it (changed: %s)", e.Ref.Kind.noun(), e.Ref.Name, strings.Join(e.Fields, ", "))
+	return fmt.Sprintf("%s %s was changed by someone else since it was read (changed: %s)", e.Ref.Kind.noun(), e.Ref.Name, strings.Join(e.Fields, ", "))
 }
 
 // Unwrap makes a ConflictError match ErrConflict and ErrNotApplied, and keeps the API's error
@@ -210,14 +210,64 @@ func (e *LockedError) Error() string {
 	if e.Gone {
 		msg += " (that process is no longer running on this host)"
 	}
-	if e.Journal.Stale(e.Now) || e.Gone {
-		return msg + fmt.Sprintf("; that run looks dead: finish it with 'runnet migrate --resume %s' or undo it with 'runnet migrate --resume %s --rollback'", e.Ref, e.Ref)
+	return msg
+}
+
+// Dead reports whether the run that holds the workload looks dead: its journal is stale, or
+// its process is gone.
+func (e *LockedError) Dead() bool { return e.Journal.Stale(e.Now) || e.Gone }
+
+// Advice says how to finish: resume or undo a run that looks dead; otherwise wait, or take
+// the journal over.
+func (e *LockedError) Advice() Message {
+	if e.Dead() {
+		return Say("; that run looks dead: finish it with '", Action{Kind: ActionResume, Workload: e.Ref},
+			"' or undo it with '", Action{Kind: ActionResumeRollback, Workload: e.Ref}, "'")
 	}
-	return msg + fmt.Sprintf("; wait for it to finish, or, if that process is gone, take over with 'runnet migrate --resume %s --break-lock' (add --rollback to undo it)", e.Ref)
+	return Say("; wait for it to finish, or, if that process is gone, take over with '", Action{Kind: ActionBreakLock, Workload: e.Ref}, "' (add --rollback to undo it)")
+}
+
+// JournalLeftError is a migration that is complete but whose journal could not be removed:
+// the workload stays locked until it is.
+type JournalLeftError struct {
+	Ref WorkloadRef
+	Err error
+}
+
+func (e *JournalLeftError) Error() string {
+	return fmt.Sprintf("the migration is complete, but its journal (annotation %s) could not be removed: %v", JournalAnnotation, e.Err)
+}
+
+func (e *JournalLeftError) Unwrap() error { return e.Err }
+
+// Advice says what removes the journal.
+func (e *JournalLeftError) Advice() Message {
+	return Say("; '", Action{Kind: ActionResume, Workload: e.Ref}, "' removes it")
 }
 
 // Unwrap makes a LockedError match ErrConflict and ErrNotApplied.
 func (e *LockedError) Unwrap() []error { return []error{ErrConflict, ErrNotApplied} }
+
+// UnreadableJournalError is a workload that carries a migration journal that cannot be read:
+// some run holds it, or held it, and nothing is known of that run.
+type UnreadableJournalError struct {
+	Ref WorkloadRef
+	// Err says what is wrong with the journal (it wraps ErrBadJournal).
+	Err error
+}
+
+func (e *UnreadableJournalError) Error() string {
+	return fmt.Sprintf("%s %s carries a migration journal that cannot be read (%v)", e.Ref.Kind.noun(), e.Ref.Name, e.Err)
+}
+
+// Unwrap makes an UnreadableJournalError match ErrConflict and ErrNotApplied, and keeps the
+// journal's error in the chain.
+func (e *UnreadableJournalError) Unwrap() []error { return []error{ErrConflict, ErrNotApplied, e.Err} }
+
+// Advice says how to take the workload over.
+func (e *UnreadableJournalError) Advice() Message {
+	return Say("; take it over with '", Action{Kind: ActionBreakLock, Workload: e.Ref}, "'")
+}
 
 // Platform is what the executor needs from Cloud Run, VPC Access and Compute. Every write
 // waits until it is done; a write that Cloud Run accepted but could not put in force (a
@@ -376,10 +426,13 @@ type StepResult struct {
 	// Percent is, after a shift-traffic step, the new revision's share of the traffic the
 	// previous revision served (see Step.Percent).
 	Percent int `json:"percent,omitempty"`
-	// Note says more: why a step was skipped, what was kept.
-	Note string `json:"note,omitempty"`
-	// Error is the step's error, for a failed step.
+	// Note says more: why a step was skipped, what was kept. With NoteActions it is a format
+	// with one %s per action (see Message).
+	Note        string   `json:"note,omitempty"`
+	NoteActions []Action `json:"-"`
+	// Error is the step's error, for a failed step; Err is the error itself.
 	Error string `json:"error,omitempty"`
+	Err   error  `json:"-"`
 }
 
 // Outcome is how a run ended.
@@ -444,14 +497,16 @@ type Result struct {
 	Error string `json:"error,omitempty"`
 	// Err is Error as an error value (for exit codes); not serialised.
 	Err error `json:"-"`
-	// RollbackError is why the rollback failed, when it did.
+	// RollbackError is why the rollback failed, when it did; RollbackErr is the error itself.
 	RollbackError string `json:"rollbackError,omitempty"`
+	RollbackErr   error  `json:"-"`
 	// State describes where the workload stands when a rollback failed.
 	State string `json:"state,omitempty"`
-	// Recovery lists commands that finish the job by hand when a rollback failed.
-	Recovery []string `json:"recovery,omitempty"`
+	// Recovery lists the commands that finish the job by hand when a rollback failed (or a
+	// run stopped on a concurrent change), each with what it does.
+	Recovery []Message `json:"recovery,omitempty"`
 	// Notes say what else the user should know.
-	Notes []string `json:"notes,omitempty"`
+	Notes []Message `json:"notes,omitempty"`
 	// DurationSeconds is how long the run took.
 	DurationSeconds float64 `json:"durationSeconds"`
 }
@@ -653,7 +708,7 @@ func (r *runState) execute(ctx context.Context) {
 	if err := r.acquire(ctx); err != nil {
 		r.res.Outcome = OutcomeFailed
 		r.fail(err)
-		r.res.Notes = append(r.res.Notes, fmt.Sprintf("nothing was changed on %s", r.ref()))
+		r.res.Notes = append(r.res.Notes, Plain(fmt.Sprintf("nothing was changed on %s", r.ref())))
 		r.releaseAfter(ctx)
 		return
 	}
@@ -682,7 +737,7 @@ func (r *runState) run(ctx context.Context, from int) {
 			}
 			if err != nil {
 				r.res.Steps[i].Status = StepFailed
-				r.res.Steps[i].Error = err.Error()
+				r.res.Steps[i].Error, r.res.Steps[i].Err = err.Error(), err
 				_ = r.stepEvent(ctx, EventStepFinished, i)
 			} else {
 				if r.res.Steps[i].Status == StepPending {
@@ -700,7 +755,7 @@ func (r *runState) run(ctx context.Context, from int) {
 				cancel()
 				if rerr != nil {
 					// Complete, but the lock stays: say so with the exit status too.
-					r.fail(fmt.Errorf("the migration is complete, but its journal (annotation %s) could not be removed: %w; 'runnet migrate --resume %s' removes it", JournalAnnotation, rerr, r.ref()))
+					r.fail(&JournalLeftError{Ref: r.ref(), Err: rerr})
 				}
 			}
 			continue
@@ -710,12 +765,12 @@ func (r *runState) run(ctx context.Context, from int) {
 		case i > last:
 			// The migration itself is complete; only the cleanup failed.
 			r.res.Outcome = OutcomeMigrated
-			r.res.Notes = append(r.res.Notes, "the migration is complete, but the cleanup failed: "+err.Error())
+			r.res.Notes = append(r.res.Notes, Plain("the migration is complete, but the cleanup failed: "+err.Error()))
 		case errors.Is(err, ErrConflict) && r.touched:
 			r.stopOnConflict(ctx, err)
 		case !r.touched:
 			r.res.Outcome = OutcomeFailed
-			r.res.Notes = append(r.res.Notes, fmt.Sprintf("nothing was changed on %s", r.ref()))
+			r.res.Notes = append(r.res.Notes, Plain(fmt.Sprintf("nothing was changed on %s", r.ref())))
 			r.releaseAfter(ctx)
 		default:
 			r.rollback(ctx, err)
@@ -764,7 +819,7 @@ func (r *runState) stopOnConflict(ctx context.Context, err error) {
 	rctx, cancel := r.rollbackContext(ctx)
 	defer cancel()
 	r.describeStuck(rctx)
-	r.res.Notes = append(r.res.Notes, "runnet stopped without undoing anything: undoing now would overwrite the other change")
+	r.res.Notes = append(r.res.Notes, Plain("stopped without undoing anything: undoing now would overwrite the other change"))
 }
 
 // checkStart refuses to start on a workload that is being changed, or a service without a
@@ -780,10 +835,12 @@ func (r *runState) checkStart() error {
 	// moving is a rollout in progress.
 	metadataOnly := w.LatestCreated == w.LatestReady && len(w.TrafficStatus) > 0 && sameTraffic(w.Traffic, w.TrafficStatus)
 	if settling && !metadataOnly {
-		return fmt.Errorf("%s %s is being changed (a rollout is in progress); run again when it is done (runnet status %s)", w.Ref.Kind.noun(), w.Ref.Name, w.Ref)
+		return WithAdvice(fmt.Errorf("%s %s is being changed (a rollout is in progress)", w.Ref.Kind.noun(), w.Ref.Name),
+			Say("; run again when it is done (", Action{Kind: ActionStatus, Workload: w.Ref}, ")"))
 	}
 	if w.LatestReady == "" {
-		return fmt.Errorf("%s %s has no ready revision to keep serving while it migrates; fix it first, or use runnet attach", w.Ref.Kind.noun(), w.Ref.Name)
+		return WithAdvice(fmt.Errorf("%s %s has no ready revision to keep serving while it migrates", w.Ref.Kind.noun(), w.Ref.Name),
+			Say("; fix it first, or use ", Action{Kind: ActionAttach}))
 	}
 	return nil
 }
@@ -793,7 +850,8 @@ func (r *runState) keptNotes() {
 	for i, s := range r.res.Steps {
 		switch {
 		case s.Kind == StepCreateSubnet && s.Status == StepDone:
-			r.res.Steps[i].Note = "kept: the subnetwork is left in place for the next attempt (runnet subnet delete removes it)"
+			r.res.Steps[i].Note = "kept: the subnetwork is left in place for the next attempt (%s removes it)"
+			r.res.Steps[i].NoteActions = []Action{{Kind: ActionDeleteSubnet}}
 		case s.Kind == StepRunExecution && s.Status != StepPending && s.Status != StepSkipped:
 			if r.res.Steps[i].Note == "" {
 				r.res.Steps[i].Note = "the execution stays in the job's history"
@@ -866,7 +924,8 @@ func (r *runState) send(ctx context.Context, u Update) error {
 		return &LockedError{Ref: r.ref(), Journal: ce.Journal, Now: r.clock.Now()}
 	}
 	if ce.TouchesMigration {
-		return fmt.Errorf("%w; that change touched what the migration changes, so runnet stopped (check it with 'runnet status %s')", ce, r.ref())
+		return WithAdvice(fmt.Errorf("%w; that change touched what the migration changes, so the migration stopped", ce),
+			Say(" (check it with '", Action{Kind: ActionStatus, Workload: r.ref()}, "')"))
 	}
 	return err
 }
@@ -896,7 +955,7 @@ func (r *runState) do(ctx context.Context, i int) error {
 		cidr, err := r.e.Platform.CreateSubnet(ctx, *r.subnet)
 		if err == nil && cidr != "" && cidr != r.subnet.CIDR {
 			out.Note = fmt.Sprintf("range %s was taken meanwhile; created in %s, the next free one", r.subnet.CIDR, cidr)
-			r.res.Notes = append(r.res.Notes, out.Note)
+			r.res.Notes = append(r.res.Notes, Plain(out.Note))
 		}
 		return err
 
@@ -1135,7 +1194,7 @@ func (r *runState) deleteConnector(ctx context.Context, i int) error {
 		}
 		out.Status = StepSkipped
 		out.Note = fmt.Sprintf("connector %s is kept: still used by %s", conn.Name, strings.Join(names, ", "))
-		r.res.Notes = append(r.res.Notes, out.Note)
+		r.res.Notes = append(r.res.Notes, Plain(out.Note))
 		return nil
 	}
 	return r.e.Platform.DeleteConnector(ctx, conn)
@@ -1160,15 +1219,15 @@ func (r *runState) rollback(ctx context.Context, cause error) {
 	err := r.restore(rctx)
 	if err == nil {
 		if rerr := r.release(rctx); rerr != nil {
-			r.res.Notes = append(r.res.Notes, fmt.Sprintf("the migration journal (annotation %s) could not be removed: %v; 'runnet migrate --resume %s --rollback' removes it", JournalAnnotation, rerr, r.ref()))
+			r.res.Notes = append(r.res.Notes, r.journalLeft(rerr))
 		}
 	}
 	if err != nil {
 		r.res.Outcome = OutcomeFailed
-		r.res.RollbackError = err.Error()
 		if ctx.Err() != nil && rctx.Err() != nil {
-			r.res.RollbackError = "interrupted again: runnet stopped waiting for the rollback, which was interrupted too (" + err.Error() + ")"
+			err = &interruptedError{msg: "interrupted again: stopped waiting for the rollback, which was interrupted too (" + err.Error() + ")", err: err}
 		}
+		r.res.RollbackErr, r.res.RollbackError = err, err.Error()
 		r.describeStuck(rctx)
 		_ = r.observe(rctx, Event{Kind: EventRollbackFinished, Message: "rollback failed: " + err.Error()})
 		return
@@ -1188,7 +1247,7 @@ func (r *runState) rollback(ctx context.Context, cause error) {
 	if !changed {
 		// The failed write never took effect: there was nothing to undo.
 		r.res.Outcome = OutcomeFailed
-		r.res.Notes = append(r.res.Notes, fmt.Sprintf("nothing was changed on %s", r.ref()))
+		r.res.Notes = append(r.res.Notes, Plain(fmt.Sprintf("nothing was changed on %s", r.ref())))
 	}
 	if r.cur != nil {
 		r.res.Traffic = slices.Clone(r.cur.Traffic)
@@ -1241,7 +1300,7 @@ func (r *runState) addStep(ctx context.Context, s StepResult) int {
 func (r *runState) endStep(ctx context.Context, i int, err error) error {
 	if err != nil {
 		r.res.Steps[i].Status = StepFailed
-		r.res.Steps[i].Error = err.Error()
+		r.res.Steps[i].Error, r.res.Steps[i].Err = err.Error(), err
 	} else {
 		r.res.Steps[i].Status = StepDone
 	}
@@ -1302,7 +1361,7 @@ func (r *runState) restore(ctx context.Context) error {
 
 // describeTimeout bounds the fresh read that says where a workload stands after a failed
 // rollback: it runs even when the rollback's own context has ended (a second interrupt), well
-// within the grace runnet has then to report and exit.
+// within the grace the process has then to report and exit.
 const describeTimeout = 5 * time.Second
 
 // describeStuck says where the workload stands after a failed rollback and how to finish. The
@@ -1332,11 +1391,17 @@ func (r *runState) describeStuck(ctx context.Context) {
 	}
 	r.res.Recovery = recoveryCommands(ref, orig)
 	if r.jOnServer {
-		r.res.Recovery = append([]string{
-			fmt.Sprintf("runnet migrate --resume %s --rollback --project %s --region %s   (undo it from the journal kept on the %s)", ref, ref.Project, ref.Region, ref.Kind.noun()),
-			fmt.Sprintf("runnet migrate --resume %s --project %s --region %s   (or finish the migration instead)", ref, ref.Project, ref.Region),
+		r.res.Recovery = append([]Message{
+			Say(Action{Kind: ActionResumeRollback, Workload: ref, Where: true}, "   (undo it from the journal kept on the "+ref.Kind.noun()+")"),
+			Say(Action{Kind: ActionResume, Workload: ref, Where: true}, "   (or finish the migration instead)"),
 		}, r.res.Recovery...)
 	}
+}
+
+// journalLeft is the note of a journal that could not be removed after a rollback.
+func (r *runState) journalLeft(err error) Message {
+	return Say(fmt.Sprintf("the migration journal (annotation %s) could not be removed: %v; '", JournalAnnotation, err),
+		Action{Kind: ActionResumeRollback, Workload: r.ref()}, "' removes it")
 }
 
 func orUnset(s string) string {
@@ -1346,75 +1411,14 @@ func orUnset(s string) string {
 	return s
 }
 
-// recoveryCommands are the commands that put a workload back as it was by hand.
-func recoveryCommands(ref WorkloadRef, orig Original) []string {
-	where := fmt.Sprintf(" --project %s --region %s", ref.Project, ref.Region)
-	var out []string
-	switch v := orig.VPC; v.Mode() {
-	case ModeConnector:
-		out = append(out, fmt.Sprintf("runnet attach %s --connector %s --egress %s%s", ref, v.Connector, v.Egress.String(), where))
-	case ModeDirect:
-		c := fmt.Sprintf("runnet attach %s", ref)
-		if v.Network != "" {
-			c += " --network " + v.Network
-		}
-		if v.Subnet != "" {
-			c += " --subnet " + v.Subnet
-		}
-		if len(v.Tags) > 0 {
-			c += " --network-tags " + strings.Join(v.Tags, ",")
-		} else {
-			c += " --clear-network-tags"
-		}
-		out = append(out, c+" --egress "+v.Egress.String()+where)
-	default:
-		out = append(out, fmt.Sprintf("runnet detach %s --yes%s", ref, where))
-	}
+// recoveryCommands are the commands that put a workload back as it was by hand: its VPC
+// settings and, for a service, its traffic split exactly as it was.
+func recoveryCommands(ref WorkloadRef, orig Original) []Message {
+	out := []Message{Say(Action{Kind: ActionRestoreVPC, Workload: ref, VPC: orig.VPC, Where: true})}
 	if ref.Kind == KindService {
-		out = append(out, restoreTrafficCommand(ref, orig.Traffic)+where)
+		out = append(out, Say(Action{Kind: ActionRestoreTraffic, Workload: ref, Traffic: orig.Traffic, Where: true}))
 	}
 	return out
-}
-
-// restoreTrafficCommand is the gcloud command that puts a service's traffic split back exactly
-// as ts: every share (LATEST for entries that follow the latest revision) and every tag (tags
-// not in ts are removed, runnet's own included).
-func restoreTrafficCommand(ref WorkloadRef, ts []TrafficTarget) string {
-	cmd := "gcloud run services update-traffic " + ref.Name
-	var order []string
-	share := map[string]int{}
-	var tags []string
-	for _, t := range ts {
-		rev := t.Revision
-		if t.Latest {
-			rev = "LATEST"
-		}
-		if t.Percent > 0 {
-			if _, ok := share[rev]; !ok {
-				order = append(order, rev)
-			}
-			share[rev] += t.Percent
-		}
-		if t.Tag != "" {
-			tags = append(tags, t.Tag+"="+rev)
-		}
-	}
-	switch {
-	case len(ts) == 0 || len(order) == 1 && order[0] == "LATEST":
-		cmd += " --to-latest"
-	default:
-		parts := make([]string, 0, len(order))
-		for _, rev := range order {
-			parts = append(parts, fmt.Sprintf("%s=%d", rev, share[rev]))
-		}
-		cmd += " --to-revisions " + strings.Join(parts, ",")
-	}
-	if len(tags) > 0 {
-		cmd += " --set-tags " + strings.Join(tags, ",")
-	} else {
-		cmd += " --clear-tags"
-	}
-	return cmd
 }
 
 // describeVPCShort describes VPC settings in a few words.

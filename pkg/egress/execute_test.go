@@ -514,9 +514,9 @@ func TestExecuteRollbackFails(t *testing.T) {
 	if !strings.Contains(res.State, "template: direct") || !strings.Contains(res.State, "run-service-00001-abc 100%") {
 		t.Errorf("state %q", res.State)
 	}
-	if len(res.Recovery) != 2 || !strings.HasPrefix(res.Recovery[0], "runnet attach run-service --connector projects/my-project/locations/asia-northeast1/connectors/run-connector") ||
-		res.Recovery[1] != "gcloud run services update-traffic run-service --to-latest --clear-tags --project my-project --region asia-northeast1" {
-		t.Errorf("recovery %q", res.Recovery)
+	if len(res.Recovery) != 2 || render(res.Recovery[0]) != "<restore-vpc run-service connector: connector projects/my-project/locations/asia-northeast1/connectors/run-connector, egress private-ranges-only>" ||
+		render(res.Recovery[1]) != "<restore-traffic run-service latest 100%>" || !res.Recovery[0].Actions[0].Where {
+		t.Errorf("recovery %+v", res.Recovery)
 	}
 	if got := statuses(res); !strings.HasSuffix(got, "restore-template:failed") {
 		t.Errorf("steps %s", got)
@@ -537,8 +537,8 @@ func TestExecuteRefusedChangesNothing(t *testing.T) {
 	if got := statuses(res); got != "deploy-revision:failed verify:skipped shift-traffic:skipped" {
 		t.Errorf("steps %s", got)
 	}
-	if f.updates != 1 || len(res.Notes) == 0 || !strings.Contains(res.Notes[0], "nothing was changed") {
-		t.Errorf("%d updates, notes %q", f.updates, res.Notes)
+	if f.updates != 1 || len(res.Notes) == 0 || !strings.Contains(render(res.Notes[0]), "nothing was changed") {
+		t.Errorf("%d updates, notes %q", f.updates, renderAll(res.Notes))
 	}
 }
 
@@ -767,26 +767,42 @@ func TestTrafficArithmetic(t *testing.T) {
 
 // The recovery command puts the split back exactly as the journal holds it: every share,
 // LATEST for entries that follow the latest revision, and every tag (others removed).
-func TestRestoreTrafficCommand(t *testing.T) {
-	ref := WorkloadRef{Kind: KindService, Project: "p", Region: "r", Name: "svc"}
-	for _, tt := range []struct {
-		ts   []TrafficTarget
-		want string
-	}{
-		{nil, "--to-latest --clear-tags"},
-		{[]TrafficTarget{{Latest: true, Percent: 100}}, "--to-latest --clear-tags"},
-		{[]TrafficTarget{{Revision: "svc-1", Percent: 100}}, "--to-revisions svc-1=100 --clear-tags"},
-		{[]TrafficTarget{
-			{Revision: "svc-1", Percent: 80, Tag: "blue"},
-			{Latest: true, Percent: 20, Tag: "green"},
-			{Revision: "svc-0", Percent: 0, Tag: "old"},
-		}, "--to-revisions svc-1=80,LATEST=20 --set-tags blue=svc-1,green=LATEST,old=svc-0"},
-		{[]TrafficTarget{{Latest: true, Percent: 100, Tag: "live"}, {Revision: "svc-1", Tag: "pinned"}}, "--to-latest --set-tags live=LATEST,pinned=svc-1"},
-		{[]TrafficTarget{{Revision: "svc-1", Percent: 50}, {Revision: "svc-1", Percent: 30, Tag: "a"}, {Revision: "svc-2", Percent: 20}},
-			"--to-revisions svc-1=80,svc-2=20 --set-tags a=svc-1"},
-	} {
-		if got, want := restoreTrafficCommand(ref, tt.ts), "gcloud run services update-traffic svc "+tt.want; got != want {
-			t.Errorf("%v:\n got %s\nwant %s", tt.ts, got, want)
-		}
+
+// render is a message with each action in its place as <kind workload details>, for tests
+// (the command lines are internal/cli's).
+func render(m Message) string {
+	if len(m.Actions) == 0 {
+		return m.Text
 	}
+	args := make([]any, len(m.Actions))
+	for i, a := range m.Actions {
+		s := "<" + string(a.Kind)
+		if a.Workload.Name != "" {
+			s += " " + a.Workload.String()
+		}
+		if a.VPC.Mode() != ModeNone {
+			s += " " + a.VPC.String()
+		}
+		if a.Traffic != nil {
+			s += " " + DescribeTraffic(a.Traffic)
+		}
+		for _, x := range []string{a.Name, a.Region, strings.Join(a.Tags, ",")} {
+			if x != "" {
+				s += " " + x
+			}
+		}
+		if a.MaxInstances > 0 {
+			s += fmt.Sprintf(" max %d", a.MaxInstances)
+		}
+		args[i] = s + ">"
+	}
+	return fmt.Sprintf(m.Text, args...)
+}
+
+func renderAll(ms []Message) string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, render(m))
+	}
+	return strings.Join(out, " | ")
 }

@@ -211,8 +211,8 @@ func TestExecuteRaceForTheLock(t *testing.T) {
 	if first.Outcome != OutcomeMigrated || second == nil || second.Outcome != OutcomeFailed || !errors.As(second.Err, &le) || le.Journal.ID != "run-1" {
 		t.Fatalf("first %s (%v), second %+v", first.Outcome, first.Err, second)
 	}
-	if !strings.Contains(strings.Join(second.Notes, " "), "nothing was changed") {
-		t.Errorf("second notes %q", second.Notes)
+	if !strings.Contains(renderAll(second.Notes), "nothing was changed") {
+		t.Errorf("second notes %q", renderAll(second.Notes))
 	}
 }
 
@@ -236,8 +236,8 @@ func TestExecuteConcurrentTrafficChangeStops(t *testing.T) {
 	if got := statuses(res); got != "deploy-revision:done verify:done shift-traffic:failed shift-traffic:skipped" {
 		t.Errorf("steps %s", got)
 	}
-	if f.ws[fkSvc].journal == "" || len(res.Recovery) == 0 || !strings.Contains(res.Recovery[0], "runnet migrate --resume run-service --rollback") {
-		t.Errorf("journal %q, recovery %q", f.ws[fkSvc].journal, res.Recovery)
+	if f.ws[fkSvc].journal == "" || len(res.Recovery) == 0 || !strings.HasPrefix(render(res.Recovery[0]), "<resume-rollback run-service>   (undo it from the journal kept on the service)") {
+		t.Errorf("journal %q, recovery %q", f.ws[fkSvc].journal, renderAll(res.Recovery))
 	}
 }
 

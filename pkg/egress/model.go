@@ -728,7 +728,7 @@ func (v VPC) String() string { return v.describe(func(s string) string { return 
 // Short is String with every name shortened to its last path segment, for
 // example "direct: network run-vpc, subnet run-subnet, egress
 // private-ranges-only".
-func (v VPC) Short() string { return v.describe(lastSegment) }
+func (v VPC) Short() string { return v.describe(ShortName) }
 
 func (v VPC) describe(name func(string) string) string {
 	var b strings.Builder

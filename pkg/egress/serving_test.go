@@ -253,8 +253,8 @@ func TestBuildPlanFromServingState(t *testing.T) {
 			if kinds(p) != tt.steps || !slices.Equal(p.MoveFrom, tt.moveFrom) || p.Into != tt.into || p.NoOp != tt.noOp {
 				t.Errorf("steps %q, moveFrom %v, into %q, noOp %v", kinds(p), p.MoveFrom, p.Into, p.NoOp)
 			}
-			if tt.note != "" && !strings.Contains(strings.Join(p.Notes, "\n"), tt.note) {
-				t.Errorf("notes %q lack %q", p.Notes, tt.note)
+			if tt.note != "" && !strings.Contains(renderAll(p.Notes), tt.note) {
+				t.Errorf("notes %q lack %q", renderAll(p.Notes), tt.note)
 			}
 		})
 	}
