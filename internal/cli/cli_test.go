@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/runnet-dev/runnet/internal/buildinfo"
+	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
@@ -309,7 +310,7 @@ func TestFactoryProjectRegion(t *testing.T) {
 		t.Errorf("flag: Project() = %q, %v", p, err)
 	}
 	_, err := f2.Region()
-	if exitcode.FromError(err) != exitcode.Usage || !strings.Contains(err.Error(), "gcloud config set run/region REGION") {
+	if cloud.ExitCode(err) != exitcode.Usage || !strings.Contains(err.Error(), "gcloud config set run/region REGION") {
 		t.Errorf("missing region: %v", err)
 	}
 }
@@ -329,7 +330,7 @@ func TestFactoryOutputFormat(t *testing.T) {
 		t.Errorf("Printer() = %v, %v", p, err)
 	}
 	f.Options.Format = "bad"
-	if _, err := f.Printer(); exitcode.FromError(err) != exitcode.Usage {
+	if _, err := f.Printer(); cloud.ExitCode(err) != exitcode.Usage {
 		t.Errorf("bad format: %v", err)
 	}
 }
@@ -356,7 +357,7 @@ func TestFactoryConfirm(t *testing.T) {
 			f := NewFactory(streams, harness.Hermetic(t))
 			f.Options.Yes = tt.yes
 			got, err := f.Confirm("Route all traffic to the internet?")
-			if got != tt.want || exitcode.FromError(err) != tt.wantCode {
+			if got != tt.want || cloud.ExitCode(err) != tt.wantCode {
 				t.Fatalf("Confirm = %v, %v", got, err)
 			}
 			if tt.wantCode == exitcode.Usage && !strings.Contains(err.Error(), "--yes") {

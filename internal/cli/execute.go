@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runnet-dev/runnet/internal/cli/shared"
+	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 )
@@ -50,7 +51,7 @@ func execute(ctx context.Context, f *Factory, root *cobra.Command, args []string
 	case errors.As(err, &ce):
 		// The command's own code ran and returned this error.
 		err = ce.err
-		code = exitcode.FromError(err)
+		code = cloud.ExitCode(err)
 	case errors.As(err, &ee):
 		code = ee.Code
 		usageHint = code == exitcode.Usage

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
@@ -82,7 +83,7 @@ func FuzzRegionsFlag(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		regions, all, err := ParseRegionsFlag(strings.Split(s, ","))
 		if err != nil {
-			if exitcode.FromError(err) != exitcode.Usage {
+			if cloud.ExitCode(err) != exitcode.Usage {
 				t.Fatalf("error %v is not a usage error", err)
 			}
 			return
@@ -109,7 +110,7 @@ func FuzzValidateEmulatorHost(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if err := ValidateEmulatorHost(s); err != nil {
-			if exitcode.FromError(err) != exitcode.Usage {
+			if cloud.ExitCode(err) != exitcode.Usage {
 				t.Fatalf("error %v is not a usage error", err)
 			}
 			return
@@ -134,7 +135,7 @@ func TestValidateEmulatorHost(t *testing.T) {
 	for _, bad := range []string{"http://127.0.0.1:8085", "127.0.0.1:8085/", "127.0.0.1:8085/compute", "user:pw@127.0.0.1:1", "127.0.0.1", ":8085",
 		"127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:http", "127.0.0.1:08085", "a..b:1", "-a:1", "x:1?y", "x:1#y", "x y:1", "x%2f:1", "[::1]"} {
 		err := ValidateEmulatorHost(bad)
-		if err == nil || exitcode.FromError(err) != exitcode.Usage || !strings.Contains(err.Error(), EnvEmulatorHost) {
+		if err == nil || cloud.ExitCode(err) != exitcode.Usage || !strings.Contains(err.Error(), EnvEmulatorHost) {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}

@@ -57,8 +57,8 @@ func TestParseRegionsFlag(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
 				}
-				if exitcode.FromError(err) != exitcode.Usage {
-					t.Errorf("exit code %d, want %d", exitcode.FromError(err), exitcode.Usage)
+				if cloud.ExitCode(err) != exitcode.Usage {
+					t.Errorf("exit code %d, want %d", cloud.ExitCode(err), exitcode.Usage)
 				}
 				return
 			}

@@ -838,7 +838,7 @@ func migrateError(ms []*Migration, cleanup []ConnectorCleanup) error {
 	var cleanBads []bad
 	for _, cl := range cleanup {
 		if cl.Error != "" {
-			code := exitcode.FromError(cl.err)
+			code := cloud.ExitCode(cl.err)
 			if code == exitcode.OK {
 				code = exitcode.Failure
 			}
@@ -1779,7 +1779,7 @@ func (m *Migration) ExitCode() (int, string) {
 		return exitcode.Failure, fmt.Sprintf("%s: %s; the rollback failed too: %s; %s. To finish by hand: %s",
 			m.Ref, resultError(r), rollbackError(r), r.State, strings.Join(shared.RenderAll(r.Recovery), "; "))
 	}
-	code := exitcode.FromError(r.Err)
+	code := cloud.ExitCode(r.Err)
 	if code == exitcode.OK {
 		code = exitcode.Failure
 	}

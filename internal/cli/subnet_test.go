@@ -214,7 +214,7 @@ func TestFlowLogsHelpers(t *testing.T) {
 			t.Errorf("ParseFlowLogsInterval(%q) = %q, %v", in, got, err)
 		}
 	}
-	if _, err := ParseFlowLogsInterval("10min"); exitcode.FromError(err) != exitcode.Usage {
+	if _, err := ParseFlowLogsInterval("10min"); cloud.ExitCode(err) != exitcode.Usage {
 		t.Errorf("10min: %v", err)
 	}
 	for in, want := range map[string]string{"include-all": "INCLUDE_ALL_METADATA", "exclude-all": "EXCLUDE_ALL_METADATA", "INCLUDE_ALL_METADATA": "INCLUDE_ALL_METADATA"} {
@@ -254,7 +254,7 @@ func TestValidateConnectorAndSubnetRanges(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"10.0.0.0/7", "10.0.0.0/30", "10.0.0.1/24"} {
-		if _, err := ValidateSubnetCIDR(bad); exitcode.FromError(err) != exitcode.Usage {
+		if _, err := ValidateSubnetCIDR(bad); cloud.ExitCode(err) != exitcode.Usage {
 			t.Errorf("ValidateSubnetCIDR(%q): %v", bad, err)
 		}
 	}

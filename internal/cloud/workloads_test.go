@@ -223,7 +223,7 @@ func TestErrorMessagesAndCodes(t *testing.T) {
 	if !IsNotFound(e) || IsNotFound(apiErr("x", status.Error(codes.PermissionDenied, "no"))) {
 		t.Errorf("IsNotFound is wrong")
 	}
-	if c := exitcode.FromError(apiErr("x", status.Error(codes.PermissionDenied, "no"))); c != exitcode.Permission {
+	if c := ExitCode(apiErr("x", status.Error(codes.PermissionDenied, "no"))); c != exitcode.Permission {
 		t.Errorf("permission denied exits %d", c)
 	}
 	if apiErr("x", nil) != nil {
@@ -237,8 +237,8 @@ func TestErrorMessagesAndCodes(t *testing.T) {
 	if re.Error() != want {
 		t.Errorf("RolloutError = %q, want %q", re.Error(), want)
 	}
-	if exitcode.FromError(re) != exitcode.Failure || status.Code(re) != codes.FailedPrecondition {
-		t.Errorf("RolloutError exits %d with code %v", exitcode.FromError(re), status.Code(re))
+	if ExitCode(re) != exitcode.Failure || status.Code(re) != codes.FailedPrecondition {
+		t.Errorf("RolloutError exits %d with code %v", ExitCode(re), status.Code(re))
 	}
 	je := &RolloutError{Ref: egress.WorkloadRef{Kind: egress.KindJob, Name: "j"}, Reason: "no connector"}
 	if je.Error() != `job "j" is not ready after the update: no connector` {
@@ -476,8 +476,8 @@ func TestUpdateConcurrentChange(t *testing.T) {
 	waitOp(t, ctx, cl, op.Name())
 
 	_, err = update(ctx, c, w, egress.VPC{Subnet: emulator.DemoDirectSubnet}, egress.Update{})
-	if !errors.Is(err, egress.ErrConflict) || exitcode.FromError(err) != exitcode.Conflict || status.Code(err) != codes.Aborted {
-		t.Fatalf("update after a concurrent change = %v (exit %d), want a conflict, exit 5", err, exitcode.FromError(err))
+	if !errors.Is(err, egress.ErrConflict) || ExitCode(err) != exitcode.Conflict || status.Code(err) != codes.Aborted {
+		t.Fatalf("update after a concurrent change = %v (exit %d), want a conflict, exit 5", err, ExitCode(err))
 	}
 	now, err := c.GetWorkload(ctx, w.Ref)
 	if err != nil {
@@ -513,8 +513,8 @@ func TestUpdateRolloutFailure(t *testing.T) {
 	if re.Operation == "" || re.Workload == nil || re.Workload.Rollout() != RolloutFailed {
 		t.Errorf("RolloutError = %+v", re)
 	}
-	if exitcode.FromError(err) != exitcode.Failure {
-		t.Errorf("exit %d", exitcode.FromError(err))
+	if ExitCode(err) != exitcode.Failure {
+		t.Errorf("exit %d", ExitCode(err))
 	}
 
 	// A retry with a new revision fails the same way; once the connector is right it works.
@@ -672,7 +672,7 @@ func TestGetAndListWorkloads(t *testing.T) {
 	}
 	f, _ = emulator.ParseFault("google.cloud.run.v2.Jobs/ListJobs=PERMISSION_DENIED:1")
 	e.InjectFault(f)
-	if _, err := c.ListWorkloads(ctx, tProject, tRegion); exitcode.FromError(err) != exitcode.Permission || !strings.Contains(err.Error(), "list jobs in project demo-project") {
+	if _, err := c.ListWorkloads(ctx, tProject, tRegion); ExitCode(err) != exitcode.Permission || !strings.Contains(err.Error(), "list jobs in project demo-project") {
 		t.Errorf("ListWorkloads with a denied list = %v", err)
 	}
 }
