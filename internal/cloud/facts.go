@@ -357,12 +357,12 @@ func (g *GatheredFacts) connectorUsers(cur egress.VPC) {
 	if cur.Mode() != egress.ModeConnector {
 		return
 	}
+	conn, err := egress.ParseConnectorRef(cur.Connector, "", "")
+	if err != nil {
+		return
+	}
 	for _, w := range g.Workloads {
-		if w.Ref == g.Workload.Ref || w.VPC.Connector == "" {
-			continue
-		}
-		v, err := w.VPC.Canonical(w.Ref.Project, w.Ref.Region)
-		if err == nil && v.Connector == cur.Connector {
+		if w.Ref != g.Workload.Ref && w.UsesConnector(conn) {
 			g.ConnectorUsers = append(g.ConnectorUsers, w.Ref)
 		}
 	}

@@ -126,7 +126,7 @@ func (u ConnectorUser) Via() string {
 	}
 	var what []string
 	if u.Percent > 0 {
-		what = append(what, fmt.Sprintf("%d%% of %s", u.Percent, shareNoun(u.Workload.Kind)))
+		what = append(what, fmt.Sprintf("%d%% of %s", u.Percent, u.Workload.Kind.ShareNoun()))
 	}
 	for _, t := range u.Tags {
 		what = append(what, "tag "+t)
@@ -137,10 +137,19 @@ func (u ConnectorUser) Via() string {
 	return "revision " + u.Revision + ", " + strings.Join(what, ", ")
 }
 
-// shareNoun is what a revision's share is of: traffic, or a worker pool's instances.
-func shareNoun(k Kind) string {
+// ShareNoun is what a revision's share is of: traffic, or a worker pool's instances.
+func (k Kind) ShareNoun() string {
 	if k == KindWorkerPool {
 		return "instances"
+	}
+	return "traffic"
+}
+
+// SplitNoun is what is split between revisions: the traffic, or a worker pool's instance
+// split.
+func (k Kind) SplitNoun() string {
+	if k == KindWorkerPool {
+		return "instance split"
 	}
 	return "traffic"
 }
@@ -178,9 +187,9 @@ type ConflictError struct {
 
 func (e *ConflictError) Error() string {
 	if len(e.Fields) == 0 {
-		return fmt.Sprintf("the API refused the change of %s %s as conflicting (stale etag, ABORTED) several times, though nothing visible changed", e.Ref.Kind.noun(), e.Ref.Name)
+		return fmt.Sprintf("the API refused the change of %s %s as conflicting (stale etag, ABORTED) several times, though nothing visible changed", e.Ref.Kind.Noun(), e.Ref.Name)
 	}
-	return fmt.Sprintf("%s %s was changed by someone else since it was read (changed: %s)", e.Ref.Kind.noun(), e.Ref.Name, strings.Join(e.Fields, ", "))
+	return fmt.Sprintf("%s %s was changed by someone else since it was read (changed: %s)", e.Ref.Kind.Noun(), e.Ref.Name, strings.Join(e.Fields, ", "))
 }
 
 // Unwrap makes a ConflictError match ErrConflict and ErrNotApplied, and keeps the API's error
@@ -206,7 +215,7 @@ type LockedError struct {
 }
 
 func (e *LockedError) Error() string {
-	msg := fmt.Sprintf("%s %s is being migrated by another runnet: %s", e.Ref.Kind.noun(), e.Ref.Name, e.Journal.Describe(e.Now))
+	msg := fmt.Sprintf("%s %s is being migrated by another runnet: %s", e.Ref.Kind.Noun(), e.Ref.Name, e.Journal.Describe(e.Now))
 	if e.Gone {
 		msg += " (that process is no longer running on this host)"
 	}
@@ -257,7 +266,7 @@ type UnreadableJournalError struct {
 }
 
 func (e *UnreadableJournalError) Error() string {
-	return fmt.Sprintf("%s %s carries a migration journal that cannot be read (%v)", e.Ref.Kind.noun(), e.Ref.Name, e.Err)
+	return fmt.Sprintf("%s %s carries a migration journal that cannot be read (%v)", e.Ref.Kind.Noun(), e.Ref.Name, e.Err)
 }
 
 // Unwrap makes an UnreadableJournalError match ErrConflict and ErrNotApplied, and keeps the
@@ -835,11 +844,11 @@ func (r *runState) checkStart() error {
 	// moving is a rollout in progress.
 	metadataOnly := w.LatestCreated == w.LatestReady && len(w.TrafficStatus) > 0 && sameTraffic(w.Traffic, w.TrafficStatus)
 	if settling && !metadataOnly {
-		return WithAdvice(fmt.Errorf("%s %s is being changed (a rollout is in progress)", w.Ref.Kind.noun(), w.Ref.Name),
+		return WithAdvice(fmt.Errorf("%s %s is being changed (a rollout is in progress)", w.Ref.Kind.Noun(), w.Ref.Name),
 			Say("; run again when it is done (", Action{Kind: ActionStatus, Workload: w.Ref}, ")"))
 	}
 	if w.LatestReady == "" {
-		return WithAdvice(fmt.Errorf("%s %s has no ready revision to keep serving while it migrates", w.Ref.Kind.noun(), w.Ref.Name),
+		return WithAdvice(fmt.Errorf("%s %s has no ready revision to keep serving while it migrates", w.Ref.Kind.Noun(), w.Ref.Name),
 			Say("; fix it first, or use ", Action{Kind: ActionAttach}))
 	}
 	return nil
@@ -1068,7 +1077,7 @@ func (r *runState) checkHealth(ctx context.Context) error {
 		return fmt.Errorf("revision %s is not healthy: %s", rev, msg)
 	}
 	if w.Condition.State == ConditionFailed {
-		return fmt.Errorf("%s %s is failing: %s", ref.Kind.noun(), ref.Name, w.Condition.Message)
+		return fmt.Errorf("%s %s is failing: %s", ref.Kind.Noun(), ref.Name, w.Condition.Message)
 	}
 	return nil
 }
@@ -1126,9 +1135,9 @@ func (r *runState) shift(ctx context.Context, i int) error {
 			return err
 		}
 	}
-	msg := fmt.Sprintf("%d%% of the %s that went to %s now goes to %s", step.Percent, shareNoun(r.ref().Kind), r0, r1)
+	msg := fmt.Sprintf("%d%% of the %s that went to %s now goes to %s", step.Percent, r.ref().Kind.ShareNoun(), r0, r1)
 	if final {
-		msg = fmt.Sprintf("%s moved from %s to %s", shareNoun(r.ref().Kind), r0, r1)
+		msg = fmt.Sprintf("%s moved from %s to %s", r.ref().Kind.ShareNoun(), r0, r1)
 	}
 	if err := r.observe(ctx, Event{Kind: EventTraffic, Index: i, Step: *out, Traffic: slices.Clone(r.cur.Traffic), Message: msg}); err != nil {
 		return err
@@ -1392,7 +1401,7 @@ func (r *runState) describeStuck(ctx context.Context) {
 	r.res.Recovery = recoveryCommands(ref, orig)
 	if r.jOnServer {
 		r.res.Recovery = append([]Message{
-			Say(Action{Kind: ActionResumeRollback, Workload: ref, Where: true}, "   (undo it from the journal kept on the "+ref.Kind.noun()+")"),
+			Say(Action{Kind: ActionResumeRollback, Workload: ref, Where: true}, "   (undo it from the journal kept on the "+ref.Kind.Noun()+")"),
 			Say(Action{Kind: ActionResume, Workload: ref, Where: true}, "   (or finish the migration instead)"),
 		}, r.res.Recovery...)
 	}

@@ -250,7 +250,7 @@ func describeJournalStep(s JournalStep, ref WorkloadRef, share int, moving strin
 	case StepShiftTraffic:
 		return shiftDescription(s.Percent, share, moving, "the new revision", false)
 	case StepUpdateTemplate:
-		return fmt.Sprintf("update the %s's template", ref.Kind.noun())
+		return fmt.Sprintf("update the %s's template", ref.Kind.Noun())
 	case StepRunExecution:
 		return "run one execution and wait for it to succeed"
 	case StepDeleteConnector:

@@ -34,6 +34,8 @@ const (
 	// ActionAttach: change Workload's VPC access directly (no migration: no canary, no
 	// journal), as to retry settings whose revision failed.
 	ActionAttach ActionKind = "attach"
+	// ActionDetach: remove Workload's VPC access, whatever it is.
+	ActionDetach ActionKind = "detach"
 	// ActionCreateSubnet: create a subnetwork.
 	ActionCreateSubnet ActionKind = "create-subnet"
 	// ActionDeleteSubnet: delete a subnetwork (Name when known).

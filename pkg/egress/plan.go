@@ -433,7 +433,7 @@ func servingNotes(s *ServingState, w Workload, to VPC, p Plan) []Message {
 	}
 	for _, n := range p.MoveFrom {
 		if r, ok := s.Revision(n); ok && r.SameConfig != nil && !*r.SameConfig {
-			out = append(out, Plain(fmt.Sprintf("revision %s runs another configuration than the template (its image, environment or resources differ): the revision that takes its %s is built from the template", n, shareNoun(w.Ref.Kind))))
+			out = append(out, Plain(fmt.Sprintf("revision %s runs another configuration than the template (its image, environment or resources differ): the revision that takes its %s is built from the template", n, w.Ref.Kind.ShareNoun())))
 		}
 	}
 	return append(out, stragglerNotes(s, to)...)

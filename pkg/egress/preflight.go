@@ -350,12 +350,12 @@ func (t transition) regionMatch() Check {
 	}
 	if region != t.ref.Region {
 		c.Status = StatusFail
-		c.Message = fmt.Sprintf("%s %s is in %s but the %s runs in %s", what, name, region, t.ref.Kind.noun(), t.ref.Region)
+		c.Message = fmt.Sprintf("%s %s is in %s but the %s runs in %s", what, name, region, t.ref.Kind.Noun(), t.ref.Region)
 		c.Hint = fmt.Sprintf("use a %s in %s", what, t.ref.Region)
 		return c
 	}
 	c.Status = StatusPass
-	c.Message = fmt.Sprintf("%s %s is in %s, like the %s", what, name, region, t.ref.Kind.noun())
+	c.Message = fmt.Sprintf("%s %s is in %s, like the %s", what, name, region, t.ref.Kind.Noun())
 	return c
 }
 
@@ -815,7 +815,7 @@ func (t transition) cloudNAT() Check {
 	}
 	c.Status = StatusFail
 	c.Numbers = map[string]int64{"routers": int64(routers), "nats": int64(nats)}
-	c.Message = fmt.Sprintf("egress all-traffic sends internet traffic into the VPC, but no Cloud NAT in %s covers %s: the %s would lose internet access", where, source, t.ref.Kind.noun())
+	c.Message = fmt.Sprintf("egress all-traffic sends internet traffic into the VPC, but no Cloud NAT in %s covers %s: the %s would lose internet access", where, source, t.ref.Kind.Noun())
 	c.Hint = fmt.Sprintf("add a Cloud NAT on a Cloud Router in %s (gcloud compute routers nats create), or use --egress private-ranges-only", where)
 	return c
 }

@@ -32,6 +32,8 @@ func Command(a egress.Action) string {
 		return RestoreTrafficCommand(ref, a.Traffic) + where
 	case egress.ActionRemoveTags:
 		return fmt.Sprintf("gcloud run services update-traffic %s --remove-tags %s", ref.Name, strings.Join(a.Tags, ","))
+	case egress.ActionDetach:
+		return "runnet detach " + ref.String() + where
 	case egress.ActionAttach:
 		if ref.Name != "" {
 			return "runnet attach " + ref.String() + where

@@ -57,6 +57,7 @@ func TestCommand(t *testing.T) {
 		{egress.Action{Kind: egress.ActionRestoreTraffic, Workload: svc, Where: true}, "gcloud run services update-traffic svc --to-latest --clear-tags --project p --region r"},
 		{egress.Action{Kind: egress.ActionRemoveTags, Workload: svc, Tags: []string{"old", "x"}}, "gcloud run services update-traffic svc --remove-tags old,x"},
 		{egress.Action{Kind: egress.ActionAttach}, "runnet attach"},
+		{egress.Action{Kind: egress.ActionDetach, Workload: job}, "runnet detach job/j"},
 		{egress.Action{Kind: egress.ActionCreateSubnet}, "runnet subnet create"},
 		{egress.Action{Kind: egress.ActionDeleteSubnet}, "runnet subnet delete"},
 		{egress.Action{Kind: egress.ActionDescribeSubnet}, "runnet subnet describe"},
