@@ -17,6 +17,7 @@ import (
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/harness"
+	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
@@ -210,11 +211,12 @@ func TestResolveTargetAndConfirm(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := tt.o
 			o.ref = ref
-			got := o.resolveTarget(tt.cur)
+			req := o.request()
+			got := req.Keep.Apply(req.Target, tt.cur)
 			if same, err := got.Equivalent(tt.want, tProject, tRegion); err != nil || !same || !slices.Equal(got.Tags, tt.want.Tags) {
 				t.Errorf("resolveTarget = %v, want %v", got, tt.want)
 			}
-			q := o.confirmQuestion(tt.cur, got)
+			q := migration.ConfirmQuestion(ref, tt.cur, got)
 			switch {
 			case tt.confirm == "" && q != "":
 				t.Errorf("unexpected question %q", q)
@@ -232,8 +234,8 @@ func TestDescribeVPC(t *testing.T) {
 		&egress.VPC{Subnet: tSubnet, Egress: egress.EgressPrivateRangesOnly}:                                   "Direct VPC egress (subnet run-direct-vpc-egress, egress private-ranges-only)",
 		&egress.VPC{Network: tNet, Subnet: tSubnet, Tags: []string{"a", "b"}, Egress: egress.EgressAllTraffic}: "Direct VPC egress (network run-vpc, subnet run-direct-vpc-egress, tags [a b], egress all-traffic)",
 	} {
-		if got := describeVPC(*v); got != want {
-			t.Errorf("describeVPC(%v) = %q, want %q", *v, got, want)
+		if got := v.Describe(); got != want {
+			t.Errorf("Describe(%v) = %q, want %q", *v, got, want)
 		}
 	}
 }

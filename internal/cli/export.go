@@ -139,7 +139,7 @@ func (o *ExportOptions) run(ctx context.Context) error {
 			serving = "revision " + w.LatestReady + " and its settings"
 		}
 		netWarn(o.f, "the latest change of %s %s failed (%s); this is what its template asks for, but traffic is still served by %s.",
-			noun(o.ref.Kind), o.ref.Name, dash(w.Terminal.Message), serving)
+			o.ref.Kind.Noun(), o.ref.Name, dash(w.Terminal.Message), serving)
 	}
 	return p.Print(res)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/runnet-dev/runnet/internal/egressmap"
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/iostreams"
+	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/internal/printer"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/ipam"
@@ -580,7 +581,7 @@ func (b *mapBuilder) propose() []*proposal {
 		} else {
 			nref, _ := egress.ParseNetworkRef(network, cn.Project)
 			p.create = true
-			p.subnet = egress.SubnetRef{Project: nref.Project, Region: cn.Region, Name: defaultSubnetName(network)}.Path()
+			p.subnet = egress.SubnetRef{Project: nref.Project, Region: cn.Region, Name: migration.DefaultSubnetName(network)}.Path()
 		}
 		out = append(out, p)
 	}

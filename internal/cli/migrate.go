@@ -2,23 +2,17 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/netip"
-	"slices"
-	"sort"
 	"strings"
-	"sync"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/runnet-dev/runnet/internal/cli/shared"
-	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/internal/printer"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/ipam"
@@ -541,7 +535,7 @@ func (o *MigrateOptions) run(ctx context.Context) error {
 		return err
 	}
 	start := time.Now()
-	eng := newEngine(o.f, c, o.StepWait, o.observer)
+	eng := newEngine(o.f, c, engineOptions{StepWait: o.StepWait, Observer: o.observer})
 	req, opts := o.request()
 	b, err := eng.Plan(ctx, req, opts)
 	if err != nil {
@@ -581,7 +575,7 @@ func (o *MigrateOptions) confirm(run []*migration.Migration) error {
 	fmt.Fprint(o.f.IOStreams.ErrOut, text)
 	// The report at the end need not list the checks and notes again on this terminal.
 	o.planShown = o.f.IOStreams.IsStdoutTTY()
-	q := fmt.Sprintf("Migrate %s %s from %s to %s (%s)?", run[0].Ref.Kind.Noun(), run[0].Ref.Name, run[0].Plan.FromMode, run[0].Plan.ToMode, plural(len(run[0].Plan.Steps), "step"))
+	q := fmt.Sprintf("Migrate %s %s from %s to %s (%s)?", run[0].Ref.Kind.Noun(), run[0].Ref.Name, run[0].Plan.FromMode, run[0].Plan.ToMode, shared.Plural(len(run[0].Plan.Steps), "step"))
 	if len(run) > 1 {
 		q = fmt.Sprintf("Migrate these %d workloads to %s?", len(run), o.mode)
 	}
@@ -593,70 +587,4 @@ func (o *MigrateOptions) confirm(run []*migration.Migration) error {
 		return exitcode.Errorf(exitcode.Failure, "cancelled: nothing was changed")
 	}
 	return nil
-}
-
-// finish prints the report and returns the error that carries the exit status.
-func (o *MigrateOptions) finish(p interface{ Print(any) error }, eng *migration.Engine, ms []*migration.Migration, created *migration.SubnetCreation, cleanup []migration.ConnectorCleanup, start time.Time) error {
-	reports := make([]MigrationReport, 0, len(ms))
-	for _, m := range ms {
-		r := NewMigrationReport(m, o.DryRun)
-		r.planShown = o.planShown
-		reports = append(reports, r)
-	}
-	for _, r := range reports {
-		o.summarize(r)
-	}
-	var err error
-	if o.single {
-		err = p.Print(reports[0])
-	} else {
-		sum := summarize(reports)
-		for _, cl := range cleanup {
-			if cl.Status == string(egress.StepFailed) {
-				sum.CleanupFailed++
-			}
-		}
-		err = p.Print(FleetReport{Workloads: reports, Subnet: created, Cleanup: cleanup, Summary: sum,
-			DurationSeconds: roundSeconds(time.Since(start))})
-	}
-	if err != nil {
-		return err
-	}
-	if o.single && reports[0].Outcome == egress.OutcomeMigrated {
-		PrintIaCHint(o.f, ms[0].Ref) // how to carry the change into infrastructure code
-	}
-	return verdictError(eng.FleetVerdict(ms, cleanup))
-}
-
-// verdictError is the engine's verdict as the command's error (nil for success).
-func verdictError(code int, msg egress.Message) error {
-	if code == exitcode.OK {
-		return nil
-	}
-	return exitcode.Errorf(code, "%s", shared.Render(msg))
-}
-
-// summarize writes one informational line per workload to stderr (unless --quiet).
-func (o *MigrateOptions) summarize(r MigrationReport) {
-	switch r.Outcome {
-	case egress.OutcomeMigrated:
-		msg := fmt.Sprintf("Migrated %s %s from %s to %s", r.Kind.Noun(), r.Name, r.From.Mode, r.To.Mode)
-		if r.NewRevision != "" {
-			msg += fmt.Sprintf(" (revision %s replaces %s)", r.NewRevision, r.PreviousRevision)
-		}
-		o.infof("%s in %s.", msg, secs(r.DurationSeconds))
-	case egress.OutcomeNoOp:
-		o.infof("No change: %s %s already uses %s.", r.Kind.Noun(), r.Name, r.To.VPC.Describe())
-	case egress.OutcomePlanned:
-		o.infof("Dry run: %s %s would move from %s to %s in %s; nothing was changed.", r.Kind.Noun(), r.Name, r.From.Mode, r.To.Mode, plural(len(r.Plan.Steps), "step"))
-	case egress.OutcomeRolledBack:
-		o.infof("Rolled back %s %s: it uses %s again, with its previous traffic split.", r.Kind.Noun(), r.Name, r.From.VPC.Describe())
-	}
-}
-
-func (o *MigrateOptions) infof(format string, args ...any) {
-	if o.f.Options.Quiet {
-		return
-	}
-	fmt.Fprintf(o.f.IOStreams.ErrOut, format+"\n", args...)
 }

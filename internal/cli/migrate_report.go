@@ -3,10 +3,14 @@ package cli
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/runnet-dev/runnet/internal/cli/shared"
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/pkg/egress"
 )
 
@@ -66,9 +70,8 @@ func planSummary(p egress.Plan) string {
 		}
 		return fmt.Sprintf("blocked by failed checks: %s", strings.Join(names, ", "))
 	}
-	return fmt.Sprintf("ready: %s to switch %s from %s to %s", plural(len(p.Steps), "step"), p.Workload, p.FromMode, p.ToMode)
+	return fmt.Sprintf("ready: %s to switch %s from %s to %s", shared.Plural(len(p.Steps), "step"), p.Workload, p.FromMode, p.ToMode)
 }
-
 
 // Endpoint is one side of a migration: a mode and VPC settings.
 type Endpoint struct {
@@ -380,11 +383,11 @@ func summarize(rs []MigrationReport) FleetSummary {
 // FleetReport is what `runnet migrate` prints for several workloads. JSON field names are a
 // stable contract.
 type FleetReport struct {
-	Workloads       []MigrationReport  `json:"workloads"`
-	Summary         FleetSummary       `json:"summary"`
+	Workloads       []MigrationReport            `json:"workloads"`
+	Summary         FleetSummary                 `json:"summary"`
 	Subnet          *migration.SubnetCreation    `json:"subnet,omitempty"`
 	Cleanup         []migration.ConnectorCleanup `json:"cleanup,omitempty"`
-	DurationSeconds float64            `json:"durationSeconds"`
+	DurationSeconds float64                      `json:"durationSeconds"`
 }
 
 // WriteText renders the fleet as a table, one row per workload, then the subnet, the
@@ -430,7 +433,7 @@ func (f FleetReport) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "\n%d %s: %d migrated, %d no-op, %d planned, %d blocked, %d rolled back, %d failed, %d skipped",
 		s.Total, noun, s.Migrated, s.NoOp, s.Planned, s.Blocked, s.RolledBack, s.Failed, s.Skipped)
 	if s.CleanupFailed > 0 {
-		fmt.Fprintf(&b, "; cleanup failed: %s not deleted", plural(s.CleanupFailed, "connector"))
+		fmt.Fprintf(&b, "; cleanup failed: %s not deleted", shared.Plural(s.CleanupFailed, "connector"))
 	}
 	fmt.Fprintf(&b, " (%s)\n", secs(f.DurationSeconds))
 	_, err := io.WriteString(w, b.String())
@@ -453,4 +456,70 @@ func oneLine(s string) string {
 		s = s[:117] + "..."
 	}
 	return s
+}
+
+// finish prints the report and returns the error that carries the exit status.
+func (o *MigrateOptions) finish(p interface{ Print(any) error }, eng *migration.Engine, ms []*migration.Migration, created *migration.SubnetCreation, cleanup []migration.ConnectorCleanup, start time.Time) error {
+	reports := make([]MigrationReport, 0, len(ms))
+	for _, m := range ms {
+		r := NewMigrationReport(m, o.DryRun)
+		r.planShown = o.planShown
+		reports = append(reports, r)
+	}
+	for _, r := range reports {
+		o.summarize(r)
+	}
+	var err error
+	if o.single {
+		err = p.Print(reports[0])
+	} else {
+		sum := summarize(reports)
+		for _, cl := range cleanup {
+			if cl.Status == string(egress.StepFailed) {
+				sum.CleanupFailed++
+			}
+		}
+		err = p.Print(FleetReport{Workloads: reports, Subnet: created, Cleanup: cleanup, Summary: sum,
+			DurationSeconds: roundSeconds(time.Since(start))})
+	}
+	if err != nil {
+		return err
+	}
+	if o.single && reports[0].Outcome == egress.OutcomeMigrated {
+		PrintIaCHint(o.f, ms[0].Ref) // how to carry the change into infrastructure code
+	}
+	return verdictError(eng.FleetVerdict(ms, cleanup))
+}
+
+// verdictError is the engine's verdict as the command's error (nil for success).
+func verdictError(code int, msg egress.Message) error {
+	if code == exitcode.OK {
+		return nil
+	}
+	return exitcode.Errorf(code, "%s", shared.Render(msg))
+}
+
+// summarize writes one informational line per workload to stderr (unless --quiet).
+func (o *MigrateOptions) summarize(r MigrationReport) {
+	switch r.Outcome {
+	case egress.OutcomeMigrated:
+		msg := fmt.Sprintf("Migrated %s %s from %s to %s", r.Kind.Noun(), r.Name, r.From.Mode, r.To.Mode)
+		if r.NewRevision != "" {
+			msg += fmt.Sprintf(" (revision %s replaces %s)", r.NewRevision, r.PreviousRevision)
+		}
+		o.infof("%s in %s.", msg, secs(r.DurationSeconds))
+	case egress.OutcomeNoOp:
+		o.infof("No change: %s %s already uses %s.", r.Kind.Noun(), r.Name, r.To.VPC.Describe())
+	case egress.OutcomePlanned:
+		o.infof("Dry run: %s %s would move from %s to %s in %s; nothing was changed.", r.Kind.Noun(), r.Name, r.From.Mode, r.To.Mode, shared.Plural(len(r.Plan.Steps), "step"))
+	case egress.OutcomeRolledBack:
+		o.infof("Rolled back %s %s: it uses %s again, with its previous traffic split.", r.Kind.Noun(), r.Name, r.From.VPC.Describe())
+	}
+}
+
+func (o *MigrateOptions) infof(format string, args ...any) {
+	if o.f.Options.Quiet {
+		return
+	}
+	fmt.Fprintf(o.f.IOStreams.ErrOut, format+"\n", args...)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/pkg/egress"
 )
 
@@ -347,7 +348,7 @@ func migrationStatus(w *cloud.Workload, now time.Time) *MigrationStatus {
 		Who: j.Who, PID: j.PID, Started: j.Started.UTC(), Updated: j.Updated.UTC(), Expires: j.Expires.UTC(),
 		Phase: string(j.Phase), Step: j.Step + 1, Steps: len(j.Steps), StepKind: string(j.Steps[j.Step].Kind),
 		ToMode: string(j.To.Mode()),
-		Stale:  j.Stale(now) || processGone(j),
+		Stale:  j.Stale(now) || migration.ProcessGone(j),
 	}
 	if m.Stale {
 		m.Resume = "runnet migrate --resume " + w.Ref.String()

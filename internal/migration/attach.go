@@ -41,8 +41,9 @@ type AttachResult struct {
 	Serving  *egress.ServingState
 	// Target is the VPC access asked for, with what was kept.
 	Target egress.VPC
-	// Changed is set when the template was changed (an update was sent).
-	Changed bool
+	// Changed is set when the template was changed (an update was sent); Moved when only
+	// the traffic was moved (the template had the target already).
+	Changed, Moved bool
 	// Operation is the update's operation, for an async change.
 	Operation string
 }
@@ -52,7 +53,8 @@ type AttachResult struct {
 // traffic alone (with MoveTraffic) when the template and its ready revision have it; a new
 // revision otherwise, after the target checks that cost one read and confirm (asked about
 // dropping VPC access or narrowing the egress). A revision that cannot start has the
-// template's previous VPC access put back (exit status 6).
+// template's previous VPC access put back (exit status 6). When the template was changed but
+// the traffic could not be moved, the result (Changed) comes with the error.
 func (e *Engine) Attach(ctx context.Context, req AttachRequest, confirm Confirm) (*AttachResult, error) {
 	ref := req.Workload
 	w, err := e.Read.GetWorkload(ctx, ref)
@@ -148,7 +150,7 @@ func (e *Engine) Attach(ctx context.Context, req AttachRequest, confirm Confirm)
 	if req.MoveTraffic && len(off) > 0 && after.LatestReady != "" {
 		moved, err := e.move(ctx, after, off, after.LatestReady)
 		if err != nil {
-			return nil, exitcode.Errorf(exitcode.Failure, "%s now has %s on revision %s, but its %s could not be moved to it: %v; move it with 'gcloud run services update-traffic %s --to-revisions %s=100' or run this command again with --move-traffic",
+			return res, exitcode.Errorf(exitcode.Failure, "%s now has %s on revision %s, but its %s could not be moved to it: %v; move it with 'gcloud run services update-traffic %s --to-revisions %s=100' or run this command again with --move-traffic",
 				what, target.Describe(), after.LatestReady, ref.Kind.ShareNoun(), err, ref.Name, after.LatestReady)
 		}
 		res.Workload = moved
@@ -306,7 +308,7 @@ func (e *Engine) moveOnly(ctx context.Context, req AttachRequest, res *AttachRes
 	}
 	after, _ := e.Read.ServingState(ctx, moved)
 	e.info(egress.Plain(fmt.Sprintf("Moved the %s of %s to revision %s, which has %s.", ref.Kind.ShareNoun(), DescribeRevisions(off), w.LatestReady, target.Describe())))
-	res.Workload, res.Serving = moved, after
+	res.Workload, res.Serving, res.Moved = moved, after, true
 	return res, nil
 }
 

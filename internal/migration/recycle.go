@@ -436,12 +436,22 @@ func (e *Engine) DryRun(ctx context.Context, rc *Recycle) (ms []*Migration, chec
 }
 
 // RunRecycle carries the recycle out: 1. the new connector (and its subnet), created and
-// READY; 2. the workloads moved to it; 3. the old connector deleted if nothing uses it any
-// more. It stops after 1 when the new connector cannot be had (SubnetErr, ConnectorErr: the
-// error it returns).
+// READY (ProvideConnector); 2. the workloads moved to it and 3. the old connector deleted if
+// nothing uses it any more (MoveUsers). It stops after 1 when the new connector cannot be
+// had (SubnetErr, ConnectorErr: the error it returns).
 func (e *Engine) RunRecycle(ctx context.Context, rc *Recycle) error {
+	if err := e.ProvideConnector(ctx, rc); err != nil {
+		return err
+	}
+	e.MoveUsers(ctx, rc)
+	return nil
+}
+
+// ProvideConnector creates the new connector (and first its subnet, if the recycle creates
+// one) and waits until it is READY; a new connector that is READY already is used as it is.
+// A failure is recorded (SubnetErr, ConnectorErr) and returned.
+func (e *Engine) ProvideConnector(ctx context.Context, rc *Recycle) error {
 	req := rc.Request
-	// 1. The new connector (and its subnet).
 	if rc.CreateSubnet != nil {
 		done := e.busy("Creating subnet " + rc.CreateSubnet.Ref.Name)
 		_, err := e.Provision.CreateSubnet(ctx, *rc.CreateSubnet, e.waitOptions())
@@ -462,8 +472,13 @@ func (e *Engine) RunRecycle(ctx context.Context, rc *Recycle) error {
 		}
 		rc.ConnectorState = conn.State
 	}
+	return nil
+}
 
-	// 2. The workloads.
+// MoveUsers moves the workloads to the new connector (which must be READY:
+// ProvideConnector), with the fleet machinery, and then deletes the old connector if every
+// workload moved and nothing uses it any more (OldDeleted; otherwise OldKept says why).
+func (e *Engine) MoveUsers(ctx context.Context, rc *Recycle) {
 	rc.Migrations = rc.fleet.Prepare(ctx, rc.Workloads, rc.target, nil)
 	if ctx.Err() == nil {
 		rc.fleet.Apply(ctx, rc.Migrations)
@@ -474,12 +489,9 @@ func (e *Engine) RunRecycle(ctx context.Context, rc *Recycle) error {
 			}
 		}
 	}
-
-	// 3. The old connector.
 	if rc.Old != nil {
 		e.retire(ctx, rc)
 	}
-	return nil
 }
 
 // retire deletes the old connector if every workload moved and nothing uses it any more,
@@ -565,15 +577,20 @@ type User struct {
 // projects concurrently. With strict, a failure to list is an error; otherwise it is
 // returned as a warning and the project is skipped.
 func (e *Engine) FindUsers(ctx context.Context, projects []string, region string, strict bool, match func(*egress.ServingState) []string) ([]User, []string, error) {
+	return FindUsers(ctx, e.Read, projects, region, strict, match)
+}
+
+// FindUsers is Engine.FindUsers over the reader r.
+func FindUsers(ctx context.Context, r WorkloadReader, projects []string, region string, strict bool, match func(*egress.ServingState) []string) ([]User, []string, error) {
 	results := make([][]*cloud.Workload, len(projects))
 	states := make([][]*egress.ServingState, len(projects))
 	errs := make([]error, len(projects))
 	var wg sync.WaitGroup
 	for i, p := range projects {
 		wg.Go(func() {
-			results[i], errs[i] = e.Read.ListWorkloads(ctx, p, region)
+			results[i], errs[i] = r.ListWorkloads(ctx, p, region)
 			if errs[i] == nil {
-				states[i], errs[i] = e.Read.ServingStates(ctx, results[i])
+				states[i], errs[i] = r.ServingStates(ctx, results[i])
 			}
 		})
 	}
