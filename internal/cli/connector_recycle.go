@@ -353,12 +353,8 @@ func (r RecycleReport) WriteText(w io.Writer) error {
 		return err
 	}
 	var b strings.Builder
-	if s := r.Subnet; s != nil {
-		fmt.Fprintf(&b, "Subnet %s (%s in %s): %s", egress.ShortName(s.Name), s.CIDR, egress.ShortName(s.Network), s.Status)
-		if s.Error != "" {
-			b.WriteString(": " + s.Error)
-		}
-		b.WriteString("\n")
+	if r.Subnet != nil {
+		b.WriteString(subnetLine(r.Subnet) + "\n")
 	}
 	b.WriteString("\n")
 	if len(r.Workloads) == 0 {

@@ -407,12 +407,8 @@ func (f FleetReport) WriteText(w io.Writer) error {
 		return err
 	}
 	var b strings.Builder
-	if s := f.Subnet; s != nil {
-		fmt.Fprintf(&b, "\nSubnet %s (%s in %s): %s", egress.ShortName(s.Name), s.CIDR, egress.ShortName(s.Network), s.Status)
-		if s.Error != "" {
-			b.WriteString(": " + s.Error)
-		}
-		b.WriteString("\n")
+	if f.Subnet != nil {
+		b.WriteString("\n" + subnetLine(f.Subnet) + "\n")
 	}
 	for _, c := range f.Cleanup {
 		fmt.Fprintf(&b, "Connector %s: ", egress.ShortName(c.Connector))
@@ -522,4 +518,14 @@ func (o *MigrateOptions) infof(format string, args ...any) {
 		return
 	}
 	fmt.Fprintf(o.f.IOStreams.ErrOut, format+"\n", args...)
+}
+
+// subnetLine says what became of the subnet a fleet (or a recycle) created: "Subnet NAME
+// (CIDR in NETWORK): STATUS[: ERROR]".
+func subnetLine(s *migration.SubnetCreation) string {
+	line := fmt.Sprintf("Subnet %s (%s in %s): %s", egress.ShortName(s.Name), s.CIDR, egress.ShortName(s.Network), s.Status)
+	if s.Error != "" {
+		line += ": " + s.Error
+	}
+	return line
 }

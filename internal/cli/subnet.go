@@ -14,6 +14,7 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/ipam"
 )
@@ -245,17 +246,7 @@ func subnetUsers(ctx context.Context, c *cloud.Clients, project string, ref egre
 
 // subnetConnectors returns the connectors of project in the subnet's region made in it.
 func subnetConnectors(ctx context.Context, c *cloud.Clients, project string, ref egress.SubnetRef) ([]string, error) {
-	conns, err := c.ListConnectors(ctx, project, ref.Region)
-	if err != nil {
-		return nil, err
-	}
-	out := []string{}
-	for _, cn := range conns {
-		if cn.SubnetPath() == ref.Path() {
-			out = append(out, cn.Name)
-		}
-	}
-	return out, nil
+	return migration.SubnetConnectors(ctx, c, project, ref)
 }
 
 // subnetUsage reads a subnet, its Direct VPC users and its connectors concurrently.

@@ -220,16 +220,8 @@ func waitCompute(ctx context.Context, cs *compute.Service, project string, op *c
 	return op, nil
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// sleepCtx waits for d or until ctx ends (the executor's clock: one way to wait).
+func sleepCtx(ctx context.Context, d time.Duration) error { return egress.SystemClock{}.Sleep(ctx, d) }
 
 // errorsAs is errors.As for a target type, returning the match.
 func errorsAs[T error](err error) (T, bool) {

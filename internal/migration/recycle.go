@@ -297,7 +297,7 @@ func (e *Engine) placeSubnet(ctx context.Context, rc *Recycle) error {
 		if req.CreateSubnet && req.Range.IsValid() && s.IPCIDRRange != req.Range.String() {
 			return exitcode.Errorf(exitcode.Conflict, "--create-subnet: subnet %s already exists with range %s, not %s; nothing was changed", name, s.IPCIDRRange, req.Range)
 		}
-		if by, err := e.SubnetConnectors(ctx, req.Old.Project, sref); err != nil {
+		if by, err := SubnetConnectors(ctx, e.Read, req.Old.Project, sref); err != nil {
 			return err
 		} else if len(by) > 0 {
 			return exitcode.Errorf(exitcode.Preflight, "--subnet: subnet %s is already used by connector %s; a connector needs a /28 subnet of its own; nothing was changed", name, strings.Join(by, ", "))
@@ -346,9 +346,10 @@ func (e *Engine) placeSubnet(ctx context.Context, rc *Recycle) error {
 	return nil
 }
 
-// SubnetConnectors names the connectors of project that were made in subnet ref.
-func (e *Engine) SubnetConnectors(ctx context.Context, project string, ref egress.SubnetRef) ([]string, error) {
-	conns, err := e.Read.ListConnectors(ctx, project, ref.Region)
+// SubnetConnectors names the connectors of project that were made in subnet ref (none: an
+// empty list).
+func SubnetConnectors(ctx context.Context, r ConnectorReader, project string, ref egress.SubnetRef) ([]string, error) {
+	conns, err := r.ListConnectors(ctx, project, ref.Region)
 	if err != nil {
 		return nil, err
 	}
