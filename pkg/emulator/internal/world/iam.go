@@ -321,15 +321,25 @@ func (w *World) HasPermissionLocked(member, resource, permission string) bool {
 		if !appliesTo(permission, r) {
 			continue
 		}
-		p := w.PolicyLocked(r)
-		for _, b := range p.Bindings {
-			if b.Condition != nil || !RoleGrants(b.Role, permission) {
-				continue
-			}
-			for _, m := range b.Members {
-				if memberMatches(m, member) {
-					return true
-				}
+		if w.PolicyLocked(r).Grants(member, permission) {
+			return true
+		}
+	}
+	return false
+}
+
+// Grants reports whether the policy itself (nothing inherited) gives member (an IAM member)
+// permission: an unconditional binding of a role that includes it, to a member that covers
+// member.
+func (p *Policy) Grants(member, permission string) bool {
+	member = NormalizeMember(member)
+	for _, b := range p.Bindings {
+		if b.Condition != nil || !RoleGrants(b.Role, permission) {
+			continue
+		}
+		for _, m := range b.Members {
+			if memberMatches(m, member) {
+				return true
 			}
 		}
 	}
@@ -360,5 +370,5 @@ func appliesTo(permission, resource string) bool {
 	}
 	collection := seg[len(seg)-2]
 	parts := strings.Split(permission, ".")
-	return len(parts) == 3 && parts[1] == collection
+	return len(parts) == 3 && strings.EqualFold(parts[1], collection) // run.workerpools.* on …/workerPools/W
 }
