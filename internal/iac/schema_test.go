@@ -150,6 +150,28 @@ func allTerraform(t *testing.T) map[string]string {
 			}
 		}
 	}
+	for name, text := range cliGoldens(t, "terraform") {
+		out[name] = text
+	}
+	return out
+}
+
+// cliGoldens are the golden files of `runnet export --as FORMAT` against the emulator
+// (internal/cli/testdata/export), which this package's renderer wrote.
+func cliGoldens(t *testing.T, format string) map[string]string {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "cli", "testdata", "export", "*."+format))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden files of runnet export --as %s: %v", format, err)
+	}
+	out := map[string]string{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[f] = string(b)
+	}
 	return out
 }
 
@@ -291,6 +313,9 @@ func TestPulumiSchema(t *testing.T) {
 			}
 		}
 	}
+	for name, text := range cliGoldens(t, "pulumi-yaml") {
+		texts[name] = text
+	}
 	seen := map[string]bool{}
 	for name, text := range texts {
 		var doc map[string]map[string]map[string]any
@@ -414,6 +439,9 @@ func TestGcloudSchema(t *testing.T) {
 			t.Fatal(err)
 		}
 		texts = append(texts, s)
+	}
+	for _, text := range cliGoldens(t, "gcloud") {
+		texts = append(texts, text)
 	}
 	seen := map[string]bool{}
 	for _, text := range texts {
