@@ -736,8 +736,8 @@ func (s *exportSet) handOff(created, deleted []exportRef) iac.HandOff {
 		is := iac.Subnet{
 			Project: sn.Project, Region: sn.Region, Name: sn.Name, Network: sn.NetworkPath, IPCIDRRange: sn.IPCIDRRange,
 			PrivateIPGoogleAccess: sn.PrivateIPGoogleAccess, Import: isCreated(iac.KindSubnet, sn.Path),
-			Description: subnetDescription(sn),
 		}
+		is.Description, is.DescriptionUnknown = subnetDescription(sn)
 		if fl := sn.FlowLogs; fl != nil && fl.Enabled {
 			is.FlowLogs = &iac.FlowLogs{AggregationInterval: fl.AggregationInterval, FlowSampling: fl.FlowSampling, Metadata: fl.Metadata}
 		}
@@ -753,25 +753,25 @@ func (s *exportSet) handOff(created, deleted []exportRef) iac.HandOff {
 	return h
 }
 
-// subnetDescription is a subnet's Compute description, when the cloud layer reads it. A
+// subnetDescription is a subnet's Compute description, and whether it is unknown. A
 // description can only be set at creation, so code without it would replace the subnet: the
-// cloud layer's Subnet provides it through a GetDescription method (none yet: it is then
-// left out).
-func subnetDescription(sn *cloud.Subnet) string {
-	if d, ok := any(sn).(interface{ GetDescription() string }); ok {
-		return d.GetDescription()
+// cloud layer's Subnet provides it through a GetDescription method; until it does, the
+// description is unknown and the code says so.
+func subnetDescription(sn any) (string, bool) {
+	if d, ok := sn.(interface{ GetDescription() string }); ok {
+		return d.GetDescription(), false
 	}
-	return ""
+	return "", true
 }
 
 // subnetStack is a subnet's stack type and IPv6 access type, when the cloud layer reads them
 // (through GetStackType and GetIPv6AccessType methods; none yet: the provider's defaults
 // then apply, IPV4_ONLY).
-func subnetStack(sn *cloud.Subnet) (stack, ipv6 string) {
-	if s, ok := any(sn).(interface{ GetStackType() string }); ok {
+func subnetStack(sn any) (stack, ipv6 string) {
+	if s, ok := sn.(interface{ GetStackType() string }); ok {
 		stack = s.GetStackType()
 	}
-	if s, ok := any(sn).(interface{ GetIPv6AccessType() string }); ok {
+	if s, ok := sn.(interface{ GetIPv6AccessType() string }); ok {
 		ipv6 = s.GetIPv6AccessType()
 	}
 	return stack, ipv6

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
 
+	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/iac"
 	"github.com/runnet-dev/runnet/internal/iostreams"
@@ -494,6 +495,31 @@ func TestExportPermissionsDocumented(t *testing.T) {
 				t.Errorf("docs/permissions.md: the row of runnet export lacks %s (called by %v)", p, args)
 			}
 		}
+	}
+}
+
+// describedSubnet is a subnet as the cloud layer will give it once it reads a subnet's
+// description and stack type (the methods export looks for).
+type describedSubnet struct{ description, stack, ipv6 string }
+
+func (d describedSubnet) GetDescription() string    { return d.description }
+func (d describedSubnet) GetStackType() string      { return d.stack }
+func (d describedSubnet) GetIPv6AccessType() string { return d.ipv6 }
+
+// A subnet whose description the cloud layer reads gets it in the code; one whose description
+// it cannot read (cloud.Subnet today) is unknown, and the code says so.
+func TestExportSubnetDescription(t *testing.T) {
+	if d, unknown := subnetDescription(describedSubnet{description: "made by runnet"}); d != "made by runnet" || unknown {
+		t.Errorf("subnetDescription = %q, %v", d, unknown)
+	}
+	if d, unknown := subnetDescription(describedSubnet{}); d != "" || unknown {
+		t.Errorf("empty description: %q, unknown %v; want known to be empty", d, unknown)
+	}
+	if _, unknown := subnetDescription(&cloud.Subnet{}); !unknown {
+		t.Error("cloud.Subnet reads no description, yet it is known")
+	}
+	if st, v6 := subnetStack(describedSubnet{stack: "IPV4_IPV6", ipv6: "INTERNAL"}); st != "IPV4_IPV6" || v6 != "INTERNAL" {
+		t.Errorf("subnetStack = %q, %q", st, v6)
 	}
 }
 

@@ -89,6 +89,9 @@ func renderGcloudHandOff(p *laidOut) string {
 	for _, s := range p.subnets {
 		b.WriteByte('\n')
 		writeComments(&b, subnetTitle(s))
+		if s.DescriptionUnknown {
+			writeComments(&b, "runnet could not read its description: add --description if it has one.")
+		}
 		writeCommand(&b, gcloudSubnetArgs(s.Subnet))
 	}
 	for _, c := range p.connectors {

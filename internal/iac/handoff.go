@@ -88,7 +88,10 @@ type Subnet struct {
 	IPCIDRRange string
 	// Description is the subnetwork's description. It can only be set at creation: code that
 	// leaves it out replaces the subnetwork, so it is written whenever the API holds one.
-	Description           string
+	Description string
+	// DescriptionUnknown says the description could not be read: an adopted subnetwork then
+	// gets a comment saying to fill it in.
+	DescriptionUnknown    bool
 	PrivateIPGoogleAccess bool
 	// StackType (IPV4_ONLY, IPV4_IPV6) and IPv6AccessType (INTERNAL, EXTERNAL) are written
 	// when known.
@@ -582,6 +585,12 @@ func removedTitle(r namedRemoved) string {
 		why = "deleted by runnet"
 	}
 	return fmt.Sprintf("%s %s (project %s, region %s) was %s.", what, r.Name, r.Project, r.Region, why)
+}
+
+// descriptionWarning is the comment above an adopted subnetwork whose description could not
+// be read.
+func descriptionWarning(s namedSubnet) string {
+	return fmt.Sprintf("runnet could not read its description. If it has one (gcloud compute networks subnets describe %s --project %s --region %s --format 'value(description)'), add it here: a description can only be set at creation, so one that differs makes the provider replace the subnetwork.", s.Name, s.Project, s.Region)
 }
 
 // flowSampling writes a sampling rate as the providers read it: 0.5, 1.

@@ -54,6 +54,14 @@ var handOffs = []struct {
 		}},
 		Notes: []string{"subnet projects/host-project/regions/asia-northeast1/subnetworks/run-connector-subnet, which connector run-connector lives in, is in project host-project (Shared VPC): it is managed there and not declared here."},
 	}},
+	{"description-unknown", HandOff{
+		Subject:   "service run-service",
+		Workloads: []Workload{{Ref: ref(egress.KindService, "run-service"), VPC: egress.VPC{Subnet: "projects/demo-project/regions/asia-northeast1/subnetworks/run-vpc-direct"}}},
+		Subnets: []Subnet{{
+			Project: project, Region: region, Name: "run-vpc-direct", Network: "projects/demo-project/global/networks/run-vpc",
+			IPCIDRRange: "10.0.0.0/25", DescriptionUnknown: true, Import: true,
+		}},
+	}},
 	{"dual-stack", HandOff{
 		Subject:   "service api",
 		Workloads: []Workload{{Ref: ref(egress.KindService, "api"), VPC: egress.VPC{Subnet: "projects/demo-project/regions/asia-northeast1/subnetworks/api", Tags: []string{"api"}, Egress: egress.EgressAllTraffic}}},

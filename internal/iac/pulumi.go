@@ -124,6 +124,9 @@ func pulumiSubnetResource(y *yamlWriter, s namedSubnet) {
 	y.commentWrapped(subnetTitle(s))
 	if s.Import {
 		y.comment("runnet created it: the import option adopts it.")
+		if s.DescriptionUnknown {
+			y.commentWrapped(descriptionWarning(s))
+		}
 	}
 	y.line(yamlScalar(s.name) + ":")
 	y.depth++

@@ -141,6 +141,9 @@ func terraformSubnet(h *hclWriter, s namedSubnet) {
 	h.commentWrapped(subnetTitle(s))
 	if s.Import {
 		h.comment("runnet created it: the import block below adopts it.")
+		if s.DescriptionUnknown {
+			h.commentWrapped(descriptionWarning(s))
+		}
 	}
 	h.open(`resource "` + tfSubnetwork + `" "` + s.name + `"`)
 	a := []kv{
