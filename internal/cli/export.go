@@ -454,9 +454,14 @@ func (s *exportSet) addConnectorAndUsers(ctx context.Context, ref egress.Connect
 		users = append(users, more...)
 	}
 	s.workloads = append(s.workloads, users...)
-	s.subject = fmt.Sprintf("connector %s in project %s (%s) and the %s that use it", ref.Name, ref.Project, ref.Region, plural(len(users), "workload"))
-	if len(users) == 1 {
-		s.subject = fmt.Sprintf("connector %s in project %s (%s) and the workload that uses it", ref.Name, ref.Project, ref.Region)
+	place := fmt.Sprintf("connector %s in project %s (%s)", ref.Name, ref.Project, ref.Region)
+	switch len(users) {
+	case 0:
+		s.subject = place + ", which no workload uses"
+	case 1:
+		s.subject = place + " and the workload that uses it"
+	default:
+		s.subject = fmt.Sprintf("%s and the %d workloads that use it", place, len(users))
 	}
 	return nil
 }

@@ -311,6 +311,20 @@ func TestExportConnector(t *testing.T) {
 		t.Errorf("scope %q connector %q kind %q addresses %q; want connector, %s, no kind, %q", got.Scope, got.Connector, got.Kind, addrs, tConn, want)
 	}
 
+	// A connector nothing uses: the connector alone.
+	if r := er.run(t, false, "", "connector", "create", "spare", "--network", "run-vpc", "--range", "10.16.0.0/28"); r.code != 0 {
+		t.Fatalf("connector create: %s", r.stderr)
+	}
+	r = er.run(t, false, "", "export", "--connector", "spare", "--as", "terraform", "--format", "json")
+	got = ExportResult{}
+	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
+		t.Fatalf("exit %d: %v: %s", r.code, err, r.stdout)
+	}
+	if len(got.Resources) != 1 || got.Resources[0].Address != "google_vpc_access_connector.spare" ||
+		!strings.Contains(got.Snippet, "the VPC side of connector spare in project demo-project\n# (asia-northeast1), which no workload uses,") {
+		t.Errorf("unused connector: %+v\n%s", got.Resources, got.Snippet)
+	}
+
 	// A connector that does not exist: the API's error, exit 1, nothing printed.
 	r = er.run(t, false, "", "export", "--connector", "no-such-conn", "--as", "terraform")
 	if r.code != exitcode.Failure || r.stdout != "" || !strings.Contains(r.stderr, "no-such-conn") {
