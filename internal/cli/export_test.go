@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,35 +15,54 @@ import (
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/spf13/cobra"
+	"google.golang.org/grpc/codes"
 
+	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iac"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/runnet-dev/runnet/pkg/egress"
+	"github.com/runnet-dev/runnet/pkg/emulator"
 )
 
 var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata/export")
 
 func TestExportFlags(t *testing.T) {
 	tests := []struct {
-		name    string
-		args    []string
-		wantAs  iac.Format
-		wantRef string
-		wantErr string // a usage error matching this, when set
+		name      string
+		args      []string
+		wantAs    iac.Format
+		wantScope string
+		wantRef   string // the workload, or the connector's full name
+		wantErr   string // a usage error matching this, when set
 	}{
-		{name: "terraform", args: []string{"run-service", "--as", "terraform"}, wantAs: iac.Terraform, wantRef: "run-service"},
-		{name: "alias", args: []string{"job/nightly-export", "--as", "TF"}, wantAs: iac.Terraform, wantRef: "job/nightly-export"},
-		{name: "pulumi", args: []string{"workerpool/queue-worker", "--as", "pulumi-yaml"}, wantAs: iac.PulumiYAML, wantRef: "workerpool/queue-worker"},
-		{name: "full name", args: []string{"projects/other-project/locations/us-central1/jobs/j", "--as", "gcloud"}, wantAs: iac.Gcloud, wantRef: "job/j"},
+		{name: "terraform", args: []string{"run-service", "--as", "terraform"}, wantAs: iac.Terraform, wantScope: scopeWorkload, wantRef: "run-service"},
+		{name: "alias", args: []string{"job/nightly-export", "--as", "TF"}, wantAs: iac.Terraform, wantScope: scopeWorkload, wantRef: "job/nightly-export"},
+		{name: "pulumi", args: []string{"workerpool/queue-worker", "--as", "pulumi-yaml"}, wantAs: iac.PulumiYAML, wantScope: scopeWorkload, wantRef: "workerpool/queue-worker"},
+		{name: "full name", args: []string{"projects/other-project/locations/us-central1/jobs/j", "--as", "gcloud"}, wantAs: iac.Gcloud, wantScope: scopeWorkload, wantRef: "job/j"},
+		{name: "connector", args: []string{"--connector", "run-connector", "--as", "terraform"}, wantAs: iac.Terraform, wantScope: scopeConnector, wantRef: "projects/demo-project/locations/asia-northeast1/connectors/run-connector"},
+		{name: "all", args: []string{"--all", "--as", "gcloud"}, wantAs: iac.Gcloud, wantScope: scopeAll},
+		{name: "all regions", args: []string{"--all", "--regions", "us-central1,asia-northeast1", "--as", "gcloud", "--created", "connector/projects/demo-project/locations/us-central1/connectors/cc"}, wantAs: iac.Gcloud, wantScope: scopeAll},
+		{name: "created and deleted", args: []string{"--all", "--as", "terraform", "--created", "subnet/run-direct-2,connector/c2", "--deleted", "connector/run-connector"}, wantAs: iac.Terraform, wantScope: scopeAll},
 		{name: "no --as", args: []string{"run-service"}, wantErr: "--as is required: terraform, pulumi-yaml, gcloud"},
 		{name: "bad --as", args: []string{"run-service", "--as", "cdk"}, wantErr: `--as: unknown format "cdk" (valid: terraform, pulumi-yaml, gcloud)`},
 		{name: "empty --as", args: []string{"run-service", "--as", ""}, wantErr: "--as: empty format"},
-		{name: "no workload", args: []string{"--as", "terraform"}, wantErr: "WORKLOAD is required"},
+		{name: "nothing to export", args: []string{"--as", "terraform"}, wantErr: "WORKLOAD is required: NAME (a service), job/NAME or workerpool/NAME; or --connector NAME, or --all"},
 		{name: "two workloads", args: []string{"a", "b", "--as", "terraform"}, wantErr: "one WORKLOAD at a time"},
+		{name: "workload and --all", args: []string{"run-service", "--all", "--as", "terraform"}, wantErr: "export one of: a WORKLOAD, --connector NAME or --all"},
+		{name: "--connector and --all", args: []string{"--connector", "c", "--all", "--as", "terraform"}, wantErr: "export one of"},
+		{name: "--regions without --all", args: []string{"run-service", "--regions", "us-central1", "--as", "terraform"}, wantErr: "--regions: only with --all"},
+		{name: "--regions and --region", args: []string{"--all", "--regions", "us-central1", "--region", "us-central1", "--as", "terraform"}, wantErr: "--regions: give the regions to read with --regions only"},
+		{name: "bad --regions", args: []string{"--all", "--regions", "Nowhere", "--as", "terraform"}, wantErr: "--regions:"},
 		{name: "bad workload", args: []string{"Bad_Name", "--as", "terraform"}, wantErr: `WORKLOAD: invalid workload "Bad_Name"`},
 		{name: "bad kind", args: []string{"cronjob/x", "--as", "terraform"}, wantErr: `unknown kind "cronjob"`},
+		{name: "bad connector", args: []string{"--connector", "Bad_Name", "--as", "terraform"}, wantErr: "connector"},
+		{name: "bad --created kind", args: []string{"run-service", "--as", "terraform", "--created", "network/run-vpc"}, wantErr: `--created: "network/run-vpc" is not connector/NAME or subnet/NAME`},
+		{name: "bare --created name", args: []string{"run-service", "--as", "terraform", "--created", "run-vpc"}, wantErr: `--created: "run-vpc" is not connector/NAME or subnet/NAME`},
+		{name: "bad --deleted name", args: []string{"run-service", "--as", "terraform", "--deleted", "connector/Bad_Name"}, wantErr: "--deleted:"},
+		{name: "created and deleted alike", args: []string{"run-service", "--as", "terraform", "--created", "connector/cc", "--deleted", "connector/projects/demo-project/locations/asia-northeast1/connectors/cc"}, wantErr: "--created and --deleted both name connector projects/demo-project/locations/asia-northeast1/connectors/cc"},
+		{name: "short name, several regions", args: []string{"--all", "--regions", "us-central1,asia-northeast1", "--as", "terraform", "--deleted", "connector/cc"}, wantErr: "with several regions, give the full name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -61,10 +82,46 @@ func TestExportFlags(t *testing.T) {
 			if r.Code != 0 || got == nil {
 				t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
 			}
-			if got.format != tt.wantAs || got.ref.String() != tt.wantRef {
-				t.Errorf("format %q ref %q, want %q %q", got.format, got.ref, tt.wantAs, tt.wantRef)
+			ref := ""
+			switch got.scope {
+			case scopeWorkload:
+				ref = got.ref.String()
+			case scopeConnector:
+				ref = got.connRef.FullName()
+			}
+			if got.format != tt.wantAs || got.scope != tt.wantScope || ref != tt.wantRef {
+				t.Errorf("format %q scope %q ref %q, want %q %q %q", got.format, got.scope, ref, tt.wantAs, tt.wantScope, tt.wantRef)
 			}
 		})
+	}
+}
+
+// The values of --created and --deleted resolve to full names: short ones in the exported
+// workload's (or connector's) project and region.
+func TestExportCreatedDeletedNames(t *testing.T) {
+	var got *ExportOptions
+	r := runStubbed(t, "export", func(f *Factory) *cobra.Command {
+		return NewCmdExport(f, func(_ context.Context, o *ExportOptions) error { got = o; return nil })
+	}, "export", "projects/project-one/locations/us-east1/services/s", "--as", "terraform",
+		"--created", "subnet/s1,connector/c1", "--created", "subnet/projects/host-project/regions/us-east1/subnetworks/shared",
+		"--deleted", "connector/old", "--deleted", "connector/old")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	var created, deleted []string
+	for _, c := range got.created {
+		created = append(created, c.String())
+	}
+	for _, d := range got.deleted {
+		deleted = append(deleted, d.String())
+	}
+	wantCreated := []string{
+		"subnet projects/project-one/regions/us-east1/subnetworks/s1",
+		"connector projects/project-one/locations/us-east1/connectors/c1",
+		"subnet projects/host-project/regions/us-east1/subnetworks/shared",
+	}
+	if !slices.Equal(created, wantCreated) || !slices.Equal(deleted, []string{"connector projects/project-one/locations/us-east1/connectors/old"}) {
+		t.Errorf("created %q, deleted %q", created, deleted)
 	}
 }
 
@@ -76,6 +133,8 @@ func TestExportGolden(t *testing.T) {
 	er := newEmu(t)
 	createWorkerPool(t, er, "queue-worker")
 	direct := []string{"--network", "run-vpc", "--subnet", "run-direct-vpc-egress", "--network-tags", "run-egress,redis-client", "--egress", "all-traffic", "--yes"}
+	terraform := map[string]string{}
+	defer func() { exportTerraformFmt(t, terraform) }()
 	check := func(workload, kind, mode string) {
 		t.Helper()
 		for _, f := range iac.Formats {
@@ -87,6 +146,9 @@ func TestExportGolden(t *testing.T) {
 				t.Errorf("export %s --as %s: stderr %q", workload, f, r.Stderr)
 			}
 			exportGolden(t, filepath.Join("testdata", "export", kind+"-"+mode+"."+string(f)), r.Stdout)
+			if f == iac.Terraform {
+				terraform[kind+"-"+mode] = r.Stdout
+			}
 		}
 	}
 	for _, w := range []struct{ workload, kind string }{
@@ -165,8 +227,8 @@ func TestExportJSONAndFailedRollout(t *testing.T) {
 		t.Fatalf("not JSON: %v\n%s", err, r.Stdout)
 	}
 	want := map[string]any{
-		"kind": "service", "name": "run-service", "project": tProject, "region": tRegion,
-		"mode": "connector", "as": "pulumi-yaml", "resource": "gcp:cloudrunv2:Service",
+		"as": "pulumi-yaml", "scope": "workload", "project": tProject,
+		"kind": "service", "name": "run-service", "region": tRegion, "mode": "connector", "resource": "gcp:cloudrunv2:Service",
 	}
 	for k, v := range want {
 		if got[k] != v {
@@ -176,8 +238,25 @@ func TestExportJSONAndFailedRollout(t *testing.T) {
 	if s, _ := got["snippet"].(string); !strings.Contains(s, "vpcAccess:\n          connector: "+tConn) {
 		t.Errorf("snippet = %q", s)
 	}
-	if len(got) != len(want)+1 {
-		t.Errorf("fields = %v, want exactly %v and snippet", got, want)
+	// The resources, in the order of the code: the connector's subnet, the connector, the
+	// service; all declared (nothing named as created or deleted).
+	var res struct {
+		Resources []iac.Entry `json:"resources"`
+		Notes     []string    `json:"notes"`
+	}
+	if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	wantRes := []iac.Entry{
+		{Kind: iac.KindSubnet, Path: "projects/demo-project/regions/asia-northeast1/subnetworks/run-connector-subnet", Type: "gcp:compute:Subnetwork", Address: "run-connector-subnet", Action: iac.ActionDeclare},
+		{Kind: iac.KindConnector, Path: tConn, Type: "gcp:vpcaccess:Connector", Address: "run-connector", Action: iac.ActionDeclare},
+		{Kind: iac.KindWorkload, Path: "projects/demo-project/locations/asia-northeast1/services/run-service", Type: "gcp:cloudrunv2:Service", Address: "run-service", Action: iac.ActionDeclare},
+	}
+	if !slices.Equal(res.Resources, wantRes) || res.Notes == nil || len(res.Notes) != 0 {
+		t.Errorf("resources = %+v, notes = %#v; want %+v and []", res.Resources, res.Notes, wantRes)
+	}
+	if len(got) != len(want)+3 {
+		t.Errorf("fields = %v, want exactly %v, resources, notes and snippet", got, want)
 	}
 
 	// A change that failed (made through the API: runnet attach checks the connector first):
@@ -199,6 +278,283 @@ func TestExportJSONAndFailedRollout(t *testing.T) {
 	r = er.Run(t, false, "", "export", "job/gone", "--as", "terraform")
 	if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, `job "gone"`) || r.Stdout != "" {
 		t.Errorf("missing job: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// TestExportConnector exports a connector and its users in every format: the demo's
+// run-connector, its /28 subnet, run-service and nightly-export.
+func TestExportConnector(t *testing.T) {
+	er := newEmu(t)
+	terraform := map[string]string{}
+	for _, f := range iac.Formats {
+		r := er.Run(t, false, "", "export", "--connector", "run-connector", "--as", string(f))
+		if r.Code != 0 || r.Stderr != "" {
+			t.Fatalf("export --connector --as %s: exit %d: %s", f, r.Code, r.Stderr)
+		}
+		exportGolden(t, filepath.Join("testdata", "export", "connector-run-connector."+string(f)), r.Stdout)
+		if f == iac.Terraform {
+			terraform["connector"] = r.Stdout
+		}
+	}
+	exportTerraformFmt(t, terraform)
+
+	r := er.Run(t, false, "", "export", "--connector", "run-connector", "--as", "terraform", "--format", "json")
+	var got ExportResult
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil {
+		t.Fatalf("exit %d: %v: %s", r.Code, err, r.Stdout)
+	}
+	var addrs []string
+	for _, e := range got.Resources {
+		addrs = append(addrs, e.Address)
+	}
+	want := []string{"google_compute_subnetwork.run_connector_subnet", "google_vpc_access_connector.run_connector", "google_cloud_run_v2_job.nightly_export", "google_cloud_run_v2_service.run_service"}
+	if got.Scope != scopeConnector || got.Connector != tConn || got.Kind != "" || !slices.Equal(addrs, want) {
+		t.Errorf("scope %q connector %q kind %q addresses %q; want connector, %s, no kind, %q", got.Scope, got.Connector, got.Kind, addrs, tConn, want)
+	}
+
+	// A connector nothing uses: the connector alone.
+	if r := er.Run(t, false, "", "connector", "create", "spare", "--network", "run-vpc", "--range", "10.16.0.0/28"); r.Code != 0 {
+		t.Fatalf("connector create: %s", r.Stderr)
+	}
+	r = er.Run(t, false, "", "export", "--connector", "spare", "--as", "terraform", "--format", "json")
+	got = ExportResult{}
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil {
+		t.Fatalf("exit %d: %v: %s", r.Code, err, r.Stdout)
+	}
+	if len(got.Resources) != 1 || got.Resources[0].Address != "google_vpc_access_connector.spare" ||
+		!strings.Contains(got.Snippet, "the VPC side of connector spare in project demo-project\n# (asia-northeast1), which no workload uses,") {
+		t.Errorf("unused connector: %+v\n%s", got.Resources, got.Snippet)
+	}
+
+	// A connector that does not exist: the API's error, exit 1, nothing printed.
+	r = er.Run(t, false, "", "export", "--connector", "no-such-conn", "--as", "terraform")
+	if r.Code != exitcode.Failure || r.Stdout != "" || !strings.Contains(r.Stderr, "no-such-conn") {
+		t.Errorf("missing connector: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// TestExportAllAfterMigration is the hand-off after the article's migration, made with
+// runnet: a new subnet and a new connector, the job moved to the new connector, the service
+// moved to Direct VPC egress on the new subnet with --cleanup, which deletes the old connector.
+// `export --all` then declares both new resources with import blocks (named by --created),
+// forgets the old connector with a removed block (--deleted), and passes terraform fmt -check.
+func TestExportAllAfterMigration(t *testing.T) {
+	er := newEmu(t)
+	for _, args := range [][]string{
+		{"subnet", "create", "run-direct-2", "--network", "run-vpc", "--range", "10.20.0.0/24", "--flow-logs"},
+		{"connector", "create", "run-connector-2", "--network", "run-vpc", "--range", "10.9.0.0/28", "--machine-type", "e2-standard-4", "--max-instances", "4"},
+		{"migrate", "job/nightly-export", "--to", "connector", "--connector", "run-connector-2", "--yes"},
+		{"migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--subnet", "run-direct-2", "--cleanup", "--yes"},
+	} {
+		if r := er.Run(t, false, "", args...); r.Code != 0 {
+			t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), r.Code, r.Stderr)
+		}
+	}
+	if r := er.Run(t, false, "", "connector", "describe", "run-connector"); r.Code == 0 {
+		t.Fatalf("migrate --cleanup left run-connector: %s", r.Stdout)
+	}
+
+	handOff := []string{"export", "--all", "--created", "subnet/run-direct-2,connector/run-connector-2", "--deleted", "connector/run-connector"}
+	terraform := map[string]string{}
+	for _, f := range iac.Formats {
+		r := er.Run(t, false, "", append(handOff, "--as", string(f))...)
+		if r.Code != 0 || r.Stderr != "" {
+			t.Fatalf("export --all --as %s: exit %d: %s", f, r.Code, r.Stderr)
+		}
+		exportGolden(t, filepath.Join("testdata", "export", "all-migrated."+string(f)), r.Stdout)
+		if f == iac.Terraform {
+			terraform["all"] = r.Stdout
+		}
+	}
+	exportTerraformFmt(t, terraform)
+	tf := terraform["all"]
+	for _, want := range []string{
+		"import {\n  to = google_compute_subnetwork.run_direct_2\n  id = \"projects/demo-project/regions/asia-northeast1/subnetworks/run-direct-2\"\n}\n",
+		"import {\n  to = google_vpc_access_connector.run_connector_2\n  id = \"projects/demo-project/locations/asia-northeast1/connectors/run-connector-2\"\n}\n",
+		"removed {\n  from = google_vpc_access_connector.run_connector\n\n  lifecycle {\n    destroy = false\n  }\n}\n",
+	} {
+		if !strings.Contains(tf, want) {
+			t.Errorf("the hand-off lacks\n%s", want)
+		}
+	}
+	if strings.Contains(tf, `resource "google_vpc_access_connector" "run_connector"`) {
+		t.Error("the deleted connector is declared")
+	}
+
+	r := er.Run(t, false, "", append(handOff, "--as", "terraform", "--format", "json")...)
+	var got ExportResult
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil {
+		t.Fatalf("exit %d: %v: %s", r.Code, err, r.Stdout)
+	}
+	actions := map[string]iac.Action{}
+	for _, e := range got.Resources {
+		actions[e.Path] = e.Action
+	}
+	for path, want := range map[string]iac.Action{
+		"projects/demo-project/regions/asia-northeast1/subnetworks/run-direct-2":     iac.ActionImport,
+		"projects/demo-project/locations/asia-northeast1/connectors/run-connector-2": iac.ActionImport,
+		tConn: iac.ActionRemove,
+		"projects/demo-project/regions/asia-northeast1/subnetworks/run-connector-subnet": "", // no user left: not in the inventory
+		"projects/demo-project/locations/asia-northeast1/services/run-service":           iac.ActionDeclare,
+		"projects/demo-project/locations/asia-northeast1/jobs/nightly-export":            iac.ActionDeclare,
+	} {
+		if actions[path] != want {
+			t.Errorf("%s: action %q, want %q", path, actions[path], want)
+		}
+	}
+	if got.Scope != scopeAll || !slices.Equal(got.Regions, []string{tRegion}) {
+		t.Errorf("scope %q regions %q", got.Scope, got.Regions)
+	}
+
+	// Without --created and --deleted, the same resources are declared, nothing imported or
+	// removed: runnet cannot tell on its own what it created or deleted.
+	r = er.Run(t, false, "", "export", "--all", "--as", "terraform")
+	if r.Code != 0 || strings.Contains(r.Stdout, "import {") || strings.Contains(r.Stdout, "removed {") || !strings.Contains(r.Stdout, `resource "google_compute_subnetwork" "run_direct_2"`) {
+		t.Errorf("plain --all: exit %d:\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// --created must name a resource that exists, --deleted one that does not: bad input (exit
+// 2) otherwise, and nothing printed.
+func TestExportCreatedDeletedChecked(t *testing.T) {
+	er := newEmu(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--created", "connector/ghost"}, "--created connector/ghost: connector does not exist in project demo-project, region asia-northeast1"},
+		{[]string{"--created", "subnet/ghost"}, "--created subnet/ghost: subnet does not exist"},
+		{[]string{"--deleted", "connector/run-connector"}, "--deleted connector/run-connector: " + tConn + " exists; --deleted is for a connector that runnet deleted"},
+		{[]string{"--deleted", "subnet/run-direct-vpc-egress"}, "--deleted subnet/run-direct-vpc-egress: projects/demo-project/regions/asia-northeast1/subnetworks/run-direct-vpc-egress exists"},
+	} {
+		r := er.Run(t, false, "", append([]string{"export", "run-service", "--as", "terraform"}, c.args...)...)
+		if r.Code != exitcode.Usage || r.Stdout != "" || !strings.Contains(r.Stderr, c.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, r.Code, r.Stdout, r.Stderr, c.want)
+		}
+	}
+	// An unused connector named by --created joins the export, with its import block.
+	if r := er.Run(t, false, "", "connector", "create", "spare", "--network", "run-vpc", "--range", "10.16.0.0/28"); r.Code != 0 {
+		t.Fatalf("connector create: %s", r.Stderr)
+	}
+	r := er.Run(t, false, "", "export", "run-service", "--as", "terraform", "--created", "connector/spare", "--deleted", "subnet/gone")
+	if r.Code != 0 || !strings.Contains(r.Stdout, `resource "google_vpc_access_connector" "spare"`) || !strings.Contains(r.Stdout, "to = google_vpc_access_connector.spare") ||
+		!strings.Contains(r.Stdout, "from = google_compute_subnetwork.gone") {
+		t.Errorf("exit %d:\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// What a hand-off cannot declare is said in a comment and in notes: a connector that
+// workloads name but that is gone.
+func TestExportMissingConnector(t *testing.T) {
+	er := newEmu(t)
+	if r := er.Run(t, false, "", "connector", "delete", "run-connector", "--force", "--yes"); r.Code != 0 {
+		t.Fatalf("connector delete: exit %d: %s", r.Code, r.Stderr)
+	}
+	r := er.Run(t, false, "", "export", "run-service", "--as", "terraform", "--format", "json")
+	var got ExportResult
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil {
+		t.Fatalf("exit %d: %v: %s %s", r.Code, err, r.Stdout, r.Stderr)
+	}
+	want := "connector " + tConn + ", used by run-service, does not exist: it is not declared (the next deploy of its users fails until they move)."
+	if !slices.Equal(got.Notes, []string{want}) || !strings.Contains(got.Snippet, "\n# - connector "+tConn+", used by\n#   run-service, does not exist") {
+		t.Errorf("notes %q; snippet:\n%s", got.Notes, got.Snippet)
+	}
+	if len(got.Resources) != 1 || got.Resources[0].Kind != iac.KindWorkload {
+		t.Errorf("resources %+v, want the service alone", got.Resources)
+	}
+}
+
+// An inventory that cannot be read completely exports nothing (exit 1).
+func TestExportAllIncomplete(t *testing.T) {
+	er := newEmu(t)
+	er.E.InjectFault(emulator.Fault{Method: "google.cloud.vpcaccess.v1.VpcAccessService/ListConnectors", Code: codes.PermissionDenied})
+	r := er.Run(t, false, "", "export", "--all", "--as", "terraform")
+	if r.Code != exitcode.Failure || r.Stdout != "" || !strings.Contains(r.Stderr, "the inventory is incomplete, so nothing is exported: asia-northeast1: connectors (PERMISSION_DENIED)") {
+		t.Errorf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
+	}
+}
+
+// docs/permissions.md's row for export names what export --connector and --all call too
+// (TestPermissionsDocumented runs export WORKLOAD).
+func TestExportPermissionsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/permissions.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var row string
+	for _, line := range strings.Split(string(doc), "\n") {
+		if strings.HasPrefix(line, "| `runnet export`") {
+			row = line
+		}
+	}
+	er := newEmu(t)
+	for _, args := range [][]string{
+		{"export", "run-service", "--as", "terraform", "--created", "connector/run-connector", "--deleted", "subnet/gone"},
+		{"export", "--connector", "run-connector", "--as", "terraform"},
+		{"export", "--all", "--regions", "all", "--as", "terraform"},
+	} {
+		er.E.ResetCalls()
+		if r := er.Run(t, false, "", args...); r.Code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.Code, r.Stderr)
+		}
+		for m := range er.E.Calls() {
+			p, ok := methodPermissions[m]
+			if !ok {
+				t.Errorf("%v calls %s, which methodPermissions does not know", args, m)
+				continue
+			}
+			if p == "" {
+				continue
+			}
+			if !slices.ContainsFunc(strings.Split(p, "|"), func(p string) bool { return strings.Contains(row, "`"+p+"`") }) {
+				t.Errorf("docs/permissions.md: the row of runnet export lacks %s (called by %v)", p, args)
+			}
+		}
+	}
+}
+
+// describedSubnet is a subnet as the cloud layer will give it once it reads a subnet's
+// description and stack type (the methods export looks for).
+type describedSubnet struct{ description, stack, ipv6 string }
+
+func (d describedSubnet) GetDescription() string    { return d.description }
+func (d describedSubnet) GetStackType() string      { return d.stack }
+func (d describedSubnet) GetIPv6AccessType() string { return d.ipv6 }
+
+// A subnet whose description the cloud layer reads gets it in the code; one whose description
+// it cannot read (cloud.Subnet today) is unknown, and the code says so.
+func TestExportSubnetDescription(t *testing.T) {
+	if d, unknown := subnetDescription(describedSubnet{description: "made by runnet"}); d != "made by runnet" || unknown {
+		t.Errorf("subnetDescription = %q, %v", d, unknown)
+	}
+	if d, unknown := subnetDescription(describedSubnet{}); d != "" || unknown {
+		t.Errorf("empty description: %q, unknown %v; want known to be empty", d, unknown)
+	}
+	if _, unknown := subnetDescription(&cloud.Subnet{}); !unknown {
+		t.Error("cloud.Subnet reads no description, yet it is known")
+	}
+	if st, v6 := subnetStack(describedSubnet{stack: "IPV4_IPV6", ipv6: "INTERNAL"}); st != "IPV4_IPV6" || v6 != "INTERNAL" {
+		t.Errorf("subnetStack = %q, %q", st, v6)
+	}
+}
+
+// exportTerraformFmt runs `terraform fmt -check` on each text, where terraform is installed.
+func exportTerraformFmt(t *testing.T, texts map[string]string) {
+	t.Helper()
+	tf, err := exec.LookPath("terraform")
+	if err != nil {
+		t.Log("terraform is not installed: terraform fmt -check not run")
+		return
+	}
+	for name, text := range texts {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, tf, "fmt", "-check", "-diff", "-no-color", "-")
+		cmd.Stdin = strings.NewReader(text)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		if err != nil {
+			t.Errorf("%s: terraform fmt -check: %v\n%s", name, err, out)
+		}
 	}
 }
 

@@ -1,16 +1,22 @@
-// Package iac renders the VPC access of a Cloud Run workload as infrastructure code, so that a
-// change runnet made imperatively can be carried into the code that owns the workload (and is
-// not undone by its next apply):
+// Package iac renders the VPC side of Cloud Run workloads as infrastructure code, so that what
+// runnet did imperatively can be carried into the code that owns it (and is not undone by its
+// next apply):
 //
-//   - Terraform: the vpc_access block of a google_cloud_run_v2_service, google_cloud_run_v2_job
-//     or google_cloud_run_v2_worker_pool resource (Google provider);
-//   - Pulumi YAML: the vpcAccess property of a gcp:cloudrunv2:Service, Job or WorkerPool;
-//   - gcloud: the `gcloud run services|jobs|worker-pools update` command that sets the same VPC
-//     access whatever the workload had before.
+//   - Terraform: google_compute_subnetwork and google_vpc_access_connector resources, the
+//     vpc_access block of a google_cloud_run_v2_service, google_cloud_run_v2_job or
+//     google_cloud_run_v2_worker_pool resource (Google provider), import blocks for what runnet
+//     created and removed blocks for what it deleted;
+//   - Pulumi YAML: the same in the Pulumi gcp provider (gcp:compute:Subnetwork,
+//     gcp:vpcaccess:Connector, the vpcAccess property of gcp:cloudrunv2:Service, Job or
+//     WorkerPool), with the import resource option;
+//   - gcloud: the commands that create the subnets and connectors, and the `gcloud run
+//     services|jobs|worker-pools update` command that sets the same VPC access whatever the
+//     workload had before.
 //
-// Rendering is pure: it takes a workload reference and its VPC settings (egress.VPC) and does no
-// I/O. Names are written as given: pass the settings as the API holds them, so that the code
-// matches the live resource exactly and the next plan shows no difference.
+// Render writes one workload's VPC access; RenderHandOff a whole hand-off (HandOff). Rendering
+// is pure: it does no I/O. Names are written as given: pass the settings as the APIs hold
+// them, so that the code matches the live resources exactly and the next plan shows no
+// difference.
 package iac
 
 import (
@@ -85,11 +91,6 @@ func Render(f Format, ref egress.WorkloadRef, v egress.VPC) (string, error) {
 		return renderGcloud(ref, v), nil
 	}
 	return "", fmt.Errorf("unknown format %q (valid: %s)", f, strings.Join(FormatNames(), ", "))
-}
-
-// RenderWorkload is Render for a workload snapshot: its reference and its VPC access as read.
-func RenderWorkload(f Format, w egress.Workload) (string, error) {
-	return Render(f, w.Ref, w.VPC)
 }
 
 func check(ref egress.WorkloadRef, v egress.VPC) error {

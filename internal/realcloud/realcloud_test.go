@@ -753,3 +753,47 @@ func TestEveryCommandWithADC(t *testing.T) {
 		}
 	}
 }
+
+// The identities the front door issues own the demo project, so runnet's permission
+// preflight (testIamPermissions on the workload and the target subnet) passes for them; once
+// an identity's Owner binding is replaced by Viewer, the same dry run names what it lacks and
+// exits 4, while another identity, still an owner, passes.
+func TestPermissionPreflight(t *testing.T) {
+	t.Parallel()
+	d := newDoor(t, emulator.FrontDoorOptions{RequireAuth: true})
+	sa := d.env("GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsServiceAccount))
+	user := d.env("GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsAuthorizedUser))
+	dryRun := []string{"migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress", "--dry-run", "--format", "json"}
+	permissions := func(r result) (status, message string) {
+		var rep struct {
+			Checks []struct{ Name, Status, Message string }
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+			t.Fatalf("dry run output: %v\n%s", err, r.stdout)
+		}
+		for _, c := range rep.Checks {
+			if c.Name == "permissions" {
+				return c.Status, c.Message
+			}
+		}
+		t.Fatalf("no permissions check in %s", r.stdout)
+		return "", ""
+	}
+	if st, msg := permissions(d.expectCode(t, sa, exitcode.OK, dryRun...)); st != "pass" {
+		t.Errorf("owner: permissions %s: %s", st, msg)
+	}
+	member := "serviceAccount:" + d.id.KeyServiceAccount
+	if err := d.e.Revoke("projects/"+emulator.DemoProject, "roles/owner", member); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.e.Grant("projects/"+emulator.DemoProject, "roles/viewer", member); err != nil {
+		t.Fatal(err)
+	}
+	st, msg := permissions(d.expectCode(t, sa, exitcode.Permission, dryRun...))
+	if st != "fail" || !strings.Contains(msg, "run.services.update") || !strings.Contains(msg, "compute.subnetworks.use") || strings.Contains(msg, "run.services.get") {
+		t.Errorf("viewer: permissions %s: %q, want run.services.update and compute.subnetworks.use missing", st, msg)
+	}
+	if st, msg := permissions(d.expectCode(t, user, exitcode.OK, dryRun...)); st != "pass" {
+		t.Errorf("the user, still an owner: permissions %s: %s", st, msg)
+	}
+}

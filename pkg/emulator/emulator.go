@@ -147,6 +147,14 @@ func New(opts Options) (*Emulator, error) {
 		RevisionReady: opts.RevisionReady, IPRelease: opts.IPRelease,
 	}, log)
 	e := &Emulator{w: w, opts: opts, log: log}
+	mux := http.NewServeMux()
+	grpcOpts := []grpc.ServerOption{}
+	// Before the world is seeded or loaded: the front door's identities own its projects.
+	// Its interceptors come before the world's: credentials are checked first.
+	handler, err := e.setupFrontDoor(&grpcOpts, mux)
+	if err != nil {
+		return nil, err
+	}
 	loaded := false
 	if opts.StateFile != "" {
 		b, err := os.ReadFile(opts.StateFile)
@@ -172,14 +180,6 @@ func New(opts Options) (*Emulator, error) {
 	e.wg.Add(1)
 	go func() { defer e.wg.Done(); w.Run(e.ctx) }()
 
-	mux := http.NewServeMux()
-	grpcOpts := []grpc.ServerOption{}
-	handler, err := e.setupFrontDoor(&grpcOpts, mux) // before the world's interceptor: credentials are checked first
-	if err != nil {
-		e.stop()
-		e.wg.Wait()
-		return nil, err
-	}
 	e.grpc = grpc.NewServer(append(grpcOpts, grpc.ChainUnaryInterceptor(w.UnaryInterceptor()))...)
 	lroapi.Register(e.grpc, w)
 	runapi.Register(e.grpc, w)
@@ -283,7 +283,7 @@ func (e *Emulator) serve(l net.Listener) error {
 	httpL := newChanListener(l.Addr())
 	errc := make(chan error, 3)
 	go func() { errc <- e.grpc.Serve(grpcL) }()
-	go func() { errc <- e.grpc.Serve(e.local) }()
+	go func() { errc <- e.grpc.Serve(e.inProcessListener()) }()
 	go func() { errc <- e.http.Serve(httpL) }()
 	e.log.Info("emulator serving", "addr", l.Addr().String())
 	for {

@@ -86,9 +86,40 @@ func (e *Emulator) setupFrontDoor(grpcOpts *[]grpc.ServerOption, mux *http.Serve
 		return nil, fmt.Errorf("front door: %w", err)
 	}
 	e.fd = fd
+	e.w.SetDefaultProjectBindings(frontDoorProjectBindings(fd.Identities()))
 	*grpcOpts = append(*grpcOpts, grpc.ChainUnaryInterceptor(fd.UnaryInterceptor()), grpc.ChainStreamInterceptor(fd.StreamInterceptor()))
 	mux.Handle(FrontDoorControlPrefix, fd.ControlHandler(FrontDoorControlPrefix))
 	return fd.Handler(mux), nil
+}
+
+// frontDoorProjectBindings are the roles the identities the front door issues credentials
+// for hold on every project whose policy was never set, as the projects' creators: Owner,
+// except the Compute Engine default service account (the metadata server's), which Google
+// makes an Editor of its project. The locked service account holds nothing.
+func frontDoorProjectBindings(id frontdoor.Identities) []world.Binding {
+	return []world.Binding{
+		{Role: "roles/owner", Members: []string{
+			"user:" + id.User, "serviceAccount:" + id.KeyServiceAccount, "serviceAccount:" + id.TargetServiceAccount, id.WIFPrincipal,
+		}},
+		{Role: "roles/editor", Members: []string{"serviceAccount:" + id.MetadataServiceAccount}},
+	}
+}
+
+// inProcessListener is the listener of the REST gateway's in-process connection: with a
+// front door, marked so that the gRPC interceptors trust the caller it carries.
+func (e *Emulator) inProcessListener() net.Listener {
+	if e.fd == nil {
+		return e.local
+	}
+	return frontdoor.InProcessListener(e.local)
+}
+
+// inProcessDialOptions make the in-process connection carry the caller the front door found.
+func (e *Emulator) inProcessDialOptions() []grpc.DialOption {
+	if e.fd == nil {
+		return nil
+	}
+	return []grpc.DialOption{grpc.WithChainUnaryInterceptor(frontdoor.ForwardCallerUnary()), grpc.WithChainStreamInterceptor(frontdoor.ForwardCallerStream())}
 }
 
 // startFrontDoor tells the front door its address and writes the CA and credentials files.

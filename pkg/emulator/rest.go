@@ -35,12 +35,13 @@ var notServed = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 // registerREST adds to mux the HTTP/JSON form of every gRPC API the server has (Run v2 under
 // /v2/, VPC Access v1 under /v1/), Compute's batch endpoint, and the Google JSON 404 for
 // every other path. The REST calls reach the gRPC server through an in-process connection
-// (served by serve), so they pass its interceptors exactly as gRPC calls do.
+// (served by serve), so they pass its interceptors exactly as gRPC calls do; with a front
+// door, the caller it found at the HTTP layer goes with them (and they are not checked again).
 func (e *Emulator) registerREST(mux *http.ServeMux, compute http.Handler) error {
 	e.local = bufconn.Listen(1 << 20)
-	conn, err := grpc.NewClient("passthrough:///runnet-emulator",
+	conn, err := grpc.NewClient("passthrough:///runnet-emulator", append([]grpc.DialOption{
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return e.local.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
+		grpc.WithTransportCredentials(insecure.NewCredentials())}, e.inProcessDialOptions()...)...)
 	if err != nil {
 		return fmt.Errorf("in-process gRPC connection: %w", err)
 	}

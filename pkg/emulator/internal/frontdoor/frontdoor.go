@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
 )
 
 // DefaultTokenTTL is how long issued access tokens live, as Google's do.
@@ -376,7 +378,7 @@ func (f *FrontDoor) Revoke(principal string) []string {
 	defer f.mu.Unlock()
 	var all []string
 	if principal != "" {
-		all = []string{principal}
+		all = []string{world.NormalizeMember(principal)}
 	} else {
 		all = []string{"user:" + UserEmail, f.WIFPrincipal(WIFSubject)}
 		for sa := range f.saEmails {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
 )
 
 func newTestDoor(t *testing.T) (*FrontDoor, *saKey) {
@@ -205,5 +207,43 @@ func TestPlainHTTPAndMetadata(t *testing.T) {
 	// Over TLS, an API call without a credential is refused before it reaches the APIs.
 	if rec := serve(f, httptest.NewRequest(http.MethodGet, "/compute/v1/projects/p1/global/networks", nil)); rec.Code != 401 || rec.Header().Get("WWW-Authenticate") == "" {
 		t.Errorf("API call without a credential: %d", rec.Code)
+	}
+}
+
+// The handler behind the front door sees the caller's principal in the request's context,
+// as the world reads it, and nothing without a valid credential; a revoke names a principal
+// as IAM does, even given with its type twice.
+func TestHandlerPassesThePrincipal(t *testing.T) {
+	f, _ := newTestDoor(t)
+	f.opts.RequireAuth = false
+	f.mu.Lock()
+	tok, _ := f.issueLocked("user:"+UserEmail, "refresh-token", []string{ScopeCloudPlatform}, nil, 0)
+	f.mu.Unlock()
+	seen := func(authz string) (string, bool) {
+		var got string
+		var known bool
+		r := httptest.NewRequest(http.MethodGet, "/compute/v1/projects/p1/global/networks", nil)
+		r.TLS = &tls.ConnectionState{}
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		f.Handler(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+			got, known = world.PrincipalFrom(r.Context())
+		})).ServeHTTP(httptest.NewRecorder(), r)
+		return got, known
+	}
+	if p, ok := seen("Bearer " + tok); !ok || p != "user:"+UserEmail {
+		t.Errorf("with the user's token: %q %v", p, ok)
+	}
+	for _, authz := range []string{"", "Bearer ya29.not-issued"} {
+		if p, ok := seen(authz); ok {
+			t.Errorf("%q: principal %q", authz, p)
+		}
+	}
+	if got := f.Revoke("user:user:" + UserEmail); len(got) != 1 || got[0] != "user:"+UserEmail {
+		t.Errorf("revoked %v", got)
+	}
+	if p, ok := seen("Bearer " + tok); ok {
+		t.Errorf("a revoked user's token: principal %q", p)
 	}
 }

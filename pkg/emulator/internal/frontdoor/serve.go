@@ -15,6 +15,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
 )
 
 // Paths the front door serves itself, besides the APIs.
@@ -65,8 +67,18 @@ func (f *FrontDoor) Handler(next http.Handler) http.Handler {
 			writeRESTAuthError(rw, aerr)
 			return
 		}
-		next.ServeHTTP(rw, r)
+		next.ServeHTTP(rw, r.WithContext(callerContext(r.Context(), c)))
 	})
+}
+
+// callerContext is ctx of a call whose credential was checked: it carries the caller's
+// principal for the APIs' permission checks (none without a valid credential: an unknown
+// caller, granted everything), and the mark ForwardCaller passes to the gRPC server.
+func callerContext(ctx context.Context, c *caller) context.Context {
+	if c == nil {
+		return withChecked(ctx, "")
+	}
+	return withChecked(world.WithPrincipal(ctx, c.principal), c.principal)
 }
 
 // writeRESTAuthError writes Google's JSON error for a refused credential: 401
@@ -233,11 +245,17 @@ func (f *FrontDoor) serveMetadata(rw http.ResponseWriter, r *http.Request) {
 }
 
 // UnaryInterceptor checks the credential of every gRPC call; with RequireAuth a call without
-// a valid one fails with UNAUTHENTICATED before it is served.
+// a valid one fails with UNAUTHENTICATED before it is served. The handler runs with the
+// caller's principal in its context (world.WithPrincipal), so the APIs' permission checks
+// apply to it; a call served without a valid credential has none (an unknown caller).
 func (f *FrontDoor) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-		if err := f.checkGRPC(ctx, info.FullMethod); err != nil {
+		principal, err := f.checkGRPC(ctx, info.FullMethod)
+		if err != nil {
 			return nil, err
+		}
+		if principal != "" {
+			ctx = world.WithPrincipal(ctx, principal)
 		}
 		return handler(ctx, req)
 	}
@@ -246,20 +264,41 @@ func (f *FrontDoor) UnaryInterceptor() grpc.UnaryServerInterceptor {
 // StreamInterceptor is UnaryInterceptor for streams.
 func (f *FrontDoor) StreamInterceptor() grpc.StreamServerInterceptor {
 	return func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-		if err := f.checkGRPC(ss.Context(), info.FullMethod); err != nil {
+		principal, err := f.checkGRPC(ss.Context(), info.FullMethod)
+		if err != nil {
 			return err
+		}
+		if principal != "" {
+			ss = principalStream{ServerStream: ss, ctx: world.WithPrincipal(ss.Context(), principal)}
 		}
 		return handler(srv, ss)
 	}
 }
 
-func (f *FrontDoor) checkGRPC(ctx context.Context, method string) error {
+// principalStream is a server stream whose context carries the caller's principal.
+type principalStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (s principalStream) Context() context.Context { return s.ctx }
+
+// checkGRPC checks the credential of a gRPC call and records it, and returns the caller's
+// principal ("" without a valid credential). A REST call that Handler checked and recorded
+// arrives over the in-process connection with its caller, which is taken as is.
+func (f *FrontDoor) checkGRPC(ctx context.Context, method string) (string, error) {
+	if principal, ok := forwarded(ctx); ok {
+		return principal, nil
+	}
 	md, _ := metadata.FromIncomingContext(ctx)
 	authz := firstOf(md.Get("authorization"))
 	c, aerr := f.authenticate(authz, false)
 	f.record(strings.TrimPrefix(method, "/"), firstOf(md.Get("x-goog-user-project")), c, aerr, authz != "")
-	if aerr == nil || !(f.opts.RequireAuth || aerr.scope) {
-		return nil
+	if aerr == nil {
+		return c.principal, nil
+	}
+	if !(f.opts.RequireAuth || aerr.scope) {
+		return "", nil
 	}
 	code := codes.Unauthenticated
 	if aerr.scope {
@@ -273,7 +312,7 @@ func (f *FrontDoor) checkGRPC(ctx context.Context, method string) error {
 			st = d
 		}
 	}
-	return st.Err()
+	return "", st.Err()
 }
 
 func firstOf(v []string) string {

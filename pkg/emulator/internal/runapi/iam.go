@@ -1,6 +1,7 @@
 package runapi
 
 import (
+	"context"
 	"encoding/base64"
 	"strconv"
 	"strings"
@@ -13,9 +14,10 @@ import (
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
 )
 
-// iamStore keeps the IAM policies set on services, jobs and worker pools. The emulator's caller
-// is an owner of every project: it holds every run.* permission. Policies live as long as the
-// server (they are not part of the saved state).
+// iamStore keeps the IAM policies set on services, jobs and worker pools. Policies live as
+// long as the server (they are not part of the saved state). A caller who is not known
+// (world.CallerLocked: the emulator without authentication) holds every run.* permission; a
+// known one those its roles give it on the project (and above) or on the resource itself.
 type iamStore struct {
 	policies map[string]*iampb.Policy
 	version  int
@@ -37,10 +39,13 @@ func (st *iamStore) policyEtag() []byte {
 func (st *iamStore) forget(resource string) { delete(st.policies, resource) }
 
 // getPolicy returns the resource's policy: an empty one with an etag until one is set.
-func (st *iamStore) getPolicy(w *world.World, resource string, k checker) (*iampb.Policy, error) {
+func (st *iamStore) getPolicy(ctx context.Context, w *world.World, resource string, k checker) (*iampb.Policy, error) {
 	w.Lock()
 	defer w.Unlock()
 	if err := k.existsLocked(w, resource); err != nil {
+		return nil, err
+	}
+	if err := st.requireLocked(ctx, w, resource, "getIamPolicy"); err != nil {
 		return nil, err
 	}
 	p, ok := st.policies[resource]
@@ -53,10 +58,13 @@ func (st *iamStore) getPolicy(w *world.World, resource string, k checker) (*iamp
 
 // setPolicy stores a policy; a policy etag that is set and stale is ABORTED (IAM's
 // read-modify-write rule).
-func (st *iamStore) setPolicy(w *world.World, req *iampb.SetIamPolicyRequest, k checker) (*iampb.Policy, error) {
+func (st *iamStore) setPolicy(ctx context.Context, w *world.World, req *iampb.SetIamPolicyRequest, k checker) (*iampb.Policy, error) {
 	w.Lock()
 	defer w.Unlock()
 	if err := k.existsLocked(w, req.GetResource()); err != nil {
+		return nil, err
+	}
+	if err := st.requireLocked(ctx, w, req.GetResource(), "setIamPolicy"); err != nil {
 		return nil, err
 	}
 	if req.GetPolicy() == nil {
@@ -75,8 +83,9 @@ func (st *iamStore) setPolicy(w *world.World, req *iampb.SetIamPolicyRequest, k 
 	return proto.Clone(p).(*iampb.Policy), nil
 }
 
-// testPermissions grants every run.* permission asked for.
-func (st *iamStore) testPermissions(w *world.World, req *iampb.TestIamPermissionsRequest, k checker) (*iampb.TestIamPermissionsResponse, error) {
+// testPermissions returns the run.* permissions asked for that the caller holds (every one
+// for an unknown caller).
+func (st *iamStore) testPermissions(ctx context.Context, w *world.World, req *iampb.TestIamPermissionsRequest, k checker) (*iampb.TestIamPermissionsResponse, error) {
 	w.Lock()
 	defer w.Unlock()
 	if err := k.existsLocked(w, req.GetResource()); err != nil {
@@ -84,9 +93,52 @@ func (st *iamStore) testPermissions(w *world.World, req *iampb.TestIamPermission
 	}
 	resp := &iampb.TestIamPermissionsResponse{}
 	for _, p := range req.GetPermissions() {
-		if strings.HasPrefix(p, "run.") {
+		if strings.HasPrefix(p, "run.") && st.callerMayLocked(ctx, w, req.GetResource(), p) {
 			resp.Permissions = append(resp.Permissions, p)
 		}
 	}
 	return resp, nil
+}
+
+// callerMayLocked reports whether the call's caller holds permission on resource: through
+// the world's policies (the project's and above), or the one set on the resource.
+func (st *iamStore) callerMayLocked(ctx context.Context, w *world.World, resource, permission string) bool {
+	member, known := w.CallerLocked(ctx)
+	if !known || w.HasPermissionLocked(member, resource, permission) {
+		return true
+	}
+	p, ok := st.policies[resource]
+	if !ok {
+		return false
+	}
+	own := &world.Policy{}
+	for _, b := range p.GetBindings() {
+		if b.GetCondition() == nil {
+			own.Bindings = append(own.Bindings, world.Binding{Role: b.GetRole(), Members: b.GetMembers()})
+		}
+	}
+	return own.Grants(member, permission)
+}
+
+// requireLocked refuses a call whose caller lacks the resource's run.KIND.VERB permission,
+// as Cloud Run does: PERMISSION_DENIED, "Permission '…' denied on resource '…' (or resource
+// may not exist)."
+func (st *iamStore) requireLocked(ctx context.Context, w *world.World, resource, verb string) error {
+	perm := runPermission(resource, verb)
+	if st.callerMayLocked(ctx, w, resource, perm) {
+		return nil
+	}
+	return status.Errorf(codes.PermissionDenied, "Permission '%s' denied on resource '%s' (or resource may not exist).", perm, resource)
+}
+
+// runPermission names Cloud Run's permission for verb on resource
+// (projects/P/locations/L/services/S: run.services.VERB; jobs: run.jobs.VERB; worker pools:
+// run.workerpools.VERB).
+func runPermission(resource, verb string) string {
+	seg := strings.Split(resource, "/")
+	collection := "services"
+	if len(seg) >= 2 {
+		collection = strings.ToLower(seg[len(seg)-2])
+	}
+	return "run." + collection + "." + verb
 }

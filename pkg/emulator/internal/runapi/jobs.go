@@ -256,14 +256,14 @@ func applyOverrides(t *runpb.TaskTemplate, taskCount *int32, ov *runpb.RunJobReq
 	return nil
 }
 
-func (s *jobsServer) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
-	return s.iam.getPolicy(s.w, req.GetResource(), jobs)
+func (s *jobsServer) GetIamPolicy(ctx context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
+	return s.iam.getPolicy(ctx, s.w, req.GetResource(), jobs)
 }
 
-func (s *jobsServer) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
-	return s.iam.setPolicy(s.w, req, jobs)
+func (s *jobsServer) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
+	return s.iam.setPolicy(ctx, s.w, req, jobs)
 }
 
-func (s *jobsServer) TestIamPermissions(_ context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {
-	return s.iam.testPermissions(s.w, req, jobs)
+func (s *jobsServer) TestIamPermissions(ctx context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {
+	return s.iam.testPermissions(ctx, s.w, req, jobs)
 }

@@ -315,14 +315,14 @@ func (s *servicesServer) DeleteService(_ context.Context, req *runpb.DeleteServi
 	return services.delete(s.w, s.iam, req.GetName(), req.GetEtag(), req.GetValidateOnly())
 }
 
-func (s *servicesServer) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
-	return s.iam.getPolicy(s.w, req.GetResource(), services)
+func (s *servicesServer) GetIamPolicy(ctx context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
+	return s.iam.getPolicy(ctx, s.w, req.GetResource(), services)
 }
 
-func (s *servicesServer) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
-	return s.iam.setPolicy(s.w, req, services)
+func (s *servicesServer) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
+	return s.iam.setPolicy(ctx, s.w, req, services)
 }
 
-func (s *servicesServer) TestIamPermissions(_ context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {
-	return s.iam.testPermissions(s.w, req, services)
+func (s *servicesServer) TestIamPermissions(ctx context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {
+	return s.iam.testPermissions(ctx, s.w, req, services)
 }

@@ -217,14 +217,14 @@ func (s *workerPoolsServer) DeleteWorkerPool(_ context.Context, req *runpb.Delet
 	return workerPools.delete(s.w, s.iam, req.GetName(), req.GetEtag(), req.GetValidateOnly())
 }
 
-func (s *workerPoolsServer) GetIamPolicy(_ context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
-	return s.iam.getPolicy(s.w, req.GetResource(), workerPools)
+func (s *workerPoolsServer) GetIamPolicy(ctx context.Context, req *iampb.GetIamPolicyRequest) (*iampb.Policy, error) {
+	return s.iam.getPolicy(ctx, s.w, req.GetResource(), workerPools)
 }
 
-func (s *workerPoolsServer) SetIamPolicy(_ context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
-	return s.iam.setPolicy(s.w, req, workerPools)
+func (s *workerPoolsServer) SetIamPolicy(ctx context.Context, req *iampb.SetIamPolicyRequest) (*iampb.Policy, error) {
+	return s.iam.setPolicy(ctx, s.w, req, workerPools)
 }
 
-func (s *workerPoolsServer) TestIamPermissions(_ context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {
-	return s.iam.testPermissions(s.w, req, workerPools)
+func (s *workerPoolsServer) TestIamPermissions(ctx context.Context, req *iampb.TestIamPermissionsRequest) (*iampb.TestIamPermissionsResponse, error) {
+	return s.iam.testPermissions(ctx, s.w, req, workerPools)
 }

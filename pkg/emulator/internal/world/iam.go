@@ -125,11 +125,40 @@ func VPCAccessServiceAgent(project string) string {
 // "Google grants each service agent a predefined role in your project ... when you enable
 // the API"). Cloud Run's agent holds roles/run.serviceAgent, the VPC Access agent
 // roles/vpcaccess.serviceAgent.
-func defaultProjectPolicy(project string) *Policy {
+//
+// extra are the bindings SetDefaultProjectBindings adds: the roles the project's creators
+// hold (Resource Manager docs, "Creating and managing projects": the creator of a project is
+// granted the Owner role on it).
+func defaultProjectPolicy(project string, extra []Binding) *Policy {
 	p := &Policy{Version: 1}
 	p.Add("roles/run.serviceAgent", ServiceAgent(project))
 	p.Add("roles/vpcaccess.serviceAgent", VPCAccessServiceAgent(project))
+	for _, b := range extra {
+		for _, m := range b.Members {
+			p.Add(b.Role, m)
+		}
+	}
 	return p
+}
+
+// SetDefaultProjectBindings adds bindings to the policy of every project whose policy was
+// never set: the emulator's front door makes the identities it issues credentials for the
+// projects' creators this way, so that they own every project the world knows or a request
+// names, until a policy change (Revoke, setIamPolicy) says otherwise. A policy already set
+// keeps what it holds. nil removes them. It is a setting of the world, not part of its
+// state: Seed and Restore keep it.
+func (w *World) SetDefaultProjectBindings(bindings []Binding) {
+	clone := make([]Binding, 0, len(bindings))
+	for _, b := range bindings {
+		members := make([]string, 0, len(b.Members))
+		for _, m := range b.Members {
+			members = append(members, NormalizeMember(m))
+		}
+		clone = append(clone, Binding{Role: b.Role, Members: members})
+	}
+	w.mu.Lock()
+	w.projectDefaults = clone
+	w.mu.Unlock()
 }
 
 // policyEtag derives an etag from a version counter: base64, as IAM etags look ("BwXhqDp...").
@@ -146,7 +175,7 @@ func (w *World) PolicyLocked(resource string) *Policy {
 	}
 	var p *Policy
 	if project, ok := strings.CutPrefix(resource, "projects/"); ok && !strings.Contains(project, "/") {
-		p = defaultProjectPolicy(project)
+		p = defaultProjectPolicy(project, w.projectDefaults)
 	} else {
 		p = &Policy{Version: 1}
 	}
@@ -171,7 +200,7 @@ func (w *World) SetPolicyLocked(resource string, p *Policy) (*Policy, error) {
 		}
 		for _, m := range b.Members {
 			if !validMember(m) {
-				return nil, fmt.Errorf("invalid member %q: want user:, serviceAccount:, group:, domain:, allUsers or allAuthenticatedUsers", m)
+				return nil, fmt.Errorf("invalid member %q: want user:EMAIL, serviceAccount:EMAIL, group:EMAIL, domain:DOMAIN, principal://…, principalSet://…, allUsers or allAuthenticatedUsers", m)
 			}
 		}
 	}
@@ -214,18 +243,49 @@ func validMember(m string) bool {
 		return false
 	}
 	switch kind {
-	case "user", "serviceAccount", "group", "domain", "principal", "principalSet", "deleted":
+	case "user", "serviceAccount", "group":
+		return emailLike(v)
+	case "domain":
+		return !strings.ContainsAny(v, ":@/ \t")
+	case "principal", "principalSet":
+		// principal://iam.googleapis.com/projects/N/locations/global/workloadIdentityPools/P/subject/S
+		// and the like (IAM docs, "Principal identifiers").
+		return strings.HasPrefix(v, "//") && len(v) > 2
+	case "deleted":
 		return true
 	}
 	return false
 }
 
-// NormalizeMember turns a principal given as a bare e-mail into an IAM member: service
-// accounts (…gserviceaccount.com) become "serviceAccount:", other addresses "user:". A member
-// already in IAM form is returned as is.
+// emailLike reports whether v looks like the e-mail address of a user, service account or
+// group: one @ with something on each side, and no colon, slash or space (which a member
+// given with its type twice, "serviceAccount:serviceAccount:x", would leave).
+func emailLike(v string) bool {
+	local, domain, ok := strings.Cut(v, "@")
+	return ok && local != "" && domain != "" && !strings.Contains(domain, "@") && !strings.ContainsAny(v, ":/ \t")
+}
+
+// NormalizeMember turns a principal into an IAM member: a bare e-mail becomes
+// "serviceAccount:" (…gserviceaccount.com) or "user:" (any other address), a bare workload
+// identity name (//iam.googleapis.com/…) "principal:" (one subject) or "principalSet:", and a
+// member whose type is repeated ("serviceAccount:serviceAccount:x") has it once. Anything else
+// is returned as is (SetPolicyLocked refuses what is not a valid member).
 func NormalizeMember(p string) string {
-	if p == "" || strings.Contains(p, ":") || p == "allUsers" || p == "allAuthenticatedUsers" {
+	p = strings.TrimSpace(p)
+	switch {
+	case p == "" || p == "allUsers" || p == "allAuthenticatedUsers":
 		return p
+	case strings.HasPrefix(p, "//iam.googleapis.com/"):
+		if strings.Contains(p, "/subject/") {
+			return "principal:" + p
+		}
+		return "principalSet:" + p
+	}
+	if kind, rest, ok := strings.Cut(p, ":"); ok {
+		for strings.HasPrefix(rest, kind+":") {
+			rest = strings.TrimPrefix(rest, kind+":")
+		}
+		return kind + ":" + rest
 	}
 	if strings.HasSuffix(p, ".gserviceaccount.com") {
 		return "serviceAccount:" + p
@@ -241,8 +301,14 @@ func memberMatches(m, principal string) bool {
 	case m == "allUsers", m == "allAuthenticatedUsers":
 		return true
 	case strings.HasPrefix(m, "domain:"):
-		_, email, _ := strings.Cut(principal, ":")
-		return strings.HasSuffix(email, "@"+strings.TrimPrefix(m, "domain:"))
+		kind, email, _ := strings.Cut(principal, ":")
+		return (kind == "user" || kind == "serviceAccount" || kind == "group") && strings.HasSuffix(email, "@"+strings.TrimPrefix(m, "domain:"))
+	case strings.HasPrefix(m, "principalSet://") && strings.HasSuffix(m, "/*"):
+		// Every identity of a workload identity pool (IAM docs, "Principal identifiers":
+		// principalSet://iam.googleapis.com/projects/N/locations/global/workloadIdentityPools/POOL/*).
+		// Sets by group or attribute match nothing: subjects carry no attributes here.
+		pool := strings.TrimSuffix(strings.TrimPrefix(m, "principalSet:"), "*")
+		return strings.HasPrefix(principal, "principal:"+pool+"subject/")
 	}
 	return false
 }
@@ -255,15 +321,25 @@ func (w *World) HasPermissionLocked(member, resource, permission string) bool {
 		if !appliesTo(permission, r) {
 			continue
 		}
-		p := w.PolicyLocked(r)
-		for _, b := range p.Bindings {
-			if b.Condition != nil || !RoleGrants(b.Role, permission) {
-				continue
-			}
-			for _, m := range b.Members {
-				if memberMatches(m, member) {
-					return true
-				}
+		if w.PolicyLocked(r).Grants(member, permission) {
+			return true
+		}
+	}
+	return false
+}
+
+// Grants reports whether the policy itself (nothing inherited) gives member (an IAM member)
+// permission: an unconditional binding of a role that includes it, to a member that covers
+// member.
+func (p *Policy) Grants(member, permission string) bool {
+	member = NormalizeMember(member)
+	for _, b := range p.Bindings {
+		if b.Condition != nil || !RoleGrants(b.Role, permission) {
+			continue
+		}
+		for _, m := range b.Members {
+			if memberMatches(m, member) {
+				return true
 			}
 		}
 	}
@@ -294,5 +370,5 @@ func appliesTo(permission, resource string) bool {
 	}
 	collection := seg[len(seg)-2]
 	parts := strings.Split(permission, ".")
-	return len(parts) == 3 && parts[1] == collection
+	return len(parts) == 3 && strings.EqualFold(parts[1], collection) // run.workerpools.* on …/workerPools/W
 }

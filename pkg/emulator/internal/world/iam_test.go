@@ -204,3 +204,77 @@ func TestDirectorySurvivesSaveAndRestore(t *testing.T) {
 		t.Errorf("project = %+v", p)
 	}
 }
+
+// Members are normalized as IAM writes them, and what is not a member (a type given twice,
+// one type inside another) is refused rather than stored as a binding that matches no one.
+func TestMembers(t *testing.T) {
+	const wif = "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/github/subject/repo:o/r:ref:refs/heads/main"
+	for in, want := range map[string]string{
+		"alice@example.com":            "user:alice@example.com",
+		"ci@p.iam.gserviceaccount.com": "serviceAccount:ci@p.iam.gserviceaccount.com",
+		"serviceAccount:serviceAccount:ci@p.iam.gserviceaccount.com": "serviceAccount:ci@p.iam.gserviceaccount.com",
+		"user:user:alice@example.com":                                "user:alice@example.com",
+		" user:alice@example.com ":                                   "user:alice@example.com",
+		wif:                                                          "principal:" + wif,
+		"principal:principal:" + wif:                                 "principal:" + wif,
+		"//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/github/*": "principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/github/*",
+		"allUsers": "allUsers",
+	} {
+		if got := NormalizeMember(in); got != want {
+			t.Errorf("NormalizeMember(%q) = %q, want %q", in, got, want)
+		}
+	}
+	w := hierarchy(t)
+	for _, bad := range []string{"user:serviceAccount:ci@p.iam.gserviceaccount.com", "serviceAccount:user:a@example.com", "user:alice", "principal:repo:x", "domain:a@example.com", "role:x"} {
+		if err := w.GrantLocked("projects/leaf-project", "roles/owner", bad); err == nil {
+			t.Errorf("member %q was accepted", bad)
+		}
+	}
+	if err := w.GrantLocked("projects/leaf-project", "roles/owner", NormalizeMember("serviceAccount:serviceAccount:ci@p.iam.gserviceaccount.com")); err != nil {
+		t.Fatal(err)
+	}
+	if !w.HasPermissionLocked("ci@p.iam.gserviceaccount.com", "projects/leaf-project", "compute.subnetworks.setIamPolicy") {
+		t.Error("a doubled type, normalized, does not grant")
+	}
+	// A whole workload identity pool, as principalSet …/POOL/*, covers its subjects only.
+	pool := "principalSet://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/github/*"
+	if err := w.GrantLocked("projects/host-project", "roles/compute.networkViewer", pool); err != nil {
+		t.Fatal(err)
+	}
+	if !w.HasPermissionLocked("principal:"+wif, "projects/host-project", "compute.subnetworks.get") {
+		t.Error("a pool's principalSet does not cover its subject")
+	}
+	if w.HasPermissionLocked("principal://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/other/subject/x", "projects/host-project", "compute.subnetworks.get") {
+		t.Error("a pool's principalSet covers another pool's subject")
+	}
+}
+
+// The bindings SetDefaultProjectBindings adds are in every project's default policy, as its
+// creator's Owner role is; a policy change removes them from that project alone.
+func TestDefaultProjectBindings(t *testing.T) {
+	w := New(Config{}, nil)
+	w.SetDefaultProjectBindings([]Binding{{Role: "roles/owner", Members: []string{"ci@p.iam.gserviceaccount.com"}}})
+	w.Lock()
+	defer w.Unlock()
+	sa := "serviceAccount:ci@p.iam.gserviceaccount.com"
+	for _, p := range []string{"projects/any-project", "projects/other-project"} {
+		if pol := w.PolicyLocked(p); !pol.Has("roles/owner", sa) || !pol.Has("roles/run.serviceAgent", ServiceAgent(strings.TrimPrefix(p, "projects/"))) {
+			t.Errorf("%s: default policy %+v", p, pol)
+		}
+	}
+	if !w.HasPermissionLocked(sa, "projects/any-project/regions/r/subnetworks/s", "compute.subnetworks.setIamPolicy") {
+		t.Error("the default owner lacks a permission on a subnet of the project")
+	}
+	if err := w.RevokeLocked("projects/any-project", "roles/owner", sa); err != nil {
+		t.Fatal(err)
+	}
+	if w.HasPermissionLocked(sa, "projects/any-project", "compute.subnetworks.use") || !w.HasPermissionLocked(sa, "projects/other-project", "compute.subnetworks.use") {
+		t.Error("a revoke reached another project, or did not take")
+	}
+	if pol := w.PolicyLocked("projects/any-project"); !pol.Has("roles/run.serviceAgent", ServiceAgent("any-project")) {
+		t.Errorf("the revoke dropped the service agent: %+v", pol)
+	}
+	if w.HasPermissionLocked(sa, "organizations/1", "resourcemanager.organizations.get") {
+		t.Error("default project bindings reach an organization")
+	}
+}

@@ -51,7 +51,8 @@ type World struct {
 	observers map[int]func()
 	obsSeq    int
 
-	defaultPrincipal string // principal.go
+	defaultPrincipal string    // principal.go
+	projectDefaults  []Binding // iam.go: SetDefaultProjectBindings
 }
 
 // New returns an empty world.
