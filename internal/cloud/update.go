@@ -45,7 +45,8 @@ func (p *Platform) Update(ctx context.Context, cur *egress.Snapshot, u egress.Up
 		forceNewRevision: u.ForceNewRevision && ref.Kind != egress.KindJob}
 	if p.Progress != nil {
 		o.progress = func(msg string) { p.Progress(ref, msg) }
-		o.readToAnnounce = p.ReadToAnnounce
+		// Only a change of the template (or a forced one) makes a revision to announce.
+		o.readToAnnounce = p.ReadToAnnounce && (u.VPC != nil || o.forceNewRevision)
 	}
 	for attempt := 0; ; attempt++ {
 		msg, err := changed(w, u)
