@@ -130,7 +130,7 @@ func (p *Platform) Update(ctx context.Context, cur *egress.Snapshot, u egress.Up
 			if m.Template == nil {
 				m.Template = &runpb.RevisionTemplate{}
 			}
-			m.Template.VpcAccess, m.Template.Revision = va, ""
+			m.Template.VpcAccess, m.Template.Revision = va, u.Revision
 		}
 		if u.Traffic != nil {
 			m.Traffic = trafficToProto(u.Traffic)

@@ -82,14 +82,30 @@ func TestBuildPlanService(t *testing.T) {
 func TestBuildPlanServiceDefaults(t *testing.T) {
 	w := Workload{Ref: svcRef}
 	p := BuildPlan(PlanOptions{}, w, VPC{Connector: "c1", Egress: EgressAllTraffic}, nil)
-	if got := stepKinds(p); !slices.Equal(got, []StepKind{StepDeployRevision, StepVerify, StepShiftTraffic}) {
-		t.Errorf("steps = %v", got)
+	// All traffic at once and no gate: one update, the traffic following the new revision.
+	if got := stepKinds(p); !slices.Equal(got, []StepKind{StepDeployAndShift}) {
+		t.Fatalf("steps = %v", got)
 	}
-	if !slices.Equal(p.Canary, []int{100}) || p.Steps[2].Percent != 100 || p.Steps[0].Tag != "runnet-connector" {
+	if !slices.Equal(p.Canary, []int{100}) || p.Steps[0].Percent != 100 || p.Steps[0].Tag != "" {
 		t.Errorf("plan = %+v", p)
+	}
+	if !strings.Contains(p.Steps[0].Description, "in the same update: Cloud Run moves it once the revision is Ready, and leaves it where it is if the revision fails") {
+		t.Errorf("description %q", p.Steps[0].Description)
+	}
+	if needs, why := p.NeedsRevisionBeforeTraffic(); needs || why != "" {
+		t.Errorf("NeedsRevisionBeforeTraffic = %v, %q", needs, why)
 	}
 	if p.Checks == nil || len(p.Notes) != 0 {
 		t.Errorf("checks %v notes %q", p.Checks, p.Notes)
+	}
+	// Canary steps need the revision Ready before the first: two operations, and the plan
+	// says why.
+	p = BuildPlan(PlanOptions{Canary: []int{10, 100}}, w, VPC{Connector: "c1", Egress: EgressAllTraffic}, nil)
+	if got := stepKinds(p); !slices.Equal(got, []StepKind{StepDeployRevision, StepVerify, StepShiftTraffic, StepShiftTraffic}) || p.Steps[0].Tag != "runnet-connector" {
+		t.Errorf("canary steps = %v, tag %q", got, p.Steps[0].Tag)
+	}
+	if !hasNote(p, "the new revision is deployed with no traffic first, and the traffic moves once it is Ready: the traffic moves in steps (10,100), the first once the new revision is Ready") {
+		t.Errorf("notes %q", p.Notes)
 	}
 	// An invalid canary from a programmatic caller falls back to one step.
 	p = BuildPlan(PlanOptions{Canary: []int{50, 10}}, w, VPC{Connector: "c1"}, nil)
@@ -97,7 +113,7 @@ func TestBuildPlanServiceDefaults(t *testing.T) {
 		t.Errorf("canary %v notes %q", p.Canary, p.Notes)
 	}
 	// A custom tag wins.
-	p = BuildPlan(PlanOptions{Tag: "migrate"}, w, VPC{Connector: "c1"}, nil)
+	p = BuildPlan(PlanOptions{Tag: "migrate", Canary: []int{50, 100}}, w, VPC{Connector: "c1"}, nil)
 	if p.Steps[0].Tag != "migrate" {
 		t.Errorf("tag %q", p.Steps[0].Tag)
 	}
@@ -113,7 +129,7 @@ func TestBuildPlanCreateSubnetAndCleanup(t *testing.T) {
 		ConnectorUsers: []WorkloadRef{svcRef},
 	}
 	p := BuildPlan(opts, w, target, nil)
-	want := []StepKind{StepCreateSubnet, StepDeployRevision, StepVerify, StepShiftTraffic, StepDeleteConnector}
+	want := []StepKind{StepCreateSubnet, StepDeployAndShift, StepDeleteConnector}
 	if got := stepKinds(p); !slices.Equal(got, want) {
 		t.Fatalf("steps = %v, want %v", got, want)
 	}
@@ -122,7 +138,7 @@ func TestBuildPlanCreateSubnetAndCleanup(t *testing.T) {
 		cs.Description != "create subnetwork run-direct-vpc-egress with range 10.8.0.0/24 in network run-vpc" {
 		t.Errorf("create step %+v", cs)
 	}
-	dc := p.Steps[4]
+	dc := p.Steps[2]
 	if dc.Resource != "projects/my-project/locations/asia-northeast1/connectors/run-connector" ||
 		dc.Description != "delete connector run-connector, which no other workload uses" {
 		t.Errorf("delete step %+v", dc)
@@ -137,7 +153,7 @@ func TestBuildPlanCreateSubnetAndCleanup(t *testing.T) {
 	// No subnet is created for a connector target, and connector to the
 	// same connector with another egress deletes nothing.
 	p = BuildPlan(PlanOptions{CreateSubnet: opts.CreateSubnet, Cleanup: true}, w, VPC{Connector: "run-connector", Egress: EgressAllTraffic}, nil)
-	if got := stepKinds(p); !slices.Equal(got, []StepKind{StepDeployRevision, StepVerify, StepShiftTraffic}) {
+	if got := stepKinds(p); !slices.Equal(got, []StepKind{StepDeployAndShift}) {
 		t.Errorf("steps = %v", got)
 	}
 }
@@ -219,7 +235,7 @@ func TestBuildPlanTransitions(t *testing.T) {
 				}
 				first := StepUpdateTemplate
 				if kind == KindService {
-					first = StepDeployRevision
+					first = StepDeployAndShift
 				}
 				if len(p.Steps) == 0 || p.Steps[0].Kind != first {
 					t.Errorf("%s: steps %v", name, stepKinds(p))
@@ -278,7 +294,7 @@ func TestBuildPlanBlockedAndForced(t *testing.T) {
 		t.Fatal(err)
 	}
 	p = BuildPlan(PlanOptions{}, w, VPC{Subnet: "s1"}, forced)
-	if p.Blocked || p.Summary() != "ready: 3 steps to switch run-service from connector to direct" {
+	if p.Blocked || p.Summary() != "ready: 1 step to switch run-service from connector to direct" {
 		t.Errorf("Blocked %v, summary %q", p.Blocked, p.Summary())
 	}
 }
@@ -399,7 +415,8 @@ func TestPlanWriteText(t *testing.T) {
 		"  FAIL  firewall-rules",
 		"\nSteps:\n  1.  deploy-revision  deploy a revision of run-service",
 		"  4.  shift-traffic    send 100% of traffic",
-		"\nNotes:\n  - connector",
+		"\nNotes:\n  - the new revision is deployed with no traffic first, and the traffic moves once it is Ready: the traffic moves in steps (10,100)",
+		"\n  - connector",
 		"\nblocked by failed checks: firewall-rules\n",
 	} {
 		if !strings.Contains(out, want) {
@@ -440,7 +457,8 @@ func TestPlanJSON(t *testing.T) {
 		`{"kind":"shift-traffic","description":"send 50% of traffic to the new revision, then watch its health for 1.5s","resource":"projects/my-project/locations/asia-northeast1/services/run-service","percent":50,"waitSeconds":1.5},` +
 		`{"kind":"shift-traffic","description":"send 100% of traffic to the new revision (the old revisions stay deployed for rollback)","resource":"projects/my-project/locations/asia-northeast1/services/run-service","percent":100}],` +
 		`"canary":[50,100],"noOp":false,"blocked":false,` +
-		`"notes":["connector projects/my-project/locations/asia-northeast1/connectors/c1 is kept (pass --cleanup to delete it once no workload uses it)"]}`
+		`"notes":["the new revision is deployed with no traffic first, and the traffic moves once it is Ready: the traffic moves in steps (50,100), the first once the new revision is Ready",` +
+		`"connector projects/my-project/locations/asia-northeast1/connectors/c1 is kept (pass --cleanup to delete it once no workload uses it)"]}`
 	if string(b) != want {
 		t.Errorf("JSON:\n got %s\nwant %s", b, want)
 	}
