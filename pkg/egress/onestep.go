@@ -86,10 +86,17 @@ func (p *Plan) oneStep(w Workload, deploy, force bool, moving string) (Step, boo
 }
 
 // deployAndShift runs a StepDeployAndShift step: one update with the new VPC access and the
-// final traffic, which carries the journal (with the new revision's name when the request
-// names it). The platform waits until the change is in force: an error when the revision did
-// not become Ready (the traffic stayed where it was). The journal is then removed without
-// waiting for that metadata change, which changes nothing that serves.
+// final traffic. The platform waits until the change is in force: an error when the revision
+// did not become Ready (the traffic stayed where it was), which the run rolls back.
+//
+// Being the run's last change, the update removes the journal in the same request, as the
+// last traffic change of a canary does: no journal-only write, before or after, delays the
+// switch, and none is left in flight when runnet exits (a metadata change would show the
+// service as reconciling for a rollout's time). Once sent, the rollout is Cloud Run's to
+// finish: a process that dies while waiting leaves either the switch done or, if the revision
+// failed, the traffic where it was; an interrupted run that is still alive rolls back and
+// writes the journal again for that. Before it (a subnetwork created first), the journal
+// records the steps reached, so that --resume finishes or undoes them.
 func (r *runState) deployAndShift(ctx context.Context, i int) error {
 	step, out, orig := r.plan.Steps[i], &r.res.Steps[i], r.res.Original
 	from := r.plan.moveFrom(orig)
@@ -112,7 +119,11 @@ func (r *runState) deployAndShift(ctx context.Context, i int) error {
 		u.Revision, u.Traffic = rev, finalTraffic(orig.Traffic, from, rev)
 		r.res.NewRevision, out.Revision = rev, rev
 	}
-	if err := r.update(ctx, u); err != nil {
+	update := r.update
+	if i == r.lastForward() {
+		update = r.updateLast
+	}
+	if err := update(ctx, u); err != nil {
 		if errors.Is(err, ErrNotApplied) {
 			r.res.NewRevision, out.Revision = "", ""
 		}
@@ -139,11 +150,6 @@ func (r *runState) deployAndShift(ctx context.Context, i int) error {
 	if err := r.observe(ctx, Event{Kind: EventTraffic, Index: i, Step: *out, Traffic: slices.Clone(r.cur.Traffic),
 		Message: fmt.Sprintf("%s moved from %s to %s", shareNoun(r.ref().Kind), moved, r.res.NewRevision)}); err != nil {
 		return err
-	}
-	if i == r.lastForward() && r.jOnServer {
-		// Off the critical path: the lock goes as soon as the API accepts it. If it fails,
-		// the end of the run removes it, waiting.
-		_ = r.journalOnly(ctx, true, false)
 	}
 	return nil
 }
