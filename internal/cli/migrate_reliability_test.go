@@ -197,7 +197,7 @@ func TestMigrateConcurrentTrafficChangeStops(t *testing.T) {
 func TestMigrateConcurrentOtherChangeContinues(t *testing.T) {
 	er := newEmu(t)
 	obs := func(_ context.Context, ev egress.Event) error {
-		if ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepShiftTraffic {
+		if ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepDeployAndShift {
 			changeService(t, er, func(s *runpb.Service) { s.Labels = map[string]string{"team": "payments"} })
 		}
 		return nil
@@ -334,7 +334,7 @@ func TestMigrateSecondInterruptLeavesJournal(t *testing.T) {
 		}
 		return nil
 	}
-	r := er.runObserved(t, ctx, obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	r := er.runObserved(t, ctx, obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "50,100", "--yes", "--format", "json")
 	if r.code != exitcode.Failure {
 		t.Fatalf("exit %d, want 1: %s", r.code, r.stderr)
 	}

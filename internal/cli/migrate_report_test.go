@@ -178,7 +178,7 @@ func interruptTwice(t *testing.T, er *emuRun) result {
 		}
 		return nil
 	}
-	r := er.runObserved(t, ctx, obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	r := er.runObserved(t, ctx, obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "50,100", "--yes", "--format", "json")
 	er.e.ClearFaults()
 	return r
 }

@@ -292,7 +292,7 @@ func TestMigrateRevisionFailsAfterCreation(t *testing.T) {
 	r0 := before.LatestReady
 	var violations []string
 	obs := func(_ context.Context, ev egress.Event) error {
-		if ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepDeployRevision {
+		if ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepDeployAndShift {
 			if err := scaleLatest(er.e, "filler", 15*8); err != nil { // every block of the /24
 				return err
 			}
@@ -311,7 +311,7 @@ func TestMigrateRevisionFailsAfterCreation(t *testing.T) {
 		t.Fatalf("exit %d, want 6: %s", r.code, r.stderr)
 	}
 	rep := report(t, r)
-	if got := stepLine(rep); got != "deploy-revision:failed verify:skipped shift-traffic:skipped restore-template:done restore-traffic:done" {
+	if got := stepLine(rep); got != "deploy-and-shift:failed restore-template:done restore-traffic:done" {
 		t.Errorf("steps %s", got)
 	}
 	if !strings.Contains(rep.Error, "insufficient free IP addresses in the subnetwork") || !strings.Contains(r.stderr, "rolled back") {
@@ -697,7 +697,7 @@ func TestMigrateFleetOneFails(t *testing.T) {
 		createService(t, c, id, simpleService(&runpb.VpcAccess{Connector: tConn, Egress: runpb.VpcAccess_PRIVATE_RANGES_ONLY}, 3))
 	}
 	fail := func(_ context.Context, ev egress.Event) error {
-		if ev.Workload.Name == "svc-b" && ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepShiftTraffic {
+		if ev.Workload.Name == "svc-b" && ev.Kind == egress.EventStepFinished && ev.Step.Kind == egress.StepDeployAndShift {
 			return fmt.Errorf("simulated health probe failure")
 		}
 		return nil
@@ -762,7 +762,7 @@ func TestMigrateConfirmation(t *testing.T) {
 	er := newEmu(t)
 	before := er.read(t, "run-service")
 	r := er.run(t, true, "n\n", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress")
-	if r.code != exitcode.Failure || !strings.Contains(r.stderr, "Migrate service run-service from connector to direct (3 steps)? [y/N]") ||
+	if r.code != exitcode.Failure || !strings.Contains(r.stderr, "Migrate service run-service from connector to direct (1 step)? [y/N]") ||
 		!strings.Contains(r.stderr, "Steps:") || !strings.Contains(r.stderr, "cancelled: nothing was changed") {
 		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -774,7 +774,7 @@ func TestMigrateConfirmation(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 	// Progress on the terminal: the checks, each step, the traffic.
-	for _, want := range []string{"run-service: preflight: 10 passed", "run-service: [1/3] deploy a revision", "Waiting for revision run-service-00002-", "run-service: traffic: latest 100%"} {
+	for _, want := range []string{"run-service: preflight: 10 passed", "run-service: [1/1] deploy a revision", "Waiting for revision run-service-00002-", "run-service: traffic: latest 100%"} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
 		}
@@ -822,7 +822,7 @@ func TestMigrateCreateSubnet(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 	rep := report(t, r)
-	if stepLine(rep) != "create-subnet:done deploy-revision:done verify:done shift-traffic:done" ||
+	if stepLine(rep) != "create-subnet:done deploy-and-shift:done" ||
 		rep.To.VPC.Subnet != "projects/demo-project/regions/asia-northeast1/subnetworks/run-vpc-direct" {
 		t.Fatalf("steps %s, to %+v", stepLine(rep), rep.To)
 	}

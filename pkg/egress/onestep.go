@@ -72,10 +72,10 @@ func (p *Plan) oneStep(w Workload, deploy, force bool, moving string) (Step, boo
 		p.Notes = append(p.Notes, "the new revision is deployed with no traffic first, and the traffic moves once it is Ready: "+why)
 		return Step{}, false
 	}
-	d := fmt.Sprintf("deploy a revision of %s with %s and move the traffic of %s to it in the same update: Cloud Run moves it once the revision is Ready, and leaves it where it is if the revision fails",
+	d := fmt.Sprintf("deploy a revision of %s with %s and move the traffic of %s to it in the same update, once it is Ready (a revision that fails gets none)",
 		w.Ref.Name, p.To.Short(), moving)
 	if p.namesNewRevision {
-		d = fmt.Sprintf("deploy a revision of %s with %s, named in the request, and give it the place of %s in the split in the same update (tags kept): Cloud Run moves the traffic once the revision is Ready, and leaves it where it is if the revision fails",
+		d = fmt.Sprintf("deploy a revision of %s with %s, named in the request, in the place of %s in the split (tags kept), in the same update: it takes the traffic once Ready (a revision that fails gets none)",
 			w.Ref.Name, p.To.Short(), moving)
 	}
 	if force {

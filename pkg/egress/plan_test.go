@@ -89,7 +89,7 @@ func TestBuildPlanServiceDefaults(t *testing.T) {
 	if !slices.Equal(p.Canary, []int{100}) || p.Steps[0].Percent != 100 || p.Steps[0].Tag != "" {
 		t.Errorf("plan = %+v", p)
 	}
-	if !strings.Contains(p.Steps[0].Description, "in the same update: Cloud Run moves it once the revision is Ready, and leaves it where it is if the revision fails") {
+	if !strings.Contains(p.Steps[0].Description, "in the same update, once it is Ready (a revision that fails gets none)") {
 		t.Errorf("description %q", p.Steps[0].Description)
 	}
 	if needs, why := p.NeedsRevisionBeforeTraffic(); needs || why != "" {
