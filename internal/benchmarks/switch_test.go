@@ -36,7 +36,7 @@ func BenchmarkSwitch(b *testing.B) {
 		reportPath(b, t, gcloudWall, cp)
 	})
 	b.Run("one-step", func(b *testing.B) {
-		cp := oneStepCriticalPath(t)
+		cp := migrationCriticalPath(t)
 		var last cliResult
 		walls := loopSeeded(b, e, func(ctx context.Context) time.Duration {
 			last = runCLI(ctx, e.Addr(), migrateArgs...)
@@ -88,21 +88,6 @@ func reportPath(b *testing.B, t timing, wall time.Duration, cp criticalPath) {
 	b.ReportMetric(float64(cp.rtts(t.Latency)), "min_dependent_rtts")
 	b.ReportMetric(0, "ns/op")
 	b.Logf("%s: wall %v, critical path %v = %s", t, wall.Round(time.Millisecond), cp.total(), cp)
-}
-
-// oneStepCriticalPath is what a switch with no canary step cannot avoid doing one after the
-// other: read the service (1 RTT); the preflight, whose deepest chain is the current connector
-// then the subnetwork it was made in (2 RTT); one UpdateService with the new template, the
-// traffic following it (1 RTT); the revision becoming Ready, when Cloud Run moves the traffic
-// to it. Total: 4 x RTT + RevisionReady.
-func oneStepCriticalPath(t timing) criticalPath {
-	return criticalPath{
-		{"GetService", t.Latency},
-		{"GetConnector (preflight reads in parallel)", t.Latency},
-		{"get the connector's subnetwork", t.Latency},
-		{"UpdateService: new template, traffic follows", t.Latency},
-		{"revision Ready, traffic routed", t.Ready},
-	}
 }
 
 // gcloudCriticalPath is the same change with no checks: read the service (1 RTT), one
