@@ -307,7 +307,7 @@ func TestConnectorRecycleEndToEnd(t *testing.T) {
 			t.Errorf("%s: outcome %s, %s -> %s", w.Workload, w.Outcome, w.From.VPC.Connector, w.To.VPC.Connector)
 		}
 	}
-	if !strings.Contains(strings.Join(events, " "), "run-service:shift-traffic:done") {
+	if !strings.Contains(strings.Join(events, " "), "run-service:deploy-and-shift:done") {
 		t.Errorf("events %q", events)
 	}
 

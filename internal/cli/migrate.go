@@ -33,12 +33,15 @@ tags or range, or today's subnet, and will not match the new traffic) and permis
 change (exit status 3) unless --force names it; checks the platform would enforce anyway
 (a missing network, a /27 subnet, a connector that is not READY, ...) cannot be forced.
 
-Services move without downtime: a revision with the new VPC access is deployed with no
-traffic and a tag (runnet-MODE), runnet waits until it is Ready, then moves to it the traffic
-of the revisions that serve with other settings (the latest ready revision when the traffic
-follows it; the named revisions when it is pinned, after 'gcloud run deploy --no-traffic' or
-'update-traffic --to-revisions'), all at once or in the steps of --canary (watching the new
-revision's health for --step-wait after each step but the last). Every other part of the
+Services move without downtime: the traffic of the revisions that serve with other settings
+(the latest ready revision when the traffic follows it; the named revisions when it is pinned,
+after 'gcloud run deploy --no-traffic' or 'update-traffic --to-revisions') moves to a revision
+with the new VPC access only once it is Ready. All at once (the default), that is one update,
+as 'gcloud run services update' makes it: Cloud Run moves the traffic when the revision is
+Ready (a pinned share goes to the new revision, named in the request), and a revision that
+fails gets none. With --canary steps, the revision is first deployed with no traffic and a
+tag (runnet-MODE), runnet waits until it is Ready, then moves the traffic step by step
+(watching the new revision's health for --step-wait after each step but the last). Every other part of the
 traffic split (other revisions, tags) is kept, and the split ends as it was, with the new
 revision in their place (a tag on a moved share moves with it; a tag alone is never moved).
 When the template has the target already and its latest revision is ready (an attach that

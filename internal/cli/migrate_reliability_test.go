@@ -131,7 +131,7 @@ func TestMigrateConcurrentTrafficChangeStops(t *testing.T) {
 func TestMigrateConcurrentOtherChangeContinues(t *testing.T) {
 	er := newEmu(t)
 	obs := func(_ context.Context, ev egress.Event) error {
-		if ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepShiftTraffic {
+		if ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepDeployAndShift {
 			er.ChangeService(t, "run-service", func(s *runpb.Service) { s.Labels = map[string]string{"team": "payments"} })
 		}
 		return nil
@@ -268,7 +268,7 @@ func TestMigrateSecondInterruptLeavesJournal(t *testing.T) {
 		}
 		return nil
 	}
-	r := runObserved(t, er, ctx, obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	r := runObserved(t, er, ctx, obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "50,100", "--yes", "--format", "json")
 	if r.Code != exitcode.Failure {
 		t.Fatalf("exit %d, want 1: %s", r.Code, r.Stderr)
 	}

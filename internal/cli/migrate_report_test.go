@@ -179,7 +179,7 @@ func interruptTwice(t *testing.T, er *emuRun) result {
 		}
 		return nil
 	}
-	r := runObserved(t, er, ctx, obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	r := runObserved(t, er, ctx, obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "50,100", "--yes", "--format", "json")
 	er.E.ClearFaults()
 	return r
 }

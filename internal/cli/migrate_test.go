@@ -231,7 +231,7 @@ func TestMigrateRevisionFailsAfterCreation(t *testing.T) {
 	r0 := before.LatestReady
 	var violations []string
 	obs := func(_ context.Context, ev egress.Event) error {
-		if ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepDeployRevision {
+		if ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepDeployAndShift {
 			if err := harness.ScaleLatest(er.E, "filler", 15*8); err != nil { // every block of the /24
 				return err
 			}
@@ -250,7 +250,7 @@ func TestMigrateRevisionFailsAfterCreation(t *testing.T) {
 		t.Fatalf("exit %d, want 6: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
-	if got := stepLine(rep); got != "deploy-revision:failed verify:skipped shift-traffic:skipped restore-template:done restore-traffic:done" {
+	if got := stepLine(rep); got != "deploy-and-shift:failed restore-template:done restore-traffic:done" {
 		t.Errorf("steps %s", got)
 	}
 	if !strings.Contains(rep.Error, "insufficient free IP addresses in the subnetwork") || !strings.Contains(r.Stderr, "rolled back") {
@@ -617,7 +617,7 @@ func TestMigrateFleetOneFails(t *testing.T) {
 		er.CreateService(t, id, harness.SimpleService(&runpb.VpcAccess{Connector: tConn, Egress: runpb.VpcAccess_PRIVATE_RANGES_ONLY}, 3))
 	}
 	fail := func(_ context.Context, ev egress.Event) error {
-		if ev.Workload.Name == "svc-b" && ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepShiftTraffic {
+		if ev.Workload.Name == "svc-b" && ev.Kind == egress.EventStepFinished && ev.Step.Kind == egress.StepDeployAndShift {
 			return fmt.Errorf("simulated health probe failure")
 		}
 		return nil
@@ -682,7 +682,7 @@ func TestMigrateConfirmation(t *testing.T) {
 	er := newEmu(t)
 	before := er.Read(t, "run-service")
 	r := er.Run(t, true, "n\n", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress")
-	if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, "Migrate service run-service from connector to direct (3 steps)? [y/N]") ||
+	if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, "Migrate service run-service from connector to direct (1 step)? [y/N]") ||
 		!strings.Contains(r.Stderr, "Steps:") || !strings.Contains(r.Stderr, "cancelled: nothing was changed") {
 		t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
 	}
@@ -694,7 +694,7 @@ func TestMigrateConfirmation(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 	// Progress on the terminal: the checks, each step, the traffic.
-	for _, want := range []string{"run-service: preflight: 10 passed", "run-service: [1/3] deploy a revision", "Waiting for revision run-service-00002-", "run-service: traffic: latest 100%"} {
+	for _, want := range []string{"run-service: preflight: 10 passed", "run-service: [1/1] deploy a revision", "Waiting for revision run-service-00002-", "run-service: traffic: latest 100%"} {
 		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.Stderr)
 		}
@@ -742,7 +742,7 @@ func TestMigrateCreateSubnet(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
-	if stepLine(rep) != "create-subnet:done deploy-revision:done verify:done shift-traffic:done" ||
+	if stepLine(rep) != "create-subnet:done deploy-and-shift:done" ||
 		rep.To.VPC.Subnet != "projects/demo-project/regions/asia-northeast1/subnetworks/run-vpc-direct" {
 		t.Fatalf("steps %s, to %+v", stepLine(rep), rep.To)
 	}

@@ -273,7 +273,7 @@ func TestMigratePinnedTrafficMoves(t *testing.T) {
 	}
 	rep := report(t, r)
 	if rep.Outcome != egress.OutcomeMigrated || rep.PreviousRevision != old || rep.NewRevision == "" ||
-		stepLine(rep) != "deploy-revision:done verify:done shift-traffic:done" {
+		stepLine(rep) != "deploy-and-shift:done" || !strings.HasPrefix(rep.NewRevision, "run-service-runnet-") {
 		t.Fatalf("report: outcome %s, previous %s, new %s, steps %s", rep.Outcome, rep.PreviousRevision, rep.NewRevision, stepLine(rep))
 	}
 	if got := trafficOf(t, er, "run-service"); got != rep.NewRevision+" 100%" {
@@ -283,6 +283,11 @@ func TestMigratePinnedTrafficMoves(t *testing.T) {
 	// Everything else is as it was (the traffic differs by the revision's name only).
 	b, a := proto.Clone(before.Raw).(*runpb.Service), proto.Clone(er.Read(t, "run-service").Raw).(*runpb.Service)
 	b.Traffic, a.Traffic = nil, nil
+	// The new revision was named in the request, so that the traffic could name it too.
+	if a.GetTemplate().GetRevision() != rep.NewRevision {
+		t.Errorf("template.revision %q, want %q", a.GetTemplate().GetRevision(), rep.NewRevision)
+	}
+	a.Template.Revision = b.GetTemplate().GetRevision()
 	assertPreserved(t, b, a)
 	// Run again: nothing to do.
 	r = er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")

@@ -95,7 +95,7 @@ func changed(w *Workload, u egress.Update) (proto.Message, error) {
 	var setTraffic func([]egress.TrafficTarget)
 	switch m := msg.(type) {
 	case *runpb.Service:
-		setVPC = func() { m.Template = orNew(m.Template); m.Template.VpcAccess, m.Template.Revision = va, "" }
+		setVPC = func() { m.Template = orNew(m.Template); m.Template.VpcAccess, m.Template.Revision = va, u.Revision }
 		setTraffic = func(ts []egress.TrafficTarget) { m.Traffic = trafficToProto(ts) }
 	case *runpb.WorkerPool:
 		setVPC = func() { m.Template = orNew(m.Template); m.Template.VpcAccess, m.Template.Revision = va, "" }

@@ -78,6 +78,13 @@ func scenarios() []scenario {
 			setup: richService,
 		},
 		{
+			// The same service switched in one update (no canary step): the new revision,
+			// named in the request, takes the moving revision's place in the pinned split.
+			name: "service-one-step", workload: emulator.DemoService,
+			args:  []string{"--to", "direct", "--subnet", emulator.DemoDirectSubnet},
+			setup: richService,
+		},
+		{
 			// A job verified by one execution.
 			name: "job", workload: "job/" + emulator.DemoJob,
 			args: []string{"--to", "direct", "--subnet", emulator.DemoDirectSubnet, "--verify"},

@@ -85,6 +85,9 @@ type Update struct {
 	// ForceNewRevision makes a service or worker pool deploy a new revision even though the
 	// template does not change (force_new_revision): to retry settings whose revision failed.
 	ForceNewRevision bool
+	// Revision, with VPC, names the new revision (template.revision), so that Traffic can give
+	// it a share in the same update; empty lets Cloud Run name it.
+	Revision string
 }
 
 // Execution is a job execution run to verify a job.
@@ -1028,6 +1031,9 @@ func (r *runState) do(ctx context.Context, i int) error {
 	case StepShiftTraffic:
 		return r.shift(ctx, i)
 
+	case StepDeployAndShift:
+		return r.deployAndShift(ctx, i)
+
 	case StepRunExecution:
 		ex, err := r.e.Platform.RunExecution(ctx, ref)
 		out.Execution = ex.Name
@@ -1248,7 +1254,7 @@ func (r *runState) rollback(ctx context.Context, cause error) {
 			continue
 		}
 		switch s.Kind {
-		case StepDeployRevision, StepUpdateTemplate, StepShiftTraffic:
+		case StepDeployRevision, StepUpdateTemplate, StepShiftTraffic, StepDeployAndShift:
 			r.res.Steps[i].Status = StepUndone
 			changed = true
 		}
@@ -1331,7 +1337,7 @@ func (r *runState) restore(ctx context.Context) error {
 		// The step that deployed it failed (the revision did not become ready): name it.
 		r.res.NewRevision = cur.LatestCreated
 		for i, s := range r.res.Steps {
-			if (s.Kind == StepDeployRevision || s.Kind == StepUpdateTemplate) && s.Status == StepFailed && s.Revision == "" {
+			if (s.Kind == StepDeployRevision || s.Kind == StepUpdateTemplate || s.Kind == StepDeployAndShift) && s.Status == StepFailed && s.Revision == "" {
 				r.res.Steps[i].Revision = cur.LatestCreated
 			}
 		}
@@ -1643,6 +1649,13 @@ func (e *Executor) Validate(ctx context.Context, req Request) error {
 			u.ForceNewRevision, changesTemplate = s.Force, true
 		case StepUpdateTemplate:
 			u.ForceNewRevision, changesTemplate = s.Force && w.Ref.Kind != KindJob, true
+		case StepDeployAndShift:
+			u.ForceNewRevision, changesTemplate = s.Force, true
+			from := p.moveFrom(Original{LatestReady: w.LatestReady})
+			if final := finalTraffic(w.Traffic, from, "\x00"); !sameTraffic(final, w.Traffic) {
+				u.Revision = PlannedRevisionName(w.Ref.Name)
+				u.Traffic = finalTraffic(w.Traffic, from, u.Revision)
+			}
 		}
 	}
 	if !changesTemplate {

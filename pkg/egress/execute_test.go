@@ -77,7 +77,14 @@ func (f *fakePlatform) add(ref WorkloadRef, vpc VPC, traffic []TrafficTarget) {
 }
 
 func (f *fakePlatform) newRev(w *fakeWorkload, vpc VPC) *fakeRev {
-	name := fmt.Sprintf("%s-%05d-abc", w.ref.Name, len(w.order)+1)
+	return f.newNamedRev(w, vpc, "")
+}
+
+// newNamedRev is newRev with the name the request gave (template.revision), if any.
+func (f *fakePlatform) newNamedRev(w *fakeWorkload, vpc VPC, name string) *fakeRev {
+	if name == "" {
+		name = fmt.Sprintf("%s-%05d-abc", w.ref.Name, len(w.order)+1)
+	}
 	r := &fakeRev{vpc: vpc, ready: true}
 	if msg := f.broken(vpc); msg != "" {
 		r.ready, r.msg = false, msg
@@ -161,7 +168,7 @@ func (f *fakePlatform) Update(ctx context.Context, cur *Snapshot, u Update) (*Sn
 		for _, t := range u.Traffic {
 			sum += t.Percent
 			if !t.Latest {
-				if _, ok := w.revs[t.Revision]; !ok {
+				if _, ok := w.revs[t.Revision]; !ok && (t.Revision != u.Revision || u.VPC == nil) {
 					return nil, &notAppliedErr{fmt.Errorf("revision %s does not exist", t.Revision)}
 				}
 			}
@@ -183,10 +190,14 @@ func (f *fakePlatform) Update(ctx context.Context, cur *Snapshot, u Update) (*Sn
 		return snap, nil
 	}
 	var failed *fakeRev
+	routed := slices.Clone(w.traffic)
 	if u.VPC != nil {
 		w.vpc = *u.VPC
 		if w.ref.Kind != KindJob {
-			r := f.newRev(w, *u.VPC)
+			if _, taken := w.revs[u.Revision]; taken {
+				return nil, &notAppliedErr{fmt.Errorf("revision named %s already exists", u.Revision)}
+			}
+			r := f.newNamedRev(w, *u.VPC, u.Revision)
 			if !r.ready {
 				failed = r
 			}
@@ -202,8 +213,8 @@ func (f *fakePlatform) Update(ctx context.Context, cur *Snapshot, u Update) (*Sn
 	}
 	if failed != nil {
 		w.failed = failed.msg
-		// Routing stays on ready revisions: record and fail.
-		f.record(w)
+		// Routing stays where it was (the traffic asked for stays asked for): record and fail.
+		f.recordTraffic(w, routed)
 		return nil, fmt.Errorf("revision %s did not become ready: %s", w.created, failed.msg)
 	}
 	w.failed = ""
@@ -215,12 +226,15 @@ func (f *fakePlatform) Update(ctx context.Context, cur *Snapshot, u Update) (*Sn
 }
 
 // record notes which revisions serve, and any that is not ready.
-func (f *fakePlatform) record(w *fakeWorkload) {
+func (f *fakePlatform) record(w *fakeWorkload) { f.recordTraffic(w, w.traffic) }
+
+// recordTraffic notes which revisions serve when ts is routed.
+func (f *fakePlatform) recordTraffic(w *fakeWorkload, ts []TrafficTarget) {
 	if w.ref.Kind == KindJob {
 		return
 	}
 	serving := map[string]int{}
-	for _, t := range f.resolve(w, w.traffic) {
+	for _, t := range f.resolve(w, ts) {
 		if t.Percent > 0 {
 			serving[t.Revision] += t.Percent
 			if r := w.revs[t.Revision]; r == nil || !r.ready {
@@ -483,7 +497,7 @@ func TestExecuteInterruptedRollsBack(t *testing.T) {
 		}
 		return nil
 	}
-	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{})
+	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{Canary: []int{50, 100}})
 	res := newExec(f, obs).Execute(ctx, Request{Plan: p, Workload: s})
 	if res.Outcome != OutcomeRolledBack || !errors.Is(res.Err, context.Canceled) {
 		t.Fatalf("outcome %s: %v", res.Outcome, res.Err)
@@ -506,7 +520,7 @@ func TestExecuteRollbackFails(t *testing.T) {
 		}
 		return nil
 	}
-	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{})
+	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{Canary: []int{50, 100}})
 	res := newExec(f, nil).Execute(context.Background(), Request{Plan: p, Workload: s})
 	if res.Outcome != OutcomeFailed || res.RollbackError == "" {
 		t.Fatalf("outcome %s, rollback error %q", res.Outcome, res.RollbackError)
@@ -534,7 +548,7 @@ func TestExecuteRefusedChangesNothing(t *testing.T) {
 	if res.Outcome != OutcomeFailed || !errors.Is(res.Err, ErrNotApplied) || !errors.Is(res.Err, ErrConflict) || !strings.Contains(res.Error, "changed: traffic") {
 		t.Fatalf("outcome %s: %v", res.Outcome, res.Err)
 	}
-	if got := statuses(res); got != "deploy-revision:failed verify:skipped shift-traffic:skipped" {
+	if got := statuses(res); got != "deploy-and-shift:failed" {
 		t.Errorf("steps %s", got)
 	}
 	if f.updates != 1 || len(res.Notes) == 0 || !strings.Contains(render(res.Notes[0]), "nothing was changed") {
@@ -572,7 +586,7 @@ func TestExecuteObserverErrorStops(t *testing.T) {
 		}
 		return nil
 	}
-	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{})
+	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{Canary: []int{50, 100}})
 	res := newExec(f, obs).Execute(context.Background(), Request{Plan: p, Workload: s})
 	if res.Outcome != OutcomeRolledBack || res.Error != "journal write failed" {
 		t.Fatalf("outcome %s: %v", res.Outcome, res.Error)
@@ -672,7 +686,7 @@ func TestExecuteNoOpAndBlocked(t *testing.T) {
 	if res.Outcome != OutcomeBlocked || f.updates != 0 || !strings.Contains(res.Error, "free-ips") {
 		t.Fatalf("blocked: outcome %s (%s), %d updates", res.Outcome, res.Error, f.updates)
 	}
-	if statuses(res) != "deploy-revision:skipped verify:skipped shift-traffic:skipped" {
+	if statuses(res) != "deploy-and-shift:skipped" {
 		t.Errorf("steps %s", statuses(res))
 	}
 }

@@ -159,7 +159,7 @@ func DecodeJournal(s string) (*Journal, error) {
 	if j.Step < 0 || j.Step >= len(j.Steps) {
 		return nil, bad("step %d of %d", j.Step, len(j.Steps))
 	}
-	known := []StepKind{StepCreateSubnet, StepDeployRevision, StepVerify, StepShiftTraffic, StepUpdateTemplate, StepRunExecution, StepDeleteConnector}
+	known := []StepKind{StepCreateSubnet, StepDeployRevision, StepVerify, StepShiftTraffic, StepUpdateTemplate, StepRunExecution, StepDeleteConnector, StepDeployAndShift}
 	for i, st := range j.Steps {
 		if !slices.Contains(known, st.Kind) {
 			return nil, bad("step %d: unknown kind %q", i+1, st.Kind)
@@ -232,7 +232,7 @@ func (j *Journal) Plan() Plan {
 	for _, s := range j.Steps {
 		p.Steps = append(p.Steps, Step{Kind: s.Kind, Resource: s.Resource, Percent: s.Percent, Tag: s.Tag, WaitSeconds: s.WaitSeconds, Force: s.Force,
 			Description: describeJournalStep(s, j.Workload, share, describeMoving(nil, moving))})
-		if s.Kind == StepShiftTraffic {
+		if s.Kind == StepShiftTraffic || s.Kind == StepDeployAndShift {
 			p.Canary = append(p.Canary, s.Percent)
 		}
 	}
@@ -247,6 +247,8 @@ func describeJournalStep(s JournalStep, ref WorkloadRef, share int, moving strin
 		return "deploy a revision with the new VPC access and no traffic"
 	case StepVerify:
 		return "wait until the new revision is ready"
+	case StepDeployAndShift:
+		return "deploy a revision with the new VPC access and move the traffic to it once it is ready, in the same update"
 	case StepShiftTraffic:
 		return shiftDescription(s.Percent, share, moving, "the new revision", false)
 	case StepUpdateTemplate:

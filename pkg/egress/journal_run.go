@@ -184,7 +184,7 @@ func (e *Executor) Resume(ctx context.Context, req ResumeRequest) *Result {
 		if i < j.Step && (st.Status == StepDone || st.Status == StepSkipped) {
 			r.res.Steps[i].Status = st.Status
 			switch st.Kind {
-			case StepDeployRevision, StepUpdateTemplate, StepVerify, StepShiftTraffic:
+			case StepDeployRevision, StepUpdateTemplate, StepVerify, StepShiftTraffic, StepDeployAndShift:
 				r.res.Steps[i].Revision = j.NewRevision
 			}
 		}

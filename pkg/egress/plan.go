@@ -128,6 +128,10 @@ type Plan struct {
 	Blocked bool `json:"blocked"`
 	// Notes say what the plan leaves alone and why.
 	Notes []Message `json:"notes,omitempty"`
+
+	// namesNewRevision is set when the traffic names a revision whose share moves, so that a
+	// switch in one update must name the new revision in the request (onestep.go).
+	namesNewRevision bool
 }
 
 // DefaultRevisionTag returns the tag for the new revision of service when
@@ -302,6 +306,10 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 			canary = []int{100}
 		}
 		p.Canary = slices.Clone(canary)
+		if step, ok := p.oneStep(w, deploy, force, moving); ok {
+			p.Steps = append(p.Steps, step)
+			break
+		}
 		if deploy {
 			tag := opts.Tag
 			if tag == "" {

@@ -81,14 +81,30 @@ func TestBuildPlanService(t *testing.T) {
 func TestBuildPlanServiceDefaults(t *testing.T) {
 	w := Workload{Ref: svcRef}
 	p := BuildPlan(PlanOptions{}, w, VPC{Connector: "c1", Egress: EgressAllTraffic}, nil)
-	if got := stepKinds(p); !slices.Equal(got, []StepKind{StepDeployRevision, StepVerify, StepShiftTraffic}) {
-		t.Errorf("steps = %v", got)
+	// All traffic at once and no gate: one update, the traffic following the new revision.
+	if got := stepKinds(p); !slices.Equal(got, []StepKind{StepDeployAndShift}) {
+		t.Fatalf("steps = %v", got)
 	}
-	if !slices.Equal(p.Canary, []int{100}) || p.Steps[2].Percent != 100 || p.Steps[0].Tag != "runnet-connector" {
+	if !slices.Equal(p.Canary, []int{100}) || p.Steps[0].Percent != 100 || p.Steps[0].Tag != "" {
 		t.Errorf("plan = %+v", p)
+	}
+	if !strings.Contains(p.Steps[0].Description, "in the same update, once it is Ready (a revision that fails gets none)") {
+		t.Errorf("description %q", p.Steps[0].Description)
+	}
+	if needs, why := p.NeedsRevisionBeforeTraffic(); needs || why != "" {
+		t.Errorf("NeedsRevisionBeforeTraffic = %v, %q", needs, why)
 	}
 	if p.Checks == nil || len(p.Notes) != 0 {
 		t.Errorf("checks %v notes %q", p.Checks, renderAll(p.Notes))
+	}
+	// Canary steps need the revision Ready before the first: two operations, and the plan
+	// says why.
+	p = BuildPlan(PlanOptions{Canary: []int{10, 100}}, w, VPC{Connector: "c1", Egress: EgressAllTraffic}, nil)
+	if got := stepKinds(p); !slices.Equal(got, []StepKind{StepDeployRevision, StepVerify, StepShiftTraffic, StepShiftTraffic}) || p.Steps[0].Tag != "runnet-connector" {
+		t.Errorf("canary steps = %v, tag %q", got, p.Steps[0].Tag)
+	}
+	if !hasNote(p, "the new revision is deployed with no traffic first, and the traffic moves once it is Ready: the traffic moves in steps (10,100), the first once the new revision is Ready") {
+		t.Errorf("notes %q", renderAll(p.Notes))
 	}
 	// An invalid canary from a programmatic caller falls back to one step.
 	p = BuildPlan(PlanOptions{Canary: []int{50, 10}}, w, VPC{Connector: "c1"}, nil)
@@ -96,7 +112,7 @@ func TestBuildPlanServiceDefaults(t *testing.T) {
 		t.Errorf("canary %v notes %q", p.Canary, renderAll(p.Notes))
 	}
 	// A custom tag wins.
-	p = BuildPlan(PlanOptions{Tag: "migrate"}, w, VPC{Connector: "c1"}, nil)
+	p = BuildPlan(PlanOptions{Tag: "migrate", Canary: []int{50, 100}}, w, VPC{Connector: "c1"}, nil)
 	if p.Steps[0].Tag != "migrate" {
 		t.Errorf("tag %q", p.Steps[0].Tag)
 	}
@@ -112,7 +128,7 @@ func TestBuildPlanCreateSubnetAndCleanup(t *testing.T) {
 		ConnectorUsers: []WorkloadRef{svcRef},
 	}
 	p := BuildPlan(opts, w, target, nil)
-	want := []StepKind{StepCreateSubnet, StepDeployRevision, StepVerify, StepShiftTraffic, StepDeleteConnector}
+	want := []StepKind{StepCreateSubnet, StepDeployAndShift, StepDeleteConnector}
 	if got := stepKinds(p); !slices.Equal(got, want) {
 		t.Fatalf("steps = %v, want %v", got, want)
 	}
@@ -121,7 +137,7 @@ func TestBuildPlanCreateSubnetAndCleanup(t *testing.T) {
 		cs.Description != "create subnetwork run-direct-vpc-egress with range 10.8.0.0/24 in network run-vpc" {
 		t.Errorf("create step %+v", cs)
 	}
-	dc := p.Steps[4]
+	dc := p.Steps[2]
 	if dc.Resource != "projects/my-project/locations/asia-northeast1/connectors/run-connector" ||
 		dc.Description != "delete connector run-connector, which no other workload uses" {
 		t.Errorf("delete step %+v", dc)
@@ -136,7 +152,7 @@ func TestBuildPlanCreateSubnetAndCleanup(t *testing.T) {
 	// No subnet is created for a connector target, and connector to the
 	// same connector with another egress deletes nothing.
 	p = BuildPlan(PlanOptions{CreateSubnet: opts.CreateSubnet, Cleanup: true}, w, VPC{Connector: "run-connector", Egress: EgressAllTraffic}, nil)
-	if got := stepKinds(p); !slices.Equal(got, []StepKind{StepDeployRevision, StepVerify, StepShiftTraffic}) {
+	if got := stepKinds(p); !slices.Equal(got, []StepKind{StepDeployAndShift}) {
 		t.Errorf("steps = %v", got)
 	}
 }
@@ -218,7 +234,7 @@ func TestBuildPlanTransitions(t *testing.T) {
 				}
 				first := StepUpdateTemplate
 				if kind == KindService {
-					first = StepDeployRevision
+					first = StepDeployAndShift
 				}
 				if len(p.Steps) == 0 || p.Steps[0].Kind != first {
 					t.Errorf("%s: steps %v", name, stepKinds(p))
@@ -277,7 +293,7 @@ func TestBuildPlanBlockedAndForced(t *testing.T) {
 		t.Fatal(err)
 	}
 	p = BuildPlan(PlanOptions{}, w, VPC{Subnet: "s1"}, forced)
-	if p.Blocked || len(p.Steps) != 3 || p.FromMode != ModeConnector || p.ToMode != ModeDirect {
+	if p.Blocked || len(p.Steps) != 1 || p.FromMode != ModeConnector || p.ToMode != ModeDirect {
 		t.Errorf("Blocked %v, %d steps, %s to %s", p.Blocked, len(p.Steps), p.FromMode, p.ToMode)
 	}
 }
@@ -381,7 +397,8 @@ func TestPlanJSON(t *testing.T) {
 		`{"kind":"shift-traffic","description":"send 50% of traffic to the new revision, then watch its health for 1.5s","resource":"projects/my-project/locations/asia-northeast1/services/run-service","percent":50,"waitSeconds":1.5},` +
 		`{"kind":"shift-traffic","description":"send 100% of traffic to the new revision (the old revisions stay deployed for rollback)","resource":"projects/my-project/locations/asia-northeast1/services/run-service","percent":100}],` +
 		`"canary":[50,100],"noOp":false,"blocked":false,` +
-		`"notes":[{"kind":"connector-kept","text":"connector projects/my-project/locations/asia-northeast1/connectors/c1 is kept (pass --cleanup to delete it once no workload uses it)"}]}`
+		`"notes":[{"text":"the new revision is deployed with no traffic first, and the traffic moves once it is Ready: the traffic moves in steps (50,100), the first once the new revision is Ready"},` +
+		`{"kind":"connector-kept","text":"connector projects/my-project/locations/asia-northeast1/connectors/c1 is kept (pass --cleanup to delete it once no workload uses it)"}]}`
 	if string(b) != want {
 		t.Errorf("JSON:\n got %s\nwant %s", b, want)
 	}
