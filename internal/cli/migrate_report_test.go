@@ -274,7 +274,8 @@ func TestWritePlanText(t *testing.T) {
 		"hint: use a /23 or larger subnetwork (31 blocks; see runnet subnet plan --max-instances 100)",
 		"\nSteps:\n  1.  deploy-revision  deploy a revision of run-service",
 		"  4.  shift-traffic    send 100% of traffic",
-		"\nNotes:\n  - connector",
+		"\nNotes:\n  - the new revision is deployed with no traffic first, and the traffic moves once it is Ready: the traffic moves in steps (10,100)",
+		"\n  - connector",
 		"\nready: 4 steps to switch run-service from connector to direct\n",
 	} {
 		if !strings.Contains(out, want) {
