@@ -69,7 +69,9 @@ type Clients struct {
 	workerPools *run.WorkerPoolsClient
 	vpc         *vpcaccess.Client
 	compute     *compute.Service
-	closers     []io.Closer
+	// org holds the clients that see beyond one project (orgclients.go).
+	org     orgClients
+	closers []io.Closer
 	// credErr is the credentials error of the first client that could not be built: every
 	// later client fails with it too, without looking again (see credentials.go).
 	credErr error
