@@ -164,3 +164,25 @@ func TestInventoryScopeBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestConnectorUsersAcrossServiceProjects(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	r := er.run(t, false, "", "connector", "users", emulator.SharedVPCConnectorName(), "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var users []WorkloadUser
+	if err := json.Unmarshal([]byte(r.stdout), &users); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range users {
+		got = append(got, u.Project+"/"+u.Workload)
+	}
+	slices.Sort(got)
+	want := slices.Clone(sharedVPCWorkloadIDs)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("users = %v, want %v", got, want)
+	}
+}

@@ -321,11 +321,11 @@ func (c *Clients) ConnectorUsersAcross(ctx context.Context, connector egress.Con
 	}
 	u := &ConnectorUsage{Connector: connector.FullName(), Host: connector.Project}
 	if len(scope.Projects) == 0 && scope.Parent == "" {
-		services, err := c.SharedVPCServiceProjects(ctx, connector.Project)
+		others, err := c.OtherConnectorProjects(ctx, &Connector{Project: connector.Project})
 		if err != nil {
 			return nil, fmt.Errorf("find the projects that may use %s: %w", connector.FullName(), err)
 		}
-		scope.Projects = append([]string{connector.Project}, services...)
+		scope.Projects = append([]string{connector.Project}, others...)
 	}
 	u.Read = c.ReadScope(ctx, scope, []string{connector.Region})
 	u.Projects = u.Read.Projects
@@ -341,4 +341,24 @@ func (c *Clients) ConnectorUsersAcross(ctx context.Context, connector egress.Con
 func UsesConnector(w *Workload, connector egress.ConnectorRef) bool {
 	v, err := w.VPC.Canonical(w.Ref.Project, w.Ref.Region)
 	return err == nil && v.Connector == connector.FullName()
+}
+
+// OtherConnectorProjects returns, sorted, the projects other than the connector's own whose
+// workloads may use it: those the API reports as connected to it (connected_projects), and,
+// when its project is a Shared VPC host, every service project attached to it
+// (getXpnResources), whether or not one of their workloads uses it yet.
+func (c *Clients) OtherConnectorProjects(ctx context.Context, conn *Connector) ([]string, error) {
+	set := map[string]bool{}
+	for _, p := range conn.ConnectedProjects {
+		set[p] = true
+	}
+	services, err := c.SharedVPCServiceProjects(ctx, conn.Project)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range services {
+		set[p] = true
+	}
+	delete(set, conn.Project)
+	return sortedKeys(set), nil
 }

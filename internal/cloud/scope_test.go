@@ -153,3 +153,32 @@ func TestScopeValidate(t *testing.T) {
 		}
 	}
 }
+
+func TestOtherConnectorProjectsIncludesAttachedServiceProjects(t *testing.T) {
+	e, c := newEmulator(t, emulator.SeedSharedVPC)
+	ctx := testCtx(t)
+	// team-d is attached but runs nothing yet: connected_projects does not name it.
+	if err := e.DeclareProject("team-d", "team-d", "folders/"+emulator.SharedVPCFolderApps, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AttachServiceProject(emulator.SharedVPCHost, "team-d"); err != nil {
+		t.Fatal(err)
+	}
+	ref, _ := egress.ParseConnectorRef(emulator.SharedVPCConnectorName(), "", "")
+	conn, err := c.GetConnector(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(conn.ConnectedProjects, "team-d") {
+		t.Fatalf("connected projects = %v", conn.ConnectedProjects)
+	}
+	got, err := c.OtherConnectorProjects(ctx, conn)
+	if want := []string{"team-a", "team-b", "team-c", "team-d"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("other projects = %v, %v; want %v", got, err, want)
+	}
+	// A project that is no host: only what the connector says.
+	got, err = c.OtherConnectorProjects(ctx, &Connector{Project: "team-a", ConnectedProjects: []string{"team-a"}})
+	if err != nil || len(got) != 0 {
+		t.Errorf("plain project: %v, %v", got, err)
+	}
+}
