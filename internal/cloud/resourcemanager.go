@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	crm "google.golang.org/api/cloudresourcemanager/v3"
 )
@@ -69,8 +71,10 @@ func (e *HierarchyError) Unwrap() error { return e.Err }
 // ProjectsUnder returns the projects under parent (folders/F or organizations/O), at any
 // depth, sorted by id: the projects each folder holds directly (projects.search
 // "parent:PARENT", which returns those the caller may get), then each subfolder's
-// (folders.list, which needs resourcemanager.folders.list on the parent). A folder whose
-// subfolders cannot be listed is reported as a *HierarchyError, and the walk goes on.
+// (folders.list, which needs resourcemanager.folders.list on the parent). The walk goes level
+// by level, every folder of a level at once (its two reads at once too), so it costs one
+// round trip per level of the hierarchy. A folder whose subfolders or projects cannot be
+// listed is reported as a *HierarchyError, and the walk goes on.
 func (c *Clients) ProjectsUnder(ctx context.Context, parent string) ([]*ProjectInfo, []error) {
 	if err := ValidateHierarchyParent(parent); err != nil {
 		return nil, []error{err}
@@ -79,47 +83,78 @@ func (c *Clients) ProjectsUnder(ctx context.Context, parent string) ([]*ProjectI
 	if err != nil {
 		return nil, []error{err}
 	}
+	type node struct {
+		projects []*ProjectInfo
+		folders  []string
+		errs     []error
+	}
+	read := func(p string) *node {
+		n := &node{}
+		var wg sync.WaitGroup
+		var perr, ferr error
+		wg.Go(func() {
+			perr = DefaultRetry.Do(ctx, func(ctx context.Context) error {
+				n.projects = n.projects[:0] // a retry reads the list again from its start
+				return svc.Projects.Search().Query("parent:"+p).PageSize(1000).Pages(ctx, func(r *crm.SearchProjectsResponse) error {
+					for _, pr := range r.Projects {
+						n.projects = append(n.projects, projectInfo(pr))
+					}
+					return nil
+				})
+			})
+		})
+		wg.Go(func() {
+			ferr = DefaultRetry.Do(ctx, func(ctx context.Context) error {
+				n.folders = n.folders[:0]
+				return svc.Folders.List().Parent(p).PageSize(1000).Pages(ctx, func(r *crm.ListFoldersResponse) error {
+					for _, f := range r.Folders {
+						n.folders = append(n.folders, f.Name)
+					}
+					return nil
+				})
+			})
+		})
+		wg.Wait()
+		if perr != nil {
+			n.errs = append(n.errs, &HierarchyError{Parent: p, Err: computeErr("search the projects of "+p, perr)})
+		}
+		if ferr != nil {
+			n.errs = append(n.errs, &HierarchyError{Parent: p, Err: computeErr("list the folders of "+p, ferr)})
+		}
+		return n
+	}
 	var out []*ProjectInfo
 	var errs []error
-	seen := map[string]bool{}
-	queue := []string{parent}
-	for len(queue) > 0 {
-		p := queue[0]
-		queue = queue[1:]
-		if seen[p] {
-			continue
-		}
-		seen[p] = true
-		var projects []*ProjectInfo
-		err := DefaultRetry.Do(ctx, func(ctx context.Context) error {
-			projects = projects[:0] // a retry reads the list again from its start
-			return svc.Projects.Search().Query("parent:"+p).PageSize(1000).Pages(ctx, func(r *crm.SearchProjectsResponse) error {
-				for _, pr := range r.Projects {
-					projects = append(projects, projectInfo(pr))
-				}
-				return nil
+	seen := map[string]bool{parent: true}
+	level := []string{parent}
+	for len(level) > 0 {
+		nodes := make([]*node, len(level))
+		sem := make(chan struct{}, hierarchyConcurrency)
+		var wg sync.WaitGroup
+		for i, p := range level {
+			wg.Go(func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				nodes[i] = read(p)
 			})
-		})
-		out = append(out, projects...)
-		if err != nil {
-			errs = append(errs, &HierarchyError{Parent: p, Err: computeErr("search the projects of "+p, err)})
-			continue
 		}
-		var folders []string
-		err = DefaultRetry.Do(ctx, func(ctx context.Context) error {
-			folders = folders[:0]
-			return svc.Folders.List().Parent(p).PageSize(1000).Pages(ctx, func(r *crm.ListFoldersResponse) error {
-				for _, f := range r.Folders {
-					folders = append(folders, f.Name)
+		wg.Wait()
+		var next []string
+		for _, n := range nodes {
+			out = append(out, n.projects...)
+			errs = append(errs, n.errs...)
+			for _, f := range n.folders {
+				if !seen[f] {
+					seen[f] = true
+					next = append(next, f)
 				}
-				return nil
-			})
-		})
-		queue = append(queue, folders...)
-		if err != nil {
-			errs = append(errs, &HierarchyError{Parent: p, Err: computeErr("list the folders of "+p, err)})
+			}
 		}
+		level = next
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, errs
+	return slices.CompactFunc(out, func(a, b *ProjectInfo) bool { return a.ID == b.ID }), errs
 }
+
+// hierarchyConcurrency bounds the folders read at once.
+const hierarchyConcurrency = 16

@@ -108,7 +108,18 @@ func (c *Clients) ReadScope(ctx context.Context, s Scope, regions []string) *Sco
 	}
 	projects := slices.Clone(s.Projects)
 	if s.Parent != "" {
+		// Resource Manager names the projects (the empty ones too) while Cloud Asset
+		// Inventory searches: the walk costs a round trip per level of folders, the search
+		// one per page, and neither waits for the other.
+		var listed []*ProjectInfo
+		var listErrs []error
+		walked := make(chan struct{})
+		go func() {
+			defer close(walked)
+			listed, listErrs = c.ProjectsUnder(ctx, s.Parent)
+		}()
 		a, err := c.SearchScope(ctx, s.Parent, regions)
+		<-walked
 		if err == nil {
 			out.merge(a)
 			out.Sources = append(out.Sources, ScopeSource{Scope: s.Parent, Via: ViaCloudAsset})
@@ -124,8 +135,7 @@ func (c *Clients) ReadScope(ctx context.Context, s Scope, regions []string) *Sco
 			for _, sn := range a.Subnets {
 				found[sn.Project] = true
 			}
-			listed, _ := c.ProjectsUnder(ctx, s.Parent)
-			for _, p := range listed {
+			for _, p := range listed { // the walk's errors do not matter: the search saw all
 				found[p.ID] = true
 			}
 			out.Projects = sortedKeys(found)
@@ -136,8 +146,7 @@ func (c *Clients) ReadScope(ctx context.Context, s Scope, regions []string) *Sco
 			out.Errors = append(out.Errors, &ScopeError{Scope: s.Parent, Read: "Cloud Asset Inventory", Err: err})
 			return out
 		}
-		listed, errs := c.ProjectsUnder(ctx, s.Parent)
-		for _, e := range errs {
+		for _, e := range listErrs {
 			out.Errors = append(out.Errors, &ScopeError{Scope: s.Parent, Read: "projects", Err: e})
 		}
 		for _, p := range listed {
