@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/runnet-dev/runnet/internal/cloud"
+	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
 
@@ -186,3 +187,35 @@ func TestConnectorUsersAcrossServiceProjects(t *testing.T) {
 		t.Errorf("users = %v, want %v", got, want)
 	}
 }
+
+// The service agent check's fix is what Cloud Run needs: in the emulator, a service project's
+// revision on the host's subnet does not start until the grant the check prints is made.
+func TestServiceAgentFixLetsTheRevisionStart(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	subnet := "projects/net-host/regions/asia-northeast1/subnetworks/run-direct"
+	attach := func() result {
+		return er.run(t, false, "", "--project", "team-a", "--region", emulator.SharedVPCRegion, "attach", "api",
+			"--network", "projects/net-host/global/networks/shared-vpc", "--subnet", subnet, "--format", "json")
+	}
+	r := attach()
+	if r.code == 0 || !strings.Contains(r.stderr, "does not exist, or Cloud Run does not have permission to use it") {
+		t.Fatalf("attach before the grant: exit %d, stderr %q; want Cloud Run's refusal", r.code, r.stderr)
+	}
+	c := cloud.New(t.Context(), cloud.Config{EmulatorHost: er.addr})
+	defer c.Close()
+	check, err := c.CheckServiceAgent(t.Context(), "team-a", egressVPC(subnet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if check.OK() || len(check.Fixes) != 1 || check.Fixes[0].Role != cloud.RoleNetworkUser {
+		t.Fatalf("check = %+v", check)
+	}
+	if err := c.GrantServiceAgent(t.Context(), check); err != nil {
+		t.Fatal(err)
+	}
+	if r := attach(); r.code != 0 {
+		t.Fatalf("attach after the grant: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+func egressVPC(subnet string) egress.VPC { return egress.VPC{Subnet: subnet} }
