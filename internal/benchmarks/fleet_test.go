@@ -11,8 +11,8 @@ import (
 	"cloud.google.com/go/run/apiv2/runpb"
 	vpcaccess "cloud.google.com/go/vpcaccess/apiv1"
 	"cloud.google.com/go/vpcaccess/apiv1/vpcaccesspb"
-	compute "google.golang.org/api/compute/v1"
 
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
 
@@ -50,10 +50,10 @@ func buildFleet(b *testing.B, e *emulator.Emulator, t timing) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := waitFast(ctx, vc.LROClient, op.Name()); err != nil {
+		if err := harness.WaitOperation(ctx, vc.LROClient, op.Name()); err != nil {
 			b.Fatal(err)
 		}
-		if err := insertSubnet(ctx, e, fleetSubnet, emulator.DemoNetwork, "10.64.0.0/18", r); err != nil {
+		if err := harness.InsertSubnet(ctx, e, emulator.DemoProject, fleetSubnet, emulator.DemoNetwork, "10.64.0.0/18", r); err != nil {
 			b.Fatal(err)
 		}
 		sc, err := run.NewServicesClient(ctx, e.ClientOptions()...)
@@ -66,38 +66,11 @@ func buildFleet(b *testing.B, e *emulator.Emulator, t timing) {
 			names[i] = fmt.Sprintf("projects/%s/locations/%s/services/%s", p, r, fleetService(i))
 		}
 		vpc := &runpb.VpcAccess{Connector: fmt.Sprintf("projects/%s/locations/%s/connectors/%s", p, r, fleetConnector), Egress: runpb.VpcAccess_PRIVATE_RANGES_ONLY}
-		if err := createServices(ctx, sc, names, vpc); err != nil {
+		if err := harness.CreateServices(ctx, sc, names, vpc); err != nil {
 			b.Fatal(err)
 		}
 	})
 	e.ResetCalls()
-}
-
-// insertSubnet creates a subnetwork of network in the demo project and waits for it.
-func insertSubnet(ctx context.Context, e *emulator.Emulator, name, network, cidr, region string) error {
-	return insertSubnetIn(ctx, e, emulator.DemoProject, name, network, cidr, region)
-}
-
-func insertSubnetIn(ctx context.Context, e *emulator.Emulator, project, name, network, cidr, region string) error {
-	cs, err := compute.NewService(ctx, e.ComputeClientOptions()...)
-	if err != nil {
-		return err
-	}
-	op, err := cs.Subnetworks.Insert(project, region, &compute.Subnetwork{
-		Name: name, Network: "projects/" + project + "/global/networks/" + network, IpCidrRange: cidr,
-	}).Context(ctx).Do()
-	if err != nil {
-		return fmt.Errorf("insert subnet %s: %w", name, err)
-	}
-	for op.Status != "DONE" {
-		if op, err = cs.RegionOperations.Wait(project, region, op.Name).Context(ctx).Do(); err != nil {
-			return err
-		}
-	}
-	if op.Error != nil && len(op.Error.Errors) > 0 {
-		return fmt.Errorf("insert subnet %s: %s", name, op.Error.Errors[0].Message)
-	}
-	return nil
 }
 
 // BenchmarkFleet migrates fleetSize services at --concurrency fleetConcurrency and compares

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/runnet-dev/runnet/internal/cli"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
@@ -63,15 +64,7 @@ var fast = emulator.Timing{LRODuration: time.Millisecond, RevisionReady: time.Mi
 // newEmulator starts an emulator on loopback with seed and t; it is closed when tb ends.
 func newEmulator(tb testing.TB, seed string, t timing) *emulator.Emulator {
 	tb.Helper()
-	e, err := emulator.New(emulator.Options{Seed: seed, Latency: t.Latency, LRODuration: t.LRO, RevisionReady: t.Ready})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := e.Start("127.0.0.1:0"); err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { _ = e.Close() })
-	return e
+	return harness.StartEmulator(tb, emulator.Options{Seed: seed, Latency: t.Latency, LRODuration: t.LRO, RevisionReady: t.Ready})
 }
 
 // setTiming sets the emulator's delays (the IP release delay stays the default).
@@ -208,18 +201,18 @@ type cliResult struct {
 // printed report) against the emulator at addr, with --verbose so that every API call is in
 // the request log.
 func runCLI(ctx context.Context, addr string, args ...string) cliResult {
-	streams, _, out, _ := iostreams.Test()
 	log := &requestLog{}
-	streams.ErrOut = log
 	env := map[string]string{
 		cli.EnvEmulatorHost:     addr,
 		"CLOUDSDK_CORE_PROJECT": emulator.DemoProject,
 		"CLOUDSDK_RUN_REGION":   emulator.DemoRegion,
 	}
-	f := cli.NewFactory(streams, func(k string) string { return env[k] })
+	main := func(ctx context.Context, streams *iostreams.IOStreams, getenv func(string) string, args []string) int {
+		return cli.ExecuteFactory(ctx, cli.NewFactory(streams, getenv), args)
+	}
 	start := time.Now()
-	code := cli.ExecuteFactory(ctx, f, append(args, "--verbose"))
-	return cliResult{Code: code, Stdout: out.Bytes(), Log: log, Wall: time.Since(start)}
+	r := harness.RunMain(ctx, main, func(k string) string { return env[k] }, harness.RunOptions{Stderr: log, Timeout: time.Hour}, append(args, "--verbose")...)
+	return cliResult{Code: r.Code, Stdout: []byte(r.Stdout), Log: log, Wall: time.Since(start)}
 }
 
 // ---------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import (
 	compute "google.golang.org/api/compute/v1"
 
 	"github.com/runnet-dev/runnet/internal/cli"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
 
@@ -79,7 +80,7 @@ func buildInventory(b *testing.B, e *emulator.Emulator, t timing) {
 		defer pools.Close()
 
 		for i, r := range invRegions {
-			if err := insertSubnetIn(ctx, e, invProject, invSubnet, invNetwork, fmt.Sprintf("10.%d.0.0/16", 10+i), r); err != nil {
+			if err := harness.InsertSubnet(ctx, e, invProject, invSubnet, invNetwork, fmt.Sprintf("10.%d.0.0/16", 10+i), r); err != nil {
 				b.Fatal(err)
 			}
 			op, err := vc.CreateConnector(ctx, &vpcaccesspb.CreateConnectorRequest{
@@ -89,7 +90,7 @@ func buildInventory(b *testing.B, e *emulator.Emulator, t timing) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := waitFast(ctx, vc.LROClient, op.Name()); err != nil {
+			if err := harness.WaitOperation(ctx, vc.LROClient, op.Name()); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -109,7 +110,7 @@ func buildInventory(b *testing.B, e *emulator.Emulator, t timing) {
 					defer func() { <-sem }()
 					name, err := fn()
 					if err == nil {
-						err = waitFast(ctx, conn.LROClient, name)
+						err = harness.WaitOperation(ctx, conn.LROClient, name)
 					}
 					if err != nil {
 						errs <- err
@@ -119,7 +120,7 @@ func buildInventory(b *testing.B, e *emulator.Emulator, t timing) {
 			for i := range invServices {
 				create(func() (string, error) {
 					op, err := conn.CreateService(ctx, &runpb.CreateServiceRequest{Parent: parent, ServiceId: fmt.Sprintf("svc-%03d", i),
-						Service: demoLikeService(pick(i, invServices, connVPC, directVPC, nil))})
+						Service: harness.DemoLikeService(pick(i, invServices, connVPC, directVPC, nil))})
 					return opName(op, err)
 				})
 			}

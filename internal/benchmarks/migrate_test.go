@@ -11,7 +11,7 @@ import (
 )
 
 // The single migration measured: the demo service, from its connector to Direct VPC egress in
-// the demo's subnet, all traffic at once (no canary), through the real `runnet migrate` code
+// the demo's subnet, all traffic at once (no canary: one UpdateService), through the real `runnet migrate` code
 // (flag parsing, reads, preflight, plan, executor, cloud adapters, report).
 var migrateArgs = []string{"migrate", emulator.DemoService, "--to", "direct", "--subnet", emulator.DemoDirectSubnet, "--yes", "--format", "json"}
 
@@ -49,32 +49,28 @@ func (p criticalPath) String() string {
 	return strings.Join(parts, " + ")
 }
 
-// migrationCriticalPath is what a zero-downtime connector -> direct migration of a service
-// cannot avoid doing one after the other, priced with the emulator's settings (RTT = its
-// per-call latency):
+// migrationCriticalPath is what a zero-downtime connector -> direct migration of a service,
+// all traffic at once, cannot avoid doing one after the other, priced with the emulator's
+// settings (RTT = its per-call latency):
 //
 //  1. read the service (its template, etag and traffic): 1 RTT;
 //  2. preflight, every read at once, of which the deepest chain is two long: the current
 //     connector (GetConnector, with the target subnetwork, network, firewall rules, workload
 //     lists and permissions alongside) and then the subnetwork the connector was made in (its
 //     range, for the firewall check; its name is only known from the connector): 2 RTT;
-//  3. deploy the new revision at 0% with a tag (UpdateService, with the etag read in 1):
-//     1 RTT, then the revision becomes Ready: RevisionReady (the WaitOperation long poll is
-//     sent at once and returns the moment the operation is done, so its own RTT overlaps the
-//     rollout);
-//  4. move the traffic (UpdateService): 1 RTT, then the emulator routes it: RevisionReady
-//     (every UpdateService operation ends RevisionReady after it was accepted).
+//  3. one UpdateService with the new template, the traffic following it (with the etag read
+//     in 1): 1 RTT, then the revision becomes Ready and Cloud Run routes the traffic to it:
+//     RevisionReady (the WaitOperation long poll is sent at once and returns the moment the
+//     operation is done, so its own RTT overlaps the rollout).
 //
-// Total: 5 x RTT + 2 x RevisionReady.
+// Total: 4 x RTT + RevisionReady.
 func migrationCriticalPath(t timing) criticalPath {
 	return criticalPath{
 		{"GetService", t.Latency},
 		{"GetConnector (preflight reads in parallel)", t.Latency},
 		{"get the connector's subnetwork", t.Latency},
-		{"UpdateService: deploy at 0%", t.Latency},
-		{"revision Ready", t.Ready},
-		{"UpdateService: traffic to 100%", t.Latency},
-		{"traffic routed", t.Ready},
+		{"UpdateService: new template, traffic follows", t.Latency},
+		{"revision Ready, traffic routed", t.Ready},
 	}
 }
 
@@ -94,10 +90,8 @@ var minimumCalls = []struct {
 	{"WorkerPools/ListWorkerPools", "same"},
 	{"Services/TestIamPermissions", "run.services.get/update on the service"},
 	{"compute.subnetworks.testIamPermissions", "compute.subnetworks.use on the subnet"},
-	{"Services/UpdateService", "deploy the new revision at 0%"},
-	{"Operations/WaitOperation", "until it is Ready"},
-	{"Services/UpdateService", "move the traffic"},
-	{"Operations/WaitOperation", "until it is routed"},
+	{"Services/UpdateService", "the new template, the traffic following it (the journal's removal rides along)"},
+	{"Operations/WaitOperation", "until the revision is Ready and serves"},
 }
 
 // BenchmarkMigrate migrates the demo service from its connector to Direct VPC egress and

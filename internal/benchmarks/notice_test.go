@@ -15,11 +15,11 @@ import (
 	"cloud.google.com/go/vpcaccess/apiv1/vpcaccesspb"
 	gax "github.com/googleapis/gax-go/v2"
 	compute "google.golang.org/api/compute/v1"
-	"google.golang.org/grpc/status"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 
 	"github.com/runnet-dev/runnet/internal/cloud"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
@@ -260,7 +260,7 @@ var runUpdateNotice = noticeKind{
 		for i := range n {
 			names[i] = noticeService(i)
 		}
-		if err := createServices(ctx, cl, names, nil); err != nil {
+		if err := harness.CreateServices(ctx, cl, names, nil); err != nil {
 			b.Fatal(err)
 		}
 	},
@@ -453,70 +453,3 @@ var subnetInsertNotice = noticeKind{
 
 // ---------------------------------------------------------------------------------------
 // Building worlds.
-
-// createServices creates services (full names) from the demo service's template, with vpc
-// as their VPC access, concurrently, and waits until they are all Ready. The emulator's
-// timing should be fast meanwhile.
-func createServices(ctx context.Context, cl *run.ServicesClient, names []string, vpc *runpb.VpcAccess) error {
-	sem := make(chan struct{}, 16)
-	errs := make([]error, len(names))
-	var wg sync.WaitGroup
-	for i, name := range names {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			parent, id := name[:strings.LastIndex(name, "/services/")], name[strings.LastIndex(name, "/")+1:]
-			op, err := cl.CreateService(ctx, &runpb.CreateServiceRequest{Parent: parent, ServiceId: id, Service: demoLikeService(vpc)})
-			if err != nil {
-				errs[i] = fmt.Errorf("create %s: %w", id, err)
-				return
-			}
-			errs[i] = waitFast(ctx, cl.LROClient, op.Name())
-		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// demoLikeService is a service like the demo's: one container, two env vars, max 10
-// instances.
-func demoLikeService(vpc *runpb.VpcAccess) *runpb.Service {
-	return &runpb.Service{Template: &runpb.RevisionTemplate{
-		Containers: []*runpb.Container{{
-			Image: emulator.DemoImage,
-			Ports: []*runpb.ContainerPort{{Name: "http1", ContainerPort: 8080}},
-			Env: []*runpb.EnvVar{
-				{Name: "VPC_REDISHOST", Values: &runpb.EnvVar_Value{Value: "10.112.0.3"}},
-				{Name: "VPC_REDISPORT", Values: &runpb.EnvVar_Value{Value: "6379"}},
-			},
-		}},
-		VpcAccess: vpc,
-		Scaling:   &runpb.RevisionScaling{MaxInstanceCount: 10},
-	}}
-}
-
-// lroWaiter is what the generated LRO clients offer.
-type lroWaiter interface {
-	WaitOperation(context.Context, *longrunningpb.WaitOperationRequest, ...gax.CallOption) (*longrunningpb.Operation, error)
-}
-
-// waitFast waits for a Run or VPC Access operation with WaitOperation (world building).
-func waitFast(ctx context.Context, c lroWaiter, name string) error {
-	for {
-		op, err := c.WaitOperation(ctx, &longrunningpb.WaitOperationRequest{Name: name})
-		if err != nil {
-			return err
-		}
-		if op.GetDone() {
-			if e := op.GetError(); e != nil {
-				return status.ErrorProto(e)
-			}
-			return nil
-		}
-	}
-}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"sync"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func buildOrganization(b *testing.B, e *emulator.Emulator, t timing) {
 			op, err = cs.GlobalOperations.Wait(orgHost, op.Name).Context(ctx).Do()
 			must(err)
 		}
-		must(insertSubnetIn(ctx, e, orgHost, orgSubnet, orgNetwork, "10.64.0.0/16", orgRegion))
+		must(harness.InsertSubnet(ctx, e, orgHost, orgSubnet, orgNetwork, "10.64.0.0/16", orgRegion))
 		vc, err := vpcaccess.NewClient(ctx, e.ClientOptions()...)
 		must(err)
 		defer vc.Close()
@@ -68,7 +69,7 @@ func buildOrganization(b *testing.B, e *emulator.Emulator, t timing) {
 			Connector: &vpcaccesspb.Connector{Network: orgNetwork, IpCidrRange: "10.8.0.0/28", MinInstances: 2, MaxInstances: 10, MachineType: "e2-micro"},
 		})
 		must(err)
-		must(waitFast(ctx, vc.LROClient, cop.Name()))
+		must(harness.WaitOperation(ctx, vc.LROClient, cop.Name()))
 		must(e.EnableSharedVPCHost(orgHost))
 		for f := range orgFolders {
 			folder := fmt.Sprintf("%d", 910000000000+f)
@@ -110,7 +111,7 @@ func buildOrganization(b *testing.B, e *emulator.Emulator, t timing) {
 							if i >= orgConnServ {
 								vpc = directVPC
 							}
-							svc := demoLikeService(vpc)
+							svc := harness.DemoLikeService(vpc)
 							svc.Template.Scaling = &runpb.RevisionScaling{MaxInstanceCount: 2}
 							name, err = opName(services.CreateService(ctx, &runpb.CreateServiceRequest{Parent: parent, ServiceId: fmt.Sprintf("svc-%02d", i), Service: svc}))
 						default:
@@ -119,7 +120,7 @@ func buildOrganization(b *testing.B, e *emulator.Emulator, t timing) {
 							}}))
 						}
 						if err == nil {
-							err = waitFast(ctx, services.LROClient, name)
+							err = harness.WaitOperation(ctx, services.LROClient, name)
 						}
 						if err != nil {
 							errs <- err

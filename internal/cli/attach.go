@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -10,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/pkg/egress"
 )
 
@@ -19,8 +18,9 @@ const attachLong = `Change how a workload reaches a VPC network: through a Serve
 (--connector), or with Direct VPC egress (--network and/or --subnet, optionally
 --network-tags). Only the template's VPC access changes; every other setting (image, env,
 secrets, scaling, labels, annotations, traffic and tags) is sent back exactly as read, with
-the etag it was read with, so a change made meanwhile by someone else is detected (exit
-status 5) instead of being overwritten.
+the etag it was read with, so a change made meanwhile by someone else is never overwritten:
+one that touched the VPC access or the traffic stops runnet (exit status 5, nothing changed);
+any other (labels, the image...) is kept, and the update is sent again from a fresh read.
 
 The egress setting is kept unless --egress is given (a workload with no VPC access gets
 private-ranges-only). Direct VPC network tags are kept when the workload already uses Direct
@@ -367,49 +367,20 @@ func firstSet(names []string, set []bool) string {
 	return names[0]
 }
 
-// resolveTarget fills in what the command keeps from the workload as read: its egress
-// setting (unless --egress was given) and its Direct VPC network tags (unless --network-tags
-// or --clear-network-tags was given). cur is the current, canonical VPC settings.
-func (o *AttachOptions) resolveTarget(cur egress.VPC) egress.VPC {
-	t := o.target
+// request is the engine's request: the workload, the target and what it keeps from the
+// workload as read (its egress setting unless --egress was given; its Direct VPC network
+// tags unless --network-tags or --clear-network-tags was given).
+func (o *AttachOptions) request() migration.AttachRequest {
+	req := migration.AttachRequest{Workload: o.ref, Target: o.target, ClearMode: o.clearMode, SubnetGiven: o.subnetSet,
+		MoveTraffic: o.MoveTraffic, NoTraffic: o.NoTraffic, Async: o.Async,
+		Keep: migration.Keep{Tags: o.target.Tags, TagsSet: o.tagsSet, ClearTags: o.ClearNetworkTags}}
 	if o.Detach {
-		return egress.VPC{}
+		req.Target = egress.VPC{}
 	}
-	t.Tags = append([]string(nil), t.Tags...)
-	if !o.egressSet {
-		t.Egress = egress.EgressPrivateRangesOnly
-		if cur.Mode() != egress.ModeNone {
-			t.Egress = cur.Egress.Normalize()
-		}
+	if o.egressSet {
+		req.Keep.Egress = o.target.Egress
 	}
-	if t.Mode() == egress.ModeDirect && !o.tagsSet && !o.ClearNetworkTags && cur.Mode() == egress.ModeDirect {
-		t.Tags = append([]string(nil), cur.Tags...)
-	}
-	return t
-}
-
-// confirmQuestion returns the question to ask before changing cur to target, or "" when the
-// change needs no confirmation: dropping VPC access always does, and so does any change
-// that sends traffic now routed through the VPC (egress all-traffic) to the public internet.
-func (o *AttachOptions) confirmQuestion(cur, target egress.VPC) string {
-	what := fmt.Sprintf("%s %s", noun(o.ref.Kind), o.ref.Name)
-	allTraffic := cur.Mode() != egress.ModeNone && cur.Egress.IsAllTraffic()
-	switch {
-	case target.Mode() == egress.ModeNone && allTraffic:
-		return fmt.Sprintf("Detach %s from its VPC (%s)? Its egress is all-traffic: ALL of its outbound traffic, which now goes through the VPC network (its Cloud NAT, static addresses and firewall rules), will go straight to the public internet, and it will lose access to private addresses in the VPC", what, vpcDetails(cur))
-	case target.Mode() == egress.ModeNone:
-		return fmt.Sprintf("Detach %s from its VPC (%s)? It will lose access to private addresses in the VPC network", what, vpcDetails(cur))
-	case allTraffic && !target.Egress.IsAllTraffic():
-		return fmt.Sprintf("Change the egress of %s from all-traffic to %s? Its traffic to public addresses will then go straight to the public internet instead of through the VPC network (its Cloud NAT, static addresses and firewall rules)", what, target.Egress)
-	}
-	return ""
-}
-
-func noun(k egress.Kind) string {
-	if k == egress.KindWorkerPool {
-		return "worker pool"
-	}
-	return string(k)
+	return req
 }
 
 func (o *AttachOptions) run(ctx context.Context) error {
@@ -421,275 +392,39 @@ func (o *AttachOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	w, err := c.GetWorkload(ctx, o.ref)
+	eng := newEngine(o.f, c, engineOptions{Attach: true})
+	res, err := eng.Attach(ctx, o.request(), o.f.Confirm)
+	if res != nil && res.Changed {
+		defer PrintIaCHint(o.f, o.ref) // once the result is printed: how to carry the change into IaC
+	}
 	if err != nil {
 		return err
 	}
-	if err := lockedBy(w); err != nil {
-		return exitcode.Wrap(exitcode.Conflict, err) // a migration holds it (migrate_resume.go)
-	}
-	cur, err := w.VPC.Canonical(o.ref.Project, o.ref.Region)
-	if err != nil {
-		return fmt.Errorf("read the VPC settings of %s: %w", o.ref, err)
-	}
-	serving, err := c.ServingState(ctx, w)
-	if err != nil {
-		return err
-	}
-	// gcloud's --clear-vpc-connector / --clear-network remove only their own mode: judged by
-	// what serves, as every decision here is.
-	if m := serving.Mode(); o.clearMode != "" && m != egress.ModeNone && m != o.clearMode && cur.Mode() != o.clearMode {
-		flag := map[egress.Mode]string{egress.ModeConnector: "--clear-vpc-connector", egress.ModeDirect: "--clear-network"}[o.clearMode]
-		o.infof("No change: %s %s uses %s, which %s does not remove ('runnet detach %s' removes any VPC access).", noun(o.ref.Kind), o.ref.Name, describeVPC(serving.VPC()), flag, o.ref)
-		return p.Print(NewWorkloadStatus(w, serving))
-	}
-	target := o.resolveTarget(cur)
-	what := fmt.Sprintf("%s %s", noun(o.ref.Kind), o.ref.Name)
-	if serving.Serves(target) {
-		o.infof("No change: %s already has %s.", what, describeVPC(cur))
-		return p.Print(NewWorkloadStatus(w, serving))
-	}
-	templateHas, _ := cur.Equivalent(target, o.ref.Project, o.ref.Region)
-	retry := templateHas && (serving.LatestFailed || w.Rollout() == cloud.RolloutFailed || w.LatestReady != w.LatestCreated)
-	if templateHas && !retry {
-		// The template and its ready revision have the settings; the traffic is elsewhere.
-		return o.moveOnly(ctx, p, c, w, serving, target)
-	}
-	if retry {
-		// The settings are asked for already, but they failed to take effect: try again
-		// (a missing connector may exist by now).
-		if w.LatestCreated != "" {
-			o.infof("%s already asks for %s, but its latest revision %s failed; deploying a new revision to retry.", capitalize(what), describeVPC(cur), w.LatestCreated)
-		} else {
-			o.infof("%s already asks for %s, but it is not ready; sending the update again to retry.", capitalize(what), describeVPC(cur))
-		}
-	}
-
-	// What one read can tell, before anything changes.
-	if err := o.checkTarget(ctx, c, w, target); err != nil {
-		return err
-	}
-	off := serving.Off(target)
-	if err := o.checkTraffic(w, off); err != nil {
-		return err
-	}
-	if q := o.confirmQuestion(cur, target); q != "" {
-		ok, err := o.f.Confirm(q + "?")
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return exitcode.Errorf(exitcode.Failure, "cancelled: %s was not changed", o.ref)
-		}
-	}
-	opts := cloud.SetVPCOptions{
-		Async:            o.Async,
-		Progress:         func(msg string) { o.f.IOStreams.Progressf("%s", msg) },
-		ForceNewRevision: retry && o.ref.Kind != egress.KindJob,
-	}
-	if o.NoTraffic {
-		opts.Traffic = egress.PinLatest(w.Traffic, w.LatestReady)
-	}
-	done := startWait(o.f, "Updating "+o.ref.String())
-	res, err := c.SetVPC(ctx, w, target, opts)
-	done()
-	if err != nil {
-		var re *cloud.RolloutError
-		if errors.As(err, &re) && !o.Async && !retry {
-			return o.restore(ctx, c, w, re, err)
-		}
-		return err
-	}
-	defer PrintIaCHint(o.f, o.ref) // once the result is printed: how to carry the change into IaC
-	if o.Async {
+	switch {
+	case !res.Changed && !res.Moved: // nothing to do
+		return p.Print(NewWorkloadStatus(res.Workload, res.Serving))
+	case res.Changed && o.Async:
 		return p.Print(operationStarted{
 			Kind: string(o.ref.Kind), Name: o.ref.Name, Project: o.ref.Project, Region: o.ref.Region,
 			Operation: res.Operation,
 		})
 	}
-	if o.MoveTraffic && len(off) > 0 && res.LatestReady != "" {
-		moved, err := o.move(ctx, c, res, off, res.LatestReady)
-		if err != nil {
-			return exitcode.Errorf(exitcode.Failure, "%s now has %s on revision %s, but its %s could not be moved to it: %v; move it with 'gcloud run services update-traffic %s --to-revisions %s=100' or run this command again with --move-traffic",
-				what, describeVPC(target), res.LatestReady, shareWord(o.ref.Kind), err, o.ref.Name, res.LatestReady)
+	st := NewWorkloadStatus(res.Workload, res.Serving)
+	if res.Changed {
+		what := fmt.Sprintf("%s %s", o.ref.Kind.Noun(), o.ref.Name)
+		switch {
+		case o.ref.Kind == egress.KindJob:
+			o.infof("Updated job %s: %s; its next execution uses it.", o.ref.Name, res.Target.Describe())
+		case st.LatestReadyRevision != "":
+			o.infof("Updated %s: %s (revision %s).", what, res.Target.Describe(), st.LatestReadyRevision)
+		default:
+			o.infof("Updated %s: %s.", what, res.Target.Describe())
 		}
-		res = moved
 	}
-	after, err := c.ServingState(ctx, res)
-	if err != nil {
-		after = nil // the change is done; the status falls back on the template
-	}
-	st := NewWorkloadStatus(res, after)
-	switch {
-	case o.ref.Kind == egress.KindJob:
-		o.infof("Updated job %s: %s; its next execution uses it.", o.ref.Name, describeVPC(target))
-	case st.LatestReadyRevision != "":
-		o.infof("Updated %s: %s (revision %s).", what, describeVPC(target), st.LatestReadyRevision)
-	default:
-		o.infof("Updated %s: %s.", what, describeVPC(target))
-	}
-	if after != nil {
-		o.sayWhatServes(after, target)
+	if res.Serving != nil {
+		o.sayWhatServes(res.Serving, res.Target)
 	}
 	return p.Print(st)
-}
-
-// shareWord is what a revision gets a share of: traffic, or a worker pool's instances.
-func shareWord(k egress.Kind) string {
-	if k == egress.KindWorkerPool {
-		return "instances"
-	}
-	return "traffic"
-}
-
-// splitWord is what is pinned: the traffic, or a worker pool's instance split.
-func splitWord(k egress.Kind) string {
-	if k == egress.KindWorkerPool {
-		return "instance split"
-	}
-	return "traffic"
-}
-
-// checkTarget runs the target checks that cost one read (egress.RunTargetChecks): a failed
-// one changes nothing and exits 3.
-func (o *AttachOptions) checkTarget(ctx context.Context, c *cloud.Clients, w *cloud.Workload, target egress.VPC) error {
-	if target.Mode() == egress.ModeNone {
-		return nil
-	}
-	facts, err := c.TargetFacts(ctx, w, target)
-	if err != nil {
-		return fmt.Errorf("check %s before changing %s: %w", describeVPC(target), o.ref, err)
-	}
-	failed := egress.Failed(egress.RunTargetChecks(*facts))
-	if len(failed) == 0 {
-		return nil
-	}
-	var msgs []string
-	for _, ch := range failed {
-		m := ch.Name + ": " + ch.Message
-		if ch.Name == egress.CheckSubnet && facts.Subnet != nil && !facts.Subnet.Exists && !o.subnetSet {
-			m += fmt.Sprintf(" (with --network alone, Cloud Run uses the subnetwork named like the network: its same-name rule); give --subnet%s", o.subnetCandidates(ctx, c, target))
-		} else if ch.Hint != "" {
-			m += " (" + ch.Hint + ")"
-		}
-		msgs = append(msgs, m)
-	}
-	return exitcode.Errorf(exitcode.Preflight, "%s was not changed: %s", o.ref, strings.Join(msgs, "; "))
-}
-
-// subnetCandidates names the subnetworks of target's network in the workload's region that
-// Direct VPC egress can use, for a hint: " (candidates: a (10.0.0.0/24), ...)", or "".
-func (o *AttachOptions) subnetCandidates(ctx context.Context, c *cloud.Clients, target egress.VPC) string {
-	nref, err := egress.ParseNetworkRef(target.Network, o.ref.Project)
-	if err != nil {
-		return ""
-	}
-	subs, err := c.ListSubnets(ctx, nref.Project, o.ref.Region)
-	if err != nil {
-		return ""
-	}
-	var names []string
-	for _, s := range subs {
-		if s.NetworkPath == nref.Path() && s.DirectVPCEligible && (s.Purpose == "" || s.Purpose == "PRIVATE") {
-			names = append(names, fmt.Sprintf("%s (%s)", s.Name, s.IPCIDRRange))
-		}
-	}
-	if len(names) == 0 {
-		return fmt.Sprintf(": network %s has no subnetwork in %s that Direct VPC egress can use; create one with 'runnet subnet create NAME --network %s --range auto'", nref.Name, o.ref.Region, nref.Name)
-	}
-	return " (candidates: " + strings.Join(names, ", ") + ")"
-}
-
-// checkTraffic refuses, before anything changes, a change whose new revision would get none
-// of the traffic (instances) because it is pinned to named revisions, unless --move-traffic
-// or --no-traffic says what to do.
-func (o *AttachOptions) checkTraffic(w *cloud.Workload, off []egress.ServingRevision) error {
-	if o.NoTraffic && w.LatestReady == "" {
-		return exitcode.Errorf(exitcode.Preflight, "--no-traffic: %s has no ready revision to keep the traffic on; %s was not changed", o.ref, o.ref)
-	}
-	if o.ref.Kind == egress.KindJob || o.MoveTraffic || o.NoTraffic || egress.LatestShare(w.Traffic) > 0 || len(off) == 0 {
-		return nil // the new revision gets its share, or what keeps the traffic has the settings already
-	}
-	return exitcode.Errorf(exitcode.Preflight,
-		"%s was not changed: its %s is pinned (%s), so the new revision would get 0%% of the %s (\"serving 0 percent of traffic\") while %s kept %s; "+
-			"pass --move-traffic to move that %s to the new revision once it is ready, in %s place, or --no-traffic to deploy it with 0%% anyway",
-		o.ref, splitWord(o.ref.Kind), egress.DescribeTraffic(w.Traffic), shareWord(o.ref.Kind), describeRevisions(off), oldSettings(off), shareWord(o.ref.Kind), itsOrTheir(len(off)))
-}
-
-func describeRevisions(rs []egress.ServingRevision) string {
-	if len(rs) == 0 {
-		return "the pinned revisions"
-	}
-	var parts []string
-	for _, r := range rs {
-		parts = append(parts, fmt.Sprintf("%s (%d%%)", r.Name, r.Percent))
-	}
-	if len(parts) == 1 {
-		return "revision " + parts[0]
-	}
-	return "revisions " + strings.Join(parts, ", ")
-}
-
-func oldSettings(rs []egress.ServingRevision) string {
-	if len(rs) == 1 {
-		return "its " + describeVPC(rs[0].VPC)
-	}
-	return "their settings"
-}
-
-func itsOrTheir(n int) string {
-	if n == 1 {
-		return "its"
-	}
-	return "their"
-}
-
-// moveOnly handles a workload whose template and latest revision have the target already,
-// while the traffic is pinned to revisions with other settings: --move-traffic moves it to
-// the latest revision (nothing is deployed); otherwise nothing changes and the exit status is
-// 3.
-func (o *AttachOptions) moveOnly(ctx context.Context, p interface{ Print(any) error }, c *cloud.Clients, w *cloud.Workload, serving *egress.ServingState, target egress.VPC) error {
-	off := serving.Off(target)
-	what := fmt.Sprintf("%s %s", noun(o.ref.Kind), o.ref.Name)
-	if !o.MoveTraffic {
-		return exitcode.Errorf(exitcode.Preflight,
-			"%s was not changed: its template and its latest revision %s have %s already, but that revision is serving 0 percent of %s: %s kept %s; pass --move-traffic to move it to %s (or 'gcloud run services update-traffic %s --to-latest')",
-			what, w.LatestReady, describeVPC(target), shareWord(o.ref.Kind), describeRevisions(off), oldSettings(off), w.LatestReady, o.ref.Name)
-	}
-	res, err := o.move(ctx, c, w, off, w.LatestReady)
-	if err != nil {
-		return err
-	}
-	after, _ := c.ServingState(ctx, res)
-	o.infof("Moved the %s of %s to revision %s, which has %s.", shareWord(o.ref.Kind), describeRevisions(off), w.LatestReady, describeVPC(target))
-	if after != nil {
-		o.sayWhatServes(after, target)
-	}
-	return p.Print(NewWorkloadStatus(res, after))
-}
-
-// move gives the share of the revisions off to into, in their place in the split (tags kept),
-// and waits until the traffic is routed.
-func (o *AttachOptions) move(ctx context.Context, c *cloud.Clients, w *cloud.Workload, off []egress.ServingRevision, into string) (*cloud.Workload, error) {
-	var from []string
-	for _, r := range off {
-		from = append(from, r.Name)
-		if r.SameConfig != nil && !*r.SameConfig {
-			netWarn(o.f, "revision %s ran another configuration than the template (its image, environment or resources differ); its %s now goes to revision %s, which runs the template's", r.Name, shareWord(o.ref.Kind), into)
-		}
-	}
-	tr := egress.MoveTraffic(w.Traffic, from, into)
-	o.f.IOStreams.Progressf("Moving the %s of %s to revision %s...", shareWord(o.ref.Kind), strings.Join(from, ", "), into)
-	plat := &cloud.Platform{C: c}
-	snap, err := plat.Update(ctx, cloud.Snapshot(w), egress.Update{Traffic: tr})
-	if err != nil {
-		return nil, err
-	}
-	res, ok := snap.Handle.(*cloud.Workload)
-	if !ok {
-		return c.GetWorkload(ctx, o.ref)
-	}
-	return res, nil
 }
 
 // sayWhatServes says plainly when the settings just deployed serve none, or only part, of the
@@ -707,59 +442,12 @@ func (o *AttachOptions) sayWhatServes(s *egress.ServingState, target egress.VPC)
 	if o.ref.Kind == egress.KindService {
 		how += fmt.Sprintf(", or 'gcloud run services update-traffic %s --to-latest'", o.ref.Name)
 	}
+	shareNoun := o.ref.Kind.ShareNoun()
 	if share == 0 {
-		netWarn(o.f, "revision %s is serving 0 percent of %s: %s keeps it with %s. To move it: %s.", s.LatestReady, shareWord(o.ref.Kind), describeRevisions(off), oldSettings(off), how)
+		netWarn(o.f, "revision %s is serving 0 percent of %s: %s keeps it with %s. To move it: %s.", s.LatestReady, shareNoun, migration.DescribeRevisions(off), migration.OldSettings(off), how)
 		return
 	}
-	netWarn(o.f, "revision %s serves %d%% of the %s; %s keep%s the rest with %s. To move it: %s.", s.LatestReady, share, shareWord(o.ref.Kind), describeRevisions(off), map[bool]string{true: "s", false: ""}[len(off) == 1], oldSettings(off), how)
-}
-
-// restore puts the template's previous VPC access back after a rollout that failed, so that
-// the next deploy does not inherit settings that cannot serve. The traffic never moved.
-func (o *AttachOptions) restore(ctx context.Context, c *cloud.Clients, before *cloud.Workload, re *cloud.RolloutError, cause error) error {
-	fresh := re.Workload
-	if fresh == nil {
-		var err error
-		if fresh, err = c.GetWorkload(ctx, o.ref); err != nil {
-			return exitcode.Errorf(exitcode.Failure, "%v\nThe template could not be read to put its previous VPC access back (%v); put it back with: %s", cause, err, restoreCommand(o.ref, before.VPC))
-		}
-	}
-	if same, err := fresh.VPC.Equivalent(before.VPC, o.ref.Project, o.ref.Region); err == nil && same {
-		return cause // someone put it back already
-	}
-	o.infof("The new settings cannot serve; putting back %s in the template...", describeVPC(before.VPC))
-	res, err := c.SetVPC(ctx, fresh, before.VPC, cloud.SetVPCOptions{Progress: func(msg string) { o.f.IOStreams.Progressf("%s", msg) }})
-	if err != nil {
-		return exitcode.Errorf(exitcode.Failure, "%v\nThe template's previous VPC access could not be put back (%v): the template asks for settings that cannot serve, which the next deploy inherits; put it back with: %s",
-			cause, err, restoreCommand(o.ref, before.VPC))
-	}
-	rev := ""
-	if res.LatestReady != "" && o.ref.Kind != egress.KindJob {
-		rev = fmt.Sprintf(" (revision %s)", res.LatestReady)
-	}
-	return exitcode.Wrap(exitcode.RolledBack, fmt.Errorf("%w\nThe template's previous VPC access, %s, was put back%s: %s was not changed", cause, describeVPC(before.VPC), rev, o.ref))
-}
-
-// restoreCommand is the runnet command that puts v back on ref's template.
-func restoreCommand(ref egress.WorkloadRef, v egress.VPC) string {
-	where := fmt.Sprintf(" --project %s --region %s", ref.Project, ref.Region)
-	switch v.Mode() {
-	case egress.ModeConnector:
-		return fmt.Sprintf("runnet attach %s --connector %s --egress %s%s", ref, v.Connector, v.Egress.String(), where)
-	case egress.ModeDirect:
-		c := "runnet attach " + ref.String()
-		if v.Network != "" {
-			c += " --network " + v.Network
-		}
-		if v.Subnet != "" {
-			c += " --subnet " + v.Subnet
-		}
-		if len(v.Tags) > 0 {
-			c += " --network-tags " + strings.Join(v.Tags, ",")
-		}
-		return c + " --egress " + v.Egress.String() + where
-	}
-	return "runnet detach " + ref.String() + " --yes" + where
+	netWarn(o.f, "revision %s serves %d%% of the %s; %s keep%s the rest with %s. To move it: %s.", s.LatestReady, share, shareNoun, migration.DescribeRevisions(off), map[bool]string{true: "s", false: ""}[len(off) == 1], migration.OldSettings(off), how)
 }
 
 // infof writes an informational line to stderr, unless --quiet.
@@ -768,34 +456,6 @@ func (o *AttachOptions) infof(format string, args ...any) {
 		return
 	}
 	fmt.Fprintf(o.f.IOStreams.ErrOut, format+"\n", args...)
-}
-
-// describeVPC describes VPC settings for messages, for example "connector run-connector
-// (egress private-ranges-only)" or "Direct VPC egress (network run-vpc, subnet run-subnet,
-// egress all-traffic)".
-func describeVPC(v egress.VPC) string {
-	details := strings.TrimPrefix(v.Short(), string(v.Mode())+": ")
-	switch v.Mode() {
-	case egress.ModeConnector:
-		c, rest, _ := strings.Cut(details, ", ")
-		return c + " (" + rest + ")"
-	case egress.ModeDirect:
-		return "Direct VPC egress (" + details + ")"
-	}
-	return "no VPC access"
-}
-
-// vpcDetails is describeVPC without the mode, for example "connector run-connector, egress
-// private-ranges-only".
-func vpcDetails(v egress.VPC) string {
-	return strings.TrimPrefix(v.Short(), string(v.Mode())+": ")
-}
-
-func capitalize(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // operationStarted is what --async prints.
@@ -809,6 +469,6 @@ type operationStarted struct {
 
 func (s operationStarted) WriteText(w io.Writer) error {
 	ref := egress.WorkloadRef{Kind: egress.Kind(s.Kind), Name: s.Name}
-	_, err := fmt.Fprintf(w, "Started operation %s for %s %s; follow it with 'runnet status %s'.\n", s.Operation, noun(ref.Kind), s.Name, ref)
+	_, err := fmt.Fprintf(w, "Started operation %s for %s %s; follow it with 'runnet status %s'.\n", s.Operation, ref.Kind.Noun(), s.Name, ref)
 	return err
 }

@@ -3,12 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/spf13/cobra"
@@ -18,7 +16,8 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
-	"github.com/runnet-dev/runnet/internal/iostreams"
+	"github.com/runnet-dev/runnet/internal/harness"
+	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
@@ -36,17 +35,28 @@ const (
 // project and region.
 func runStubbed(t *testing.T, name string, mk func(*Factory) *cobra.Command, args ...string) result {
 	t.Helper()
-	streams, _, out, errOut := iostreams.Test()
-	f := NewFactory(streams, testEnv(t, "CLOUDSDK_CORE_PROJECT", tProject, "CLOUDSDK_RUN_REGION", tRegion))
-	root := NewRootCmd(f)
-	for _, c := range root.Commands() {
-		if c.Name() == name {
-			root.RemoveCommand(c)
+	main := withCommand(func(f *Factory, root *cobra.Command) { replaceCommand(root, name, mk(f)) })
+	return harness.RunMain(context.Background(), main, harness.Hermetic(t, "CLOUDSDK_CORE_PROJECT", tProject, "CLOUDSDK_RUN_REGION", tRegion), harness.RunOptions{}, args...)
+}
+
+// replaceCommand replaces root's subcommand (or sub-subcommand, path "connector recycle") by
+// cmd.
+func replaceCommand(root *cobra.Command, path string, cmd *cobra.Command) {
+	parent := root
+	names := strings.Fields(path)
+	for _, n := range names[:len(names)-1] {
+		for _, c := range parent.Commands() {
+			if c.Name() == n {
+				parent = c
+			}
 		}
 	}
-	root.AddCommand(mk(f))
-	code := execute(context.Background(), f, root, args)
-	return result{code, out.String(), errOut.String(), f}
+	for _, c := range parent.Commands() {
+		if c.Name() == names[len(names)-1] {
+			parent.RemoveCommand(c)
+		}
+	}
+	parent.AddCommand(cmd)
 }
 
 func TestAttachFlags(t *testing.T) {
@@ -107,17 +117,17 @@ func TestAttachFlags(t *testing.T) {
 				return NewCmdAttach(f, func(_ context.Context, o *AttachOptions) error { got = o; return nil })
 			}, append([]string{"attach"}, tt.args...)...)
 			if tt.wantErr != "" {
-				if r.code != exitcode.Usage || got != nil {
-					t.Fatalf("exit %d (ran: %v), want 2 without running; stderr %q", r.code, got != nil, r.stderr)
+				if r.Code != exitcode.Usage || got != nil {
+					t.Fatalf("exit %d (ran: %v), want 2 without running; stderr %q", r.Code, got != nil, r.Stderr)
 				}
-				msg := strings.TrimPrefix(strings.SplitN(r.stderr, "\n", 2)[0], "Error: ")
+				msg := strings.TrimPrefix(strings.SplitN(r.Stderr, "\n", 2)[0], "Error: ")
 				if !regexp.MustCompile(tt.wantErr).MatchString(msg) {
 					t.Errorf("error %q does not match %q", msg, tt.wantErr)
 				}
 				return
 			}
-			if r.code != 0 || got == nil {
-				t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+			if r.Code != 0 || got == nil {
+				t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
 			}
 			target := got.target
 			if tt.egressSet != got.egressSet {
@@ -136,8 +146,8 @@ func TestAttachFlags(t *testing.T) {
 			} else if s := strings.TrimSuffix(target.String(), ", egress private-ranges-only"); s != tt.want {
 				t.Errorf("target = %q, want %q", s, tt.want)
 			}
-			if slices.Contains(tt.args, "all") && !strings.Contains(r.stderr, "Warning: --egress all is deprecated; use --egress all-traffic.") {
-				t.Errorf("no deprecation warning: %q", r.stderr)
+			if slices.Contains(tt.args, "all") && !strings.Contains(r.Stderr, "Warning: --egress all is deprecated; use --egress all-traffic.") {
+				t.Errorf("no deprecation warning: %q", r.Stderr)
 			}
 		})
 	}
@@ -149,8 +159,8 @@ func TestDetachFlags(t *testing.T) {
 		return NewCmdDetach(f, func(_ context.Context, o *AttachOptions) error { got = o; return nil })
 	}
 	r := runStubbed(t, "detach", mk, "detach", "job/nightly-export", "--async")
-	if r.code != 0 || got == nil || !got.Detach || !got.Async || got.ref.String() != "job/nightly-export" || got.target.Mode() != egress.ModeNone {
-		t.Fatalf("detach: exit %d, options %+v, stderr %q", r.code, got, r.stderr)
+	if r.Code != 0 || got == nil || !got.Detach || !got.Async || got.ref.String() != "job/nightly-export" || got.target.Mode() != egress.ModeNone {
+		t.Fatalf("detach: exit %d, options %+v, stderr %q", r.Code, got, r.Stderr)
 	}
 	for _, args := range [][]string{
 		{"detach"},
@@ -161,8 +171,8 @@ func TestDetachFlags(t *testing.T) {
 	} {
 		got = nil
 		r := runStubbed(t, "detach", mk, args...)
-		if r.code != exitcode.Usage || got != nil {
-			t.Errorf("%q: exit %d, ran %v; want 2 without running", args, r.code, got != nil)
+		if r.Code != exitcode.Usage || got != nil {
+			t.Errorf("%q: exit %d, ran %v; want 2 without running", args, r.Code, got != nil)
 		}
 	}
 }
@@ -201,11 +211,12 @@ func TestResolveTargetAndConfirm(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			o := tt.o
 			o.ref = ref
-			got := o.resolveTarget(tt.cur)
+			req := o.request()
+			got := req.Keep.Apply(req.Target, tt.cur)
 			if same, err := got.Equivalent(tt.want, tProject, tRegion); err != nil || !same || !slices.Equal(got.Tags, tt.want.Tags) {
 				t.Errorf("resolveTarget = %v, want %v", got, tt.want)
 			}
-			q := o.confirmQuestion(tt.cur, got)
+			q := migration.ConfirmQuestion(ref, tt.cur, got)
 			switch {
 			case tt.confirm == "" && q != "":
 				t.Errorf("unexpected question %q", q)
@@ -223,114 +234,71 @@ func TestDescribeVPC(t *testing.T) {
 		&egress.VPC{Subnet: tSubnet, Egress: egress.EgressPrivateRangesOnly}:                                   "Direct VPC egress (subnet run-direct-vpc-egress, egress private-ranges-only)",
 		&egress.VPC{Network: tNet, Subnet: tSubnet, Tags: []string{"a", "b"}, Egress: egress.EgressAllTraffic}: "Direct VPC egress (network run-vpc, subnet run-direct-vpc-egress, tags [a b], egress all-traffic)",
 	} {
-		if got := describeVPC(*v); got != want {
-			t.Errorf("describeVPC(%v) = %q, want %q", *v, got, want)
+		if got := v.Describe(); got != want {
+			t.Errorf("Describe(%v) = %q, want %q", *v, got, want)
 		}
 	}
 }
 
 // ---- End to end, in process, against an emulator.
 
-type emuRun struct {
-	e    *emulator.Emulator
-	addr string
-}
+// emuRun is an emulator seeded with the demo world (fast timings) and runnet pointed at it.
+type emuRun = harness.World
 
 func newEmu(t *testing.T) *emuRun {
 	t.Helper()
-	e, err := emulator.New(emulator.Options{Seed: emulator.SeedDemo, LRODuration: 10 * time.Millisecond, RevisionReady: 30 * time.Millisecond, IPRelease: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = e.Serve(l) }()
-	t.Cleanup(func() { _ = e.Close() })
-	return &emuRun{e: e, addr: l.Addr().String()}
-}
-
-// run runs runnet in process against the emulator. tty makes stdin and stderr terminals;
-// stdin is what the user types.
-func (er *emuRun) run(t *testing.T, tty bool, stdin string, args ...string) result {
-	t.Helper()
-	streams, in, out, errOut := iostreams.Test()
-	in.WriteString(stdin)
-	streams.SetStdinTTY(tty)
-	streams.SetStderrTTY(tty)
-	f := NewFactory(streams, testEnv(t, EnvEmulatorHost, er.addr))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	code := execute(ctx, f, NewRootCmd(f), args)
-	return result{code, out.String(), errOut.String(), f}
-}
-
-// read fetches a workload's resource through the adapter.
-func (er *emuRun) read(t *testing.T, ref string) *cloud.Workload {
-	t.Helper()
-	c := cloud.New(context.Background(), cloud.Config{EmulatorHost: er.addr})
-	defer c.Close()
-	r, err := egress.ParseWorkloadRef(ref, tProject, tRegion)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := c.GetWorkload(context.Background(), r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return w
+	return harness.NewWorld(t, cliMain, harness.Fast)
 }
 
 func TestAttachProgressOnTerminal(t *testing.T) {
 	er := newEmu(t)
-	r := er.run(t, true, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress", "--format", "table")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, true, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress", "--format", "table")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	rev := er.read(t, "run-service").LatestReady
+	rev := er.Read(t, "run-service").LatestReady
 	want := "Waiting for revision " + rev + " to become ready...\n"
-	if !strings.HasPrefix(r.stderr, want) || strings.Count(r.stderr, "Waiting") != 1 {
-		t.Errorf("stderr = %q, want it to start with %q", r.stderr, want)
+	if !strings.HasPrefix(r.Stderr, want) || strings.Count(r.Stderr, "Waiting") != 1 {
+		t.Errorf("stderr = %q, want it to start with %q", r.Stderr, want)
 	}
-	if !regexp.MustCompile(`(?m)^service +run-service +direct +run-direct-vpc-egress +private-ranges-only +` + rev + ` +10 +ready$`).MatchString(r.stdout) {
-		t.Errorf("stdout = %q", r.stdout)
+	if !regexp.MustCompile(`(?m)^service +run-service +direct +run-direct-vpc-egress +private-ranges-only +` + rev + ` +10 +ready$`).MatchString(r.Stdout) {
+		t.Errorf("stdout = %q", r.Stdout)
 	}
 	// --quiet silences progress and notes.
-	r = er.run(t, true, "", "attach", "run-service", "--connector", "run-connector", "--quiet")
-	if r.code != 0 || r.stderr != "" {
-		t.Errorf("--quiet: exit %d, stderr %q", r.code, r.stderr)
+	r = er.Run(t, true, "", "attach", "run-service", "--connector", "run-connector", "--quiet")
+	if r.Code != 0 || r.Stderr != "" {
+		t.Errorf("--quiet: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	// Jobs have no revision to wait for.
-	r = er.run(t, true, "", "attach", "job/nightly-export", "--subnet", "run-direct-vpc-egress")
-	if r.code != 0 || !strings.HasPrefix(r.stderr, "Updating job nightly-export...\n") {
-		t.Errorf("job: exit %d, stderr %q", r.code, r.stderr)
+	r = er.Run(t, true, "", "attach", "job/nightly-export", "--subnet", "run-direct-vpc-egress")
+	if r.Code != 0 || !strings.HasPrefix(r.Stderr, "Updating job nightly-export...\n") {
+		t.Errorf("job: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 }
 
 func TestDetachPromptsOnTerminal(t *testing.T) {
 	er := newEmu(t)
-	before := er.read(t, "run-service")
-	r := er.run(t, true, "n\n", "detach", "run-service")
-	if r.code != exitcode.Failure || !strings.Contains(r.stderr, "Detach service run-service from its VPC (connector run-connector, egress private-ranges-only)? It will lose access to private addresses in the VPC network? [y/N]: ") ||
-		!strings.Contains(r.stderr, "cancelled: run-service was not changed") {
-		t.Fatalf("answer n: exit %d, stderr %q", r.code, r.stderr)
+	before := er.Read(t, "run-service")
+	r := er.Run(t, true, "n\n", "detach", "run-service")
+	if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, "Detach service run-service from its VPC (connector run-connector, egress private-ranges-only)? It will lose access to private addresses in the VPC network? [y/N]: ") ||
+		!strings.Contains(r.Stderr, "cancelled: run-service was not changed") {
+		t.Fatalf("answer n: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	if now := er.read(t, "run-service"); now.Etag != before.Etag {
+	if now := er.Read(t, "run-service"); now.Etag != before.Etag {
 		t.Errorf("declined, yet the service changed")
 	}
-	r = er.run(t, true, "y\n", "detach", "run-service")
-	if r.code != 0 || er.read(t, "run-service").VPC.Mode() != egress.ModeNone {
-		t.Fatalf("answer y: exit %d, stderr %q", r.code, r.stderr)
+	r = er.Run(t, true, "y\n", "detach", "run-service")
+	if r.Code != 0 || er.Read(t, "run-service").VPC.Mode() != egress.ModeNone {
+		t.Fatalf("answer y: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	// --yes skips the question.
-	r = er.run(t, true, "", "attach", "run-service", "--connector", "run-connector", "--egress", "all-traffic")
-	if r.code != 0 {
-		t.Fatalf("attach: %s", r.stderr)
+	r = er.Run(t, true, "", "attach", "run-service", "--connector", "run-connector", "--egress", "all-traffic")
+	if r.Code != 0 {
+		t.Fatalf("attach: %s", r.Stderr)
 	}
-	r = er.run(t, true, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress", "--egress", "private-ranges-only", "--yes")
-	if r.code != 0 || strings.Contains(r.stderr, "[y/N]") {
-		t.Errorf("--yes: exit %d, stderr %q", r.code, r.stderr)
+	r = er.Run(t, true, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress", "--egress", "private-ranges-only", "--yes")
+	if r.Code != 0 || strings.Contains(r.Stderr, "[y/N]") {
+		t.Errorf("--yes: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 }
 
@@ -367,11 +335,11 @@ func withoutVPC(m proto.Message) proto.Message {
 func TestAttachSwitchDetachPreserveEverythingElse(t *testing.T) {
 	er := newEmu(t)
 	// Give the demo service and job labels, annotations, a traffic tag and a secret first.
-	c := cloud.New(context.Background(), cloud.Config{EmulatorHost: er.addr})
+	c := cloud.New(context.Background(), cloud.Config{EmulatorHost: er.Addr})
 	defer c.Close()
 	ctx := context.Background()
 	svcs, _ := c.Services()
-	s := proto.Clone(er.read(t, "run-service").Raw).(*runpb.Service)
+	s := proto.Clone(er.Read(t, "run-service").Raw).(*runpb.Service)
 	s.Labels = map[string]string{"team": "web"}
 	s.Annotations = map[string]string{"example.com/owner": "alice"}
 	s.Template.Labels = map[string]string{"rev-label": "x"}
@@ -385,7 +353,7 @@ func TestAttachSwitchDetachPreserveEverythingElse(t *testing.T) {
 	if _, err := op.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	changeJob(t, er, func(j *runpb.Job) {
+	er.ChangeJob(t, "nightly-export", func(j *runpb.Job) {
 		j.Labels = map[string]string{"schedule": "nightly"}
 		j.Template.Parallelism = 2
 	})
@@ -399,12 +367,12 @@ func TestAttachSwitchDetachPreserveEverythingElse(t *testing.T) {
 				{"attach", w, "--subnet", "run-direct-vpc-egress"},
 			}
 			for _, args := range steps {
-				before := er.read(t, w)
-				r := er.run(t, false, "", args...)
-				if r.code != 0 {
-					t.Fatalf("%q: exit %d: %s", args, r.code, r.stderr)
+				before := er.Read(t, w)
+				r := er.Run(t, false, "", args...)
+				if r.Code != 0 {
+					t.Fatalf("%q: exit %d: %s", args, r.Code, r.Stderr)
 				}
-				after := er.read(t, w)
+				after := er.Read(t, w)
 				if !proto.Equal(withoutVPC(before.Raw), withoutVPC(after.Raw)) {
 					t.Errorf("%q changed more than vpc_access:\nbefore:\n%s\nafter:\n%s", args,
 						prototext.Format(withoutVPC(before.Raw)), prototext.Format(withoutVPC(after.Raw)))
@@ -413,7 +381,7 @@ func TestAttachSwitchDetachPreserveEverythingElse(t *testing.T) {
 					t.Errorf("%q: nothing was updated", args)
 				}
 			}
-			final := er.read(t, w)
+			final := er.Read(t, w)
 			if final.VPC.Subnet == "" || final.VPC.Egress != egress.EgressPrivateRangesOnly {
 				t.Errorf("final VPC = %+v, want Direct VPC egress with private-ranges-only (the default after no VPC)", final.VPC)
 			}
@@ -423,7 +391,7 @@ func TestAttachSwitchDetachPreserveEverythingElse(t *testing.T) {
 
 func TestWorkerPoolAttachDetach(t *testing.T) {
 	er := newEmu(t)
-	c := cloud.New(context.Background(), cloud.Config{EmulatorHost: er.addr})
+	c := cloud.New(context.Background(), cloud.Config{EmulatorHost: er.Addr})
 	defer c.Close()
 	ctx := context.Background()
 	wps, _ := c.WorkerPools()
@@ -441,36 +409,36 @@ func TestWorkerPoolAttachDetach(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := er.run(t, false, "", "attach", "workerpool/queue", "--connector", "run-connector")
-	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "worker pools cannot use Serverless VPC Access connectors") {
-		t.Errorf("connector: exit %d, stderr %q", r.code, r.stderr)
+	r := er.Run(t, false, "", "attach", "workerpool/queue", "--connector", "run-connector")
+	if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, "worker pools cannot use Serverless VPC Access connectors") {
+		t.Errorf("connector: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	before := er.read(t, "workerpool/queue")
-	r = er.run(t, false, "", "attach", "workerpool/queue", "--subnet", "run-direct-vpc-egress", "--network-tags", "queue", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("attach: exit %d, stderr %q", r.code, r.stderr)
+	before := er.Read(t, "workerpool/queue")
+	r = er.Run(t, false, "", "attach", "workerpool/queue", "--subnet", "run-direct-vpc-egress", "--network-tags", "queue", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("attach: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	var st WorkloadStatus
-	if err := jsonUnmarshal(r.stdout, &st); err != nil {
+	if err := jsonUnmarshal(r.Stdout, &st); err != nil {
 		t.Fatal(err)
 	}
 	if st.Kind != "workerpool" || st.Mode != "direct" || st.Subnet != tSubnet || st.MaxInstances != 3 || st.Rollout != cloud.RolloutDone ||
 		st.LatestReadyRevision == before.LatestReady || !strings.HasPrefix(st.LatestReadyRevision, "queue-00002-") {
 		t.Errorf("status after attach = %+v", st)
 	}
-	after := er.read(t, "workerpool/queue")
+	after := er.Read(t, "workerpool/queue")
 	b, a := proto.Clone(before.Raw).(*runpb.WorkerPool), proto.Clone(after.Raw).(*runpb.WorkerPool)
 	b.Template.VpcAccess, a.Template.VpcAccess = nil, nil
 	if !proto.Equal(withoutVPC(b), withoutVPC(a)) {
 		t.Errorf("worker pool changed more than vpc_access:\n%s\n%s", prototext.Format(withoutVPC(b)), prototext.Format(withoutVPC(a)))
 	}
-	r = er.run(t, false, "", "status", "workerpool/queue", "--format", "table")
-	if !regexp.MustCompile(`(?m)^workerpool +queue +direct +run-direct-vpc-egress tags:queue +private-ranges-only +queue-00002-[a-z0-9]{3} +3 +ready$`).MatchString(r.stdout) {
-		t.Errorf("status table = %q", r.stdout)
+	r = er.Run(t, false, "", "status", "workerpool/queue", "--format", "table")
+	if !regexp.MustCompile(`(?m)^workerpool +queue +direct +run-direct-vpc-egress tags:queue +private-ranges-only +queue-00002-[a-z0-9]{3} +3 +ready$`).MatchString(r.Stdout) {
+		t.Errorf("status table = %q", r.Stdout)
 	}
-	r = er.run(t, false, "", "detach", "workerpool/queue", "--yes")
-	if r.code != 0 || er.read(t, "workerpool/queue").VPC.Mode() != egress.ModeNone {
-		t.Errorf("detach: exit %d, stderr %q", r.code, r.stderr)
+	r = er.Run(t, false, "", "detach", "workerpool/queue", "--yes")
+	if r.Code != 0 || er.Read(t, "workerpool/queue").VPC.Mode() != egress.ModeNone {
+		t.Errorf("detach: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 }
 

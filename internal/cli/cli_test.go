@@ -12,41 +12,50 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/runnet-dev/runnet/internal/buildinfo"
-	"github.com/runnet-dev/runnet/internal/exitcode"
-	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/runnet-dev/runnet/internal/buildinfo"
+	"github.com/runnet-dev/runnet/internal/cloud"
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
+	"github.com/runnet-dev/runnet/internal/iostreams"
 )
 
-// testEnv is a hermetic environment: no gcloud configuration anywhere.
-func testEnv(t *testing.T, kv ...string) func(string) string {
-	m := map[string]string{"CLOUDSDK_CONFIG": t.TempDir()}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	return func(k string) string { return m[k] }
+// result is one run of runnet.
+type result = harness.Result
+
+// cliMain runs runnet in process, as harness.Main.
+func cliMain(ctx context.Context, streams *iostreams.IOStreams, getenv func(string) string, args []string) int {
+	f := NewFactory(streams, getenv)
+	return execute(ctx, f, NewRootCmd(f), args)
 }
 
-type result struct {
-	code        int
-	stdout      string
-	stderr      string
-	factoryUsed *Factory
+// withCommand is cliMain with the root command changed by edit first (a command replaced by
+// one whose run step tests hook into).
+func withCommand(edit func(f *Factory, root *cobra.Command)) harness.Main {
+	return func(ctx context.Context, streams *iostreams.IOStreams, getenv func(string) string, args []string) int {
+		f := NewFactory(streams, getenv)
+		root := NewRootCmd(f)
+		edit(f, root)
+		return execute(ctx, f, root, args)
+	}
+}
+
+// The harness names the emulator's variable as the cli does.
+func TestHarnessEnvEmulatorHost(t *testing.T) {
+	if harness.EnvEmulatorHost != EnvEmulatorHost {
+		t.Fatalf("harness.EnvEmulatorHost = %q, cli.EnvEmulatorHost = %q", harness.EnvEmulatorHost, EnvEmulatorHost)
+	}
 }
 
 // runCLI runs runnet with args on test streams. extra commands, if any, are
 // added to the root command.
 func runCLI(t *testing.T, tty bool, args []string, extra ...*cobra.Command) result {
 	t.Helper()
-	streams, _, out, errOut := iostreams.Test()
-	streams.SetStdoutTTY(tty)
-	f := NewFactory(streams, testEnv(t))
-	root := NewRootCmd(f)
-	root.AddCommand(extra...)
-	code := execute(context.Background(), f, root, args)
-	return result{code, out.String(), errOut.String(), f}
+	main := withCommand(func(_ *Factory, root *cobra.Command) { root.AddCommand(extra...) })
+	return harness.RunMain(context.Background(), main, harness.Hermetic(t), harness.RunOptions{StdoutTTY: tty}, args...)
 }
 
 func setVersion(t *testing.T, version, commit string) {
@@ -78,11 +87,11 @@ func TestVersion(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := runCLI(t, tt.tty, tt.args)
-			if r.code != 0 || r.stderr != "" {
-				t.Fatalf("code %d, stderr %q", r.code, r.stderr)
+			if r.Code != 0 || r.Stderr != "" {
+				t.Fatalf("code %d, stderr %q", r.Code, r.Stderr)
 			}
-			if r.stdout != tt.want {
-				t.Errorf("stdout:\n%s\nwant:\n%s", r.stdout, tt.want)
+			if r.Stdout != tt.want {
+				t.Errorf("stdout:\n%s\nwant:\n%s", r.Stdout, tt.want)
 			}
 		})
 	}
@@ -91,7 +100,7 @@ func TestVersion(t *testing.T) {
 func TestVersionJSONFields(t *testing.T) {
 	r := runCLI(t, false, []string{"version", "--format", "json"})
 	var m map[string]string
-	if err := json.Unmarshal([]byte(r.stdout), &m); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &m); err != nil {
 		t.Fatal(err)
 	}
 	if len(m) != 3 || m["version"] == "" || m["commit"] == "" || m["go"] != runtime.Version() && !strings.HasPrefix(m["go"], "go") {
@@ -102,7 +111,7 @@ func TestVersionJSONFields(t *testing.T) {
 func TestVersionRunF(t *testing.T) {
 	setVersion(t, "v0.1.0", "c0ffee")
 	streams, _, _, _ := iostreams.Test()
-	f := NewFactory(streams, testEnv(t))
+	f := NewFactory(streams, harness.Hermetic(t))
 	var got *VersionOptions
 	cmd := NewCmdVersion(f, func(o *VersionOptions) error { got = o; return nil })
 	cmd.SetArgs([]string{})
@@ -133,19 +142,19 @@ func TestUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := runCLI(t, true, tt.args)
-			if r.code != exitcode.Usage {
-				t.Errorf("code = %d, want %d", r.code, exitcode.Usage)
+			if r.Code != exitcode.Usage {
+				t.Errorf("code = %d, want %d", r.Code, exitcode.Usage)
 			}
-			if r.stdout != "" {
-				t.Errorf("stdout = %q, want empty", r.stdout)
+			if r.Stdout != "" {
+				t.Errorf("stdout = %q, want empty", r.Stdout)
 			}
 			for _, w := range tt.wantStderr {
-				if !strings.Contains(r.stderr, w) {
-					t.Errorf("stderr = %q, want it to contain %q", r.stderr, w)
+				if !strings.Contains(r.Stderr, w) {
+					t.Errorf("stderr = %q, want it to contain %q", r.Stderr, w)
 				}
 			}
-			if n := strings.Count(r.stderr, "Error:"); n != 1 {
-				t.Errorf("stderr has %d \"Error:\" lines, want 1: %q", n, r.stderr)
+			if n := strings.Count(r.Stderr, "Error:"); n != 1 {
+				t.Errorf("stderr has %d \"Error:\" lines, want 1: %q", n, r.Stderr)
 			}
 		})
 	}
@@ -154,11 +163,11 @@ func TestUsageErrors(t *testing.T) {
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"-h"}, {}, {"help"}} {
 		r := runCLI(t, false, args)
-		if r.code != 0 || r.stderr != "" {
-			t.Fatalf("%v: code %d, stderr %q", args, r.code, r.stderr)
+		if r.Code != 0 || r.Stderr != "" {
+			t.Fatalf("%v: code %d, stderr %q", args, r.Code, r.Stderr)
 		}
 		for _, want := range []string{"Exit codes:", "6  rolled-back", "--format", "CLOUDSDK_RUN_REGION", "version"} {
-			if !strings.Contains(r.stdout, want) {
+			if !strings.Contains(r.Stdout, want) {
 				t.Errorf("%v: help does not mention %q", args, want)
 			}
 		}
@@ -166,7 +175,7 @@ func TestHelp(t *testing.T) {
 	// Every exit code is listed.
 	r := runCLI(t, false, []string{"--help"})
 	for _, e := range exitcode.Table {
-		if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(string(rune('0'+e.Code))) + `\s+` + regexp.QuoteMeta(e.Name) + `\s+` + regexp.QuoteMeta(e.Meaning) + `$`).MatchString(r.stdout) {
+		if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(string(rune('0'+e.Code))) + `\s+` + regexp.QuoteMeta(e.Name) + `\s+` + regexp.QuoteMeta(e.Meaning) + `$`).MatchString(r.Stdout) {
 			t.Errorf("help lacks exit code %d", e.Code)
 		}
 	}
@@ -194,11 +203,11 @@ func TestCommandErrorsToExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := runCLI(t, false, []string{"fail"}, failing(tt.err))
-			if r.code != tt.wantCode {
-				t.Errorf("code = %d, want %d", r.code, tt.wantCode)
+			if r.Code != tt.wantCode {
+				t.Errorf("code = %d, want %d", r.Code, tt.wantCode)
 			}
-			if r.stderr != tt.wantStderr {
-				t.Errorf("stderr = %q, want %q", r.stderr, tt.wantStderr)
+			if r.Stderr != tt.wantStderr {
+				t.Errorf("stderr = %q, want %q", r.Stderr, tt.wantStderr)
 			}
 		})
 	}
@@ -213,12 +222,12 @@ func TestRequiredFlagAndArgsAreUsage(t *testing.T) {
 	}
 	for _, args := range [][]string{{"need", "--to", "x"}, {"need", "a"}} {
 		r := runCLI(t, false, args, newCmd())
-		if r.code != exitcode.Usage {
-			t.Errorf("%v: code = %d, stderr %q", args, r.code, r.stderr)
+		if r.Code != exitcode.Usage {
+			t.Errorf("%v: code = %d, stderr %q", args, r.Code, r.Stderr)
 		}
 	}
-	if r := runCLI(t, false, []string{"need", "a", "--to", "x"}, newCmd()); r.code != 0 {
-		t.Errorf("valid call: code = %d, stderr %q", r.code, r.stderr)
+	if r := runCLI(t, false, []string{"need", "a", "--to", "x"}, newCmd()); r.Code != 0 {
+		t.Errorf("valid call: code = %d, stderr %q", r.Code, r.Stderr)
 	}
 }
 
@@ -228,14 +237,14 @@ func TestGroupCmd(t *testing.T) {
 		c.Println("listed")
 		return nil
 	}})
-	if r := runCLI(t, false, []string{"widget", "bogus"}, group); r.code != exitcode.Usage || !strings.Contains(r.stderr, `unknown command "bogus" for "runnet widget"`) {
-		t.Errorf("unknown subcommand: code %d, stderr %q", r.code, r.stderr)
+	if r := runCLI(t, false, []string{"widget", "bogus"}, group); r.Code != exitcode.Usage || !strings.Contains(r.Stderr, `unknown command "bogus" for "runnet widget"`) {
+		t.Errorf("unknown subcommand: code %d, stderr %q", r.Code, r.Stderr)
 	}
-	if r := runCLI(t, false, []string{"widget"}, group); r.code != 0 || !strings.Contains(r.stdout, "list") {
-		t.Errorf("bare group: code %d, stdout %q", r.code, r.stdout)
+	if r := runCLI(t, false, []string{"widget"}, group); r.Code != 0 || !strings.Contains(r.Stdout, "list") {
+		t.Errorf("bare group: code %d, stdout %q", r.Code, r.Stdout)
 	}
-	if r := runCLI(t, false, []string{"widget", "list"}, group); r.code != 0 || r.stdout != "listed\n" {
-		t.Errorf("subcommand: code %d, stdout %q", r.code, r.stdout)
+	if r := runCLI(t, false, []string{"widget", "list"}, group); r.Code != 0 || r.Stdout != "listed\n" {
+		t.Errorf("subcommand: code %d, stdout %q", r.Code, r.Stdout)
 	}
 }
 
@@ -244,7 +253,7 @@ func TestGlobalFlags(t *testing.T) {
 	var quiet, verbose bool
 	probe := &cobra.Command{Use: "probe", RunE: func(*cobra.Command, []string) error { return nil }}
 	streams, _, _, _ := iostreams.Test()
-	f := NewFactory(streams, testEnv(t))
+	f := NewFactory(streams, harness.Hermetic(t))
 	root := NewRootCmd(f)
 	probe.RunE = func(*cobra.Command, []string) error {
 		seen = f.Options
@@ -295,20 +304,20 @@ func TestFactoryProjectRegion(t *testing.T) {
 		t.Errorf("verbose output:\n%s\nwant:\n%s", errOut.String(), want)
 	}
 
-	f2 := NewFactory(streams, testEnv(t))
+	f2 := NewFactory(streams, harness.Hermetic(t))
 	f2.Options.Project = "flag-proj"
 	if p, err := f2.Project(); err != nil || p != "flag-proj" {
 		t.Errorf("flag: Project() = %q, %v", p, err)
 	}
 	_, err := f2.Region()
-	if exitcode.FromError(err) != exitcode.Usage || !strings.Contains(err.Error(), "gcloud config set run/region REGION") {
+	if cloud.ExitCode(err) != exitcode.Usage || !strings.Contains(err.Error(), "gcloud config set run/region REGION") {
 		t.Errorf("missing region: %v", err)
 	}
 }
 
 func TestFactoryOutputFormat(t *testing.T) {
 	streams, _, _, _ := iostreams.Test()
-	f := NewFactory(streams, testEnv(t))
+	f := NewFactory(streams, harness.Hermetic(t))
 	if f.OutputFormat() != "table" {
 		t.Errorf("piped default = %q, want table: runnet never switches to JSON on its own", f.OutputFormat())
 	}
@@ -321,7 +330,7 @@ func TestFactoryOutputFormat(t *testing.T) {
 		t.Errorf("Printer() = %v, %v", p, err)
 	}
 	f.Options.Format = "bad"
-	if _, err := f.Printer(); exitcode.FromError(err) != exitcode.Usage {
+	if _, err := f.Printer(); cloud.ExitCode(err) != exitcode.Usage {
 		t.Errorf("bad format: %v", err)
 	}
 }
@@ -345,10 +354,10 @@ func TestFactoryConfirm(t *testing.T) {
 			streams.SetStdinTTY(tt.tty)
 			streams.SetStderrTTY(tt.tty)
 			in.WriteString(tt.input)
-			f := NewFactory(streams, testEnv(t))
+			f := NewFactory(streams, harness.Hermetic(t))
 			f.Options.Yes = tt.yes
 			got, err := f.Confirm("Route all traffic to the internet?")
-			if got != tt.want || exitcode.FromError(err) != tt.wantCode {
+			if got != tt.want || cloud.ExitCode(err) != tt.wantCode {
 				t.Fatalf("Confirm = %v, %v", got, err)
 			}
 			if tt.wantCode == exitcode.Usage && !strings.Contains(err.Error(), "--yes") {
@@ -363,7 +372,7 @@ func TestFactoryConfirm(t *testing.T) {
 
 func TestEmulatorHost(t *testing.T) {
 	streams, _, _, _ := iostreams.Test()
-	f := NewFactory(streams, testEnv(t, EnvEmulatorHost, " 127.0.0.1:9090 "))
+	f := NewFactory(streams, harness.Hermetic(t, EnvEmulatorHost, " 127.0.0.1:9090 "))
 	if got := f.EmulatorHost(); got != "127.0.0.1:9090" {
 		t.Errorf("EmulatorHost() = %q", got)
 	}

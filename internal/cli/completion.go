@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runnet-dev/runnet/internal/cli/shared"
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/pkg/egress"
@@ -295,7 +296,7 @@ func listNamesFromAPI(ctx context.Context, f *Factory, kind nameKind, cmd *cobra
 			return nil, err
 		}
 		for _, n := range ns {
-			out = append(out, cobra.CompletionWithDesc(n.Name, pluralize(len(n.Subnetworks), "subnet")))
+			out = append(out, cobra.CompletionWithDesc(n.Name, shared.Plural(len(n.Subnetworks), "subnet")))
 		}
 		return out, nil
 	}
@@ -327,7 +328,7 @@ func listNamesFromAPI(ctx context.Context, f *Factory, kind nameKind, cmd *cobra
 		}
 		network := ""
 		if fl := cmd.Flags().Lookup("network"); fl != nil && fl.Changed {
-			network = shortName(fl.Value.String())
+			network = egress.ShortName(fl.Value.String())
 		}
 		for _, s := range ss {
 			if network != "" && s.Network != network {
@@ -343,13 +344,13 @@ func workloadDesc(w *cloud.Workload) string {
 	d := string(w.Ref.Kind)
 	switch w.VPC.Mode() {
 	case egress.ModeConnector:
-		return d + ", connector " + shortName(w.VPC.Connector)
+		return d + ", connector " + egress.ShortName(w.VPC.Connector)
 	case egress.ModeDirect:
 		s := w.VPC.Subnet
 		if s == "" {
 			s = w.VPC.Network
 		}
-		return d + ", direct " + shortName(s)
+		return d + ", direct " + egress.ShortName(s)
 	}
 	return d + ", no VPC"
 }
@@ -369,11 +370,4 @@ func connectorDesc(c *cloud.Connector) string {
 
 func subnetDesc(s *cloud.Subnet) string {
 	return fmt.Sprintf("%s in %s, %d free IPs", s.IPCIDRRange, s.Network, s.FreeIPs)
-}
-
-func pluralize(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }

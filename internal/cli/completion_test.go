@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 )
 
@@ -31,13 +32,13 @@ func stubCompletion(t *testing.T, timeout time.Duration, list func(context.Conte
 func complete(t *testing.T, args ...string) (names []string, directive string, r result) {
 	t.Helper()
 	streams, _, out, errOut := iostreams.Test()
-	f := NewFactory(streams, testEnv(t, "CLOUDSDK_CORE_PROJECT", tProject, "CLOUDSDK_RUN_REGION", tRegion))
+	f := NewFactory(streams, harness.Hermetic(t, "CLOUDSDK_CORE_PROJECT", tProject, "CLOUDSDK_RUN_REGION", tRegion))
 	code := execute(context.Background(), f, NewRootCmd(f), append([]string{cobra.ShellCompRequestCmd}, args...))
-	r = result{code, out.String(), errOut.String(), f}
+	r = result{Code: code, Stdout: out.String(), Stderr: errOut.String()}
 	if code != 0 {
-		t.Fatalf("__complete %v: exit %d: %s", args, code, r.stderr)
+		t.Fatalf("__complete %v: exit %d: %s", args, code, r.Stderr)
 	}
-	for _, l := range strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n") {
+	for _, l := range strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n") {
 		if strings.HasPrefix(l, ":") {
 			directive = l
 			continue
@@ -111,7 +112,7 @@ func TestCompletionSuggestions(t *testing.T) {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			names, directive, r := complete(t, tt.args...)
 			if !slices.Equal(names, tt.want) {
-				t.Errorf("suggestions %q, want %q (stdout %q)", names, tt.want, r.stdout)
+				t.Errorf("suggestions %q, want %q (stdout %q)", names, tt.want, r.Stdout)
 			}
 			if tt.args[0] != "completion" && directive != noFiles {
 				t.Errorf("directive %q, want %s (no file names)", directive, noFiles)
@@ -124,8 +125,8 @@ func TestCompletionSuggestions(t *testing.T) {
 func TestCompletionDescriptions(t *testing.T) {
 	stubCompletion(t, time.Second, fakeList)
 	_, _, r := complete(t, "attach", "job/")
-	if !strings.Contains(r.stdout, "job/nightly-export\tjob, connector run-connector\n") {
-		t.Errorf("stdout %q", r.stdout)
+	if !strings.Contains(r.Stdout, "job/nightly-export\tjob, connector run-connector\n") {
+		t.Errorf("stdout %q", r.Stdout)
 	}
 }
 
@@ -194,7 +195,7 @@ func TestLookupWithTimeout(t *testing.T) {
 // directive.
 func TestCompletionWithoutProject(t *testing.T) {
 	streams, _, out, _ := iostreams.Test()
-	f := NewFactory(streams, testEnv(t))
+	f := NewFactory(streams, harness.Hermetic(t))
 	code := execute(context.Background(), f, NewRootCmd(f), []string{cobra.ShellCompRequestCmd, "attach", ""})
 	if code != 0 || out.String() != ":4\n" {
 		t.Errorf("exit %d, stdout %q", code, out.String())
@@ -206,7 +207,7 @@ func TestCompletionWithoutProject(t *testing.T) {
 // annotation.
 func TestCompletionRegistered(t *testing.T) {
 	streams, _, _, _ := iostreams.Test()
-	f := NewFactory(streams, testEnv(t))
+	f := NewFactory(streams, harness.Hermetic(t))
 	root := NewRootCmd(f)
 	found := 0
 	for path := range completeArgs {
@@ -256,12 +257,12 @@ func TestCompletionScripts(t *testing.T) {
 		"powershell": "Register-ArgumentCompleter",
 	} {
 		r := runCLI(t, false, []string{"completion", shell})
-		if r.code != 0 || !strings.Contains(r.stdout, marker) || !strings.Contains(r.stdout, "__complete") {
-			t.Errorf("%s: exit %d, stdout lacks %q or __complete (%d bytes); stderr %q", shell, r.code, marker, len(r.stdout), r.stderr)
+		if r.Code != 0 || !strings.Contains(r.Stdout, marker) || !strings.Contains(r.Stdout, "__complete") {
+			t.Errorf("%s: exit %d, stdout lacks %q or __complete (%d bytes); stderr %q", shell, r.Code, marker, len(r.Stdout), r.Stderr)
 		}
 		nd := runCLI(t, false, []string{"completion", shell, "--no-descriptions"})
-		if nd.code != 0 || nd.stdout == r.stdout {
-			t.Errorf("%s --no-descriptions: exit %d, same script: %v", shell, nd.code, nd.stdout == r.stdout)
+		if nd.Code != 0 || nd.Stdout == r.Stdout {
+			t.Errorf("%s --no-descriptions: exit %d, same script: %v", shell, nd.Code, nd.Stdout == r.Stdout)
 		}
 	}
 	for _, tt := range []struct {
@@ -273,8 +274,8 @@ func TestCompletionScripts(t *testing.T) {
 		{[]string{"completion", "bash", "zsh"}, "give one shell"},
 	} {
 		r := runCLI(t, false, tt.args)
-		if r.code != exitcode.Usage || !strings.Contains(r.stderr, tt.want) || r.stdout != "" {
-			t.Errorf("%v: exit %d, stderr %q, stdout %d bytes", tt.args, r.code, r.stderr, len(r.stdout))
+		if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, tt.want) || r.Stdout != "" {
+			t.Errorf("%v: exit %d, stderr %q, stdout %d bytes", tt.args, r.Code, r.Stderr, len(r.Stdout))
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/internal/printer"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/ipam"
@@ -211,16 +211,6 @@ func describeUsers(us []WorkloadUser) string {
 	return strings.Join(names, ", ")
 }
 
-// connectorVia says how a workload uses a connector (see WorkloadUser.Via); nil when it does
-// not.
-func connectorVia(s *egress.ServingState, ref egress.ConnectorRef) []string {
-	var out []string
-	for _, u := range s.ConnectorUsers(ref) {
-		out = append(out, u.Via())
-	}
-	return out
-}
-
 // subnetVia says how a workload uses a subnet (a canonical path) for Direct VPC egress; nil
 // when it does not.
 func subnetVia(s *egress.ServingState, path string) []string {
@@ -246,57 +236,25 @@ func subnetVia(s *egress.ServingState, path string) []string {
 	return out
 }
 
-// usesConnector reports whether w's template uses the connector ref.
-func usesConnector(w *cloud.Workload, ref egress.ConnectorRef) bool {
-	if w.VPC.Connector == "" {
-		return false
-	}
-	c, err := egress.ParseConnectorRef(w.VPC.Connector, w.Ref.Project, w.Ref.Region)
-	return err == nil && c == ref
-}
-
-// findUsers lists the workloads of region in each project, reads what serves each, and keeps
-// those match says use the resource (match returns how, nil when they do not), listing the
-// projects concurrently. With strict, a failure to list is an error; otherwise it is returned
-// as a warning (runnet may not see every project that uses a Shared VPC resource).
+// findUsers lists the workloads of region in each project that match says use a resource
+// (migration.FindUsers), as report rows. With strict, a failure to list is an error;
+// otherwise it is returned as a warning (runnet may not see every project that uses a Shared
+// VPC resource).
 func findUsers(ctx context.Context, c *cloud.Clients, projects []string, region string, strict bool, match func(*egress.ServingState) []string) ([]WorkloadUser, []string, error) {
-	results := make([][]*cloud.Workload, len(projects))
-	states := make([][]*egress.ServingState, len(projects))
-	errs := make([]error, len(projects))
-	var wg sync.WaitGroup
-	for i, p := range projects {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i], errs[i] = c.ListWorkloads(ctx, p, region)
-			if errs[i] == nil {
-				states[i], errs[i] = c.ServingStates(ctx, results[i])
-			}
-		}()
+	found, warnings, err := migration.FindUsers(ctx, c, projects, region, strict, match)
+	if err != nil {
+		return nil, nil, err
 	}
-	wg.Wait()
-	var warnings []string
-	users := []WorkloadUser{}
-	for i := range projects {
-		if errs[i] != nil {
-			if strict {
-				return nil, nil, errs[i]
-			}
-			warnings = append(warnings, fmt.Sprintf("workloads of project %s not checked: %v", projects[i], errs[i]))
-			continue
-		}
-		for j, w := range results[i] {
-			if via := match(states[i][j]); len(via) > 0 {
-				users = append(users, userOf(w, via))
-			}
-		}
+	users := make([]WorkloadUser, 0, len(found))
+	for _, u := range found {
+		users = append(users, userOf(u.Workload, u.Via))
 	}
 	return users, warnings, nil
 }
 
 // connectorUsers returns the workloads of the connector's own project that use it.
 func connectorUsers(ctx context.Context, c *cloud.Clients, ref egress.ConnectorRef) ([]WorkloadUser, error) {
-	users, _, err := findUsers(ctx, c, []string{ref.Project}, ref.Region, true, func(s *egress.ServingState) []string { return connectorVia(s, ref) })
+	users, _, err := findUsers(ctx, c, []string{ref.Project}, ref.Region, true, func(s *egress.ServingState) []string { return migration.ConnectorVia(s, ref) })
 	return users, err
 }
 
@@ -791,25 +749,14 @@ func getConnectorAndUsers(ctx context.Context, c *cloud.Clients, ref egress.Conn
 		warnings = append(warnings, fmt.Sprintf("the Shared VPC service projects of %s could not be listed: %v", ref.Project, err))
 	}
 	if err != nil {
-		others = otherProjects(conn, ref.Project)
+		others = migration.OtherProjects(conn, ref.Project)
 	}
 	if len(others) > 0 {
-		more, w, _ := findUsers(ctx, c, others, ref.Region, false, func(s *egress.ServingState) []string { return connectorVia(s, ref) })
+		more, w, _ := findUsers(ctx, c, others, ref.Region, false, func(s *egress.ServingState) []string { return migration.ConnectorVia(s, ref) })
 		users = append(users, more...)
 		warnings = append(warnings, w...)
 	}
 	return conn, users, warnings, nil
-}
-
-func otherProjects(conn *cloud.Connector, project string) []string {
-	var out []string
-	for _, p := range conn.ConnectedProjects {
-		if p != project {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,24 +2,22 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/runnet-dev/runnet/internal/cli/shared"
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/pkg/egress"
-	"github.com/runnet-dev/runnet/pkg/ipam"
 )
 
 const connectorRecycleLong = `Scale a Serverless VPC Access connector in. Connectors scale out under load but never
@@ -161,9 +159,6 @@ func NewCmdConnectorRecycle(f *Factory, runF func(context.Context, *ConnectorRec
 	return cmd
 }
 
-// recycleSubnetSuffix names the subnet --create-subnet makes without --subnet.
-const recycleSubnetSuffix = "-subnet"
-
 // defaultRecycleName is the new connector's default name: NAME-2, or NAME-(N+1) when NAME
 // ends in -N; shortened to fit the connector name limit.
 func defaultRecycleName(old string) string {
@@ -303,28 +298,28 @@ const (
 // RecycleReport is what `runnet connector recycle` prints. JSON field names are a stable
 // contract (see connectorRecycleLong).
 type RecycleReport struct {
-	Old             RecycledConnector `json:"old"`
-	New             RecycledConnector `json:"new"`
-	Subnet          *SubnetCreation   `json:"subnet,omitempty"`
-	Workloads       []MigrationReport `json:"workloads"`
-	Summary         FleetSummary      `json:"summary"`
-	DryRun          bool              `json:"dryRun"`
-	Notes           []string          `json:"notes,omitempty"`
-	DurationSeconds float64           `json:"durationSeconds"`
+	Old             RecycledConnector         `json:"old"`
+	New             RecycledConnector         `json:"new"`
+	Subnet          *migration.SubnetCreation `json:"subnet,omitempty"`
+	Workloads       []MigrationReport         `json:"workloads"`
+	Summary         FleetSummary              `json:"summary"`
+	DryRun          bool                      `json:"dryRun"`
+	Notes           []string                  `json:"notes,omitempty"`
+	DurationSeconds float64                   `json:"durationSeconds"`
 }
 
 func (c RecycledConnector) placement() string {
 	var parts []string
 	switch {
 	case c.Subnet != "" && c.SubnetRange != "":
-		parts = append(parts, fmt.Sprintf("subnet %s (%s)", lastSegmentOf(c.Subnet), c.SubnetRange))
+		parts = append(parts, fmt.Sprintf("subnet %s (%s)", egress.ShortName(c.Subnet), c.SubnetRange))
 	case c.Subnet != "":
-		parts = append(parts, "subnet "+lastSegmentOf(c.Subnet))
+		parts = append(parts, "subnet "+egress.ShortName(c.Subnet))
 	case c.IPCIDRRange != "":
 		parts = append(parts, c.IPCIDRRange)
 	}
 	if c.Network != "" {
-		parts = append(parts, "network "+lastSegmentOf(c.Network))
+		parts = append(parts, "network "+egress.ShortName(c.Network))
 	}
 	if c.MachineType != "" {
 		parts = append(parts, c.MachineType)
@@ -358,12 +353,8 @@ func (r RecycleReport) WriteText(w io.Writer) error {
 		return err
 	}
 	var b strings.Builder
-	if s := r.Subnet; s != nil {
-		fmt.Fprintf(&b, "Subnet %s (%s in %s): %s", lastSegmentOf(s.Name), s.CIDR, lastSegmentOf(s.Network), s.Status)
-		if s.Error != "" {
-			b.WriteString(": " + s.Error)
-		}
-		b.WriteString("\n")
+	if r.Subnet != nil {
+		b.WriteString(subnetLine(r.Subnet) + "\n")
 	}
 	b.WriteString("\n")
 	if len(r.Workloads) == 0 {
@@ -400,21 +391,6 @@ func (r RecycleReport) WriteText(w io.Writer) error {
 // ---------------------------------------------------------------------------------------
 // Run.
 
-// recycleState is what a run works out before it changes anything.
-type recycleState struct {
-	old      *cloud.Connector // nil when it no longer exists
-	oldSub   *cloud.Subnet    // the old connector's subnet, when it was made in one
-	oldNet   string           // the network the old connector reaches (path), if known
-	existing *cloud.Connector // the new connector, when it already exists
-	spec     cloud.ConnectorSpec
-	network  string // the new connector's network (path)
-	subRange string // the range of the new connector's subnet
-	create   *cloud.SubnetSpec
-	all      []*cloud.Workload
-	ws       []*cloud.Workload // the workloads whose template uses the old connector
-	notes    []string
-}
-
 func (o *ConnectorRecycleOptions) run(ctx context.Context) error {
 	start := time.Now()
 	p, err := o.f.Printer()
@@ -425,22 +401,21 @@ func (o *ConnectorRecycleOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := o.prepare(ctx, c)
+	eng := newEngine(o.f, c, engineOptions{Observer: o.observer})
+	rc, err := eng.PrepareRecycle(ctx, o.request())
 	if err != nil {
 		return err
 	}
-	rep := RecycleReport{DryRun: o.DryRun, Old: o.oldView(st), New: o.newView(st), Notes: st.notes}
-	if st.create != nil {
-		s := st.create
-		rep.Subnet = &SubnetCreation{Name: s.Ref.Path(), Network: s.Network, CIDR: s.IPCIDRRange, Status: recyclePlanned}
+	rep := RecycleReport{DryRun: o.DryRun, Old: o.oldView(rc), New: o.newView(rc), Notes: shared.RenderAll(rc.Notes)}
+	if rc.CreateSubnet != nil {
+		s := rc.CreateSubnet
+		rep.Subnet = &migration.SubnetCreation{Name: s.Ref.Path(), Network: s.Network, CIDR: s.IPCIDRRange, Status: recyclePlanned}
 	}
-	target := o.target(st)
-	fl := &Fleet{F: o.f, C: c, Concurrency: o.Concurrency, Force: o.Force, CleanupAtEnd: true, Observer: o.observer}
 
 	if o.DryRun {
-		rep.Workloads = o.dryRunReports(ctx, fl, st, target)
+		rep.Workloads = o.dryRunReports(ctx, eng, rc)
 		rep.Summary = summarize(rep.Workloads)
-		if st.old != nil {
+		if rc.Old != nil {
 			rep.Old.Status, rep.Old.Reason = recyclePlanned, "deleted at the end if nothing uses it then"
 		}
 		rep.DurationSeconds = roundSeconds(time.Since(start))
@@ -448,71 +423,66 @@ func (o *ConnectorRecycleOptions) run(ctx context.Context) error {
 		return p.Print(rep)
 	}
 
-	if err := o.confirm(st); err != nil {
+	if err := o.confirm(rc); err != nil {
 		return err
 	}
 
 	// 1. The new connector (and its subnet).
-	if st.create != nil {
-		done := startWait(o.f, "Creating subnet "+st.create.Ref.Name)
-		_, err := c.CreateSubnet(ctx, *st.create, waitOptions(o.f, false))
-		done()
-		if err != nil {
-			rep.Subnet.Status, rep.Subnet.Error = recycleFailed, err.Error()
+	if err := eng.ProvideConnector(ctx, rc); err != nil {
+		switch {
+		case rc.SubnetErr != nil:
+			rep.Subnet.Status, rep.Subnet.Error = recycleFailed, rc.SubnetErr.Error()
 			rep.New.Status, rep.New.Error = recycleFailed, "not created: its subnet could not be created"
-			return o.abort(p, rep, start, fmt.Errorf("create subnet %s for connector %s: %w", st.create.Ref.Name, o.newRef.Name, err))
-		}
-		rep.Subnet.Status = string(egress.StepDone)
-		netNotice(o.f, "Created subnet %s (%s) for connector %s.", st.create.Ref.Name, st.create.IPCIDRRange, o.newRef.Name)
-	}
-	if st.existing == nil || st.existing.State != cloud.ConnectorReady {
-		done := startWait(o.f, "Creating connector "+st.spec.Ref.Name)
-		conn, err := c.CreateConnector(ctx, st.spec, waitOptions(o.f, false))
-		done()
-		if err != nil {
+		default:
 			rep.New.Status, rep.New.Error = recycleFailed, err.Error()
-			return o.abort(p, rep, start, err)
 		}
-		rep.New.State = conn.State
+		return o.abort(p, rep, start, err)
 	}
-	if st.existing == nil {
+	if rep.Subnet != nil {
+		rep.Subnet.Status = string(egress.StepDone)
+	}
+	if rc.ConnectorState != "" {
+		rep.New.State = rc.ConnectorState
+	}
+	if rc.Existing == nil {
 		netNotice(o.f, "Connector %s is READY (%s).", o.newRef.Name, rep.New.placement())
 	}
 
-	// 2. The workloads.
-	ms := fl.Prepare(ctx, st.ws, target, nil)
-	if ctx.Err() == nil {
-		fl.Apply(ctx, ms)
-	} else {
-		for _, m := range ms {
-			if m.Runnable() {
-				m.Skip("interrupted before it started: nothing was changed")
-			}
-		}
-	}
-	for _, m := range ms {
-		rep.Workloads = append(rep.Workloads, m.Report(false))
-	}
-	if rep.Workloads == nil {
-		rep.Workloads = []MigrationReport{}
+	// 2. The workloads, and 3. the old connector.
+	eng.MoveUsers(ctx, rc)
+	rep.Workloads = make([]MigrationReport, 0, len(rc.Migrations))
+	for _, m := range rc.Migrations {
+		rep.Workloads = append(rep.Workloads, NewMigrationReport(m, false))
 	}
 	rep.Summary = summarize(rep.Workloads)
-
-	// 3. The old connector.
-	var cleanup []ConnectorCleanup
-	if st.old != nil {
-		cleanup = o.retire(ctx, c, fl, ms, st, &rep)
-	}
+	o.oldOutcome(rc, &rep)
 	rep.DurationSeconds = roundSeconds(time.Since(start))
 	if err := p.Print(rep); err != nil {
 		return err
 	}
 	o.iacHint(rep)
-	err = migrateError(ms, cleanup)
+	err = verdictError(eng.RecycleVerdict(rc))
 	if err == nil && rep.Old.Status == recycleKept {
 		netWarn(o.f, "connector %s was kept: %s. It still runs (and costs) until it is deleted.", o.old.Name, rep.Old.Reason)
 	}
 	return err
+}
+
+// request is the engine's request: the connectors and the settings, as complete found them.
+func (o *ConnectorRecycleOptions) request() migration.RecycleRequest {
+	req := migration.RecycleRequest{Old: o.old, New: o.newRef, Range: o.rangeCIDR, RangeGiven: o.set["range"],
+		SubnetName: o.subnetName, SubnetProject: o.subnetProj, CreateSubnet: o.CreateSubnet,
+		ValidateSize: ValidateConnectorSize, Concurrency: o.Concurrency, Force: o.Force}
+	if o.set["machine-type"] {
+		req.MachineType = o.MachineType
+	}
+	if o.set["min-instances"] {
+		req.MinInstances = o.MinInstances
+	}
+	if o.set["max-instances"] {
+		req.MaxInstances = o.MaxInstances
+	}
+	return req
 }
 
 // abort prints the report of a recycle that stopped before moving anything and returns err.
@@ -530,326 +500,14 @@ func (o *ConnectorRecycleOptions) abort(p interface{ Print(any) error }, rep Rec
 	return err
 }
 
-// prepare reads what the recycle depends on and works out the new connector, changing
-// nothing. Errors carry their exit status: 2 for settings that clash, 3 for a subnet or
-// range that does not fit, 5 for a new connector that exists and differs.
-func (o *ConnectorRecycleOptions) prepare(ctx context.Context, c *cloud.Clients) (*recycleState, error) {
-	st := &recycleState{}
-	var oldErr, newErr, wsErr error
-	var wg sync.WaitGroup
-	wg.Go(func() { st.old, oldErr = c.GetConnector(ctx, o.old) })
-	wg.Go(func() { st.existing, newErr = c.GetConnector(ctx, o.newRef) })
-	wg.Go(func() { st.all, wsErr = c.ListWorkloads(ctx, o.old.Project, o.old.Region) })
-	wg.Wait()
-	if newErr != nil {
-		if !cloud.IsNotFound(newErr) {
-			return nil, newErr
-		}
-		st.existing = nil
-	}
-	if oldErr != nil {
-		if !cloud.IsNotFound(oldErr) {
-			return nil, oldErr
-		}
-		st.old = nil
-		if st.existing == nil {
-			return nil, fmt.Errorf("connector %s does not exist in project %s, region %s, and neither does %s: nothing to recycle (see 'runnet connector list'): %w",
-				o.old.Name, o.old.Project, o.old.Region, o.newRef.Name, oldErr)
-		}
-		st.notes = append(st.notes, fmt.Sprintf("connector %s no longer exists (an earlier run deleted it?); %s does: the workloads that still name %s move to it", o.old.Name, o.newRef.Name, o.old.Name))
-	}
-	if wsErr != nil {
-		return nil, wsErr
-	}
-	for _, w := range st.all {
-		if usesConnector(w, o.old) {
-			st.ws = append(st.ws, w)
-		}
-	}
-
-	// The old connector's network (and subnet).
-	if st.old != nil {
-		if path := st.old.SubnetPath(); path != "" {
-			sref, err := egress.ParseSubnetRef(path, "", "")
-			if err != nil {
-				return nil, fmt.Errorf("connector %s's subnet %s: %w", o.old.Name, path, err)
-			}
-			s, err := c.GetSubnet(ctx, sref)
-			if err != nil {
-				return nil, fmt.Errorf("read subnet %s of connector %s: %w", sref.Name, o.old.Name, err)
-			}
-			st.oldSub, st.oldNet = s, s.NetworkPath
-		} else {
-			st.oldNet = normNetworkPath(st.old.Network, st.old.Project)
-		}
-	}
-
-	// Settings: the flags, else the old connector's (or, when it is gone, the new one's).
-	base := st.old
-	if base == nil {
-		base = st.existing
-	}
-	mt, lo, hi := base.MachineType, base.MinInstances, base.MaxInstances
-	if mt == "" {
-		mt = cloud.DefaultConnectorMachineType
-	}
-	if o.set["machine-type"] {
-		mt = o.MachineType
-	}
-	if o.set["min-instances"] {
-		lo = o.MinInstances
-	}
-	if o.set["max-instances"] {
-		hi = o.MaxInstances
-	}
-	if err := ValidateConnectorSize(lo, hi, mt); err != nil {
-		return nil, exitcode.Usagef("%v (settings not given are connector %s's: machine type %s, %d to %d instances)", errors.Unwrap(err), base.Name, base.MachineType, base.MinInstances, base.MaxInstances)
-	}
-	st.spec = cloud.ConnectorSpec{Ref: o.newRef, MachineType: mt, MinInstances: lo, MaxInstances: hi}
-
-	if st.existing != nil {
-		return st, o.reuse(ctx, c, st)
-	}
-	return st, o.place(ctx, c, st)
-}
-
-// reuse checks that the new connector, which exists already (an earlier run), is the one
-// asked for, and takes its placement.
-func (o *ConnectorRecycleOptions) reuse(ctx context.Context, c *cloud.Clients, st *recycleState) error {
-	cur := st.existing
-	if cur.IPCIDRRange != "" {
-		st.spec.IPCIDRRange, st.spec.Network = cur.IPCIDRRange, cur.Network
-		st.network = normNetworkPath(cur.Network, cur.Project)
-	} else if cur.Subnet != nil {
-		s := *cur.Subnet
-		st.spec.Subnet = &s
-		sref, err := egress.ParseSubnetRef(cur.SubnetPath(), "", "")
-		if err == nil {
-			if sn, err := c.GetSubnet(ctx, sref); err == nil {
-				st.network, st.subRange = sn.NetworkPath, sn.IPCIDRRange
-			}
-		}
-	}
-	var d []string
-	if o.rangeCIDR.IsValid() && !o.CreateSubnet && cur.IPCIDRRange != o.rangeCIDR.String() {
-		d = append(d, fmt.Sprintf("its range is %s, not %s", noneIfEmpty(cur.IPCIDRRange), o.rangeCIDR))
-	}
-	if o.subnetName != "" && (cur.Subnet == nil || cur.Subnet.Name != o.subnetName) {
-		d = append(d, fmt.Sprintf("its subnet is %s, not %s", noneIfEmpty(cur.SubnetPath()), o.subnetName))
-	}
-	if st.oldNet != "" && st.network != "" && st.network != st.oldNet {
-		d = append(d, fmt.Sprintf("it is in network %s, not %s (connector %s's)", lastSegmentOf(st.network), lastSegmentOf(st.oldNet), o.old.Name))
-	}
-	d = append(d, st.spec.Differences(cur)...)
-	if len(d) > 0 {
-		return exitcode.Errorf(exitcode.Conflict, "connector %s already exists and is not the one this recycle would create: %s; pick another --new-name, or delete it first; nothing was changed",
-			o.newRef.Name, strings.Join(d, "; "))
-	}
-	switch cur.State {
-	case cloud.ConnectorError, cloud.ConnectorDeleting:
-		return exitcode.Errorf(exitcode.Conflict, "connector %s already exists in state %s; delete it (runnet connector delete %s) or pick another --new-name; nothing was changed", o.newRef.Name, cur.State, o.newRef.Name)
-	}
-	st.notes = append(st.notes, fmt.Sprintf("connector %s already exists with these settings (an earlier run?): it is reused", o.newRef.Name))
-	return nil
-}
-
-// place works out where a new connector goes: a range of the old one's network, or a
-// subnet (existing, or to create).
-func (o *ConnectorRecycleOptions) place(ctx context.Context, c *cloud.Clients, st *recycleState) error {
-	old := st.old
-	if old == nil { // cannot happen: a missing new connector with a missing old one stopped earlier
-		return fmt.Errorf("connector %s does not exist", o.old.Name)
-	}
-	if st.oldNet == "" {
-		return fmt.Errorf("cannot tell which network connector %s reaches (network %q); nothing was changed", old.Name, old.Network)
-	}
-	if o.subnetName == "" && !o.CreateSubnet {
-		if st.oldSub != nil {
-			what := "--subnet is needed"
-			if o.set["range"] {
-				what = "--range: a range alone is not enough"
-			}
-			return exitcode.Usagef("%s: connector %s was made in subnet %s (a /28 nothing else uses), and both connectors exist at once, so the new one needs another: --subnet NAME of an unused /28 subnet, or --create-subnet [--subnet NAME] [--range CIDR|auto] to create one",
-				what, old.Name, st.oldSub.Name)
-		}
-		return o.placeRange(ctx, c, st)
-	}
-	return o.placeSubnet(ctx, c, st)
-}
-
-// placeRange picks the new connector's ip_cidr_range in the old one's network.
-func (o *ConnectorRecycleOptions) placeRange(ctx context.Context, c *cloud.Clients, st *recycleState) error {
-	nref, err := egress.ParseNetworkRef(st.oldNet, o.old.Project)
-	if err != nil {
-		return err
-	}
-	chosen, how, err := o.pickRange(ctx, c, nref, st.old.IPCIDRRange)
-	if err != nil {
-		return err
-	}
-	st.spec.IPCIDRRange, st.spec.Network, st.network = chosen.String(), nref.Name, nref.Path()
-	if how != "" {
-		st.notes = append(st.notes, how)
-	}
-	return nil
-}
-
-// placeSubnet puts the new connector in --subnet, checked, or in a subnet to create.
-func (o *ConnectorRecycleOptions) placeSubnet(ctx context.Context, c *cloud.Clients, st *recycleState) error {
-	project := o.old.Project
-	if st.oldSub != nil {
-		project = st.oldSub.Project
-	}
-	if o.subnetProj != "" {
-		project = o.subnetProj
-	}
-	name := o.subnetName
-	if name == "" {
-		name = o.newRef.Name + recycleSubnetSuffix
-	}
-	sref := egress.SubnetRef{Project: project, Region: o.old.Region, Name: name}
-	s, err := c.GetSubnet(ctx, sref)
-	switch {
-	case err == nil:
-		if s.PrefixLength != ipam.ConnectorPrefix {
-			return exitcode.Errorf(exitcode.Preflight, "--subnet: subnet %s is a /%d (%s); a connector needs a /%d subnet; nothing was changed", name, s.PrefixLength, s.IPCIDRRange, ipam.ConnectorPrefix)
-		}
-		if s.NetworkPath != st.oldNet {
-			return exitcode.Errorf(exitcode.Preflight, "--subnet: subnet %s is in network %s, but connector %s reaches %s: the new connector must reach the same network; nothing was changed", name, s.Network, o.old.Name, lastSegmentOf(st.oldNet))
-		}
-		if o.CreateSubnet && o.rangeCIDR.IsValid() && s.IPCIDRRange != o.rangeCIDR.String() {
-			return exitcode.Errorf(exitcode.Conflict, "--create-subnet: subnet %s already exists with range %s, not %s; nothing was changed", name, s.IPCIDRRange, o.rangeCIDR)
-		}
-		if by, err := subnetConnectors(ctx, c, o.old.Project, sref); err != nil {
-			return err
-		} else if len(by) > 0 {
-			return exitcode.Errorf(exitcode.Preflight, "--subnet: subnet %s is already used by connector %s; a connector needs a /28 subnet of its own; nothing was changed", name, strings.Join(by, ", "))
-		}
-		if o.CreateSubnet {
-			st.notes = append(st.notes, fmt.Sprintf("subnet %s already exists in network %s (%s): using it", name, s.Network, s.IPCIDRRange))
-		}
-		st.subRange = s.IPCIDRRange
-	case cloud.IsNotFound(err):
-		if !o.CreateSubnet {
-			return exitcode.Errorf(exitcode.Preflight, "--subnet: subnet %s does not exist in project %s, region %s; add --create-subnet to create it; nothing was changed", name, project, o.old.Region)
-		}
-		nref, err := egress.ParseNetworkRef(st.oldNet, project)
-		if err != nil {
-			return err
-		}
-		if nref.Project != project {
-			return exitcode.Usagef("--subnet: connector %s's network %s is in project %s, so its subnet must be too, not in %s", o.old.Name, nref.Name, nref.Project, project)
-		}
-		near := st.old.IPCIDRRange
-		if st.oldSub != nil {
-			near = st.oldSub.IPCIDRRange
-		}
-		chosen, how, err := o.pickRange(ctx, c, nref, near)
-		if err != nil {
-			return err
-		}
-		spec := &cloud.SubnetSpec{Ref: sref, Network: nref.Path(), IPCIDRRange: chosen.String(),
-			Description: "Serverless VPC Access connector subnet for " + o.newRef.Name + ", created by runnet connector recycle"}
-		if st.oldSub != nil {
-			spec.PrivateIPGoogleAccess = st.oldSub.PrivateIPGoogleAccess
-			if fl := st.oldSub.FlowLogs; fl != nil && fl.Enabled {
-				cp := *fl
-				spec.FlowLogs = &cp
-			}
-		}
-		st.create, st.subRange = spec, chosen.String()
-		if how != "" {
-			st.notes = append(st.notes, "subnet "+name+": "+how)
-		}
-	default:
-		return err
-	}
-	st.spec.Subnet = &cloud.ConnectorSubnet{Name: name, ProjectID: project}
-	st.network = st.oldNet
-	return nil
-}
-
-// pickRange returns --range, checked against the network's ranges, or the first free /28
-// near near (its /24, then its /16), else in connector space.
-func (o *ConnectorRecycleOptions) pickRange(ctx context.Context, c *cloud.Clients, nref egress.NetworkRef, near string) (netip.Prefix, string, error) {
-	used, warnings, err := c.NetworkRanges(ctx, nref.Project, nref.Path())
-	if err != nil {
-		return netip.Prefix{}, "", err
-	}
-	for _, w := range warnings {
-		netWarn(o.f, "%s", w)
-	}
-	if o.rangeCIDR.IsValid() {
-		for _, u := range used {
-			if ipam.Overlaps(u.Prefix, o.rangeCIDR) {
-				return netip.Prefix{}, "", exitcode.Errorf(exitcode.Preflight, "--range: %s overlaps %s %s (%s) in network %s; nothing was changed", o.rangeCIDR, u.Kind, u.Name, u.Prefix, nref.Name)
-			}
-		}
-		return o.rangeCIDR, "", nil
-	}
-	prefixes := make([]netip.Prefix, 0, len(used))
-	for _, u := range used {
-		prefixes = append(prefixes, u.Prefix)
-	}
-	var space []netip.Prefix
-	if p, err := netip.ParsePrefix(near); err == nil && p.Addr().Is4() {
-		for _, bits := range []int{24, 16} {
-			if p.Bits() < bits {
-				continue
-			}
-			cand := netip.PrefixFrom(p.Addr(), bits).Masked()
-			if slices.ContainsFunc(connectorRangeSpace, func(s netip.Prefix) bool { return ipam.Contains(s, cand) }) {
-				space = append(space, cand)
-			}
-		}
-	}
-	space = append(space, connectorRangeSpace...)
-	chosen, ok := ipam.FindFree(space, prefixes, ipam.ConnectorPrefix)
-	if !ok {
-		return netip.Prefix{}, "", exitcode.Errorf(exitcode.Preflight, "no free /%d left in network %s; give --range CIDR", ipam.ConnectorPrefix, nref.Name)
-	}
-	how := fmt.Sprintf("range %s: the first free /%d", chosen, ipam.ConnectorPrefix)
-	if near != "" {
-		how += " next to " + near
-	}
-	how += fmt.Sprintf(" in network %s (overlapping none of its %d ranges)", nref.Name, len(used))
-	return chosen, how, nil
-}
-
-// target is each workload's target: the new connector, its egress kept.
-func (o *ConnectorRecycleOptions) target(*recycleState) TargetFunc {
-	full := o.newRef.FullName()
-	return func(w *cloud.Workload) egress.VPC {
-		e := w.VPC.Egress.Normalize()
-		if e == egress.EgressUnset {
-			e = egress.EgressPrivateRangesOnly
-		}
-		return egress.VPC{Connector: full, Egress: e}
-	}
-}
-
 // dryRunReports are the workloads' plans without changing anything: checked by the
 // preflight when the new connector is READY already, plain plans otherwise.
-func (o *ConnectorRecycleOptions) dryRunReports(ctx context.Context, fl *Fleet, st *recycleState, target TargetFunc) []MigrationReport {
-	out := make([]MigrationReport, 0, len(st.ws))
-	if st.existing != nil && st.existing.State == cloud.ConnectorReady {
-		ms := fl.Prepare(ctx, st.ws, target, nil)
-		fl.Validate(ctx, ms)
-		for _, m := range ms {
-			out = append(out, m.Report(true))
-		}
-		return out
-	}
-	for _, w := range st.ws {
-		t := target(w)
-		m := &Migration{Ref: w.Ref, Workload: w, Target: t}
-		opts := egress.PlanOptions{}
-		if w.Ref.Kind == egress.KindService {
-			opts.Tag = egress.DefaultRevisionTag(w.Ref.Name, egress.ModeConnector)
-		}
-		m.Plan = egress.BuildPlan(opts, w.Workload, t, nil)
-		r := m.Report(true)
-		if r.Outcome == egress.OutcomeSkipped {
+func (o *ConnectorRecycleOptions) dryRunReports(ctx context.Context, eng *migration.Engine, rc *migration.Recycle) []MigrationReport {
+	ms, checked := eng.DryRun(ctx, rc)
+	out := make([]MigrationReport, 0, len(ms))
+	for _, m := range ms {
+		r := NewMigrationReport(m, true)
+		if !checked && r.Outcome == egress.OutcomeSkipped {
 			r.Outcome = egress.OutcomePlanned
 			for i := range r.Steps {
 				r.Steps[i].Note = "dry run"
@@ -862,12 +520,12 @@ func (o *ConnectorRecycleOptions) dryRunReports(ctx context.Context, fl *Fleet, 
 }
 
 // confirm asks once, on a terminal.
-func (o *ConnectorRecycleOptions) confirm(st *recycleState) error {
+func (o *ConnectorRecycleOptions) confirm(rc *migration.Recycle) error {
 	if o.f.Options.Yes {
 		return nil
 	}
 	var names []string
-	for _, w := range st.ws {
+	for _, w := range rc.Workloads {
 		names = append(names, w.Ref.String())
 	}
 	what := "no workload uses it"
@@ -875,11 +533,11 @@ func (o *ConnectorRecycleOptions) confirm(st *recycleState) error {
 		what = fmt.Sprintf("move %s to it", strings.Join(names, ", "))
 	}
 	verb := "create"
-	if st.existing != nil {
+	if rc.Existing != nil {
 		verb = "use the existing"
 	}
 	q := fmt.Sprintf("Recycle connector %s: %s connector %s (%s), %s, then delete %s if nothing uses it?",
-		o.old.Name, verb, o.newRef.Name, o.newView(st).placement(), what, o.old.Name)
+		o.old.Name, verb, o.newRef.Name, o.newView(rc).placement(), what, o.old.Name)
 	ok, err := o.f.Confirm(q)
 	if err != nil {
 		return err
@@ -890,62 +548,21 @@ func (o *ConnectorRecycleOptions) confirm(st *recycleState) error {
 	return nil
 }
 
-// retire deletes the old connector if every workload moved and nothing uses it any more,
-// and records why it was kept otherwise.
-func (o *ConnectorRecycleOptions) retire(ctx context.Context, c *cloud.Clients, fl *Fleet, ms []*Migration, st *recycleState, rep *RecycleReport) []ConnectorCleanup {
-	var notMoved []string
-	for _, m := range ms {
-		if code, _ := m.ExitCode(); code != exitcode.OK {
-			notMoved = append(notMoved, m.Ref.String())
-		}
-	}
-	keep := func(reason string, users []string) {
-		rep.Old.Status, rep.Old.Reason, rep.Old.Users = recycleKept, reason, users
-	}
+// oldOutcome records in the report what became of the old connector.
+func (o *ConnectorRecycleOptions) oldOutcome(rc *migration.Recycle, rep *RecycleReport) {
 	switch {
-	case len(notMoved) > 0:
-		keep(fmt.Sprintf("%d of %d workloads did not move: %s", len(notMoved), len(ms), strings.Join(notMoved, ", ")), notMoved)
-		return nil
-	case ctx.Err() != nil:
-		keep("interrupted", nil)
-		return nil
+	case rc.Old == nil:
+	case rc.OldKept != "":
+		rep.Old.Status, rep.Old.Reason, rep.Old.Users = recycleKept, rc.OldKept, rc.OldUsers
+	case rc.OldDeleted:
+		rep.Old.Status, rep.Old.Reason = recycleDeleted, "nothing used it any more"
+		if s := rc.OldSubnet; s != nil {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("subnet %s (%s), the old connector's, is unused now: keep it for the next recycle (--subnet %s) or delete it (runnet subnet delete %s)",
+				s.Name, s.IPCIDRRange, s.Name, s.Name))
+		}
+	case rc.OldErr != nil:
+		rep.Old.Status, rep.Old.Error = recycleFailed, rc.OldErr.Error()
 	}
-	// Workloads of other projects (Shared VPC) that runnet does not move.
-	if others := otherProjects(st.old, o.old.Project); len(others) > 0 {
-		users, warnings, _ := findUsers(ctx, c, others, o.old.Region, false, func(s *egress.ServingState) []string { return connectorVia(s, o.old) })
-		if len(users) > 0 {
-			var names []string
-			for _, u := range users {
-				names = append(names, u.Project+"/"+u.Workload)
-			}
-			keep("still used by workloads of other projects, which recycle does not move ('runnet migrate --project P ... --to connector --connector "+o.newRef.FullName()+"')", names)
-			return nil
-		}
-		if len(warnings) > 0 {
-			keep("its users in other projects could not be checked: "+strings.Join(warnings, "; "), nil)
-			return nil
-		}
-	}
-	cleanup := fl.Cleanup(ctx, ms, []string{o.old.FullName()})
-	for _, cl := range cleanup {
-		if cl.Connector != o.old.FullName() {
-			continue
-		}
-		switch cl.Status {
-		case string(egress.StepDone):
-			rep.Old.Status, rep.Old.Reason = recycleDeleted, "nothing used it any more"
-			netNotice(o.f, "Deleted connector %s.", o.old.Name)
-			if st.oldSub != nil {
-				rep.Notes = append(rep.Notes, fmt.Sprintf("subnet %s (%s), the old connector's, is unused now: keep it for the next recycle (--subnet %s) or delete it (runnet subnet delete %s)",
-					st.oldSub.Name, st.oldSub.IPCIDRRange, st.oldSub.Name, st.oldSub.Name))
-			}
-		case string(egress.StepSkipped):
-			keep("still used by "+strings.Join(cl.Users, ", ")+" (runnet moves templates; a revision that still serves traffic or carries a tag keeps the connector in use)", cl.Users)
-		default:
-			rep.Old.Status, rep.Old.Error = recycleFailed, cl.Error
-		}
-	}
-	return cleanup
 }
 
 // iacHint says, on stderr, what infrastructure code must follow (unless --quiet).
@@ -977,41 +594,35 @@ func (o *ConnectorRecycleOptions) iacHint(rep RecycleReport) {
 }
 
 // oldView is the old connector as the report shows it.
-func (o *ConnectorRecycleOptions) oldView(st *recycleState) RecycledConnector {
-	v := RecycledConnector{Name: o.old.Name, FullName: o.old.FullName(), Network: st.oldNet}
-	if st.old == nil {
+func (o *ConnectorRecycleOptions) oldView(rc *migration.Recycle) RecycledConnector {
+	v := RecycledConnector{Name: o.old.Name, FullName: o.old.FullName(), Network: rc.OldNetwork}
+	if rc.Old == nil {
 		v.Status, v.Reason = recycleGone, "it does not exist"
 		return v
 	}
-	v.IPCIDRRange, v.Subnet, v.State = st.old.IPCIDRRange, st.old.SubnetPath(), st.old.State
-	v.MachineType, v.MinInstances, v.MaxInstances = st.old.MachineType, st.old.MinInstances, st.old.MaxInstances
-	if st.oldSub != nil {
-		v.SubnetRange = st.oldSub.IPCIDRRange
+	old := rc.Old
+	v.IPCIDRRange, v.Subnet, v.State = old.IPCIDRRange, old.SubnetPath(), old.State
+	v.MachineType, v.MinInstances, v.MaxInstances = old.MachineType, old.MinInstances, old.MaxInstances
+	if rc.OldSubnet != nil {
+		v.SubnetRange = rc.OldSubnet.IPCIDRRange
 	}
 	return v
 }
 
 // newView is the new connector as the report shows it (before it is created).
-func (o *ConnectorRecycleOptions) newView(st *recycleState) RecycledConnector {
-	s := st.spec
-	v := RecycledConnector{Name: o.newRef.Name, FullName: o.newRef.FullName(), Network: st.network,
-		IPCIDRRange: s.IPCIDRRange, SubnetRange: st.subRange,
+func (o *ConnectorRecycleOptions) newView(rc *migration.Recycle) RecycledConnector {
+	s := rc.Spec
+	v := RecycledConnector{Name: o.newRef.Name, FullName: o.newRef.FullName(), Network: rc.Network,
+		IPCIDRRange: s.IPCIDRRange, SubnetRange: rc.SubnetRange,
 		MachineType: s.MachineType, MinInstances: s.MinInstances, MaxInstances: s.MaxInstances, Status: recycleCreated}
 	if s.Subnet != nil {
 		v.Subnet = s.Subnet.Path(o.newRef.Project, o.newRef.Region)
 	}
 	switch {
-	case o.DryRun && st.existing == nil:
+	case o.DryRun && rc.Existing == nil:
 		v.Status = recyclePlanned
-	case st.existing != nil:
-		v.Status, v.Reason, v.State = recycleReused, "it existed already with these settings", st.existing.State
+	case rc.Existing != nil:
+		v.Status, v.Reason, v.State = recycleReused, "it existed already with these settings", rc.Existing.State
 	}
 	return v
-}
-
-func noneIfEmpty(s string) string {
-	if s == "" {
-		return "none"
-	}
-	return s
 }

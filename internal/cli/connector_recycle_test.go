@@ -14,6 +14,7 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/emulator"
@@ -99,17 +100,17 @@ func TestConnectorRecycleFlags(t *testing.T) {
 				return NewCmdConnectorRecycle(f, func(_ context.Context, o *ConnectorRecycleOptions) error { got = o; return nil })
 			}, append([]string{"recycle"}, tc.args...)...)
 			if tc.wantErr == "" {
-				if r.code != 0 || got == nil {
-					t.Fatalf("exit %d: %s", r.code, r.stderr)
+				if r.Code != 0 || got == nil {
+					t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 				}
 				tc.check(t, got)
 				return
 			}
-			if r.code != exitcode.Usage || got != nil {
-				t.Fatalf("exit %d (ran: %v), want 2; stderr %q", r.code, got != nil, r.stderr)
+			if r.Code != exitcode.Usage || got != nil {
+				t.Fatalf("exit %d (ran: %v), want 2; stderr %q", r.Code, got != nil, r.Stderr)
 			}
-			if !strings.Contains(r.stderr, tc.wantErr) {
-				t.Errorf("stderr %q, want it to contain %q", r.stderr, tc.wantErr)
+			if !strings.Contains(r.Stderr, tc.wantErr) {
+				t.Errorf("stderr %q, want it to contain %q", r.Stderr, tc.wantErr)
 			}
 		})
 	}
@@ -126,10 +127,10 @@ func TestConnectorRecycleHelpDocumentsContract(t *testing.T) {
 
 // runRecycle runs `runnet connector recycle ARGS` in process, with obs receiving every
 // executor event.
-func (er *emuRun) runRecycle(t *testing.T, obs egress.Observer, args ...string) result {
+func runRecycle(t *testing.T, er *emuRun, obs egress.Observer, args ...string) result {
 	t.Helper()
 	streams, _, out, errOut := iostreams.Test()
-	f := NewFactory(streams, testEnv(t, EnvEmulatorHost, er.addr))
+	f := NewFactory(streams, harness.Hermetic(t, EnvEmulatorHost, er.Addr))
 	root := NewRootCmd(f)
 	for _, c := range root.Commands() {
 		if c.Name() != "connector" {
@@ -148,14 +149,14 @@ func (er *emuRun) runRecycle(t *testing.T, obs egress.Observer, args ...string) 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	code := execute(ctx, f, root, append([]string{"connector", "recycle"}, args...))
-	return result{code, out.String(), errOut.String(), f}
+	return result{Code: code, Stdout: out.String(), Stderr: errOut.String()}
 }
 
 func decodeRecycle(t *testing.T, r result) RecycleReport {
 	t.Helper()
 	var rep RecycleReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatalf("decode report: %v\nstdout: %s\nstderr: %s", err, r.stdout, r.stderr)
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+		t.Fatalf("decode report: %v\nstdout: %s\nstderr: %s", err, r.Stdout, r.Stderr)
 	}
 	return rep
 }
@@ -255,18 +256,18 @@ func (w *trafficWatch) finish() (int, []string) {
 // both (the service's traffic always on a Ready revision), and deletes the old one.
 func TestConnectorRecycleEndToEnd(t *testing.T) {
 	er := newEmu(t)
-	c := er.clients(t)
-	if r := er.run(t, false, "", "connector", "create", "wide", "--network", "run-vpc", "--range", "10.8.1.0/28", "--max-instances", "10"); r.code != 0 {
-		t.Fatalf("create: exit %d: %s", r.code, r.stderr)
+	c := er.Clients(t)
+	if r := er.Run(t, false, "", "connector", "create", "wide", "--network", "run-vpc", "--range", "10.8.1.0/28", "--max-instances", "10"); r.Code != 0 {
+		t.Fatalf("create: exit %d: %s", r.Code, r.Stderr)
 	}
-	if r := er.run(t, false, "", "migrate", "run-service", "job/nightly-export", "--to", "connector", "--connector", "wide", "--yes"); r.code != 0 {
-		t.Fatalf("migrate: exit %d: %s", r.code, r.stderr)
+	if r := er.Run(t, false, "", "migrate", "run-service", "job/nightly-export", "--to", "connector", "--connector", "wide", "--yes"); r.Code != 0 {
+		t.Fatalf("migrate: exit %d: %s", r.Code, r.Stderr)
 	}
 	wide := "projects/demo-project/locations/asia-northeast1/connectors/wide"
-	if err := er.e.ScaleConnector(wide, 7); err != nil {
+	if err := er.E.ScaleConnector(wide, 7); err != nil {
 		t.Fatal(err)
 	}
-	svcBefore, jobBefore := er.read(t, "run-service"), er.read(t, "job/nightly-export")
+	svcBefore, jobBefore := er.Read(t, "run-service"), er.Read(t, "job/nightly-export")
 
 	var mu sync.Mutex
 	var events []string
@@ -280,11 +281,11 @@ func TestConnectorRecycleEndToEnd(t *testing.T) {
 	}
 	watch := watchTraffic(t, c, "run-service")
 	start := time.Now()
-	r := er.runRecycle(t, obs, "wide", "--max-instances", "3", "--yes", "--format", "json")
+	r := runRecycle(t, er, obs, "wide", "--max-instances", "3", "--yes", "--format", "json")
 	samples, bad := watch.finish()
 	t.Logf("recycle took %s; %d traffic samples", time.Since(start).Round(time.Millisecond), samples)
-	if r.code != 0 {
-		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.Code, r.Stdout, r.Stderr)
 	}
 	if samples < 5 || len(bad) > 0 {
 		t.Errorf("%d samples; traffic not on a Ready revision: %q", samples, bad)
@@ -306,12 +307,12 @@ func TestConnectorRecycleEndToEnd(t *testing.T) {
 			t.Errorf("%s: outcome %s, %s -> %s", w.Workload, w.Outcome, w.From.VPC.Connector, w.To.VPC.Connector)
 		}
 	}
-	if !strings.Contains(strings.Join(events, " "), "run-service:shift-traffic:done") {
+	if !strings.Contains(strings.Join(events, " "), "run-service:deploy-and-shift:done") {
 		t.Errorf("events %q", events)
 	}
 
 	// The API: both moved, every other field as it was, the old connector gone.
-	svc, job := er.read(t, "run-service"), er.read(t, "job/nightly-export")
+	svc, job := er.Read(t, "run-service"), er.Read(t, "job/nightly-export")
 	if svc.VPC.Connector != wide2 || job.VPC.Connector != wide2 || svc.VPC.Egress != egress.EgressPrivateRangesOnly {
 		t.Errorf("service %+v, job %+v", svc.VPC, job.VPC)
 	}
@@ -331,15 +332,15 @@ func TestConnectorRecycleEndToEnd(t *testing.T) {
 	if err != nil || conn.MaxInstances != 3 || conn.State != "READY" {
 		t.Errorf("new connector %+v, %v", conn, err)
 	}
-	if !strings.Contains(r.stderr, "Update your infrastructure code to match: connector wide-2 replaces wide") {
-		t.Errorf("stderr %q", r.stderr)
+	if !strings.Contains(r.Stderr, "Update your infrastructure code to match: connector wide-2 replaces wide") {
+		t.Errorf("stderr %q", r.Stderr)
 	}
 
 	// Again: wide is gone, wide-2 exists with those settings: nothing to do.
-	er.e.ResetCalls()
-	r = er.runRecycle(t, nil, "wide", "--max-instances", "3", "--yes", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("rerun: exit %d: %s", r.code, r.stderr)
+	er.E.ResetCalls()
+	r = runRecycle(t, er, nil, "wide", "--max-instances", "3", "--yes", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("rerun: exit %d: %s", r.Code, r.Stderr)
 	}
 	rep = decodeRecycle(t, r)
 	if rep.Old.Status != "gone" || rep.New.Status != "reused" || len(rep.Workloads) != 0 {
@@ -347,7 +348,7 @@ func TestConnectorRecycleEndToEnd(t *testing.T) {
 	}
 	for _, m := range []string{"google.cloud.vpcaccess.v1.VpcAccessService/CreateConnector", "google.cloud.vpcaccess.v1.VpcAccessService/DeleteConnector",
 		"google.cloud.run.v2.Services/UpdateService", "google.cloud.run.v2.Jobs/UpdateJob"} {
-		if n := er.e.Calls()[m]; n != 0 {
+		if n := er.E.Calls()[m]; n != 0 {
 			t.Errorf("rerun called %s %d times", m, n)
 		}
 	}
@@ -361,31 +362,31 @@ func TestConnectorRecycleResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	er.e.InjectFault(f)
-	r := er.runRecycle(t, nil, "run-connector", "--create-subnet", "--yes", "--format", "json")
-	if r.code != exitcode.Failure && r.code != exitcode.RolledBack {
-		t.Fatalf("exit %d, want 1 or 6\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	er.E.InjectFault(f)
+	r := runRecycle(t, er, nil, "run-connector", "--create-subnet", "--yes", "--format", "json")
+	if r.Code != exitcode.Failure && r.Code != exitcode.RolledBack {
+		t.Fatalf("exit %d, want 1 or 6\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
 	}
 	rep := decodeRecycle(t, r)
 	if rep.Old.Status != "kept" || !strings.Contains(rep.Old.Reason, "1 of 2 workloads did not move: run-service") || rep.New.Status != "created" {
 		t.Errorf("old %+v, new %+v", rep.Old, rep.New)
 	}
-	if got := er.read(t, "run-service").VPC.Connector; got != tConn {
+	if got := er.Read(t, "run-service").VPC.Connector; got != tConn {
 		t.Errorf("service on %s, want the old connector", got)
 	}
-	er.e.ResetCalls()
-	r = er.runRecycle(t, nil, "run-connector", "--create-subnet", "--yes", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("rerun: exit %d: %s", r.code, r.stderr)
+	er.E.ResetCalls()
+	r = runRecycle(t, er, nil, "run-connector", "--create-subnet", "--yes", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("rerun: exit %d: %s", r.Code, r.Stderr)
 	}
 	rep = decodeRecycle(t, r)
 	if rep.New.Status != "reused" || rep.Old.Status != "deleted" || rep.Summary.Total != 1 || rep.Summary.Migrated != 1 || rep.Subnet != nil {
 		t.Errorf("rerun: new %+v, old %+v, summary %+v, subnet %+v", rep.New, rep.Old, rep.Summary, rep.Subnet)
 	}
-	if n := er.e.Calls()["google.cloud.vpcaccess.v1.VpcAccessService/CreateConnector"]; n != 0 {
+	if n := er.E.Calls()["google.cloud.vpcaccess.v1.VpcAccessService/CreateConnector"]; n != 0 {
 		t.Errorf("rerun created a connector %d times", n)
 	}
-	if n := er.e.Calls()["compute.subnetworks.insert"]; n != 0 {
+	if n := er.E.Calls()["compute.subnetworks.insert"]; n != 0 {
 		t.Errorf("rerun created a subnet %d times", n)
 	}
 }
@@ -395,10 +396,10 @@ func TestConnectorRecycleResumes(t *testing.T) {
 // warning says why the connector is still there.
 func TestConnectorRecycleKeepsConnectorStillServing(t *testing.T) {
 	er := newEmu(t)
-	c := er.clients(t)
+	c := er.Clients(t)
 	ctx := context.Background()
-	createService(t, c, "pinned", simpleService(&runpb.VpcAccess{Connector: tConn}, 3))
-	w := er.read(t, "pinned")
+	er.CreateService(t, "pinned", harness.SimpleService(&runpb.VpcAccess{Connector: tConn}, 3))
+	w := er.Read(t, "pinned")
 	s := w.Raw.(*runpb.Service)
 	s.Template.VpcAccess = nil
 	s.Traffic = []*runpb.TrafficTarget{{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: w.LatestReady, Percent: 100}}
@@ -414,16 +415,16 @@ func TestConnectorRecycleKeepsConnectorStillServing(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	r := er.runRecycle(t, nil, "run-connector", "--create-subnet", "--yes", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := runRecycle(t, er, nil, "run-connector", "--create-subnet", "--yes", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	rep := decodeRecycle(t, r)
 	if rep.Summary.Migrated != 2 || rep.Old.Status != "kept" || !strings.Contains(rep.Old.Reason, "still used by pinned (revision "+w.LatestReady+", 100% of traffic)") {
 		t.Errorf("summary %+v, old %+v", rep.Summary, rep.Old)
 	}
-	if !strings.Contains(r.stderr, "Warning: connector run-connector was kept: still used by pinned") {
-		t.Errorf("stderr %q", r.stderr)
+	if !strings.Contains(r.Stderr, "Warning: connector run-connector was kept: still used by pinned") {
+		t.Errorf("stderr %q", r.Stderr)
 	}
 	if _, err := c.GetConnector(ctx, egress.ConnectorRef{Project: tProject, Region: tRegion, Name: "run-connector"}); err != nil {
 		t.Errorf("old connector: %v", err)
@@ -433,19 +434,19 @@ func TestConnectorRecycleKeepsConnectorStillServing(t *testing.T) {
 // On a terminal recycle asks first; "no" changes nothing.
 func TestConnectorRecycleConfirmation(t *testing.T) {
 	er := newEmu(t)
-	r := er.run(t, true, "n\n", "connector", "recycle", "run-connector", "--create-subnet", "--format", "json")
-	if r.code != exitcode.Failure || !strings.Contains(r.stderr, "Recycle connector run-connector: create connector run-connector-2 (subnet run-connector-2-subnet (10.15.0.16/28), network run-vpc, f1-micro, 2 to 3 instances), move run-service, job/nightly-export to it, then delete run-connector if nothing uses it? [y/N]") ||
-		!strings.Contains(r.stderr, "cancelled: nothing was changed") {
-		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	r := er.Run(t, true, "n\n", "connector", "recycle", "run-connector", "--create-subnet", "--format", "json")
+	if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, "Recycle connector run-connector: create connector run-connector-2 (subnet run-connector-2-subnet (10.15.0.16/28), network run-vpc, f1-micro, 2 to 3 instances), move run-service, job/nightly-export to it, then delete run-connector if nothing uses it? [y/N]") ||
+		!strings.Contains(r.Stderr, "cancelled: nothing was changed") {
+		t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	for _, m := range []string{"google.cloud.vpcaccess.v1.VpcAccessService/CreateConnector", "compute.subnetworks.insert"} {
-		if n := er.e.Calls()[m]; n != 0 {
+		if n := er.E.Calls()[m]; n != 0 {
 			t.Errorf("%s called %d times after a no", m, n)
 		}
 	}
-	r = er.run(t, true, "y\n", "connector", "recycle", "run-connector", "--create-subnet", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("yes: exit %d, stderr %q", r.code, r.stderr)
+	r = er.Run(t, true, "y\n", "connector", "recycle", "run-connector", "--create-subnet", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("yes: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	if rep := decodeRecycle(t, r); rep.Old.Status != "deleted" || rep.Summary.Migrated != 2 {
 		t.Errorf("old %+v, summary %+v", rep.Old, rep.Summary)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 )
 
@@ -19,7 +20,7 @@ func runSub(t *testing.T, group string, mk func(*Factory) *cobra.Command, args [
 	t.Helper()
 	streams, _, out, errOut := iostreams.Test()
 	kv := append([]string{"CLOUDSDK_CORE_PROJECT", "demo-project", "CLOUDSDK_RUN_REGION", "asia-northeast1"}, env...)
-	f := NewFactory(streams, testEnv(t, kv...))
+	f := NewFactory(streams, harness.Hermetic(t, kv...))
 	root := NewRootCmd(f)
 	for _, c := range root.Commands() {
 		if c.Name() == group {
@@ -30,7 +31,7 @@ func runSub(t *testing.T, group string, mk func(*Factory) *cobra.Command, args [
 	g.AddCommand(mk(f))
 	root.AddCommand(g)
 	code := execute(context.Background(), f, root, append([]string{group}, args...))
-	return result{code, out.String(), errOut.String(), f}
+	return result{Code: code, Stdout: out.String(), Stderr: errOut.String()}
 }
 
 func TestConnectorCreateValidation(t *testing.T) {
@@ -76,11 +77,11 @@ func TestConnectorCreateValidation(t *testing.T) {
 			r := runSub(t, "connector", func(f *Factory) *cobra.Command {
 				return NewCmdConnectorCreate(f, func(context.Context, *ConnectorCreateOptions) error { called = true; return nil })
 			}, append([]string{"create"}, tt.args...))
-			if r.code != exitcode.Usage {
-				t.Errorf("exit code %d, want %d; stderr %s", r.code, exitcode.Usage, r.stderr)
+			if r.Code != exitcode.Usage {
+				t.Errorf("exit code %d, want %d; stderr %s", r.Code, exitcode.Usage, r.Stderr)
 			}
-			if !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("stderr %q does not contain %q", r.stderr, tt.want)
+			if !strings.Contains(r.Stderr, tt.want) {
+				t.Errorf("stderr %q does not contain %q", r.Stderr, tt.want)
 			}
 			if called {
 				t.Error("run was called")
@@ -113,8 +114,8 @@ func TestConnectorCreateSpec(t *testing.T) {
 			r := runSub(t, "connector", func(f *Factory) *cobra.Command {
 				return NewCmdConnectorCreate(f, func(_ context.Context, o *ConnectorCreateOptions) error { got = o; return nil })
 			}, append([]string{"create"}, tt.args...))
-			if r.code != 0 || got == nil {
-				t.Fatalf("exit %d, stderr %s", r.code, r.stderr)
+			if r.Code != 0 || got == nil {
+				t.Fatalf("exit %d, stderr %s", r.Code, r.Stderr)
 			}
 			want := tt.want
 			want.Ref = got.Spec.Ref
@@ -155,21 +156,21 @@ func TestConnectorNameArguments(t *testing.T) {
 			{"projects/demo-project/connectors/x", exitcode.Usage, "valid forms: NAME or projects/PROJECT/locations/REGION/connectors/NAME"},
 		} {
 			r := runSub(t, "connector", mk, []string{verb, tt.arg})
-			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("%s %s: exit %d, stderr %q; want %d, %q", verb, tt.arg, r.code, r.stderr, tt.code, tt.want)
+			if r.Code != tt.code || !strings.Contains(r.Stderr, tt.want) {
+				t.Errorf("%s %s: exit %d, stderr %q; want %d, %q", verb, tt.arg, r.Code, r.Stderr, tt.code, tt.want)
 			}
 		}
 	}
 	// No project anywhere: a usage error that says how to set one.
 	r := runSub(t, "connector", mks["describe"], []string{"describe", "run-connector"}, "CLOUDSDK_CORE_PROJECT", "")
-	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "project") {
-		t.Errorf("no project: exit %d, stderr %q", r.code, r.stderr)
+	if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, "project") {
+		t.Errorf("no project: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	// A full name needs no --project or --region.
 	r = runSub(t, "connector", mks["delete"], []string{"delete", "projects/demo-project/locations/asia-northeast1/connectors/run-connector"},
 		"CLOUDSDK_CORE_PROJECT", "", "CLOUDSDK_RUN_REGION", "")
-	if r.code != 0 {
-		t.Errorf("full name without project: exit %d, stderr %q", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Errorf("full name without project: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 }
 
@@ -177,8 +178,8 @@ func TestConnectorListRegionValidation(t *testing.T) {
 	r := runSub(t, "connector", func(f *Factory) *cobra.Command {
 		return NewCmdConnectorList(f, func(context.Context, *ConnectorListOptions) error { return nil })
 	}, []string{"list", "--region", "Asia_Northeast1"})
-	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "--region: invalid region") {
-		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, "--region: invalid region") {
+		t.Errorf("exit %d, stderr %q", r.Code, r.Stderr)
 	}
 }
 
@@ -202,7 +203,7 @@ func TestConnectorViews(t *testing.T) {
 
 func TestNetNoticeAndWarn(t *testing.T) {
 	streams, _, _, errOut := iostreams.Test()
-	f := NewFactory(streams, testEnv(t))
+	f := NewFactory(streams, harness.Hermetic(t))
 	netNotice(f, "hello %d", 1)
 	netWarn(f, "careful")
 	streams.SetQuiet(true)
@@ -216,7 +217,7 @@ func TestNetNoticeAndWarn(t *testing.T) {
 func TestWaitOptionsProgressThrottled(t *testing.T) {
 	streams, _, _, errOut := iostreams.Test()
 	streams.SetStderrTTY(true)
-	f := NewFactory(streams, testEnv(t))
+	f := NewFactory(streams, harness.Hermetic(t))
 	o := waitOptions(f, true)
 	if !o.Async {
 		t.Error("async lost")

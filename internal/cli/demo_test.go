@@ -11,6 +11,7 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/emulator"
@@ -33,7 +34,7 @@ func runDemoWith(t *testing.T, tune func(o *DemoOptions), args ...string) result
 func runStubbedCtx(t *testing.T, name string, mk func(*Factory) *cobra.Command, args ...string) result {
 	t.Helper()
 	streams, _, out, errOut := iostreams.Test()
-	f := NewFactory(streams, testEnv(t, EnvEmulatorHost, "127.0.0.1:1", "CLOUDSDK_CORE_PROJECT", "my-real-project", "CLOUDSDK_RUN_REGION", "us-east1"))
+	f := NewFactory(streams, harness.Hermetic(t, EnvEmulatorHost, "127.0.0.1:1", "CLOUDSDK_CORE_PROJECT", "my-real-project", "CLOUDSDK_RUN_REGION", "us-east1"))
 	root := NewRootCmd(f)
 	for _, c := range root.Commands() {
 		if c.Name() == name {
@@ -44,7 +45,7 @@ func runStubbedCtx(t *testing.T, name string, mk func(*Factory) *cobra.Command, 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	code := execute(ctx, f, root, args)
-	return result{code, out.String(), errOut.String(), f}
+	return result{Code: code, Stdout: out.String(), Stderr: errOut.String()}
 }
 
 func fast(o *DemoOptions) { o.lroDuration, o.revisionReady = 20*time.Millisecond, 40*time.Millisecond }
@@ -81,9 +82,9 @@ func TestDemo(t *testing.T) {
 		}
 	})
 	took := time.Since(start)
-	t.Logf("runnet demo took %s (exit %d)", took.Round(time.Millisecond), r.code)
-	if r.code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	t.Logf("runnet demo took %s (exit %d)", took.Round(time.Millisecond), r.Code)
+	if r.Code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 	if took > time.Minute {
 		t.Errorf("the demo took %s, more than the minute it promises", took)
@@ -92,9 +93,9 @@ func TestDemo(t *testing.T) {
 	pos := 0
 	for i, s := range demoStory(defaultStepWait) {
 		line := "$ runnet " + shellJoin(s.args) + "\n"
-		j := strings.Index(r.stdout[pos:], line)
+		j := strings.Index(r.Stdout[pos:], line)
 		if j < 0 {
-			t.Fatalf("step %d: %q not found after offset %d in:\n%s", i+1, line, pos, r.stdout)
+			t.Fatalf("step %d: %q not found after offset %d in:\n%s", i+1, line, pos, r.Stdout)
 		}
 		pos += j + len(line)
 	}
@@ -113,15 +114,15 @@ func TestDemo(t *testing.T) {
 		"Deleted connector run-connector-2.",
 		"The story took ",
 	} {
-		if !strings.Contains(r.stdout, want) {
+		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("stdout lacks %q", want)
 		}
 	}
-	if !strings.Contains(r.stdout, "7     runnet connector delete run-connector --yes") || !strings.Contains(r.stdout, "ok (exit 3, as expected)") {
-		t.Errorf("summary:\n%s", r.stdout[strings.LastIndex(r.stdout, "STEP"):])
+	if !strings.Contains(r.Stdout, "7     runnet connector delete run-connector --yes") || !strings.Contains(r.Stdout, "ok (exit 3, as expected)") {
+		t.Errorf("summary:\n%s", r.Stdout[strings.LastIndex(r.Stdout, "STEP"):])
 	}
-	if r.stderr != "" {
-		t.Errorf("stderr = %q, want nothing (the narration goes to stdout)", r.stderr)
+	if r.Stderr != "" {
+		t.Errorf("stderr = %q, want nothing (the narration goes to stdout)", r.Stderr)
 	}
 
 	// The world as the story leaves it.
@@ -147,23 +148,23 @@ func TestDemo(t *testing.T) {
 
 func TestDemoQuietAndJSON(t *testing.T) {
 	r := runDemoWith(t, fast, "--quiet", "--step-wait", "10ms")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	if !strings.HasPrefix(r.stdout, "STEP  COMMAND") || strings.Contains(r.stdout, "$ runnet") || r.stderr != "" {
-		t.Errorf("--quiet: stdout %q, stderr %q", r.stdout, r.stderr)
+	if !strings.HasPrefix(r.Stdout, "STEP  COMMAND") || strings.Contains(r.Stdout, "$ runnet") || r.Stderr != "" {
+		t.Errorf("--quiet: stdout %q, stderr %q", r.Stdout, r.Stderr)
 	}
-	if !strings.Contains(r.stdout, "\n9     runnet migrate run-service --to direct --network run-vpc --subnet run...  ok ") {
-		t.Errorf("--quiet: stdout %q", r.stdout)
+	if !strings.Contains(r.Stdout, "\n9     runnet migrate run-service --to direct --network run-vpc --subnet run...  ok ") {
+		t.Errorf("--quiet: stdout %q", r.Stdout)
 	}
 
 	r = runDemoWith(t, fast, "--format", "json", "--step-wait", "10ms")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	var rep DemoReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatalf("decode: %v\n%s", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+		t.Fatalf("decode: %v\n%s", err, r.Stdout)
 	}
 	if !rep.OK || rep.FailedStep != 0 || len(rep.Steps) != 13 || rep.Project != "demo-project" || rep.Region != "asia-northeast1" {
 		t.Errorf("report %+v", rep)
@@ -176,8 +177,8 @@ func TestDemoQuietAndJSON(t *testing.T) {
 	if s := rep.Steps[6]; s.ExpectedExitCode != exitcode.Preflight || s.ExitCode != exitcode.Preflight || s.Status != "ok" {
 		t.Errorf("step 7 = %+v", s)
 	}
-	if !strings.Contains(r.stderr, "$ runnet inventory\n") {
-		t.Errorf("the narration should go to stderr with --format json: %q", r.stderr)
+	if !strings.Contains(r.Stderr, "$ runnet inventory\n") {
+		t.Errorf("the narration should go to stderr with --format json: %q", r.Stderr)
 	}
 }
 
@@ -194,19 +195,19 @@ func TestDemoFailureNamesStep(t *testing.T) {
 			e.InjectFault(f)
 		}
 	}, "--step-wait", "0s")
-	if r.code != exitcode.Failure {
-		t.Fatalf("exit %d, want 1\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	if r.Code != exitcode.Failure {
+		t.Fatalf("exit %d, want 1\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
 	}
-	if !strings.Contains(r.stderr, "Error: the demo stopped at step 5: 'runnet attach run-service --connector run-connector' exited with status 4, expected 0") {
-		t.Errorf("stderr %q", r.stderr)
+	if !strings.Contains(r.Stderr, "Error: the demo stopped at step 5: 'runnet attach run-service --connector run-connector' exited with status 4, expected 0") {
+		t.Errorf("stderr %q", r.Stderr)
 	}
 	for _, want := range []string{"5     runnet attach run-service --connector run-connector", "FAILED (exit 4, expected 0)", "6     runnet connector users run-connector", "not-run", "The story stopped at step 5"} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.Stdout)
 		}
 	}
-	if strings.Contains(r.stdout, "$ runnet connector users") {
-		t.Errorf("ran a step after the failed one:\n%s", r.stdout)
+	if strings.Contains(r.Stdout, "$ runnet connector users") {
+		t.Errorf("ran a step after the failed one:\n%s", r.Stdout)
 	}
 }
 
@@ -225,8 +226,8 @@ func TestDemoFlags(t *testing.T) {
 		r := runStubbed(t, "demo", func(f *Factory) *cobra.Command {
 			return NewCmdDemo(f, func(context.Context, *DemoOptions) error { ran = true; return nil })
 		}, append([]string{"demo"}, tc.args...)...)
-		if r.code != exitcode.Usage || ran || !strings.Contains(r.stderr, tc.want) {
-			t.Errorf("%v: exit %d (ran %v), stderr %q, want 2 and %q", tc.args, r.code, ran, r.stderr, tc.want)
+		if r.Code != exitcode.Usage || ran || !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("%v: exit %d (ran %v), stderr %q, want 2 and %q", tc.args, r.Code, ran, r.Stderr, tc.want)
 		}
 	}
 }
@@ -254,8 +255,8 @@ func TestEmulatorStartSeeds(t *testing.T) {
 		r := runStubbed(t, "start", func(f *Factory) *cobra.Command {
 			return NewCmdEmulatorStart(f, func(_ context.Context, o *EmulatorStartOptions) error { got = o; return nil })
 		}, "start", "--seed", tc.seed)
-		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) || (tc.code == 0) != (got != nil && got.Seed == tc.seed) {
-			t.Errorf("--seed %s: exit %d, stderr %q", tc.seed, r.code, r.stderr)
+		if r.Code != tc.code || !strings.Contains(r.Stderr, tc.want) || (tc.code == 0) != (got != nil && got.Seed == tc.seed) {
+			t.Errorf("--seed %s: exit %d, stderr %q", tc.seed, r.Code, r.Stderr)
 		}
 	}
 }

@@ -7,10 +7,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
 
@@ -77,30 +77,9 @@ func TestDocsExamplesRun(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	testscript.Run(t, testscript.Params{
-		Dir:                 dir,
-		RequireExplicitExec: true,
-		Setup: func(env *testscript.Env) error {
-			e, err := emulator.New(emulator.Options{Seed: emulator.SeedDemo, LRODuration: 20 * time.Millisecond,
-				RevisionReady: 40 * time.Millisecond, IPRelease: time.Minute})
-			if err != nil {
-				return err
-			}
-			if err := e.Start("127.0.0.1:0"); err != nil {
-				return err
-			}
-			env.Defer(func() { _ = e.Close() })
-			for deadline := time.Now().Add(5 * time.Second); e.Addr() == "" && time.Now().Before(deadline); {
-				time.Sleep(time.Millisecond)
-			}
-			env.Setenv(EnvEmulatorHost, e.Addr())
-			env.Setenv("CLOUDSDK_CONFIG", env.WorkDir+"/gcloud")
-			env.Setenv("HOME", env.WorkDir)
-			env.Setenv(EnvEmulatorState, env.WorkDir+"/embedded-state.json")
-			return nil
-		},
-		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){"exits": cmdExits},
-	})
+	testscript.Run(t, harness.ScriptParams(dir, harness.Scripts, func(env *testscript.Env) {
+		env.Setenv(EnvEmulatorState, env.WorkDir+"/embedded-state.json")
+	}))
 }
 
 // docScript turns a guide into a test script: one bash file per fenced block (or workflow

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 )
 
@@ -33,8 +34,8 @@ func TestEmulatorStartFrontDoorFlags(t *testing.T) {
 		r := runStubbed(t, "start", func(f *Factory) *cobra.Command {
 			return NewCmdEmulatorStart(f, func(_ context.Context, o *EmulatorStartOptions) error { got = o; return nil })
 		}, append([]string{"start"}, tc.args...)...)
-		if r.code != tc.code || !strings.Contains(r.stderr, tc.want) || (tc.code == 0) != (got != nil) {
-			t.Errorf("%v: exit %d, stderr %q", tc.args, r.code, r.stderr)
+		if r.Code != tc.code || !strings.Contains(r.Stderr, tc.want) || (tc.code == 0) != (got != nil) {
+			t.Errorf("%v: exit %d, stderr %q", tc.args, r.Code, r.Stderr)
 		}
 		if tc.code == 0 && (!got.TLS || !got.RequireAuth || got.CredentialsDir != "d" || got.TokenTTL != 30*time.Second) {
 			t.Errorf("%v: options %+v", tc.args, got)
@@ -67,7 +68,7 @@ func TestEmulatorStartTLSPrintsThreeLines(t *testing.T) {
 	streams, _, _, _ := iostreams.Test()
 	out, errOut := &syncBuffer{}, &syncBuffer{}
 	streams.Out, streams.ErrOut = out, errOut
-	f := NewFactory(streams, testEnv(t))
+	f := NewFactory(streams, harness.Hermetic(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)

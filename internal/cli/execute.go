@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/spf13/cobra"
+
+	"github.com/runnet-dev/runnet/internal/cli/shared"
+	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/iostreams"
-	"github.com/spf13/cobra"
 )
 
 // Execute runs runnet with args (without the program name) and returns the
@@ -48,7 +51,7 @@ func execute(ctx context.Context, f *Factory, root *cobra.Command, args []string
 	case errors.As(err, &ce):
 		// The command's own code ran and returned this error.
 		err = ce.err
-		code = exitcode.FromError(err)
+		code = cloud.ExitCode(err)
 	case errors.As(err, &ee):
 		code = ee.Code
 		usageHint = code == exitcode.Usage
@@ -59,7 +62,7 @@ func execute(ctx context.Context, f *Factory, root *cobra.Command, args []string
 		usageHint = true
 	}
 	if !errors.As(err, &ee) || !ee.Silent() {
-		fmt.Fprintf(f.IOStreams.ErrOut, "Error: %s\n", humanizeError(err.Error()))
+		fmt.Fprintf(f.IOStreams.ErrOut, "Error: %s\n", humanizeError(shared.ErrorText(err)))
 		if usageHint && cmd != nil {
 			fmt.Fprintf(f.IOStreams.ErrOut, "Run '%s --help' for usage.\n", cmd.CommandPath())
 		}

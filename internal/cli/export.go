@@ -14,6 +14,7 @@ import (
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/iac"
+	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/pkg/egress"
 )
 
@@ -355,7 +356,7 @@ func (o *ExportOptions) run(ctx context.Context) error {
 			return err
 		}
 		set.workloads = append(set.workloads, w)
-		set.subject = fmt.Sprintf("%s %s in project %s (%s)", noun(o.ref.Kind), o.ref.Name, o.ref.Project, o.ref.Region)
+		set.subject = fmt.Sprintf("%s %s in project %s (%s)", o.ref.Kind.Noun(), o.ref.Name, o.ref.Project, o.ref.Region)
 		res.Kind, res.Name, res.Region = string(o.ref.Kind), o.ref.Name, o.ref.Region
 		res.Mode, res.Resource = string(w.VPC.Mode()), iac.Resource(o.format, o.ref.Kind)
 	case scopeConnector:
@@ -394,7 +395,7 @@ func (o *ExportOptions) run(ctx context.Context) error {
 			serving = "revision " + w.LatestReady + " and its settings"
 		}
 		netWarn(o.f, "the latest change of %s %s failed (%s); this is what its template asks for, but traffic is still served by %s.",
-			noun(w.Ref.Kind), w.Ref.Name, dash(w.Terminal.Message), serving)
+			w.Ref.Kind.Noun(), w.Ref.Name, dash(w.Terminal.Message), serving)
 	}
 	return p.Print(res)
 }
@@ -445,7 +446,7 @@ func (s *exportSet) addConnectorAndUsers(ctx context.Context, ref egress.Connect
 		return err
 	}
 	s.connectors[conn.FullName] = conn
-	for _, p := range otherProjects(conn, ref.Project) {
+	for _, p := range migration.OtherProjects(conn, ref.Project) {
 		more, err := s.connectorUsers(ctx, ref, p)
 		if err != nil {
 			s.note("the workloads of project %s, which the API says uses connector %s, could not be read: %v.", p, ref.Name, oneLine(err.Error()))
@@ -478,7 +479,7 @@ func (s *exportSet) connectorUsers(ctx context.Context, ref egress.ConnectorRef,
 	}
 	var out []*cloud.Workload
 	for i, w := range ws {
-		if len(connectorVia(states[i], ref)) > 0 {
+		if len(migration.ConnectorVia(states[i], ref)) > 0 {
 			out = append(out, w)
 		}
 	}
@@ -574,7 +575,7 @@ func (s *exportSet) resolve(ctx context.Context) error {
 	for _, w := range s.workloads {
 		v, err := w.VPC.Canonical(w.Ref.Project, w.Ref.Region)
 		if err != nil {
-			s.note("%s %s: its VPC settings cannot be read (%v); they are written as the API holds them.", noun(w.Ref.Kind), w.Ref.Name, err)
+			s.note("%s %s: its VPC settings cannot be read (%v); they are written as the API holds them.", w.Ref.Kind.Noun(), w.Ref.Name, err)
 			continue
 		}
 		switch {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iac"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/runnet-dev/runnet/pkg/egress"
@@ -70,16 +71,16 @@ func TestExportFlags(t *testing.T) {
 				return NewCmdExport(f, func(_ context.Context, o *ExportOptions) error { got = o; return nil })
 			}, append([]string{"export"}, tt.args...)...)
 			if tt.wantErr != "" {
-				if r.code != exitcode.Usage || got != nil {
-					t.Fatalf("exit %d (ran: %v), want 2 without running; stderr %q", r.code, got != nil, r.stderr)
+				if r.Code != exitcode.Usage || got != nil {
+					t.Fatalf("exit %d (ran: %v), want 2 without running; stderr %q", r.Code, got != nil, r.Stderr)
 				}
-				if !strings.Contains(r.stderr, tt.wantErr) {
-					t.Errorf("stderr %q does not contain %q", r.stderr, tt.wantErr)
+				if !strings.Contains(r.Stderr, tt.wantErr) {
+					t.Errorf("stderr %q does not contain %q", r.Stderr, tt.wantErr)
 				}
 				return
 			}
-			if r.code != 0 || got == nil {
-				t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+			if r.Code != 0 || got == nil {
+				t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
 			}
 			ref := ""
 			switch got.scope {
@@ -104,8 +105,8 @@ func TestExportCreatedDeletedNames(t *testing.T) {
 	}, "export", "projects/project-one/locations/us-east1/services/s", "--as", "terraform",
 		"--created", "subnet/s1,connector/c1", "--created", "subnet/projects/host-project/regions/us-east1/subnetworks/shared",
 		"--deleted", "connector/old", "--deleted", "connector/old")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	var created, deleted []string
 	for _, c := range got.created {
@@ -137,16 +138,16 @@ func TestExportGolden(t *testing.T) {
 	check := func(workload, kind, mode string) {
 		t.Helper()
 		for _, f := range iac.Formats {
-			r := er.run(t, false, "", "export", workload, "--as", string(f))
-			if r.code != 0 {
-				t.Fatalf("export %s --as %s: exit %d: %s", workload, f, r.code, r.stderr)
+			r := er.Run(t, false, "", "export", workload, "--as", string(f))
+			if r.Code != 0 {
+				t.Fatalf("export %s --as %s: exit %d: %s", workload, f, r.Code, r.Stderr)
 			}
-			if r.stderr != "" {
-				t.Errorf("export %s --as %s: stderr %q", workload, f, r.stderr)
+			if r.Stderr != "" {
+				t.Errorf("export %s --as %s: stderr %q", workload, f, r.Stderr)
 			}
-			exportGolden(t, filepath.Join("testdata", "export", kind+"-"+mode+"."+string(f)), r.stdout)
+			exportGolden(t, filepath.Join("testdata", "export", kind+"-"+mode+"."+string(f)), r.Stdout)
 			if f == iac.Terraform {
-				terraform[kind+"-"+mode] = r.stdout
+				terraform[kind+"-"+mode] = r.Stdout
 			}
 		}
 	}
@@ -158,13 +159,13 @@ func TestExportGolden(t *testing.T) {
 		} else {
 			check(w.workload, w.kind, "none")
 		}
-		if r := er.run(t, false, "", append([]string{"attach", w.workload}, direct...)...); r.code != 0 {
-			t.Fatalf("attach %s: exit %d: %s", w.workload, r.code, r.stderr)
+		if r := er.Run(t, false, "", append([]string{"attach", w.workload}, direct...)...); r.Code != 0 {
+			t.Fatalf("attach %s: exit %d: %s", w.workload, r.Code, r.Stderr)
 		}
 		check(w.workload, w.kind, "direct")
 		if w.kind != "workerpool" {
-			if r := er.run(t, false, "", "detach", w.workload, "--yes"); r.code != 0 {
-				t.Fatalf("detach %s: exit %d: %s", w.workload, r.code, r.stderr)
+			if r := er.Run(t, false, "", "detach", w.workload, "--yes"); r.Code != 0 {
+				t.Fatalf("detach %s: exit %d: %s", w.workload, r.Code, r.Stderr)
 			}
 			check(w.workload, w.kind, "none")
 		}
@@ -193,10 +194,10 @@ func createWorkerPool(t *testing.T, er *emuRun, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for er.e.Addr() == "" && ctx.Err() == nil { // Serve runs in the background
+	for er.E.Addr() == "" && ctx.Err() == nil { // Serve runs in the background
 		time.Sleep(time.Millisecond)
 	}
-	c, err := run.NewWorkerPoolsClient(ctx, er.e.ClientOptions()...)
+	c, err := run.NewWorkerPoolsClient(ctx, er.E.ClientOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,13 +218,13 @@ func createWorkerPool(t *testing.T, er *emuRun, name string) {
 
 func TestExportJSONAndFailedRollout(t *testing.T) {
 	er := newEmu(t)
-	r := er.run(t, false, "", "export", "run-service", "--as", "pulumi-yaml", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "export", "run-service", "--as", "pulumi-yaml", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	var got map[string]any
-	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
-		t.Fatalf("not JSON: %v\n%s", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, r.Stdout)
 	}
 	want := map[string]any{
 		"as": "pulumi-yaml", "scope": "workload", "project": tProject,
@@ -243,7 +244,7 @@ func TestExportJSONAndFailedRollout(t *testing.T) {
 		Resources []iac.Entry `json:"resources"`
 		Notes     []string    `json:"notes"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil {
 		t.Fatal(err)
 	}
 	wantRes := []iac.Entry{
@@ -262,21 +263,21 @@ func TestExportJSONAndFailedRollout(t *testing.T) {
 	// the template asks for a missing connector. The export says what the template holds, and
 	// warns that traffic is elsewhere.
 	failRollout(t, er, &runpb.VpcAccess{Connector: "projects/demo-project/locations/asia-northeast1/connectors/no-such-connector"})
-	r = er.run(t, false, "", "export", "run-service", "--as", "gcloud")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r = er.Run(t, false, "", "export", "run-service", "--as", "gcloud")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	if !strings.Contains(r.stdout, "--vpc-connector=projects/demo-project/locations/asia-northeast1/connectors/no-such-connector") {
-		t.Errorf("stdout = %q", r.stdout)
+	if !strings.Contains(r.Stdout, "--vpc-connector=projects/demo-project/locations/asia-northeast1/connectors/no-such-connector") {
+		t.Errorf("stdout = %q", r.Stdout)
 	}
-	if !strings.Contains(r.stderr, "Warning: the latest change of service run-service failed (") || !strings.Contains(r.stderr, "traffic is still served by revision run-service-00001-") {
-		t.Errorf("stderr = %q", r.stderr)
+	if !strings.Contains(r.Stderr, "Warning: the latest change of service run-service failed (") || !strings.Contains(r.Stderr, "traffic is still served by revision run-service-00001-") {
+		t.Errorf("stderr = %q", r.Stderr)
 	}
 
 	// A workload that does not exist: exit 1, the API's message.
-	r = er.run(t, false, "", "export", "job/gone", "--as", "terraform")
-	if r.code != exitcode.Failure || !strings.Contains(r.stderr, `job "gone"`) || r.stdout != "" {
-		t.Errorf("missing job: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	r = er.Run(t, false, "", "export", "job/gone", "--as", "terraform")
+	if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, `job "gone"`) || r.Stdout != "" {
+		t.Errorf("missing job: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 }
 
@@ -286,21 +287,21 @@ func TestExportConnector(t *testing.T) {
 	er := newEmu(t)
 	terraform := map[string]string{}
 	for _, f := range iac.Formats {
-		r := er.run(t, false, "", "export", "--connector", "run-connector", "--as", string(f))
-		if r.code != 0 || r.stderr != "" {
-			t.Fatalf("export --connector --as %s: exit %d: %s", f, r.code, r.stderr)
+		r := er.Run(t, false, "", "export", "--connector", "run-connector", "--as", string(f))
+		if r.Code != 0 || r.Stderr != "" {
+			t.Fatalf("export --connector --as %s: exit %d: %s", f, r.Code, r.Stderr)
 		}
-		exportGolden(t, filepath.Join("testdata", "export", "connector-run-connector."+string(f)), r.stdout)
+		exportGolden(t, filepath.Join("testdata", "export", "connector-run-connector."+string(f)), r.Stdout)
 		if f == iac.Terraform {
-			terraform["connector"] = r.stdout
+			terraform["connector"] = r.Stdout
 		}
 	}
 	exportTerraformFmt(t, terraform)
 
-	r := er.run(t, false, "", "export", "--connector", "run-connector", "--as", "terraform", "--format", "json")
+	r := er.Run(t, false, "", "export", "--connector", "run-connector", "--as", "terraform", "--format", "json")
 	var got ExportResult
-	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
-		t.Fatalf("exit %d: %v: %s", r.code, err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil {
+		t.Fatalf("exit %d: %v: %s", r.Code, err, r.Stdout)
 	}
 	var addrs []string
 	for _, e := range got.Resources {
@@ -312,13 +313,13 @@ func TestExportConnector(t *testing.T) {
 	}
 
 	// A connector nothing uses: the connector alone.
-	if r := er.run(t, false, "", "connector", "create", "spare", "--network", "run-vpc", "--range", "10.16.0.0/28"); r.code != 0 {
-		t.Fatalf("connector create: %s", r.stderr)
+	if r := er.Run(t, false, "", "connector", "create", "spare", "--network", "run-vpc", "--range", "10.16.0.0/28"); r.Code != 0 {
+		t.Fatalf("connector create: %s", r.Stderr)
 	}
-	r = er.run(t, false, "", "export", "--connector", "spare", "--as", "terraform", "--format", "json")
+	r = er.Run(t, false, "", "export", "--connector", "spare", "--as", "terraform", "--format", "json")
 	got = ExportResult{}
-	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
-		t.Fatalf("exit %d: %v: %s", r.code, err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil {
+		t.Fatalf("exit %d: %v: %s", r.Code, err, r.Stdout)
 	}
 	if len(got.Resources) != 1 || got.Resources[0].Address != "google_vpc_access_connector.spare" ||
 		!strings.Contains(got.Snippet, "the VPC side of connector spare in project demo-project\n# (asia-northeast1), which no workload uses,") {
@@ -326,9 +327,9 @@ func TestExportConnector(t *testing.T) {
 	}
 
 	// A connector that does not exist: the API's error, exit 1, nothing printed.
-	r = er.run(t, false, "", "export", "--connector", "no-such-conn", "--as", "terraform")
-	if r.code != exitcode.Failure || r.stdout != "" || !strings.Contains(r.stderr, "no-such-conn") {
-		t.Errorf("missing connector: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	r = er.Run(t, false, "", "export", "--connector", "no-such-conn", "--as", "terraform")
+	if r.Code != exitcode.Failure || r.Stdout != "" || !strings.Contains(r.Stderr, "no-such-conn") {
+		t.Errorf("missing connector: exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 }
 
@@ -345,24 +346,24 @@ func TestExportAllAfterMigration(t *testing.T) {
 		{"migrate", "job/nightly-export", "--to", "connector", "--connector", "run-connector-2", "--yes"},
 		{"migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--subnet", "run-direct-2", "--cleanup", "--yes"},
 	} {
-		if r := er.run(t, false, "", args...); r.code != 0 {
-			t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), r.code, r.stderr)
+		if r := er.Run(t, false, "", args...); r.Code != 0 {
+			t.Fatalf("%s: exit %d: %s", strings.Join(args, " "), r.Code, r.Stderr)
 		}
 	}
-	if r := er.run(t, false, "", "connector", "describe", "run-connector"); r.code == 0 {
-		t.Fatalf("migrate --cleanup left run-connector: %s", r.stdout)
+	if r := er.Run(t, false, "", "connector", "describe", "run-connector"); r.Code == 0 {
+		t.Fatalf("migrate --cleanup left run-connector: %s", r.Stdout)
 	}
 
 	handOff := []string{"export", "--all", "--created", "subnet/run-direct-2,connector/run-connector-2", "--deleted", "connector/run-connector"}
 	terraform := map[string]string{}
 	for _, f := range iac.Formats {
-		r := er.run(t, false, "", append(handOff, "--as", string(f))...)
-		if r.code != 0 || r.stderr != "" {
-			t.Fatalf("export --all --as %s: exit %d: %s", f, r.code, r.stderr)
+		r := er.Run(t, false, "", append(handOff, "--as", string(f))...)
+		if r.Code != 0 || r.Stderr != "" {
+			t.Fatalf("export --all --as %s: exit %d: %s", f, r.Code, r.Stderr)
 		}
-		exportGolden(t, filepath.Join("testdata", "export", "all-migrated."+string(f)), r.stdout)
+		exportGolden(t, filepath.Join("testdata", "export", "all-migrated."+string(f)), r.Stdout)
 		if f == iac.Terraform {
-			terraform["all"] = r.stdout
+			terraform["all"] = r.Stdout
 		}
 	}
 	exportTerraformFmt(t, terraform)
@@ -380,10 +381,10 @@ func TestExportAllAfterMigration(t *testing.T) {
 		t.Error("the deleted connector is declared")
 	}
 
-	r := er.run(t, false, "", append(handOff, "--as", "terraform", "--format", "json")...)
+	r := er.Run(t, false, "", append(handOff, "--as", "terraform", "--format", "json")...)
 	var got ExportResult
-	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
-		t.Fatalf("exit %d: %v: %s", r.code, err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil {
+		t.Fatalf("exit %d: %v: %s", r.Code, err, r.Stdout)
 	}
 	actions := map[string]iac.Action{}
 	for _, e := range got.Resources {
@@ -407,9 +408,9 @@ func TestExportAllAfterMigration(t *testing.T) {
 
 	// Without --created and --deleted, the same resources are declared, nothing imported or
 	// removed: runnet cannot tell on its own what it created or deleted.
-	r = er.run(t, false, "", "export", "--all", "--as", "terraform")
-	if r.code != 0 || strings.Contains(r.stdout, "import {") || strings.Contains(r.stdout, "removed {") || !strings.Contains(r.stdout, `resource "google_compute_subnetwork" "run_direct_2"`) {
-		t.Errorf("plain --all: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	r = er.Run(t, false, "", "export", "--all", "--as", "terraform")
+	if r.Code != 0 || strings.Contains(r.Stdout, "import {") || strings.Contains(r.Stdout, "removed {") || !strings.Contains(r.Stdout, `resource "google_compute_subnetwork" "run_direct_2"`) {
+		t.Errorf("plain --all: exit %d:\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
 
@@ -426,19 +427,19 @@ func TestExportCreatedDeletedChecked(t *testing.T) {
 		{[]string{"--deleted", "connector/run-connector"}, "--deleted connector/run-connector: " + tConn + " exists; --deleted is for a connector that runnet deleted"},
 		{[]string{"--deleted", "subnet/run-direct-vpc-egress"}, "--deleted subnet/run-direct-vpc-egress: projects/demo-project/regions/asia-northeast1/subnetworks/run-direct-vpc-egress exists"},
 	} {
-		r := er.run(t, false, "", append([]string{"export", "run-service", "--as", "terraform"}, c.args...)...)
-		if r.code != exitcode.Usage || r.stdout != "" || !strings.Contains(r.stderr, c.want) {
-			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, r.code, r.stdout, r.stderr, c.want)
+		r := er.Run(t, false, "", append([]string{"export", "run-service", "--as", "terraform"}, c.args...)...)
+		if r.Code != exitcode.Usage || r.Stdout != "" || !strings.Contains(r.Stderr, c.want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want exit 2 and %q", c.args, r.Code, r.Stdout, r.Stderr, c.want)
 		}
 	}
 	// An unused connector named by --created joins the export, with its import block.
-	if r := er.run(t, false, "", "connector", "create", "spare", "--network", "run-vpc", "--range", "10.16.0.0/28"); r.code != 0 {
-		t.Fatalf("connector create: %s", r.stderr)
+	if r := er.Run(t, false, "", "connector", "create", "spare", "--network", "run-vpc", "--range", "10.16.0.0/28"); r.Code != 0 {
+		t.Fatalf("connector create: %s", r.Stderr)
 	}
-	r := er.run(t, false, "", "export", "run-service", "--as", "terraform", "--created", "connector/spare", "--deleted", "subnet/gone")
-	if r.code != 0 || !strings.Contains(r.stdout, `resource "google_vpc_access_connector" "spare"`) || !strings.Contains(r.stdout, "to = google_vpc_access_connector.spare") ||
-		!strings.Contains(r.stdout, "from = google_compute_subnetwork.gone") {
-		t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	r := er.Run(t, false, "", "export", "run-service", "--as", "terraform", "--created", "connector/spare", "--deleted", "subnet/gone")
+	if r.Code != 0 || !strings.Contains(r.Stdout, `resource "google_vpc_access_connector" "spare"`) || !strings.Contains(r.Stdout, "to = google_vpc_access_connector.spare") ||
+		!strings.Contains(r.Stdout, "from = google_compute_subnetwork.gone") {
+		t.Errorf("exit %d:\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }
 
@@ -446,13 +447,13 @@ func TestExportCreatedDeletedChecked(t *testing.T) {
 // workloads name but that is gone.
 func TestExportMissingConnector(t *testing.T) {
 	er := newEmu(t)
-	if r := er.run(t, false, "", "connector", "delete", "run-connector", "--force", "--yes"); r.code != 0 {
-		t.Fatalf("connector delete: exit %d: %s", r.code, r.stderr)
+	if r := er.Run(t, false, "", "connector", "delete", "run-connector", "--force", "--yes"); r.Code != 0 {
+		t.Fatalf("connector delete: exit %d: %s", r.Code, r.Stderr)
 	}
-	r := er.run(t, false, "", "export", "run-service", "--as", "terraform", "--format", "json")
+	r := er.Run(t, false, "", "export", "run-service", "--as", "terraform", "--format", "json")
 	var got ExportResult
-	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
-		t.Fatalf("exit %d: %v: %s %s", r.code, err, r.stdout, r.stderr)
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil {
+		t.Fatalf("exit %d: %v: %s %s", r.Code, err, r.Stdout, r.Stderr)
 	}
 	want := "connector " + tConn + ", used by run-service, does not exist: it is not declared (the next deploy of its users fails until they move)."
 	if !slices.Equal(got.Notes, []string{want}) || !strings.Contains(got.Snippet, "\n# - connector "+tConn+", used by\n#   run-service, does not exist") {
@@ -466,10 +467,10 @@ func TestExportMissingConnector(t *testing.T) {
 // An inventory that cannot be read completely exports nothing (exit 1).
 func TestExportAllIncomplete(t *testing.T) {
 	er := newEmu(t)
-	er.e.InjectFault(emulator.Fault{Method: "google.cloud.vpcaccess.v1.VpcAccessService/ListConnectors", Code: codes.PermissionDenied})
-	r := er.run(t, false, "", "export", "--all", "--as", "terraform")
-	if r.code != exitcode.Failure || r.stdout != "" || !strings.Contains(r.stderr, "the inventory is incomplete, so nothing is exported: asia-northeast1: connectors (PERMISSION_DENIED)") {
-		t.Errorf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	er.E.InjectFault(emulator.Fault{Method: "google.cloud.vpcaccess.v1.VpcAccessService/ListConnectors", Code: codes.PermissionDenied})
+	r := er.Run(t, false, "", "export", "--all", "--as", "terraform")
+	if r.Code != exitcode.Failure || r.Stdout != "" || !strings.Contains(r.Stderr, "the inventory is incomplete, so nothing is exported: asia-northeast1: connectors (PERMISSION_DENIED)") {
+		t.Errorf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 }
 
@@ -492,11 +493,11 @@ func TestExportPermissionsDocumented(t *testing.T) {
 		{"export", "--connector", "run-connector", "--as", "terraform"},
 		{"export", "--all", "--regions", "all", "--as", "terraform"},
 	} {
-		er.e.ResetCalls()
-		if r := er.run(t, false, "", args...); r.code != 0 {
-			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		er.E.ResetCalls()
+		if r := er.Run(t, false, "", args...); r.Code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.Code, r.Stderr)
 		}
-		for m := range er.e.Calls() {
+		for m := range er.E.Calls() {
 			p, ok := methodPermissions[m]
 			if !ok {
 				t.Errorf("%v calls %s, which methodPermissions does not know", args, m)
@@ -561,22 +562,22 @@ func exportTerraformFmt(t *testing.T, texts map[string]string) {
 func TestAttachPrintsIaCHint(t *testing.T) {
 	er := newEmu(t)
 	const hint = "Update your infrastructure code to match: runnet export run-service --as terraform (or --as pulumi-yaml, gcloud).\n"
-	r := er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
-	if r.code != 0 || !strings.HasSuffix(r.stderr, hint) {
-		t.Errorf("attach: exit %d, stderr %q; want it to end with %q", r.code, r.stderr, hint)
+	r := er.Run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
+	if r.Code != 0 || !strings.HasSuffix(r.Stderr, hint) {
+		t.Errorf("attach: exit %d, stderr %q; want it to end with %q", r.Code, r.Stderr, hint)
 	}
 	// No change: no hint.
-	r = er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
-	if r.code != 0 || strings.Contains(r.stderr, "infrastructure code") {
-		t.Errorf("no-op attach: exit %d, stderr %q", r.code, r.stderr)
+	r = er.Run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
+	if r.Code != 0 || strings.Contains(r.Stderr, "infrastructure code") {
+		t.Errorf("no-op attach: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	r = er.run(t, false, "", "detach", "run-service", "--yes", "--quiet")
-	if r.code != 0 || r.stderr != "" {
-		t.Errorf("detach --quiet: exit %d, stderr %q", r.code, r.stderr)
+	r = er.Run(t, false, "", "detach", "run-service", "--yes", "--quiet")
+	if r.Code != 0 || r.Stderr != "" {
+		t.Errorf("detach --quiet: exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	r = er.run(t, false, "", "attach", "job/nightly-export", "--subnet", "run-direct-vpc-egress", "--async", "--project", tProject)
-	if want := "runnet export projects/demo-project/locations/asia-northeast1/jobs/nightly-export --as terraform"; r.code != 0 || !strings.Contains(r.stderr, want) {
-		t.Errorf("attach --async --project: exit %d, stderr %q; want %q", r.code, r.stderr, want)
+	r = er.Run(t, false, "", "attach", "job/nightly-export", "--subnet", "run-direct-vpc-egress", "--async", "--project", tProject)
+	if want := "runnet export projects/demo-project/locations/asia-northeast1/jobs/nightly-export --as terraform"; r.Code != 0 || !strings.Contains(r.Stderr, want) {
+		t.Errorf("attach --async --project: exit %d, stderr %q; want %q", r.Code, r.Stderr, want)
 	}
 }
 
@@ -584,7 +585,7 @@ func TestIaCHint(t *testing.T) {
 	ref := egress.WorkloadRef{Kind: egress.KindJob, Project: tProject, Region: tRegion, Name: "nightly-export"}
 	mk := func(opts GlobalOptions, env ...string) *Factory {
 		streams, _, _, _ := iostreams.Test()
-		f := NewFactory(streams, testEnv(t, env...))
+		f := NewFactory(streams, harness.Hermetic(t, env...))
 		f.Options = opts
 		return f
 	}

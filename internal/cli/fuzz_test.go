@@ -10,7 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/runnet-dev/runnet/pkg/egress"
 )
@@ -49,15 +51,15 @@ func FuzzMigrateFlags(f *testing.F) {
 		r := runStubbed(t, "migrate", func(f *Factory) *cobra.Command {
 			return NewCmdMigrate(f, func(_ context.Context, o *MigrateOptions) error { got = o; return nil })
 		}, args...)
-		switch r.code {
+		switch r.Code {
 		case exitcode.Usage:
 			if got != nil {
-				t.Fatalf("usage error, yet it ran: %s", r.stderr)
+				t.Fatalf("usage error, yet it ran: %s", r.Stderr)
 			}
 			return
 		case exitcode.OK:
 		default:
-			t.Fatalf("exit %d for %q: %s", r.code, args, r.stderr)
+			t.Fatalf("exit %d for %q: %s", r.Code, args, r.Stderr)
 		}
 		for _, tag := range got.NetworkTags {
 			if egress.ValidateNetworkTag(tag) != nil {
@@ -81,7 +83,7 @@ func FuzzRegionsFlag(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		regions, all, err := ParseRegionsFlag(strings.Split(s, ","))
 		if err != nil {
-			if exitcode.FromError(err) != exitcode.Usage {
+			if cloud.ExitCode(err) != exitcode.Usage {
 				t.Fatalf("error %v is not a usage error", err)
 			}
 			return
@@ -108,7 +110,7 @@ func FuzzValidateEmulatorHost(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		if err := ValidateEmulatorHost(s); err != nil {
-			if exitcode.FromError(err) != exitcode.Usage {
+			if cloud.ExitCode(err) != exitcode.Usage {
 				t.Fatalf("error %v is not a usage error", err)
 			}
 			return
@@ -133,7 +135,7 @@ func TestValidateEmulatorHost(t *testing.T) {
 	for _, bad := range []string{"http://127.0.0.1:8085", "127.0.0.1:8085/", "127.0.0.1:8085/compute", "user:pw@127.0.0.1:1", "127.0.0.1", ":8085",
 		"127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:http", "127.0.0.1:08085", "a..b:1", "-a:1", "x:1?y", "x:1#y", "x y:1", "x%2f:1", "[::1]"} {
 		err := ValidateEmulatorHost(bad)
-		if err == nil || exitcode.FromError(err) != exitcode.Usage || !strings.Contains(err.Error(), EnvEmulatorHost) {
+		if err == nil || cloud.ExitCode(err) != exitcode.Usage || !strings.Contains(err.Error(), EnvEmulatorHost) {
 			t.Errorf("%q: %v", bad, err)
 		}
 	}
@@ -143,7 +145,7 @@ func TestValidateEmulatorHost(t *testing.T) {
 // call is made.
 func TestBadEmulatorHostIsUsageError(t *testing.T) {
 	streams, _, _, errOut := iostreams.Test()
-	f := NewFactory(streams, testEnv(t, EnvEmulatorHost, "http://127.0.0.1:1/x", "CLOUDSDK_CORE_PROJECT", tProject, "CLOUDSDK_RUN_REGION", tRegion))
+	f := NewFactory(streams, harness.Hermetic(t, EnvEmulatorHost, "http://127.0.0.1:1/x", "CLOUDSDK_CORE_PROJECT", tProject, "CLOUDSDK_RUN_REGION", tRegion))
 	code := ExecuteFactory(context.Background(), f, []string{"status"})
 	if code != exitcode.Usage || !strings.Contains(errOut.String(), "RUNNET_EMULATOR_HOST=\"http://127.0.0.1:1/x\"") {
 		t.Fatalf("exit %d: %s", code, errOut.String())

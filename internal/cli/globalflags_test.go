@@ -5,9 +5,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/runnet-dev/runnet/internal/exitcode"
-	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/spf13/cobra"
+
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
+	"github.com/runnet-dev/runnet/internal/iostreams"
 )
 
 // runCLIEnv is runCLI with environment variables (key, value pairs).
@@ -15,9 +17,9 @@ func runCLIEnv(t *testing.T, tty bool, env []string, args ...string) result {
 	t.Helper()
 	streams, _, out, errOut := iostreams.Test()
 	streams.SetStdoutTTY(tty)
-	f := NewFactory(streams, testEnv(t, env...))
+	f := NewFactory(streams, harness.Hermetic(t, env...))
 	code := execute(context.Background(), f, NewRootCmd(f), args)
-	return result{code, out.String(), errOut.String(), f}
+	return result{Code: code, Stdout: out.String(), Stderr: errOut.String()}
 }
 
 // A project or region that cannot be one is bad input (exit 2), whether it comes from a flag,
@@ -40,11 +42,11 @@ func TestInvalidProjectAndRegionAreUsageErrors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := runCLIEnv(t, false, tt.env, tt.args...)
-			if r.code != exitcode.Usage {
-				t.Errorf("exit %d, want %d; stderr %q", r.code, exitcode.Usage, r.stderr)
+			if r.Code != exitcode.Usage {
+				t.Errorf("exit %d, want %d; stderr %q", r.Code, exitcode.Usage, r.Stderr)
 			}
-			if !strings.Contains(r.stderr, tt.want) || strings.Count(r.stderr, "Error:") != 1 {
-				t.Errorf("stderr %q, want one error with %q", r.stderr, tt.want)
+			if !strings.Contains(r.Stderr, tt.want) || strings.Count(r.Stderr, "Error:") != 1 {
+				t.Errorf("stderr %q, want one error with %q", r.Stderr, tt.want)
 			}
 		})
 	}
@@ -59,14 +61,14 @@ func TestMissingCredentialsFileIsOnePermissionError(t *testing.T) {
 		{"inventory", "--project", "demo-project", "--region", "asia-northeast1"},
 	} {
 		r := runCLIEnv(t, false, []string{EnvCredentials, "/nonexistent/key.json"}, args...)
-		if r.code != exitcode.Permission {
-			t.Errorf("%v: exit %d, want %d; stderr %q", args, r.code, exitcode.Permission, r.stderr)
+		if r.Code != exitcode.Permission {
+			t.Errorf("%v: exit %d, want %d; stderr %q", args, r.Code, exitcode.Permission, r.Stderr)
 		}
-		if strings.Count(r.stderr, "/nonexistent/key.json") != 1 || strings.Count(r.stderr, "\n") != 1 {
-			t.Errorf("%v: stderr %q, want the error once, on one line", args, r.stderr)
+		if strings.Count(r.Stderr, "/nonexistent/key.json") != 1 || strings.Count(r.Stderr, "\n") != 1 {
+			t.Errorf("%v: stderr %q, want the error once, on one line", args, r.Stderr)
 		}
-		if r.stdout != "" {
-			t.Errorf("%v: stdout %q", args, r.stdout)
+		if r.Stdout != "" {
+			t.Errorf("%v: stdout %q", args, r.Stdout)
 		}
 	}
 }
@@ -94,7 +96,7 @@ func TestVerbosityMapsOntoVerboseAndQuiet(t *testing.T) {
 		{[]string{"--verbose", "--verbosity", "error"}, false, false, false, exitcode.Usage},
 	} {
 		streams, _, _, errOut := iostreams.Test()
-		f := NewFactory(streams, testEnv(t))
+		f := NewFactory(streams, harness.Hermetic(t))
 		root := NewRootCmd(f)
 		var seen GlobalOptions
 		var quiet bool
@@ -119,12 +121,12 @@ func TestRootVersionFlag(t *testing.T) {
 	want := runCLI(t, true, []string{"version"})
 	for _, tty := range []bool{true, false} {
 		r := runCLI(t, tty, []string{"--version"})
-		if r.code != 0 || r.stdout != want.stdout || r.stderr != "" {
-			t.Errorf("tty %v: exit %d, stdout %q, stderr %q; want stdout %q", tty, r.code, r.stdout, r.stderr, want.stdout)
+		if r.Code != 0 || r.Stdout != want.Stdout || r.Stderr != "" {
+			t.Errorf("tty %v: exit %d, stdout %q, stderr %q; want stdout %q", tty, r.Code, r.Stdout, r.Stderr, want.Stdout)
 		}
 	}
-	if r := runCLI(t, false, []string{"--version", "--format", "json"}); r.code != 0 || !strings.Contains(r.stdout, `"version": "v1.2.3"`) {
-		t.Errorf("--version --format json: %q", r.stdout)
+	if r := runCLI(t, false, []string{"--version", "--format", "json"}); r.Code != 0 || !strings.Contains(r.Stdout, `"version": "v1.2.3"`) {
+		t.Errorf("--version --format json: %q", r.Stdout)
 	}
 }
 
@@ -134,7 +136,7 @@ func TestStatusColour(t *testing.T) {
 	run := func(tty bool, env ...string) string {
 		streams, _, out, errOut := iostreams.Test()
 		streams.SetStdoutTTY(tty)
-		f := NewFactory(streams, testEnv(t, append([]string{EnvEmulatorHost, er.addr}, env...)...))
+		f := NewFactory(streams, harness.Hermetic(t, append([]string{EnvEmulatorHost, er.Addr}, env...)...))
 		if code := execute(context.Background(), f, NewRootCmd(f), []string{"status"}); code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}

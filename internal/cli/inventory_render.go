@@ -16,10 +16,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/runnet-dev/runnet/internal/cli/shared"
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/egressmap"
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/iostreams"
+	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/internal/printer"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/ipam"
@@ -312,7 +314,7 @@ func inventoryMap(inv Inventory, listed []*cloud.Subnet) egressmap.Map {
 	for i := range inv.Connectors {
 		cn := &inv.Connectors[i]
 		c := egressmap.Connector{
-			Key: cn.FullName, Name: cn.Name, Region: cn.Region, Network: lastSegmentOf(b.connectorNetwork(cn)),
+			Key: cn.FullName, Name: cn.Name, Region: cn.Region, Network: egress.ShortName(b.connectorNetwork(cn)),
 			MachineType: cn.MachineType, MinInstances: cn.MinInstances, MaxInstances: cn.MaxInstances,
 			State: connectorState(cn), Use: connectorUse(*cn),
 		}
@@ -372,7 +374,7 @@ func inventoryMap(inv Inventory, listed []*cloud.Subnet) egressmap.Map {
 			es = mapSubnet(p.sub, true)
 		} else {
 			ref, _ := egress.ParseSubnetRef(p.subnet, "", "")
-			es = egressmap.Subnet{Key: p.subnet, Name: ref.Name, Region: ref.Region, Network: lastSegmentOf(p.network)}
+			es = egressmap.Subnet{Key: p.subnet, Name: ref.Name, Region: ref.Region, Network: egress.ShortName(p.network)}
 		}
 		es.State = egressmap.Candidate
 		b.usage(&es, planned, largest)
@@ -579,7 +581,7 @@ func (b *mapBuilder) propose() []*proposal {
 		} else {
 			nref, _ := egress.ParseNetworkRef(network, cn.Project)
 			p.create = true
-			p.subnet = egress.SubnetRef{Project: nref.Project, Region: cn.Region, Name: defaultSubnetName(network)}.Path()
+			p.subnet = egress.SubnetRef{Project: nref.Project, Region: cn.Region, Name: migration.DefaultSubnetName(network)}.Path()
 		}
 		out = append(out, p)
 	}
@@ -657,7 +659,7 @@ func (b *mapBuilder) checkMove(p *proposal, w *InventoryWorkload, others []egres
 		Subnet:   sf, CurrentConnector: cf,
 	}
 	var r checkResult
-	for _, c := range egress.RunPreflight(facts) {
+	for _, c := range shared.Checks(egress.RunPreflight(facts)) {
 		switch c.Status {
 		case egress.StatusFail:
 			r.blocked = true
@@ -734,18 +736,18 @@ func (b *mapBuilder) commands(proposals []*proposal, checks map[string]checkResu
 			}
 		}
 		args = append(args, "--to", "direct")
-		subArg := lastSegmentOf(g.p.subnet)
+		subArg := egress.ShortName(g.p.subnet)
 		if pathProject(g.p.subnet) != g.project {
 			subArg = g.p.subnet
 		}
-		target := "subnet " + lastSegmentOf(g.p.subnet)
+		target := "subnet " + egress.ShortName(g.p.subnet)
 		if g.p.create {
-			netArg := lastSegmentOf(g.p.network)
+			netArg := egress.ShortName(g.p.network)
 			if pathProject(g.p.network) != g.project {
 				netArg = g.p.network
 			}
 			args = append(args, "--network", netArg, "--create-subnet")
-			target = "a new subnet " + lastSegmentOf(g.p.subnet) + " (created first, sized for them)"
+			target = "a new subnet " + egress.ShortName(g.p.subnet) + " (created first, sized for them)"
 		} else {
 			args = append(args, "--subnet", subArg)
 		}

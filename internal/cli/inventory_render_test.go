@@ -16,6 +16,7 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/egressmap"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/headless"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/runnet-dev/runnet/pkg/egress"
@@ -233,21 +234,21 @@ func TestGraphFormatsOnlyForInventory(t *testing.T) {
 	er := newEmu(t)
 	for _, format := range []string{"mermaid", "dot"} {
 		r := runCLI(t, false, []string{"status", "--format", format, "--project", "p", "--region", tRegion})
-		if r.code != 2 || !strings.Contains(r.stderr, "--format "+format+" draws the inventory and is only for 'runnet inventory'; valid for 'runnet status': table, json, yaml") {
-			t.Errorf("status --format %s: exit %d, stderr %q", format, r.code, r.stderr)
+		if r.Code != 2 || !strings.Contains(r.Stderr, "--format "+format+" draws the inventory and is only for 'runnet inventory'; valid for 'runnet status': table, json, yaml") {
+			t.Errorf("status --format %s: exit %d, stderr %q", format, r.Code, r.Stderr)
 		}
-		r = er.run(t, false, "", "inventory", "--format", format)
-		if r.code != 0 || r.stderr != "" {
-			t.Errorf("inventory --format %s: exit %d, stderr %q", format, r.code, r.stderr)
+		r = er.Run(t, false, "", "inventory", "--format", format)
+		if r.Code != 0 || r.Stderr != "" {
+			t.Errorf("inventory --format %s: exit %d, stderr %q", format, r.Code, r.Stderr)
 		}
 		first := map[string]string{"mermaid": "%% Egress map of demo-project\n", "dot": "digraph egress {\n"}[format]
-		if !strings.HasPrefix(r.stdout, first) {
-			t.Errorf("inventory --format %s printed %q", format, r.stdout)
+		if !strings.HasPrefix(r.Stdout, first) {
+			t.Errorf("inventory --format %s printed %q", format, r.Stdout)
 		}
 	}
 	r := runCLI(t, false, []string{"inventory", "--format", "xml", "--project", "p", "--region", tRegion})
-	if r.code != 2 || !strings.Contains(r.stderr, `invalid value "xml" for --format`) {
-		t.Errorf("--format xml: exit %d, stderr %q", r.code, r.stderr)
+	if r.Code != 2 || !strings.Contains(r.Stderr, `invalid value "xml" for --format`) {
+		t.Errorf("--format xml: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 }
 
@@ -261,8 +262,8 @@ func TestInventoryReportFlag(t *testing.T) {
 		{filepath.Join(dir, "no", "such", "r.html"), "directory " + filepath.Join(dir, "no", "such") + " does not exist"},
 	} {
 		r := runCLI(t, false, []string{"inventory", "--project", "p", "--region", tRegion, "--report", tt.report})
-		if r.code != 2 || !strings.Contains(r.stderr, tt.want) {
-			t.Errorf("--report %q: exit %d, stderr %q, want %q", tt.report, r.code, r.stderr, tt.want)
+		if r.Code != 2 || !strings.Contains(r.Stderr, tt.want) {
+			t.Errorf("--report %q: exit %d, stderr %q, want %q", tt.report, r.Code, r.Stderr, tt.want)
 		}
 	}
 }
@@ -275,19 +276,19 @@ func TestInventoryReportInBrowser(t *testing.T) {
 	dir := t.TempDir()
 	report := filepath.Join(dir, "report.html")
 	streams, _, out, errOut := iostreams.Test()
-	f := NewFactory(streams, testEnv(t, EnvEmulatorState, filepath.Join(dir, "state.json")))
+	f := NewFactory(streams, harness.Hermetic(t, EnvEmulatorState, filepath.Join(dir, "state.json")))
 	ctx, cancelRun := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancelRun()
 	code := execute(ctx, f, NewRootCmd(f), []string{"--emulator", "inventory", "--report", report, "--format", "json"})
-	r := result{code, out.String(), errOut.String(), f}
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := result{Code: code, Stdout: out.String(), Stderr: errOut.String()}
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	if r.stderr != "Wrote the report to "+report+".\n" {
-		t.Errorf("stderr %q", r.stderr)
+	if r.Stderr != "Wrote the report to "+report+".\n" {
+		t.Errorf("stderr %q", r.Stderr)
 	}
 	var inv Inventory
-	if err := json.Unmarshal([]byte(r.stdout), &inv); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &inv); err != nil {
 		t.Fatalf("stdout is not the inventory's JSON: %v", err)
 	}
 	html, err := os.ReadFile(report)
@@ -353,7 +354,7 @@ func TestInventoryMermaidSharedVPC(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const host = "host-project"
-	cs, err := compute.NewService(ctx, emulator.ComputeClientOptions(er.addr)...)
+	cs, err := compute.NewService(ctx, emulator.ComputeClientOptions(er.Addr)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,8 +376,8 @@ func TestInventoryMermaidSharedVPC(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if r := er.run(t, false, "", "connector", "create", "hosted", "--project", host, "--region", tRegion, "--subnet", "shared-conn"); r.code != 0 {
-		t.Fatalf("connector create: %d %s", r.code, r.stderr)
+	if r := er.Run(t, false, "", "connector", "create", "hosted", "--project", host, "--region", tRegion, "--subnet", "shared-conn"); r.Code != 0 {
+		t.Fatalf("connector create: %d %s", r.Code, r.Stderr)
 	}
 	sharedRun := "projects/" + host + "/regions/" + tRegion + "/subnetworks/shared-run"
 	// Shared VPC as Cloud Run requires it: demo-project attached to the host, its Cloud Run
@@ -384,26 +385,26 @@ func TestInventoryMermaidSharedVPC(t *testing.T) {
 	// (connectors).
 	agent := emulator.ServiceAgent("demo-project") // serviceAccount:service-NUMBER@serverless-robot-prod…
 	for _, err := range []error{
-		er.e.EnableSharedVPCHost(host),
-		er.e.AttachServiceProject(host, "demo-project"),
-		er.e.Grant("projects/"+host, "roles/compute.networkUser", agent),
-		er.e.Grant("projects/"+host, "roles/vpcaccess.user", agent),
+		er.E.EnableSharedVPCHost(host),
+		er.E.AttachServiceProject(host, "demo-project"),
+		er.E.Grant("projects/"+host, "roles/compute.networkUser", agent),
+		er.E.Grant("projects/"+host, "roles/vpcaccess.user", agent),
 	} {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
 	for name, va := range map[string]*runpb.VpcAccess{
-		"on-shared-subnet": vpcAccess(map[string]string{"network": "projects/" + host + "/global/networks/shared", "subnet": sharedRun}),
-		"on-host-conn":     vpcAccess(map[string]string{"connector": "projects/" + host + "/locations/" + tRegion + "/connectors/hosted"}),
+		"on-shared-subnet": harness.VPCAccess(map[string]string{"network": "projects/" + host + "/global/networks/shared", "subnet": sharedRun}),
+		"on-host-conn":     harness.VPCAccess(map[string]string{"connector": "projects/" + host + "/locations/" + tRegion + "/connectors/hosted"}),
 	} {
-		if err := deployWorkload(ctx, er.addr, "service", name, tRegion, 3, va); err != nil {
+		if err := harness.DeployWorkload(ctx, er.Addr, "service", name, tRegion, 3, va); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	r := er.run(t, false, "", "inventory", "--format", "mermaid")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "inventory", "--format", "mermaid")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	const (
 		hostConn = "c_host_project_asia_northeast1_hosted"
@@ -419,26 +420,26 @@ func TestInventoryMermaidSharedVPC(t *testing.T) {
 		`\n  ` + hostSub + ` -->\|"direct · private-ranges-only"\| ` + onSub + `\n`,
 		`\n  ` + hostConn + ` -\.->\|"next: migrate 1"\| ` + hostSub + `\n`,
 	} {
-		if !regexp.MustCompile(want).MatchString(r.stdout) {
-			t.Errorf("mermaid lacks %s:\n%s", want, r.stdout)
+		if !regexp.MustCompile(want).MatchString(r.Stdout) {
+			t.Errorf("mermaid lacks %s:\n%s", want, r.Stdout)
 		}
 	}
 	// The subgraphs hold their own project's nodes.
-	host0 := strings.Index(r.stdout, "subgraph p_host_project")
+	host0 := strings.Index(r.Stdout, "subgraph p_host_project")
 	for _, id := range []string{hostConn, hostSub} {
-		if i := strings.Index(r.stdout, "    "+id); i < host0 {
+		if i := strings.Index(r.Stdout, "    "+id); i < host0 {
 			t.Errorf("%s is not in host-project's group", id)
 		}
 	}
-	if i := strings.Index(r.stdout, "    "+onConn); i > host0 {
+	if i := strings.Index(r.Stdout, "    "+onConn); i > host0 {
 		t.Errorf("%s is not in demo-project's group", onConn)
 	}
 
 	// The proposed command: the host's subnet by path; the connector has users in another
 	// project, so it is not deleted.
 	report := filepath.Join(t.TempDir(), "r.html")
-	if r := er.run(t, false, "", "inventory", "--report", report, "--format", "json"); r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r := er.Run(t, false, "", "inventory", "--report", report, "--format", "json"); r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	html, err := os.ReadFile(report)
 	if err != nil {
@@ -449,14 +450,14 @@ func TestInventoryMermaidSharedVPC(t *testing.T) {
 		t.Fatalf("the report does not propose %q", cmd)
 	}
 	// deployWorkload does not wait for the service's first revision: the dry run needs it.
-	for deadline := time.Now().Add(20 * time.Second); er.read(t, "on-host-conn").LatestReady == ""; {
+	for deadline := time.Now().Add(20 * time.Second); er.Read(t, "on-host-conn").LatestReady == ""; {
 		if time.Now().After(deadline) {
-			t.Fatal("on-host-conn has no ready revision:", er.run(t, false, "", "status", "on-host-conn", "--format", "json").stdout)
+			t.Fatal("on-host-conn has no ready revision:", er.Run(t, false, "", "status", "on-host-conn", "--format", "json").Stdout)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
 	args := append(strings.Fields(cmd)[1:], "--dry-run", "--format", "json")
-	if r := er.run(t, false, "", args...); r.code != 0 || !strings.Contains(r.stdout, `"outcome": "planned"`) {
-		t.Errorf("the proposed dry run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	if r := er.Run(t, false, "", args...); r.Code != 0 || !strings.Contains(r.Stdout, `"outcome": "planned"`) {
+		t.Errorf("the proposed dry run: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
 }

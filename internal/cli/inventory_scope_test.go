@@ -27,14 +27,14 @@ func newSharedVPCEmu(t *testing.T) *emuRun {
 	}
 	go func() { _ = e.Serve(l) }()
 	t.Cleanup(func() { _ = e.Close() })
-	return &emuRun{e: e, addr: l.Addr().String()}
+	return &emuRun{E: e, Addr: l.Addr().String(), Main: cliMain}
 }
 
 func decodeScopeInventory(t *testing.T, r result) ScopeInventory {
 	t.Helper()
 	var inv ScopeInventory
-	if err := json.Unmarshal([]byte(r.stdout), &inv); err != nil {
-		t.Fatalf("stdout is not the inventory's JSON: %v\n%s", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &inv); err != nil {
+		t.Fatalf("stdout is not the inventory's JSON: %v\n%s", err, r.Stdout)
 	}
 	return inv
 }
@@ -55,10 +55,10 @@ var sharedVPCWorkloadIDs = []string{
 
 func TestInventoryFolderThroughCloudAsset(t *testing.T) {
 	er := newSharedVPCEmu(t)
-	er.e.SetPrincipal(emulator.SharedVPCPlatform)
-	r := er.run(t, false, "", "inventory", "--folder", emulator.SharedVPCFolderApps, "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	er.E.SetPrincipal(emulator.SharedVPCPlatform)
+	r := er.Run(t, false, "", "inventory", "--folder", emulator.SharedVPCFolderApps, "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	inv := decodeScopeInventory(t, r)
 	if inv.Scope != "folders/"+emulator.SharedVPCFolderApps || !slices.Equal(inv.Projects, emulator.SharedVPCServiceProjects) {
@@ -92,9 +92,9 @@ func TestInventoryFolderThroughCloudAsset(t *testing.T) {
 	}
 
 	// The organization holds the host too: the view is complete.
-	r = er.run(t, false, "", "inventory", "--organization", emulator.SharedVPCOrg, "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r = er.Run(t, false, "", "inventory", "--organization", emulator.SharedVPCOrg, "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	inv = decodeScopeInventory(t, r)
 	if len(inv.SharedConnectors) != 1 || !inv.SharedConnectors[0].Complete ||
@@ -106,14 +106,14 @@ func TestInventoryFolderThroughCloudAsset(t *testing.T) {
 	}
 
 	// The table says the same.
-	r = er.run(t, false, "", "inventory", "--organization", emulator.SharedVPCOrg)
+	r = er.Run(t, false, "", "inventory", "--organization", emulator.SharedVPCOrg)
 	for _, want := range []string{
 		"SCOPE organizations/" + emulator.SharedVPCOrg + " (4 projects; 1 Cloud Asset Inventory page, 0 other reads)",
 		"SHARED CONNECTORS (1)",
 		"connector shared-conn in host net-host is used by 9 workloads in 3 projects   team-a (3), team-b (3), team-c (3)",
 	} {
-		if !strings.Contains(r.stdout, want) {
-			t.Errorf("table lacks %q:\n%s", want, r.stdout)
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, r.Stdout)
 		}
 	}
 }
@@ -121,10 +121,10 @@ func TestInventoryFolderThroughCloudAsset(t *testing.T) {
 func TestInventoryProjectsFallBackToListing(t *testing.T) {
 	er := newSharedVPCEmu(t)
 	// A caller that may not search anything: each project is listed, and stderr says so.
-	er.e.SetPrincipal("user:nobody@example.com")
-	r := er.run(t, false, "", "inventory", "--projects", "team-b,team-a", "--regions", emulator.SharedVPCRegion, "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	er.E.SetPrincipal("user:nobody@example.com")
+	r := er.Run(t, false, "", "inventory", "--projects", "team-b,team-a", "--regions", emulator.SharedVPCRegion, "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	inv := decodeScopeInventory(t, r)
 	if got := workloadIDs(inv); !slices.Equal(got, sharedVPCWorkloadIDs[:6]) {
@@ -136,8 +136,8 @@ func TestInventoryProjectsFallBackToListing(t *testing.T) {
 	if inv.Calls.CloudAsset != 0 || inv.Calls.List == 0 {
 		t.Errorf("calls = %+v", inv.Calls)
 	}
-	if !strings.Contains(r.stderr, "projects/team-a: read by listing, not through Cloud Asset Inventory: the caller may not search projects/team-a with Cloud Asset Inventory (cloudasset.assets.searchAllResources).") {
-		t.Errorf("stderr = %q", r.stderr)
+	if !strings.Contains(r.Stderr, "projects/team-a: read by listing, not through Cloud Asset Inventory: the caller may not search projects/team-a with Cloud Asset Inventory (cloudasset.assets.searchAllResources).") {
+		t.Errorf("stderr = %q", r.Stderr)
 	}
 	// Two of the three service projects: the connector's users are at least six.
 	if len(inv.SharedConnectors) != 1 || inv.SharedConnectors[0].Workloads != 6 || inv.SharedConnectors[0].Complete {
@@ -159,21 +159,21 @@ func TestInventoryScopeBadInput(t *testing.T) {
 		{[]string{"--projects", "team-a", "--project", "team-b"}, "--project: give the projects to read with --projects"},
 		{[]string{"--folder", "1", "--region", "us-central1", "--regions", "all"}, "--regions: give the regions to read with --regions only"},
 	} {
-		r := er.run(t, false, "", append([]string{"inventory"}, tc.args...)...)
-		if r.code != 2 || !strings.Contains(r.stderr, tc.want) {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.code, r.stderr, tc.want)
+		r := er.Run(t, false, "", append([]string{"inventory"}, tc.args...)...)
+		if r.Code != 2 || !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.Code, r.Stderr, tc.want)
 		}
 	}
 }
 
 func TestConnectorUsersAcrossServiceProjects(t *testing.T) {
 	er := newSharedVPCEmu(t)
-	r := er.run(t, false, "", "connector", "users", emulator.SharedVPCConnectorName(), "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "connector", "users", emulator.SharedVPCConnectorName(), "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	var users []WorkloadUser
-	if err := json.Unmarshal([]byte(r.stdout), &users); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &users); err != nil {
 		t.Fatal(err)
 	}
 	var got []string
@@ -194,14 +194,14 @@ func TestServiceAgentFixLetsTheRevisionStart(t *testing.T) {
 	er := newSharedVPCEmu(t)
 	subnet := "projects/net-host/regions/asia-northeast1/subnetworks/run-direct"
 	attach := func() result {
-		return er.run(t, false, "", "--project", "team-a", "--region", emulator.SharedVPCRegion, "attach", "api",
+		return er.Run(t, false, "", "--project", "team-a", "--region", emulator.SharedVPCRegion, "attach", "api",
 			"--network", "projects/net-host/global/networks/shared-vpc", "--subnet", subnet, "--format", "json")
 	}
 	r := attach()
-	if r.code == 0 || !strings.Contains(r.stderr, "does not exist, or Cloud Run does not have permission to use it") {
-		t.Fatalf("attach before the grant: exit %d, stderr %q; want Cloud Run's refusal", r.code, r.stderr)
+	if r.Code == 0 || !strings.Contains(r.Stderr, "does not exist, or Cloud Run does not have permission to use it") {
+		t.Fatalf("attach before the grant: exit %d, stderr %q; want Cloud Run's refusal", r.Code, r.Stderr)
 	}
-	c := cloud.New(t.Context(), cloud.Config{EmulatorHost: er.addr})
+	c := cloud.New(t.Context(), cloud.Config{EmulatorHost: er.Addr})
 	defer c.Close()
 	check, err := c.CheckServiceAgent(t.Context(), "team-a", egressVPC(subnet))
 	if err != nil {
@@ -213,8 +213,8 @@ func TestServiceAgentFixLetsTheRevisionStart(t *testing.T) {
 	if err := c.GrantServiceAgent(t.Context(), check); err != nil {
 		t.Fatal(err)
 	}
-	if r := attach(); r.code != 0 {
-		t.Fatalf("attach after the grant: exit %d: %s", r.code, r.stderr)
+	if r := attach(); r.Code != 0 {
+		t.Fatalf("attach after the grant: exit %d: %s", r.Code, r.Stderr)
 	}
 }
 

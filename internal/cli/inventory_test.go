@@ -4,17 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	vpcaccess "cloud.google.com/go/vpcaccess/apiv1"
 	"cloud.google.com/go/vpcaccess/apiv1/vpcaccesspb"
-	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/spf13/cobra"
 	compute "google.golang.org/api/compute/v1"
 	"google.golang.org/api/googleapi"
@@ -24,89 +21,10 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
-
-// cmdDeploy creates a Cloud Run workload in the emulator through the real client, for
-// scenarios that need workloads the demo seed lacks:
-//
-//	deploy service|job NAME [region=R] [max=N] [connector=C] [network=N] [subnet=S] [egress=all-traffic]
-//
-// The region defaults to the demo's; connector, network and subnet are short names or paths
-// as the API takes them. It returns once the API has accepted the creation.
-func cmdDeploy(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) < 2 {
-		ts.Fatalf("usage: deploy service|job NAME [region=R] [max=N] [connector=C] [network=N] [subnet=S] [egress=all-traffic]")
-	}
-	opts := map[string]string{"region": emulator.DemoRegion}
-	for _, a := range args[2:] {
-		k, v, ok := strings.Cut(a, "=")
-		if !ok {
-			ts.Fatalf("deploy: %q is not KEY=VALUE", a)
-		}
-		opts[k] = v
-	}
-	maxN := 0
-	if v, ok := opts["max"]; ok {
-		n, err := strconv.Atoi(v)
-		ts.Check(err)
-		maxN = n
-	}
-	ts.Check(deployWorkload(context.Background(), scriptEmulator(ts).Addr(), args[0], args[1], opts["region"], maxN, vpcAccess(opts)))
-}
-
-func vpcAccess(opts map[string]string) *runpb.VpcAccess {
-	va := &runpb.VpcAccess{Egress: runpb.VpcAccess_PRIVATE_RANGES_ONLY}
-	if opts["egress"] == "all-traffic" {
-		va.Egress = runpb.VpcAccess_ALL_TRAFFIC
-	}
-	switch {
-	case opts["connector"] != "":
-		va.Connector = opts["connector"]
-	case opts["network"] != "" || opts["subnet"] != "":
-		va.NetworkInterfaces = []*runpb.VpcAccess_NetworkInterface{{Network: opts["network"], Subnetwork: opts["subnet"]}}
-	default:
-		return nil
-	}
-	return va
-}
-
-// deployWorkload creates a service or a job (kind) in the demo project without waiting for
-// its operation.
-func deployWorkload(ctx context.Context, addr string, kind, name, region string, maxInstances int, va *runpb.VpcAccess) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	parent := "projects/" + emulator.DemoProject + "/locations/" + region
-	container := []*runpb.Container{{Image: emulator.DemoImage}}
-	switch kind {
-	case "service":
-		c, err := run.NewServicesClient(ctx, emulator.GRPCClientOptions(addr)...)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		svc := &runpb.Service{Template: &runpb.RevisionTemplate{Containers: container, VpcAccess: va}}
-		if maxInstances > 0 {
-			svc.Template.Scaling = &runpb.RevisionScaling{MaxInstanceCount: int32(maxInstances)}
-		}
-		_, err = c.CreateService(ctx, &runpb.CreateServiceRequest{Parent: parent, ServiceId: name, Service: svc})
-		return err
-	case "job":
-		c, err := run.NewJobsClient(ctx, emulator.GRPCClientOptions(addr)...)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		job := &runpb.Job{Template: &runpb.ExecutionTemplate{Template: &runpb.TaskTemplate{Containers: container, VpcAccess: va}}}
-		if maxInstances > 0 {
-			job.Template.Parallelism, job.Template.TaskCount = int32(maxInstances), int32(maxInstances)
-		}
-		_, err = c.CreateJob(ctx, &runpb.CreateJobRequest{Parent: parent, JobId: name, Job: job})
-		return err
-	}
-	return fmt.Errorf("deploy: unknown kind %q (service or job)", kind)
-}
 
 // ---- Flags.
 
@@ -139,8 +57,8 @@ func TestParseRegionsFlag(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("err = %v, want %q", err, tt.wantErr)
 				}
-				if exitcode.FromError(err) != exitcode.Usage {
-					t.Errorf("exit code %d, want %d", exitcode.FromError(err), exitcode.Usage)
+				if cloud.ExitCode(err) != exitcode.Usage {
+					t.Errorf("exit code %d, want %d", cloud.ExitCode(err), exitcode.Usage)
 				}
 				return
 			}
@@ -182,16 +100,16 @@ func TestInventoryFlags(t *testing.T) {
 			got = nil
 			r := runStubbed(t, "inventory", mk, tt.args...)
 			if tt.wantErr != "" {
-				if r.code != exitcode.Usage || !strings.Contains(r.stderr, tt.wantErr) {
-					t.Fatalf("exit %d, stderr %q; want %d and %q", r.code, r.stderr, exitcode.Usage, tt.wantErr)
+				if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, tt.wantErr) {
+					t.Fatalf("exit %d, stderr %q; want %d and %q", r.Code, r.Stderr, exitcode.Usage, tt.wantErr)
 				}
 				if got != nil {
 					t.Error("run was called after a usage error")
 				}
 				return
 			}
-			if r.code != 0 || got == nil {
-				t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+			if r.Code != 0 || got == nil {
+				t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
 			}
 			if got.Project != tProject || got.All != tt.all || strings.Join(got.RegionList, ",") != tt.regions {
 				t.Errorf("options = project %q regions %v all %v", got.Project, got.RegionList, got.All)
@@ -203,16 +121,16 @@ func TestInventoryFlags(t *testing.T) {
 func TestInventoryNeedsARegion(t *testing.T) {
 	// No region anywhere: a usage error that says how to set one (as for every command).
 	r := runCLI(t, false, []string{"inventory", "--project", "demo-project"})
-	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "region") {
-		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, "region") {
+		t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	// --regions needs none.
 	var got *InventoryOptions
 	r = runStubbed(t, "inventory", func(f *Factory) *cobra.Command {
 		return NewCmdInventory(f, func(_ context.Context, o *InventoryOptions) error { got = o; return nil })
 	}, "inventory", "--regions", "europe-west1")
-	if r.code != 0 || got == nil || got.RegionList[0] != "europe-west1" {
-		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	if r.Code != 0 || got == nil || got.RegionList[0] != "europe-west1" {
+		t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
 	}
 }
 
@@ -481,7 +399,7 @@ func TestInventoryManyServicesAcrossRegions(t *testing.T) {
 		conn1      = "projects/demo-project/locations/asia-northeast1/connectors/run-connector"
 	)
 	// A connector in a second region, created through the real client (and one nobody uses).
-	vc, err := vpcaccess.NewClient(ctx, emulator.GRPCClientOptions(er.addr)...)
+	vc, err := vpcaccess.NewClient(ctx, emulator.GRPCClientOptions(er.Addr)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -533,7 +451,7 @@ func TestInventoryManyServicesAcrossRegions(t *testing.T) {
 				sem <- struct{}{}
 				defer func() { <-sem }()
 				name := fmt.Sprintf("svc-%s-%03d", s.region, i)
-				if err := deployWorkload(ctx, er.addr, "service", name, s.region, 2, s.vpc(i)); err != nil {
+				if err := harness.DeployWorkload(ctx, er.Addr, "service", name, s.region, 2, s.vpc(i)); err != nil {
 					errs <- fmt.Errorf("%s: %w", name, err)
 				}
 			})
@@ -544,14 +462,14 @@ func TestInventoryManyServicesAcrossRegions(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	er.e.ResetCalls()
+	er.E.ResetCalls()
 
-	r := er.run(t, false, "", "inventory", "--project", tProject, "--regions", r1+","+r2+","+r3, "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "inventory", "--project", tProject, "--regions", r1+","+r2+","+r3, "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	var inv Inventory
-	if err := json.Unmarshal([]byte(r.stdout), &inv); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &inv); err != nil {
 		t.Fatal(err)
 	}
 	perRegion := map[string]int{}
@@ -586,7 +504,7 @@ func TestInventoryManyServicesAcrossRegions(t *testing.T) {
 	}
 	// No per-workload call: one page of jobs, worker pools and connectors per region, two
 	// pages of services in r1, one in the others.
-	calls := er.e.Calls()
+	calls := er.E.Calls()
 	for method, want := range map[string]int{
 		"google.cloud.run.v2.Services/ListServices":                 4,
 		"google.cloud.run.v2.Jobs/ListJobs":                         3,
@@ -611,14 +529,14 @@ func TestScanWorkloadsResumesAtTheFailedPage(t *testing.T) {
 	er := newEmu(t)
 	ctx := context.Background()
 	for i := range 150 {
-		if err := deployWorkload(ctx, er.addr, "service", fmt.Sprintf("s-%03d", i), "us-east1", 1, nil); err != nil {
+		if err := harness.DeployWorkload(ctx, er.Addr, "service", fmt.Sprintf("s-%03d", i), "us-east1", 1, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	er.e.ResetCalls()
+	er.E.ResetCalls()
 	f := emulator.Fault{Method: "google.cloud.run.v2.Services/ListServices", Code: codes.Unavailable, Count: 1, Skip: 1}
-	er.e.InjectFault(f)
-	c := cloud.New(ctx, cloud.Config{EmulatorHost: er.addr})
+	er.E.InjectFault(f)
+	c := cloud.New(ctx, cloud.Config{EmulatorHost: er.Addr})
 	defer c.Close()
 	ws, errs := c.ScanWorkloads(ctx, tProject, "us-east1")
 	if len(errs) != 0 {
@@ -638,7 +556,7 @@ func TestScanWorkloadsResumesAtTheFailedPage(t *testing.T) {
 		}
 	}
 	// Page 1, page 2 (failed), page 2 again.
-	if n := er.e.Calls()["google.cloud.run.v2.Services/ListServices"]; n != 3 {
+	if n := er.E.Calls()["google.cloud.run.v2.Services/ListServices"]; n != 3 {
 		t.Errorf("%d ListServices calls, want 3", n)
 	}
 }
@@ -651,7 +569,7 @@ func TestInventorySharedVPC(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	const host = "host-project"
-	cs, err := compute.NewService(ctx, emulator.ComputeClientOptions(er.addr)...)
+	cs, err := compute.NewService(ctx, emulator.ComputeClientOptions(er.Addr)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -673,27 +591,27 @@ func TestInventorySharedVPC(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := er.run(t, false, "", "connector", "create", "hosted", "--project", host, "--region", tRegion, "--subnet", "shared-conn")
-	if r.code != 0 {
-		t.Fatalf("connector create: %d %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "connector", "create", "hosted", "--project", host, "--region", tRegion, "--subnet", "shared-conn")
+	if r.Code != 0 {
+		t.Fatalf("connector create: %d %s", r.Code, r.Stderr)
 	}
 	hostConn := "projects/" + host + "/locations/" + tRegion + "/connectors/"
 	for name, va := range map[string]*runpb.VpcAccess{
-		"on-shared-subnet": vpcAccess(map[string]string{"network": "projects/" + host + "/global/networks/shared", "subnet": "projects/" + host + "/regions/" + tRegion + "/subnetworks/shared-run"}),
-		"on-host-conn":     vpcAccess(map[string]string{"connector": hostConn + "hosted"}),
-		"on-gone-conn":     vpcAccess(map[string]string{"connector": hostConn + "gone"}),
+		"on-shared-subnet": harness.VPCAccess(map[string]string{"network": "projects/" + host + "/global/networks/shared", "subnet": "projects/" + host + "/regions/" + tRegion + "/subnetworks/shared-run"}),
+		"on-host-conn":     harness.VPCAccess(map[string]string{"connector": hostConn + "hosted"}),
+		"on-gone-conn":     harness.VPCAccess(map[string]string{"connector": hostConn + "gone"}),
 	} {
-		if err := deployWorkload(ctx, er.addr, "service", name, tRegion, 3, va); err != nil {
+		if err := harness.DeployWorkload(ctx, er.Addr, "service", name, tRegion, 3, va); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	er.e.ResetCalls()
-	r = er.run(t, false, "", "inventory", "--project", tProject, "--region", tRegion, "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	er.E.ResetCalls()
+	r = er.Run(t, false, "", "inventory", "--project", tProject, "--region", tRegion, "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	var inv Inventory
-	if err := json.Unmarshal([]byte(r.stdout), &inv); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &inv); err != nil {
 		t.Fatal(err)
 	}
 	conns := map[string]InventoryConnector{}
@@ -720,7 +638,7 @@ func TestInventorySharedVPC(t *testing.T) {
 	if len(kinds[FindingConnectorMissing]) != 1 || kinds[FindingConnectorMissing][0] != hostConn+"gone" {
 		t.Errorf("findings %+v", inv.Findings)
 	}
-	calls := er.e.Calls()
+	calls := er.E.Calls()
 	if calls["google.cloud.vpcaccess.v1.VpcAccessService/GetConnector"] != 2 || calls["compute.subnetworks.get"] != 1 {
 		t.Errorf("lookups: %v", calls)
 	}

@@ -12,12 +12,12 @@ import (
 // Findings).
 func TestMigrateSubnetReadOnce(t *testing.T) {
 	er := newEmu(t)
-	er.e.ResetCalls()
-	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
-	if r.code != exitcode.OK {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	er.E.ResetCalls()
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.Code != exitcode.OK {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	calls := er.e.Calls()
+	calls := er.E.Calls()
 	for method, want := range map[string]int{
 		"compute.subnetworks.get": 2, // --subnet, the connector's
 		"compute.addresses.list":  1, // --subnet's reservations
@@ -27,7 +27,7 @@ func TestMigrateSubnetReadOnce(t *testing.T) {
 			t.Errorf("%s: %d calls, want %d (all: %v)", method, calls[method], want, calls)
 		}
 	}
-	if after := er.read(t, "run-service"); after.VPC.Subnet != tSubnet {
+	if after := er.Read(t, "run-service"); after.VPC.Subnet != tSubnet {
 		t.Errorf("after: %+v", after.VPC)
 	}
 }

@@ -5,73 +5,20 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/spf13/cobra"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/pkg/egress"
 )
 
 // Reliability of `runnet migrate`: the lock and journal on the workload, concurrent changes,
 // interrupts, and --resume. The fault matrix (every API call failing, the process killed at
 // every step) is in internal/faultmatrix.
-
-// changeService applies edit to run-service as it is now, through the API, and waits.
-func changeService(t *testing.T, er *emuRun, edit func(s *runpb.Service)) {
-	t.Helper()
-	ctx := context.Background()
-	cl, err := er.clients(t).Services()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := proto.Clone(er.read(t, "run-service").Raw).(*runpb.Service)
-	edit(s)
-	op, err := cl.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: s})
-	if err != nil {
-		t.Fatalf("update run-service: %v", err)
-	}
-	if _, err := op.Wait(ctx); err != nil {
-		t.Fatalf("update run-service: %v", err)
-	}
-}
-
-// changeJob applies edit to the job nightly-export as it is now, through the API, and waits.
-func changeJob(t *testing.T, er *emuRun, edit func(j *runpb.Job)) {
-	t.Helper()
-	ctx := context.Background()
-	cl, err := er.clients(t).Jobs()
-	if err != nil {
-		t.Fatal(err)
-	}
-	j := proto.Clone(er.read(t, "job/nightly-export").Raw).(*runpb.Job)
-	edit(j)
-	op, err := cl.UpdateJob(ctx, &runpb.UpdateJobRequest{Job: j})
-	if err != nil {
-		t.Fatalf("update job nightly-export: %v", err)
-	}
-	if _, err := op.Wait(ctx); err != nil {
-		t.Fatalf("update job nightly-export: %v", err)
-	}
-}
-
-// journalOf decodes the migration journal a workload carries ("" when none).
-func journalOf(t *testing.T, er *emuRun, ref string) *egress.Journal {
-	t.Helper()
-	v := er.read(t, ref).Journal()
-	if v == "" {
-		return nil
-	}
-	j, err := egress.DecodeJournal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return j
-}
 
 func TestMigrateResumeFlags(t *testing.T) {
 	tests := []struct {
@@ -93,8 +40,8 @@ func TestMigrateResumeFlags(t *testing.T) {
 			r := runStubbed(t, "migrate", func(f *Factory) *cobra.Command {
 				return NewCmdMigrate(f, func(context.Context, *MigrateOptions) error { ran = true; return nil })
 			}, append([]string{"migrate"}, tc.args...)...)
-			if r.code != exitcode.Usage || ran || !strings.Contains(r.stderr, tc.wantErr) {
-				t.Fatalf("exit %d (ran %v), stderr %q, want %q", r.code, ran, r.stderr, tc.wantErr)
+			if r.Code != exitcode.Usage || ran || !strings.Contains(r.Stderr, tc.wantErr) {
+				t.Fatalf("exit %d (ran %v), stderr %q, want %q", r.Code, ran, r.Stderr, tc.wantErr)
 			}
 		})
 	}
@@ -106,45 +53,32 @@ func TestMigrateResumeFlags(t *testing.T) {
 // it was.
 func TestMigrateConcurrentRunsOneProceeds(t *testing.T) {
 	er := newEmu(t)
-	before := er.read(t, "run-service")
-	// Hold the first write until both runs have read the service.
-	var reads atomic.Int32
-	both := make(chan struct{})
-	var once sync.Once
-	er.e.OnCall(func(m string) {
-		switch {
-		case strings.HasSuffix(m, "/GetService"):
-			if reads.Add(1) == 2 {
-				once.Do(func() { close(both) })
-			}
-		case strings.HasSuffix(m, "/UpdateService"):
-			select {
-			case <-both:
-			case <-time.After(5 * time.Second):
-			}
-		}
-	})
-	defer er.e.OnCall(nil)
+	before := er.Read(t, "run-service")
+	// Both runs read the service before either writes; the winner's later writes wait until
+	// the loser is done, so that the loser meets the winner's journal.
+	race := harness.HoldWrites(er.E, "UpdateService", 2)
+	defer race.Stop()
 	var wg sync.WaitGroup
 	rs := make([]result, 2)
 	for i := range rs {
 		wg.Go(func() {
-			rs[i] = er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "50,100", "--yes", "--format", "json")
+			rs[i] = er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "50,100", "--yes", "--format", "json")
+			race.Release() // the first run to end is the loser
 		})
 	}
 	wg.Wait()
 	win, lose := rs[0], rs[1]
-	if win.code != 0 {
+	if win.Code != 0 {
 		win, lose = lose, win
 	}
-	if win.code != 0 || lose.code != exitcode.Conflict {
-		t.Fatalf("exit codes %d and %d, want 0 and 5:\n%s\n%s", rs[0].code, rs[1].code, rs[0].stderr, rs[1].stderr)
+	if win.Code != 0 || lose.Code != exitcode.Conflict {
+		t.Fatalf("exit codes %d and %d, want 0 and 5:\n%s\n%s", rs[0].Code, rs[1].Code, rs[0].Stderr, rs[1].Stderr)
 	}
-	if report(t, win).Outcome != egress.OutcomeMigrated || !strings.Contains(lose.stderr, "being migrated by another runnet") ||
+	if report(t, win).Outcome != egress.OutcomeMigrated || !strings.Contains(lose.Stderr, "being migrated by another runnet") ||
 		!strings.Contains(strings.Join(report(t, lose).Notes, " "), "nothing was changed") {
-		t.Errorf("winner %s; loser stderr %q", report(t, win).Outcome, lose.stderr)
+		t.Errorf("winner %s; loser stderr %q", report(t, win).Outcome, lose.Stderr)
 	}
-	after := er.read(t, "run-service")
+	after := er.Read(t, "run-service")
 	if after.VPC.Subnet != tSubnet || after.Journal() != "" || len(after.Traffic) != 1 || !after.Traffic[0].Latest {
 		t.Errorf("after: vpc %+v, journal %q, traffic %+v", after.VPC, after.Journal(), after.Traffic)
 	}
@@ -156,37 +90,37 @@ func TestMigrateConcurrentRunsOneProceeds(t *testing.T) {
 // journal; --resume --rollback --break-lock then restores the service.
 func TestMigrateConcurrentTrafficChangeStops(t *testing.T) {
 	er := newEmu(t)
-	before := er.read(t, "run-service")
+	before := er.Read(t, "run-service")
 	obs := func(_ context.Context, ev egress.Event) error {
 		if ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepShiftTraffic && ev.Step.Percent == 10 {
-			changeService(t, er, func(s *runpb.Service) {
+			er.ChangeService(t, "run-service", func(s *runpb.Service) {
 				s.Traffic = append(s.Traffic, &runpb.TrafficTarget{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION,
 					Revision: before.LatestReady, Tag: "someone-elses"})
 			})
 		}
 		return nil
 	}
-	r := er.runObserved(t, context.Background(), obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "10,100", "--yes", "--format", "json")
-	if r.code != exitcode.Conflict {
-		t.Fatalf("exit %d, want 5: %s", r.code, r.stderr)
+	r := runObserved(t, er, context.Background(), obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "10,100", "--yes", "--format", "json")
+	if r.Code != exitcode.Conflict {
+		t.Fatalf("exit %d, want 5: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
 	if !strings.Contains(rep.Error, "changed: traffic") || stepLine(rep) != "deploy-revision:done verify:done shift-traffic:failed shift-traffic:skipped" ||
-		!strings.Contains(r.stderr, "runnet migrate --resume run-service --rollback") {
-		t.Fatalf("error %q, steps %s, stderr %q", rep.Error, stepLine(rep), r.stderr)
+		!strings.Contains(r.Stderr, "runnet migrate --resume run-service --rollback") {
+		t.Fatalf("error %q, steps %s, stderr %q", rep.Error, stepLine(rep), r.Stderr)
 	}
-	if j := journalOf(t, er, "run-service"); j == nil || j.Original.VPC.Connector != tConn {
+	if j := er.Journal(t, "run-service"); j == nil || j.Original.VPC.Connector != tConn {
 		t.Fatalf("journal %+v", j)
 	}
 	// The journal is still live (its lease runs): taking over needs --break-lock.
-	if r := er.run(t, false, "", "migrate", "--resume", "run-service", "--rollback", "--yes"); r.code != exitcode.Conflict || !strings.Contains(r.stderr, "--break-lock") {
-		t.Fatalf("resume without --break-lock: exit %d: %s", r.code, r.stderr)
+	if r := er.Run(t, false, "", "migrate", "--resume", "run-service", "--rollback", "--yes"); r.Code != exitcode.Conflict || !strings.Contains(r.Stderr, "--break-lock") {
+		t.Fatalf("resume without --break-lock: exit %d: %s", r.Code, r.Stderr)
 	}
-	r = er.run(t, false, "", "migrate", "--resume", "run-service", "--rollback", "--break-lock", "--yes", "--format", "json")
-	if r.code != 0 || report(t, r).Outcome != egress.OutcomeRolledBack {
-		t.Fatalf("resume --rollback: exit %d: %s\n%s", r.code, r.stderr, r.stdout)
+	r = er.Run(t, false, "", "migrate", "--resume", "run-service", "--rollback", "--break-lock", "--yes", "--format", "json")
+	if r.Code != 0 || report(t, r).Outcome != egress.OutcomeRolledBack {
+		t.Fatalf("resume --rollback: exit %d: %s\n%s", r.Code, r.Stderr, r.Stdout)
 	}
-	after := er.read(t, "run-service")
+	after := er.Read(t, "run-service")
 	if after.VPC.Connector != tConn || after.Journal() != "" || len(after.Traffic) != 1 || !after.Traffic[0].Latest {
 		t.Errorf("after: vpc %+v, journal %q, traffic %+v", after.VPC, after.Journal(), after.Traffic)
 	}
@@ -197,16 +131,16 @@ func TestMigrateConcurrentTrafficChangeStops(t *testing.T) {
 func TestMigrateConcurrentOtherChangeContinues(t *testing.T) {
 	er := newEmu(t)
 	obs := func(_ context.Context, ev egress.Event) error {
-		if ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepShiftTraffic {
-			changeService(t, er, func(s *runpb.Service) { s.Labels = map[string]string{"team": "payments"} })
+		if ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepDeployAndShift {
+			er.ChangeService(t, "run-service", func(s *runpb.Service) { s.Labels = map[string]string{"team": "payments"} })
 		}
 		return nil
 	}
-	r := er.runObserved(t, context.Background(), obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := runObserved(t, er, context.Background(), obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	after := er.read(t, "run-service")
+	after := er.Read(t, "run-service")
 	if after.VPC.Subnet != tSubnet || after.Raw.(*runpb.Service).GetLabels()["team"] != "payments" || after.Journal() != "" {
 		t.Errorf("after: vpc %+v, labels %v, journal %q", after.VPC, after.Raw.(*runpb.Service).GetLabels(), after.Journal())
 	}
@@ -216,7 +150,7 @@ func TestMigrateConcurrentOtherChangeContinues(t *testing.T) {
 // Direct VPC egress from the service as it is, at its first step), with the given lease left.
 func putJournal(t *testing.T, er *emuRun, left time.Duration) *egress.Journal {
 	t.Helper()
-	w := er.read(t, "run-service")
+	w := er.Read(t, "run-service")
 	now := time.Now().UTC().Truncate(time.Second)
 	j := &egress.Journal{Version: egress.JournalVersion, ID: "other-run", Who: "bob@laptop", PID: 99,
 		Started: now.Add(-time.Hour), Updated: now.Add(-time.Hour), Expires: now.Add(left), Phase: egress.PhaseMigrating, Step: 0,
@@ -230,7 +164,7 @@ func putJournal(t *testing.T, er *emuRun, left time.Duration) *egress.Journal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	changeService(t, er, func(s *runpb.Service) {
+	er.ChangeService(t, "run-service", func(s *runpb.Service) {
 		if s.Annotations == nil {
 			s.Annotations = map[string]string{}
 		}
@@ -244,25 +178,25 @@ func putJournal(t *testing.T, er *emuRun, left time.Duration) *egress.Journal {
 func TestMigrateLiveLockRefused(t *testing.T) {
 	er := newEmu(t)
 	putJournal(t, er, 10*time.Minute)
-	er.e.ResetCalls()
+	er.E.ResetCalls()
 	for _, args := range [][]string{
 		{"migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"},
 		{"migrate", "run-service", "--to", "connector", "--connector", "run-connector", "--yes"}, // "no-op" is no excuse
 		{"migrate", "--resume", "run-service", "--yes"},
 	} {
-		r := er.run(t, false, "", args...)
-		if r.code != exitcode.Conflict || !strings.Contains(r.stderr, "being migrated by another runnet") || !strings.Contains(r.stderr, "bob@laptop, pid 99") {
-			t.Fatalf("%v: exit %d: %s", args, r.code, r.stderr)
+		r := er.Run(t, false, "", args...)
+		if r.Code != exitcode.Conflict || !strings.Contains(r.Stderr, "being migrated by another runnet") || !strings.Contains(r.Stderr, "bob@laptop, pid 99") {
+			t.Fatalf("%v: exit %d: %s", args, r.Code, r.Stderr)
 		}
 	}
-	if n := er.e.Calls()["google.cloud.run.v2.Services/UpdateService"]; n != 0 {
+	if n := er.E.Calls()["google.cloud.run.v2.Services/UpdateService"]; n != 0 {
 		t.Errorf("%d updates while locked", n)
 	}
-	r := er.run(t, false, "", "migrate", "--resume", "run-service", "--break-lock", "--yes", "--format", "json")
-	if r.code != 0 || report(t, r).Outcome != egress.OutcomeMigrated {
-		t.Fatalf("resume --break-lock: exit %d: %s\n%s", r.code, r.stderr, r.stdout)
+	r := er.Run(t, false, "", "migrate", "--resume", "run-service", "--break-lock", "--yes", "--format", "json")
+	if r.Code != 0 || report(t, r).Outcome != egress.OutcomeMigrated {
+		t.Fatalf("resume --break-lock: exit %d: %s\n%s", r.Code, r.Stderr, r.Stdout)
 	}
-	after := er.read(t, "run-service")
+	after := er.Read(t, "run-service")
 	if after.VPC.Subnet != tSubnet || after.Journal() != "" || !after.Traffic[0].Latest || after.LatestReady != after.LatestCreated {
 		t.Errorf("after: %+v, journal %q", after.Workload, after.Journal())
 	}
@@ -272,25 +206,25 @@ func TestMigrateLiveLockRefused(t *testing.T) {
 // --resume, which takes it over without --break-lock; --rollback undoes instead.
 func TestMigrateStaleLockResume(t *testing.T) {
 	er := newEmu(t)
-	before := er.read(t, "run-service")
+	before := er.Read(t, "run-service")
 	putJournal(t, er, -time.Minute)
-	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes")
-	if r.code != exitcode.Conflict || !strings.Contains(r.stderr, "stale") || !strings.Contains(r.stderr, "runnet migrate --resume run-service") {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes")
+	if r.Code != exitcode.Conflict || !strings.Contains(r.Stderr, "stale") || !strings.Contains(r.Stderr, "runnet migrate --resume run-service") {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	r = er.run(t, false, "", "migrate", "--resume", "run-service", "--rollback", "--yes", "--format", "json")
-	if r.code != 0 || report(t, r).Outcome != egress.OutcomeRolledBack {
-		t.Fatalf("resume --rollback: exit %d: %s\n%s", r.code, r.stderr, r.stdout)
+	r = er.Run(t, false, "", "migrate", "--resume", "run-service", "--rollback", "--yes", "--format", "json")
+	if r.Code != 0 || report(t, r).Outcome != egress.OutcomeRolledBack {
+		t.Fatalf("resume --rollback: exit %d: %s\n%s", r.Code, r.Stderr, r.Stdout)
 	}
-	after := er.read(t, "run-service")
+	after := er.Read(t, "run-service")
 	assertPreserved(t, before.Raw, after.Raw)
 	if after.VPC.Connector != tConn || after.LatestReady != before.LatestReady {
 		t.Errorf("after: %+v", after.Workload)
 	}
 	// Nothing left to resume.
-	r = er.run(t, false, "", "migrate", "--resume", "run-service", "--yes")
-	if r.code != 0 || !strings.Contains(r.stderr, "Nothing to resume") {
-		t.Errorf("again: exit %d: %s", r.code, r.stderr)
+	r = er.Run(t, false, "", "migrate", "--resume", "run-service", "--yes")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "Nothing to resume") {
+		t.Errorf("again: exit %d: %s", r.Code, r.Stderr)
 	}
 }
 
@@ -298,18 +232,18 @@ func TestMigrateStaleLockResume(t *testing.T) {
 // it and nothing else.
 func TestMigrateUnreadableJournal(t *testing.T) {
 	er := newEmu(t)
-	changeService(t, er, func(s *runpb.Service) { s.Annotations = map[string]string{egress.JournalAnnotation: "{not json"} })
-	before := er.read(t, "run-service")
-	if r := er.run(t, false, "", "migrate", "run-service", "--to", "none", "--yes"); r.code != exitcode.Conflict || !strings.Contains(r.stderr, "cannot read") {
-		t.Fatalf("migrate: exit %d: %s", r.code, r.stderr)
+	er.ChangeService(t, "run-service", func(s *runpb.Service) { s.Annotations = map[string]string{egress.JournalAnnotation: "{not json"} })
+	before := er.Read(t, "run-service")
+	if r := er.Run(t, false, "", "migrate", "run-service", "--to", "none", "--yes"); r.Code != exitcode.Conflict || !strings.Contains(r.Stderr, "cannot be read") {
+		t.Fatalf("migrate: exit %d: %s", r.Code, r.Stderr)
 	}
-	if r := er.run(t, false, "", "migrate", "--resume", "run-service", "--yes"); r.code != exitcode.Conflict || !strings.Contains(r.stderr, "--break-lock removes it") {
-		t.Fatalf("resume: exit %d: %s", r.code, r.stderr)
+	if r := er.Run(t, false, "", "migrate", "--resume", "run-service", "--yes"); r.Code != exitcode.Conflict || !strings.Contains(r.Stderr, "--break-lock removes it") {
+		t.Fatalf("resume: exit %d: %s", r.Code, r.Stderr)
 	}
-	if r := er.run(t, false, "", "migrate", "--resume", "run-service", "--break-lock", "--yes"); r.code != 0 {
-		t.Fatalf("resume --break-lock: exit %d: %s", r.code, r.stderr)
+	if r := er.Run(t, false, "", "migrate", "--resume", "run-service", "--break-lock", "--yes"); r.Code != 0 {
+		t.Fatalf("resume --break-lock: exit %d: %s", r.Code, r.Stderr)
 	}
-	after := er.read(t, "run-service")
+	after := er.Read(t, "run-service")
 	if after.Journal() != "" || after.LatestReady != before.LatestReady || after.VPC.Connector != tConn {
 		t.Errorf("after: %+v, journal %q", after.Workload, after.Journal())
 	}
@@ -320,7 +254,7 @@ func TestMigrateUnreadableJournal(t *testing.T) {
 // restores the service.
 func TestMigrateSecondInterruptLeavesJournal(t *testing.T) {
 	er := newEmu(t)
-	before := er.read(t, "run-service")
+	before := er.Read(t, "run-service")
 	sigs := make(chan os.Signal, 2)
 	ctx, stop := WithInterrupts(context.Background(), sigs, func(code int) { t.Errorf("exit(%d) called", code) })
 	defer stop()
@@ -334,23 +268,23 @@ func TestMigrateSecondInterruptLeavesJournal(t *testing.T) {
 		}
 		return nil
 	}
-	r := er.runObserved(t, ctx, obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
-	if r.code != exitcode.Failure {
-		t.Fatalf("exit %d, want 1: %s", r.code, r.stderr)
+	r := runObserved(t, er, ctx, obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "50,100", "--yes", "--format", "json")
+	if r.Code != exitcode.Failure {
+		t.Fatalf("exit %d, want 1: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
 	if rep.Outcome != egress.OutcomeFailed || !strings.Contains(rep.RollbackError, "interrupted again") ||
-		!strings.Contains(r.stderr, "runnet migrate --resume run-service --rollback") {
-		t.Fatalf("outcome %s, rollback error %q, stderr %q", rep.Outcome, rep.RollbackError, r.stderr)
+		!strings.Contains(r.Stderr, "runnet migrate --resume run-service --rollback") {
+		t.Fatalf("outcome %s, rollback error %q, stderr %q", rep.Outcome, rep.RollbackError, r.Stderr)
 	}
-	if j := journalOf(t, er, "run-service"); j == nil {
+	if j := er.Journal(t, "run-service"); j == nil {
 		t.Fatal("no journal left")
 	}
-	r = er.run(t, false, "", "migrate", "--resume", "run-service", "--rollback", "--break-lock", "--yes")
-	if r.code != 0 {
-		t.Fatalf("resume: exit %d: %s", r.code, r.stderr)
+	r = er.Run(t, false, "", "migrate", "--resume", "run-service", "--rollback", "--break-lock", "--yes")
+	if r.Code != 0 {
+		t.Fatalf("resume: exit %d: %s", r.Code, r.Stderr)
 	}
-	after := er.read(t, "run-service")
+	after := er.Read(t, "run-service")
 	if after.VPC.Connector != tConn || after.Journal() != "" || !after.Traffic[0].Latest {
 		t.Errorf("after: %+v", after.Workload)
 	}
@@ -360,66 +294,38 @@ func TestMigrateSecondInterruptLeavesJournal(t *testing.T) {
 // A job with --verify and a worker pool: journaled too, and nothing of it is left.
 func TestMigrateJournalJobAndWorkerPool(t *testing.T) {
 	er := newEmu(t)
-	before := er.read(t, "job/nightly-export")
+	before := er.Read(t, "job/nightly-export")
 	var seen []string
 	obs := func(_ context.Context, ev egress.Event) error {
 		if ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepRunExecution {
-			if j := journalOf(t, er, "job/nightly-export"); j != nil {
+			if j := er.Journal(t, "job/nightly-export"); j != nil {
 				seen = append(seen, string(j.Steps[j.Step].Kind))
 			}
 		}
 		return nil
 	}
-	r := er.runObserved(t, context.Background(), obs, "migrate", "job/nightly-export", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--verify", "--yes", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := runObserved(t, er, context.Background(), obs, "migrate", "job/nightly-export", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--verify", "--yes", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	after := er.read(t, "job/nightly-export")
+	after := er.Read(t, "job/nightly-export")
 	if after.Journal() != "" || len(seen) != 1 || seen[0] != "run-execution" {
 		t.Errorf("journal %q; journal at the execution step: %v", after.Journal(), seen)
 	}
 	assertPreserved(t, before.Raw, after.Raw)
 }
 
-// A failed permissions check is exit status 4 (nothing changed); any other failed check 3.
-func TestMigratePermissionsExitCode(t *testing.T) {
-	plan := func(failed ...string) egress.Plan {
-		p := egress.Plan{Blocked: true}
-		for _, n := range failed {
-			p.Checks = append(p.Checks, egress.Check{Name: n, Status: egress.StatusFail, Message: "no"})
-		}
-		return p
-	}
-	for _, tc := range []struct {
-		failed []string
-		code   int
-	}{
-		{[]string{egress.CheckPermissions}, exitcode.Permission},
-		{[]string{egress.CheckFreeIPs, egress.CheckPermissions}, exitcode.Permission},
-		{[]string{egress.CheckFreeIPs}, exitcode.Preflight},
-	} {
-		m := &Migration{Plan: plan(tc.failed...)}
-		if code, _ := m.ExitCode(); code != tc.code {
-			t.Errorf("%v: exit %d, want %d", tc.failed, code, tc.code)
-		}
-		m.Result = &egress.Result{Outcome: egress.OutcomeBlocked}
-		if code, _ := m.ExitCode(); code != tc.code {
-			t.Errorf("%v (run): exit %d, want %d", tc.failed, code, tc.code)
-		}
-	}
-}
-
 // attach and detach respect a migration's lock too (exit 5, nothing sent).
 func TestAttachRespectsMigrationLock(t *testing.T) {
 	er := newEmu(t)
 	putJournal(t, er, 10*time.Minute)
-	er.e.ResetCalls()
+	er.E.ResetCalls()
 	for _, args := range [][]string{{"detach", "run-service", "--yes"}, {"attach", "run-service", "--subnet", "run-direct-vpc-egress", "--yes"}} {
-		if r := er.run(t, false, "", args...); r.code != exitcode.Conflict || !strings.Contains(r.stderr, "being migrated by another runnet") {
-			t.Errorf("%v: exit %d: %s", args, r.code, r.stderr)
+		if r := er.Run(t, false, "", args...); r.Code != exitcode.Conflict || !strings.Contains(r.Stderr, "being migrated by another runnet") {
+			t.Errorf("%v: exit %d: %s", args, r.Code, r.Stderr)
 		}
 	}
-	if n := er.e.Calls()["google.cloud.run.v2.Services/UpdateService"]; n != 0 {
+	if n := er.E.Calls()["google.cloud.run.v2.Services/UpdateService"]; n != 0 {
 		t.Errorf("%d updates", n)
 	}
 }

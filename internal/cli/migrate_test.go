@@ -8,9 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/spf13/cobra"
 	compute "google.golang.org/api/compute/v1"
@@ -20,26 +18,11 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
-
-// scaleLatest scales a demo service's latest ready revision to n instances (emu scale-latest).
-func scaleLatest(e *emulator.Emulator, service string, n int) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := run.NewServicesClient(ctx, e.ClientOptions()...)
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	s, err := c.GetService(ctx, &runpb.GetServiceRequest{Name: "projects/" + emulator.DemoProject + "/locations/" + emulator.DemoRegion + "/services/" + service})
-	if err != nil {
-		return err
-	}
-	return e.ScaleRevision(s.GetLatestReadyRevision(), n)
-}
 
 // ---- Flags: every bad input is a usage error naming the flag, before any API call.
 
@@ -117,17 +100,17 @@ func TestMigrateFlags(t *testing.T) {
 				return NewCmdMigrate(f, func(_ context.Context, o *MigrateOptions) error { got = o; return nil })
 			}, append([]string{"migrate"}, tc.args...)...)
 			if tc.wantErr == "" {
-				if r.code != 0 || got == nil {
-					t.Fatalf("exit %d: %s", r.code, r.stderr)
+				if r.Code != 0 || got == nil {
+					t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 				}
 				tc.check(t, got)
 				return
 			}
-			if r.code != exitcode.Usage || got != nil {
-				t.Fatalf("exit %d (ran: %v), want 2; stderr %q", r.code, got != nil, r.stderr)
+			if r.Code != exitcode.Usage || got != nil {
+				t.Fatalf("exit %d (ran: %v), want 2; stderr %q", r.Code, got != nil, r.Stderr)
 			}
-			if !strings.Contains(r.stderr, tc.wantErr) {
-				t.Errorf("stderr %q, want it to contain %q", r.stderr, tc.wantErr)
+			if !strings.Contains(r.Stderr, tc.wantErr) {
+				t.Errorf("stderr %q, want it to contain %q", r.Stderr, tc.wantErr)
 			}
 		})
 	}
@@ -144,10 +127,10 @@ func TestMigrateHelpDocumentsContract(t *testing.T) {
 // ---- End to end, in process, against an emulator through the real client libraries.
 
 // runObserved runs `runnet ARGS` with obs receiving every executor event.
-func (er *emuRun) runObserved(t *testing.T, ctx context.Context, obs egress.Observer, args ...string) result {
+func runObserved(t *testing.T, er *emuRun, ctx context.Context, obs egress.Observer, args ...string) result {
 	t.Helper()
 	streams, _, out, errOut := iostreams.Test()
-	f := NewFactory(streams, testEnv(t, EnvEmulatorHost, er.addr))
+	f := NewFactory(streams, harness.Hermetic(t, EnvEmulatorHost, er.Addr))
 	root := NewRootCmd(f)
 	for _, c := range root.Commands() {
 		if c.Name() == "migrate" {
@@ -159,22 +142,15 @@ func (er *emuRun) runObserved(t *testing.T, ctx context.Context, obs egress.Obse
 		return o.run(ctx)
 	}))
 	code := execute(ctx, f, root, args)
-	return result{code, out.String(), errOut.String(), f}
-}
-
-func (er *emuRun) clients(t *testing.T) *cloud.Clients {
-	t.Helper()
-	c := cloud.New(context.Background(), cloud.Config{EmulatorHost: er.addr})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+	return result{Code: code, Stdout: out.String(), Stderr: errOut.String()}
 }
 
 // report decodes a single-workload JSON report.
 func report(t *testing.T, r result) MigrationReport {
 	t.Helper()
 	var rep MigrationReport
-	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
-		t.Fatalf("decode report: %v\nstdout: %s\nstderr: %s", err, r.stdout, r.stderr)
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+		t.Fatalf("decode report: %v\nstdout: %s\nstderr: %s", err, r.Stdout, r.Stderr)
 	}
 	return rep
 }
@@ -189,7 +165,7 @@ func stepLine(rep MigrationReport) string {
 
 // servingShares reads where a service's traffic goes now (traffic statuses, latest resolved).
 func servingShares(t *testing.T, er *emuRun, name string) map[string]int {
-	w := er.read(t, name)
+	w := er.Read(t, name)
 	out := map[string]int{}
 	for _, ts := range w.TrafficStatus {
 		rev := ts.Revision
@@ -201,42 +177,6 @@ func servingShares(t *testing.T, er *emuRun, name string) map[string]int {
 		}
 	}
 	return out
-}
-
-// createService creates a service in the demo project and waits until it is ready.
-func createService(t *testing.T, c *cloud.Clients, id string, s *runpb.Service) {
-	t.Helper()
-	ctx := context.Background()
-	cl, err := c.Services()
-	if err != nil {
-		t.Fatal(err)
-	}
-	op, err := cl.CreateService(ctx, &runpb.CreateServiceRequest{Parent: "projects/" + tProject + "/locations/" + tRegion, ServiceId: id, Service: s})
-	if err != nil {
-		t.Fatalf("create service %s: %v", id, err)
-	}
-	if _, err := op.Wait(ctx); err != nil {
-		t.Fatalf("create service %s: %v", id, err)
-	}
-}
-
-func simpleService(va *runpb.VpcAccess, maxInstances int32) *runpb.Service {
-	return &runpb.Service{Template: &runpb.RevisionTemplate{
-		Containers: []*runpb.Container{{Image: emulator.DemoImage}},
-		VpcAccess:  va,
-		Scaling:    &runpb.RevisionScaling{MaxInstanceCount: maxInstances},
-	}}
-}
-
-// fillSubnet makes a one-instance service on subnet (run-vpc) and scales it until every /28
-// block of the subnet is taken.
-func fillSubnet(t *testing.T, er *emuRun, subnet string, blocks int) {
-	t.Helper()
-	c := er.clients(t)
-	createService(t, c, "filler", simpleService(&runpb.VpcAccess{NetworkInterfaces: []*runpb.VpcAccess_NetworkInterface{{Network: tNet, Subnetwork: subnet}}}, 1))
-	if err := scaleLatest(er.e, "filler", blocks*8); err != nil {
-		t.Fatalf("fill %s: %v", subnet, err)
-	}
 }
 
 func TestMigrateCanaryTrafficObserved(t *testing.T) {
@@ -263,10 +203,10 @@ func TestMigrateCanaryTrafficObserved(t *testing.T) {
 		mu.Unlock()
 		return nil
 	}
-	r := er.runObserved(t, context.Background(), obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress",
+	r := runObserved(t, er, context.Background(), obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress",
 		"--canary", "10,50,100", "--step-wait", "50ms", "--yes", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	want := []string{"old=100", "new=10,old=90", "new=50,old=50", "new=100"}
 	if !slices.Equal(seen, want) {
@@ -276,7 +216,7 @@ func TestMigrateCanaryTrafficObserved(t *testing.T) {
 	if rep.Outcome != egress.OutcomeMigrated || stepLine(rep) != "deploy-revision:done verify:done shift-traffic:done shift-traffic:done shift-traffic:done" {
 		t.Errorf("outcome %s, steps %s", rep.Outcome, stepLine(rep))
 	}
-	w := er.read(t, "run-service")
+	w := er.Read(t, "run-service")
 	if w.LatestReady != rep.NewRevision || len(w.Traffic) != 1 || !w.Traffic[0].Latest || w.Traffic[0].Tag != "" {
 		t.Errorf("final: latest ready %s (new %s), traffic %+v", w.LatestReady, rep.NewRevision, w.Traffic)
 	}
@@ -286,14 +226,13 @@ func TestMigrateCanaryTrafficObserved(t *testing.T) {
 // the deploy): the migration rolls back, the previous settings serve 100% all along, exit 6.
 func TestMigrateRevisionFailsAfterCreation(t *testing.T) {
 	er := newEmu(t)
-	c := er.clients(t)
-	createService(t, c, "filler", simpleService(&runpb.VpcAccess{NetworkInterfaces: []*runpb.VpcAccess_NetworkInterface{{Network: tNet, Subnetwork: tSubnet}}}, 1))
-	before := er.read(t, "run-service")
+	er.CreateService(t, "filler", harness.SimpleService(&runpb.VpcAccess{NetworkInterfaces: []*runpb.VpcAccess_NetworkInterface{{Network: tNet, Subnetwork: tSubnet}}}, 1))
+	before := er.Read(t, "run-service")
 	r0 := before.LatestReady
 	var violations []string
 	obs := func(_ context.Context, ev egress.Event) error {
-		if ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepDeployRevision {
-			if err := scaleLatest(er.e, "filler", 15*8); err != nil { // every block of the /24
+		if ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepDeployAndShift {
+			if err := harness.ScaleLatest(er.E, "filler", 15*8); err != nil { // every block of the /24
 				return err
 			}
 		}
@@ -306,21 +245,21 @@ func TestMigrateRevisionFailsAfterCreation(t *testing.T) {
 		}
 		return nil
 	}
-	r := er.runObserved(t, context.Background(), obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
-	if r.code != exitcode.RolledBack {
-		t.Fatalf("exit %d, want 6: %s", r.code, r.stderr)
+	r := runObserved(t, er, context.Background(), obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.Code != exitcode.RolledBack {
+		t.Fatalf("exit %d, want 6: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
-	if got := stepLine(rep); got != "deploy-revision:failed verify:skipped shift-traffic:skipped restore-template:done restore-traffic:done" {
+	if got := stepLine(rep); got != "deploy-and-shift:failed restore-template:done restore-traffic:done" {
 		t.Errorf("steps %s", got)
 	}
-	if !strings.Contains(rep.Error, "insufficient free IP addresses in the subnetwork") || !strings.Contains(r.stderr, "rolled back") {
-		t.Errorf("error %q; stderr %q", rep.Error, r.stderr)
+	if !strings.Contains(rep.Error, "insufficient free IP addresses in the subnetwork") || !strings.Contains(r.Stderr, "rolled back") {
+		t.Errorf("error %q; stderr %q", rep.Error, r.Stderr)
 	}
 	if len(violations) > 0 {
 		t.Errorf("traffic reached the failed revision: %v", violations)
 	}
-	after := er.read(t, "run-service")
+	after := er.Read(t, "run-service")
 	if after.VPC.Connector != tConn || after.Rollout() != cloud.RolloutDone {
 		t.Errorf("after: vpc %+v, rollout %s", after.VPC, after.Rollout())
 	}
@@ -343,7 +282,7 @@ func assertPreserved(t *testing.T, before, after proto.Message) {
 // Ctrl-C after the new revision is deployed: the previous state is restored, exit 6.
 func TestMigrateInterruptedRestores(t *testing.T) {
 	er := newEmu(t)
-	before := er.read(t, "run-service")
+	before := er.Read(t, "run-service")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	obs := func(_ context.Context, ev egress.Event) error {
@@ -352,16 +291,16 @@ func TestMigrateInterruptedRestores(t *testing.T) {
 		}
 		return nil
 	}
-	r := er.runObserved(t, ctx, obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "10,100", "--yes", "--format", "json")
-	if r.code != exitcode.RolledBack {
-		t.Fatalf("exit %d, want 6: %s", r.code, r.stderr)
+	r := runObserved(t, er, ctx, obs, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "10,100", "--yes", "--format", "json")
+	if r.Code != exitcode.RolledBack {
+		t.Fatalf("exit %d, want 6: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
 	if !strings.Contains(rep.Error, "interrupted before step 2 (verify)") ||
 		stepLine(rep) != "deploy-revision:undone verify:skipped shift-traffic:skipped shift-traffic:skipped restore-template:done restore-traffic:done" {
 		t.Errorf("error %q, steps %s", rep.Error, stepLine(rep))
 	}
-	after := er.read(t, "run-service")
+	after := er.Read(t, "run-service")
 	if after.VPC.Connector != tConn || len(after.Traffic) != 1 || !after.Traffic[0].Latest || after.Traffic[0].Percent != 100 {
 		t.Errorf("not restored: vpc %+v traffic %+v", after.VPC, after.Traffic)
 	}
@@ -373,16 +312,16 @@ func TestMigrateCanaryStepFailureRollsBack(t *testing.T) {
 	er := newEmu(t)
 	// Updates: the deploy (with the journal), the journal at the verify step, the 10% shift;
 	// the 50% shift fails.
-	er.e.InjectFault(emulator.Fault{Method: "google.cloud.run.v2.Services/UpdateService", Code: codes.Internal, Skip: 3, Count: 1})
-	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "10,50,100", "--yes", "--format", "json")
-	if r.code != exitcode.RolledBack {
-		t.Fatalf("exit %d, want 6: %s", r.code, r.stderr)
+	er.E.InjectFault(emulator.Fault{Method: "google.cloud.run.v2.Services/UpdateService", Code: codes.Internal, Skip: 3, Count: 1})
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "10,50,100", "--yes", "--format", "json")
+	if r.Code != exitcode.RolledBack {
+		t.Fatalf("exit %d, want 6: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
 	if got := stepLine(rep); got != "deploy-revision:undone verify:done shift-traffic:undone shift-traffic:failed shift-traffic:skipped restore-template:done restore-traffic:done" {
 		t.Errorf("steps %s", got)
 	}
-	if w := er.read(t, "run-service"); w.VPC.Connector != tConn || !w.Traffic[0].Latest {
+	if w := er.Read(t, "run-service"); w.VPC.Connector != tConn || !w.Traffic[0].Latest {
 		t.Errorf("not restored: %+v %+v", w.VPC, w.Traffic)
 	}
 }
@@ -400,7 +339,7 @@ func TestMigratePreflightFailures(t *testing.T) {
 	}{
 		{name: "subnet /27", setup: func(t *testing.T, er *emuRun) { insertSubnet(t, er, "small", "10.9.0.0/27", tRegion) },
 			args: []string{"--to", "direct", "--subnet", "small"}, check: egress.CheckSubnetSize},
-		{name: "too few free IPs", setup: func(t *testing.T, er *emuRun) { fillSubnet(t, er, tSubnet, 14) },
+		{name: "too few free IPs", setup: func(t *testing.T, er *emuRun) { er.FillSubnet(t, tSubnet, 14) },
 			args: []string{"--to", "direct", "--subnet", "run-direct-vpc-egress"}, check: egress.CheckFreeIPs, force: true},
 		{name: "region mismatch", setup: func(t *testing.T, er *emuRun) { insertSubnet(t, er, "us-sub", "10.30.0.0/24", "us-central1") },
 			args: []string{"--to", "direct", "--network", "run-vpc", "--subnet", "projects/demo-project/regions/us-central1/subnetworks/us-sub"}, check: egress.CheckRegion},
@@ -408,25 +347,25 @@ func TestMigratePreflightFailures(t *testing.T) {
 		{name: "missing subnet", args: []string{"--to", "direct", "--network", "run-vpc", "--subnet", "nope"}, check: egress.CheckSubnet},
 		{name: "all-traffic without NAT", args: []string{"--to", "direct", "--subnet", "run-direct-vpc-egress", "--egress", "all-traffic"}, check: egress.CheckNAT, force: true},
 		{name: "firewall rule on the connector's tag", setup: func(t *testing.T, er *emuRun) {
-			insertFirewall(t, er, &compute.Firewall{Name: "allow-redis", Network: tNet, Direction: "INGRESS", Priority: 1000,
+			er.InsertFirewall(t, &compute.Firewall{Name: "allow-redis", Network: tNet, Direction: "INGRESS", Priority: 1000,
 				SourceTags: []string{"vpc-connector-asia-northeast1-run-connector"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"6379"}}}})
 		}, args: []string{"--to", "direct", "--subnet", "run-direct-vpc-egress"}, check: egress.CheckFirewall, force: true},
 		{name: "firewall rule on the connector's range", setup: func(t *testing.T, er *emuRun) {
-			insertFirewall(t, er, &compute.Firewall{Name: "allow-redis-range", Network: tNet, Direction: "INGRESS", Priority: 1000,
+			er.InsertFirewall(t, &compute.Firewall{Name: "allow-redis-range", Network: tNet, Direction: "INGRESS", Priority: 1000,
 				SourceRanges: []string{"10.15.0.0/28"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"6379"}}}})
 		}, args: []string{"--to", "direct", "--subnet", "run-direct-vpc-egress"}, check: egress.CheckFirewall, force: true},
 		{name: "connector missing", setup: func(t *testing.T, er *emuRun) {
-			if r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"); r.code != 0 {
-				t.Fatalf("setup: %s", r.stderr)
+			if r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"); r.Code != 0 {
+				t.Fatalf("setup: %s", r.Stderr)
 			}
 		}, args: []string{"--to", "connector", "--connector", "nope"}, check: egress.CheckConnectorReady},
 		{name: "connector in ERROR", setup: func(t *testing.T, er *emuRun) {
-			if r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"); r.code != 0 {
-				t.Fatalf("setup: %s", r.stderr)
+			if r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"); r.Code != 0 {
+				t.Fatalf("setup: %s", r.Stderr)
 			}
 			// A range that overlaps a subnet: the API leaves the connector in ERROR.
-			if r := er.run(t, false, "", "connector", "create", "broken", "--range", "10.8.0.0/28", "--network", "run-vpc"); r.code == 0 {
-				t.Fatalf("setup: the overlapping connector was created: %s", r.stdout)
+			if r := er.Run(t, false, "", "connector", "create", "broken", "--range", "10.8.0.0/28", "--network", "run-vpc"); r.Code == 0 {
+				t.Fatalf("setup: the overlapping connector was created: %s", r.Stdout)
 			}
 		}, args: []string{"--to", "connector", "--connector", "broken"}, check: egress.CheckConnectorReady},
 		{name: "connector in another region", args: []string{"--to", "connector", "--connector", "projects/demo-project/locations/us-central1/connectors/run-connector"}, check: egress.CheckRegion},
@@ -437,12 +376,12 @@ func TestMigratePreflightFailures(t *testing.T) {
 			if tc.setup != nil {
 				tc.setup(t, er)
 			}
-			before := er.read(t, "run-service")
-			er.e.ResetCalls()
+			before := er.Read(t, "run-service")
+			er.E.ResetCalls()
 			args := append([]string{"migrate", "run-service", "--yes", "--format", "json"}, tc.args...)
-			r := er.run(t, false, "", args...)
-			if r.code != exitcode.Preflight {
-				t.Fatalf("exit %d, want 3: %s", r.code, r.stderr)
+			r := er.Run(t, false, "", args...)
+			if r.Code != exitcode.Preflight {
+				t.Fatalf("exit %d, want 3: %s", r.Code, r.Stderr)
 			}
 			rep := report(t, r)
 			var failed []string
@@ -454,15 +393,15 @@ func TestMigratePreflightFailures(t *testing.T) {
 			if rep.Outcome != egress.OutcomeBlocked || !slices.Contains(failed, tc.check) {
 				t.Fatalf("outcome %s, failed checks %v, want %s", rep.Outcome, failed, tc.check)
 			}
-			if !strings.Contains(r.stderr, tc.check+": ") || !strings.Contains(r.stderr, "nothing was changed") {
-				t.Errorf("stderr %q", r.stderr)
+			if !strings.Contains(r.Stderr, tc.check+": ") || !strings.Contains(r.Stderr, "nothing was changed") {
+				t.Errorf("stderr %q", r.Stderr)
 			}
-			for m, n := range er.e.Calls() {
+			for m, n := range er.E.Calls() {
 				if strings.HasSuffix(m, "/UpdateService") || strings.HasSuffix(m, "/CreateService") || strings.HasSuffix(m, ".insert") {
 					t.Errorf("%d calls of %s", n, m)
 				}
 			}
-			if after := er.read(t, "run-service"); after.Etag != before.Etag {
+			if after := er.Read(t, "run-service"); after.Etag != before.Etag {
 				t.Errorf("the service changed")
 			}
 			if !tc.force {
@@ -470,9 +409,9 @@ func TestMigratePreflightFailures(t *testing.T) {
 			}
 			// Forced, the failed check becomes a warning and the migration runs (it may
 			// still fail later, but not in preflight).
-			r = er.run(t, false, "", append(args, "--force", tc.check, "--dry-run")...)
-			if r.code != 0 {
-				t.Fatalf("--force %s --dry-run: exit %d: %s", tc.check, r.code, r.stderr)
+			r = er.Run(t, false, "", append(args, "--force", tc.check, "--dry-run")...)
+			if r.Code != 0 {
+				t.Fatalf("--force %s --dry-run: exit %d: %s", tc.check, r.Code, r.Stderr)
 			}
 			rep = report(t, r)
 			for _, c := range rep.Checks {
@@ -490,50 +429,31 @@ func TestMigratePreflightFailures(t *testing.T) {
 
 func insertSubnet(t *testing.T, er *emuRun, name, cidr, region string) {
 	t.Helper()
-	r := er.run(t, false, "", "subnet", "create", name, "--network", "run-vpc", "--range", cidr, "--region", region)
-	if r.code != 0 {
-		t.Fatalf("subnet create %s: %s", name, r.stderr)
+	r := er.Run(t, false, "", "subnet", "create", name, "--network", "run-vpc", "--range", cidr, "--region", region)
+	if r.Code != 0 {
+		t.Fatalf("subnet create %s: %s", name, r.Stderr)
 	}
-}
-
-func insertFirewall(t *testing.T, er *emuRun, fw *compute.Firewall) {
-	t.Helper()
-	cs, err := er.clients(t).Compute()
-	if err != nil {
-		t.Fatal(err)
-	}
-	fw.Network = egress.ComputeURLPrefix + fw.Network
-	if _, err := cs.Firewalls.Insert(tProject, fw).Do(); err != nil {
-		t.Fatal(err)
-	}
-	// Inserts are operations: wait until the rule is listed.
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, err := cs.Firewalls.Get(tProject, fw.Name).Do(); err == nil {
-			return
-		}
-	}
-	t.Fatalf("firewall %s never appeared", fw.Name)
 }
 
 // Firewall rules that already match the new traffic pass; tags suggested by the hint fix it.
 func TestMigrateFirewallHintAndTags(t *testing.T) {
 	er := newEmu(t)
-	insertFirewall(t, er, &compute.Firewall{Name: "allow-redis", Network: tNet, Direction: "INGRESS", Priority: 1000,
+	er.InsertFirewall(t, &compute.Firewall{Name: "allow-redis", Network: tNet, Direction: "INGRESS", Priority: 1000,
 		SourceTags: []string{"vpc-connector-asia-northeast1-run-connector", "redis-client"}, Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"6379"}}}})
-	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--dry-run", "--format", "json")
-	if r.code != exitcode.Preflight {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--dry-run", "--format", "json")
+	if r.Code != exitcode.Preflight {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
 	i := slices.IndexFunc(rep.Checks, func(c egress.Check) bool { return c.Name == egress.CheckFirewall })
 	if i < 0 || !strings.Contains(rep.Checks[i].Hint, "--network-tags redis-client") || rep.Checks[i].Numbers["lostAllow"] != 1 {
 		t.Fatalf("firewall check %+v", rep.Checks[i])
 	}
-	r = er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--network-tags", "redis-client", "--yes", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("with the tag: exit %d: %s", r.code, r.stderr)
+	r = er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--network-tags", "redis-client", "--yes", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("with the tag: exit %d: %s", r.Code, r.Stderr)
 	}
-	if w := er.read(t, "run-service"); !slices.Equal(w.VPC.Tags, []string{"redis-client"}) {
+	if w := er.Read(t, "run-service"); !slices.Equal(w.VPC.Tags, []string{"redis-client"}) {
 		t.Errorf("tags %v", w.VPC.Tags)
 	}
 }
@@ -543,10 +463,10 @@ func TestMigrateFirewallHintAndTags(t *testing.T) {
 // a job: every field but vpc_access stays as it was; re-runs change nothing.
 func TestMigrateFieldPreservation(t *testing.T) {
 	er := newEmu(t)
-	c := er.clients(t)
+	c := er.Clients(t)
 	ctx := context.Background()
 	svcs, _ := c.Services()
-	s := proto.Clone(er.read(t, "run-service").Raw).(*runpb.Service)
+	s := proto.Clone(er.Read(t, "run-service").Raw).(*runpb.Service)
 	s.Labels = map[string]string{"team": "web"}
 	s.Annotations = map[string]string{"example.com/owner": "alice"}
 	s.Template.Labels = map[string]string{"rev-label": "x"}
@@ -560,9 +480,9 @@ func TestMigrateFieldPreservation(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Revision 1 keeps 20% under a tag; the latest revision (2) serves 80%, tagged live.
-	s = proto.Clone(er.read(t, "run-service").Raw).(*runpb.Service)
+	s = proto.Clone(er.Read(t, "run-service").Raw).(*runpb.Service)
 	s.Traffic = []*runpb.TrafficTarget{
-		{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: er.read(t, "run-service").LatestReady, Percent: 0, Tag: "pinned"},
+		{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: er.Read(t, "run-service").LatestReady, Percent: 0, Tag: "pinned"},
 		{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST, Percent: 100, Tag: "live"},
 	}
 	op, err = svcs.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: s})
@@ -572,7 +492,7 @@ func TestMigrateFieldPreservation(t *testing.T) {
 	if _, err := op.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
-	changeJob(t, er, func(j *runpb.Job) {
+	er.ChangeJob(t, "nightly-export", func(j *runpb.Job) {
 		j.Labels = map[string]string{"schedule": "nightly"}
 		j.Template.Parallelism = 2
 	})
@@ -586,24 +506,24 @@ func TestMigrateFieldPreservation(t *testing.T) {
 				{"--to", "direct", "--network", "run-vpc", "--create-subnet", "--subnet", "fresh-" + strings.TrimPrefix(w, "job/")},
 			}
 			for _, args := range steps {
-				before := er.read(t, w)
+				before := er.Read(t, w)
 				full := append([]string{"migrate", w, "--yes", "--format", "json", "--force", "cloud-nat"}, args...)
-				r := er.run(t, false, "", full...)
-				if r.code != 0 {
-					t.Fatalf("%q: exit %d: %s", args, r.code, r.stderr)
+				r := er.Run(t, false, "", full...)
+				if r.Code != 0 {
+					t.Fatalf("%q: exit %d: %s", args, r.Code, r.Stderr)
 				}
 				if rep := report(t, r); rep.Outcome != egress.OutcomeMigrated {
 					t.Fatalf("%q: outcome %s", args, rep.Outcome)
 				}
-				after := er.read(t, w)
+				after := er.Read(t, w)
 				assertPreserved(t, before.Raw, after.Raw)
 				// Again: nothing to do, nothing sent.
-				er.e.ResetCalls()
-				r = er.run(t, false, "", full...)
-				if r.code != 0 || report(t, r).Outcome != egress.OutcomeNoOp {
-					t.Fatalf("%q again: exit %d: %s", args, r.code, r.stdout)
+				er.E.ResetCalls()
+				r = er.Run(t, false, "", full...)
+				if r.Code != 0 || report(t, r).Outcome != egress.OutcomeNoOp {
+					t.Fatalf("%q again: exit %d: %s", args, r.Code, r.Stdout)
 				}
-				for m, n := range er.e.Calls() {
+				for m, n := range er.E.Calls() {
 					if strings.Contains(m, "/Update") || strings.HasSuffix(m, ".insert") {
 						t.Errorf("%q again: %d calls of %s", args, n, m)
 					}
@@ -615,32 +535,32 @@ func TestMigrateFieldPreservation(t *testing.T) {
 
 func TestMigrateJobVerify(t *testing.T) {
 	er := newEmu(t)
-	r := er.run(t, false, "", "migrate", "job/nightly-export", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--verify", "--yes", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "migrate", "job/nightly-export", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--verify", "--yes", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
 	if stepLine(rep) != "update-template:done run-execution:done" || !strings.HasPrefix(rep.Steps[1].Execution, "nightly-export-") {
 		t.Errorf("steps %s (%+v)", stepLine(rep), rep.Steps)
 	}
 	// A verification that fails puts the previous template back.
-	er.e.InjectFault(emulator.Fault{Method: "google.cloud.run.v2.Jobs/RunJob", Code: codes.FailedPrecondition, Count: 1})
-	r = er.run(t, false, "", "migrate", "job/nightly-export", "--to", "connector", "--connector", "run-connector", "--verify", "--yes", "--format", "json")
-	if r.code != exitcode.RolledBack {
-		t.Fatalf("exit %d, want 6: %s", r.code, r.stderr)
+	er.E.InjectFault(emulator.Fault{Method: "google.cloud.run.v2.Jobs/RunJob", Code: codes.FailedPrecondition, Count: 1})
+	r = er.Run(t, false, "", "migrate", "job/nightly-export", "--to", "connector", "--connector", "run-connector", "--verify", "--yes", "--format", "json")
+	if r.Code != exitcode.RolledBack {
+		t.Fatalf("exit %d, want 6: %s", r.Code, r.Stderr)
 	}
 	rep = report(t, r)
 	if stepLine(rep) != "update-template:undone run-execution:failed restore-template:done" {
 		t.Errorf("steps %s", stepLine(rep))
 	}
-	if w := er.read(t, "job/nightly-export"); w.VPC.Mode() != egress.ModeDirect {
+	if w := er.Read(t, "job/nightly-export"); w.VPC.Mode() != egress.ModeDirect {
 		t.Errorf("job VPC %+v, want Direct VPC egress again", w.VPC)
 	}
 }
 
 func TestMigrateWorkerPool(t *testing.T) {
 	er := newEmu(t)
-	c := er.clients(t)
+	c := er.Clients(t)
 	wps, _ := c.WorkerPools()
 	n := int32(2)
 	ctx := context.Background()
@@ -666,25 +586,25 @@ func TestMigrateWorkerPool(t *testing.T) {
 		return p
 	}
 	for _, to := range [][]string{{"--to", "direct", "--subnet", "run-direct-vpc-egress"}, {"--to", "none"}} {
-		before := er.read(t, "workerpool/queue")
-		r := er.run(t, false, "", append([]string{"migrate", "workerpool/queue", "--yes", "--format", "json"}, to...)...)
-		if r.code != 0 {
-			t.Fatalf("%v: exit %d: %s", to, r.code, r.stderr)
+		before := er.Read(t, "workerpool/queue")
+		r := er.Run(t, false, "", append([]string{"migrate", "workerpool/queue", "--yes", "--format", "json"}, to...)...)
+		if r.Code != 0 {
+			t.Fatalf("%v: exit %d: %s", to, r.Code, r.Stderr)
 		}
 		rep := report(t, r)
 		if stepLine(rep) != "update-template:done verify:done" || rep.NewRevision == "" {
 			t.Errorf("%v: steps %s, new %q", to, stepLine(rep), rep.NewRevision)
 		}
-		after := er.read(t, "workerpool/queue")
+		after := er.Read(t, "workerpool/queue")
 		if !proto.Equal(masked(before.Raw), masked(after.Raw)) {
 			t.Errorf("%v changed more than vpc_access:\n%s\n%s", to, prototext.Format(masked(before.Raw)), prototext.Format(masked(after.Raw)))
 		}
 	}
 	// Worker pools cannot use connectors: refused before any call.
-	er.e.ResetCalls()
-	r := er.run(t, false, "", "migrate", "workerpool/queue", "--to", "connector", "--connector", "run-connector", "--yes")
-	if r.code != exitcode.Usage || len(er.e.Calls()) != 0 {
-		t.Errorf("exit %d, calls %v: %s", r.code, er.e.Calls(), r.stderr)
+	er.E.ResetCalls()
+	r := er.Run(t, false, "", "migrate", "workerpool/queue", "--to", "connector", "--connector", "run-connector", "--yes")
+	if r.Code != exitcode.Usage || len(er.E.Calls()) != 0 {
+		t.Errorf("exit %d, calls %v: %s", r.Code, er.E.Calls(), r.Stderr)
 	}
 }
 
@@ -692,24 +612,24 @@ func TestMigrateWorkerPool(t *testing.T) {
 // the connector is kept while it is still used; running again converges.
 func TestMigrateFleetOneFails(t *testing.T) {
 	er := newEmu(t)
-	c := er.clients(t)
+	c := er.Clients(t)
 	for _, id := range []string{"svc-a", "svc-b"} {
-		createService(t, c, id, simpleService(&runpb.VpcAccess{Connector: tConn, Egress: runpb.VpcAccess_PRIVATE_RANGES_ONLY}, 3))
+		er.CreateService(t, id, harness.SimpleService(&runpb.VpcAccess{Connector: tConn, Egress: runpb.VpcAccess_PRIVATE_RANGES_ONLY}, 3))
 	}
 	fail := func(_ context.Context, ev egress.Event) error {
-		if ev.Workload.Name == "svc-b" && ev.Kind == egress.EventStepStarted && ev.Step.Kind == egress.StepShiftTraffic {
+		if ev.Workload.Name == "svc-b" && ev.Kind == egress.EventStepFinished && ev.Step.Kind == egress.StepDeployAndShift {
 			return fmt.Errorf("simulated health probe failure")
 		}
 		return nil
 	}
 	args := []string{"migrate", "--all", "--from-connector", "run-connector", "--to", "direct", "--subnet", "run-direct-vpc-egress",
 		"--concurrency", "2", "--cleanup", "--yes", "--format", "json"}
-	r := er.runObserved(t, context.Background(), fail, args...)
-	if r.code != exitcode.RolledBack {
-		t.Fatalf("exit %d, want 6: %s", r.code, r.stderr)
+	r := runObserved(t, er, context.Background(), fail, args...)
+	if r.Code != exitcode.RolledBack {
+		t.Fatalf("exit %d, want 6: %s", r.Code, r.Stderr)
 	}
 	var fr FleetReport
-	if err := json.Unmarshal([]byte(r.stdout), &fr); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &fr); err != nil {
 		t.Fatal(err)
 	}
 	got := map[string]egress.Outcome{}
@@ -725,58 +645,58 @@ func TestMigrateFleetOneFails(t *testing.T) {
 	if fr.Summary.Migrated != 3 || fr.Summary.RolledBack != 1 || len(fr.Cleanup) != 1 || fr.Cleanup[0].Status != "skipped" || !slices.Contains(fr.Cleanup[0].Users, "svc-b") {
 		t.Errorf("summary %+v, cleanup %+v", fr.Summary, fr.Cleanup)
 	}
-	if w := er.read(t, "svc-b"); w.VPC.Connector != tConn || !w.Traffic[0].Latest {
+	if w := er.Read(t, "svc-b"); w.VPC.Connector != tConn || !w.Traffic[0].Latest {
 		t.Errorf("svc-b not restored: %+v", w.VPC)
 	}
-	if !strings.Contains(r.stderr, "1 of 4 workloads not migrated: svc-b (svc-b: rolled back: simulated health probe failure)") {
-		t.Errorf("stderr %q", r.stderr)
+	if !strings.Contains(r.Stderr, "1 of 4 workloads not migrated: svc-b (svc-b: rolled back: simulated health probe failure)") {
+		t.Errorf("stderr %q", r.Stderr)
 	}
 
 	// Again, without the failure: svc-b migrates, nothing else is touched, the connector goes.
-	er.e.ResetCalls()
-	r = er.run(t, false, "", args...)
-	if r.code != 0 {
-		t.Fatalf("again: exit %d: %s", r.code, r.stderr)
+	er.E.ResetCalls()
+	r = er.Run(t, false, "", args...)
+	if r.Code != 0 {
+		t.Fatalf("again: exit %d: %s", r.Code, r.Stderr)
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &fr); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &fr); err != nil {
 		t.Fatal(err)
 	}
 	if len(fr.Workloads) != 1 || fr.Workloads[0].Workload != "svc-b" || fr.Workloads[0].Outcome != egress.OutcomeMigrated ||
 		len(fr.Cleanup) != 1 || fr.Cleanup[0].Status != "done" {
 		t.Errorf("again: %+v", fr)
 	}
-	if n := er.e.Calls()["google.cloud.run.v2.Jobs/UpdateJob"]; n != 0 {
+	if n := er.E.Calls()["google.cloud.run.v2.Jobs/UpdateJob"]; n != 0 {
 		t.Errorf("again: %d job updates", n)
 	}
 	if _, err := c.GetConnector(context.Background(), egress.ConnectorRef{Project: tProject, Region: tRegion, Name: "run-connector"}); !cloud.IsNotFound(err) {
 		t.Errorf("connector still there: %v", err)
 	}
 	// And a third time: nothing uses the connector, nothing to do.
-	r = er.run(t, false, "", args...)
-	if r.code != 0 || !strings.Contains(r.stderr, "nothing to migrate") {
-		t.Errorf("third: exit %d: %s", r.code, r.stderr)
+	r = er.Run(t, false, "", args...)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "nothing to migrate") {
+		t.Errorf("third: exit %d: %s", r.Code, r.Stderr)
 	}
 }
 
 func TestMigrateConfirmation(t *testing.T) {
 	er := newEmu(t)
-	before := er.read(t, "run-service")
-	r := er.run(t, true, "n\n", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress")
-	if r.code != exitcode.Failure || !strings.Contains(r.stderr, "Migrate service run-service from connector to direct (3 steps)? [y/N]") ||
-		!strings.Contains(r.stderr, "Steps:") || !strings.Contains(r.stderr, "cancelled: nothing was changed") {
-		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	before := er.Read(t, "run-service")
+	r := er.Run(t, true, "n\n", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress")
+	if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, "Migrate service run-service from connector to direct (1 step)? [y/N]") ||
+		!strings.Contains(r.Stderr, "Steps:") || !strings.Contains(r.Stderr, "cancelled: nothing was changed") {
+		t.Fatalf("exit %d, stderr %q", r.Code, r.Stderr)
 	}
-	if er.read(t, "run-service").Etag != before.Etag {
+	if er.Read(t, "run-service").Etag != before.Etag {
 		t.Fatal("declined, yet the service changed")
 	}
-	r = er.run(t, true, "y\n", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--format", "table")
-	if r.code != 0 || !strings.Contains(r.stdout, "Outcome: migrated") {
-		t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	r = er.Run(t, true, "y\n", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--format", "table")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "Outcome: migrated") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 	// Progress on the terminal: the checks, each step, the traffic.
-	for _, want := range []string{"run-service: preflight: 10 passed", "run-service: [1/3] deploy a revision", "Waiting for revision run-service-00002-", "run-service: traffic: latest 100%"} {
-		if !strings.Contains(r.stderr, want) {
-			t.Errorf("stderr lacks %q:\n%s", want, r.stderr)
+	for _, want := range []string{"run-service: preflight: 10 passed", "run-service: [1/1] deploy a revision", "Waiting for revision run-service-00002-", "run-service: traffic: latest 100%"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.Stderr)
 		}
 	}
 }
@@ -784,15 +704,15 @@ func TestMigrateConfirmation(t *testing.T) {
 // Inference: the network comes from the connector; the subnet must be the only fit.
 func TestMigrateInference(t *testing.T) {
 	er := newEmu(t)
-	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--dry-run")
-	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "network run-vpc has 2 subnets in asia-northeast1 that fit: run-direct-vpc-egress, run-subnet") {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--dry-run")
+	if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, "network run-vpc has 2 subnets in asia-northeast1 that fit: run-direct-vpc-egress, run-subnet") {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	// Fill run-subnet: run-direct-vpc-egress is then the only fit.
-	fillSubnet(t, er, "projects/demo-project/regions/asia-northeast1/subnetworks/run-subnet", 15)
-	r = er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--dry-run", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	er.FillSubnet(t, "projects/demo-project/regions/asia-northeast1/subnetworks/run-subnet", 15)
+	r = er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--dry-run", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
 	if rep.To.VPC.Subnet != tSubnet || rep.To.VPC.Network != tNet {
@@ -805,33 +725,33 @@ func TestMigrateInference(t *testing.T) {
 		t.Errorf("notes %q", rep.Notes)
 	}
 	// No VPC to infer from: --network is needed.
-	if r := er.run(t, false, "", "migrate", "run-service", "--to", "none", "--yes"); r.code != 0 {
-		t.Fatal(r.stderr)
+	if r := er.Run(t, false, "", "migrate", "run-service", "--to", "none", "--yes"); r.Code != 0 {
+		t.Fatal(r.Stderr)
 	}
-	r = er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--dry-run")
-	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "--network is needed: run-service has no connector or Direct VPC subnet") {
-		t.Errorf("exit %d: %s", r.code, r.stderr)
+	r = er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--dry-run")
+	if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, "--network is needed: run-service has no connector or Direct VPC subnet") {
+		t.Errorf("exit %d: %s", r.Code, r.Stderr)
 	}
 }
 
 // --create-subnet sizes and places the subnet, and a second run reuses it (no-op).
 func TestMigrateCreateSubnet(t *testing.T) {
 	er := newEmu(t)
-	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--create-subnet", "--yes", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--create-subnet", "--yes", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
-	if stepLine(rep) != "create-subnet:done deploy-revision:done verify:done shift-traffic:done" ||
+	if stepLine(rep) != "create-subnet:done deploy-and-shift:done" ||
 		rep.To.VPC.Subnet != "projects/demo-project/regions/asia-northeast1/subnetworks/run-vpc-direct" {
 		t.Fatalf("steps %s, to %+v", stepLine(rep), rep.To)
 	}
-	sub, err := er.clients(t).GetSubnet(context.Background(), egress.SubnetRef{Project: tProject, Region: tRegion, Name: "run-vpc-direct"})
+	sub, err := er.Clients(t).GetSubnet(context.Background(), egress.SubnetRef{Project: tProject, Region: tRegion, Name: "run-vpc-direct"})
 	if err != nil || sub.PrefixLength != 25 || sub.NetworkPath != tNet {
 		t.Fatalf("subnet %+v, %v (4 blocks needed: a /25)", sub, err)
 	}
-	r = er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--create-subnet", "--yes", "--format", "json")
-	if r.code != 0 || report(t, r).Outcome != egress.OutcomeNoOp {
-		t.Fatalf("again: exit %d: %s", r.code, r.stdout)
+	r = er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--create-subnet", "--yes", "--format", "json")
+	if r.Code != 0 || report(t, r).Outcome != egress.OutcomeNoOp {
+		t.Fatalf("again: exit %d: %s", r.Code, r.Stdout)
 	}
 }

@@ -105,14 +105,14 @@ func TestPermissionsDocumented(t *testing.T) {
 			t.Errorf("docs/permissions.md has no row for %s", c.doc)
 			continue
 		}
-		er.e.ResetCalls()
-		r := er.run(t, false, "", append(c.args, "--format", "json")...)
-		if r.code != exitcode.OK {
-			t.Errorf("%s: exit %d: %s", strings.Join(c.args, " "), r.code, r.stderr)
+		er.E.ResetCalls()
+		r := er.Run(t, false, "", append(c.args, "--format", "json")...)
+		if r.Code != exitcode.OK {
+			t.Errorf("%s: exit %d: %s", strings.Join(c.args, " "), r.Code, r.Stderr)
 			continue
 		}
 		var need []string
-		for m := range er.e.Calls() {
+		for m := range er.E.Calls() {
 			p, ok := methodPermissions[m]
 			if !ok {
 				t.Errorf("%s calls %s, which methodPermissions does not know", c.doc, m)

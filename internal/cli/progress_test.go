@@ -6,24 +6,25 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 )
 
 // runAnimated runs runnet against the emulator with stderr a terminal that can animate (or a
 // pipe).
-func (er *emuRun) runAnimated(t *testing.T, animate bool, args ...string) result {
+func runAnimated(t *testing.T, er *emuRun, animate bool, args ...string) result {
 	t.Helper()
 	streams, _, out, errOut := iostreams.Test()
 	streams.SetStderrTTY(animate)
 	streams.SetAnimate(animate)
-	f := NewFactory(streams, testEnv(t, EnvEmulatorHost, er.addr))
+	f := NewFactory(streams, harness.Hermetic(t, EnvEmulatorHost, er.Addr))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code := execute(ctx, f, NewRootCmd(f), args)
 	if code != 0 {
 		t.Fatalf("%v: exit %d: %s", args, code, errOut.String())
 	}
-	return result{code, out.String(), errOut.String(), f}
+	return result{Code: code, Stdout: out.String(), Stderr: errOut.String()}
 }
 
 // Long waits show a spinner on a terminal that can animate, cleared before the result; in a
@@ -43,22 +44,22 @@ func TestSpinnerOnLongWaits(t *testing.T) {
 	}
 	for _, tt := range tests {
 		name := strings.Join(tt.args[:min(2, len(tt.args))], " ")
-		r := er.runAnimated(t, true, append(tt.args, "--format", "json")...)
+		r := runAnimated(t, er, true, append(tt.args, "--format", "json")...)
 		first := "\r\x1b[K⠋ " + tt.what + " (0s)"
-		if !strings.Contains(r.stderr, first) {
-			t.Errorf("%s: stderr lacks the spinner %q:\n%q", name, first, r.stderr)
+		if !strings.Contains(r.Stderr, first) {
+			t.Errorf("%s: stderr lacks the spinner %q:\n%q", name, first, r.Stderr)
 		}
 		// The spinner's line is cleared last, before anything that follows.
-		last := strings.LastIndex(r.stderr, "\r\x1b[K")
-		if rest := r.stderr[last+len("\r\x1b[K"):]; !strings.HasPrefix(rest, tt.after) || strings.Contains(rest, "⠋") {
+		last := strings.LastIndex(r.Stderr, "\r\x1b[K")
+		if rest := r.Stderr[last+len("\r\x1b[K"):]; !strings.HasPrefix(rest, tt.after) || strings.Contains(rest, "⠋") {
 			t.Errorf("%s: after the spinner is cleared, stderr says %q, want %q", name, rest, tt.after)
 		}
-		if strings.Contains(r.stdout, "\x1b") {
-			t.Errorf("%s: stdout has escape codes: %q", name, r.stdout)
+		if strings.Contains(r.Stdout, "\x1b") {
+			t.Errorf("%s: stdout has escape codes: %q", name, r.Stdout)
 		}
 	}
-	r := er.runAnimated(t, false, "subnet", "create", "piped", "--network", "run-vpc", "--range", "10.70.0.0/26", "--format", "json")
-	if strings.ContainsAny(r.stderr, "\r\x1b⠋") {
-		t.Errorf("piped: stderr %q", r.stderr)
+	r := runAnimated(t, er, false, "subnet", "create", "piped", "--network", "run-vpc", "--range", "10.70.0.0/26", "--format", "json")
+	if strings.ContainsAny(r.Stderr, "\r\x1b⠋") {
+		t.Errorf("piped: stderr %q", r.Stderr)
 	}
 }

@@ -15,9 +15,10 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/printer"
-	"github.com/spf13/cobra"
 )
 
 const rootLong = `runnet switches the egress of Cloud Run services, jobs and worker pools

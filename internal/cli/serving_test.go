@@ -1,12 +1,10 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/pkg/egress"
 )
 
@@ -27,92 +26,19 @@ import (
 
 // ---- The emulator's whole state, before and after.
 
-// settle waits until the emulator has nothing in flight that would change its state by
-// itself (a revision starting, an operation completing), so that a snapshot taken now stays
-// true until something acts.
-func (er *emuRun) settle(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	prev, _ := er.e.State()
-	for time.Now().Before(deadline) {
-		time.Sleep(60 * time.Millisecond) // twice the revision delay of newEmu
-		cur, err := er.e.State()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if bytes.Equal(prev, cur) {
-			return
-		}
-		prev = cur
-	}
-	t.Fatal("the emulator did not settle")
-}
-
-// state is the emulator's whole state (every resource, reservation, instance count and
-// operation) as JSON, once settled.
-func (er *emuRun) state(t *testing.T) []byte {
-	t.Helper()
-	er.settle(t)
-	b, err := er.e.State()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+// settleQuiet is how long the emulator's state must stay the same to count as settled: twice
+// the revision delay of newEmu.
+const settleQuiet = 60 * time.Millisecond
 
 // assertUnchanged fails unless the emulator's state is what it was when before was taken,
 // byte for byte: no resource created, changed or deleted, no operation started, and no
 // timestamp or etag of anything moved. Nothing is ignored: every field of the state is
 // either set by a change (so a command that changes nothing leaves it) or fixed.
-func (er *emuRun) assertUnchanged(t *testing.T, before []byte, what string) {
+func assertUnchanged(t *testing.T, er *emuRun, before []byte, what string) {
 	t.Helper()
-	after := er.state(t)
-	if bytes.Equal(before, after) {
-		return
+	if diff := er.Unchanged(t, before, settleQuiet); diff != "" {
+		t.Errorf("%s changed the emulator's state:\n%s", what, diff)
 	}
-	t.Errorf("%s changed the emulator's state:\n%s", what, strings.Join(stateDiff(before, after), "\n"))
-}
-
-// stateDiff lists the paths that differ between two state snapshots (at most 20).
-func stateDiff(a, b []byte) []string {
-	var x, y any
-	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
-		return []string{"(state is not JSON)"}
-	}
-	var out []string
-	var walk func(p string, u, v any)
-	walk = func(p string, u, v any) {
-		if len(out) >= 20 {
-			return
-		}
-		um, uok := u.(map[string]any)
-		vm, vok := v.(map[string]any)
-		if uok && vok {
-			keys := map[string]bool{}
-			for k := range um {
-				keys[k] = true
-			}
-			for k := range vm {
-				keys[k] = true
-			}
-			names := make([]string, 0, len(keys))
-			for k := range keys {
-				names = append(names, k)
-			}
-			sort.Strings(names)
-			for _, k := range names {
-				walk(p+"/"+k, um[k], vm[k])
-			}
-			return
-		}
-		ub, _ := json.Marshal(u)
-		vb, _ := json.Marshal(v)
-		if !bytes.Equal(ub, vb) {
-			out = append(out, fmt.Sprintf("  %s: %.120s -> %.120s", p, ub, vb))
-		}
-	}
-	walk("", x, y)
-	return out
 }
 
 // ---- Setting up what serves.
@@ -122,8 +48,8 @@ func stateDiff(a, b []byte) []string {
 // that revision.
 func pinTraffic(t *testing.T, er *emuRun) string {
 	t.Helper()
-	rev := er.read(t, "run-service").LatestReady
-	changeService(t, er, func(s *runpb.Service) {
+	rev := er.Read(t, "run-service").LatestReady
+	er.ChangeService(t, "run-service", func(s *runpb.Service) {
 		s.Traffic = []*runpb.TrafficTarget{{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: rev, Percent: 100}}
 	})
 	return rev
@@ -134,12 +60,12 @@ func pinTraffic(t *testing.T, er *emuRun) string {
 // now). It returns the revision that keeps serving and the new one.
 func deployNoTraffic(t *testing.T, er *emuRun, edit func(*runpb.RevisionTemplate)) (serving, created string) {
 	t.Helper()
-	serving = er.read(t, "run-service").LatestReady
-	changeService(t, er, func(s *runpb.Service) {
+	serving = er.Read(t, "run-service").LatestReady
+	er.ChangeService(t, "run-service", func(s *runpb.Service) {
 		edit(s.Template)
 		s.Traffic = []*runpb.TrafficTarget{{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: serving, Percent: 100}}
 	})
-	created = er.read(t, "run-service").LatestCreated
+	created = er.Read(t, "run-service").LatestCreated
 	if created == serving {
 		t.Fatal("no revision was deployed")
 	}
@@ -160,20 +86,20 @@ func directTemplate(t *testing.T, er *emuRun) (old, created string) {
 // user.
 func moveJobOff(t *testing.T, er *emuRun) {
 	t.Helper()
-	if r := er.run(t, false, "", "attach", "job/nightly-export", "--subnet", "run-direct-vpc-egress"); r.code != 0 {
-		t.Fatalf("move the job: exit %d: %s", r.code, r.stderr)
+	if r := er.Run(t, false, "", "attach", "job/nightly-export", "--subnet", "run-direct-vpc-egress"); r.Code != 0 {
+		t.Fatalf("move the job: exit %d: %s", r.Code, r.Stderr)
 	}
 }
 
 func statusOf(t *testing.T, er *emuRun, workload string) WorkloadStatus {
 	t.Helper()
-	r := er.run(t, false, "", "status", workload, "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("status: exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "status", workload, "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("status: exit %d: %s", r.Code, r.Stderr)
 	}
 	var out []WorkloadStatus
-	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out) != 1 {
-		t.Fatalf("status: %v\n%s", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil || len(out) != 1 {
+		t.Fatalf("status: %v\n%s", err, r.Stdout)
 	}
 	return out[0]
 }
@@ -198,19 +124,19 @@ func TestPinnedRevisionKeepsItsConnector(t *testing.T) {
 		t.Errorf("STATUS %q", txt)
 	}
 
-	r := er.run(t, false, "", "connector", "users", "run-connector", "--format", "json")
+	r := er.Run(t, false, "", "connector", "users", "run-connector", "--format", "json")
 	var users []WorkloadUser
-	if err := json.Unmarshal([]byte(r.stdout), &users); r.code != 0 || err != nil {
-		t.Fatalf("users: exit %d, %v: %s", r.code, err, r.stderr)
+	if err := json.Unmarshal([]byte(r.Stdout), &users); r.Code != 0 || err != nil {
+		t.Fatalf("users: exit %d, %v: %s", r.Code, err, r.Stderr)
 	}
 	if len(users) != 1 || users[0].Workload != "run-service" || !slices.Equal(users[0].Via, []string{"revision " + old + ", 100% of traffic"}) {
 		t.Errorf("users %+v", users)
 	}
 
-	r = er.run(t, false, "", "inventory", "--format", "json")
+	r = er.Run(t, false, "", "inventory", "--format", "json")
 	var inv Inventory
-	if err := json.Unmarshal([]byte(r.stdout), &inv); r.code != 0 || err != nil {
-		t.Fatalf("inventory: exit %d, %v: %s", r.code, err, r.stderr)
+	if err := json.Unmarshal([]byte(r.Stdout), &inv); r.Code != 0 || err != nil {
+		t.Fatalf("inventory: exit %d, %v: %s", r.Code, err, r.Stderr)
 	}
 	for _, c := range inv.Connectors {
 		if c.Name == "run-connector" && (c.Unused || len(c.Users) != 1 || c.Users[0].Workload != "run-service") {
@@ -225,17 +151,17 @@ func TestPinnedRevisionKeepsItsConnector(t *testing.T) {
 	if kinds := findingKinds(inv); len(kinds[FindingTemplateNotServing]) != 1 || len(kinds[FindingConnectorUnused]) != 0 {
 		t.Errorf("findings %+v", inv.Findings)
 	}
-	r = er.run(t, false, "", "inventory", "--format", "table")
-	if strings.Contains(r.stdout, "UNUSED") || !strings.Contains(r.stdout, "run-service (revision "+old+", 100% of traffic)") {
-		t.Errorf("inventory table:\n%s", r.stdout)
+	r = er.Run(t, false, "", "inventory", "--format", "table")
+	if strings.Contains(r.Stdout, "UNUSED") || !strings.Contains(r.Stdout, "run-service (revision "+old+", 100% of traffic)") {
+		t.Errorf("inventory table:\n%s", r.Stdout)
 	}
 
-	before := er.state(t)
-	r = er.run(t, false, "", "connector", "delete", "run-connector", "--yes")
-	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "revision "+old+", 100% of traffic") {
-		t.Errorf("delete: exit %d: %s", r.code, r.stderr)
+	before := er.State(t, settleQuiet)
+	r = er.Run(t, false, "", "connector", "delete", "run-connector", "--yes")
+	if r.Code != exitcode.Preflight || !strings.Contains(r.Stderr, "revision "+old+", 100% of traffic") {
+		t.Errorf("delete: exit %d: %s", r.Code, r.Stderr)
 	}
-	er.assertUnchanged(t, before, "connector delete of a connector a pinned revision serves through")
+	assertUnchanged(t, er, before, "connector delete of a connector a pinned revision serves through")
 	_ = created
 }
 
@@ -243,27 +169,27 @@ func TestPinnedRevisionKeepsItsConnector(t *testing.T) {
 func TestTaggedRevisionKeepsItsConnector(t *testing.T) {
 	er := newEmu(t)
 	moveJobOff(t, er)
-	old := er.read(t, "run-service").LatestReady
-	if r := er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress"); r.code != 0 {
-		t.Fatalf("attach: exit %d: %s", r.code, r.stderr)
+	old := er.Read(t, "run-service").LatestReady
+	if r := er.Run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress"); r.Code != 0 {
+		t.Fatalf("attach: exit %d: %s", r.Code, r.Stderr)
 	}
-	changeService(t, er, func(s *runpb.Service) {
+	er.ChangeService(t, "run-service", func(s *runpb.Service) {
 		s.Traffic = append(s.Traffic, &runpb.TrafficTarget{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: old, Tag: "before"})
 	})
 	st := statusOf(t, er, "run-service")
 	if st.Mode != "direct" || st.TemplateDiffers || st.StatusText() != "ready" || len(st.Serving) != 2 {
 		t.Errorf("status %+v (%s)", st, st.StatusText())
 	}
-	before := er.state(t)
-	r := er.run(t, false, "", "connector", "delete", "run-connector", "--yes")
-	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "revision "+old+", tag before") {
-		t.Errorf("delete: exit %d: %s", r.code, r.stderr)
+	before := er.State(t, settleQuiet)
+	r := er.Run(t, false, "", "connector", "delete", "run-connector", "--yes")
+	if r.Code != exitcode.Preflight || !strings.Contains(r.Stderr, "revision "+old+", tag before") {
+		t.Errorf("delete: exit %d: %s", r.Code, r.Stderr)
 	}
-	er.assertUnchanged(t, before, "connector delete of a connector a tagged revision uses")
+	assertUnchanged(t, er, before, "connector delete of a connector a tagged revision uses")
 	// --force deletes it anyway, and says who loses VPC access.
-	r = er.run(t, false, "", "connector", "delete", "run-connector", "--yes", "--force")
-	if r.code != 0 || !strings.Contains(r.stderr, "tag before") {
-		t.Errorf("delete --force: exit %d: %s", r.code, r.stderr)
+	r = er.Run(t, false, "", "connector", "delete", "run-connector", "--yes", "--force")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "tag before") {
+		t.Errorf("delete --force: exit %d: %s", r.Code, r.Stderr)
 	}
 }
 
@@ -271,10 +197,10 @@ func TestTaggedRevisionKeepsItsConnector(t *testing.T) {
 // moved on.
 func TestRunningExecutionUsesConnector(t *testing.T) {
 	er := newEmu(t)
-	tm := er.e.Timing()
+	tm := er.E.Timing()
 	tm.RevisionReady = time.Hour // executions run as long as a revision takes to start
-	er.e.SetTiming(tm)
-	jobs, err := er.clients(t).Jobs()
+	er.E.SetTiming(tm)
+	jobs, err := er.Clients(t).Jobs()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +209,7 @@ func TestRunningExecutionUsesConnector(t *testing.T) {
 		t.Fatal(err)
 	}
 	md, _ := op.Metadata()
-	execs, err := er.clients(t).Executions()
+	execs, err := er.Clients(t).Executions()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,15 +223,15 @@ func TestRunningExecutionUsesConnector(t *testing.T) {
 		}
 	}
 	tm.RevisionReady = 30 * time.Millisecond
-	er.e.SetTiming(tm)
+	er.E.SetTiming(tm)
 	moveJobOff(t, er)
-	if r := er.run(t, false, "", "detach", "run-service", "--yes"); r.code != 0 {
-		t.Fatalf("detach: exit %d: %s", r.code, r.stderr)
+	if r := er.Run(t, false, "", "detach", "run-service", "--yes"); r.Code != 0 {
+		t.Fatalf("detach: exit %d: %s", r.Code, r.Stderr)
 	}
-	r := er.run(t, false, "", "connector", "users", "run-connector", "--format", "json")
+	r := er.Run(t, false, "", "connector", "users", "run-connector", "--format", "json")
 	var users []WorkloadUser
-	if err := json.Unmarshal([]byte(r.stdout), &users); r.code != 0 || err != nil {
-		t.Fatalf("users: exit %d, %v: %s", r.code, err, r.stderr)
+	if err := json.Unmarshal([]byte(r.Stdout), &users); r.Code != 0 || err != nil {
+		t.Fatalf("users: exit %d, %v: %s", r.Code, err, r.Stderr)
 	}
 	exec := md.GetName()[strings.LastIndex(md.GetName(), "/")+1:]
 	if len(users) != 1 || users[0].Workload != "job/nightly-export" || !slices.Equal(users[0].Via, []string{"execution " + exec + ", running"}) {
@@ -316,7 +242,7 @@ func TestRunningExecutionUsesConnector(t *testing.T) {
 // trafficOf is run-service's traffic as asked for, described.
 func trafficOf(t *testing.T, er *emuRun, workload string) string {
 	t.Helper()
-	return egress.DescribeTraffic(er.read(t, workload).Traffic)
+	return egress.DescribeTraffic(er.Read(t, workload).Traffic)
 }
 
 // servesOnly checks that everything that receives a share of workload's traffic (instances)
@@ -340,14 +266,14 @@ func servesDirect(t *testing.T, er *emuRun, workload string) WorkloadStatus {
 func TestMigratePinnedTrafficMoves(t *testing.T) {
 	er := newEmu(t)
 	old := pinTraffic(t, er)
-	before := er.read(t, "run-service")
-	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	before := er.Read(t, "run-service")
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
 	if rep.Outcome != egress.OutcomeMigrated || rep.PreviousRevision != old || rep.NewRevision == "" ||
-		stepLine(rep) != "deploy-revision:done verify:done shift-traffic:done" {
+		stepLine(rep) != "deploy-and-shift:done" || !strings.HasPrefix(rep.NewRevision, "run-service-runnet-") {
 		t.Fatalf("report: outcome %s, previous %s, new %s, steps %s", rep.Outcome, rep.PreviousRevision, rep.NewRevision, stepLine(rep))
 	}
 	if got := trafficOf(t, er, "run-service"); got != rep.NewRevision+" 100%" {
@@ -355,13 +281,18 @@ func TestMigratePinnedTrafficMoves(t *testing.T) {
 	}
 	servesDirect(t, er, "run-service")
 	// Everything else is as it was (the traffic differs by the revision's name only).
-	b, a := proto.Clone(before.Raw).(*runpb.Service), proto.Clone(er.read(t, "run-service").Raw).(*runpb.Service)
+	b, a := proto.Clone(before.Raw).(*runpb.Service), proto.Clone(er.Read(t, "run-service").Raw).(*runpb.Service)
 	b.Traffic, a.Traffic = nil, nil
+	// The new revision was named in the request, so that the traffic could name it too.
+	if a.GetTemplate().GetRevision() != rep.NewRevision {
+		t.Errorf("template.revision %q, want %q", a.GetTemplate().GetRevision(), rep.NewRevision)
+	}
+	a.Template.Revision = b.GetTemplate().GetRevision()
 	assertPreserved(t, b, a)
 	// Run again: nothing to do.
-	r = er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
-	if r.code != 0 || report(t, r).Outcome != egress.OutcomeNoOp {
-		t.Errorf("again: exit %d, %s", r.code, r.stdout)
+	r = er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.Code != 0 || report(t, r).Outcome != egress.OutcomeNoOp {
+		t.Errorf("again: exit %d, %s", r.Code, r.Stdout)
 	}
 }
 
@@ -371,19 +302,19 @@ func TestMigratePinnedTrafficMoves(t *testing.T) {
 func TestMigrateTemplateAlreadyDirectTrafficPinned(t *testing.T) {
 	er := newEmu(t)
 	old, created := directTemplate(t, er)
-	dry := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--dry-run", "--format", "json")
-	if dry.code != 0 || report(t, dry).Outcome != egress.OutcomePlanned || !strings.Contains(dry.stdout, "check that revision "+created) {
-		t.Fatalf("dry run: exit %d: %s\n%s", dry.code, dry.stderr, dry.stdout)
+	dry := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--dry-run", "--format", "json")
+	if dry.Code != 0 || report(t, dry).Outcome != egress.OutcomePlanned || !strings.Contains(dry.Stdout, "check that revision "+created) {
+		t.Fatalf("dry run: exit %d: %s\n%s", dry.Code, dry.Stderr, dry.Stdout)
 	}
-	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
 	if rep.Outcome != egress.OutcomeMigrated || rep.NewRevision != created || rep.PreviousRevision != old || stepLine(rep) != "verify:done shift-traffic:done" {
 		t.Fatalf("outcome %s, new %s, previous %s, steps %s", rep.Outcome, rep.NewRevision, rep.PreviousRevision, stepLine(rep))
 	}
-	if er.read(t, "run-service").LatestCreated != created {
+	if er.Read(t, "run-service").LatestCreated != created {
 		t.Errorf("a revision was deployed")
 	}
 	if got := trafficOf(t, er, "run-service"); got != created+" 100%" {
@@ -397,20 +328,20 @@ func TestMigrateTemplateAlreadyDirectTrafficPinned(t *testing.T) {
 // the connector in use, which the report says).
 func TestMigrateSplitKeepsTags(t *testing.T) {
 	er := newEmu(t)
-	first := er.read(t, "run-service").LatestReady
+	first := er.Read(t, "run-service").LatestReady
 	second, _ := deployNoTraffic(t, er, func(tt *runpb.RevisionTemplate) { tt.Labels = map[string]string{"v": "2"} })
 	_ = second
-	w := er.read(t, "run-service")
-	changeService(t, er, func(s *runpb.Service) {
+	w := er.Read(t, "run-service")
+	er.ChangeService(t, "run-service", func(s *runpb.Service) {
 		s.Traffic = []*runpb.TrafficTarget{
 			{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: w.LatestCreated, Percent: 100, Tag: "stable"},
 			{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST, Tag: "next"},
 			{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: first, Tag: "first"},
 		}
 	})
-	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "50,100", "--yes", "--format", "json", "--cleanup")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "50,100", "--yes", "--format", "json", "--cleanup")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
 	if got, want := trafficOf(t, er, "run-service"), rep.NewRevision+" 100% (tag stable), latest 0% (tag next), "+first+" 0% (tag first)"; got != want {
@@ -421,7 +352,7 @@ func TestMigrateSplitKeepsTags(t *testing.T) {
 	if !strings.Contains(notes, "revision "+first+" keeps its tag first") || !strings.Contains(notes, "run-connector is kept") {
 		t.Errorf("notes:\n%s", notes)
 	}
-	if _, err := er.clients(t).GetConnector(context.Background(), egress.ConnectorRef{Project: tProject, Region: tRegion, Name: "run-connector"}); err != nil {
+	if _, err := er.Clients(t).GetConnector(context.Background(), egress.ConnectorRef{Project: tProject, Region: tRegion, Name: "run-connector"}); err != nil {
 		t.Errorf("the connector a tagged revision uses was deleted: %v", err)
 	}
 }
@@ -431,31 +362,12 @@ func TestMigrateSplitKeepsTags(t *testing.T) {
 func TestMigrateNoTrafficDeployWarnsOfOtherConfig(t *testing.T) {
 	er := newEmu(t)
 	old, _ := deployNoTraffic(t, er, func(tt *runpb.RevisionTemplate) { tt.Containers[0].Image += "-v2" })
-	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--dry-run", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--dry-run", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	if notes := strings.Join(report(t, r).Plan.Notes, "\n"); !strings.Contains(notes, "revision "+old+" runs another configuration than the template") {
 		t.Errorf("notes:\n%s", notes)
-	}
-}
-
-// changeWorkerPool applies edit to the worker pool name through the API and waits.
-func changeWorkerPool(t *testing.T, er *emuRun, name string, edit func(p *runpb.WorkerPool)) {
-	t.Helper()
-	ctx := context.Background()
-	cl, err := er.clients(t).WorkerPools()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := proto.Clone(er.read(t, "workerpool/"+name).Raw).(*runpb.WorkerPool)
-	edit(p)
-	op, err := cl.UpdateWorkerPool(ctx, &runpb.UpdateWorkerPoolRequest{WorkerPool: p})
-	if err != nil {
-		t.Fatalf("update worker pool %s: %v", name, err)
-	}
-	if _, err := op.Wait(ctx); err != nil {
-		t.Fatalf("update worker pool %s: %v", name, err)
 	}
 }
 
@@ -464,19 +376,19 @@ func changeWorkerPool(t *testing.T, er *emuRun, name string, edit func(p *runpb.
 func TestMigrateWorkerPoolPinnedSplit(t *testing.T) {
 	er := newEmu(t)
 	createWorkerPool(t, er, "queue")
-	old := er.read(t, "workerpool/queue").LatestReady
-	changeWorkerPool(t, er, "queue", func(p *runpb.WorkerPool) {
+	old := er.Read(t, "workerpool/queue").LatestReady
+	er.ChangeWorkerPool(t, "queue", func(p *runpb.WorkerPool) {
 		p.InstanceSplits = []*runpb.InstanceSplit{{Type: runpb.InstanceSplitAllocationType_INSTANCE_SPLIT_ALLOCATION_TYPE_REVISION, Revision: old, Percent: 100}}
 	})
-	r := er.run(t, false, "", "migrate", "workerpool/queue", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "migrate", "workerpool/queue", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
 	if rep.Outcome != egress.OutcomeMigrated || stepLine(rep) != "update-template:done verify:done shift-traffic:done" || rep.PreviousRevision != old {
 		t.Fatalf("outcome %s, steps %s, previous %s", rep.Outcome, stepLine(rep), rep.PreviousRevision)
 	}
-	w := er.read(t, "workerpool/queue")
+	w := er.Read(t, "workerpool/queue")
 	if got := egress.DescribeTraffic(w.Traffic); got != rep.NewRevision+" 100%" {
 		t.Errorf("instance split %s", got)
 	}
@@ -490,8 +402,8 @@ func TestMigrateWorkerPoolPinnedSplit(t *testing.T) {
 // start, the previous one keeps serving (a failed rollout, as the issue found attach leaving).
 func failRollout(t *testing.T, er *emuRun, vpc *runpb.VpcAccess) (serving, failed string) {
 	t.Helper()
-	w := er.read(t, "run-service")
-	cl, err := er.clients(t).Services()
+	w := er.Read(t, "run-service")
+	cl, err := er.Clients(t).Services()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -504,7 +416,7 @@ func failRollout(t *testing.T, er *emuRun, vpc *runpb.VpcAccess) (serving, faile
 	if _, err := op.Wait(context.Background()); err == nil {
 		t.Fatal("the rollout did not fail")
 	}
-	after := er.read(t, "run-service")
+	after := er.Read(t, "run-service")
 	if after.LatestReady != w.LatestReady || after.LatestCreated == w.LatestCreated {
 		t.Fatalf("latest ready %s, latest created %s", after.LatestReady, after.LatestCreated)
 	}
@@ -524,20 +436,20 @@ func TestMigrateAfterFailedRollout(t *testing.T) {
 	if st.Mode != "connector" || st.Rollout != cloud.RolloutFailed || !st.TemplateDiffers || st.Template.Mode != "direct" {
 		t.Errorf("status %+v", st)
 	}
-	before := er.state(t)
-	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-connector-subnet", "--yes", "--format", "json")
-	if r.code != exitcode.Preflight {
-		t.Fatalf("exit %d, want 3: %s\n%s", r.code, r.stderr, r.stdout)
+	before := er.State(t, settleQuiet)
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-connector-subnet", "--yes", "--format", "json")
+	if r.Code != exitcode.Preflight {
+		t.Fatalf("exit %d, want 3: %s\n%s", r.Code, r.Stderr, r.Stdout)
 	}
 	rep := report(t, r)
 	if rep.Outcome != egress.OutcomeBlocked || !strings.Contains(rep.Error, "subnet-size") || !strings.Contains(strings.Join(rep.Plan.Notes, " "), "the latest revision, "+failed+", failed") {
 		t.Errorf("outcome %s: %s; notes %q", rep.Outcome, rep.Error, rep.Plan.Notes)
 	}
-	er.assertUnchanged(t, before, "migrate to the /28 a rollout failed on")
+	assertUnchanged(t, er, before, "migrate to the /28 a rollout failed on")
 
-	r = er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r = er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	if rep := report(t, r); rep.Outcome != egress.OutcomeMigrated || rep.PreviousRevision != serving {
 		t.Errorf("outcome %s, previous %s", rep.Outcome, rep.PreviousRevision)
@@ -551,12 +463,12 @@ func TestMigrateRetriesFailedRevision(t *testing.T) {
 	er := newEmu(t)
 	c2 := "projects/demo-project/locations/asia-northeast1/connectors/c2"
 	_, failed := failRollout(t, er, &runpb.VpcAccess{Connector: c2, Egress: runpb.VpcAccess_PRIVATE_RANGES_ONLY})
-	if r := er.run(t, false, "", "connector", "create", "c2", "--network", "run-vpc", "--range", "10.20.0.0/28"); r.code != 0 {
-		t.Fatalf("connector create: exit %d: %s", r.code, r.stderr)
+	if r := er.Run(t, false, "", "connector", "create", "c2", "--network", "run-vpc", "--range", "10.20.0.0/28"); r.Code != 0 {
+		t.Fatalf("connector create: exit %d: %s", r.Code, r.Stderr)
 	}
-	r := er.run(t, false, "", "migrate", "run-service", "--to", "connector", "--connector", "c2", "--yes", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "connector", "--connector", "c2", "--yes", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
 	if rep.Outcome != egress.OutcomeMigrated || rep.NewRevision == failed || !strings.Contains(rep.Plan.Steps[0].Description, "again") {
@@ -576,35 +488,35 @@ func TestAttachPinnedTraffic(t *testing.T) {
 	er := newEmu(t)
 	old := pinTraffic(t, er)
 	args := []string{"attach", "run-service", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress"}
-	before := er.state(t)
-	r := er.run(t, false, "", args...)
-	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "serving 0 percent of traffic") || !strings.Contains(r.stderr, "revision "+old+" (100%)") ||
-		!strings.Contains(r.stderr, "--move-traffic") || !strings.Contains(r.stderr, "--no-traffic") {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	before := er.State(t, settleQuiet)
+	r := er.Run(t, false, "", args...)
+	if r.Code != exitcode.Preflight || !strings.Contains(r.Stderr, "serving 0 percent of traffic") || !strings.Contains(r.Stderr, "revision "+old+" (100%)") ||
+		!strings.Contains(r.Stderr, "--move-traffic") || !strings.Contains(r.Stderr, "--no-traffic") {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	er.assertUnchanged(t, before, "attach on pinned traffic")
+	assertUnchanged(t, er, before, "attach on pinned traffic")
 
-	r = er.run(t, false, "", append(args, "--no-traffic", "--format", "json")...)
-	if r.code != 0 || !strings.Contains(r.stderr, "is serving 0 percent of traffic") || !strings.Contains(r.stderr, "--move-traffic") {
-		t.Fatalf("--no-traffic: exit %d: %s", r.code, r.stderr)
+	r = er.Run(t, false, "", append(args, "--no-traffic", "--format", "json")...)
+	if r.Code != 0 || !strings.Contains(r.Stderr, "is serving 0 percent of traffic") || !strings.Contains(r.Stderr, "--move-traffic") {
+		t.Fatalf("--no-traffic: exit %d: %s", r.Code, r.Stderr)
 	}
 	var st WorkloadStatus
-	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || st.Mode != "connector" || !st.TemplateDiffers {
+	if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil || st.Mode != "connector" || !st.TemplateDiffers {
 		t.Errorf("--no-traffic status %+v (%v)", st, err)
 	}
-	created := er.read(t, "run-service").LatestCreated
+	created := er.Read(t, "run-service").LatestCreated
 
 	// Same settings again: only the traffic is off; without --move-traffic nothing changes.
-	before = er.state(t)
-	if r := er.run(t, false, "", args...); r.code != exitcode.Preflight || !strings.Contains(r.stderr, "serving 0 percent of traffic") {
-		t.Fatalf("again: exit %d: %s", r.code, r.stderr)
+	before = er.State(t, settleQuiet)
+	if r := er.Run(t, false, "", args...); r.Code != exitcode.Preflight || !strings.Contains(r.Stderr, "serving 0 percent of traffic") {
+		t.Fatalf("again: exit %d: %s", r.Code, r.Stderr)
 	}
-	er.assertUnchanged(t, before, "attach of settings the template has, traffic pinned elsewhere")
-	r = er.run(t, false, "", append(args, "--move-traffic")...)
-	if r.code != 0 {
-		t.Fatalf("--move-traffic: exit %d: %s", r.code, r.stderr)
+	assertUnchanged(t, er, before, "attach of settings the template has, traffic pinned elsewhere")
+	r = er.Run(t, false, "", append(args, "--move-traffic")...)
+	if r.Code != 0 {
+		t.Fatalf("--move-traffic: exit %d: %s", r.Code, r.Stderr)
 	}
-	if w := er.read(t, "run-service"); w.LatestCreated != created || egress.DescribeTraffic(w.Traffic) != created+" 100%" {
+	if w := er.Read(t, "run-service"); w.LatestCreated != created || egress.DescribeTraffic(w.Traffic) != created+" 100%" {
 		t.Errorf("latest created %s (want %s), traffic %s", w.LatestCreated, created, egress.DescribeTraffic(w.Traffic))
 	}
 	servesDirect(t, er, "run-service")
@@ -614,23 +526,23 @@ func TestAttachPinnedTraffic(t *testing.T) {
 func TestAttachMoveTraffic(t *testing.T) {
 	er := newEmu(t)
 	old := pinTraffic(t, er)
-	r := er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress", "--move-traffic")
-	if r.code != 0 || strings.Contains(r.stderr, "0 percent") {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress", "--move-traffic")
+	if r.Code != 0 || strings.Contains(r.Stderr, "0 percent") {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	w := er.read(t, "run-service")
+	w := er.Read(t, "run-service")
 	if w.LatestReady == old || egress.DescribeTraffic(w.Traffic) != w.LatestReady+" 100%" {
 		t.Errorf("traffic %s", egress.DescribeTraffic(w.Traffic))
 	}
 	servesDirect(t, er, "run-service")
 	// detach: the same rule.
-	before := er.state(t)
-	if r := er.run(t, false, "", "detach", "run-service", "--yes"); r.code != exitcode.Preflight || !strings.Contains(r.stderr, "0 percent") {
-		t.Fatalf("detach: exit %d: %s", r.code, r.stderr)
+	before := er.State(t, settleQuiet)
+	if r := er.Run(t, false, "", "detach", "run-service", "--yes"); r.Code != exitcode.Preflight || !strings.Contains(r.Stderr, "0 percent") {
+		t.Fatalf("detach: exit %d: %s", r.Code, r.Stderr)
 	}
-	er.assertUnchanged(t, before, "detach on pinned traffic")
-	if r := er.run(t, false, "", "detach", "run-service", "--yes", "--move-traffic"); r.code != 0 {
-		t.Fatalf("detach --move-traffic: exit %d: %s", r.code, r.stderr)
+	assertUnchanged(t, er, before, "detach on pinned traffic")
+	if r := er.Run(t, false, "", "detach", "run-service", "--yes", "--move-traffic"); r.Code != 0 {
+		t.Fatalf("detach --move-traffic: exit %d: %s", r.Code, r.Stderr)
 	}
 	if st := statusOf(t, er, "run-service"); st.Mode != "none" || st.TemplateDiffers {
 		t.Errorf("after detach: %+v", st)
@@ -657,17 +569,17 @@ func TestAttachChecksBeforeChanging(t *testing.T) {
 	createWorkerPool(t, er, "queue")
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			before := er.state(t)
-			r := er.run(t, false, "", append([]string{"attach"}, tc.args...)...)
-			if r.code != exitcode.Preflight {
-				t.Fatalf("exit %d, want 3: %s", r.code, r.stderr)
+			before := er.State(t, settleQuiet)
+			r := er.Run(t, false, "", append([]string{"attach"}, tc.args...)...)
+			if r.Code != exitcode.Preflight {
+				t.Fatalf("exit %d, want 3: %s", r.Code, r.Stderr)
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(r.stderr, w) {
-					t.Errorf("stderr lacks %q: %s", w, r.stderr)
+				if !strings.Contains(r.Stderr, w) {
+					t.Errorf("stderr lacks %q: %s", w, r.Stderr)
 				}
 			}
-			er.assertUnchanged(t, before, "attach "+strings.Join(tc.args, " "))
+			assertUnchanged(t, er, before, "attach "+strings.Join(tc.args, " "))
 		})
 	}
 }
@@ -676,7 +588,7 @@ func TestAttachChecksBeforeChanging(t *testing.T) {
 func TestAttachConnectorNotReady(t *testing.T) {
 	er := newEmu(t)
 	// Made through the API in a range a subnet holds: the connector is left in ERROR.
-	cl, err := er.clients(t).VPCAccess()
+	cl, err := er.Clients(t).VPCAccess()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -689,12 +601,12 @@ func TestAttachConnectorNotReady(t *testing.T) {
 	if _, err := op.Wait(context.Background()); err == nil {
 		t.Fatal("a connector in a taken range was created")
 	}
-	before := er.state(t)
-	r := er.run(t, false, "", "attach", "run-service", "--connector", "broken")
-	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "is ERROR, not READY") {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	before := er.State(t, settleQuiet)
+	r := er.Run(t, false, "", "attach", "run-service", "--connector", "broken")
+	if r.Code != exitcode.Preflight || !strings.Contains(r.Stderr, "is ERROR, not READY") {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	er.assertUnchanged(t, before, "attach to a connector in ERROR")
+	assertUnchanged(t, er, before, "attach to a connector in ERROR")
 }
 
 // A subnet with no free /28 block is refused up front (its one read says so); one that fills
@@ -702,34 +614,34 @@ func TestAttachConnectorNotReady(t *testing.T) {
 // put back, traffic never left the old revision, exit 6.
 func TestAttachFailedRolloutRestoresTemplate(t *testing.T) {
 	er := newEmu(t)
-	fillSubnet(t, er, tSubnet, 15)
-	before := er.state(t)
-	r := er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
-	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "free-ips: subnetwork run-direct-vpc-egress (10.8.0.0/24) has 0 /28 blocks free") {
-		t.Fatalf("full subnet: exit %d: %s", r.code, r.stderr)
+	er.FillSubnet(t, tSubnet, 15)
+	before := er.State(t, settleQuiet)
+	r := er.Run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
+	if r.Code != exitcode.Preflight || !strings.Contains(r.Stderr, "free-ips: subnetwork run-direct-vpc-egress (10.8.0.0/24) has 0 /28 blocks free") {
+		t.Fatalf("full subnet: exit %d: %s", r.Code, r.Stderr)
 	}
-	er.assertUnchanged(t, before, "attach to a full subnet")
+	assertUnchanged(t, er, before, "attach to a full subnet")
 
 	// Room again; it fills up as the update is sent.
-	if err := scaleLatest(er.e, "filler", 8); err != nil {
+	if err := harness.ScaleLatest(er.E, "filler", 8); err != nil {
 		t.Fatal(err)
 	}
-	er.e.ExpireReservations() // what the stopped instances held is released at once
-	er.settle(t)
-	er.e.OnCall(func(m string) {
+	er.E.ExpireReservations() // what the stopped instances held is released at once
+	er.Settle(t, settleQuiet)
+	er.E.OnCall(func(m string) {
 		if m == "google.cloud.run.v2.Services/UpdateService" {
-			er.e.OnCall(nil)
-			if err := scaleLatest(er.e, "filler", 15*8); err != nil {
+			er.E.OnCall(nil)
+			if err := harness.ScaleLatest(er.E, "filler", 15*8); err != nil {
 				t.Error(err)
 			}
 		}
 	})
-	defer er.e.OnCall(nil)
-	r = er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
-	if r.code != exitcode.RolledBack || !strings.Contains(r.stderr, "insufficient free IP addresses") || !strings.Contains(r.stderr, "was put back") {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	defer er.E.OnCall(nil)
+	r = er.Run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress")
+	if r.Code != exitcode.RolledBack || !strings.Contains(r.Stderr, "insufficient free IP addresses") || !strings.Contains(r.Stderr, "was put back") {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	w := er.read(t, "run-service")
+	w := er.Read(t, "run-service")
 	if w.VPC.Connector != tConn || w.Rollout() != cloud.RolloutDone {
 		t.Errorf("template %+v, rollout %s", w.VPC, w.Rollout())
 	}
@@ -744,18 +656,18 @@ func TestAttachFailedRolloutRestoresTemplate(t *testing.T) {
 func TestAttachWorkerPoolPinnedSplit(t *testing.T) {
 	er := newEmu(t)
 	createWorkerPool(t, er, "queue")
-	old := er.read(t, "workerpool/queue").LatestReady
-	changeWorkerPool(t, er, "queue", func(p *runpb.WorkerPool) {
+	old := er.Read(t, "workerpool/queue").LatestReady
+	er.ChangeWorkerPool(t, "queue", func(p *runpb.WorkerPool) {
 		p.InstanceSplits = []*runpb.InstanceSplit{{Type: runpb.InstanceSplitAllocationType_INSTANCE_SPLIT_ALLOCATION_TYPE_REVISION, Revision: old, Percent: 100}}
 	})
-	before := er.state(t)
-	r := er.run(t, false, "", "attach", "workerpool/queue", "--subnet", "run-direct-vpc-egress")
-	if r.code != exitcode.Preflight || !strings.Contains(r.stderr, "its instance split is pinned") {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	before := er.State(t, settleQuiet)
+	r := er.Run(t, false, "", "attach", "workerpool/queue", "--subnet", "run-direct-vpc-egress")
+	if r.Code != exitcode.Preflight || !strings.Contains(r.Stderr, "its instance split is pinned") {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	er.assertUnchanged(t, before, "attach on a pinned worker pool")
-	if r := er.run(t, false, "", "attach", "workerpool/queue", "--subnet", "run-direct-vpc-egress", "--move-traffic"); r.code != 0 {
-		t.Fatalf("--move-traffic: exit %d: %s", r.code, r.stderr)
+	assertUnchanged(t, er, before, "attach on a pinned worker pool")
+	if r := er.Run(t, false, "", "attach", "workerpool/queue", "--subnet", "run-direct-vpc-egress", "--move-traffic"); r.Code != 0 {
+		t.Fatalf("--move-traffic: exit %d: %s", r.Code, r.Stderr)
 	}
 	servesDirect(t, er, "workerpool/queue")
 }
@@ -776,29 +688,29 @@ func TestOverlappingRangesRefused(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			before := er.state(t)
-			r := er.run(t, false, "", tc.args...)
-			if r.code != exitcode.Preflight {
-				t.Fatalf("exit %d, want 3: %s\n%s", r.code, r.stderr, r.stdout)
+			before := er.State(t, settleQuiet)
+			r := er.Run(t, false, "", tc.args...)
+			if r.Code != exitcode.Preflight {
+				t.Fatalf("exit %d, want 3: %s\n%s", r.Code, r.Stderr, r.Stdout)
 			}
 			for _, w := range tc.want {
-				if !strings.Contains(r.stderr+r.stdout, w) {
-					t.Errorf("output lacks %q:\n%s\n%s", w, r.stderr, r.stdout)
+				if !strings.Contains(r.Stderr+r.Stdout, w) {
+					t.Errorf("output lacks %q:\n%s\n%s", w, r.Stderr, r.Stdout)
 				}
 			}
-			er.assertUnchanged(t, before, strings.Join(tc.args, " "))
+			assertUnchanged(t, er, before, strings.Join(tc.args, " "))
 		})
 	}
 	// A dry run reports the check as failed in its JSON report.
-	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--create-subnet", "--range", "10.8.0.0/24", "--dry-run", "--format", "json")
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--create-subnet", "--range", "10.8.0.0/24", "--dry-run", "--format", "json")
 	rep := report(t, r)
 	failed := egress.Failed(rep.Checks)
 	if rep.Outcome != egress.OutcomeBlocked || len(failed) != 1 || failed[0].Name != egress.CheckSubnetRange {
 		t.Errorf("outcome %s, failed %+v", rep.Outcome, failed)
 	}
 	// Creating what exists already, the same way, is not an overlap.
-	if r := er.run(t, false, "", "subnet", "create", "run-direct-vpc-egress", "--network", "run-vpc", "--range", "10.8.0.0/24"); r.code != 0 {
-		t.Errorf("repeat: exit %d: %s", r.code, r.stderr)
+	if r := er.Run(t, false, "", "subnet", "create", "run-direct-vpc-egress", "--network", "run-vpc", "--range", "10.8.0.0/24"); r.Code != 0 {
+		t.Errorf("repeat: exit %d: %s", r.Code, r.Stderr)
 	}
 }
 
@@ -809,7 +721,7 @@ func TestConcurrentAutoRangesBothCreated(t *testing.T) {
 	var mu sync.Mutex
 	lists, inserts := 0, 0
 	both := make(chan struct{})
-	er.e.OnCall(func(m string) {
+	er.E.OnCall(func(m string) {
 		mu.Lock()
 		switch m {
 		case "compute.subnetworks.aggregatedList":
@@ -832,31 +744,31 @@ func TestConcurrentAutoRangesBothCreated(t *testing.T) {
 			mu.Unlock()
 		}
 	})
-	defer er.e.OnCall(nil)
+	defer er.E.OnCall(nil)
 	rs := make([]result, 2)
 	var wg sync.WaitGroup
 	for i, name := range []string{"auto-a", "auto-b"} {
 		wg.Go(func() {
-			rs[i] = er.run(t, false, "", "subnet", "create", name, "--network", "run-vpc", "--range", "auto", "--format", "json")
+			rs[i] = er.Run(t, false, "", "subnet", "create", name, "--network", "run-vpc", "--range", "auto", "--format", "json")
 		})
 	}
 	wg.Wait()
 	var ranges []string
 	for _, r := range rs {
-		if r.code != 0 {
-			t.Fatalf("exit %d: %s", r.code, r.stderr)
+		if r.Code != 0 {
+			t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 		}
 		var out []map[string]any
-		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out) != 1 {
-			t.Fatalf("%v: %s", err, r.stdout)
+		if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil || len(out) != 1 {
+			t.Fatalf("%v: %s", err, r.Stdout)
 		}
 		ranges = append(ranges, fmt.Sprint(out[0]["ipCidrRange"]))
 	}
 	if ranges[0] == ranges[1] {
 		t.Errorf("both subnets in %s", ranges[0])
 	}
-	if !strings.Contains(rs[0].stderr+rs[1].stderr, "was taken meanwhile") {
-		t.Errorf("no race was lost (the test did not make one): %s / %s", rs[0].stderr, rs[1].stderr)
+	if !strings.Contains(rs[0].Stderr+rs[1].Stderr, "was taken meanwhile") {
+		t.Errorf("no race was lost (the test did not make one): %s / %s", rs[0].Stderr, rs[1].Stderr)
 	}
 }
 
@@ -866,9 +778,9 @@ func TestConcurrentAutoRangesBothCreated(t *testing.T) {
 func TestMigrateCleanupKeepsConnectorOfPinnedRevision(t *testing.T) {
 	er := newEmu(t)
 	moveJobOff(t, er)
-	c := er.clients(t)
-	createService(t, c, "other", simpleService(&runpb.VpcAccess{Connector: tConn}, 3))
-	w := er.read(t, "other")
+	c := er.Clients(t)
+	er.CreateService(t, "other", harness.SimpleService(&runpb.VpcAccess{Connector: tConn}, 3))
+	w := er.Read(t, "other")
 	s := proto.Clone(w.Raw).(*runpb.Service)
 	s.Template.VpcAccess = nil
 	s.Traffic = []*runpb.TrafficTarget{{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: w.LatestReady, Percent: 100}}
@@ -883,9 +795,9 @@ func TestMigrateCleanupKeepsConnectorOfPinnedRevision(t *testing.T) {
 	if _, err := op.Wait(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	r := er.run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--cleanup", "--yes", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--cleanup", "--yes", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	rep := report(t, r)
 	if strings.Contains(stepLine(rep), "delete-connector") || !strings.Contains(strings.Join(rep.Plan.Notes, " "), "is kept: still used by other") {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 )
 
@@ -64,7 +65,7 @@ func TestEmbeddedReadOnlyCommandsLeaveTheStateAlone(t *testing.T) {
 	run := func(args ...string) {
 		t.Helper()
 		streams, _, _, errOut := iostreams.Test()
-		f := NewFactory(streams, testEnv(t, EnvEmulatorState, state))
+		f := NewFactory(streams, harness.Hermetic(t, EnvEmulatorState, state))
 		if code := execute(context.Background(), f, NewRootCmd(f), append([]string{"--emulator"}, args...)); code != 0 {
 			t.Fatalf("%v: exit %d: %s", args, code, errOut)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/pkg/egress"
 )
 
@@ -347,7 +348,7 @@ func migrationStatus(w *cloud.Workload, now time.Time) *MigrationStatus {
 		Who: j.Who, PID: j.PID, Started: j.Started.UTC(), Updated: j.Updated.UTC(), Expires: j.Expires.UTC(),
 		Phase: string(j.Phase), Step: j.Step + 1, Steps: len(j.Steps), StepKind: string(j.Steps[j.Step].Kind),
 		ToMode: string(j.To.Mode()),
-		Stale:  j.Stale(now) || processGone(j),
+		Stale:  j.Stale(now) || migration.ProcessGone(j),
 	}
 	if m.Stale {
 		m.Resume = "runnet migrate --resume " + w.Ref.String()
@@ -444,11 +445,11 @@ func dash(s string) string {
 func (s WorkloadStatus) vpcCell() string {
 	switch egress.Mode(s.Mode) {
 	case egress.ModeConnector:
-		return shortName(s.Connector)
+		return egress.ShortName(s.Connector)
 	case egress.ModeDirect:
-		v := shortName(s.Subnet)
+		v := egress.ShortName(s.Subnet)
 		if s.Network != "" {
-			v = shortName(s.Network) + "/" + v
+			v = egress.ShortName(s.Network) + "/" + v
 		}
 		if len(s.NetworkTags) > 0 {
 			v += " tags:" + strings.Join(s.NetworkTags, ",")
@@ -528,11 +529,4 @@ func (s WorkloadStatus) differsText() string {
 func (v VPCStatus) sameAs(o VPCStatus) bool {
 	return v.Mode == o.Mode && v.Connector == o.Connector && v.Subnet == o.Subnet && v.Egress == o.Egress &&
 		strings.Join(v.NetworkTags, ",") == strings.Join(o.NetworkTags, ",")
-}
-
-func shortName(s string) string {
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/runnet-dev/runnet/pkg/egress"
 )
@@ -25,8 +26,8 @@ func TestStatusArgs(t *testing.T) {
 		return NewCmdStatus(f, func(_ context.Context, o *StatusOptions) error { got = o; return nil })
 	}
 	r := runStubbed(t, "status", mk, "status", "run-service", "job/nightly-export", "run-service", "projects/p-123456/locations/us-east1/workerPools/q")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	var refs []string
 	for _, ref := range got.refs {
@@ -43,15 +44,15 @@ func TestStatusArgs(t *testing.T) {
 
 	got = nil
 	r = runStubbed(t, "status", mk, "status")
-	if r.code != 0 || got.project != tProject || got.region != tRegion || len(got.refs) != 0 {
-		t.Errorf("no args: exit %d, %+v", r.code, got)
+	if r.Code != 0 || got.project != tProject || got.region != tRegion || len(got.refs) != 0 {
+		t.Errorf("no args: exit %d, %+v", r.Code, got)
 	}
 
 	for _, args := range [][]string{{"status", "UPPER"}, {"status", "job/"}, {"status", "a/b/c"}} {
 		got = nil
 		r := runStubbed(t, "status", mk, args...)
-		if r.code != exitcode.Usage || got != nil || !strings.HasPrefix(r.stderr, "Error: WORKLOAD: invalid workload") {
-			t.Errorf("%q: exit %d, stderr %q", args, r.code, r.stderr)
+		if r.Code != exitcode.Usage || got != nil || !strings.HasPrefix(r.Stderr, "Error: WORKLOAD: invalid workload") {
+			t.Errorf("%q: exit %d, stderr %q", args, r.Code, r.Stderr)
 		}
 	}
 }
@@ -62,7 +63,7 @@ func TestStatusProjectAndRegion(t *testing.T) {
 	run := func(env []string, args ...string) (result, *StatusOptions) {
 		var got *StatusOptions
 		streams, _, out, errOut := iostreams.Test()
-		f := NewFactory(streams, testEnv(t, env...))
+		f := NewFactory(streams, harness.Hermetic(t, env...))
 		root := NewRootCmd(f)
 		for _, c := range root.Commands() {
 			if c.Name() == "status" {
@@ -71,23 +72,23 @@ func TestStatusProjectAndRegion(t *testing.T) {
 		}
 		root.AddCommand(NewCmdStatus(f, func(_ context.Context, o *StatusOptions) error { got = o; return nil }))
 		code := execute(context.Background(), f, root, args)
-		return result{code, out.String(), errOut.String(), f}, got
+		return result{Code: code, Stdout: out.String(), Stderr: errOut.String()}, got
 	}
 	r, _ := run(nil, "status", "run-service")
-	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "no project: pass --project") {
-		t.Errorf("no project: exit %d, stderr %q", r.code, r.stderr)
+	if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, "no project: pass --project") {
+		t.Errorf("no project: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	r, _ = run([]string{"CLOUDSDK_CORE_PROJECT", tProject}, "status")
-	if r.code != exitcode.Usage || !strings.Contains(r.stderr, "region") {
-		t.Errorf("no region: exit %d, stderr %q", r.code, r.stderr)
+	if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, "region") {
+		t.Errorf("no region: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	r, got := run(nil, "status", "projects/demo-project/locations/asia-northeast1/jobs/nightly-export")
-	if r.code != 0 || len(got.refs) != 1 || got.refs[0].Kind != egress.KindJob {
-		t.Errorf("full name: exit %d, stderr %q", r.code, r.stderr)
+	if r.Code != 0 || len(got.refs) != 1 || got.refs[0].Kind != egress.KindJob {
+		t.Errorf("full name: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 	r, got = run(nil, "status", "--project", tProject, "--region", "us-central1", "job/x")
-	if r.code != 0 || got.refs[0].Region != "us-central1" {
-		t.Errorf("flags: exit %d, stderr %q", r.code, r.stderr)
+	if r.Code != 0 || got.refs[0].Region != "us-central1" {
+		t.Errorf("flags: exit %d, stderr %q", r.Code, r.Stderr)
 	}
 }
 
@@ -299,13 +300,13 @@ func TestWorkloadStatusMigration(t *testing.T) {
 func TestStatusMigrationEmulator(t *testing.T) {
 	er := newEmu(t)
 	j := putJournal(t, er, -time.Minute)
-	r := er.run(t, false, "", "status", "--format", "json")
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	r := er.Run(t, false, "", "status", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	var got []WorkloadStatus
-	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil {
-		t.Fatalf("%v\n%s", err, r.stdout)
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil {
+		t.Fatalf("%v\n%s", err, r.Stdout)
 	}
 	byName := map[string]WorkloadStatus{}
 	for _, s := range got {
@@ -314,13 +315,13 @@ func TestStatusMigrationEmulator(t *testing.T) {
 	m := byName["run-service"].Migration
 	if m == nil || m.Who != "bob@laptop" || !m.Started.Equal(j.Started) || m.Step != 1 || m.Steps != 3 || m.StepKind != "deploy-revision" ||
 		m.ToMode != "direct" || m.Phase != "migrating" || !m.Stale || m.Resume != "runnet migrate --resume run-service" {
-		t.Errorf("run-service migration = %+v\n%s", m, r.stdout)
+		t.Errorf("run-service migration = %+v\n%s", m, r.Stdout)
 	}
-	if byName["nightly-export"].Migration != nil || strings.Count(r.stdout, `"migration"`) != 1 {
-		t.Errorf("nightly-export shows a migration:\n%s", r.stdout)
+	if byName["nightly-export"].Migration != nil || strings.Count(r.Stdout, `"migration"`) != 1 {
+		t.Errorf("nightly-export shows a migration:\n%s", r.Stdout)
 	}
-	r = er.run(t, false, "", "status", "run-service", "--format", "table")
-	if r.code != 0 || !strings.Contains(r.stdout, "migrating (step 1/3, by bob@laptop), stale: run 'runnet migrate --resume run-service'") {
-		t.Errorf("table: exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	r = er.Run(t, false, "", "status", "run-service", "--format", "table")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "migrating (step 1/3, by bob@laptop), stale: run 'runnet migrate --resume run-service'") {
+		t.Errorf("table: exit %d:\n%s%s", r.Code, r.Stdout, r.Stderr)
 	}
 }

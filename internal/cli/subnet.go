@@ -14,6 +14,7 @@ import (
 
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/ipam"
 )
@@ -245,17 +246,7 @@ func subnetUsers(ctx context.Context, c *cloud.Clients, project string, ref egre
 
 // subnetConnectors returns the connectors of project in the subnet's region made in it.
 func subnetConnectors(ctx context.Context, c *cloud.Clients, project string, ref egress.SubnetRef) ([]string, error) {
-	conns, err := c.ListConnectors(ctx, project, ref.Region)
-	if err != nil {
-		return nil, err
-	}
-	out := []string{}
-	for _, cn := range conns {
-		if cn.SubnetPath() == ref.Path() {
-			out = append(out, cn.Name)
-		}
-	}
-	return out, nil
+	return migration.SubnetConnectors(ctx, c, project, ref)
 }
 
 // subnetUsage reads a subnet, its Direct VPC users and its connectors concurrently.
@@ -452,7 +443,7 @@ func (o *SubnetCreateOptions) run(ctx context.Context) error {
 		}
 		spec.IPCIDRRange, auto = chosen.String(), ar
 		netNotice(o.f, "Using range %s: the first free /%d in %s that overlaps none of the %d ranges of network %s.",
-			chosen, o.Prefix, strings.Join(ar.Space, ", "), ar.Avoided, lastSegmentOf(spec.Network))
+			chosen, o.Prefix, strings.Join(ar.Space, ", "), ar.Avoided, egress.ShortName(spec.Network))
 		// Another create may take the same free range first: then the next one is used.
 		done := startWait(o.f, "Creating subnet "+spec.Ref.Name)
 		s, err = c.CreateSubnetAuto(ctx, spec, autoRangeSpace, o.Prefix, waitOptions(o.f, o.Async), func(lost, next netip.Prefix) {
@@ -546,13 +537,6 @@ func (o *SubnetCreateOptions) pickRange(ctx context.Context, c *cloud.Clients) (
 		return netip.Prefix{}, nil, fmt.Errorf("no free /%d range left in %s in network %s; give a --range, or a longer --prefix", o.Prefix, strings.Join(space, ", "), nref.Name)
 	}
 	return chosen, &AutoRange{Prefix: o.Prefix, Space: space, Avoided: len(used)}, nil
-}
-
-func lastSegmentOf(s string) string {
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
 }
 
 // ---------------------------------------------------------------------------------------

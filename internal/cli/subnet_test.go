@@ -45,8 +45,8 @@ func TestSubnetCreateValidation(t *testing.T) {
 			r := runSub(t, "subnet", func(f *Factory) *cobra.Command {
 				return NewCmdSubnetCreate(f, func(context.Context, *SubnetCreateOptions) error { called = true; return nil })
 			}, append(append([]string{}, base...), tt.args...))
-			if r.code != exitcode.Usage || !strings.Contains(r.stderr, tt.want) || called {
-				t.Errorf("exit %d, called %v, stderr %q; want exit 2 and %q", r.code, called, r.stderr, tt.want)
+			if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, tt.want) || called {
+				t.Errorf("exit %d, called %v, stderr %q; want exit 2 and %q", r.Code, called, r.Stderr, tt.want)
 			}
 		})
 	}
@@ -61,8 +61,8 @@ func TestSubnetCreateValidation(t *testing.T) {
 		{"no network", []string{"create", "s1", "--range", "10.0.0.0/24"}, `required flag(s) "network" not set`},
 	} {
 		r := runSub(t, "subnet", func(f *Factory) *cobra.Command { return NewCmdSubnetCreate(f, nil) }, tt.args)
-		if r.code != exitcode.Usage || !strings.Contains(r.stderr, tt.want) {
-			t.Errorf("%s: exit %d, stderr %q; want %q", tt.name, r.code, r.stderr, tt.want)
+		if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, tt.want) {
+			t.Errorf("%s: exit %d, stderr %q; want %q", tt.name, r.Code, r.Stderr, tt.want)
 		}
 	}
 }
@@ -74,8 +74,8 @@ func TestSubnetCreateSpec(t *testing.T) {
 	}
 	r := runSub(t, "subnet", mk, []string{"create", "direct", "--network", "run-vpc", "--range", "10.8.0.0/24", "--flow-logs",
 		"--flow-logs-interval", "10m", "--flow-logs-sampling", "0.5", "--flow-logs-metadata", "include-all", "--enable-private-ip-google-access"})
-	if r.code != 0 || got == nil {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 || got == nil {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	s := got.Spec
 	if s.Ref.Path() != "projects/demo-project/regions/asia-northeast1/subnetworks/direct" || s.Network != "projects/demo-project/global/networks/run-vpc" ||
@@ -89,14 +89,14 @@ func TestSubnetCreateSpec(t *testing.T) {
 	// gcloud's spellings of the interval work too; defaults stay with the API.
 	got = nil
 	r = runSub(t, "subnet", mk, []string{"create", "direct", "--network", "run-vpc", "--range", "10.8.0.0/24", "--flow-logs", "--flow-logs-interval", "interval-15-min"})
-	if r.code != 0 || got.Spec.FlowLogs.AggregationInterval != "INTERVAL_15_MIN" || got.Spec.FlowLogs.Metadata != "" || got.Spec.FlowLogs.FlowSampling != 0.5 {
-		t.Errorf("exit %d, flow logs %+v", r.code, got.Spec.FlowLogs)
+	if r.Code != 0 || got.Spec.FlowLogs.AggregationInterval != "INTERVAL_15_MIN" || got.Spec.FlowLogs.Metadata != "" || got.Spec.FlowLogs.FlowSampling != 0.5 {
+		t.Errorf("exit %d, flow logs %+v", r.Code, got.Spec.FlowLogs)
 	}
 
 	got = nil
 	r = runSub(t, "subnet", mk, []string{"create", "direct", "--network", "run-vpc", "--range", "auto"})
-	if r.code != 0 || !got.Auto || got.Prefix != 26 || got.Spec.IPCIDRRange != "" || got.Spec.FlowLogs != nil {
-		t.Errorf("auto: exit %d, %+v", r.code, got)
+	if r.Code != 0 || !got.Auto || got.Prefix != 26 || got.Spec.IPCIDRRange != "" || got.Spec.FlowLogs != nil {
+		t.Errorf("auto: exit %d, %+v", r.Code, got)
 	}
 
 	// Ranges Direct VPC egress cannot use are allowed, with a warning.
@@ -107,8 +107,8 @@ func TestSubnetCreateSpec(t *testing.T) {
 	} {
 		got = nil
 		r = runSub(t, "subnet", mk, append([]string{"create", "s", "--network", "n"}, tt.args...))
-		if r.code != 0 || len(got.Warnings) != 1 || !strings.Contains(got.Warnings[0], "Direct VPC egress") {
-			t.Errorf("%v: exit %d, warnings %q", tt.args, r.code, got.Warnings)
+		if r.Code != 0 || len(got.Warnings) != 1 || !strings.Contains(got.Warnings[0], "Direct VPC egress") {
+			t.Errorf("%v: exit %d, warnings %q", tt.args, r.Code, got.Warnings)
 		}
 	}
 }
@@ -136,16 +136,16 @@ func TestSubnetNameArguments(t *testing.T) {
 			{[]string{"projects/x/subnetworks/s"}, exitcode.Usage, "valid forms: NAME, projects/PROJECT/regions/REGION/subnetworks/NAME"},
 		} {
 			r := runSub(t, "subnet", mk, append([]string{verb}, tt.args...))
-			if r.code != tt.code || !strings.Contains(r.stderr, tt.want) {
-				t.Errorf("%s %v: exit %d, stderr %q; want %d, %q", verb, tt.args, r.code, r.stderr, tt.code, tt.want)
+			if r.Code != tt.code || !strings.Contains(r.Stderr, tt.want) {
+				t.Errorf("%s %v: exit %d, stderr %q; want %d, %q", verb, tt.args, r.Code, r.Stderr, tt.code, tt.want)
 			}
 		}
 	}
 	r := runSub(t, "subnet", func(f *Factory) *cobra.Command {
 		return NewCmdSubnetList(f, func(context.Context, *SubnetListOptions) error { return nil })
 	}, []string{"list", "--network", "Bad"})
-	if r.code != exitcode.Usage || !strings.Contains(r.stderr, `--network: invalid network "Bad"`) {
-		t.Errorf("list --network: exit %d, %q", r.code, r.stderr)
+	if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, `--network: invalid network "Bad"`) {
+		t.Errorf("list --network: exit %d, %q", r.Code, r.Stderr)
 	}
 }
 
@@ -165,8 +165,8 @@ func TestSubnetPlanValidation(t *testing.T) {
 		{[]string{"--max-instances", "x"}, `invalid argument "x" for "--max-instances"`},
 	} {
 		r := runSub(t, "subnet", mk, append([]string{"plan"}, tt.args...))
-		if r.code != exitcode.Usage || !strings.Contains(r.stderr, tt.want) {
-			t.Errorf("%v: exit %d, stderr %q; want %q", tt.args, r.code, r.stderr, tt.want)
+		if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %q", tt.args, r.Code, r.Stderr, tt.want)
 		}
 	}
 	// No project or region is needed.
@@ -174,15 +174,15 @@ func TestSubnetPlanValidation(t *testing.T) {
 	r := runSub(t, "subnet", func(f *Factory) *cobra.Command {
 		return NewCmdSubnetPlan(f, func(o *SubnetPlanOptions) error { got = o; return nil })
 	}, []string{"plan", "--max-instances", "100", "--workloads", "2", "--no-rollout-overlap"}, "CLOUDSDK_CORE_PROJECT", "", "CLOUDSDK_RUN_REGION", "")
-	if r.code != 0 || got.Plan.Prefix != 23 || got.Plan.BlocksNeeded != 26 || got.Plan.RolloutOverlap {
-		t.Errorf("exit %d, plan %+v", r.code, got)
+	if r.Code != 0 || got.Plan.Prefix != 23 || got.Plan.BlocksNeeded != 26 || got.Plan.RolloutOverlap {
+		t.Errorf("exit %d, plan %+v", r.Code, got)
 	}
 }
 
 func TestSubnetPlanOutput(t *testing.T) {
 	r := runCLI(t, false, []string{"subnet", "plan", "--max-instances", "150", "--format", "table"})
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
 	want := `  2 IPs x 150 instances = 300 IPs per revision
   300 IPs in /28 blocks = 19 blocks = 304 addresses per revision
@@ -193,17 +193,17 @@ Use a /22 or larger: 1020 usable addresses, 63 /28 blocks for 38 needed.
   runnet subnet create NAME --network NETWORK --range auto --prefix 22
 Note: 150 instances is above the default Direct VPC egress quota of 100 instances per revision in most regions; ask for more quota first
 `
-	if r.stdout != want {
-		t.Errorf("stdout:\n%s\nwant:\n%s", r.stdout, want)
+	if r.Stdout != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", r.Stdout, want)
 	}
 	r = runCLI(t, false, []string{"subnet", "plan", "--max-instances", "20", "--format", "json"})
 	for _, s := range []string{`"maxInstances": 20`, `"ipsNeeded": 80`, `"blocksNeeded": 6`, `"prefix": 25`, `"usable": 124`, `"blocks": 7`, `"steps": [`} {
-		if !strings.Contains(r.stdout, s) {
-			t.Errorf("json lacks %s:\n%s", s, r.stdout)
+		if !strings.Contains(r.Stdout, s) {
+			t.Errorf("json lacks %s:\n%s", s, r.Stdout)
 		}
 	}
-	if strings.Contains(r.stdout, "warnings") {
-		t.Errorf("json has warnings:\n%s", r.stdout)
+	if strings.Contains(r.Stdout, "warnings") {
+		t.Errorf("json has warnings:\n%s", r.Stdout)
 	}
 }
 
@@ -214,7 +214,7 @@ func TestFlowLogsHelpers(t *testing.T) {
 			t.Errorf("ParseFlowLogsInterval(%q) = %q, %v", in, got, err)
 		}
 	}
-	if _, err := ParseFlowLogsInterval("10min"); exitcode.FromError(err) != exitcode.Usage {
+	if _, err := ParseFlowLogsInterval("10min"); cloud.ExitCode(err) != exitcode.Usage {
 		t.Errorf("10min: %v", err)
 	}
 	for in, want := range map[string]string{"include-all": "INCLUDE_ALL_METADATA", "exclude-all": "EXCLUDE_ALL_METADATA", "INCLUDE_ALL_METADATA": "INCLUDE_ALL_METADATA"} {
@@ -254,7 +254,7 @@ func TestValidateConnectorAndSubnetRanges(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"10.0.0.0/7", "10.0.0.0/30", "10.0.0.1/24"} {
-		if _, err := ValidateSubnetCIDR(bad); exitcode.FromError(err) != exitcode.Usage {
+		if _, err := ValidateSubnetCIDR(bad); cloud.ExitCode(err) != exitcode.Usage {
 			t.Errorf("ValidateSubnetCIDR(%q): %v", bad, err)
 		}
 	}

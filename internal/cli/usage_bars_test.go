@@ -7,29 +7,30 @@ import (
 	"testing"
 	"time"
 
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 )
 
 // runTTY runs runnet against the emulator with stdout a terminal (or not).
-func (er *emuRun) runTTY(t *testing.T, stdoutTTY bool, args ...string) result {
+func runTTY(t *testing.T, er *emuRun, stdoutTTY bool, args ...string) result {
 	t.Helper()
 	streams, _, out, errOut := iostreams.Test()
 	streams.SetStdoutTTY(stdoutTTY)
-	f := NewFactory(streams, testEnv(t, EnvEmulatorHost, er.addr))
+	f := NewFactory(streams, harness.Hermetic(t, EnvEmulatorHost, er.Addr))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	code := execute(ctx, f, NewRootCmd(f), args)
 	if code != 0 {
 		t.Fatalf("%v: exit %d: %s", args, code, errOut.String())
 	}
-	return result{code, out.String(), errOut.String(), f}
+	return result{Code: code, Stdout: out.String(), Stderr: errOut.String()}
 }
 
 // On a terminal the tables draw usage bars; piped, and as JSON, they keep plain numbers.
 func TestUsageBars(t *testing.T) {
 	er := newEmu(t)
-	if r := er.run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress", "--yes"); r.code != 0 {
-		t.Fatalf("attach: %d %s", r.code, r.stderr)
+	if r := er.Run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress", "--yes"); r.Code != 0 {
+		t.Fatalf("attach: %d %s", r.Code, r.Stderr)
 	}
 	tests := []struct {
 		args []string
@@ -44,20 +45,20 @@ func TestUsageBars(t *testing.T) {
 	}
 	for _, tt := range tests {
 		name := strings.Join(tt.args[:2], " ")
-		tty := er.runTTY(t, true, tt.args...)
-		if !tt.bar.MatchString(tty.stdout) {
-			t.Errorf("%s on a terminal: want %s in\n%s", name, tt.bar, tty.stdout)
+		tty := runTTY(t, er, true, tt.args...)
+		if !tt.bar.MatchString(tty.Stdout) {
+			t.Errorf("%s on a terminal: want %s in\n%s", name, tt.bar, tty.Stdout)
 		}
-		piped := er.runTTY(t, false, tt.args...)
-		if strings.ContainsAny(piped.stdout, "█░") {
-			t.Errorf("%s piped draws bars:\n%s", name, piped.stdout)
+		piped := runTTY(t, er, false, tt.args...)
+		if strings.ContainsAny(piped.Stdout, "█░") {
+			t.Errorf("%s piped draws bars:\n%s", name, piped.Stdout)
 		}
-		if tty.stdout == piped.stdout {
+		if tty.Stdout == piped.Stdout {
 			t.Errorf("%s: the same on a terminal and piped", name)
 		}
-		js := er.runTTY(t, true, append(tt.args[:len(tt.args)-2], "--format", "json")...)
-		if strings.ContainsAny(js.stdout, "█░") {
-			t.Errorf("%s --format json on a terminal draws bars:\n%s", name, js.stdout)
+		js := runTTY(t, er, true, append(tt.args[:len(tt.args)-2], "--format", "json")...)
+		if strings.ContainsAny(js.Stdout, "█░") {
+			t.Errorf("%s --format json on a terminal draws bars:\n%s", name, js.Stdout)
 		}
 	}
 }

@@ -4,9 +4,10 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/spf13/cobra"
+
 	"github.com/runnet-dev/runnet/internal/buildinfo"
 	"github.com/runnet-dev/runnet/internal/printer"
-	"github.com/spf13/cobra"
 )
 
 // VersionOptions are the inputs of `runnet version`.

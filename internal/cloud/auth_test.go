@@ -64,7 +64,7 @@ func TestTokenError(t *testing.T) {
 		if tc.code == codes.Unauthenticated || tc.code == codes.PermissionDenied {
 			wantExit = exitcode.Permission
 		}
-		if got := exitcode.FromError(apiErr("list services", te)); got != wantExit {
+		if got := ExitCode(apiErr("list services", te)); got != wantExit {
 			t.Errorf("%s: exit %d, want %d", tc.name, got, wantExit)
 		}
 	}

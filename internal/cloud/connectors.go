@@ -104,7 +104,7 @@ func (c *Connector) Ref() egress.ConnectorRef {
 
 // NetworkName returns the short name of the connector's network, or "" when the API does not
 // say (a connector created in a subnet).
-func (c *Connector) NetworkName() string { return lastSegment(c.Network) }
+func (c *Connector) NetworkName() string { return egress.ShortName(c.Network) }
 
 // SubnetPath returns the path of the connector's subnetwork, or "".
 func (c *Connector) SubnetPath() string {
@@ -343,7 +343,7 @@ func (c *Clients) ConnectorRegions(ctx context.Context, project string) ([]strin
 			if id := l.GetLocationId(); id != "" {
 				out = append(out, id)
 			} else {
-				out = append(out, lastSegment(l.GetName()))
+				out = append(out, egress.ShortName(l.GetName()))
 			}
 		}
 	})
@@ -446,7 +446,7 @@ func (c *Clients) CreateConnector(ctx context.Context, spec ConnectorSpec, opts 
 	if err != nil {
 		return nil, apiErr(fmt.Sprintf("create connector %q", ref.Name), err)
 	}
-	opts.progress("Creating connector %s (operation %s)...", ref.Name, lastSegment(op.Name()))
+	opts.progress("Creating connector %s (operation %s)...", ref.Name, egress.ShortName(op.Name()))
 	if opts.Async {
 		return c.connectorOrSpec(ctx, spec, ConnectorCreating), nil
 	}
@@ -585,7 +585,7 @@ func (c *Clients) DeleteConnector(ctx context.Context, ref egress.ConnectorRef, 
 	if op == nil || opts.Async {
 		return nil
 	}
-	opts.progress("Deleting connector %s (operation %s)...", ref.Name, lastSegment(op.Name()))
+	opts.progress("Deleting connector %s (operation %s)...", ref.Name, egress.ShortName(op.Name()))
 	if err := waitPoll(ctx, vc, &longrunningpb.Operation{Name: op.Name()}, nil, progressOp(opts, "Deleting connector "+ref.Name)); err != nil {
 		return connectorOpError("delete", ref, err)
 	}

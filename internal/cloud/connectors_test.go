@@ -105,8 +105,8 @@ func TestConnectorExistsError(t *testing.T) {
 	if !strings.Contains(e.Error(), "connector conn already exists and differs from the one requested: maxInstances is 4, not 5") {
 		t.Errorf("message = %s", e)
 	}
-	if status.Code(e) != codes.AlreadyExists || exitcode.FromError(e) != exitcode.Conflict {
-		t.Errorf("code %v, exit %d", status.Code(e), exitcode.FromError(e))
+	if status.Code(e) != codes.AlreadyExists || ExitCode(e) != exitcode.Conflict {
+		t.Errorf("code %v, exit %d", status.Code(e), ExitCode(e))
 	}
 }
 

@@ -88,7 +88,7 @@ func MigratePermissions(k egress.Kind, verify bool) []string {
 func UncheckedPermissions(target egress.VPC) []string {
 	out := []string{"iam.serviceAccounts.actAs (on the workload's service account)"}
 	if target.Mode() == egress.ModeConnector {
-		out = append(out, "vpcaccess.connectors.use (on "+lastSegment(target.Connector)+")")
+		out = append(out, "vpcaccess.connectors.use (on "+egress.ShortName(target.Connector)+")")
 	}
 	return out
 }
@@ -357,12 +357,12 @@ func (g *GatheredFacts) connectorUsers(cur egress.VPC) {
 	if cur.Mode() != egress.ModeConnector {
 		return
 	}
+	conn, err := egress.ParseConnectorRef(cur.Connector, "", "")
+	if err != nil {
+		return
+	}
 	for _, w := range g.Workloads {
-		if w.Ref == g.Workload.Ref || w.VPC.Connector == "" {
-			continue
-		}
-		v, err := w.VPC.Canonical(w.Ref.Project, w.Ref.Region)
-		if err == nil && v.Connector == cur.Connector {
+		if w.Ref != g.Workload.Ref && w.UsesConnector(conn) {
 			g.ConnectorUsers = append(g.ConnectorUsers, w.Ref)
 		}
 	}

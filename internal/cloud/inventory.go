@@ -234,7 +234,7 @@ func (c *Clients) runLocations(ctx context.Context, project string) ([]string, e
 		if id := l.GetLocationId(); id != "" {
 			out = append(out, id)
 		} else {
-			out = append(out, lastSegment(l.GetName()))
+			out = append(out, egress.ShortName(l.GetName()))
 		}
 		return nil
 	})

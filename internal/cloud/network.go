@@ -166,11 +166,11 @@ func (s *Subnet) Facts() egress.SubnetFacts {
 // subnetFromCompute builds a Subnet from Compute's resource and the region's addresses (which
 // may be nil when not looked up).
 func subnetFromCompute(project string, sn *compute.Subnetwork, addrs []*Address) *Subnet {
-	region := lastSegment(sn.Region)
+	region := egress.ShortName(sn.Region)
 	s := &Subnet{
 		Name: sn.Name, Project: project, Region: region,
 		Path:    egress.SubnetRef{Project: project, Region: region, Name: sn.Name}.Path(),
-		Network: lastSegment(sn.Network), NetworkPath: trimComputeURL(sn.Network),
+		Network: egress.ShortName(sn.Network), NetworkPath: trimComputeURL(sn.Network),
 		IPCIDRRange: sn.IpCidrRange, Purpose: sn.Purpose, Gateway: sn.GatewayAddress,
 		PrivateIPGoogleAccess: sn.PrivateIpGoogleAccess,
 	}
@@ -251,7 +251,7 @@ func (a *Address) Serverless() bool {
 
 func addressFromCompute(project string, a *compute.Address) *Address {
 	return &Address{
-		Name: a.Name, Project: project, Region: lastSegment(a.Region), Address: a.Address, PrefixLength: a.PrefixLength,
+		Name: a.Name, Project: project, Region: egress.ShortName(a.Region), Address: a.Address, PrefixLength: a.PrefixLength,
 		AddressType: a.AddressType, Purpose: a.Purpose, Status: a.Status, Subnetwork: trimComputeURL(a.Subnetwork),
 		Users: slices.Clone(a.Users),
 	}
@@ -594,7 +594,7 @@ func (c *Clients) CreateSubnet(ctx context.Context, spec SubnetSpec, opts WaitOp
 		}
 		var d []string
 		if want := normNetwork(spec.Network, ref.Project); cur.NetworkPath != want {
-			d = append(d, fmt.Sprintf("network is %s, not %s", cur.Network, lastSegment(want)))
+			d = append(d, fmt.Sprintf("network is %s, not %s", cur.Network, egress.ShortName(want)))
 		}
 		if cur.IPCIDRRange != spec.IPCIDRRange {
 			d = append(d, fmt.Sprintf("ipCidrRange is %s, not %s", cur.IPCIDRRange, spec.IPCIDRRange))
@@ -842,7 +842,7 @@ func (c *Clients) ListRouters(ctx context.Context, project, region string) ([]eg
 }
 
 func routerFromCompute(rt *compute.Router) egress.Router {
-	r := egress.Router{Name: rt.Name, Network: trimComputeURL(rt.Network), Region: lastSegment(rt.Region)}
+	r := egress.Router{Name: rt.Name, Network: trimComputeURL(rt.Network), Region: egress.ShortName(rt.Region)}
 	for _, n := range rt.Nats {
 		nat := egress.NAT{Name: n.Name, SourceSubnetworkIPRangesToNat: n.SourceSubnetworkIpRangesToNat, Type: n.Type}
 		for _, s := range n.Subnetworks {

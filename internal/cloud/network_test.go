@@ -205,8 +205,8 @@ func TestSubnetInUseError(t *testing.T) {
 	if e.Error() != want {
 		t.Errorf("message:\n got %s\nwant %s", e.Error(), want)
 	}
-	if !e.HeldByCloudRun() || exitcode.FromError(e) != exitcode.Failure {
-		t.Errorf("held %v, exit code %d", e.HeldByCloudRun(), exitcode.FromError(e))
+	if !e.HeldByCloudRun() || ExitCode(e) != exitcode.Failure {
+		t.Errorf("held %v, exit code %d", e.HeldByCloudRun(), ExitCode(e))
 	}
 	other := &SubnetInUseError{Ref: ref, User: "projects/p/zones/z/instances/vm", Err: inUseAPIError("projects/p/zones/z/instances/vm")}
 	if other.HeldByCloudRun() || !strings.Contains(other.Error(), "it is used by projects/p/zones/z/instances/vm") {
@@ -224,7 +224,7 @@ func TestComputeError(t *testing.T) {
 	if !errors.As(err, &target) {
 		t.Error("googleapi.Error not in the chain")
 	}
-	if exitcode.FromError(computeErr("x", &googleapi.Error{Code: 403, Message: "Required 'compute.subnetworks.use' permission"})) != exitcode.Permission {
+	if ExitCode(computeErr("x", &googleapi.Error{Code: 403, Message: "Required 'compute.subnetworks.use' permission"})) != exitcode.Permission {
 		t.Error("403 is not a permission error")
 	}
 	if !IsComputeNotFound(computeErr("x", &googleapi.Error{Code: 404})) || IsComputeNotFound(ge) {
@@ -321,12 +321,12 @@ func TestSubnetsEmulator(t *testing.T) {
 	spec2.IPCIDRRange = "10.9.1.0/26"
 	_, err = c.CreateSubnet(ctx, spec2, WaitOptions{})
 	var se *SubnetExistsError
-	if !errors.As(err, &se) || exitcode.FromError(err) != exitcode.Conflict {
-		t.Errorf("different create: %v (exit %d)", err, exitcode.FromError(err))
+	if !errors.As(err, &se) || ExitCode(err) != exitcode.Conflict {
+		t.Errorf("different create: %v (exit %d)", err, ExitCode(err))
 	}
 	// Overlap: Compute's own message, exit 1.
 	_, err = c.CreateSubnet(ctx, SubnetSpec{Ref: demoSubnetRef("overlap"), Network: emulator.DemoNetwork, IPCIDRRange: "10.8.0.0/25"}, WaitOptions{})
-	if err == nil || !strings.Contains(err.Error(), "conflicts with existing subnetwork 'run-direct-vpc-egress'") || exitcode.FromError(err) != exitcode.Failure {
+	if err == nil || !strings.Contains(err.Error(), "conflicts with existing subnetwork 'run-direct-vpc-egress'") || ExitCode(err) != exitcode.Failure {
 		t.Errorf("overlap: %v", err)
 	}
 

@@ -5,14 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/ipam"
@@ -26,6 +22,10 @@ type Platform struct {
 	// Progress, when set, receives progress messages about a workload while a call waits,
 	// such as "Waiting for revision run-service-00002-abc to become ready...".
 	Progress func(ref egress.WorkloadRef, msg string)
+	// ReadToAnnounce makes an update whose operation does not name the new revision read the
+	// workload alongside the wait, to name it in Progress at once (one more call: attach uses
+	// it; a migration's own progress names its steps).
+	ReadToAnnounce bool
 }
 
 var _ egress.Platform = (*Platform)(nil)
@@ -64,209 +64,11 @@ func (p *Platform) GetWorkload(ctx context.Context, ref egress.WorkloadRef) (*eg
 	return Snapshot(w), nil
 }
 
-// notApplied marks an error of a write the API refused before accepting it.
-type notApplied struct{ err error }
-
-func (e *notApplied) Error() string   { return e.err.Error() }
-func (e *notApplied) Unwrap() []error { return []error{e.err, egress.ErrNotApplied} }
-
-// refusedBeforeApplied reports whether a failed request certainly changed nothing: the API
-// answered with a code that means it refused the request. Transport failures, timeouts and
-// internal errors may have been applied.
-func refusedBeforeApplied(err error) bool {
-	s, ok := status.FromError(statusErrOf(err))
-	if !ok {
-		return false
-	}
-	switch s.Code() {
-	case codes.InvalidArgument, codes.FailedPrecondition, codes.Aborted, codes.PermissionDenied,
-		codes.Unauthenticated, codes.NotFound, codes.AlreadyExists, codes.ResourceExhausted, codes.OutOfRange, codes.Unimplemented:
-		return true
-	}
-	return false
-}
-
-// Update changes cur's VPC access and/or traffic as u says, and nothing else: it sends back a
-// clone of the resource as read with only the template's vpc_access (and template.revision,
-// which the API would refuse to reuse for a changed template) and the traffic (instance
-// splits) changed, with the etag it was read with. It waits for the operation (services and
-// worker pools: until a new revision is ready and the traffic is routed) and returns the
-// workload as the operation left it. A refused request wraps egress.ErrNotApplied; a rollout
-// that fails is a *RolloutError.
-func (p *Platform) Update(ctx context.Context, cur *egress.Snapshot, u egress.Update) (*egress.Snapshot, error) {
-	if cur == nil {
-		return nil, errors.New("update: no workload snapshot")
-	}
-	w, ok := cur.Handle.(*Workload)
-	if !ok || w == nil || w.Raw == nil {
-		return nil, errors.New("update: the workload snapshot was not read through the cloud adapters")
-	}
-	ref := w.Ref
-	var va *runpb.VpcAccess
-	if u.VPC != nil {
-		v := *u.VPC
-		if !u.AsIs {
-			if err := v.Validate(ref.Project, ref.Region); err != nil {
-				return nil, &notApplied{err}
-			}
-			cv, err := v.Canonical(ref.Project, ref.Region)
-			if err != nil {
-				return nil, &notApplied{err}
-			}
-			v = cv
-		}
-		if ref.Kind == egress.KindWorkerPool && v.Mode() == egress.ModeConnector {
-			return nil, &notApplied{status.Errorf(codes.InvalidArgument, "worker pool %q cannot use a Serverless VPC Access connector; worker pools only support Direct VPC egress", ref.Name)}
-		}
-		va = VPCToProto(v)
-	}
-	if u.Traffic != nil && ref.Kind == egress.KindJob {
-		return nil, &notApplied{errors.New("jobs have no traffic to set")}
-	}
-	msg := proto.Clone(w.Raw)
-	switch m := msg.(type) {
-	case *runpb.Service:
-		if u.VPC != nil {
-			if m.Template == nil {
-				m.Template = &runpb.RevisionTemplate{}
-			}
-			m.Template.VpcAccess, m.Template.Revision = va, ""
-		}
-		if u.Traffic != nil {
-			m.Traffic = trafficToProto(u.Traffic)
-		}
-	case *runpb.WorkerPool:
-		if u.VPC != nil {
-			if m.Template == nil {
-				m.Template = &runpb.WorkerPoolRevisionTemplate{}
-			}
-			m.Template.VpcAccess, m.Template.Revision = va, ""
-		}
-		if u.Traffic != nil {
-			m.InstanceSplits = splitsToProto(u.Traffic)
-		}
-	case *runpb.Job:
-		if u.VPC != nil {
-			if m.Template == nil {
-				m.Template = &runpb.ExecutionTemplate{}
-			}
-			if m.Template.Template == nil {
-				m.Template.Template = &runpb.TaskTemplate{}
-			}
-			m.Template.Template.VpcAccess = va
-		}
-	default:
-		return nil, fmt.Errorf("%T is not a Cloud Run service, job or worker pool", msg)
-	}
-	if u.Journal != nil {
-		setAnnotation(msg, egress.JournalAnnotation, *u.Journal)
-	}
-	metadataOnly := u.VPC == nil && u.Traffic == nil
-	res, err := p.send(ctx, w, msg, sendOptions{validateOnly: u.ValidateOnly, noWait: u.NoWait, metadataOnly: metadataOnly,
-		forceNewRevision: u.ForceNewRevision && ref.Kind != egress.KindJob})
-	if err != nil {
-		return nil, err
-	}
-	return Snapshot(res), nil
-}
-
-type sendOptions struct {
-	validateOnly bool
-	// noWait returns once the API accepted the change.
-	noWait bool
-	// metadataOnly: the change touches neither the template nor the traffic.
-	metadataOnly bool
-	// forceNewRevision deploys a new revision of an unchanged template.
-	forceNewRevision bool
-}
-
-// send starts the update of w to msg and waits for it. The update carries w's etag; it is
-// sent again after a transient failure (UNAVAILABLE, RESOURCE_EXHAUSTED) only when a fresh
-// read shows it did not land, and a failure after it landed (a lost response) counts as
-// success once the workload has settled. A refusal for a stale etag (ABORTED) is a
-// *egress.ConflictError that says what changed.
-func (p *Platform) send(ctx context.Context, w *Workload, msg proto.Message, o sendOptions) (*Workload, error) {
-	ref := w.Ref
-	opName, md, waiter, landed, err := p.C.sendUpdate(ctx, w, msg, SetVPCOptions{ValidateOnly: o.validateOnly, ForceNewRevision: o.forceNewRevision})
-	if err != nil {
-		var ce *egress.ConflictError
-		if errors.As(err, &ce) {
-			return nil, err
-		}
-		if status.Code(statusErrOf(err)) == codes.Aborted {
-			return nil, p.C.conflict(ctx, w, nil, err)
-		}
-		err = apiErr("update "+describeRef(ref), err)
-		if refusedBeforeApplied(err) {
-			return nil, &notApplied{err}
-		}
-		return nil, err
-	}
-	if landed != nil {
-		if o.noWait {
-			return landed, nil
-		}
-		return p.C.settled(ctx, w, landed, o.metadataOnly)
-	}
-	if o.noWait && !o.validateOnly {
-		if md != nil {
-			if res, err := WorkloadFromProto(md); err == nil && res.Etag != "" {
-				res.Operation = opName
-				return res, nil
-			}
-		}
-		return p.C.GetWorkload(ctx, ref)
-	}
-	validateOnly := o.validateOnly
-	var once sync.Once
-	announce := func(m proto.Message) {
-		if m == nil || validateOnly {
-			return
-		}
-		if rev := newRevisionOf(w, m); rev != "" {
-			once.Do(func() { p.progress(ref, "Waiting for revision %s to become ready...", rev) })
-		}
-	}
-	announce(md)
-	out := newOfKind(ref.Kind)
-	werr := waitLongPoll(ctx, waiter, &longrunningpb.Operation{Name: opName}, out, func(op *longrunningpb.Operation) {
-		if op.GetMetadata() == nil {
-			return
-		}
-		if m, err := op.GetMetadata().UnmarshalNew(); err == nil {
-			announce(m)
-		}
-	})
-	if werr != nil {
-		var oe *OperationError
-		if errors.As(werr, &oe) {
-			if o.metadataOnly {
-				// A metadata-only change is in force once accepted; its operation can only
-				// fail for an unrelated reason (a revision that failed earlier).
-				return p.C.GetWorkload(ctx, ref)
-			}
-			return nil, p.C.rolloutFailure(ctx, w, opName, oe)
-		}
-		return nil, apiErr(fmt.Sprintf("wait for the update of %s", describeRef(ref)), werr)
-	}
-	var res *Workload
-	if proto.Size(out) > 0 {
-		res, err = WorkloadFromProto(out)
-	} else {
-		res, err = p.C.GetWorkload(ctx, ref)
-	}
-	if err != nil {
-		return nil, err
-	}
-	res.Operation = opName
-	return res, nil
-}
-
 // RevisionCondition reads a revision's Ready condition.
 func (p *Platform) RevisionCondition(ctx context.Context, ref egress.WorkloadRef, revision string) (egress.Condition, error) {
 	c, err := p.C.revisionReady(ctx, ref, revision)
 	if err != nil {
-		return egress.Condition{}, apiErr(fmt.Sprintf("read revision %s of %s", revision, describeRef(ref)), err)
+		return egress.Condition{}, err
 	}
 	return domainCondition(c), nil
 }
@@ -322,7 +124,7 @@ func (p *Platform) RunExecution(ctx context.Context, ref egress.WorkloadRef) (eg
 		return egress.Execution{}, apiErr("run "+describeRef(ref), err)
 	}
 	if landed != "" {
-		ex := egress.Execution{Name: lastSegment(landed)}
+		ex := egress.Execution{Name: egress.ShortName(landed)}
 		p.progress(ref, "Running execution %s of job %s...", ex.Name, ref.Name)
 		out, err := p.C.waitExecution(ctx, landed)
 		if err != nil {
@@ -332,7 +134,7 @@ func (p *Platform) RunExecution(ctx context.Context, ref egress.WorkloadRef) (eg
 	}
 	var ex egress.Execution
 	if md, err := op.Metadata(); err == nil && md != nil {
-		ex.Name = lastSegment(md.GetName())
+		ex.Name = egress.ShortName(md.GetName())
 	}
 	if ex.Name != "" {
 		p.progress(ref, "Running execution %s of job %s...", ex.Name, ref.Name)
@@ -342,7 +144,7 @@ func (p *Platform) RunExecution(ctx context.Context, ref egress.WorkloadRef) (eg
 	out := &runpb.Execution{}
 	werr := waitLongPoll(ctx, cl, &longrunningpb.Operation{Name: op.Name()}, out, nil)
 	if out.GetName() != "" {
-		ex.Name = lastSegment(out.GetName())
+		ex.Name = egress.ShortName(out.GetName())
 	}
 	if werr != nil {
 		var oe *OperationError
@@ -419,6 +221,20 @@ func (c *Clients) ConnectorUsers(ctx context.Context, conn egress.ConnectorRef, 
 		users = append(users, s.ConnectorUsers(conn)...)
 	}
 	return users, nil
+}
+
+// revisionReady reads a revision of a service or worker pool and returns its Ready condition.
+func (c *Clients) revisionReady(ctx context.Context, ref egress.WorkloadRef, revision string) (Condition, error) {
+	rev, err := c.getRevision(ctx, ref, revision)
+	if err != nil {
+		return Condition{}, err
+	}
+	for _, cond := range rev.GetConditions() {
+		if cond.GetType() == "Ready" {
+			return conditionFromProto(cond), nil
+		}
+	}
+	return Condition{}, nil
 }
 
 // getRevision reads a revision of a service or worker pool (retried on transient errors).

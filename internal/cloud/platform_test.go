@@ -69,9 +69,11 @@ func TestPlatformUpdateChangesOnlyWhatItSays(t *testing.T) {
 	}
 	assertOnlyVPCChanged(t, before, after)
 
-	// A stale snapshot is refused before anything is applied.
-	_, err = p.Update(ctx, s0, egress.Update{VPC: &direct})
-	if !errors.Is(err, egress.ErrNotApplied) || !errors.Is(err, ErrChanged) || status.Code(statusErrOf(err)) != codes.Aborted {
+	// A stale snapshot whose VPC access and traffic changed since is refused before anything
+	// is applied (one that only other fields changed in is sent again from a fresh read:
+	// TestUpdateConflictPolicy).
+	_, err = p.Update(ctx, s1, egress.Update{VPC: &direct})
+	if !errors.Is(err, egress.ErrNotApplied) || !errors.Is(err, egress.ErrConflict) || status.Code(statusErrOf(err)) != codes.Aborted {
 		t.Errorf("stale update: %v", err)
 	}
 	// So is a worker pool on a connector.

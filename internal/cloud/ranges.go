@@ -41,7 +41,7 @@ type RangeOverlapError struct {
 }
 
 func (e *RangeOverlapError) Error() string {
-	msg := fmt.Sprintf("range %s overlaps %s in network %s", e.Range, e.With.Describe(), lastSegment(e.Network))
+	msg := fmt.Sprintf("range %s overlaps %s in network %s", e.Range, e.With.Describe(), egress.ShortName(e.Network))
 	if e.Free.IsValid() {
 		msg += fmt.Sprintf("; the first free /%d is %s", e.Range.Bits(), e.Free)
 	}

@@ -140,7 +140,7 @@ func (c *Clients) runningExecutions(ctx context.Context, ref egress.WorkloadRef)
 		return cl.ListExecutions(ctx, &runpb.ListExecutionsRequest{Parent: ref.FullName(), PageSize: InventoryPageSize, PageToken: token}, noGaxRetry)
 	}, func(e *runpb.Execution) error {
 		if e.GetCompletionTime() == nil && e.GetDeleteTime() == nil {
-			out = append(out, egress.RunningExecution{Name: lastSegment(e.GetName()), VPC: VPCFromProto(e.GetTemplate().GetVpcAccess())})
+			out = append(out, egress.RunningExecution{Name: egress.ShortName(e.GetName()), VPC: VPCFromProto(e.GetTemplate().GetVpcAccess())})
 		}
 		return nil
 	})

@@ -9,6 +9,7 @@ import (
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	gax "github.com/googleapis/gax-go/v2"
+	"github.com/runnet-dev/runnet/pkg/egress"
 	compute "google.golang.org/api/compute/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -188,7 +189,7 @@ func httpToCode(s int) codes.Code {
 func waitCompute(ctx context.Context, cs *compute.Service, project string, op *compute.Operation) (*compute.Operation, error) {
 	region := ""
 	if op.Region != "" {
-		region = op.Region[strings.LastIndex(op.Region, "/")+1:]
+		region = egress.ShortName(op.Region)
 	}
 	failures := 0 // consecutive transient failures: a few are retried, not forever
 	for op.Status != "DONE" {
@@ -219,16 +220,8 @@ func waitCompute(ctx context.Context, cs *compute.Service, project string, op *c
 	return op, nil
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// sleepCtx waits for d or until ctx ends (the executor's clock: one way to wait).
+func sleepCtx(ctx context.Context, d time.Duration) error { return egress.SystemClock{}.Sleep(ctx, d) }
 
 // errorsAs is errors.As for a target type, returning the match.
 func errorsAs[T error](err error) (T, bool) {

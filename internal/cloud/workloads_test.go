@@ -223,19 +223,11 @@ func TestErrorMessagesAndCodes(t *testing.T) {
 	if !IsNotFound(e) || IsNotFound(apiErr("x", status.Error(codes.PermissionDenied, "no"))) {
 		t.Errorf("IsNotFound is wrong")
 	}
-	if c := exitcode.FromError(apiErr("x", status.Error(codes.PermissionDenied, "no"))); c != exitcode.Permission {
+	if c := ExitCode(apiErr("x", status.Error(codes.PermissionDenied, "no"))); c != exitcode.Permission {
 		t.Errorf("permission denied exits %d", c)
 	}
 	if apiErr("x", nil) != nil {
 		t.Errorf("apiErr(nil) is not nil")
-	}
-
-	ce := &changedError{ref: ref, err: status.Error(codes.Aborted, "etag mismatch")}
-	if !errors.Is(ce, ErrChanged) || exitcode.FromError(ce) != exitcode.Conflict {
-		t.Errorf("changed error: Is(ErrChanged) %v, exit %d", errors.Is(ce, ErrChanged), exitcode.FromError(ce))
-	}
-	if !strings.Contains(ce.Error(), `service "web" changed since runnet read it (etag mismatch)`) {
-		t.Errorf("changed error = %q", ce.Error())
 	}
 
 	re := &RolloutError{Ref: ref, Revision: "web-00002-abc", Reason: "no connector",
@@ -245,8 +237,8 @@ func TestErrorMessagesAndCodes(t *testing.T) {
 	if re.Error() != want {
 		t.Errorf("RolloutError = %q, want %q", re.Error(), want)
 	}
-	if exitcode.FromError(re) != exitcode.Failure || status.Code(re) != codes.FailedPrecondition {
-		t.Errorf("RolloutError exits %d with code %v", exitcode.FromError(re), status.Code(re))
+	if ExitCode(re) != exitcode.Failure || status.Code(re) != codes.FailedPrecondition {
+		t.Errorf("RolloutError exits %d with code %v", ExitCode(re), status.Code(re))
 	}
 	je := &RolloutError{Ref: egress.WorkloadRef{Kind: egress.KindJob, Name: "j"}, Reason: "no connector"}
 	if je.Error() != `job "j" is not ready after the update: no connector` {
@@ -397,7 +389,17 @@ func assertOnlyVPCChanged(t *testing.T, before, after proto.Message) {
 	}
 }
 
-func TestSetVPCChangesOnlyVPCAccess(t *testing.T) {
+// update changes w's VPC access as attach does: through the write path, from w as read.
+func update(ctx context.Context, c *Clients, w *Workload, vpc egress.VPC, u egress.Update) (*Workload, error) {
+	u.VPC = &vpc
+	s, err := (&Platform{C: c}).Update(ctx, Snapshot(w), u)
+	if err != nil {
+		return nil, err
+	}
+	return s.Handle.(*Workload), nil
+}
+
+func TestUpdateChangesOnlyVPCAccess(t *testing.T) {
 	ctx := testCtx(t)
 	_, c := newEmulator(t, emulator.SeedDemo)
 	createService(t, ctx, c, "shop", richService())
@@ -428,7 +430,7 @@ func TestSetVPCChangesOnlyVPCAccess(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				after, err := c.SetVPC(ctx, before, st.vpc, SetVPCOptions{})
+				after, err := update(ctx, c, before, st.vpc, egress.Update{})
 				if err != nil {
 					t.Fatalf("%s: %v", st.name, err)
 				}
@@ -455,47 +457,48 @@ func TestSetVPCChangesOnlyVPCAccess(t *testing.T) {
 	}
 }
 
-func TestSetVPCConcurrentChange(t *testing.T) {
+// Someone else changes the VPC access after runnet read the service: the update is refused
+// (exit 5) and their change stands.
+func TestUpdateConcurrentChange(t *testing.T) {
 	ctx := testCtx(t)
 	_, c := newEmulator(t, emulator.SeedDemo)
 	w, err := c.GetWorkload(ctx, serviceRef(emulator.DemoService))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Someone else changes the service after runnet read it.
 	cl, _ := c.Services()
 	other := proto.Clone(w.Raw).(*runpb.Service)
-	other.Labels = map[string]string{"changed": "by-someone-else"}
+	other.Template.VpcAccess.Egress = runpb.VpcAccess_ALL_TRAFFIC
 	op, err := cl.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: other})
 	if err != nil {
 		t.Fatal(err)
 	}
 	waitOp(t, ctx, cl, op.Name())
 
-	_, err = c.SetVPC(ctx, w, egress.VPC{Subnet: emulator.DemoDirectSubnet}, SetVPCOptions{})
-	if !errors.Is(err, ErrChanged) || exitcode.FromError(err) != exitcode.Conflict || status.Code(err) != codes.Aborted {
-		t.Fatalf("SetVPC after a concurrent change = %v (exit %d), want ErrChanged, exit 5", err, exitcode.FromError(err))
+	_, err = update(ctx, c, w, egress.VPC{Subnet: emulator.DemoDirectSubnet}, egress.Update{})
+	if !errors.Is(err, egress.ErrConflict) || ExitCode(err) != exitcode.Conflict || status.Code(err) != codes.Aborted {
+		t.Fatalf("update after a concurrent change = %v (exit %d), want a conflict, exit 5", err, ExitCode(err))
 	}
 	now, err := c.GetWorkload(ctx, w.Ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if now.VPC.Connector == "" || now.Raw.(*runpb.Service).Labels["changed"] != "by-someone-else" {
+	if now.VPC.Connector == "" || !now.VPC.Egress.IsAllTraffic() {
 		t.Errorf("the other change was overwritten: %v", prototext.Format(now.Raw))
 	}
 }
 
-func TestSetVPCRolloutFailure(t *testing.T) {
+func TestUpdateRolloutFailure(t *testing.T) {
 	ctx := testCtx(t)
 	_, c := newEmulator(t, emulator.SeedDemo)
 	w, err := c.GetWorkload(ctx, serviceRef(emulator.DemoService))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.SetVPC(ctx, w, egress.VPC{Connector: "missing"}, SetVPCOptions{})
+	_, err = update(ctx, c, w, egress.VPC{Connector: "missing"}, egress.Update{})
 	var re *RolloutError
 	if !errors.As(err, &re) {
-		t.Fatalf("SetVPC = %v, want a *RolloutError", err)
+		t.Fatalf("update = %v, want a *RolloutError", err)
 	}
 	wantReason := "VPC connector " + tLoc + "/connectors/missing does not exist, or Cloud Run does not have permission to use it."
 	if re.Reason != wantReason {
@@ -510,22 +513,22 @@ func TestSetVPCRolloutFailure(t *testing.T) {
 	if re.Operation == "" || re.Workload == nil || re.Workload.Rollout() != RolloutFailed {
 		t.Errorf("RolloutError = %+v", re)
 	}
-	if exitcode.FromError(err) != exitcode.Failure {
-		t.Errorf("exit %d", exitcode.FromError(err))
+	if ExitCode(err) != exitcode.Failure {
+		t.Errorf("exit %d", ExitCode(err))
 	}
 
 	// A retry with a new revision fails the same way; once the connector is right it works.
 	again, _ := c.GetWorkload(ctx, w.Ref)
-	if _, err := c.SetVPC(ctx, again, egress.VPC{Connector: "missing"}, SetVPCOptions{ForceNewRevision: true}); !errors.As(err, &re) || !strings.HasPrefix(re.Revision, "run-service-00003-") {
+	if _, err := update(ctx, c, again, egress.VPC{Connector: "missing"}, egress.Update{ForceNewRevision: true}); !errors.As(err, &re) || !strings.HasPrefix(re.Revision, "run-service-00003-") {
 		t.Errorf("retry = %v", err)
 	}
 	again, _ = c.GetWorkload(ctx, w.Ref)
-	if ok, err := c.SetVPC(ctx, again, egress.VPC{Connector: emulator.DemoConnector}, SetVPCOptions{}); err != nil || ok.Rollout() != RolloutDone {
+	if ok, err := update(ctx, c, again, egress.VPC{Connector: emulator.DemoConnector}, egress.Update{}); err != nil || ok.Rollout() != RolloutDone {
 		t.Errorf("recovery = %v, %v", ok, err)
 	}
 }
 
-func TestSetVPCValidateOnlyAsyncProgress(t *testing.T) {
+func TestUpdateValidateOnlyNoWaitProgress(t *testing.T) {
 	ctx := testCtx(t)
 	e, c := newEmulator(t, emulator.SeedDemo)
 	ref := serviceRef(emulator.DemoService)
@@ -534,8 +537,8 @@ func TestSetVPCValidateOnlyAsyncProgress(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct := egress.VPC{Network: emulator.DemoNetwork, Subnet: emulator.DemoDirectSubnet}
-
-	v, err := c.SetVPC(ctx, w, direct, SetVPCOptions{ValidateOnly: true, Progress: func(s string) { t.Errorf("progress %q with validate only", s) }})
+	p := &Platform{C: c, Progress: func(_ egress.WorkloadRef, s string) { t.Errorf("progress %q with validate only", s) }}
+	v, err := p.Update(ctx, Snapshot(w), egress.Update{VPC: &direct, ValidateOnly: true})
 	if err != nil || v.VPC.Mode() != egress.ModeDirect {
 		t.Fatalf("validate only = %+v, %v", v, err)
 	}
@@ -543,27 +546,32 @@ func TestSetVPCValidateOnlyAsyncProgress(t *testing.T) {
 		t.Errorf("validate only changed the service: %+v", now.VPC)
 	}
 	// validate_only still checks: a worker pool's connector is refused by the adapter itself.
-	if _, err := c.SetVPC(ctx, &Workload{Workload: egress.Workload{Ref: egress.WorkloadRef{Kind: egress.KindWorkerPool, Project: tProject, Region: tRegion, Name: "q"}}, Raw: &runpb.WorkerPool{}},
-		egress.VPC{Connector: "conn"}, SetVPCOptions{ValidateOnly: true}); status.Code(err) != codes.InvalidArgument {
+	wp := &Workload{Workload: egress.Workload{Ref: egress.WorkloadRef{Kind: egress.KindWorkerPool, Project: tProject, Region: tRegion, Name: "q"}}, Raw: &runpb.WorkerPool{}}
+	if _, err := update(ctx, c, wp, egress.VPC{Connector: "conn"}, egress.Update{ValidateOnly: true}); status.Code(err) != codes.InvalidArgument || !errors.Is(err, egress.ErrNotApplied) {
 		t.Errorf("worker pool with a connector = %v", err)
 	}
+	// Jobs have no traffic.
+	job := &Workload{Workload: egress.Workload{Ref: egress.WorkloadRef{Kind: egress.KindJob, Project: tProject, Region: tRegion, Name: "j"}}, Raw: &runpb.Job{}}
+	if _, err := update(ctx, c, job, egress.VPC{}, egress.Update{Traffic: []egress.TrafficTarget{}}); err == nil {
+		t.Errorf("traffic for a job was accepted")
+	}
 
-	// Async: back at once with the operation's name; the rollout goes on.
+	// NoWait (--async): back at once with the operation's name; the rollout goes on.
 	t0 := e.Timing()
 	slow := t0
 	slow.RevisionReady = time.Hour
 	e.SetTiming(slow)
 	start := time.Now()
-	a, err := c.SetVPC(ctx, w, direct, SetVPCOptions{Async: true})
+	a, err := update(ctx, c, w, direct, egress.Update{NoWait: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if time.Since(start) > time.Second || !strings.Contains(a.Operation, "/operations/") || a.VPC.Mode() != egress.ModeConnector {
-		t.Errorf("async = %+v after %v", a, time.Since(start))
+	if time.Since(start) > time.Second || !strings.Contains(a.Operation, "/operations/") {
+		t.Errorf("no wait = %+v after %v", a, time.Since(start))
 	}
 	now, _ := c.GetWorkload(ctx, ref)
 	if now.Rollout() != RolloutInProgress || !now.RevisionsDiffer() {
-		t.Errorf("after async: rollout %s", now.Rollout())
+		t.Errorf("after no wait: rollout %s", now.Rollout())
 	}
 	e.SetTiming(t0)
 	e.Advance(2 * time.Hour)
@@ -573,11 +581,13 @@ func TestSetVPCValidateOnlyAsyncProgress(t *testing.T) {
 	var msgs []string
 	waitAsync(t, ctx, c, ref)
 	w2, _ := c.GetWorkload(ctx, ref)
-	res, err := c.SetVPC(ctx, w2, egress.VPC{Connector: emulator.DemoConnector}, SetVPCOptions{Progress: func(s string) {
+	p = &Platform{C: c, ReadToAnnounce: true, Progress: func(_ egress.WorkloadRef, s string) {
 		mu.Lock()
 		defer mu.Unlock()
 		msgs = append(msgs, s)
-	}})
+	}}
+	conn := egress.VPC{Connector: emulator.DemoConnector}
+	res, err := p.Update(ctx, Snapshot(w2), egress.Update{VPC: &conn})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -603,52 +613,6 @@ func waitAsync(t *testing.T, ctx context.Context, c *Clients, ref egress.Workloa
 		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
-	}
-}
-
-// The options migrations need: a new revision with a chosen name, at 0% with a tag, while
-// traffic stays on the old one.
-func TestSetVPCTrafficAndRevisionName(t *testing.T) {
-	ctx := testCtx(t)
-	_, c := newEmulator(t, emulator.SeedDemo)
-	ref := serviceRef(emulator.DemoService)
-	w, err := c.GetWorkload(ctx, ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := w.LatestReady
-	res, err := c.SetVPC(ctx, w, egress.VPC{Network: emulator.DemoNetwork, Subnet: emulator.DemoDirectSubnet}, SetVPCOptions{
-		Revision: "run-service-direct",
-		Traffic:  []egress.TrafficTarget{{Revision: old, Percent: 100}, {Revision: "run-service-direct", Tag: "direct"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.LatestReady != "run-service-direct" {
-		t.Errorf("latest ready = %s", res.LatestReady)
-	}
-	serving := servingTargets(res)
-	got := map[string]egress.TrafficTarget{}
-	for _, s := range serving {
-		got[s.Revision] = s
-	}
-	if got[old].Percent != 100 || got["run-service-direct"].Percent != 0 || got["run-service-direct"].Tag != "direct" {
-		t.Errorf("traffic = %+v", serving)
-	}
-	if tmpl := res.Raw.(*runpb.Service).GetTemplate(); tmpl.GetRevision() != "run-service-direct" {
-		t.Errorf("template.revision = %q", tmpl.GetRevision())
-	}
-	// A later change clears the pinned revision name (the API refuses to reuse it).
-	res2, err := c.SetVPC(ctx, res, egress.VPC{Connector: emulator.DemoConnector}, SetVPCOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res2.Raw.(*runpb.Service).GetTemplate().GetRevision() != "" || res2.LatestReady == "run-service-direct" {
-		t.Errorf("after a second change: template.revision %q, latest ready %s", res2.Raw.(*runpb.Service).GetTemplate().GetRevision(), res2.LatestReady)
-	}
-	if _, err := c.SetVPC(ctx, &Workload{Workload: egress.Workload{Ref: egress.WorkloadRef{Kind: egress.KindJob, Project: tProject, Region: tRegion, Name: "j"}}, Raw: &runpb.Job{}},
-		egress.VPC{}, SetVPCOptions{Traffic: []egress.TrafficTarget{}}); err == nil {
-		t.Errorf("traffic for a job was accepted")
 	}
 }
 
@@ -708,7 +672,7 @@ func TestGetAndListWorkloads(t *testing.T) {
 	}
 	f, _ = emulator.ParseFault("google.cloud.run.v2.Jobs/ListJobs=PERMISSION_DENIED:1")
 	e.InjectFault(f)
-	if _, err := c.ListWorkloads(ctx, tProject, tRegion); exitcode.FromError(err) != exitcode.Permission || !strings.Contains(err.Error(), "list jobs in project demo-project") {
+	if _, err := c.ListWorkloads(ctx, tProject, tRegion); ExitCode(err) != exitcode.Permission || !strings.Contains(err.Error(), "list jobs in project demo-project") {
 		t.Errorf("ListWorkloads with a denied list = %v", err)
 	}
 }

@@ -4,17 +4,13 @@
 // Commands return errors; cli.Execute turns the error into an exit code with
 // FromError. A command chooses a code explicitly by wrapping its error with
 // Wrap (or Usagef for bad input); errors from the Google APIs are mapped from
-// their gRPC status code or HTTP status without any wrapping.
+// their gRPC status code or HTTP status by the Classifier internal/cloud
+// provides (this package imports no Google library).
 package exitcode
 
 import (
 	"errors"
 	"fmt"
-	"net/http"
-
-	"google.golang.org/api/googleapi"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
 // Exit codes, as documented in DESIGN.md section 2 and in `runnet --help`.
@@ -111,21 +107,24 @@ func Silent(code int) error {
 	return &Error{Code: code}
 }
 
+// Classifier maps one error (not its chain) to an exit code, when it knows it: internal/cloud
+// provides the one for Google's API errors (cloud.APIExitCode), which this package does not
+// know.
+type Classifier func(error) (int, bool)
+
 // FromError returns the exit code for err:
 //
 //   - nil: 0.
 //   - an *Error anywhere in the chain (the outermost wins): its Code.
-//   - a gRPC status anywhere in the chain: PermissionDenied and
-//     Unauthenticated give 4; Aborted (stale etag, AIP-154) and
-//     AlreadyExists give 5.
-//   - a *googleapi.Error (REST APIs such as Compute): HTTP 401 and 403 give 4;
-//     409 and 412 give 5.
-//   - anything else, including INVALID_ARGUMENT from an API: 1. Input that
-//     runnet itself finds invalid is reported with Usagef instead.
+//   - an error of the chain that a classifier knows (the outermost first): its code. For
+//     Google's API errors (cloud.APIExitCode): permission denied and unauthenticated give 4,
+//     a stale etag (ABORTED) or a resource that already exists give 5.
+//   - anything else, including INVALID_ARGUMENT from an API: 1. Input that runnet itself
+//     finds invalid is reported with Usagef instead.
 //
-// The chain is searched depth-first, outermost first, following both
-// Unwrap() error and Unwrap() []error.
-func FromError(err error) int {
+// The chain is searched depth-first, outermost first, following both Unwrap() error and
+// Unwrap() []error.
+func FromError(err error, classify ...Classifier) int {
 	if err == nil {
 		return OK
 	}
@@ -135,43 +134,18 @@ func FromError(err error) int {
 	}
 	code := Failure
 	walk(err, 0, func(e error) bool {
-		if c, ok := apiCode(e); ok {
-			code = c
-			return true
+		for _, c := range classify {
+			if c == nil {
+				continue
+			}
+			if n, ok := c(e); ok {
+				code = n
+				return true
+			}
 		}
 		return false
 	})
 	return code
-}
-
-// grpcStatuser is implemented by gRPC status errors and by the
-// cloud.google.com/go apierror.APIError wrapper.
-type grpcStatuser interface {
-	GRPCStatus() *status.Status
-}
-
-// apiCode maps one error (not its chain) to an exit code, if it is an API
-// error with a code that runnet distinguishes.
-func apiCode(e error) (int, bool) {
-	if gs, ok := e.(grpcStatuser); ok && gs.GRPCStatus() != nil {
-		if s, ok := status.FromError(e); ok {
-			switch s.Code() {
-			case codes.PermissionDenied, codes.Unauthenticated:
-				return Permission, true
-			case codes.Aborted, codes.AlreadyExists:
-				return Conflict, true
-			}
-		}
-	}
-	if ge, ok := e.(*googleapi.Error); ok {
-		switch ge.Code {
-		case http.StatusUnauthorized, http.StatusForbidden:
-			return Permission, true
-		case http.StatusConflict, http.StatusPreconditionFailed:
-			return Conflict, true
-		}
-	}
-	return 0, false
 }
 
 // maxDepth bounds walk, in case of a (buggy) cycle of wrapped errors.

@@ -4,29 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"testing"
-
-	"google.golang.org/api/googleapi"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 )
 
-// statusWrapper mimics cloud.google.com/go's apierror.APIError: it has a
-// GRPCStatus method and wraps another error.
-type statusWrapper struct {
-	s   *status.Status
-	err error
+// classified is an error a classifier knows.
+type classified struct{ code int }
+
+func (c *classified) Error() string { return fmt.Sprintf("classified %d", c.code) }
+
+func classify(e error) (int, bool) {
+	if c, ok := e.(*classified); ok {
+		return c.code, true
+	}
+	return 0, false
 }
 
-func (w *statusWrapper) Error() string              { return "wrapped: " + w.s.Message() }
-func (w *statusWrapper) GRPCStatus() *status.Status { return w.s }
-func (w *statusWrapper) Unwrap() error              { return w.err }
-
+// The API errors are mapped by internal/cloud's classifier (cloud.APIExitCode, tested there);
+// this is how FromError uses a classifier.
 func TestFromError(t *testing.T) {
-	grpcErr := func(c codes.Code) error { return status.Error(c, "boom") }
-	httpErr := func(code int) error { return &googleapi.Error{Code: code, Message: "boom"} }
-
 	tests := []struct {
 		name string
 		err  error
@@ -41,33 +36,21 @@ func TestFromError(t *testing.T) {
 		{"rolled back", Errorf(RolledBack, "rolled back"), RolledBack},
 		{"silent", Silent(Preflight), Preflight},
 		{"outermost wins", Wrap(RolledBack, Wrap(Conflict, errors.New("x"))), RolledBack},
-		{"explicit beats grpc", Wrap(Failure, grpcErr(codes.PermissionDenied)), Failure},
-		{"grpc permission denied", grpcErr(codes.PermissionDenied), Permission},
-		{"grpc unauthenticated", grpcErr(codes.Unauthenticated), Permission},
-		{"grpc aborted", grpcErr(codes.Aborted), Conflict},
-		{"grpc already exists", grpcErr(codes.AlreadyExists), Conflict},
-		{"grpc invalid argument stays 1", grpcErr(codes.InvalidArgument), Failure},
-		{"grpc failed precondition", grpcErr(codes.FailedPrecondition), Failure},
-		{"grpc not found", grpcErr(codes.NotFound), Failure},
-		{"grpc wrapped with %w", fmt.Errorf("update service: %w", grpcErr(codes.Aborted)), Conflict},
-		{"grpc inside join", errors.Join(errors.New("a"), grpcErr(codes.PermissionDenied)), Permission},
-		{"apierror-like wrapper", &statusWrapper{s: status.New(codes.Unauthenticated, "no creds")}, Permission},
-		{"apierror-like wrapper nil status", &statusWrapper{err: httpErr(http.StatusForbidden)}, Permission},
-		{"http 401", httpErr(http.StatusUnauthorized), Permission},
-		{"http 403", httpErr(http.StatusForbidden), Permission},
-		{"http 409", httpErr(http.StatusConflict), Conflict},
-		{"http 412", httpErr(http.StatusPreconditionFailed), Conflict},
-		{"http 400", httpErr(http.StatusBadRequest), Failure},
-		{"http 404", httpErr(http.StatusNotFound), Failure},
-		{"http wrapped", fmt.Errorf("insert subnetwork: %w", httpErr(http.StatusConflict)), Conflict},
-		{"usage with api cause", Wrap(Usage, httpErr(http.StatusForbidden)), Usage},
+		{"explicit beats classified", Wrap(Failure, &classified{Permission}), Failure},
+		{"classified", &classified{Permission}, Permission},
+		{"classified, wrapped", fmt.Errorf("update service: %w", &classified{Conflict}), Conflict},
+		{"classified inside join", errors.Join(errors.New("a"), &classified{Permission}), Permission},
+		{"usage with a classified cause", Wrap(Usage, &classified{Permission}), Usage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := FromError(tt.err); got != tt.want {
+			if got := FromError(tt.err, classify); got != tt.want {
 				t.Errorf("FromError(%v) = %d, want %d", tt.err, got, tt.want)
 			}
 		})
+	}
+	if got := FromError(&classified{Permission}); got != Failure {
+		t.Errorf("without a classifier: %d, want 1", got)
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"github.com/runnet-dev/runnet/internal/cli"
 	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/internal/iostreams"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/emulator"
@@ -74,6 +75,13 @@ func scenarios() []scenario {
 			// another revision's share, moved in two canary steps.
 			name: "service", workload: emulator.DemoService,
 			args:  []string{"--to", "direct", "--subnet", emulator.DemoDirectSubnet, "--canary", "50,100", "--step-wait", "30ms"},
+			setup: richService,
+		},
+		{
+			// The same service switched in one update (no canary step): the new revision,
+			// named in the request, takes the moving revision's place in the pinned split.
+			name: "service-one-step", workload: emulator.DemoService,
+			args:  []string{"--to", "direct", "--subnet", emulator.DemoDirectSubnet},
 			setup: richService,
 		},
 		{
@@ -227,26 +235,21 @@ func (c *cellTB) run(fn func(), problem func(string)) {
 }
 
 type world struct {
+	*harness.World
 	e    *emulator.Emulator
 	c    *cloud.Clients
 	home string
 }
 
+// cliMain is runnet in process.
+func cliMain(ctx context.Context, streams *iostreams.IOStreams, getenv func(string) string, args []string) int {
+	return cli.ExecuteFactory(ctx, cli.NewFactory(streams, getenv), args)
+}
+
 func newWorld(t tb, sc scenario) *world {
 	t.Helper()
-	e, err := emulator.New(emulator.Options{Seed: emulator.SeedDemo, LRODuration: 15 * time.Millisecond, RevisionReady: 25 * time.Millisecond, IPRelease: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.Start("127.0.0.1:0"); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(5 * time.Second); e.Addr() == "" && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
-	t.Cleanup(func() { _ = e.Close() })
-	w := &world{e: e, c: cloud.New(context.Background(), cloud.Config{EmulatorHost: e.Addr()}), home: t.TempDir()}
-	t.Cleanup(func() { _ = w.c.Close() })
+	hw := harness.NewWorld(t, cliMain, emulator.Options{Seed: emulator.SeedDemo, LRODuration: 15 * time.Millisecond, RevisionReady: 25 * time.Millisecond, IPRelease: time.Minute})
+	w := &world{World: hw, e: hw.E, c: hw.Clients(t), home: t.TempDir()}
 	if sc.setup != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -254,7 +257,7 @@ func newWorld(t tb, sc scenario) *world {
 			t.Fatalf("setup: %v", err)
 		}
 	}
-	e.ResetCalls()
+	w.e.ResetCalls()
 	return w
 }
 
@@ -270,13 +273,9 @@ type outcome struct {
 
 // runnet runs runnet in process.
 func (w *world) runnet(args ...string) outcome {
-	streams, _, out, errOut := iostreams.Test()
 	env := w.env()
-	f := cli.NewFactory(streams, func(k string) string { return env[k] })
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	code := cli.ExecuteFactory(ctx, f, args)
-	return outcome{code, out.String(), errOut.String()}
+	r := harness.RunMain(context.Background(), cliMain, func(k string) string { return env[k] }, harness.RunOptions{Timeout: 60 * time.Second}, args...)
+	return outcome{r.Code, r.Stdout, r.Stderr}
 }
 
 // command returns runnet as a process (this test binary).
@@ -289,34 +288,11 @@ func (w *world) command(args ...string) *exec.Cmd {
 	return cmd
 }
 
-func (w *world) read(t tb, workload string) *cloud.Workload {
-	t.Helper()
-	ref, err := egress.ParseWorkloadRef(workload, project, region)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	cur, err := w.c.GetWorkload(ctx, ref)
-	if err != nil {
-		t.Fatalf("read %s: %v", workload, err)
-	}
-	return cur
-}
+func (w *world) read(t tb, workload string) *cloud.Workload { return w.Read(t, workload) }
 
 // settled reads the workload once it has settled (a killed runnet may leave a change in
 // flight).
-func (w *world) settled(t tb, workload string) *cloud.Workload {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		cur := w.read(t, workload)
-		if !cur.Reconciling || time.Now().After(deadline) {
-			return cur
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+func (w *world) settled(t tb, workload string) *cloud.Workload { return w.Settled(t, workload) }
 
 func migrateArgs(sc scenario) []string {
 	return append(append([]string{"migrate", sc.workload}, sc.args...), "--yes", "--format", "json")
@@ -870,22 +846,10 @@ func TestConcurrentProcesses(t *testing.T) {
 			w := newWorld(t, sc)
 			before := w.read(t, sc.workload)
 			stop := w.e.WatchServing()
-			var reads atomic.Int32
-			both := make(chan struct{})
-			var once sync.Once
-			w.e.OnCall(func(m string) {
-				switch {
-				case strings.HasSuffix(m, "/GetService"):
-					if reads.Add(1) == 2 {
-						once.Do(func() { close(both) })
-					}
-				case strings.HasSuffix(m, "/UpdateService"):
-					select {
-					case <-both:
-					case <-time.After(10 * time.Second):
-					}
-				}
-			})
+			// Both processes read the service before either writes (their first writes wait for
+			// each other); the winner's later writes wait until the loser has exited, so that the
+			// loser meets the winner's journal rather than its finished migration.
+			race := harness.HoldWrites(w.e, "UpdateService", 2)
 			codes := make([]int, 2)
 			outs := make([]bytes.Buffer, 2)
 			var wg sync.WaitGroup
@@ -894,6 +858,7 @@ func TestConcurrentProcesses(t *testing.T) {
 				cmd.Stderr = &outs[i]
 				wg.Go(func() {
 					err := cmd.Run()
+					race.Release() // the first to exit is the loser
 					var ee *exec.ExitError
 					if errors.As(err, &ee) {
 						codes[i] = ee.ExitCode()
@@ -903,7 +868,7 @@ func TestConcurrentProcesses(t *testing.T) {
 				})
 			}
 			wg.Wait()
-			w.e.OnCall(nil)
+			race.Stop()
 			slices.Sort(codes)
 			if codes[0] != 0 || codes[1] != exitcode.Conflict {
 				t.Fatalf("exit codes %v, want [0 5]:\n%s\n%s", codes, outs[0].String(), outs[1].String())

@@ -163,7 +163,7 @@ func gcloudConnectorArgs(c Connector) []string {
 		"--region=" + shellQuote(c.Region),
 	}
 	if c.Network != "" {
-		args = append(args, "--network="+shellQuote(lastSegment(c.Network)))
+		args = append(args, "--network="+shellQuote(egress.ShortName(c.Network)))
 		if c.IPCIDRRange != "" {
 			args = append(args, "--range="+shellQuote(c.IPCIDRRange))
 		}
@@ -189,7 +189,7 @@ func gcloudConnectorArgs(c Connector) []string {
 // project (where a subnet's network always is), the path otherwise.
 func gcloudNetwork(network, project string) string {
 	if strings.HasPrefix(network, "projects/"+project+"/global/networks/") {
-		return lastSegment(network)
+		return egress.ShortName(network)
 	}
 	return network
 }

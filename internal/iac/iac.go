@@ -155,14 +155,14 @@ func kindNoun(k egress.Kind) string {
 func describe(v egress.VPC) string {
 	switch v.Mode() {
 	case egress.ModeConnector:
-		return "connector " + lastSegment(v.Connector) + ", egress " + v.Egress.String()
+		return "connector " + egress.ShortName(v.Connector) + ", egress " + v.Egress.String()
 	case egress.ModeDirect:
 		var parts []string
 		if v.Network != "" {
-			parts = append(parts, "network "+lastSegment(v.Network))
+			parts = append(parts, "network "+egress.ShortName(v.Network))
 		}
 		if v.Subnet != "" {
-			parts = append(parts, "subnet "+lastSegment(v.Subnet))
+			parts = append(parts, "subnet "+egress.ShortName(v.Subnet))
 		}
 		if len(v.Tags) > 0 {
 			parts = append(parts, "tags "+strings.Join(v.Tags, ","))
@@ -171,11 +171,4 @@ func describe(v egress.VPC) string {
 		return "Direct VPC egress (" + strings.Join(parts, ", ") + ")"
 	}
 	return "none"
-}
-
-func lastSegment(s string) string {
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
 }

@@ -85,6 +85,9 @@ type Update struct {
 	// ForceNewRevision makes a service or worker pool deploy a new revision even though the
 	// template does not change (force_new_revision): to retry settings whose revision failed.
 	ForceNewRevision bool
+	// Revision, with VPC, names the new revision (template.revision), so that Traffic can give
+	// it a share in the same update; empty lets Cloud Run name it.
+	Revision string
 }
 
 // Execution is a job execution run to verify a job.
@@ -126,7 +129,7 @@ func (u ConnectorUser) Via() string {
 	}
 	var what []string
 	if u.Percent > 0 {
-		what = append(what, fmt.Sprintf("%d%% of %s", u.Percent, shareNoun(u.Workload.Kind)))
+		what = append(what, fmt.Sprintf("%d%% of %s", u.Percent, u.Workload.Kind.ShareNoun()))
 	}
 	for _, t := range u.Tags {
 		what = append(what, "tag "+t)
@@ -137,10 +140,19 @@ func (u ConnectorUser) Via() string {
 	return "revision " + u.Revision + ", " + strings.Join(what, ", ")
 }
 
-// shareNoun is what a revision's share is of: traffic, or a worker pool's instances.
-func shareNoun(k Kind) string {
+// ShareNoun is what a revision's share is of: traffic, or a worker pool's instances.
+func (k Kind) ShareNoun() string {
 	if k == KindWorkerPool {
 		return "instances"
+	}
+	return "traffic"
+}
+
+// SplitNoun is what is split between revisions: the traffic, or a worker pool's instance
+// split.
+func (k Kind) SplitNoun() string {
+	if k == KindWorkerPool {
+		return "instance split"
 	}
 	return "traffic"
 }
@@ -178,9 +190,9 @@ type ConflictError struct {
 
 func (e *ConflictError) Error() string {
 	if len(e.Fields) == 0 {
-		return fmt.Sprintf("the API refused the change of %s %s as conflicting (stale etag, ABORTED) several times, though nothing visible changed", e.Ref.Kind.noun(), e.Ref.Name)
+		return fmt.Sprintf("the API refused the change of %s %s as conflicting (stale etag, ABORTED) several times, though nothing visible changed", e.Ref.Kind.Noun(), e.Ref.Name)
 	}
-	return fmt.Sprintf("%s %s was changed by someone else since runnet read it (changed: %s)", e.Ref.Kind.noun(), e.Ref.Name, strings.Join(e.Fields, ", "))
+	return fmt.Sprintf("%s %s was changed by someone else since it was read (changed: %s)", e.Ref.Kind.Noun(), e.Ref.Name, strings.Join(e.Fields, ", "))
 }
 
 // Unwrap makes a ConflictError match ErrConflict and ErrNotApplied, and keeps the API's error
@@ -206,18 +218,68 @@ type LockedError struct {
 }
 
 func (e *LockedError) Error() string {
-	msg := fmt.Sprintf("%s %s is being migrated by another runnet: %s", e.Ref.Kind.noun(), e.Ref.Name, e.Journal.Describe(e.Now))
+	msg := fmt.Sprintf("%s %s is being migrated by another runnet: %s", e.Ref.Kind.Noun(), e.Ref.Name, e.Journal.Describe(e.Now))
 	if e.Gone {
 		msg += " (that process is no longer running on this host)"
 	}
-	if e.Journal.Stale(e.Now) || e.Gone {
-		return msg + fmt.Sprintf("; that run looks dead: finish it with 'runnet migrate --resume %s' or undo it with 'runnet migrate --resume %s --rollback'", e.Ref, e.Ref)
+	return msg
+}
+
+// Dead reports whether the run that holds the workload looks dead: its journal is stale, or
+// its process is gone.
+func (e *LockedError) Dead() bool { return e.Journal.Stale(e.Now) || e.Gone }
+
+// Advice says how to finish: resume or undo a run that looks dead; otherwise wait, or take
+// the journal over.
+func (e *LockedError) Advice() Message {
+	if e.Dead() {
+		return Say("; that run looks dead: finish it with '", Action{Kind: ActionResume, Workload: e.Ref},
+			"' or undo it with '", Action{Kind: ActionResumeRollback, Workload: e.Ref}, "'")
 	}
-	return msg + fmt.Sprintf("; wait for it to finish, or, if that process is gone, take over with 'runnet migrate --resume %s --break-lock' (add --rollback to undo it)", e.Ref)
+	return Say("; wait for it to finish, or, if that process is gone, take over with '", Action{Kind: ActionBreakLock, Workload: e.Ref}, "' (add --rollback to undo it)")
+}
+
+// JournalLeftError is a migration that is complete but whose journal could not be removed:
+// the workload stays locked until it is.
+type JournalLeftError struct {
+	Ref WorkloadRef
+	Err error
+}
+
+func (e *JournalLeftError) Error() string {
+	return fmt.Sprintf("the migration is complete, but its journal (annotation %s) could not be removed: %v", JournalAnnotation, e.Err)
+}
+
+func (e *JournalLeftError) Unwrap() error { return e.Err }
+
+// Advice says what removes the journal.
+func (e *JournalLeftError) Advice() Message {
+	return Say("; '", Action{Kind: ActionResume, Workload: e.Ref}, "' removes it")
 }
 
 // Unwrap makes a LockedError match ErrConflict and ErrNotApplied.
 func (e *LockedError) Unwrap() []error { return []error{ErrConflict, ErrNotApplied} }
+
+// UnreadableJournalError is a workload that carries a migration journal that cannot be read:
+// some run holds it, or held it, and nothing is known of that run.
+type UnreadableJournalError struct {
+	Ref WorkloadRef
+	// Err says what is wrong with the journal (it wraps ErrBadJournal).
+	Err error
+}
+
+func (e *UnreadableJournalError) Error() string {
+	return fmt.Sprintf("%s %s carries a migration journal that cannot be read (%v)", e.Ref.Kind.Noun(), e.Ref.Name, e.Err)
+}
+
+// Unwrap makes an UnreadableJournalError match ErrConflict and ErrNotApplied, and keeps the
+// journal's error in the chain.
+func (e *UnreadableJournalError) Unwrap() []error { return []error{ErrConflict, ErrNotApplied, e.Err} }
+
+// Advice says how to take the workload over.
+func (e *UnreadableJournalError) Advice() Message {
+	return Say("; take it over with '", Action{Kind: ActionBreakLock, Workload: e.Ref}, "'")
+}
 
 // Platform is what the executor needs from Cloud Run, VPC Access and Compute. Every write
 // waits until it is done; a write that Cloud Run accepted but could not put in force (a
@@ -226,7 +288,11 @@ type Platform interface {
 	// GetWorkload reads a workload.
 	GetWorkload(ctx context.Context, ref WorkloadRef) (*Snapshot, error)
 	// Update changes cur's VPC access and/or traffic as u says, with cur's etag, waits until
-	// the change is in force, and returns the workload as it then is.
+	// the change is in force, and returns the workload as it then is. When the workload
+	// changed since cur was read (a stale etag), a change that left its VPC access and
+	// traffic alone is absorbed (u is sent again from a fresh read); otherwise the error is a
+	// *ConflictError that says what changed, with Journal set when another run's journal is
+	// on the workload.
 	Update(ctx context.Context, cur *Snapshot, u Update) (*Snapshot, error)
 	// RevisionCondition reads the Ready condition of a service's or worker pool's revision.
 	RevisionCondition(ctx context.Context, ref WorkloadRef, revision string) (Condition, error)
@@ -372,10 +438,13 @@ type StepResult struct {
 	// Percent is, after a shift-traffic step, the new revision's share of the traffic the
 	// previous revision served (see Step.Percent).
 	Percent int `json:"percent,omitempty"`
-	// Note says more: why a step was skipped, what was kept.
-	Note string `json:"note,omitempty"`
-	// Error is the step's error, for a failed step.
+	// Note says more: why a step was skipped, what was kept. With NoteActions it is a format
+	// with one %s per action (see Message).
+	Note        string   `json:"note,omitempty"`
+	NoteActions []Action `json:"-"`
+	// Error is the step's error, for a failed step; Err is the error itself.
 	Error string `json:"error,omitempty"`
+	Err   error  `json:"-"`
 }
 
 // Outcome is how a run ended.
@@ -440,14 +509,16 @@ type Result struct {
 	Error string `json:"error,omitempty"`
 	// Err is Error as an error value (for exit codes); not serialised.
 	Err error `json:"-"`
-	// RollbackError is why the rollback failed, when it did.
+	// RollbackError is why the rollback failed, when it did; RollbackErr is the error itself.
 	RollbackError string `json:"rollbackError,omitempty"`
+	RollbackErr   error  `json:"-"`
 	// State describes where the workload stands when a rollback failed.
 	State string `json:"state,omitempty"`
-	// Recovery lists commands that finish the job by hand when a rollback failed.
-	Recovery []string `json:"recovery,omitempty"`
+	// Recovery lists the commands that finish the job by hand when a rollback failed (or a
+	// run stopped on a concurrent change), each with what it does.
+	Recovery []Message `json:"recovery,omitempty"`
 	// Notes say what else the user should know.
-	Notes []string `json:"notes,omitempty"`
+	Notes []Message `json:"notes,omitempty"`
 	// DurationSeconds is how long the run took.
 	DurationSeconds float64 `json:"durationSeconds"`
 }
@@ -649,7 +720,7 @@ func (r *runState) execute(ctx context.Context) {
 	if err := r.acquire(ctx); err != nil {
 		r.res.Outcome = OutcomeFailed
 		r.fail(err)
-		r.res.Notes = append(r.res.Notes, fmt.Sprintf("nothing was changed on %s", r.ref()))
+		r.res.Notes = append(r.res.Notes, Plain(fmt.Sprintf("nothing was changed on %s", r.ref())))
 		r.releaseAfter(ctx)
 		return
 	}
@@ -678,7 +749,7 @@ func (r *runState) run(ctx context.Context, from int) {
 			}
 			if err != nil {
 				r.res.Steps[i].Status = StepFailed
-				r.res.Steps[i].Error = err.Error()
+				r.res.Steps[i].Error, r.res.Steps[i].Err = err.Error(), err
 				_ = r.stepEvent(ctx, EventStepFinished, i)
 			} else {
 				if r.res.Steps[i].Status == StepPending {
@@ -696,7 +767,7 @@ func (r *runState) run(ctx context.Context, from int) {
 				cancel()
 				if rerr != nil {
 					// Complete, but the lock stays: say so with the exit status too.
-					r.fail(fmt.Errorf("the migration is complete, but its journal (annotation %s) could not be removed: %w; 'runnet migrate --resume %s' removes it", JournalAnnotation, rerr, r.ref()))
+					r.fail(&JournalLeftError{Ref: r.ref(), Err: rerr})
 				}
 			}
 			continue
@@ -706,12 +777,12 @@ func (r *runState) run(ctx context.Context, from int) {
 		case i > last:
 			// The migration itself is complete; only the cleanup failed.
 			r.res.Outcome = OutcomeMigrated
-			r.res.Notes = append(r.res.Notes, "the migration is complete, but the cleanup failed: "+err.Error())
+			r.res.Notes = append(r.res.Notes, Plain("the migration is complete, but the cleanup failed: "+err.Error()))
 		case errors.Is(err, ErrConflict) && r.touched:
 			r.stopOnConflict(ctx, err)
 		case !r.touched:
 			r.res.Outcome = OutcomeFailed
-			r.res.Notes = append(r.res.Notes, fmt.Sprintf("nothing was changed on %s", r.ref()))
+			r.res.Notes = append(r.res.Notes, Plain(fmt.Sprintf("nothing was changed on %s", r.ref())))
 			r.releaseAfter(ctx)
 		default:
 			r.rollback(ctx, err)
@@ -760,7 +831,7 @@ func (r *runState) stopOnConflict(ctx context.Context, err error) {
 	rctx, cancel := r.rollbackContext(ctx)
 	defer cancel()
 	r.describeStuck(rctx)
-	r.res.Notes = append(r.res.Notes, "runnet stopped without undoing anything: undoing now would overwrite the other change")
+	r.res.Notes = append(r.res.Notes, Plain("stopped without undoing anything: undoing now would overwrite the other change"))
 }
 
 // checkStart refuses to start on a workload that is being changed, or a service without a
@@ -776,10 +847,12 @@ func (r *runState) checkStart() error {
 	// moving is a rollout in progress.
 	metadataOnly := w.LatestCreated == w.LatestReady && len(w.TrafficStatus) > 0 && sameTraffic(w.Traffic, w.TrafficStatus)
 	if settling && !metadataOnly {
-		return fmt.Errorf("%s %s is being changed (a rollout is in progress); run again when it is done (runnet status %s)", w.Ref.Kind.noun(), w.Ref.Name, w.Ref)
+		return WithAdvice(fmt.Errorf("%s %s is being changed (a rollout is in progress)", w.Ref.Kind.Noun(), w.Ref.Name),
+			Say("; run again when it is done (", Action{Kind: ActionStatus, Workload: w.Ref}, ")"))
 	}
 	if w.LatestReady == "" {
-		return fmt.Errorf("%s %s has no ready revision to keep serving while it migrates; fix it first, or use runnet attach", w.Ref.Kind.noun(), w.Ref.Name)
+		return WithAdvice(fmt.Errorf("%s %s has no ready revision to keep serving while it migrates", w.Ref.Kind.Noun(), w.Ref.Name),
+			Say("; fix it first, or use ", Action{Kind: ActionAttach}))
 	}
 	return nil
 }
@@ -789,7 +862,8 @@ func (r *runState) keptNotes() {
 	for i, s := range r.res.Steps {
 		switch {
 		case s.Kind == StepCreateSubnet && s.Status == StepDone:
-			r.res.Steps[i].Note = "kept: the subnetwork is left in place for the next attempt (runnet subnet delete removes it)"
+			r.res.Steps[i].Note = "kept: the subnetwork is left in place for the next attempt (%s removes it)"
+			r.res.Steps[i].NoteActions = []Action{{Kind: ActionDeleteSubnet}}
 		case s.Kind == StepRunExecution && s.Status != StepPending && s.Status != StepSkipped:
 			if r.res.Steps[i].Note == "" {
 				r.res.Steps[i].Note = "the execution stays in the job's history"
@@ -840,41 +914,32 @@ func (r *runState) change(ctx context.Context, u Update, last bool) error {
 	return err
 }
 
-// maxConflictRetries bounds how often a change is sent again after concurrent changes that
-// left the VPC access and traffic alone.
-const maxConflictRetries = 3
-
-// send sends u from the workload as last seen. When the API refuses it because the workload
-// changed meanwhile (a stale etag) the platform says what changed: another run's lock, or a
-// change of the VPC access or traffic, stop the run (exit 5); any other change (labels, the
-// image, scaling...) does not affect the plan, which depends only on those, so u is sent again
-// from the workload as it is now.
+// send sends u from the workload as last seen. The platform absorbs a concurrent change that
+// left the VPC access and the traffic alone (it sends u again from a fresh read: see
+// Platform.Update); a change of them is its *ConflictError, which stops the run (exit 5), and
+// another run's journal on the workload becomes a *LockedError.
 func (r *runState) send(ctx context.Context, u Update) error {
-	for attempt := 0; ; attempt++ {
-		next, err := r.e.Platform.Update(ctx, r.cur, u)
-		if err == nil {
-			r.cur = next
-			r.journalSent(u.Journal)
-			return nil
-		}
-		if u.Journal != nil && *u.Journal != "" && !errors.Is(err, ErrNotApplied) {
-			r.jOnServer = true // it may have landed
-		}
-		var ce *ConflictError
-		if !errors.As(err, &ce) {
-			return err
-		}
-		if ce.Journal != nil && ce.Journal.ID != r.jid {
-			return &LockedError{Ref: r.ref(), Journal: ce.Journal, Now: r.clock.Now()}
-		}
-		if ce.TouchesMigration || ce.Current == nil || attempt >= maxConflictRetries {
-			if ce.TouchesMigration {
-				return fmt.Errorf("%w; that change touched what the migration changes, so runnet stopped (check it with 'runnet status %s')", ce, r.ref())
-			}
-			return err
-		}
-		r.cur = ce.Current
+	next, err := r.e.Platform.Update(ctx, r.cur, u)
+	if err == nil {
+		r.cur = next
+		r.journalSent(u.Journal)
+		return nil
 	}
+	if u.Journal != nil && *u.Journal != "" && !errors.Is(err, ErrNotApplied) {
+		r.jOnServer = true // it may have landed
+	}
+	var ce *ConflictError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	if ce.Journal != nil && ce.Journal.ID != r.jid {
+		return &LockedError{Ref: r.ref(), Journal: ce.Journal, Now: r.clock.Now()}
+	}
+	if ce.TouchesMigration {
+		return WithAdvice(fmt.Errorf("%w; that change touched what the migration changes, so the migration stopped", ce),
+			Say(" (check it with '", Action{Kind: ActionStatus, Workload: r.ref()}, "')"))
+	}
+	return err
 }
 
 // journalSent records a journal value the workload now carries.
@@ -902,7 +967,7 @@ func (r *runState) do(ctx context.Context, i int) error {
 		cidr, err := r.e.Platform.CreateSubnet(ctx, *r.subnet)
 		if err == nil && cidr != "" && cidr != r.subnet.CIDR {
 			out.Note = fmt.Sprintf("range %s was taken meanwhile; created in %s, the next free one", r.subnet.CIDR, cidr)
-			r.res.Notes = append(r.res.Notes, out.Note)
+			r.res.Notes = append(r.res.Notes, Plain(out.Note))
 		}
 		return err
 
@@ -966,6 +1031,9 @@ func (r *runState) do(ctx context.Context, i int) error {
 	case StepShiftTraffic:
 		return r.shift(ctx, i)
 
+	case StepDeployAndShift:
+		return r.deployAndShift(ctx, i)
+
 	case StepRunExecution:
 		ex, err := r.e.Platform.RunExecution(ctx, ref)
 		out.Execution = ex.Name
@@ -1015,7 +1083,7 @@ func (r *runState) checkHealth(ctx context.Context) error {
 		return fmt.Errorf("revision %s is not healthy: %s", rev, msg)
 	}
 	if w.Condition.State == ConditionFailed {
-		return fmt.Errorf("%s %s is failing: %s", ref.Kind.noun(), ref.Name, w.Condition.Message)
+		return fmt.Errorf("%s %s is failing: %s", ref.Kind.Noun(), ref.Name, w.Condition.Message)
 	}
 	return nil
 }
@@ -1073,9 +1141,9 @@ func (r *runState) shift(ctx context.Context, i int) error {
 			return err
 		}
 	}
-	msg := fmt.Sprintf("%d%% of the %s that went to %s now goes to %s", step.Percent, shareNoun(r.ref().Kind), r0, r1)
+	msg := fmt.Sprintf("%d%% of the %s that went to %s now goes to %s", step.Percent, r.ref().Kind.ShareNoun(), r0, r1)
 	if final {
-		msg = fmt.Sprintf("%s moved from %s to %s", shareNoun(r.ref().Kind), r0, r1)
+		msg = fmt.Sprintf("%s moved from %s to %s", r.ref().Kind.ShareNoun(), r0, r1)
 	}
 	if err := r.observe(ctx, Event{Kind: EventTraffic, Index: i, Step: *out, Traffic: slices.Clone(r.cur.Traffic), Message: msg}); err != nil {
 		return err
@@ -1141,7 +1209,7 @@ func (r *runState) deleteConnector(ctx context.Context, i int) error {
 		}
 		out.Status = StepSkipped
 		out.Note = fmt.Sprintf("connector %s is kept: still used by %s", conn.Name, strings.Join(names, ", "))
-		r.res.Notes = append(r.res.Notes, out.Note)
+		r.res.Notes = append(r.res.Notes, Plain(out.Note))
 		return nil
 	}
 	return r.e.Platform.DeleteConnector(ctx, conn)
@@ -1166,15 +1234,15 @@ func (r *runState) rollback(ctx context.Context, cause error) {
 	err := r.restore(rctx)
 	if err == nil {
 		if rerr := r.release(rctx); rerr != nil {
-			r.res.Notes = append(r.res.Notes, fmt.Sprintf("the migration journal (annotation %s) could not be removed: %v; 'runnet migrate --resume %s --rollback' removes it", JournalAnnotation, rerr, r.ref()))
+			r.res.Notes = append(r.res.Notes, r.journalLeft(rerr))
 		}
 	}
 	if err != nil {
 		r.res.Outcome = OutcomeFailed
-		r.res.RollbackError = err.Error()
 		if ctx.Err() != nil && rctx.Err() != nil {
-			r.res.RollbackError = "interrupted again: runnet stopped waiting for the rollback, which was interrupted too (" + err.Error() + ")"
+			err = &interruptedError{msg: "interrupted again: stopped waiting for the rollback, which was interrupted too (" + err.Error() + ")", err: err}
 		}
+		r.res.RollbackErr, r.res.RollbackError = err, err.Error()
 		r.describeStuck(rctx)
 		_ = r.observe(rctx, Event{Kind: EventRollbackFinished, Message: "rollback failed: " + err.Error()})
 		return
@@ -1186,7 +1254,7 @@ func (r *runState) rollback(ctx context.Context, cause error) {
 			continue
 		}
 		switch s.Kind {
-		case StepDeployRevision, StepUpdateTemplate, StepShiftTraffic:
+		case StepDeployRevision, StepUpdateTemplate, StepShiftTraffic, StepDeployAndShift:
 			r.res.Steps[i].Status = StepUndone
 			changed = true
 		}
@@ -1194,7 +1262,7 @@ func (r *runState) rollback(ctx context.Context, cause error) {
 	if !changed {
 		// The failed write never took effect: there was nothing to undo.
 		r.res.Outcome = OutcomeFailed
-		r.res.Notes = append(r.res.Notes, fmt.Sprintf("nothing was changed on %s", r.ref()))
+		r.res.Notes = append(r.res.Notes, Plain(fmt.Sprintf("nothing was changed on %s", r.ref())))
 	}
 	if r.cur != nil {
 		r.res.Traffic = slices.Clone(r.cur.Traffic)
@@ -1247,7 +1315,7 @@ func (r *runState) addStep(ctx context.Context, s StepResult) int {
 func (r *runState) endStep(ctx context.Context, i int, err error) error {
 	if err != nil {
 		r.res.Steps[i].Status = StepFailed
-		r.res.Steps[i].Error = err.Error()
+		r.res.Steps[i].Error, r.res.Steps[i].Err = err.Error(), err
 	} else {
 		r.res.Steps[i].Status = StepDone
 	}
@@ -1269,7 +1337,7 @@ func (r *runState) restore(ctx context.Context) error {
 		// The step that deployed it failed (the revision did not become ready): name it.
 		r.res.NewRevision = cur.LatestCreated
 		for i, s := range r.res.Steps {
-			if (s.Kind == StepDeployRevision || s.Kind == StepUpdateTemplate) && s.Status == StepFailed && s.Revision == "" {
+			if (s.Kind == StepDeployRevision || s.Kind == StepUpdateTemplate || s.Kind == StepDeployAndShift) && s.Status == StepFailed && s.Revision == "" {
 				r.res.Steps[i].Revision = cur.LatestCreated
 			}
 		}
@@ -1308,7 +1376,7 @@ func (r *runState) restore(ctx context.Context) error {
 
 // describeTimeout bounds the fresh read that says where a workload stands after a failed
 // rollback: it runs even when the rollback's own context has ended (a second interrupt), well
-// within the grace runnet has then to report and exit.
+// within the grace the process has then to report and exit.
 const describeTimeout = 5 * time.Second
 
 // describeStuck says where the workload stands after a failed rollback and how to finish. The
@@ -1338,11 +1406,17 @@ func (r *runState) describeStuck(ctx context.Context) {
 	}
 	r.res.Recovery = recoveryCommands(ref, orig)
 	if r.jOnServer {
-		r.res.Recovery = append([]string{
-			fmt.Sprintf("runnet migrate --resume %s --rollback --project %s --region %s   (undo it from the journal kept on the %s)", ref, ref.Project, ref.Region, ref.Kind.noun()),
-			fmt.Sprintf("runnet migrate --resume %s --project %s --region %s   (or finish the migration instead)", ref, ref.Project, ref.Region),
+		r.res.Recovery = append([]Message{
+			Say(Action{Kind: ActionResumeRollback, Workload: ref, Where: true}, "   (undo it from the journal kept on the "+ref.Kind.Noun()+")"),
+			Say(Action{Kind: ActionResume, Workload: ref, Where: true}, "   (or finish the migration instead)"),
 		}, r.res.Recovery...)
 	}
+}
+
+// journalLeft is the note of a journal that could not be removed after a rollback.
+func (r *runState) journalLeft(err error) Message {
+	return Say(fmt.Sprintf("the migration journal (annotation %s) could not be removed: %v; '", JournalAnnotation, err),
+		Action{Kind: ActionResumeRollback, Workload: r.ref()}, "' removes it")
 }
 
 func orUnset(s string) string {
@@ -1352,75 +1426,14 @@ func orUnset(s string) string {
 	return s
 }
 
-// recoveryCommands are the commands that put a workload back as it was by hand.
-func recoveryCommands(ref WorkloadRef, orig Original) []string {
-	where := fmt.Sprintf(" --project %s --region %s", ref.Project, ref.Region)
-	var out []string
-	switch v := orig.VPC; v.Mode() {
-	case ModeConnector:
-		out = append(out, fmt.Sprintf("runnet attach %s --connector %s --egress %s%s", ref, v.Connector, v.Egress.String(), where))
-	case ModeDirect:
-		c := fmt.Sprintf("runnet attach %s", ref)
-		if v.Network != "" {
-			c += " --network " + v.Network
-		}
-		if v.Subnet != "" {
-			c += " --subnet " + v.Subnet
-		}
-		if len(v.Tags) > 0 {
-			c += " --network-tags " + strings.Join(v.Tags, ",")
-		} else {
-			c += " --clear-network-tags"
-		}
-		out = append(out, c+" --egress "+v.Egress.String()+where)
-	default:
-		out = append(out, fmt.Sprintf("runnet detach %s --yes%s", ref, where))
-	}
+// recoveryCommands are the commands that put a workload back as it was by hand: its VPC
+// settings and, for a service, its traffic split exactly as it was.
+func recoveryCommands(ref WorkloadRef, orig Original) []Message {
+	out := []Message{Say(Action{Kind: ActionRestoreVPC, Workload: ref, VPC: orig.VPC, Where: true})}
 	if ref.Kind == KindService {
-		out = append(out, restoreTrafficCommand(ref, orig.Traffic)+where)
+		out = append(out, Say(Action{Kind: ActionRestoreTraffic, Workload: ref, Traffic: orig.Traffic, Where: true}))
 	}
 	return out
-}
-
-// restoreTrafficCommand is the gcloud command that puts a service's traffic split back exactly
-// as ts: every share (LATEST for entries that follow the latest revision) and every tag (tags
-// not in ts are removed, runnet's own included).
-func restoreTrafficCommand(ref WorkloadRef, ts []TrafficTarget) string {
-	cmd := "gcloud run services update-traffic " + ref.Name
-	var order []string
-	share := map[string]int{}
-	var tags []string
-	for _, t := range ts {
-		rev := t.Revision
-		if t.Latest {
-			rev = "LATEST"
-		}
-		if t.Percent > 0 {
-			if _, ok := share[rev]; !ok {
-				order = append(order, rev)
-			}
-			share[rev] += t.Percent
-		}
-		if t.Tag != "" {
-			tags = append(tags, t.Tag+"="+rev)
-		}
-	}
-	switch {
-	case len(ts) == 0 || len(order) == 1 && order[0] == "LATEST":
-		cmd += " --to-latest"
-	default:
-		parts := make([]string, 0, len(order))
-		for _, rev := range order {
-			parts = append(parts, fmt.Sprintf("%s=%d", rev, share[rev]))
-		}
-		cmd += " --to-revisions " + strings.Join(parts, ",")
-	}
-	if len(tags) > 0 {
-		cmd += " --set-tags " + strings.Join(tags, ",")
-	} else {
-		cmd += " --clear-tags"
-	}
-	return cmd
 }
 
 // describeVPCShort describes VPC settings in a few words.
@@ -1636,6 +1649,13 @@ func (e *Executor) Validate(ctx context.Context, req Request) error {
 			u.ForceNewRevision, changesTemplate = s.Force, true
 		case StepUpdateTemplate:
 			u.ForceNewRevision, changesTemplate = s.Force && w.Ref.Kind != KindJob, true
+		case StepDeployAndShift:
+			u.ForceNewRevision, changesTemplate = s.Force, true
+			from := p.moveFrom(Original{LatestReady: w.LatestReady})
+			if final := finalTraffic(w.Traffic, from, "\x00"); !sameTraffic(final, w.Traffic) {
+				u.Revision = PlannedRevisionName(w.Ref.Name)
+				u.Traffic = finalTraffic(w.Traffic, from, u.Revision)
+			}
 		}
 	}
 	if !changesTemplate {

@@ -77,7 +77,14 @@ func (f *fakePlatform) add(ref WorkloadRef, vpc VPC, traffic []TrafficTarget) {
 }
 
 func (f *fakePlatform) newRev(w *fakeWorkload, vpc VPC) *fakeRev {
-	name := fmt.Sprintf("%s-%05d-abc", w.ref.Name, len(w.order)+1)
+	return f.newNamedRev(w, vpc, "")
+}
+
+// newNamedRev is newRev with the name the request gave (template.revision), if any.
+func (f *fakePlatform) newNamedRev(w *fakeWorkload, vpc VPC, name string) *fakeRev {
+	if name == "" {
+		name = fmt.Sprintf("%s-%05d-abc", w.ref.Name, len(w.order)+1)
+	}
 	r := &fakeRev{vpc: vpc, ready: true}
 	if msg := f.broken(vpc); msg != "" {
 		r.ready, r.msg = false, msg
@@ -161,7 +168,7 @@ func (f *fakePlatform) Update(ctx context.Context, cur *Snapshot, u Update) (*Sn
 		for _, t := range u.Traffic {
 			sum += t.Percent
 			if !t.Latest {
-				if _, ok := w.revs[t.Revision]; !ok {
+				if _, ok := w.revs[t.Revision]; !ok && (t.Revision != u.Revision || u.VPC == nil) {
 					return nil, &notAppliedErr{fmt.Errorf("revision %s does not exist", t.Revision)}
 				}
 			}
@@ -183,10 +190,14 @@ func (f *fakePlatform) Update(ctx context.Context, cur *Snapshot, u Update) (*Sn
 		return snap, nil
 	}
 	var failed *fakeRev
+	routed := slices.Clone(w.traffic)
 	if u.VPC != nil {
 		w.vpc = *u.VPC
 		if w.ref.Kind != KindJob {
-			r := f.newRev(w, *u.VPC)
+			if _, taken := w.revs[u.Revision]; taken {
+				return nil, &notAppliedErr{fmt.Errorf("revision named %s already exists", u.Revision)}
+			}
+			r := f.newNamedRev(w, *u.VPC, u.Revision)
 			if !r.ready {
 				failed = r
 			}
@@ -202,8 +213,8 @@ func (f *fakePlatform) Update(ctx context.Context, cur *Snapshot, u Update) (*Sn
 	}
 	if failed != nil {
 		w.failed = failed.msg
-		// Routing stays on ready revisions: record and fail.
-		f.record(w)
+		// Routing stays where it was (the traffic asked for stays asked for): record and fail.
+		f.recordTraffic(w, routed)
 		return nil, fmt.Errorf("revision %s did not become ready: %s", w.created, failed.msg)
 	}
 	w.failed = ""
@@ -215,12 +226,15 @@ func (f *fakePlatform) Update(ctx context.Context, cur *Snapshot, u Update) (*Sn
 }
 
 // record notes which revisions serve, and any that is not ready.
-func (f *fakePlatform) record(w *fakeWorkload) {
+func (f *fakePlatform) record(w *fakeWorkload) { f.recordTraffic(w, w.traffic) }
+
+// recordTraffic notes which revisions serve when ts is routed.
+func (f *fakePlatform) recordTraffic(w *fakeWorkload, ts []TrafficTarget) {
 	if w.ref.Kind == KindJob {
 		return
 	}
 	serving := map[string]int{}
-	for _, t := range f.resolve(w, w.traffic) {
+	for _, t := range f.resolve(w, ts) {
 		if t.Percent > 0 {
 			serving[t.Revision] += t.Percent
 			if r := w.revs[t.Revision]; r == nil || !r.ready {
@@ -483,7 +497,7 @@ func TestExecuteInterruptedRollsBack(t *testing.T) {
 		}
 		return nil
 	}
-	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{})
+	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{Canary: []int{50, 100}})
 	res := newExec(f, obs).Execute(ctx, Request{Plan: p, Workload: s})
 	if res.Outcome != OutcomeRolledBack || !errors.Is(res.Err, context.Canceled) {
 		t.Fatalf("outcome %s: %v", res.Outcome, res.Err)
@@ -506,7 +520,7 @@ func TestExecuteRollbackFails(t *testing.T) {
 		}
 		return nil
 	}
-	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{})
+	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{Canary: []int{50, 100}})
 	res := newExec(f, nil).Execute(context.Background(), Request{Plan: p, Workload: s})
 	if res.Outcome != OutcomeFailed || res.RollbackError == "" {
 		t.Fatalf("outcome %s, rollback error %q", res.Outcome, res.RollbackError)
@@ -514,9 +528,9 @@ func TestExecuteRollbackFails(t *testing.T) {
 	if !strings.Contains(res.State, "template: direct") || !strings.Contains(res.State, "run-service-00001-abc 100%") {
 		t.Errorf("state %q", res.State)
 	}
-	if len(res.Recovery) != 2 || !strings.HasPrefix(res.Recovery[0], "runnet attach run-service --connector projects/my-project/locations/asia-northeast1/connectors/run-connector") ||
-		res.Recovery[1] != "gcloud run services update-traffic run-service --to-latest --clear-tags --project my-project --region asia-northeast1" {
-		t.Errorf("recovery %q", res.Recovery)
+	if len(res.Recovery) != 2 || render(res.Recovery[0]) != "<restore-vpc run-service connector: connector projects/my-project/locations/asia-northeast1/connectors/run-connector, egress private-ranges-only>" ||
+		render(res.Recovery[1]) != "<restore-traffic run-service latest 100%>" || !res.Recovery[0].Actions[0].Where {
+		t.Errorf("recovery %+v", res.Recovery)
 	}
 	if got := statuses(res); !strings.HasSuffix(got, "restore-template:failed") {
 		t.Errorf("steps %s", got)
@@ -534,24 +548,11 @@ func TestExecuteRefusedChangesNothing(t *testing.T) {
 	if res.Outcome != OutcomeFailed || !errors.Is(res.Err, ErrNotApplied) || !errors.Is(res.Err, ErrConflict) || !strings.Contains(res.Error, "changed: traffic") {
 		t.Fatalf("outcome %s: %v", res.Outcome, res.Err)
 	}
-	if got := statuses(res); got != "deploy-revision:failed verify:skipped shift-traffic:skipped" {
+	if got := statuses(res); got != "deploy-and-shift:failed" {
 		t.Errorf("steps %s", got)
 	}
-	if f.updates != 1 || len(res.Notes) == 0 || !strings.Contains(res.Notes[0], "nothing was changed") {
-		t.Errorf("%d updates, notes %q", f.updates, res.Notes)
-	}
-}
-
-// A concurrent change of other fields (here: only the etag moved) does not affect the plan: the
-// update is sent again from the workload as it is now.
-func TestExecuteConflictOtherFieldsRetried(t *testing.T) {
-	f := newFake()
-	f.add(fkSvc, fkConn, []TrafficTarget{{Latest: true, Percent: 100}})
-	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{})
-	f.ws[fkSvc].etag++
-	res := newExec(f, nil).Execute(context.Background(), Request{Plan: p, Workload: s})
-	if res.Outcome != OutcomeMigrated || f.updates != 3 {
-		t.Fatalf("outcome %s (%v), %d updates", res.Outcome, res.Err, f.updates)
+	if f.updates != 1 || len(res.Notes) == 0 || !strings.Contains(render(res.Notes[0]), "nothing was changed") {
+		t.Errorf("%d updates, notes %q", f.updates, renderAll(res.Notes))
 	}
 }
 
@@ -585,7 +586,7 @@ func TestExecuteObserverErrorStops(t *testing.T) {
 		}
 		return nil
 	}
-	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{})
+	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{Canary: []int{50, 100}})
 	res := newExec(f, obs).Execute(context.Background(), Request{Plan: p, Workload: s})
 	if res.Outcome != OutcomeRolledBack || res.Error != "journal write failed" {
 		t.Fatalf("outcome %s: %v", res.Outcome, res.Error)
@@ -685,7 +686,7 @@ func TestExecuteNoOpAndBlocked(t *testing.T) {
 	if res.Outcome != OutcomeBlocked || f.updates != 0 || !strings.Contains(res.Error, "free-ips") {
 		t.Fatalf("blocked: outcome %s (%s), %d updates", res.Outcome, res.Error, f.updates)
 	}
-	if statuses(res) != "deploy-revision:skipped verify:skipped shift-traffic:skipped" {
+	if statuses(res) != "deploy-and-shift:skipped" {
 		t.Errorf("steps %s", statuses(res))
 	}
 }
@@ -780,26 +781,42 @@ func TestTrafficArithmetic(t *testing.T) {
 
 // The recovery command puts the split back exactly as the journal holds it: every share,
 // LATEST for entries that follow the latest revision, and every tag (others removed).
-func TestRestoreTrafficCommand(t *testing.T) {
-	ref := WorkloadRef{Kind: KindService, Project: "p", Region: "r", Name: "svc"}
-	for _, tt := range []struct {
-		ts   []TrafficTarget
-		want string
-	}{
-		{nil, "--to-latest --clear-tags"},
-		{[]TrafficTarget{{Latest: true, Percent: 100}}, "--to-latest --clear-tags"},
-		{[]TrafficTarget{{Revision: "svc-1", Percent: 100}}, "--to-revisions svc-1=100 --clear-tags"},
-		{[]TrafficTarget{
-			{Revision: "svc-1", Percent: 80, Tag: "blue"},
-			{Latest: true, Percent: 20, Tag: "green"},
-			{Revision: "svc-0", Percent: 0, Tag: "old"},
-		}, "--to-revisions svc-1=80,LATEST=20 --set-tags blue=svc-1,green=LATEST,old=svc-0"},
-		{[]TrafficTarget{{Latest: true, Percent: 100, Tag: "live"}, {Revision: "svc-1", Tag: "pinned"}}, "--to-latest --set-tags live=LATEST,pinned=svc-1"},
-		{[]TrafficTarget{{Revision: "svc-1", Percent: 50}, {Revision: "svc-1", Percent: 30, Tag: "a"}, {Revision: "svc-2", Percent: 20}},
-			"--to-revisions svc-1=80,svc-2=20 --set-tags a=svc-1"},
-	} {
-		if got, want := restoreTrafficCommand(ref, tt.ts), "gcloud run services update-traffic svc "+tt.want; got != want {
-			t.Errorf("%v:\n got %s\nwant %s", tt.ts, got, want)
-		}
+
+// render is a message with each action in its place as <kind workload details>, for tests
+// (the command lines are internal/cli's).
+func render(m Message) string {
+	if len(m.Actions) == 0 {
+		return m.Text
 	}
+	args := make([]any, len(m.Actions))
+	for i, a := range m.Actions {
+		s := "<" + string(a.Kind)
+		if a.Workload.Name != "" {
+			s += " " + a.Workload.String()
+		}
+		if a.VPC.Mode() != ModeNone {
+			s += " " + a.VPC.String()
+		}
+		if a.Traffic != nil {
+			s += " " + DescribeTraffic(a.Traffic)
+		}
+		for _, x := range []string{a.Name, a.Region, strings.Join(a.Tags, ",")} {
+			if x != "" {
+				s += " " + x
+			}
+		}
+		if a.MaxInstances > 0 {
+			s += fmt.Sprintf(" max %d", a.MaxInstances)
+		}
+		args[i] = s + ">"
+	}
+	return fmt.Sprintf(m.Text, args...)
+}
+
+func renderAll(ms []Message) string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, render(m))
+	}
+	return strings.Join(out, " | ")
 }

@@ -354,11 +354,3 @@ type PermissionFacts struct {
 	// Missing lists the tested permissions the caller lacks.
 	Missing []string `json:"missing,omitempty"`
 }
-
-// lastSegment returns the part of a name or URL after its last "/".
-func lastSegment(s string) string {
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
-}

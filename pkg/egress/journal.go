@@ -13,8 +13,8 @@ import (
 // This file is the migration journal: a record of a running migration kept on the workload
 // itself, in the annotation JournalAnnotation of the service, job or worker pool (its
 // metadata, not its template, so writing it never makes a revision). It is both a lock — a
-// second runnet finds it and refuses — and what `runnet migrate --resume` finishes or undoes
-// a migration from when the process that ran it died.
+// second run finds it and refuses — and what a resumed run (Executor.Resume) finishes or
+// undoes a migration from when the process that ran it died.
 //
 // The executor writes it with the workload's etag before the first change (taking the lock),
 // at every step boundary (in the same request as the step's own change when the step changes
@@ -25,16 +25,16 @@ import (
 // JournalAnnotation is the annotation that holds the journal of a running migration.
 const JournalAnnotation = "runnet.dev/migration"
 
-// JournalVersion is the journal format this runnet writes and reads.
+// JournalVersion is the journal format this package writes and reads.
 const JournalVersion = 1
 
 // MaxJournalBytes bounds a journal (Cloud Run limits the size of all annotations together).
 const MaxJournalBytes = 32 << 10
 
-// DefaultJournalLease is how long a journal stays live without an update before another
-// runnet may take it over with `runnet migrate --resume` (no --break-lock needed): longer than
-// any single step takes (a revision rollout, a subnetwork or connector operation). A canary
-// step's wait (--step-wait) is added to it while runnet watches the new revision.
+// DefaultJournalLease is how long a journal stays live without an update before another run
+// may take it over (resume it without breaking the lock): longer than any single step takes
+// (a revision rollout, a subnetwork or connector operation). A canary step's wait is added to
+// it while the run watches the new revision.
 const DefaultJournalLease = 15 * time.Minute
 
 // JournalPhase is what the run was doing.
@@ -68,7 +68,7 @@ type Journal struct {
 	ID string `json:"id"`
 	// Who is running it: user@host.
 	Who string `json:"who"`
-	// PID is the process id of the runnet that runs it.
+	// PID is the process id of the run.
 	PID int `json:"pid"`
 	// Started is when the run started; Updated when the journal was last written; Expires
 	// when it goes stale if not written again.
@@ -140,7 +140,7 @@ func DecodeJournal(s string) (*Journal, error) {
 		return nil, bad("trailing data after the JSON object")
 	}
 	if j.Version != JournalVersion {
-		return nil, bad("format version %d; this runnet reads version %d (use the runnet that wrote it)", j.Version, JournalVersion)
+		return nil, bad("format version %d; this release reads version %d (use the release that wrote it)", j.Version, JournalVersion)
 	}
 	if j.ID == "" || len(j.ID) > 64 {
 		return nil, bad("no run id")
@@ -159,7 +159,7 @@ func DecodeJournal(s string) (*Journal, error) {
 	if j.Step < 0 || j.Step >= len(j.Steps) {
 		return nil, bad("step %d of %d", j.Step, len(j.Steps))
 	}
-	known := []StepKind{StepCreateSubnet, StepDeployRevision, StepVerify, StepShiftTraffic, StepUpdateTemplate, StepRunExecution, StepDeleteConnector}
+	known := []StepKind{StepCreateSubnet, StepDeployRevision, StepVerify, StepShiftTraffic, StepUpdateTemplate, StepRunExecution, StepDeleteConnector, StepDeployAndShift}
 	for i, st := range j.Steps {
 		if !slices.Contains(known, st.Kind) {
 			return nil, bad("step %d: unknown kind %q", i+1, st.Kind)
@@ -232,7 +232,7 @@ func (j *Journal) Plan() Plan {
 	for _, s := range j.Steps {
 		p.Steps = append(p.Steps, Step{Kind: s.Kind, Resource: s.Resource, Percent: s.Percent, Tag: s.Tag, WaitSeconds: s.WaitSeconds, Force: s.Force,
 			Description: describeJournalStep(s, j.Workload, share, describeMoving(nil, moving))})
-		if s.Kind == StepShiftTraffic {
+		if s.Kind == StepShiftTraffic || s.Kind == StepDeployAndShift {
 			p.Canary = append(p.Canary, s.Percent)
 		}
 	}
@@ -242,28 +242,23 @@ func (j *Journal) Plan() Plan {
 func describeJournalStep(s JournalStep, ref WorkloadRef, share int, moving string) string {
 	switch s.Kind {
 	case StepCreateSubnet:
-		return "create subnetwork " + lastPathSegment(s.Resource)
+		return "create subnetwork " + ShortName(s.Resource)
 	case StepDeployRevision:
 		return "deploy a revision with the new VPC access and no traffic"
 	case StepVerify:
 		return "wait until the new revision is ready"
+	case StepDeployAndShift:
+		return "deploy a revision with the new VPC access and move the traffic to it once it is ready, in the same update"
 	case StepShiftTraffic:
 		return shiftDescription(s.Percent, share, moving, "the new revision", false)
 	case StepUpdateTemplate:
-		return fmt.Sprintf("update the %s's template", ref.Kind.noun())
+		return fmt.Sprintf("update the %s's template", ref.Kind.Noun())
 	case StepRunExecution:
 		return "run one execution and wait for it to succeed"
 	case StepDeleteConnector:
-		return "delete connector " + lastPathSegment(s.Resource) + " if nothing uses it"
+		return "delete connector " + ShortName(s.Resource) + " if nothing uses it"
 	}
 	return string(s.Kind)
-}
-
-func lastPathSegment(s string) string {
-	if i := strings.LastIndexByte(s, '/'); i >= 0 {
-		return s[i+1:]
-	}
-	return s
 }
 
 // JournalConfig turns journaling on for an Executor: who runs it, and the lease.

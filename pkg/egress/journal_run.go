@@ -28,7 +28,7 @@ func (r *runState) journal() *Journal {
 		lease = DefaultJournalLease
 	}
 	if r.step >= 0 && r.step < len(r.plan.Steps) {
-		// While runnet watches a canary step, it writes nothing.
+		// While a run watches a canary step, it writes nothing.
 		lease += time.Duration(r.plan.Steps[r.step].WaitSeconds * float64(time.Second))
 	}
 	j := &Journal{
@@ -105,8 +105,7 @@ func (r *runState) acquire(context.Context) error {
 	if r.cur.Journal != "" {
 		j, err := DecodeJournal(r.cur.Journal)
 		if err != nil {
-			return fmt.Errorf("%w: %s %s carries a migration journal runnet cannot read: %w; take it over with 'runnet migrate --resume %s --break-lock'",
-				ErrConflict, r.ref().Kind.noun(), r.ref().Name, err, r.ref())
+			return &UnreadableJournalError{Ref: r.ref(), Err: err}
 		}
 		if j.ID != r.jid {
 			return &LockedError{Ref: r.ref(), Journal: j, Now: r.clock.Now()}
@@ -142,7 +141,7 @@ func (r *runState) releaseAfter(ctx context.Context) {
 	rctx, cancel := r.rollbackContext(ctx)
 	defer cancel()
 	if err := r.release(rctx); err != nil {
-		r.res.Notes = append(r.res.Notes, fmt.Sprintf("the migration journal (annotation %s) could not be removed: %v; 'runnet migrate --resume %s --rollback' removes it", JournalAnnotation, err, r.ref()))
+		r.res.Notes = append(r.res.Notes, r.journalLeft(err))
 	}
 }
 
@@ -185,7 +184,7 @@ func (e *Executor) Resume(ctx context.Context, req ResumeRequest) *Result {
 		if i < j.Step && (st.Status == StepDone || st.Status == StepSkipped) {
 			r.res.Steps[i].Status = st.Status
 			switch st.Kind {
-			case StepDeployRevision, StepUpdateTemplate, StepVerify, StepShiftTraffic:
+			case StepDeployRevision, StepUpdateTemplate, StepVerify, StepShiftTraffic, StepDeployAndShift:
 				r.res.Steps[i].Revision = j.NewRevision
 			}
 		}
@@ -205,7 +204,7 @@ func (e *Executor) Resume(ctx context.Context, req ResumeRequest) *Result {
 		if err := r.journalOnly(ctx, false, false); err != nil {
 			r.res.Outcome = OutcomeFailed
 			r.fail(fmt.Errorf("take over the migration journal: %w", err))
-			r.res.Notes = append(r.res.Notes, fmt.Sprintf("nothing was changed on %s", r.ref()))
+			r.res.Notes = append(r.res.Notes, Plain(fmt.Sprintf("nothing was changed on %s", r.ref())))
 			return r.finish(ctx, start)
 		}
 	}
@@ -229,7 +228,7 @@ func (e *Executor) Resume(ctx context.Context, req ResumeRequest) *Result {
 			// Undone, as asked: success. What the interrupted run had met is a note.
 			r.res.Err, r.res.Error = nil, ""
 			if reason != "" {
-				r.res.Notes = append(r.res.Notes, "the interrupted run was rolling back: "+reason)
+				r.res.Notes = append(r.res.Notes, Plain("the interrupted run was rolling back: "+reason))
 			}
 		case r.res.Error == "":
 			// Finishing a rollback ends as that run would have: rolled back, for its reason.
@@ -253,8 +252,9 @@ func (r *runState) resumedTemplate(ctx context.Context, out *StepResult) (bool, 
 	}
 	if !sameVPC(r.cur.VPC, r.plan.To, ref) {
 		if !sameVPC(r.cur.VPC, r.res.Original.VPC, ref) {
-			return false, fmt.Errorf("%w: the VPC access of %s is %s, neither what it was (%s) nor the target (%s): someone else changed it; check it with 'runnet status %s'",
-				ErrConflict, ref, describeVPCShort(r.cur.VPC), describeVPCShort(r.res.Original.VPC), describeVPCShort(r.plan.To), ref)
+			return false, WithAdvice(fmt.Errorf("%w: the VPC access of %s is %s, neither what it was (%s) nor the target (%s): someone else changed it",
+				ErrConflict, ref, describeVPCShort(r.cur.VPC), describeVPCShort(r.res.Original.VPC), describeVPCShort(r.plan.To)),
+				Say("; check it with '", Action{Kind: ActionStatus, Workload: ref}, "'"))
 		}
 		return false, nil
 	}

@@ -211,8 +211,8 @@ func TestExecuteRaceForTheLock(t *testing.T) {
 	if first.Outcome != OutcomeMigrated || second == nil || second.Outcome != OutcomeFailed || !errors.As(second.Err, &le) || le.Journal.ID != "run-1" {
 		t.Fatalf("first %s (%v), second %+v", first.Outcome, first.Err, second)
 	}
-	if !strings.Contains(strings.Join(second.Notes, " "), "nothing was changed") {
-		t.Errorf("second notes %q", second.Notes)
+	if !strings.Contains(renderAll(second.Notes), "nothing was changed") {
+		t.Errorf("second notes %q", renderAll(second.Notes))
 	}
 }
 
@@ -236,8 +236,8 @@ func TestExecuteConcurrentTrafficChangeStops(t *testing.T) {
 	if got := statuses(res); got != "deploy-revision:done verify:done shift-traffic:failed shift-traffic:skipped" {
 		t.Errorf("steps %s", got)
 	}
-	if f.ws[fkSvc].journal == "" || len(res.Recovery) == 0 || !strings.Contains(res.Recovery[0], "runnet migrate --resume run-service --rollback") {
-		t.Errorf("journal %q, recovery %q", f.ws[fkSvc].journal, res.Recovery)
+	if f.ws[fkSvc].journal == "" || len(res.Recovery) == 0 || !strings.HasPrefix(render(res.Recovery[0]), "<resume-rollback run-service>   (undo it from the journal kept on the service)") {
+		t.Errorf("journal %q, recovery %q", f.ws[fkSvc].journal, renderAll(res.Recovery))
 	}
 }
 
@@ -248,6 +248,17 @@ type killScenario struct {
 	to    VPC
 	opts  PlanOptions
 	final func(t *testing.T, w *fakeWorkload, orig *fakeWorkload)
+	// traffic is the workload's traffic before the run; nil means all on the latest revision.
+	traffic []TrafficTarget
+}
+
+// add puts the scenario's workload into f.
+func (sc killScenario) add(f *fakePlatform) {
+	ts := sc.traffic
+	if ts == nil {
+		ts = []TrafficTarget{{Latest: true, Percent: 100}}
+	}
+	f.add(sc.ref, sc.from, ts)
 }
 
 func killScenarios() []killScenario {
@@ -258,6 +269,15 @@ func killScenarios() []killScenario {
 	}
 	return []killScenario{
 		{name: "service canary", ref: fkSvc, from: fkConn, to: fkDir, opts: PlanOptions{Canary: []int{10, 50, 100}, StepWait: time.Minute}, final: latest},
+		// One update: the traffic follows the latest revision, or the new revision named in
+		// the request takes the pinned revision's place.
+		{name: "service one step", ref: fkSvc, from: fkConn, to: fkDir, final: latest},
+		{name: "service one step, pinned", ref: fkSvc, from: fkConn, to: fkDir, traffic: []TrafficTarget{{Revision: "run-service-00001-abc", Percent: 100}},
+			final: func(t *testing.T, w *fakeWorkload, _ *fakeWorkload) {
+				if len(w.traffic) != 1 || w.traffic[0].Revision != w.created || w.traffic[0].Percent != 100 || w.ready != w.created || !strings.HasPrefix(w.created, "run-service-runnet-") {
+					t.Errorf("final traffic %+v (ready %s, created %s)", w.traffic, w.ready, w.created)
+				}
+			}},
 		{name: "job verify", ref: fkJob, from: fkConn, to: fkDir, opts: PlanOptions{VerifyJob: true}, final: func(*testing.T, *fakeWorkload, *fakeWorkload) {}},
 		{name: "worker pool", ref: fkPool, from: VPC{}, to: fkDir, opts: PlanOptions{}, final: latest},
 	}
@@ -278,7 +298,7 @@ func TestResumeAtEveryKillPoint(t *testing.T) {
 		t.Run(sc.name, func(t *testing.T) {
 			// A clean run counts the changes.
 			f := newFake()
-			f.add(sc.ref, sc.from, []TrafficTarget{{Latest: true, Percent: 100}})
+			sc.add(f)
 			p, s := plan(t, f, sc.ref, sc.to, sc.opts)
 			if res := journalExec(f).Execute(context.Background(), Request{Plan: p, Workload: s}); res.Outcome != OutcomeMigrated {
 				t.Fatalf("clean run: %s %v", res.Outcome, res.Err)
@@ -288,7 +308,7 @@ func TestResumeAtEveryKillPoint(t *testing.T) {
 				for _, rollback := range []bool{false, true} {
 					t.Run(fmt.Sprintf("kill after change %d of %d, rollback %v", k, n, rollback), func(t *testing.T) {
 						f := newFake()
-						f.add(sc.ref, sc.from, []TrafficTarget{{Latest: true, Percent: 100}})
+						sc.add(f)
 						orig := f.clone(sc.ref)
 						p, s := plan(t, f, sc.ref, sc.to, sc.opts)
 						ctx, kill := context.WithCancel(context.Background())
@@ -351,7 +371,7 @@ func TestResumeAtEveryKillPoint(t *testing.T) {
 func TestResumeContinuesARollback(t *testing.T) {
 	f := newFake()
 	f.add(fkSvc, fkConn, []TrafficTarget{{Latest: true, Percent: 100}})
-	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{})
+	p, s := plan(t, f, fkSvc, fkDir, PlanOptions{Canary: []int{50, 100}})
 	f.unhealthy["run-service-00002-abc"] = "boom" // verify fails: a rollback starts
 	e := journalExec(f)
 	e.RollbackContext = func(context.Context) (context.Context, context.CancelFunc) {

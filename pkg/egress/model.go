@@ -192,8 +192,8 @@ func (k Kind) Collection() string {
 	return "services"
 }
 
-// noun returns a human name of k for messages.
-func (k Kind) noun() string {
+// Noun is how messages name the kind: service, job, worker pool.
+func (k Kind) Noun() string {
 	switch k {
 	case KindJob:
 		return "job"
@@ -728,7 +728,28 @@ func (v VPC) String() string { return v.describe(func(s string) string { return 
 // Short is String with every name shortened to its last path segment, for
 // example "direct: network run-vpc, subnet run-subnet, egress
 // private-ranges-only".
-func (v VPC) Short() string { return v.describe(lastSegment) }
+func (v VPC) Short() string { return v.describe(ShortName) }
+
+// Describe says the settings in words, for messages: "connector run-connector (egress
+// private-ranges-only)", "Direct VPC egress (network run-vpc, subnet run-subnet, egress
+// all-traffic)" or "no VPC access".
+func (v VPC) Describe() string {
+	details := v.Details()
+	switch v.Mode() {
+	case ModeConnector:
+		c, rest, _ := strings.Cut(details, ", ")
+		return c + " (" + rest + ")"
+	case ModeDirect:
+		return "Direct VPC egress (" + details + ")"
+	}
+	return "no VPC access"
+}
+
+// Details is Describe without the mode: "connector run-connector, egress
+// private-ranges-only".
+func (v VPC) Details() string {
+	return strings.TrimPrefix(v.Short(), string(v.Mode())+": ")
+}
 
 func (v VPC) describe(name func(string) string) string {
 	var b strings.Builder
@@ -820,6 +841,16 @@ type Workload struct {
 
 // Mode returns the workload's current egress mode.
 func (w Workload) Mode() Mode { return w.VPC.Mode() }
+
+// UsesConnector reports whether w's template uses connector ref (what serves w may use it
+// too: see ServingState.UsesConnector).
+func (w Workload) UsesConnector(ref ConnectorRef) bool {
+	if w.VPC.Connector == "" {
+		return false
+	}
+	c, err := ParseConnectorRef(w.VPC.Connector, w.Ref.Project, w.Ref.Region)
+	return err == nil && c == ref
+}
 
 // EffectiveMaxInstances returns MaxInstances, or when it is not set the
 // default of the workload's kind: DefaultServiceMaxInstances,

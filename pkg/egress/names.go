@@ -94,7 +94,7 @@ func validLabel(name string, max int) string {
 // MaxWorkloadNameLength characters. It returns a *ParseError.
 func ValidateWorkloadName(k Kind, name string) error {
 	if r := validLabel(name, MaxWorkloadNameLength); r != "" {
-		return parseErr(k.noun()+" name", name, "", "%s", r)
+		return parseErr(k.Noun()+" name", name, "", "%s", r)
 	}
 	return nil
 }
@@ -107,7 +107,7 @@ func ValidateNewWorkloadName(k Kind, name string) error {
 		max = MaxNewServiceNameLength
 	}
 	if r := validLabel(name, max); r != "" {
-		return parseErr(k.noun()+" name", name, "", "%s", r)
+		return parseErr(k.Noun()+" name", name, "", "%s", r)
 	}
 	return nil
 }

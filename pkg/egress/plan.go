@@ -2,11 +2,9 @@ package egress
 
 import (
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -98,7 +96,7 @@ type PlanOptions struct {
 	VerifyJob bool
 }
 
-// Plan is a migration plan: pure data, printable as text or a table and
+// Plan is a migration plan: pure data (internal/cli renders it), and
 // JSON-able.
 type Plan struct {
 	// Workload names the workload.
@@ -129,7 +127,11 @@ type Plan struct {
 	// Blocked is set when a check failed: the plan must not run.
 	Blocked bool `json:"blocked"`
 	// Notes say what the plan leaves alone and why.
-	Notes []string `json:"notes,omitempty"`
+	Notes []Message `json:"notes,omitempty"`
+
+	// namesNewRevision is set when the traffic names a revision whose share moves, so that a
+	// switch in one update must name the new revision in the request (onestep.go).
+	namesNewRevision bool
 }
 
 // DefaultRevisionTag returns the tag for the new revision of service when
@@ -153,7 +155,7 @@ func DefaultRevisionTag(service string, to Mode) string {
 // matter), its latest revision did not fail, and every revision that
 // receives traffic (instances) has it (ServingState.Serves); otherwise, when
 // the template has it. Revisions that only carry a tag are left as they are
-// (a note names them): runnet never moves a tag.
+// (a note names them): tags are never moved.
 //
 // Otherwise the steps depend on the kind:
 //
@@ -209,7 +211,7 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 	templateHas := ferr == nil && terr == nil && tmpl.sameAs(to)
 	if serving == nil && templateHas || serving != nil && terr == nil && serving.Serves(to) {
 		p.NoOp = true
-		p.Notes = append(p.Notes, fmt.Sprintf("%s already uses %s; nothing to do", ref, to))
+		p.Notes = append(p.Notes, Plain(fmt.Sprintf("%s already uses %s; nothing to do", ref, to)))
 		if serving != nil {
 			p.Notes = append(p.Notes, stragglerNotes(serving, to)...)
 		}
@@ -254,7 +256,7 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 		}
 		p.Steps = append(p.Steps, Step{
 			Kind:        StepCreateSubnet,
-			Description: fmt.Sprintf("create subnetwork %s with range %s in network %s", lastSegment(name), cs.CIDR, lastSegment(cs.Network)),
+			Description: fmt.Sprintf("create subnetwork %s with range %s in network %s", ShortName(name), cs.CIDR, ShortName(cs.Network)),
 			Resource:    name,
 		})
 	}
@@ -275,7 +277,7 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 				Resource:    ref.FullName(),
 			})
 		} else {
-			p.Notes = append(p.Notes, "the new settings take effect at the job's next execution")
+			p.Notes = append(p.Notes, Plain("the new settings take effect at the job's next execution"))
 		}
 		p.Notes = append(p.Notes, canaryIgnored(opts.Canary, "jobs")...)
 	case KindWorkerPool:
@@ -299,11 +301,15 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 		canary := opts.Canary
 		if bad := validCanary(canary); canary == nil || bad != "" {
 			if canary != nil {
-				p.Notes = append(p.Notes, fmt.Sprintf("canary %s ignored (%s); traffic moves at once", FormatCanary(canary), bad))
+				p.Notes = append(p.Notes, Plain(fmt.Sprintf("canary %s ignored (%s); traffic moves at once", FormatCanary(canary), bad)))
 			}
 			canary = []int{100}
 		}
 		p.Canary = slices.Clone(canary)
+		if step, ok := p.oneStep(w, deploy, force, moving); ok {
+			p.Steps = append(p.Steps, step)
+			break
+		}
 		if deploy {
 			tag := opts.Tag
 			if tag == "" {
@@ -349,19 +355,19 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 		}
 		switch {
 		case !opts.Cleanup:
-			p.Notes = append(p.Notes, fmt.Sprintf("connector %s is kept (pass --cleanup to delete it once no workload uses it)", conn))
+			p.Notes = append(p.Notes, Message{Kind: MessageConnectorKept, Text: fmt.Sprintf("connector %s is kept (pass --cleanup to delete it once no workload uses it)", conn)})
 		case len(others) > 0:
-			p.Notes = append(p.Notes, fmt.Sprintf("connector %s is kept: still used by %s", conn, strings.Join(others, ", ")))
+			p.Notes = append(p.Notes, Message{Kind: MessageConnectorKept, Text: fmt.Sprintf("connector %s is kept: still used by %s", conn, strings.Join(others, ", "))})
 		default:
 			p.Steps = append(p.Steps, Step{
 				Kind:        StepDeleteConnector,
-				Description: fmt.Sprintf("delete connector %s, which no other workload uses", lastSegment(conn)),
+				Description: fmt.Sprintf("delete connector %s, which no other workload uses", ShortName(conn)),
 				Resource:    conn,
 			})
 		}
 	}
 	if p.FromMode == ModeDirect && from.Subnet != to.Subnet {
-		p.Notes = append(p.Notes, fmt.Sprintf("Cloud Run keeps its address reservations in %s for 1-2 hours after the workload leaves; the subnetwork cannot be deleted until then", lastSegment(from.Subnet)))
+		p.Notes = append(p.Notes, Plain(fmt.Sprintf("Cloud Run keeps its address reservations in %s for 1-2 hours after the workload leaves; the subnetwork cannot be deleted until then", ShortName(from.Subnet))))
 	}
 	return p
 }
@@ -416,37 +422,37 @@ func describeMoving(s *ServingState, names []string) string {
 
 // servingNotes says what the plan does about what serves: traffic pinned to revisions that
 // run another configuration than the template, a failed latest revision, tags left alone.
-func servingNotes(s *ServingState, w Workload, to VPC, p Plan) []string {
-	var out []string
+func servingNotes(s *ServingState, w Workload, to VPC, p Plan) []Message {
+	var out []Message
 	if s.LatestFailed {
 		why := ""
 		if s.LatestFailure != "" {
 			why = ": " + s.LatestFailure
 		}
-		out = append(out, fmt.Sprintf("the latest revision, %s, failed%s; %s serves", w.LatestCreated, why, s.Describe()))
+		out = append(out, Plain(fmt.Sprintf("the latest revision, %s, failed%s; %s serves", w.LatestCreated, why, s.Describe())))
 	}
 	if s.Pinned && w.Ref.Kind != KindJob && len(p.MoveFrom) > 0 {
 		what := "traffic"
 		if w.Ref.Kind == KindWorkerPool {
 			what = "instance split"
 		}
-		out = append(out, fmt.Sprintf("the %s is pinned (%s): %s takes the place of %s, and the rest of the split stays as it is",
-			what, DescribeTraffic(w.Traffic), newRevisionNoun(p.Into), strings.Join(p.MoveFrom, ", ")))
+		out = append(out, Plain(fmt.Sprintf("the %s is pinned (%s): %s takes the place of %s, and the rest of the split stays as it is",
+			what, DescribeTraffic(w.Traffic), newRevisionNoun(p.Into), strings.Join(p.MoveFrom, ", "))))
 	}
 	for _, n := range p.MoveFrom {
 		if r, ok := s.Revision(n); ok && r.SameConfig != nil && !*r.SameConfig {
-			out = append(out, fmt.Sprintf("revision %s runs another configuration than the template (its image, environment or resources differ): the revision that takes its %s is built from the template", n, shareNoun(w.Ref.Kind)))
+			out = append(out, Plain(fmt.Sprintf("revision %s runs another configuration than the template (its image, environment or resources differ): the revision that takes its %s is built from the template", n, w.Ref.Kind.ShareNoun())))
 		}
 	}
 	return append(out, stragglerNotes(s, to)...)
 }
 
 // stragglerNotes names the revisions that only carry a tag with other settings than to.
-func stragglerNotes(s *ServingState, to VPC) []string {
-	var out []string
+func stragglerNotes(s *ServingState, to VPC) []Message {
+	var out []Message
 	for _, r := range s.Stragglers(to) {
-		out = append(out, fmt.Sprintf("revision %s keeps its tag %s and its settings (%s): runnet does not move tags; remove the tag (gcloud run services update-traffic %s --remove-tags %s) to stop it serving",
-			r.Name, strings.Join(r.Tags, ", "), describeVPCShort(r.VPC), s.Ref.Name, strings.Join(r.Tags, ",")))
+		out = append(out, Say(fmt.Sprintf("revision %s keeps its tag %s and its settings (%s): tags are never moved; remove the tag (", r.Name, strings.Join(r.Tags, ", "), describeVPCShort(r.VPC)),
+			Action{Kind: ActionRemoveTags, Workload: s.Ref, Tags: r.Tags}, ") to stop it serving"))
 	}
 	return out
 }
@@ -492,11 +498,11 @@ func shiftDescription(pct, share int, moving, into string, pinned bool) string {
 	return fmt.Sprintf("send %d%% of traffic to %s: %d%% of the %d%% that %s serves (the rest of the split is kept)", moved, into, pct, share, moving)
 }
 
-func canaryIgnored(canary []int, kind string) []string {
+func canaryIgnored(canary []int, kind string) []Message {
 	if canary == nil || slices.Equal(canary, []int{100}) {
 		return nil
 	}
-	return []string{"--canary applies to services only; ignored for " + kind}
+	return []Message{Plain("--canary applies to services only; ignored for " + kind)}
 }
 
 // CanaryForm describes what ParseCanary accepts.
@@ -555,74 +561,4 @@ func FormatCanary(steps []int) string {
 		parts[i] = strconv.Itoa(n)
 	}
 	return strings.Join(parts, ",")
-}
-
-// Table renders the plan's steps (printer.Tabler): one row per step with
-// its number, kind and description.
-func (p Plan) Table() (headers []string, rows [][]string) {
-	headers = []string{"#", "step", "description"}
-	for i, s := range p.Steps {
-		rows = append(rows, []string{strconv.Itoa(i + 1), string(s.Kind), s.Description})
-	}
-	return headers, rows
-}
-
-// Summary returns the plan's outcome in one line: nothing to do, blocked
-// by which checks, or ready with how many steps.
-func (p Plan) Summary() string {
-	switch {
-	case p.NoOp:
-		return "nothing to do: " + p.Workload.String() + " already uses " + string(p.ToMode)
-	case p.Blocked:
-		var names []string
-		for _, c := range Failed(p.Checks) {
-			names = append(names, c.Name)
-		}
-		return fmt.Sprintf("blocked by failed checks: %s", strings.Join(names, ", "))
-	}
-	return fmt.Sprintf("ready: %s to switch %s from %s to %s", plural(len(p.Steps), "step"), p.Workload, p.FromMode, p.ToMode)
-}
-
-// WriteText renders the plan for humans (printer.TextWriter): the
-// workload, both settings, the checks with their hints, the steps, the
-// notes and a summary line.
-func (p Plan) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "Workload:\t%s (%s)\n", p.Workload, p.Workload.FullName())
-	fmt.Fprintf(tw, "From:\t%s\n", p.From)
-	fmt.Fprintf(tw, "To:\t%s\n", p.To)
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(p.Checks) > 0 {
-		fmt.Fprintln(tw, "\nChecks:")
-		for _, c := range p.Checks {
-			fmt.Fprintf(tw, "  %s\t%s\t%s\n", strings.ToUpper(string(c.Status)), c.Name, c.Message)
-			if c.Hint != "" && c.Status != StatusPass {
-				fmt.Fprintf(tw, "  \t\thint: %s\n", c.Hint)
-			}
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-	}
-	if len(p.Steps) > 0 {
-		fmt.Fprintln(tw, "\nSteps:")
-		for i, s := range p.Steps {
-			fmt.Fprintf(tw, "  %d.\t%s\t%s\n", i+1, s.Kind, s.Description)
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-	}
-	var b strings.Builder
-	if len(p.Notes) > 0 {
-		b.WriteString("\nNotes:\n")
-		for _, n := range p.Notes {
-			b.WriteString("  - " + n + "\n")
-		}
-	}
-	b.WriteString("\n" + p.Summary() + "\n")
-	_, err := io.WriteString(w, b.String())
-	return err
 }

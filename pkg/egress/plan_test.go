@@ -1,7 +1,6 @@
 package egress
 
 import (
-	"bytes"
 	"encoding/json"
 	"slices"
 	"strings"
@@ -18,7 +17,7 @@ func stepKinds(p Plan) []StepKind {
 }
 
 func hasNote(p Plan, fragment string) bool {
-	return slices.ContainsFunc(p.Notes, func(n string) bool { return strings.Contains(n, fragment) })
+	return slices.ContainsFunc(p.Notes, func(n Message) bool { return strings.Contains(render(n), fragment) })
 }
 
 func TestBuildPlanService(t *testing.T) {
@@ -70,7 +69,7 @@ func TestBuildPlanService(t *testing.T) {
 		t.Errorf("last shift %q", p.Steps[4].Description)
 	}
 	if !hasNote(p, "connector projects/my-project/locations/asia-northeast1/connectors/run-connector is kept (pass --cleanup") {
-		t.Errorf("notes %q", p.Notes)
+		t.Errorf("notes %q", renderAll(p.Notes))
 	}
 	// The checks are copied, not shared.
 	checks[0].Status = StatusFail
@@ -82,22 +81,38 @@ func TestBuildPlanService(t *testing.T) {
 func TestBuildPlanServiceDefaults(t *testing.T) {
 	w := Workload{Ref: svcRef}
 	p := BuildPlan(PlanOptions{}, w, VPC{Connector: "c1", Egress: EgressAllTraffic}, nil)
-	if got := stepKinds(p); !slices.Equal(got, []StepKind{StepDeployRevision, StepVerify, StepShiftTraffic}) {
-		t.Errorf("steps = %v", got)
+	// All traffic at once and no gate: one update, the traffic following the new revision.
+	if got := stepKinds(p); !slices.Equal(got, []StepKind{StepDeployAndShift}) {
+		t.Fatalf("steps = %v", got)
 	}
-	if !slices.Equal(p.Canary, []int{100}) || p.Steps[2].Percent != 100 || p.Steps[0].Tag != "runnet-connector" {
+	if !slices.Equal(p.Canary, []int{100}) || p.Steps[0].Percent != 100 || p.Steps[0].Tag != "" {
 		t.Errorf("plan = %+v", p)
 	}
+	if !strings.Contains(p.Steps[0].Description, "in the same update, once it is Ready (a revision that fails gets none)") {
+		t.Errorf("description %q", p.Steps[0].Description)
+	}
+	if needs, why := p.NeedsRevisionBeforeTraffic(); needs || why != "" {
+		t.Errorf("NeedsRevisionBeforeTraffic = %v, %q", needs, why)
+	}
 	if p.Checks == nil || len(p.Notes) != 0 {
-		t.Errorf("checks %v notes %q", p.Checks, p.Notes)
+		t.Errorf("checks %v notes %q", p.Checks, renderAll(p.Notes))
+	}
+	// Canary steps need the revision Ready before the first: two operations, and the plan
+	// says why.
+	p = BuildPlan(PlanOptions{Canary: []int{10, 100}}, w, VPC{Connector: "c1", Egress: EgressAllTraffic}, nil)
+	if got := stepKinds(p); !slices.Equal(got, []StepKind{StepDeployRevision, StepVerify, StepShiftTraffic, StepShiftTraffic}) || p.Steps[0].Tag != "runnet-connector" {
+		t.Errorf("canary steps = %v, tag %q", got, p.Steps[0].Tag)
+	}
+	if !hasNote(p, "the new revision is deployed with no traffic first, and the traffic moves once it is Ready: the traffic moves in steps (10,100), the first once the new revision is Ready") {
+		t.Errorf("notes %q", renderAll(p.Notes))
 	}
 	// An invalid canary from a programmatic caller falls back to one step.
 	p = BuildPlan(PlanOptions{Canary: []int{50, 10}}, w, VPC{Connector: "c1"}, nil)
 	if !slices.Equal(p.Canary, []int{100}) || !hasNote(p, "canary 50,10 ignored (10 does not increase on the step before it (50))") {
-		t.Errorf("canary %v notes %q", p.Canary, p.Notes)
+		t.Errorf("canary %v notes %q", p.Canary, renderAll(p.Notes))
 	}
 	// A custom tag wins.
-	p = BuildPlan(PlanOptions{Tag: "migrate"}, w, VPC{Connector: "c1"}, nil)
+	p = BuildPlan(PlanOptions{Tag: "migrate", Canary: []int{50, 100}}, w, VPC{Connector: "c1"}, nil)
 	if p.Steps[0].Tag != "migrate" {
 		t.Errorf("tag %q", p.Steps[0].Tag)
 	}
@@ -113,7 +128,7 @@ func TestBuildPlanCreateSubnetAndCleanup(t *testing.T) {
 		ConnectorUsers: []WorkloadRef{svcRef},
 	}
 	p := BuildPlan(opts, w, target, nil)
-	want := []StepKind{StepCreateSubnet, StepDeployRevision, StepVerify, StepShiftTraffic, StepDeleteConnector}
+	want := []StepKind{StepCreateSubnet, StepDeployAndShift, StepDeleteConnector}
 	if got := stepKinds(p); !slices.Equal(got, want) {
 		t.Fatalf("steps = %v, want %v", got, want)
 	}
@@ -122,7 +137,7 @@ func TestBuildPlanCreateSubnetAndCleanup(t *testing.T) {
 		cs.Description != "create subnetwork run-direct-vpc-egress with range 10.8.0.0/24 in network run-vpc" {
 		t.Errorf("create step %+v", cs)
 	}
-	dc := p.Steps[4]
+	dc := p.Steps[2]
 	if dc.Resource != "projects/my-project/locations/asia-northeast1/connectors/run-connector" ||
 		dc.Description != "delete connector run-connector, which no other workload uses" {
 		t.Errorf("delete step %+v", dc)
@@ -131,13 +146,13 @@ func TestBuildPlanCreateSubnetAndCleanup(t *testing.T) {
 	opts.ConnectorUsers = []WorkloadRef{svcRef, {KindJob, proj, region, "nightly"}, {KindService, proj, region, "api"}}
 	p = BuildPlan(opts, w, target, nil)
 	if slices.Contains(stepKinds(p), StepDeleteConnector) || !hasNote(p, "is kept: still used by job/nightly, api") {
-		t.Errorf("steps %v notes %q", stepKinds(p), p.Notes)
+		t.Errorf("steps %v notes %q", stepKinds(p), renderAll(p.Notes))
 	}
 
 	// No subnet is created for a connector target, and connector to the
 	// same connector with another egress deletes nothing.
 	p = BuildPlan(PlanOptions{CreateSubnet: opts.CreateSubnet, Cleanup: true}, w, VPC{Connector: "run-connector", Egress: EgressAllTraffic}, nil)
-	if got := stepKinds(p); !slices.Equal(got, []StepKind{StepDeployRevision, StepVerify, StepShiftTraffic}) {
+	if got := stepKinds(p); !slices.Equal(got, []StepKind{StepDeployAndShift}) {
 		t.Errorf("steps = %v", got)
 	}
 }
@@ -151,7 +166,7 @@ func TestBuildPlanJob(t *testing.T) {
 		t.Errorf("steps = %v", got)
 	}
 	if p.Canary != nil || !hasNote(p, "--canary applies to services only; ignored for jobs") || !hasNote(p, "next execution") {
-		t.Errorf("canary %v notes %q", p.Canary, p.Notes)
+		t.Errorf("canary %v notes %q", p.Canary, renderAll(p.Notes))
 	}
 	if d := p.Steps[0].Description; d != "update job nightly's task template to direct: subnet run-direct-vpc-egress, egress private-ranges-only (running executions keep the old settings)" {
 		t.Errorf("description %q", d)
@@ -161,7 +176,7 @@ func TestBuildPlanJob(t *testing.T) {
 		t.Errorf("steps = %v", got)
 	}
 	if hasNote(p, "next execution") || hasNote(p, "--canary") {
-		t.Errorf("notes %q", p.Notes)
+		t.Errorf("notes %q", renderAll(p.Notes))
 	}
 }
 
@@ -178,7 +193,7 @@ func TestBuildPlanWorkerPool(t *testing.T) {
 		t.Errorf("blocked %v checks %+v", p.Blocked, p.Checks)
 	}
 	if !hasNote(p, "ignored for worker pools") {
-		t.Errorf("notes %q", p.Notes)
+		t.Errorf("notes %q", renderAll(p.Notes))
 	}
 	// ... and not added twice.
 	checks := RunPreflight(Facts{Workload: w, Target: VPC{Connector: "c1"}})
@@ -219,13 +234,13 @@ func TestBuildPlanTransitions(t *testing.T) {
 				}
 				first := StepUpdateTemplate
 				if kind == KindService {
-					first = StepDeployRevision
+					first = StepDeployAndShift
 				}
 				if len(p.Steps) == 0 || p.Steps[0].Kind != first {
 					t.Errorf("%s: steps %v", name, stepKinds(p))
 				}
 				if from.Mode() == ModeDirect && !hasNote(p, "1-2 hours") {
-					t.Errorf("%s: no reservation note in %q", name, p.Notes)
+					t.Errorf("%s: no reservation note in %q", name, renderAll(p.Notes))
 				}
 			}
 		}
@@ -257,7 +272,7 @@ func TestBuildPlanNoOp(t *testing.T) {
 			continue
 		}
 		if tt.noop {
-			if p.Blocked || len(p.Steps) != 0 || !strings.HasPrefix(p.Summary(), "nothing to do: run-service already uses") {
+			if p.Blocked || len(p.Steps) != 0 || !hasNote(p, "run-service already uses") {
 				t.Errorf("%s: %+v", tt.name, p)
 			}
 		} else if !p.Blocked {
@@ -270,16 +285,16 @@ func TestBuildPlanBlockedAndForced(t *testing.T) {
 	w := Workload{Ref: svcRef, VPC: VPC{Connector: "c1"}}
 	checks := []Check{{Name: CheckFreeIPs, Status: StatusFail, Message: "x"}, {Name: CheckNAT, Status: StatusWarn}}
 	p := BuildPlan(PlanOptions{}, w, VPC{Subnet: "s1"}, checks)
-	if !p.Blocked || p.Summary() != "blocked by failed checks: free-ips" {
-		t.Errorf("Blocked %v, summary %q", p.Blocked, p.Summary())
+	if !p.Blocked || len(Failed(p.Checks)) != 1 || Failed(p.Checks)[0].Name != CheckFreeIPs {
+		t.Errorf("Blocked %v, checks %+v", p.Blocked, p.Checks)
 	}
 	forced, err := ApplyForce(checks, []string{CheckFreeIPs})
 	if err != nil {
 		t.Fatal(err)
 	}
 	p = BuildPlan(PlanOptions{}, w, VPC{Subnet: "s1"}, forced)
-	if p.Blocked || p.Summary() != "ready: 3 steps to switch run-service from connector to direct" {
-		t.Errorf("Blocked %v, summary %q", p.Blocked, p.Summary())
+	if p.Blocked || len(p.Steps) != 1 || p.FromMode != ModeConnector || p.ToMode != ModeDirect {
+		t.Errorf("Blocked %v, %d steps, %s to %s", p.Blocked, len(p.Steps), p.FromMode, p.ToMode)
 	}
 }
 
@@ -362,64 +377,6 @@ func TestParseCanary(t *testing.T) {
 	}
 }
 
-func TestPlanTable(t *testing.T) {
-	w := Workload{Ref: svcRef, VPC: VPC{Connector: "c1"}}
-	p := BuildPlan(PlanOptions{Canary: []int{50, 100}}, w, VPC{Subnet: "s1"}, nil)
-	h, rows := p.Table()
-	if !slices.Equal(h, []string{"#", "step", "description"}) || len(rows) != 4 {
-		t.Fatalf("Table = %v, %v", h, rows)
-	}
-	if !slices.Equal(rows[2], []string{"3", "shift-traffic", "send 50% of traffic to the new revision"}) {
-		t.Errorf("row = %q", rows[2])
-	}
-	_, rows = BuildPlan(PlanOptions{}, w, w.VPC, nil).Table()
-	if len(rows) != 0 {
-		t.Errorf("no-op rows %v", rows)
-	}
-}
-
-func TestPlanWriteText(t *testing.T) {
-	f := baseFacts()
-	f.Workload.MaxInstances = 100
-	f.Firewall.Rules = []FirewallRule{{Name: "allow-redis", SourceTags: []string{"vpc-connector"}, Priority: 1000,
-		Allowed: []FirewallPermission{{Protocol: "tcp", Ports: []string{"6379"}}}}}
-	p := BuildPlan(PlanOptions{Canary: []int{10, 100}}, f.Workload, f.Target, RunPreflight(f))
-	var b bytes.Buffer
-	if err := p.WriteText(&b); err != nil {
-		t.Fatal(err)
-	}
-	out := b.String()
-	for _, want := range []string{
-		"Workload:  run-service (projects/my-project/locations/asia-northeast1/services/run-service)\n",
-		"From:      connector: connector projects/my-project/locations/asia-northeast1/connectors/run-connector, egress private-ranges-only\n",
-		"\nChecks:\n",
-		"  PASS  vpc-settings",
-		"  WARN  free-ips ",
-		"hint: use a /23 or larger subnetwork",
-		"  FAIL  firewall-rules",
-		"\nSteps:\n  1.  deploy-revision  deploy a revision of run-service",
-		"  4.  shift-traffic    send 100% of traffic",
-		"\nNotes:\n  - connector",
-		"\nblocked by failed checks: firewall-rules\n",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("output lacks %q:\n%s", want, out)
-		}
-	}
-	if strings.Contains(out, "hint: ") && strings.Count(out, "hint: ") != 2 {
-		t.Errorf("hints of passing checks printed:\n%s", out)
-	}
-
-	b.Reset()
-	noop := BuildPlan(PlanOptions{}, f.Workload, f.Workload.VPC, nil)
-	if err := noop.WriteText(&b); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(b.String(), "Steps:") || !strings.HasSuffix(b.String(), "\nnothing to do: run-service already uses connector\n") {
-		t.Errorf("no-op output:\n%s", b.String())
-	}
-}
-
 // TestPlanJSON pins the JSON field names: other programs read them.
 func TestPlanJSON(t *testing.T) {
 	w := Workload{Ref: svcRef, VPC: VPC{Connector: "c1"}}
@@ -440,7 +397,8 @@ func TestPlanJSON(t *testing.T) {
 		`{"kind":"shift-traffic","description":"send 50% of traffic to the new revision, then watch its health for 1.5s","resource":"projects/my-project/locations/asia-northeast1/services/run-service","percent":50,"waitSeconds":1.5},` +
 		`{"kind":"shift-traffic","description":"send 100% of traffic to the new revision (the old revisions stay deployed for rollback)","resource":"projects/my-project/locations/asia-northeast1/services/run-service","percent":100}],` +
 		`"canary":[50,100],"noOp":false,"blocked":false,` +
-		`"notes":["connector projects/my-project/locations/asia-northeast1/connectors/c1 is kept (pass --cleanup to delete it once no workload uses it)"]}`
+		`"notes":[{"text":"the new revision is deployed with no traffic first, and the traffic moves once it is Ready: the traffic moves in steps (50,100), the first once the new revision is Ready"},` +
+		`{"kind":"connector-kept","text":"connector projects/my-project/locations/asia-northeast1/connectors/c1 is kept (pass --cleanup to delete it once no workload uses it)"}]}`
 	if string(b) != want {
 		t.Errorf("JSON:\n got %s\nwant %s", b, want)
 	}

@@ -38,16 +38,13 @@ type Check struct {
 	// Numbers holds the check's figures under lowerCamelCase keys, for
 	// machines.
 	Numbers map[string]int64 `json:"numbers,omitempty"`
-	// Hint says how to fix a warning or failure.
-	Hint string `json:"hint,omitempty"`
+	// Hint says how to fix a warning or failure. With HintActions it is a format with one %s
+	// per action (see Message), which the presentation renders.
+	Hint        string   `json:"hint,omitempty"`
+	HintActions []Action `json:"-"`
 	// Forced is set when a failure was downgraded to a warning by
 	// ApplyForce.
 	Forced bool `json:"forced,omitempty"`
-}
-
-// Table renders the check as one table row (printer.Tabler).
-func (c Check) Table() (headers []string, rows [][]string) {
-	return []string{"check", "status", "message"}, [][]string{{c.Name, string(c.Status), c.Message}}
 }
 
 // The preflight check names. They are stable: scripts match on them and
@@ -124,6 +121,9 @@ func Forceable(name string) bool {
 	_, no := unforceable[name]
 	return slices.Contains(CheckNames, name) && !no
 }
+
+// advise sets the check's hint.
+func (c *Check) advise(m Message) { c.Hint, c.HintActions = m.Text, m.Actions }
 
 // Failed returns the checks with StatusFail, in order.
 func Failed(checks []Check) []Check {
@@ -277,7 +277,7 @@ func RunPreflight(f Facts) []Check {
 // connector or subnetwork is in the workload's region, the network exists and the
 // subnetwork belongs to it, the subnetwork exists and is /26 or larger, the connector exists
 // and is READY. A change that fails one of them cannot serve: commands that change a
-// template run them first (runnet attach). Checks whose facts are nil are left out.
+// template run them first (attach). Checks whose facts are nil are left out.
 func RunTargetChecks(f Facts) []Check {
 	ref := f.Workload.Ref
 	to, err := f.Target.canonical(ref.Project, ref.Region, true)
@@ -339,23 +339,23 @@ func (t transition) regionMatch() Check {
 		ref, _ := ParseConnectorRef(t.to.Connector, t.ref.Project, t.ref.Region)
 		what, name, region = "connector", ref.Name, ref.Region
 		if fc := t.f.TargetConnector; fc != nil && fc.Exists && fc.Region != "" {
-			region = lastSegment(fc.Region)
+			region = ShortName(fc.Region)
 		}
 	default:
 		ref, _ := ParseSubnetRef(t.to.Subnet, t.ref.Project, t.ref.Region)
 		what, name, region = "subnetwork", ref.Name, ref.Region
 		if fs := t.f.Subnet; fs != nil && fs.Exists && fs.Region != "" {
-			region = lastSegment(fs.Region)
+			region = ShortName(fs.Region)
 		}
 	}
 	if region != t.ref.Region {
 		c.Status = StatusFail
-		c.Message = fmt.Sprintf("%s %s is in %s but the %s runs in %s", what, name, region, t.ref.Kind.noun(), t.ref.Region)
+		c.Message = fmt.Sprintf("%s %s is in %s but the %s runs in %s", what, name, region, t.ref.Kind.Noun(), t.ref.Region)
 		c.Hint = fmt.Sprintf("use a %s in %s", what, t.ref.Region)
 		return c
 	}
 	c.Status = StatusPass
-	c.Message = fmt.Sprintf("%s %s is in %s, like the %s", what, name, region, t.ref.Kind.noun())
+	c.Message = fmt.Sprintf("%s %s is in %s, like the %s", what, name, region, t.ref.Kind.Noun())
 	return c
 }
 
@@ -418,7 +418,7 @@ func (t transition) subnetExists() Check {
 	case !fs.Exists:
 		c.Status = StatusFail
 		c.Message = fmt.Sprintf("subnetwork %s does not exist", path)
-		c.Hint = "create it first (runnet subnet create) or let the migration create it (--create-subnet)"
+		c.advise(Say("create it first (", Action{Kind: ActionCreateSubnet}, ") or let the migration create it (--create-subnet)"))
 		return c
 	case fs.Purpose != "" && !strings.EqualFold(fs.Purpose, "PRIVATE"):
 		c.Status = StatusFail
@@ -575,7 +575,7 @@ func (t transition) freeIPs() Check {
 		c.Status = StatusFail
 		c.Message += fmt.Sprintf(": %d free is not enough even at steady state (%d)", free, steady)
 	}
-	c.Hint = freeIPsHint(need, reserved, shared, free, maxInst)
+	c.advise(freeIPsHint(need, reserved, shared, free, maxInst))
 	return c
 }
 
@@ -601,23 +601,23 @@ func (t transition) startIPs() Check {
 	if free < need {
 		c.Status = StatusFail
 		c.Message = fmt.Sprintf("subnetwork %s (%s) has %s free; the new revision needs %s to start %s (Cloud Run: \"insufficient free IP addresses in the subnetwork\")",
-			lastSegment(t.to.Subnet), p, plural(free, "/28 block"), plural(need, "block"), plural(n, "instance"))
-		c.Hint = "use a larger subnetwork, or free addresses in this one ('runnet subnet describe' shows who holds them)"
+			ShortName(t.to.Subnet), p, plural(free, "/28 block"), plural(need, "block"), plural(n, "instance"))
+		c.advise(Say("use a larger subnetwork, or free addresses in this one ('", Action{Kind: ActionDescribeSubnet}, "' shows who holds them)"))
 		return c
 	}
 	c.Status = StatusPass
-	c.Message = fmt.Sprintf("subnetwork %s has %s free; the new revision needs %d to start", lastSegment(t.to.Subnet), plural(free, "/28 block"), need)
+	c.Message = fmt.Sprintf("subnetwork %s has %s free; the new revision needs %d to start", ShortName(t.to.Subnet), plural(free, "/28 block"), need)
 	return c
 }
 
 // freeIPsHint suggests a subnet size that fits need blocks plus what is
 // reserved, and the maximum instance count that fits the current subnet.
-func freeIPsHint(need, reserved, shared, free, maxInst int) string {
-	var hints []string
+func freeIPsHint(need, reserved, shared, free, maxInst int) Message {
+	var hints []Message
 	for b := ipam.DirectVPCMinPrefix; b >= ipam.MinSubnetPrefix; b-- {
 		n := ipam.Blocks(netip.PrefixFrom(netip.IPv4Unspecified(), b))
 		if n >= need+reserved {
-			hints = append(hints, fmt.Sprintf("use a /%d or larger subnetwork (%s; see runnet subnet plan --max-instances %d)", b, plural(n, "block"), maxInst))
+			hints = append(hints, Say(fmt.Sprintf("use a /%d or larger subnetwork (%s; see ", b, plural(n, "block")), Action{Kind: ActionPlanSubnet, MaxInstances: maxInst}, ")"))
 			break
 		}
 	}
@@ -626,10 +626,17 @@ func freeIPsHint(need, reserved, shared, free, maxInst int) string {
 	if room := (free - shared) / RolloutOverlapFactor; room > 0 {
 		fit := room * ipam.DirectVPCBlockSize / ipam.DirectVPCIPsPerInstance
 		if fit < maxInst {
-			hints = append(hints, fmt.Sprintf("or lower the maximum instances to %d", fit))
+			hints = append(hints, Plain(fmt.Sprintf("or lower the maximum instances to %d", fit)))
 		}
 	}
-	return strings.Join(hints, " ")
+	var out []Message
+	for i, h := range hints {
+		if i > 0 {
+			out = append(out, Plain(" "))
+		}
+		out = append(out, h)
+	}
+	return Concat(out...)
 }
 
 func blocksForIPs64(ips int64) int {
@@ -683,7 +690,7 @@ func (t transition) connectorReady() Check {
 	case !fc.Exists:
 		c.Status = StatusFail
 		c.Message = fmt.Sprintf("connector %s does not exist", name)
-		c.Hint = fmt.Sprintf("create it: runnet connector create %s --region %s --network NETWORK --range RANGE", ref.Name, ref.Region)
+		c.advise(Say("create it: ", Action{Kind: ActionCreateConnector, Name: ref.Name, Region: ref.Region}))
 	case fc.State != ConnectorStateReady:
 		c.Status = StatusFail
 		state := fc.State
@@ -693,9 +700,9 @@ func (t transition) connectorReady() Check {
 		c.Message = fmt.Sprintf("connector %s is %s, not %s", name, state, ConnectorStateReady)
 		switch fc.State {
 		case "CREATING", "UPDATING":
-			c.Hint = "wait until it is READY (runnet connector describe " + ref.Name + ")"
+			c.advise(Say("wait until it is READY (", Action{Kind: ActionDescribeConnector, Name: ref.Name}, ")"))
 		case "ERROR":
-			c.Hint = "delete and recreate it (runnet connector recycle " + ref.Name + "), or pick another connector"
+			c.advise(Say("delete and recreate it (", Action{Kind: ActionRecycleConnector, Name: ref.Name}, "), or pick another connector"))
 		default:
 			c.Hint = "pick another connector"
 		}
@@ -703,7 +710,7 @@ func (t transition) connectorReady() Check {
 		c.Status = StatusPass
 		c.Message = fmt.Sprintf("connector %s is READY", name)
 		if fc.Network != "" {
-			c.Message += " in network " + lastSegment(fc.Network)
+			c.Message += " in network " + ShortName(fc.Network)
 		}
 	}
 	return c
@@ -779,7 +786,7 @@ func (t transition) cloudNAT() Check {
 	}
 	var routers, nats int
 	for _, r := range t.f.NAT.Routers {
-		if lastSegment(r.Region) != region {
+		if ShortName(r.Region) != region {
 			continue
 		}
 		if network != "" && r.Network != "" {
@@ -804,11 +811,11 @@ func (t transition) cloudNAT() Check {
 	}
 	where := region
 	if network != "" {
-		where = lastSegment(network) + "/" + region
+		where = ShortName(network) + "/" + region
 	}
 	c.Status = StatusFail
 	c.Numbers = map[string]int64{"routers": int64(routers), "nats": int64(nats)}
-	c.Message = fmt.Sprintf("egress all-traffic sends internet traffic into the VPC, but no Cloud NAT in %s covers %s: the %s would lose internet access", where, source, t.ref.Kind.noun())
+	c.Message = fmt.Sprintf("egress all-traffic sends internet traffic into the VPC, but no Cloud NAT in %s covers %s: the %s would lose internet access", where, source, t.ref.Kind.Noun())
 	c.Hint = fmt.Sprintf("add a Cloud NAT on a Cloud Router in %s (gcloud compute routers nats create), or use --egress private-ranges-only", where)
 	return c
 }

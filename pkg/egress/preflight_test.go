@@ -73,7 +73,11 @@ func expect(t *testing.T, c Check, status CheckStatus, fragments ...string) {
 
 func run(t *testing.T, f Facts, name string) Check {
 	t.Helper()
-	return find(t, RunPreflight(f), name)
+	c := find(t, RunPreflight(f), name)
+	if len(c.HintActions) > 0 {
+		c.Hint = render(Message{Text: c.Hint, Actions: c.HintActions})
+	}
+	return c
 }
 
 func TestRunPreflightApplies(t *testing.T) {
@@ -272,7 +276,7 @@ func TestFreeIPsCheck(t *testing.T) {
 			msg: []string{
 				"needs 26 /28 blocks (2 IPs × 100 instances = 200 IPs → 13 blocks, ×2 for rollout overlap), subnet 10.8.0.0/24 has 15 blocks, 0 reserved",
 				"15 free is enough at steady state (13) but not while old and new revisions both hold addresses",
-				"hint:use a /23 or larger subnetwork (31 blocks; see runnet subnet plan --max-instances 100)",
+				"hint:use a /23 or larger subnetwork (31 blocks; see <plan-subnet max 100>)",
 				"hint:or lower the maximum instances to 56",
 			},
 			numbers: map[string]int64{
@@ -389,13 +393,13 @@ func TestConnectorReadyCheck(t *testing.T) {
 
 	f.TargetConnector = &ConnectorFacts{Name: "c1"}
 	expect(t, run(t, f, CheckConnectorReady), StatusFail, "connector projects/my-project/locations/asia-northeast1/connectors/c1 does not exist",
-		"hint:runnet connector create c1 --region asia-northeast1")
+		"hint:create it: <create-connector c1 asia-northeast1>")
 
 	f.TargetConnector = &ConnectorFacts{Name: "c1", Exists: true, State: "CREATING"}
 	expect(t, run(t, f, CheckConnectorReady), StatusFail, "is CREATING, not READY", "hint:wait until it is READY")
 
 	f.TargetConnector.State = "ERROR"
-	expect(t, run(t, f, CheckConnectorReady), StatusFail, "is ERROR", "hint:runnet connector recycle c1")
+	expect(t, run(t, f, CheckConnectorReady), StatusFail, "is ERROR", "hint:delete and recreate it (<recycle-connector c1>)")
 
 	f.TargetConnector.State = "DELETING"
 	expect(t, run(t, f, CheckConnectorReady), StatusFail, "is DELETING", "hint:pick another connector")
@@ -752,12 +756,5 @@ func TestForceable(t *testing.T) {
 		if got := Forceable(name); got != want {
 			t.Errorf("Forceable(%q) = %v, want %v", name, got, want)
 		}
-	}
-}
-
-func TestCheckTable(t *testing.T) {
-	h, rows := Check{Name: CheckNAT, Status: StatusFail, Message: "m"}.Table()
-	if !slices.Equal(h, []string{"check", "status", "message"}) || len(rows) != 1 || !slices.Equal(rows[0], []string{"cloud-nat", "fail", "m"}) {
-		t.Errorf("Table = %v, %v", h, rows)
 	}
 }

@@ -230,13 +230,13 @@ func TestBuildPlanFromServingState(t *testing.T) {
 	}{
 		{"pinned to the old revision", withServing(Workload{Ref: servRef, VPC: connVPC, LatestReady: "svc-2", LatestCreated: "svc-2",
 			Traffic: []TrafficTarget{{Revision: "svc-1", Percent: 100}}}, map[string]VPC{"svc-1": connVPC}, false),
-			"deploy-revision verify shift-traffic", []string{"svc-1"}, "", false, "the traffic is pinned"},
+			"deploy-and-shift", []string{"svc-1"}, "", false, "the traffic is pinned"},
 		{"template has it, traffic pinned elsewhere", withServing(Workload{Ref: servRef, VPC: dirVPC, LatestReady: "svc-2", LatestCreated: "svc-2",
 			Traffic: []TrafficTarget{{Revision: "svc-1", Percent: 100}}}, map[string]VPC{"svc-1": connVPC}, false),
 			"verify shift-traffic", []string{"svc-1"}, "svc-2", false, "revision svc-2 takes the place of svc-1"},
 		{"template has it, its revision failed", withServing(Workload{Ref: servRef, VPC: dirVPC, LatestReady: "svc-1", LatestCreated: "svc-2",
 			Traffic: []TrafficTarget{{Latest: true, Percent: 100}}}, map[string]VPC{"svc-1": connVPC}, true),
-			"deploy-revision! verify shift-traffic", []string{"svc-1"}, "", false, "the latest revision, svc-2, failed"},
+			"deploy-and-shift!", []string{"svc-1"}, "", false, "the latest revision, svc-2, failed"},
 		{"in force, a tag left behind", withServing(Workload{Ref: servRef, VPC: dirVPC, LatestReady: "svc-2", LatestCreated: "svc-2",
 			Traffic: []TrafficTarget{{Latest: true, Percent: 100}, {Revision: "svc-1", Tag: "old"}}}, map[string]VPC{"svc-1": connVPC, "svc-2": dirVPC}, false),
 			"", nil, "", true, "revision svc-1 keeps its tag old"},
@@ -253,8 +253,8 @@ func TestBuildPlanFromServingState(t *testing.T) {
 			if kinds(p) != tt.steps || !slices.Equal(p.MoveFrom, tt.moveFrom) || p.Into != tt.into || p.NoOp != tt.noOp {
 				t.Errorf("steps %q, moveFrom %v, into %q, noOp %v", kinds(p), p.MoveFrom, p.Into, p.NoOp)
 			}
-			if tt.note != "" && !strings.Contains(strings.Join(p.Notes, "\n"), tt.note) {
-				t.Errorf("notes %q lack %q", p.Notes, tt.note)
+			if tt.note != "" && !strings.Contains(renderAll(p.Notes), tt.note) {
+				t.Errorf("notes %q lack %q", renderAll(p.Notes), tt.note)
 			}
 		})
 	}

@@ -11,7 +11,7 @@
 // google.golang.org/api/compute/v1 client works unchanged when pointed at the emulator with
 // option.WithEndpoint("http://HOST/compute/v1/") and option.WithoutAuthentication().
 //
-// Faithfulness notes (see also the recorded exchanges in ../shared/realapi/compute):
+// Faithfulness notes (see also the recorded exchanges in testdata/realapi):
 //   - Mutations return a RUNNING compute#operation at once and take effect when it completes,
 //     after the world's LRODuration: an inserted resource appears, a patch applies and a
 //     deleted resource disappears only then. Validation the real API does synchronously

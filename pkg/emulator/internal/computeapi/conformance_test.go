@@ -21,8 +21,8 @@ import (
 )
 
 // The conformance test replays the request sequences of recorded exchanges with the real
-// Compute API (Config Connector's golden logs, ../shared/realapi/compute, described in
-// ../shared/realapi/README.md) against the emulator, and checks for every exchange:
+// Compute API (Config Connector's golden logs, testdata/realapi, whose README.md describes
+// them and says where they come from) against the emulator, and checks for every exchange:
 //   - the HTTP status;
 //   - the set of JSON field names of the response, recursively: every recorded field must be
 //     there, and the emulator may add only the fields listed in knownExtras;
@@ -84,26 +84,16 @@ type exchange struct {
 	respBody    string
 }
 
+// findRealAPI is the directory of the recorded exchanges this package replays: testdata/realapi
+// (its README.md says where they come from). The test fails when it is missing: the
+// recordings are part of the repository.
 func findRealAPI(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
+	d := filepath.Join("testdata", "realapi")
+	if _, err := os.Stat(d); err != nil {
+		t.Fatalf("recorded exchanges not found: %v", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			p := filepath.Join(dir, "..", "shared", "realapi")
-			if _, err := os.Stat(p); err != nil {
-				t.Skipf("recorded exchanges not found at %s (expected ../shared/realapi next to the repository): %v", p, err)
-			}
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root (go.mod) not found; cannot locate ../shared/realapi")
-		}
-		dir = parent
-	}
+	return d
 }
 
 var statusLineRE = regexp.MustCompile(`^(\d{3}) [A-Za-z]`)
@@ -141,12 +131,12 @@ func parseLog(t *testing.T, text string) []exchange {
 }
 
 func TestConformanceWithRecordings(t *testing.T) {
-	dir := filepath.Join(findRealAPI(t), "compute")
+	dir := findRealAPI(t)
 	for _, c := range conformanceLogs {
 		t.Run(strings.TrimSuffix(c.file, ".http.log"), func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join(dir, c.file))
 			if err != nil {
-				t.Skipf("recording %s not readable: %v", c.file, err)
+				t.Fatalf("recording %s not readable: %v", c.file, err)
 			}
 			exchanges := parseLog(t, string(b))
 			if len(exchanges) != c.exchanges {

@@ -18,30 +18,17 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// These tests replay recorded exchanges with the real API (../shared/realapi, see its
+// These tests replay recorded exchanges with the real API (testdata/realapi, see its
 // README) through the emulator and compare the JSON the emulator would return.
 
-// realAPIDir finds ../shared/realapi/run from the repository root (the directory holding
-// go.mod), or skips the test.
+// realAPIDir is the directory of the recorded exchanges this package replays: testdata/realapi
+// (its README.md says where they come from). A test that needs a recording fails when it is
+// missing: they are part of the repository.
 func realAPIDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("repository root not found")
-		}
-		dir = parent
-	}
-	d := filepath.Join(dir, "..", "shared", "realapi", "run")
+	d := filepath.Join("testdata", "realapi")
 	if _, err := os.Stat(d); err != nil {
-		t.Skipf("recorded exchanges not found at %s", d)
+		t.Fatalf("recorded exchanges not found: %v", err)
 	}
 	return d
 }

@@ -237,6 +237,19 @@ func failRevisionLocked(w *world.World, rev *runpb.Revision, fail *vpcFailure) {
 // reconcileLocked is the controller: it moves latest_ready_revision, routes traffic (or
 // instance splits) to Ready revisions only, starts and stops instances, sets the conditions,
 // and, once the current generation is settled, ends the operations waiting for it.
+//
+// So one UpdateService that changes the template is a whole rollout: traffic on LATEST goes
+// to "the latest ready Revision" (TrafficTargetAllocationType, traffic_target.proto), and a
+// revision named in template.revision that the traffic gives a share takes it once Ready; until
+// then the old routing serves. When the revision fails, "traffic_statuses, observed_generation,
+// and latest_ready_revision will have the state of the last serving revision" and the failure
+// is in terminal_condition and conditions (Service.reconciling, google/cloud/run/v2/service.proto:
+// https://github.com/googleapis/googleapis/blob/master/google/cloud/run/v2/service.proto and
+// https://cloud.google.com/run/docs/reference/rpc/google.cloud.run.v2#service; traffic
+// management: https://cloud.google.com/run/docs/rollouts-rollbacks-traffic-migration). One
+// difference is kept on purpose: observed_generation moves to the failed generation, as
+// Knative's (and the v1 API's) observedGeneration does, which the existing tests pin down.
+// TestOneUpdateMovesTrafficOnlyOnceReady covers both traffic forms.
 func reconcileLocked(w *world.World, o owner) {
 	st := o.status()
 	revs := revisionsOfLocked(w, st.name)

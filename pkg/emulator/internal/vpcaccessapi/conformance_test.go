@@ -1,7 +1,7 @@
 package vpcaccessapi
 
-// Conformance against real recorded exchanges (../shared/realapi/vpcaccess, format described in
-// ../shared/realapi/README.md). Each recorded VPC Access exchange is replayed through the real
+// Conformance against real recorded exchanges (testdata/realapi, format and provenance in
+// its README.md). Each recorded VPC Access exchange is replayed through the real
 // Go client over gRPC, and the emulator's answer is compared with the recorded one: the same
 // JSON field names at every level, and the same values except where the recording holds a
 // normalized value (placeholders such as ${operationID}, and the fixed timestamp
@@ -125,26 +125,14 @@ func substitute(s string) string {
 	return s
 }
 
-// realAPIDir finds ../shared/realapi/vpcaccess next to the repository root.
+// realAPIDir is the directory of the recorded exchanges this package replays: testdata/realapi
+// (its README.md says where they come from). A test that needs a recording fails when it is
+// missing: they are part of the repository.
 func realAPIDir(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Skip("repository root not found")
-		}
-		dir = up
-	}
-	d := filepath.Join(dir, "..", "shared", "realapi", "vpcaccess")
+	d := filepath.Join("testdata", "realapi")
 	if _, err := os.Stat(d); err != nil {
-		t.Skipf("recorded exchanges not available: %v", err)
+		t.Fatalf("recorded exchanges not found: %v", err)
 	}
 	return d
 }
@@ -154,9 +142,6 @@ func TestConformanceWithRecordedExchanges(t *testing.T) {
 	for _, file := range []string{"connector-cidr-crud.http.log", "connector-subnet-crossproject-crud.http.log"} {
 		t.Run(file, func(t *testing.T) {
 			b, err := os.ReadFile(filepath.Join(dir, file))
-			if os.IsNotExist(err) {
-				t.Skipf("%s not available", file)
-			}
 			if err != nil {
 				t.Fatal(err)
 			}

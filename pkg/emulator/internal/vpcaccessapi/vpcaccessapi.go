@@ -4,7 +4,7 @@
 // shared world.
 //
 // Connectors behave as the real service's recorded exchanges and public error reports show
-// (see /work/shared/realapi/vpcaccess and DESIGN.md section 1):
+// (see the recorded exchanges in testdata/realapi):
 //
 //   - CreateConnector validates the request at once (INVALID_ARGUMENT with the real texts where
 //     they are known), stores the connector in state CREATING and returns an operation that

@@ -1,8 +1,10 @@
 package cloud
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -34,13 +36,7 @@ func TestRetryDelayFromRetryAfter(t *testing.T) {
 // runnet does not send it again (which would meet its own change as ABORTED) and reports
 // success once the new revision is ready.
 func TestUpdateLostResponseLanded(t *testing.T) {
-	ctx := testCtx(t)
-	e, c := newEmulator(t, emulator.SeedDemo)
-	p := &Platform{C: c}
-	s0, err := p.GetWorkload(ctx, serviceRef(emulator.DemoService))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, e, p, s0 := demoService(t)
 	direct := egress.VPC{Network: emulator.DemoNetwork, Subnet: emulator.DemoDirectSubnet}
 	journal := `{"v":1}`
 	e.InjectFault(emulator.Fault{Method: "google.cloud.run.v2.Services/UpdateService", Code: codes.Unavailable, Count: 1, AfterCommit: true})
@@ -69,17 +65,13 @@ func TestUpdateLostResponseLanded(t *testing.T) {
 	}
 }
 
-// A stale update says what someone else changed; only the VPC access and the traffic count as
-// touching the migration; another run's journal is reported.
-func TestUpdateConflictSaysWhatChanged(t *testing.T) {
-	ctx := testCtx(t)
-	_, c := newEmulator(t, emulator.SeedDemo)
-	p := &Platform{C: c}
-	ref := serviceRef(emulator.DemoService)
-	s0, err := p.GetWorkload(ctx, ref)
-	if err != nil {
-		t.Fatal(err)
-	}
+// A stale update reads the workload again and says what someone else changed: a change of
+// other fields (labels, the image) is absorbed, the update sent again from the fresh read and
+// their change kept; a change of the traffic stops it, naming the field and another run's
+// (here unreadable) journal.
+func TestUpdateConflictPolicy(t *testing.T) {
+	ctx, e, p, s0 := demoService(t)
+	c, ref := p.C, s0.Ref
 	svcs, _ := c.Services()
 	other := func(edit func(*runpb.Service)) {
 		t.Helper()
@@ -101,21 +93,35 @@ func TestUpdateConflictSaysWhatChanged(t *testing.T) {
 		s.Labels = map[string]string{"team": "x"}
 		s.Template.Containers[0].Image += "-2"
 	})
-	empty := ""
-	_, err = p.Update(ctx, s0, egress.Update{Journal: &empty, NoWait: true})
-	var ce *egress.ConflictError
-	if !errors.As(err, &ce) || ce.TouchesMigration || len(ce.Fields) != 2 || ce.Fields[0] != "labels" || ce.Fields[1] != "template.containers" ||
-		ce.Current == nil || !errors.Is(err, egress.ErrNotApplied) || !errors.Is(err, ErrChanged) {
-		t.Fatalf("labels and image: %v (%+v)", err, ce)
+	e.ResetCalls()
+	v := `{"v":1,"id":"mine"}`
+	s1, err := p.Update(ctx, s0, egress.Update{Journal: &v, NoWait: true})
+	if err != nil {
+		t.Fatalf("labels and image: %v", err)
 	}
-	s1 := ce.Current
+	if n := e.Calls()["google.cloud.run.v2.Services/UpdateService"]; n != 2 || s1.Journal != v ||
+		s1.Handle.(*Workload).Raw.(*runpb.Service).GetLabels()["team"] != "x" {
+		t.Errorf("labels and image: %d updates sent, journal %q, labels %v", n, s1.Journal, s1.Handle.(*Workload).Raw.(*runpb.Service).GetLabels())
+	}
 	other(func(s *runpb.Service) {
 		s.Traffic = append(s.Traffic, &runpb.TrafficTarget{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: s1.LatestReady, Tag: "t"})
 		s.Annotations = map[string]string{egress.JournalAnnotation: "not a journal"}
 	})
+	empty := ""
 	_, err = p.Update(ctx, s1, egress.Update{Journal: &empty, NoWait: true})
-	if !errors.As(err, &ce) || !ce.TouchesMigration || len(ce.Fields) != 1 || ce.Fields[0] != "traffic" || ce.Journal == nil || ce.Journal.ID != "unreadable" {
+	var ce *egress.ConflictError
+	if !errors.As(err, &ce) || !ce.TouchesMigration || len(ce.Fields) != 1 || ce.Fields[0] != "traffic" || ce.Journal == nil || ce.Journal.ID != "unreadable" ||
+		ce.Current == nil || !errors.Is(err, egress.ErrNotApplied) || !errors.Is(err, egress.ErrConflict) {
 		t.Fatalf("traffic: %v (%+v)", err, ce)
+	}
+	// A conflict that never clears (the API keeps refusing, nothing visible changed) stops
+	// after DefaultConflicts.MaxResends resends.
+	s2, _ := p.GetWorkload(ctx, ref)
+	e.InjectFault(emulator.Fault{Method: "google.cloud.run.v2.Services/UpdateService", Code: codes.Aborted, Count: 10})
+	e.ResetCalls()
+	_, err = p.Update(ctx, s2, egress.Update{Journal: &empty, NoWait: true})
+	if !errors.As(err, &ce) || len(ce.Fields) != 0 || e.Calls()["google.cloud.run.v2.Services/UpdateService"] != DefaultConflicts.MaxResends+1 {
+		t.Fatalf("refused again and again: %v, %d updates", err, e.Calls()["google.cloud.run.v2.Services/UpdateService"])
 	}
 }
 
@@ -143,7 +149,7 @@ func TestJournalAnnotationMakesNoRevision(t *testing.T) {
 		if s1.Journal != v || s2.Journal != "" || s1.Etag == s0.Etag || s2.Etag == s1.Etag {
 			t.Errorf("%s: journal %q then %q; etags %s %s %s", ref, s1.Journal, s2.Journal, s0.Etag, s1.Etag, s2.Etag)
 		}
-		if s2.LatestCreated != s0.LatestCreated || s2.LatestReady != s0.LatestReady || !sameTargets(s0.TrafficStatus, s2.TrafficStatus) {
+		if s2.LatestCreated != s0.LatestCreated || s2.LatestReady != s0.LatestReady || !slices.Equal(s0.TrafficStatus, s2.TrafficStatus) {
 			t.Errorf("%s: revisions %s/%s → %s/%s, traffic %v → %v", ref, s0.LatestCreated, s0.LatestReady, s2.LatestCreated, s2.LatestReady, s0.TrafficStatus, s2.TrafficStatus)
 		}
 		if changed := ChangedFields(s0.Handle.(*Workload).Raw, s2.Handle.(*Workload).Raw); len(changed) != 0 {
@@ -152,14 +158,16 @@ func TestJournalAnnotationMakesNoRevision(t *testing.T) {
 	}
 }
 
-func sameTargets(a, b []egress.TrafficTarget) bool {
-	if len(a) != len(b) {
-		return false
+// demoService starts an emulator with the demo world and reads its service through the
+// platform.
+func demoService(t *testing.T) (context.Context, *emulator.Emulator, *Platform, *egress.Snapshot) {
+	t.Helper()
+	ctx := testCtx(t)
+	e, c := newEmulator(t, emulator.SeedDemo)
+	p := &Platform{C: c}
+	s, err := p.GetWorkload(ctx, serviceRef(emulator.DemoService))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return ctx, e, p, s
 }

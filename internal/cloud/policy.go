@@ -2,12 +2,19 @@ package cloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/http"
 	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -16,56 +23,113 @@ import (
 	"github.com/runnet-dev/runnet/pkg/egress"
 )
 
-// This file holds what makes the executor's writes safe to repeat and to race: the journal
-// annotation, telling a lost response from a change that did not land, and saying what
-// someone else changed.
+// The policies that make runnet's API calls safe to repeat and to race, in one place:
+//
+//   - Transient failures (RetryPolicy, DefaultRetry): UNAVAILABLE, RESOURCE_EXHAUSTED, HTTP
+//     429 and 5xx are retried with capped exponential backoff and full jitter (or the
+//     server's own delay); only calls that are safe to repeat are retried.
+//   - Lost responses (sendUpdate, settled, runJobLanded): a write that failed transiently is
+//     sent again only when a fresh read shows it did not land; one that landed and whose
+//     response was lost counts as done (its outcome is read from the workload), never as
+//     someone else's change.
+//   - Conflicts (ConflictPolicy, DefaultConflicts, conflict): an update refused for a stale
+//     etag (ABORTED) reads the workload again and names what someone else changed; a change
+//     of what runnet changes (VPC access, traffic, instance split) or another run's journal
+//     stops the write (*egress.ConflictError, exit status 5); any other change is absorbed by
+//     sending the update again from the fresh read.
+//
+// Every write of a workload goes through Platform.Update (update.go), and so through all
+// three.
 
-// annotationsOf returns a pointer to the top-level annotations of a service, job or worker
-// pool (their metadata, not their template's), or nil.
-func annotationsOf(m proto.Message) *map[string]string {
-	switch r := m.(type) {
-	case *runpb.Service:
-		return &r.Annotations
-	case *runpb.Job:
-		return &r.Annotations
-	case *runpb.WorkerPool:
-		return &r.Annotations
-	}
-	return nil
+// ---------------------------------------------------------------------------------------
+// Transient failures.
+
+// RetryPolicy is capped exponential backoff with full jitter.
+type RetryPolicy struct {
+	Attempts int           // total attempts, including the first
+	Initial  time.Duration // first backoff
+	Max      time.Duration // cap of one backoff
 }
 
-// setAnnotation sets key to value in m's top-level annotations, or removes it when value is
-// "".
-func setAnnotation(m proto.Message, key, value string) {
-	a := annotationsOf(m)
-	if a == nil {
-		return
+// DefaultRetry is used for reads and idempotent writes.
+var DefaultRetry = RetryPolicy{Attempts: 5, Initial: 100 * time.Millisecond, Max: 5 * time.Second}
+
+// retryable reports whether err is transient: gRPC UNAVAILABLE or RESOURCE_EXHAUSTED (and
+// DEADLINE_EXCEEDED of a single call), or Compute 429 and 5xx.
+func retryable(err error) bool {
+	if err == nil {
+		return false
 	}
-	if value == "" {
-		delete(*a, key)
-		return
+	if ge, ok := errorsAs[*googleapi.Error](err); ok {
+		return ge.Code == http.StatusTooManyRequests || ge.Code >= 500
 	}
-	if *a == nil {
-		*a = map[string]string{}
+	if _, ok := errorsAs[*OperationError](err); ok {
+		return false // an operation's own failure is its result, not a transport fault
 	}
-	(*a)[key] = value
+	if _, ok := tlsProblem(err); ok {
+		return false // a certificate that cannot be verified will not verify on the next try
+	}
+	if _, ok := errorsAs[*TokenError](err); ok {
+		return false // the token endpoint's own failure: asking again would only wait again
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.ResourceExhausted:
+		return true
+	}
+	return false
 }
 
-func annotation(m proto.Message, key string) string {
-	if a := annotationsOf(m); a != nil {
-		return (*a)[key]
+// maxServerDelay caps a delay the server asks for (RetryInfo, Retry-After): a longer one
+// would look like a hang; the attempt then fails instead.
+const maxServerDelay = time.Minute
+
+// retryDelay returns the server's delay when it sent one: gRPC RetryInfo, or the Retry-After
+// header (seconds) of a Compute 429 or 503.
+func retryDelay(err error) (time.Duration, bool) {
+	if ge, ok := errorsAs[*googleapi.Error](err); ok {
+		if secs, perr := strconv.Atoi(strings.TrimSpace(ge.Header.Get("Retry-After"))); perr == nil && secs >= 0 {
+			return min(time.Duration(secs)*time.Second, maxServerDelay), true
+		}
+		return 0, false
 	}
-	return ""
+	st, ok := status.FromError(err)
+	if !ok {
+		return 0, false
+	}
+	for _, d := range st.Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.GetRetryDelay() != nil {
+			return min(ri.GetRetryDelay().AsDuration(), maxServerDelay), true
+		}
+	}
+	return 0, false
 }
 
-// Journal returns the workload's migration journal annotation (egress.JournalAnnotation), ""
-// when it has none.
-func (w *Workload) Journal() string {
-	if w == nil || w.Raw == nil {
-		return ""
+// Do runs fn until it succeeds, fails with a non-transient error, attempts run out, or ctx
+// ends. Only use it for calls that are safe to repeat.
+func (p RetryPolicy) Do(ctx context.Context, fn func(context.Context) error) error {
+	backoff := p.Initial
+	var err error
+	for attempt := 1; ; attempt++ {
+		err = fn(ctx)
+		if err == nil || !retryable(err) || attempt >= p.Attempts {
+			return err
+		}
+		wait := time.Duration(rand.Int64N(int64(backoff) + 1))
+		if d, ok := retryDelay(err); ok {
+			wait = d
+		}
+		if serr := sleepCtx(ctx, wait); serr != nil {
+			return errors.Join(err, serr)
+		}
+		backoff *= 2
+		if backoff > p.Max {
+			backoff = p.Max
+		}
 	}
-	return annotation(w.Raw, egress.JournalAnnotation)
 }
+
+// ---------------------------------------------------------------------------------------
+// Lost responses and conflicts.
 
 // templateVPC returns the VPC access of a service's, job's or worker pool's template.
 func templateVPC(m proto.Message) *runpb.VpcAccess {
@@ -238,11 +302,41 @@ func equalMap(a, b protoreflect.Map, skipJournal bool) bool {
 // it.
 var migrationFields = []string{"template.vpc_access", "template.template.vpc_access", "traffic", "instance_splits"}
 
+// ConflictPolicy is what a write does when the API refuses it for a stale etag (ABORTED):
+// someone else changed the workload since runnet read it. conflict reads the workload again
+// and names the fields that differ. A change of what runnet changes (the template's VPC
+// access, the traffic or instance split: migrationFields), a migration journal that the
+// write did not start from (another run holds the workload), or a workload that could not be
+// read again stops the write with the *egress.ConflictError (exit status 5): going on would
+// overwrite the other change, or decide on settings that are no longer the ones read. Any
+// other change (labels, the image, scaling...) does not affect a change of the VPC access or
+// traffic: the write is sent again from the fresh read, at most MaxResends times.
+type ConflictPolicy struct {
+	// MaxResends bounds how often one write is sent again after conflicts that left the VPC
+	// access and traffic alone.
+	MaxResends int
+}
+
+// DefaultConflicts is the conflict policy of every write (Platform.Update).
+var DefaultConflicts = ConflictPolicy{MaxResends: 3}
+
+// resendFrom returns, for the error of a write's attempt (0 for the first), the workload to
+// send the write again from, and whether to.
+func (p ConflictPolicy) resendFrom(err error, attempt int) (*Workload, bool) {
+	var ce *egress.ConflictError
+	if !errors.As(err, &ce) || ce.Journal != nil || ce.TouchesMigration || ce.Current == nil || attempt >= p.MaxResends {
+		return nil, false
+	}
+	fresh, ok := ce.Current.Handle.(*Workload)
+	return fresh, ok && fresh != nil && fresh.Raw != nil
+}
+
 // conflict explains an update refused for its etag: it reads the workload (unless fresh is
-// given) and says which fields someone else changed, and whether another run holds it.
+// given) and says which fields someone else changed, and whether another run holds it (a
+// journal other than the one the update started from).
 func (c *Clients) conflict(ctx context.Context, w *Workload, fresh *Workload, err error) error {
 	ref := w.Ref
-	ce := &egress.ConflictError{Ref: ref, Err: &changedError{ref: ref, err: err}}
+	ce := &egress.ConflictError{Ref: ref, Err: err}
 	if fresh == nil {
 		f, rerr := c.GetWorkload(ctx, ref)
 		if rerr != nil {
@@ -264,10 +358,6 @@ func (c *Clients) conflict(ctx context.Context, w *Workload, fresh *Workload, er
 				Workload: ref, Steps: []egress.JournalStep{{Kind: egress.StepUpdateTemplate}}}
 		}
 		ce.Journal = j
-	} else if v != "" {
-		if j, derr := egress.DecodeJournal(v); derr == nil {
-			ce.Journal = j
-		}
 	}
 	return ce
 }
@@ -311,21 +401,21 @@ func (c *Clients) settled(ctx context.Context, before, cur *Workload, metadataOn
 // landed is the workload as read (and no operation is returned). A stale etag on a repeat is
 // checked the same way. When someone else changed the workload meanwhile the error is a
 // *egress.ConflictError.
-func (c *Clients) sendUpdate(ctx context.Context, w *Workload, msg proto.Message, opts SetVPCOptions) (opName string, md proto.Message, waiter operationWaiter, landed *Workload, err error) {
+func (c *Clients) sendUpdate(ctx context.Context, w *Workload, msg proto.Message, validateOnly, forceNewRevision bool) (opName string, md proto.Message, waiter operationWaiter, landed *Workload, err error) {
 	ref := w.Ref
 	attempt := 0
 	err = DefaultRetry.Do(ctx, func(ctx context.Context) error {
 		attempt++
 		var err error
-		opName, md, waiter, err = c.startUpdate(ctx, msg, opts)
-		if err != nil && attempt > 1 && !opts.ValidateOnly && status.Code(statusErrOf(err)) == codes.Aborted {
+		opName, md, waiter, err = c.startUpdate(ctx, msg, validateOnly, forceNewRevision)
+		if err != nil && attempt > 1 && !validateOnly && status.Code(statusErrOf(err)) == codes.Aborted {
 			// A repeat refused for its etag: the first attempt may have landed after all.
 			if fresh, rerr := c.GetWorkload(ctx, ref); rerr == nil && sameChange(msg, fresh.Raw) {
 				landed = fresh
 				return nil
 			}
 		}
-		if err == nil || !retryable(err) || opts.ValidateOnly {
+		if err == nil || !retryable(err) || validateOnly {
 			return err
 		}
 		// Did it land? Only a fresh read can tell.
@@ -375,13 +465,13 @@ func (c *Clients) waitExecution(ctx context.Context, name string) (*runpb.Execut
 			return err
 		})
 		if err != nil {
-			return nil, apiErr("read execution "+lastSegment(name), err)
+			return nil, apiErr("read execution "+egress.ShortName(name), err)
 		}
 		if ex.GetCompletionTime() != nil {
 			return ex, nil
 		}
 		if err := sleepCtx(ctx, pollInterval(time.Since(start))); err != nil {
-			return nil, fmt.Errorf("wait for execution %s: %w", lastSegment(name), err)
+			return nil, fmt.Errorf("wait for execution %s: %w", egress.ShortName(name), err)
 		}
 	}
 }

@@ -1,0 +1,240 @@
+package migration
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/runnet-dev/runnet/internal/cloud"
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/pkg/egress"
+)
+
+// FleetOptions are the choices of a migration beyond its target.
+type FleetOptions struct {
+	// Concurrency bounds how many workloads are read, planned or migrated at once.
+	Concurrency int
+	// Canary, StepWait and VerifyJob are the plans' (egress.PlanOptions).
+	Canary    []int
+	StepWait  time.Duration
+	VerifyJob bool
+	// Cleanup deletes the connector the workloads leave once nothing uses it.
+	Cleanup bool
+	// Force names the failed preflight checks to proceed past.
+	Force []string
+}
+
+// Batch is a migration of one workload or several, planned (Plan) and then validated (a dry
+// run: Validate) or applied (Apply).
+type Batch struct {
+	Request TargetRequest
+	// Migrations are the workloads' migrations, in the order read.
+	Migrations []*Migration
+	// Create is the subnetwork the migration creates first, when it creates one: in the
+	// workload's plan for one workload, by the fleet before the workloads for several.
+	Create *egress.SubnetSpec
+	// Empty is set when FromConnector is used by no workload (there is nothing to migrate).
+	Empty bool
+
+	// Subnet is what became of Create for several workloads (planned in a dry run).
+	Subnet *SubnetCreation
+	// Cleanup is what became of the connectors the workloads left (several workloads).
+	Cleanup []ConnectorCleanup
+
+	fleet *Fleet
+}
+
+// Plan reads the workloads req names (with what serves them), resolves the target (a single
+// one for all, and each workload's own: egress and tags kept), and prepares each workload's
+// migration: the preflight facts and checks, and the plan. It changes nothing. Its errors
+// carry their exit status: bad input (2), a target that cannot be inferred, a
+// FromConnector that does not exist.
+func (e *Engine) Plan(ctx context.Context, req TargetRequest, opts FleetOptions) (*Batch, error) {
+	single := req.Single()
+	b := &Batch{Request: req, fleet: &Fleet{E: e, Concurrency: opts.Concurrency, Force: opts.Force,
+		PlanOptions:  egress.PlanOptions{Canary: opts.Canary, StepWait: opts.StepWait, Cleanup: opts.Cleanup && single, VerifyJob: opts.VerifyJob},
+		SubnetInPlan: single, CleanupAtEnd: opts.Cleanup && !single}}
+
+	// The workloads, as read; the Subnet, which depends on the request alone, at the same
+	// time.
+	sub := e.startSubnetRead(ctx, req)
+	defer sub.wait()
+	ws, err := e.readWorkloads(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	if req.FromConnector != nil && len(ws) == 0 {
+		// Nothing uses it: fine if it exists (or with cleanup, which wants it gone anyway),
+		// but a connector that does not exist is a typo that must not pass for "done".
+		fc := *req.FromConnector
+		if _, err := e.Read.GetConnector(ctx, fc); err != nil {
+			if !cloud.IsNotFound(err) {
+				return nil, fmt.Errorf("read --from-connector %s: %w", fc.Name, err)
+			}
+			if !opts.Cleanup {
+				return nil, e.noSuchConnector(ctx, fc)
+			}
+		}
+		b.Empty = true
+		return b, nil
+	}
+
+	// One target for all, then each workload's own (egress and tags kept).
+	target, err := e.resolveTarget(ctx, req, ws, sub)
+	if err != nil {
+		return nil, err
+	}
+	b.fleet.TargetSubnet, b.fleet.Ranges = target.subnet, target.ranges
+	b.Create = target.create
+	b.Migrations = b.fleet.Prepare(ctx, ws, target.forWorkload, target.create)
+	if target.note != "" {
+		for _, m := range b.Migrations {
+			m.Notes = append(m.Notes, egress.Plain(target.note))
+		}
+	}
+	if ctx.Err() != nil {
+		return nil, exitcode.Errorf(exitcode.Failure, "interrupted during the preflight checks: nothing was changed")
+	}
+	return b, nil
+}
+
+// Runnable are the migrations ready to apply.
+func (b *Batch) Runnable() []*Migration {
+	var out []*Migration
+	for _, m := range b.Migrations {
+		if m.Runnable() {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Validate is a dry run: the API checks the first change of every runnable workload
+// (validate_only); the subnet to create, for several workloads, is planned (or blocked,
+// when no workload would move into it).
+func (e *Engine) Validate(ctx context.Context, b *Batch) {
+	b.fleet.Validate(ctx, b.Migrations)
+	if !b.Request.Single() && b.Create != nil {
+		c := b.Create
+		b.Subnet = &SubnetCreation{Name: c.Name, Network: c.Network, CIDR: c.CIDR, Status: "planned"}
+		if !slices.ContainsFunc(b.Migrations, func(m *Migration) bool { return m.Runnable() || m.Validated }) {
+			b.Subnet.Status = string(egress.OutcomeBlocked) // no workload would move into it
+		}
+	}
+}
+
+// Apply carries the batch out: the subnet to create first (several workloads), every
+// runnable workload, Concurrency at a time (one's failure does not stop the others), and the
+// cleanup of the connectors they left (several workloads; with FromConnector, that one too).
+func (e *Engine) Apply(ctx context.Context, b *Batch) {
+	fl := b.fleet
+	single := b.Request.Single()
+	if !single && b.Create != nil && len(b.Runnable()) > 0 {
+		b.Subnet = fl.CreateSubnet(ctx, *b.Create)
+		if b.Subnet.Error != "" {
+			for _, m := range b.Runnable() {
+				m.Skip("the subnet it needs could not be created: " + b.Subnet.Error)
+			}
+		}
+	}
+	if len(b.Migrations) > 0 {
+		fl.Apply(ctx, b.Migrations)
+	}
+	if fl.CleanupAtEnd {
+		var also []string
+		if b.Request.FromConnector != nil {
+			also = append(also, b.Request.FromConnector.FullName())
+		}
+		b.Cleanup = fl.Cleanup(ctx, b.Migrations, also)
+	}
+}
+
+// BatchVerdict is the batch's exit status and what to say about it (FleetVerdict).
+func (e *Engine) BatchVerdict(b *Batch) (int, egress.Message) {
+	return e.FleetVerdict(b.Migrations, b.Cleanup)
+}
+
+// noSuchConnector is the error of a FromConnector that does not exist: bad input (exit 2)
+// naming the connectors that do.
+func (e *Engine) noSuchConnector(ctx context.Context, fc egress.ConnectorRef) error {
+	msg := fmt.Sprintf("--from-connector: connector %s does not exist in project %s, region %s (NOT_FOUND)", fc.Name, fc.Project, fc.Region)
+	if conns, err := e.Read.ListConnectors(ctx, fc.Project, fc.Region); err == nil {
+		var names []string
+		for _, cn := range conns {
+			names = append(names, cn.Name)
+		}
+		if len(names) == 0 {
+			msg += "; there are no connectors there"
+		} else {
+			msg += "; connectors there: " + strings.Join(names, ", ")
+		}
+	}
+	return exitcode.Usagef("%s", msg)
+}
+
+// readWorkloads reads the workloads to migrate, each with what serves it (Serving): one
+// with GetWorkload; several with one list of each project and region; FromConnector: the
+// workloads of its project and region that use it (through their template, a revision that
+// receives traffic or carries a tag, or a running job execution).
+func (e *Engine) readWorkloads(ctx context.Context, req TargetRequest) ([]*cloud.Workload, error) {
+	if req.Single() {
+		w, err := e.Read.GetWorkload(ctx, req.Workloads[0])
+		if err != nil {
+			return nil, err
+		}
+		if err := e.readServing(ctx, []*cloud.Workload{w}); err != nil {
+			return nil, err
+		}
+		return []*cloud.Workload{w}, nil
+	}
+	if fc := req.FromConnector; fc != nil {
+		all, err := e.Read.ListWorkloads(ctx, fc.Project, fc.Region)
+		if err != nil {
+			return nil, err
+		}
+		if err := e.readServing(ctx, all); err != nil {
+			return nil, err
+		}
+		var out []*cloud.Workload
+		for _, w := range all {
+			if w.Serving.UsesConnector(*fc) {
+				out = append(out, w)
+			}
+		}
+		return out, nil
+	}
+	byRef := map[egress.WorkloadRef]*cloud.Workload{}
+	listed := map[place]bool{}
+	for _, r := range req.Workloads {
+		p := place{r.Project, r.Region}
+		if listed[p] {
+			continue
+		}
+		listed[p] = true
+		all, err := e.Read.ListWorkloads(ctx, p.project, p.region)
+		if err != nil {
+			return nil, err
+		}
+		for _, w := range all {
+			byRef[w.Ref] = w
+		}
+	}
+	var out []*cloud.Workload
+	var missing []string
+	for _, r := range req.Workloads {
+		if w, ok := byRef[r]; ok {
+			out = append(out, w)
+		} else {
+			missing = append(missing, r.String())
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("not found in project %s, region %s: %s (see runnet status)", req.Project, req.Region, strings.Join(missing, ", "))
+	}
+	if err := e.readServing(ctx, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}

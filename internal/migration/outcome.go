@@ -1,0 +1,230 @@
+package migration
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/pkg/egress"
+)
+
+// Outcome classification: how each migration ended, the exit status it gives and what to say
+// about it, and the same for a fleet and the connectors its cleanup could not delete.
+
+// Outcome is how the migration ended, or would (a dry run), or why it did not run.
+func (m *Migration) Outcome() egress.Outcome {
+	switch {
+	case m.Result != nil:
+		return m.Result.Outcome
+	case m.Plan.NoOp:
+		return egress.OutcomeNoOp
+	case m.Plan.Blocked:
+		return egress.OutcomeBlocked
+	case m.Validated:
+		return egress.OutcomePlanned
+	}
+	return egress.OutcomeSkipped
+}
+
+// ResultError is a run's error with the advice it gives (its Err), or its Error as it was
+// recorded.
+func ResultError(r *egress.Result) egress.Message {
+	if r.Err != nil {
+		return egress.MessageOf(r.Err)
+	}
+	return egress.Plain(r.Error)
+}
+
+// RollbackError is why a run's rollback failed, with the advice it gives.
+func RollbackError(r *egress.Result) egress.Message {
+	if r.RollbackErr != nil {
+		return egress.MessageOf(r.RollbackErr)
+	}
+	return egress.Plain(r.RollbackError)
+}
+
+// join is ms one after the other, sep between them.
+func join(ms []egress.Message, sep string) egress.Message {
+	var parts []egress.Message
+	for i, m := range ms {
+		if i > 0 {
+			parts = append(parts, egress.Plain(sep))
+		}
+		parts = append(parts, m)
+	}
+	return egress.Concat(parts...)
+}
+
+// Verdict is the exit status of one migration and what to say about it (nothing when it
+// succeeded).
+func (e *Engine) Verdict(m *Migration) (int, egress.Message) {
+	r := m.Result
+	if r == nil {
+		switch m.Outcome() {
+		case egress.OutcomeNoOp, egress.OutcomePlanned:
+			return exitcode.OK, egress.Message{}
+		case egress.OutcomeBlocked:
+			return BlockedCode(m.Plan), egress.Plain(BlockedMessage(m.Plan))
+		}
+		return exitcode.Failure, egress.Plain("not migrated")
+	}
+	switch r.Outcome {
+	case egress.OutcomeMigrated:
+		if r.Err != nil {
+			var left *egress.JournalLeftError
+			if errors.As(r.Err, &left) {
+				return exitcode.Failure, ResultError(r)
+			}
+			return exitcode.Failure, egress.Concat(egress.Plain("migrated, but the cleanup failed: "), ResultError(r))
+		}
+		return exitcode.OK, egress.Message{}
+	case egress.OutcomeNoOp, egress.OutcomePlanned:
+		return exitcode.OK, egress.Message{}
+	case egress.OutcomeBlocked:
+		return BlockedCode(m.Plan), egress.Plain(BlockedMessage(m.Plan))
+	case egress.OutcomeRolledBack:
+		if m.RollbackRequested {
+			return exitcode.OK, egress.Message{}
+		}
+		return exitcode.RolledBack, egress.Concat(egress.Plain(m.Ref.String()+": rolled back: "), ResultError(r))
+	case egress.OutcomeSkipped:
+		return exitcode.Failure, egress.Concat(egress.Plain("skipped: "), ResultError(r))
+	}
+	if errors.Is(r.Err, egress.ErrConflict) && r.RollbackError == "" {
+		msg := []egress.Message{ResultError(r)}
+		if r.State != "" {
+			msg = append(msg, egress.Plain("; now: "+r.State))
+		}
+		if len(r.Recovery) > 0 {
+			msg = append(msg, egress.Plain(". To finish: "), join(r.Recovery, "; "))
+		}
+		return exitcode.Conflict, egress.Concat(msg...)
+	}
+	if r.RollbackError != "" {
+		return exitcode.Failure, egress.Concat(egress.Plain(m.Ref.String()+": "), ResultError(r), egress.Plain("; the rollback failed too: "),
+			RollbackError(r), egress.Plain("; "+r.State+". To finish by hand: "), join(r.Recovery, "; "))
+	}
+	code := e.exitCode(r.Err)
+	if code == exitcode.OK {
+		code = exitcode.Failure
+	}
+	return code, ResultError(r)
+}
+
+// BlockedCode is the exit status of a migration a failed preflight check blocked: 4 when the
+// caller lacks permissions, else 3.
+func BlockedCode(p egress.Plan) int {
+	for _, c := range egress.Failed(p.Checks) {
+		if c.Name == egress.CheckPermissions {
+			return exitcode.Permission
+		}
+	}
+	return exitcode.Preflight
+}
+
+// BlockedMessage says which checks failed. --force is suggested only when it would let the
+// migration through: when every failed check can be forced; otherwise the ones that cannot
+// are named as such.
+func BlockedMessage(p egress.Plan) string {
+	failed := egress.Failed(p.Checks)
+	var parts, forceable, unforceable []string
+	for _, c := range failed {
+		parts = append(parts, c.Name+": "+c.Message)
+		if egress.Forceable(c.Name) {
+			forceable = append(forceable, c.Name)
+		} else {
+			unforceable = append(unforceable, c.Name)
+		}
+	}
+	msg := fmt.Sprintf("preflight failed for %s, nothing was changed: %s", p.Workload, strings.Join(parts, "; "))
+	switch {
+	case len(unforceable) > 0:
+		it := "it"
+		if len(unforceable) > 1 {
+			it = "them"
+		}
+		msg += fmt.Sprintf(" (%s cannot be forced: fix %s first)", strings.Join(unforceable, ", "), it)
+	case len(forceable) > 0:
+		msg += fmt.Sprintf(" (--force %s to proceed anyway)", strings.Join(forceable, ","))
+	}
+	return msg
+}
+
+// FleetVerdict is the exit status of migrations and of the cleanup that followed them, and
+// what to say about them. The workloads that were not migrated and the connectors the
+// cleanup could not delete are said apart: a fleet whose workloads all moved but whose
+// cleanup was refused is "migrated, but". For several workloads: 1 if any failed (or was in
+// conflict, or was refused permission), else 6 if any was rolled back, else 3 if any was
+// blocked by preflight, else 0; one code when they all agree.
+func (e *Engine) FleetVerdict(ms []*Migration, cleanup []ConnectorCleanup) (int, egress.Message) {
+	type bad struct {
+		name string
+		code int
+		msg  egress.Message
+	}
+	var bads []bad
+	for _, m := range ms {
+		code, msg := e.Verdict(m)
+		if code != exitcode.OK {
+			bads = append(bads, bad{m.Ref.String(), code, msg})
+		}
+	}
+	var cleanBads []bad
+	for _, cl := range cleanup {
+		if cl.Error != "" {
+			code := e.exitCode(cl.Err)
+			if code == exitcode.OK {
+				code = exitcode.Failure
+			}
+			cleanBads = append(cleanBads, bad{"connector " + egress.ShortName(cl.Connector), code, egress.Plain(cl.Error)})
+		}
+	}
+	if len(bads) == 0 && len(cleanBads) == 0 {
+		return exitcode.OK, egress.Message{}
+	}
+	if len(bads) == 1 && len(ms) == 1 && len(cleanBads) == 0 {
+		return bads[0].code, bads[0].msg
+	}
+	codes := map[int]bool{}
+	var parts []egress.Message
+	for _, b := range bads {
+		codes[b.code] = true
+		parts = append(parts, egress.Concat(egress.Plain(b.name+" ("), b.msg, egress.Plain(")")))
+	}
+	var cleanParts []egress.Message
+	for _, b := range cleanBads {
+		codes[b.code] = true
+		cleanParts = append(cleanParts, egress.Concat(egress.Plain(b.name+" was not deleted: "), b.msg))
+	}
+	code := exitcode.Failure
+	switch {
+	case len(codes) == 1:
+		for c := range codes {
+			code = c
+		}
+	case codes[exitcode.Failure] || codes[exitcode.Permission] || codes[exitcode.Conflict]:
+		code = exitcode.Failure
+	case codes[exitcode.RolledBack]:
+		code = exitcode.RolledBack
+	case codes[exitcode.Preflight]:
+		code = exitcode.Preflight
+	}
+	workloads := plural(len(ms), "workload")
+	switch {
+	case len(bads) == 0:
+		return code, egress.Concat(egress.Plain(workloads+" migrated, but the cleanup failed: "), join(cleanParts, "; "))
+	case len(cleanBads) == 0:
+		return code, egress.Concat(egress.Plain(fmt.Sprintf("%d of %s not migrated: ", len(bads), workloads)), join(parts, "; "))
+	}
+	return code, egress.Concat(egress.Plain(fmt.Sprintf("%d of %s not migrated: ", len(bads), workloads)), join(parts, "; "),
+		egress.Plain("; and the cleanup failed: "), join(cleanParts, "; "))
+}
+
+// plural is "1 step", "2 steps".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
