@@ -742,10 +742,19 @@ func getConnectorAndUsers(ctx context.Context, c *cloud.Clients, ref egress.Conn
 		return nil, nil, nil, usersErr
 	}
 	var warnings []string
-	if others := migration.OtherProjects(conn, ref.Project); len(others) > 0 {
+	others, err := c.OtherConnectorProjects(ctx, conn)
+	if err != nil && !cloud.IsServiceDisabled(err) {
+		// The Shared VPC service projects could not be read: those the API reports as
+		// connected are still checked.
+		warnings = append(warnings, fmt.Sprintf("the Shared VPC service projects of %s could not be listed: %v", ref.Project, err))
+	}
+	if err != nil {
+		others = migration.OtherProjects(conn, ref.Project)
+	}
+	if len(others) > 0 {
 		more, w, _ := findUsers(ctx, c, others, ref.Region, false, func(s *egress.ServingState) []string { return migration.ConnectorVia(s, ref) })
 		users = append(users, more...)
-		warnings = w
+		warnings = append(warnings, w...)
 	}
 	return conn, users, warnings, nil
 }
@@ -771,8 +780,9 @@ through its template (its next revision or execution), through a revision that
 receives traffic or carries a traffic tag and was created with the connector (traffic
 pinned to an older revision, a canary, a tag URL), or through a job execution still
 running with it; the via column (field) says which. Workloads of the connector's
-project are listed, and those of the other projects the API reports as connected to
-it (Shared VPC).
+project are listed, and those of the other projects that may use it (Shared VPC):
+the projects the API reports as connected to it and, when the connector's project
+is a Shared VPC host, every service project attached to it.
 
 It works for a connector that no longer exists too: workloads that still name a
 deleted connector fail to deploy until they are moved.`,

@@ -168,6 +168,13 @@ type InventoryOptions struct {
 	RegionList []string
 	// All is set for --regions all.
 	All bool
+
+	// Projects, Folder and Organization read many projects (inventory_scope.go).
+	Projects     []string
+	Folder       string
+	Organization string
+	// Scope is what they name, filled in by complete; Scope.Validate() fails without them.
+	Scope cloud.Scope
 }
 
 // NewCmdInventory returns `runnet inventory`. runF, if not nil, replaces the run step.
@@ -176,7 +183,7 @@ func NewCmdInventory(f *Factory, runF func(context.Context, *InventoryOptions) e
 	cmd := &cobra.Command{
 		Use:   "inventory [--regions REGION,...|all]",
 		Short: "List every workload, connector and Direct VPC subnet of a project, with what needs attention",
-		Long:  inventoryLong + inventoryRenderLong,
+		Long:  inventoryLong + inventoryRenderLong + inventoryScopeLong,
 		Example: `  # The default region:
   runnet inventory
 
@@ -196,12 +203,16 @@ func NewCmdInventory(f *Factory, runF func(context.Context, *InventoryOptions) e
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
+			if o.scoped() {
+				return o.runScope(cmd.Context())
+			}
 			return o.run(cmd.Context())
 		},
 	}
 	cmd.Flags().StringSliceVar(&o.Regions, "regions", nil, `regions to read, comma-separated, or "all" for every region where Cloud Run is offered (default: the resolved region)`)
 	_ = cmd.RegisterFlagCompletionFunc("regions", cobra.FixedCompletions([]string{regionsAll}, cobra.ShellCompDirectiveNoFileComp))
 	addInventoryRenderFlags(cmd, o)
+	addInventoryScopeFlags(cmd, o)
 	return cmd
 }
 
@@ -210,6 +221,9 @@ func NewCmdInventory(f *Factory, runF func(context.Context, *InventoryOptions) e
 func (o *InventoryOptions) complete(cmd *cobra.Command) error {
 	o.RegionList, o.All = nil, false
 	if err := o.checkReportFlag(cmd); err != nil {
+		return err
+	}
+	if handled, err := o.completeScope(cmd); handled || err != nil {
 		return err
 	}
 	if cmd.Flags().Changed("regions") {
@@ -466,6 +480,16 @@ type inventoryBuilder struct {
 	project  string
 	findings []Finding
 	errors   []InventoryError
+	// scope, for an inventory of many projects (inventory_scope.go), holds them all;
+	// incomplete is set when some of them could not be read, so that no connector is
+	// flagged unused.
+	scope      map[string]bool
+	incomplete bool
+}
+
+// inScope reports whether the inventory reads project's workloads.
+func (b *inventoryBuilder) inScope(project string) bool {
+	return project == b.project || b.scope[project]
 }
 
 func newInventoryBuilder(project string) *inventoryBuilder {
@@ -601,7 +625,7 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 			b.fail(rr.region, read, err)
 			failures = append(failures, read)
 		}
-		workloadsComplete[rr.region] = len(rr.workloadErrs) == 0
+		workloadsComplete[rr.region] = len(rr.workloadErrs) == 0 && !b.incomplete
 		switch {
 		case rr.connErr == nil:
 			connectorsListed[rr.region] = true
@@ -732,7 +756,7 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 	var missing []*job
 	for path, l := range missingConns {
 		j := &job{path: path, connector: true, users: l.users}
-		if pathProject(path) == b.project && connectorsListed[pathRegion(path)] {
+		if b.inScope(pathProject(path)) && connectorsListed[pathRegion(path)] {
 			missing = append(missing, j) // its region's list was read: it does not exist
 		} else {
 			jobs = append(jobs, j)
@@ -740,7 +764,7 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 	}
 	for path, l := range missingSubnets {
 		j := &job{path: path, users: l.users}
-		if pathProject(path) == b.project && subnetsListed[pathRegion(path)] {
+		if b.inScope(pathProject(path)) && subnetsListed[pathRegion(path)] {
 			missing = append(missing, j)
 		} else {
 			jobs = append(jobs, j)
@@ -817,7 +841,7 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 
 	// Connectors: sorted, flagged.
 	for _, cn := range conns {
-		cn.UsersComplete = cn.Exists && workloadsComplete[cn.Region] && cn.Project == b.project && !otherProjectsConnected(cn.Connector, b.project)
+		cn.UsersComplete = cn.Exists && workloadsComplete[cn.Region] && b.inScope(cn.Project) && !b.otherProjectsConnected(cn.Connector)
 		cn.Unused = cn.Exists && cn.UsersComplete && len(cn.Users) == 0
 		inv.Connectors = append(inv.Connectors, *cn)
 	}
@@ -840,7 +864,7 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 		if s.Users == nil {
 			continue // listed, but neither named by a workload nor holding reservations
 		}
-		s.UsersComplete = s.Exists && s.Project == b.project && workloadsComplete[s.Region]
+		s.UsersComplete = s.Exists && b.inScope(s.Project) && workloadsComplete[s.Region]
 		for _, u := range s.Users {
 			s.MaxScaleInstances += u.MaxScaleInstances
 			s.MaxScaleBlocks += u.MaxScaleBlocks
@@ -966,11 +990,11 @@ func planCommand(us []InventoryUser) string {
 	return fmt.Sprintf("runnet subnet plan --max-instances %d --workloads %d", most, len(us))
 }
 
-// otherProjectsConnected reports whether the API says projects other than project use the
-// connector (Shared VPC): their workloads are not in the inventory.
-func otherProjectsConnected(cn *cloud.Connector, project string) bool {
+// otherProjectsConnected reports whether the API says projects the inventory does not read
+// use the connector (Shared VPC): their workloads are not in the inventory.
+func (b *inventoryBuilder) otherProjectsConnected(cn *cloud.Connector) bool {
 	for _, p := range cn.ConnectedProjects {
-		if p != project {
+		if !b.inScope(p) {
 			return true
 		}
 	}

@@ -44,6 +44,7 @@ var methodPermissions = map[string]string{
 	"compute.networks.get":                   "compute.networks.get",
 	"compute.networks.list":                  "compute.networks.list",
 	"compute.subnetworks.get":                "compute.subnetworks.get",
+	"compute.projects.getXpnResources":       "compute.projects.get",
 	"compute.subnetworks.list":               "compute.subnetworks.list",
 	"compute.subnetworks.aggregatedList":     "compute.subnetworks.list",
 	"compute.subnetworks.insert":             "compute.subnetworks.create",

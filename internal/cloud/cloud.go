@@ -50,6 +50,10 @@ type Config struct {
 	QuotaProject string
 	// Project is the project the command works on, for QuotaProject CURRENT_PROJECT.
 	Project string
+	// WritesPerMinute paces Cloud Run Admin API writes per project and region (pacing.go):
+	// 0 for the default (DefaultWritesPerMinute against Google, no pacing against an
+	// emulator), negative for none.
+	WritesPerMinute int
 	// RootCAs, when set, are the certificate authorities trusted (the system's and gcloud's
 	// core/custom_ca_certs_file); nil means the system's, which SSL_CERT_FILE replaces.
 	RootCAs *x509.CertPool
@@ -69,7 +73,12 @@ type Clients struct {
 	workerPools *run.WorkerPoolsClient
 	vpc         *vpcaccess.Client
 	compute     *compute.Service
-	closers     []io.Closer
+	// org holds the clients that see beyond one project (orgclients.go).
+	org     orgClients
+	closers []io.Closer
+	// writePacer paces Cloud Run writes per project and region (pacing.go).
+	paceOnce   sync.Once
+	writePacer *WritePacer
 	// credErr is the credentials error of the first client that could not be built: every
 	// later client fails with it too, without looking again (see credentials.go).
 	credErr error

@@ -18,6 +18,9 @@ type Endpoints struct {
 	// IAMCredentials is the REST base URL of the IAM Credentials API (used to impersonate a
 	// service account), ending with "/".
 	IAMCredentials string
+	// CloudAsset is the gRPC target of Cloud Asset Inventory, HOST:PORT; ResourceManager
+	// the REST base URL of Cloud Resource Manager, ending with "/" (orgclients.go).
+	CloudAsset, ResourceManager string
 }
 
 // The paths the REST clients need under an endpoint override that names only a host, as

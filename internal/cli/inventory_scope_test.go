@@ -1,0 +1,221 @@
+package cli
+
+import (
+	"encoding/json"
+	"net"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/runnet-dev/runnet/internal/cloud"
+	"github.com/runnet-dev/runnet/pkg/egress"
+	"github.com/runnet-dev/runnet/pkg/emulator"
+)
+
+// newSharedVPCEmu serves the sharedvpc seed: a host project with a connector and subnets, three
+// service projects whose workloads use the connector (emulator.SeedSharedVPC).
+func newSharedVPCEmu(t *testing.T) *emuRun {
+	t.Helper()
+	e, err := emulator.New(emulator.Options{Seed: emulator.SeedSharedVPC, LRODuration: 10 * time.Millisecond, RevisionReady: 30 * time.Millisecond, IPRelease: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = e.Serve(l) }()
+	t.Cleanup(func() { _ = e.Close() })
+	return &emuRun{E: e, Addr: l.Addr().String(), Main: cliMain}
+}
+
+func decodeScopeInventory(t *testing.T, r result) ScopeInventory {
+	t.Helper()
+	var inv ScopeInventory
+	if err := json.Unmarshal([]byte(r.Stdout), &inv); err != nil {
+		t.Fatalf("stdout is not the inventory's JSON: %v\n%s", err, r.Stdout)
+	}
+	return inv
+}
+
+func workloadIDs(inv ScopeInventory) []string {
+	var out []string
+	for _, w := range inv.Workloads {
+		out = append(out, w.Project+"/"+w.Workload)
+	}
+	return out
+}
+
+var sharedVPCWorkloadIDs = []string{
+	"team-a/api", "team-a/job/batch", "team-a/web",
+	"team-b/job/nightly", "team-b/orders", "team-b/payments",
+	"team-c/recs", "team-c/job/reindex", "team-c/search",
+}
+
+func TestInventoryFolderThroughCloudAsset(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	er.E.SetPrincipal(emulator.SharedVPCPlatform)
+	r := er.Run(t, false, "", "inventory", "--folder", emulator.SharedVPCFolderApps, "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	inv := decodeScopeInventory(t, r)
+	if inv.Scope != "folders/"+emulator.SharedVPCFolderApps || !slices.Equal(inv.Projects, emulator.SharedVPCServiceProjects) {
+		t.Errorf("scope %q, projects %v", inv.Scope, inv.Projects)
+	}
+	if len(inv.Sources) != 1 || inv.Sources[0].Via != cloud.ViaCloudAsset || inv.Calls.CloudAsset != 1 {
+		t.Errorf("sources %+v, calls %+v: want one Cloud Asset search of the folder", inv.Sources, inv.Calls)
+	}
+	if got := workloadIDs(inv); !slices.Equal(got, sharedVPCWorkloadIDs) {
+		t.Errorf("workloads = %v, want %v", got, sharedVPCWorkloadIDs)
+	}
+	for _, w := range inv.Workloads {
+		if w.Mode != "connector" || w.Connector != emulator.SharedVPCConnectorName() {
+			t.Errorf("%s/%s: mode %s connector %s", w.Project, w.Workload, w.Mode, w.Connector)
+		}
+	}
+	// The host's connector is outside the folder: read directly, with all nine users.
+	if len(inv.Connectors) != 1 || !inv.Connectors[0].Exists || len(inv.Connectors[0].Users) != 9 || inv.Connectors[0].Unused {
+		t.Fatalf("connectors = %+v", inv.Connectors)
+	}
+	if len(inv.SharedConnectors) != 1 {
+		t.Fatalf("shared connectors = %+v", inv.SharedConnectors)
+	}
+	sc := inv.SharedConnectors[0]
+	if sc.Host != emulator.SharedVPCHost || sc.Workloads != 9 || sc.Projects != 3 || sc.Complete ||
+		sc.Summary != "connector shared-conn in host net-host is used by 9 workloads in 3 projects (at least: not every project that may use it was read)" {
+		t.Errorf("shared connector = %+v", sc)
+	}
+	if len(inv.Errors) != 0 {
+		t.Errorf("errors = %+v", inv.Errors)
+	}
+
+	// The organization holds the host too: the view is complete.
+	r = er.Run(t, false, "", "inventory", "--organization", emulator.SharedVPCOrg, "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	inv = decodeScopeInventory(t, r)
+	if len(inv.SharedConnectors) != 1 || !inv.SharedConnectors[0].Complete ||
+		inv.SharedConnectors[0].Summary != "connector shared-conn in host net-host is used by 9 workloads in 3 projects" {
+		t.Errorf("shared connectors = %+v", inv.SharedConnectors)
+	}
+	if !slices.Contains(inv.Projects, emulator.SharedVPCHost) {
+		t.Errorf("projects = %v", inv.Projects)
+	}
+
+	// The table says the same.
+	r = er.Run(t, false, "", "inventory", "--organization", emulator.SharedVPCOrg)
+	for _, want := range []string{
+		"SCOPE organizations/" + emulator.SharedVPCOrg + " (4 projects; 1 Cloud Asset Inventory page, 0 other reads)",
+		"SHARED CONNECTORS (1)",
+		"connector shared-conn in host net-host is used by 9 workloads in 3 projects   team-a (3), team-b (3), team-c (3)",
+	} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+}
+
+func TestInventoryProjectsFallBackToListing(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	// A caller that may not search anything: each project is listed, and stderr says so.
+	er.E.SetPrincipal("user:nobody@example.com")
+	r := er.Run(t, false, "", "inventory", "--projects", "team-b,team-a", "--regions", emulator.SharedVPCRegion, "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	inv := decodeScopeInventory(t, r)
+	if got := workloadIDs(inv); !slices.Equal(got, sharedVPCWorkloadIDs[:6]) {
+		t.Errorf("workloads = %v", got)
+	}
+	if len(inv.Sources) != 2 || inv.Sources[0].Via != cloud.ViaListing || !strings.Contains(inv.Sources[0].Reason, "cloudasset.assets.searchAllResources") {
+		t.Errorf("sources = %+v", inv.Sources)
+	}
+	if inv.Calls.CloudAsset != 0 || inv.Calls.List == 0 {
+		t.Errorf("calls = %+v", inv.Calls)
+	}
+	if !strings.Contains(r.Stderr, "projects/team-a: read by listing, not through Cloud Asset Inventory: the caller may not search projects/team-a with Cloud Asset Inventory (cloudasset.assets.searchAllResources).") {
+		t.Errorf("stderr = %q", r.Stderr)
+	}
+	// Two of the three service projects: the connector's users are at least six.
+	if len(inv.SharedConnectors) != 1 || inv.SharedConnectors[0].Workloads != 6 || inv.SharedConnectors[0].Complete {
+		t.Errorf("shared connectors = %+v", inv.SharedConnectors)
+	}
+}
+
+func TestInventoryScopeBadInput(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--folder", "apps"}, `--folder: "apps" is not a folder number`},
+		{[]string{"--organization", "-1"}, `--organization: "-1" is not an organization number`},
+		{[]string{"--projects", "Team_A"}, "--projects"},
+		{[]string{"--projects", "team-a,,team-b"}, "--projects: empty project id"},
+		{[]string{"--projects", "team-a", "--folder", "1"}, "none of the others can be"},
+		{[]string{"--projects", "team-a", "--project", "team-b"}, "--project: give the projects to read with --projects"},
+		{[]string{"--folder", "1", "--region", "us-central1", "--regions", "all"}, "--regions: give the regions to read with --regions only"},
+	} {
+		r := er.Run(t, false, "", append([]string{"inventory"}, tc.args...)...)
+		if r.Code != 2 || !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.Code, r.Stderr, tc.want)
+		}
+	}
+}
+
+func TestConnectorUsersAcrossServiceProjects(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	r := er.Run(t, false, "", "connector", "users", emulator.SharedVPCConnectorName(), "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	var users []WorkloadUser
+	if err := json.Unmarshal([]byte(r.Stdout), &users); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, u := range users {
+		got = append(got, u.Project+"/"+u.Workload)
+	}
+	slices.Sort(got)
+	want := slices.Clone(sharedVPCWorkloadIDs)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("users = %v, want %v", got, want)
+	}
+}
+
+// The service agent check's fix is what Cloud Run needs: in the emulator, a service project's
+// revision on the host's subnet does not start until the grant the check prints is made.
+func TestServiceAgentFixLetsTheRevisionStart(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	subnet := "projects/net-host/regions/asia-northeast1/subnetworks/run-direct"
+	attach := func() result {
+		return er.Run(t, false, "", "--project", "team-a", "--region", emulator.SharedVPCRegion, "attach", "api",
+			"--network", "projects/net-host/global/networks/shared-vpc", "--subnet", subnet, "--format", "json")
+	}
+	r := attach()
+	if r.Code == 0 || !strings.Contains(r.Stderr, "does not exist, or Cloud Run does not have permission to use it") {
+		t.Fatalf("attach before the grant: exit %d, stderr %q; want Cloud Run's refusal", r.Code, r.Stderr)
+	}
+	c := cloud.New(t.Context(), cloud.Config{EmulatorHost: er.Addr})
+	defer c.Close()
+	check, err := c.CheckServiceAgent(t.Context(), "team-a", egressVPC(subnet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if check.OK() || len(check.Fixes) != 1 || check.Fixes[0].Role != cloud.RoleNetworkUser {
+		t.Fatalf("check = %+v", check)
+	}
+	if err := c.GrantServiceAgent(t.Context(), check); err != nil {
+		t.Fatal(err)
+	}
+	if r := attach(); r.Code != 0 {
+		t.Fatalf("attach after the grant: exit %d: %s", r.Code, r.Stderr)
+	}
+}
+
+func egressVPC(subnet string) egress.VPC { return egress.VPC{Subnet: subnet} }
