@@ -186,10 +186,10 @@ func ParseFault(spec string) (Fault, error) {
 	if !ok || method == "" || rest == "" {
 		return Fault{}, fmt.Errorf("fault %q: want METHOD=CODE[:COUNT], e.g. google.cloud.run.v2.Services/UpdateService=UNAVAILABLE:2", spec)
 	}
-	if strings.ContainsAny(method, " \t") || (method != "*" && !strings.Contains(method, "/") && !restMethodID(method)) {
+	method = strings.TrimPrefix(method, "/")
+	if strings.ContainsAny(method, " \t") || (method != "*" && !grpcMethodName(method) && !restMethodID(method)) {
 		return Fault{}, fmt.Errorf("fault %q: method %q is neither a full gRPC method (package.Service/Method) nor a REST method id (compute.RESOURCE.VERB, cloudresourcemanager.…, cloudbilling.…, vpcaccess.…)", spec, method)
 	}
-	method = strings.TrimPrefix(method, "/")
 	codeStr, countStr, hasCount := strings.Cut(rest, ":")
 	code, err := ParseCode(codeStr)
 	if err != nil {
@@ -212,6 +212,13 @@ func ParseFault(spec string) (Fault, error) {
 // Manager, the Billing Catalog and the VPC Access PATCH), as their discovery documents name
 // their methods.
 var restMethodPrefixes = []string{"compute.", "cloudresourcemanager.", "cloudbilling.", "vpcaccess."}
+
+// grpcMethodName reports whether m reads SERVICE/METHOD with both parts present, as the full
+// method names gRPC interceptors see (without their leading slash).
+func grpcMethodName(m string) bool {
+	service, name, ok := strings.Cut(m, "/")
+	return ok && service != "" && name != "" && !strings.Contains(name, "/")
+}
 
 func restMethodID(m string) bool {
 	for _, p := range restMethodPrefixes {
