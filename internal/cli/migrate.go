@@ -29,9 +29,17 @@ workload that will share the subnet, doubled for the rollout overlap, in /28 blo
 direct-vpc-quota, connector-ready, egress-kept, cloud-nat (egress all-traffic needs a Cloud
 NAT in that network and region), firewall-rules (rules that match the connector's network
 tags or range, or today's subnet, and will not match the new traffic) and permissions
-(testIamPermissions on the workload). A failed check stops the migration before any
-change (exit status 3) unless --force names it; checks the platform would enforce anyway
-(a missing network, a /27 subnet, a connector that is not READY, ...) cannot be forced.
+(testIamPermissions on the workload), and, for a subnet or connector of another project
+(Shared VPC), service-agent: the Cloud Run service agent of the workload's project
+(service-PROJECT_NUMBER@serverless-robot-prod.iam.gserviceaccount.com) may use it
+(compute.subnetworks.use and .get on the subnet, compute.networks.get on the host, address
+rights in its own project; vpcaccess.user on the host for a connector). A failed check
+stops the migration before any change (exit status 3) unless --force names it; checks the
+platform would enforce anyway (a missing network, a /27 subnet, a connector that is not
+READY, ...) cannot be forced. A failed service-agent check prints the gcloud
+add-iam-policy-binding commands that fix it; --fix makes those grants (read-modify-write
+of each IAM policy) before any workload moves, and exits 4, changing nothing else, when
+the caller may not set the policy.
 
 Services move without downtime: the traffic of the revisions that serve with other settings
 (the latest ready revision when the traffic follows it; the named revisions when it is pinned,
@@ -171,6 +179,7 @@ type MigrateOptions struct {
 	Cleanup          bool
 	DryRun           bool
 	Force            []string
+	Fix              bool
 	All              bool
 	FromConnector    string
 	Concurrency      int
@@ -264,6 +273,7 @@ func NewCmdMigrate(f *Factory, runF func(context.Context, *MigrateOptions) error
 	fl.BoolVar(&o.Cleanup, "cleanup", false, "delete the connector the workloads leave once nothing uses it")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print the checks and the plan, validate the change with the API, change nothing")
 	fl.StringSliceVar(&o.Force, "force", nil, "proceed although these preflight checks fail, comma-separated check names")
+	fl.BoolVar(&o.Fix, "fix", false, "grant Cloud Run's service agent what the service-agent check finds it lacks on a Shared VPC subnet or connector, before migrating")
 	fl.BoolVar(&o.All, "all", false, "migrate every workload that uses --from-connector")
 	fl.StringVar(&o.FromConnector, "from-connector", "", "with --all: the connector whose workloads to migrate")
 	fl.IntVar(&o.Concurrency, "concurrency", defaultMigrateConcurrency, "how many workloads migrate at once")
@@ -522,7 +532,7 @@ func (o *MigrateOptions) request() (migration.TargetRequest, migration.FleetOpti
 		req.FromConnector = &fc
 	}
 	return req, migration.FleetOptions{Concurrency: o.Concurrency, Canary: o.canary, StepWait: o.StepWait, VerifyJob: o.Verify,
-		Cleanup: o.Cleanup, Force: o.Force}
+		Cleanup: o.Cleanup, Force: o.Force, Fix: o.Fix}
 }
 
 func (o *MigrateOptions) run(ctx context.Context) error {

@@ -24,6 +24,12 @@ type FleetOptions struct {
 	Cleanup bool
 	// Force names the failed preflight checks to proceed past.
 	Force []string
+	// Fix grants Cloud Run's service agent what a failed service-agent check says it lacks,
+	// before the workloads move.
+	Fix bool
+	// PerProject bounds how many workloads of one project migrate at once (0: none beyond
+	// Concurrency).
+	PerProject int
 }
 
 // Batch is a migration of one workload or several, planned (Plan) and then validated (a dry
@@ -55,7 +61,7 @@ func (e *Engine) Plan(ctx context.Context, req TargetRequest, opts FleetOptions)
 	single := req.Single()
 	b := &Batch{Request: req, fleet: &Fleet{E: e, Concurrency: opts.Concurrency, Force: opts.Force,
 		PlanOptions:  egress.PlanOptions{Canary: opts.Canary, StepWait: opts.StepWait, Cleanup: opts.Cleanup && single, VerifyJob: opts.VerifyJob},
-		SubnetInPlan: single, CleanupAtEnd: opts.Cleanup && !single}}
+		SubnetInPlan: single, CleanupAtEnd: opts.Cleanup && !single, Fix: opts.Fix, PerProject: opts.PerProject}}
 
 	// The workloads, as read; the Subnet, which depends on the request alone, at the same
 	// time.
@@ -131,6 +137,7 @@ func (e *Engine) Validate(ctx context.Context, b *Batch) {
 func (e *Engine) Apply(ctx context.Context, b *Batch) {
 	fl := b.fleet
 	single := b.Request.Single()
+	fl.GrantFixes(ctx, b.Migrations)
 	if !single && b.Create != nil && len(b.Runnable()) > 0 {
 		b.Subnet = fl.CreateSubnet(ctx, *b.Create)
 		if b.Subnet.Error != "" {
