@@ -109,6 +109,9 @@ func (p *Platform) RunExecution(ctx context.Context, ref egress.WorkloadRef) (eg
 		landed string
 	)
 	err = DefaultRetry.Do(ctx, func(ctx context.Context) error {
+		if err := p.C.PaceWrite(ctx, ref.Project, ref.Region); err != nil {
+			return err
+		}
 		var err error
 		op, err = cl.RunJob(ctx, &runpb.RunJobRequest{Name: ref.FullName()}, noGaxRetry)
 		if err == nil || !retryable(err) || before < 0 {
