@@ -287,15 +287,32 @@ func (fl *Fleet) Apply(ctx context.Context, ms []*Migration) {
 	done := fl.E.busy(fmt.Sprintf("Migrating %d workload%s", len(ms), s))
 	defer done()
 	x := fl.E.executor()
-	forEach(ctx, len(ms), fl.Concurrency, func(ctx context.Context, i int) {
-		m := ms[i]
+	order := interleave(ms)
+	var slots *projectSlots
+	if fl.PerProject > 0 {
+		slots = newProjectSlots(fl.PerProject)
+	}
+	forEach(ctx, len(ms), fl.Concurrency, func(ctx context.Context, k int) {
+		m := ms[order[k]]
 		if m.Result != nil {
 			return
 		}
-		if m.Runnable() && ctx.Err() != nil {
-			m.Skip("interrupted before it started: nothing was changed")
+		if !m.Runnable() {
+			m.Result = x.Execute(ctx, egress.Request{Plan: m.Plan, Workload: cloud.Snapshot(m.Workload), CreateSubnet: m.CreateSubnet})
 			return
 		}
+		release := slots.acquire(ctx, m.Ref.Project, func() {
+			fl.E.progress(m.Ref, egress.Plain(fmt.Sprintf("Waiting: %s of project %s migrating already (at most %d at once per project)...",
+				plural(fl.PerProject, "workload"), m.Ref.Project, fl.PerProject)))
+		})
+		if release == nil || ctx.Err() != nil {
+			m.Skip("interrupted before it started: nothing was changed")
+			if release != nil {
+				release()
+			}
+			return
+		}
+		defer release()
 		m.Result = x.Execute(ctx, egress.Request{Plan: m.Plan, Workload: cloud.Snapshot(m.Workload), CreateSubnet: m.CreateSubnet})
 	})
 }
@@ -405,7 +422,11 @@ func (fl *Fleet) Cleanup(ctx context.Context, ms []*Migration, also []string) []
 		if len(users) > 0 {
 			out[i].Status = string(egress.StepSkipped)
 			for _, u := range users {
-				out[i].Users = append(out[i].Users, u.String())
+				name := u.String()
+				if u.Workload.Project != cref.Project {
+					name = u.Workload.Project + "/" + name // a Shared VPC service project's
+				}
+				out[i].Users = append(out[i].Users, name)
 			}
 			continue
 		}
