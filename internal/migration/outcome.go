@@ -65,7 +65,7 @@ func (e *Engine) Verdict(m *Migration) (int, egress.Message) {
 		case egress.OutcomeNoOp, egress.OutcomePlanned:
 			return exitcode.OK, egress.Message{}
 		case egress.OutcomeBlocked:
-			return BlockedCode(m.Plan), blockedMessage(m.Plan)
+			return BlockedCode(m.Plan), m.blockedMessage()
 		}
 		return exitcode.Failure, egress.Plain("not migrated")
 	}
@@ -82,7 +82,7 @@ func (e *Engine) Verdict(m *Migration) (int, egress.Message) {
 	case egress.OutcomeNoOp, egress.OutcomePlanned:
 		return exitcode.OK, egress.Message{}
 	case egress.OutcomeBlocked:
-		return BlockedCode(m.Plan), blockedMessage(m.Plan)
+		return BlockedCode(m.Plan), m.blockedMessage()
 	case egress.OutcomeRolledBack:
 		if m.RollbackRequested {
 			return exitcode.OK, egress.Message{}
@@ -125,17 +125,24 @@ func BlockedCode(p egress.Plan) int {
 
 // blockedMessage is BlockedMessage followed by the commands that fix a failed service-agent
 // check (the grants Cloud Run's service agent lacks), one per line.
-func blockedMessage(p egress.Plan) egress.Message {
-	m := egress.Plain(BlockedMessage(p))
-	for _, c := range egress.Failed(p.Checks) {
-		if c.Name == egress.CheckServiceAgent && len(c.HintActions) > 0 {
-			m = egress.Concat(m, egress.Plain("; "), egress.Message{Text: c.Hint, Actions: c.HintActions})
-			if !strings.Contains(c.Message, "is not attached to Shared VPC host") {
-				m = egress.Concat(m, egress.Plain("\n(migrate --fix makes these grants before migrating)"))
+func (m *Migration) blockedMessage() egress.Message {
+	msg := egress.Plain(BlockedMessage(m.Plan))
+	var sa *egress.ServiceAgentFacts
+	if m.Facts != nil {
+		sa = m.Facts.ServiceAgent
+	}
+	for _, c := range egress.Failed(m.Plan.Checks) {
+		if c.Name != egress.CheckServiceAgent || sa == nil {
+			continue
+		}
+		if advice := egress.ServiceAgentAdvice(sa, "\n  "); len(advice.Actions) > 0 {
+			msg = egress.Concat(msg, egress.Plain("; "), egress.Advise(strings.Replace(advice.Text, ": ", ":\n  ", 1), advice.Actions...))
+			if !sa.NotAttached {
+				msg = egress.Concat(msg, egress.Plain("\n(migrate --fix makes these grants before migrating)"))
 			}
 		}
 	}
-	return m
+	return msg
 }
 
 // BlockedMessage says which checks failed. --force is suggested only when it would let the

@@ -159,20 +159,30 @@ func (t transition) serviceAgent() Check {
 	return c
 }
 
-// adviseAgent sets the hint: each fixing command on its own line.
+// adviseAgent sets the hint: the fixing commands, one shell line.
 func (t transition) adviseAgent(c *Check, sa *ServiceAgentFacts) {
+	c.advise(ServiceAgentAdvice(sa, " && "))
+}
+
+// ServiceAgentAdvice is what fixes the agent's access: "grant it: " (or, for a project not
+// attached to the host, what a Shared VPC admin runs first) and each command, sep between
+// them.
+func ServiceAgentAdvice(sa *ServiceAgentFacts, sep string) Message {
 	acts := sa.Actions()
 	if len(acts) == 0 {
-		return
+		return Message{}
 	}
-	format := "grant it:"
+	format := "grant it: "
 	if sa.NotAttached {
-		format = "a Shared VPC admin attaches the project first:"
+		format = "a Shared VPC admin attaches the project first: "
 	}
-	for range acts {
-		format += "\n  %s"
+	for i := range acts {
+		if i > 0 {
+			format += strings.ReplaceAll(sep, "%", "%%")
+		}
+		format += "%s"
 	}
-	c.advise(Advise(format, acts...))
+	return Advise(format, acts...)
 }
 
 // revisionNoun is what Cloud Run starts with the new settings: a revision, or a job's

@@ -31,7 +31,7 @@ func TestServiceAgentCheck(t *testing.T) {
 	lacking.Missing = []string{"compute.subnetworks.use on " + hostSubnet}
 	lacking.Grants = []RoleGrant{{Resource: hostSubnet, Role: "roles/compute.networkUser", Member: agent, Gives: []string{"compute.subnetworks.use"}}}
 	c := run(t, shared(&lacking), CheckServiceAgent)
-	expect(t, c, StatusFail, "lacks compute.subnetworks.use on "+hostSubnet, "hint:grant it:\n  <grant-role>")
+	expect(t, c, StatusFail, "lacks compute.subnetworks.use on "+hostSubnet, "hint:grant it: <grant-role")
 	if !Forceable(CheckServiceAgent) {
 		t.Error("service-agent cannot be forced: custom roles are not expanded, so it must be")
 	}
@@ -50,7 +50,7 @@ func TestServiceAgentCheck(t *testing.T) {
 	lone := *ok
 	lone.SharedVPCHost, lone.NotAttached = "", true
 	c = run(t, shared(&lone), CheckServiceAgent)
-	expect(t, c, StatusFail, "is not attached to Shared VPC host net-host", "hint:attaches the project first:\n  <attach-service-project my-project>")
+	expect(t, c, StatusFail, "is not attached to Shared VPC host net-host", "hint:attaches the project first: <attach-service-project my-project>")
 
 	// attach's target checks run it too.
 	if c := find(t, RunTargetChecks(shared(&lacking)), CheckServiceAgent); c.Status != StatusFail {
