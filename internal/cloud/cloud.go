@@ -74,7 +74,9 @@ type Clients struct {
 	vpc         *vpcaccess.Client
 	compute     *compute.Service
 	// org holds the clients that see beyond one project (orgclients.go).
-	org     orgClients
+	org orgClients
+	// life holds Monitoring, Cloud Billing and VPC Access REST (monitoring.go).
+	life    lifeClients
 	closers []io.Closer
 	// writePacer paces Cloud Run writes per project and region (pacing.go).
 	paceOnce   sync.Once
