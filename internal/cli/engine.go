@@ -39,6 +39,7 @@ func newEngine(f *Factory, c *cloud.Clients, opts engineOptions) *migration.Engi
 		Read:        c,
 		Platform:    plat,
 		Provision:   c,
+		Grant:       c,
 		Events:      func(ev migration.Event) { reportEvent(f, ev) },
 		Busy:        func(what string) func() { return startWait(f, what) },
 		WaitOptions: func() cloud.WaitOptions { return waitOptions(f, false) },
