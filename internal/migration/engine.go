@@ -102,6 +102,8 @@ type Engine struct {
 	Platform egress.Platform
 	// Provision creates connectors and subnets (connector recycle).
 	Provision Provisioner
+	// Net changes subnetworks' settings (Private Google Access); nil: never needed.
+	Net NetworkChanger
 	// Events, if set, receives the engine's progress.
 	Events func(Event)
 	// Busy, if set, says that a long wait starts (what is awaited) and returns the function

@@ -34,6 +34,8 @@ type Fleet struct {
 	TargetSubnet *cloud.Subnet
 	// Ranges are the ranges in use in the network of the subnet the migration creates.
 	Ranges *egress.RangeFacts
+	// Network are the network choices the checks weigh (network.go).
+	Network NetworkOptions
 }
 
 // Migration is one workload of a fleet: as read, its target, the facts and the checks, its
@@ -180,8 +182,12 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 			return
 		}
 		m.Facts = facts
+		fl.Network.applyTo(&facts.Facts)
 		for _, n := range facts.Notes {
 			m.Notes = append(m.Notes, egress.Plain(n))
+		}
+		if ref, ok := fl.Network.needsPrivateGoogleAccess(m); ok {
+			m.Notes = append(m.Notes, egress.Plain(fmt.Sprintf("Private Google Access is turned on for subnet %s before the switch (--enable-private-google-access)", ref.Name)))
 		}
 		checks, err := egress.ApplyForce(egress.RunPreflight(facts.Facts), fl.Force)
 		if err != nil {
@@ -230,6 +236,7 @@ func (m *Migration) noOp() bool {
 
 // Validate runs a dry run's server-side check (validate_only) of every runnable workload.
 func (fl *Fleet) Validate(ctx context.Context, ms []*Migration) {
+	fl.enablePrivateGoogleAccess(ctx, ms)
 	x := fl.E.executor()
 	forEach(ctx, len(ms), fl.Concurrency, func(ctx context.Context, i int) {
 		m := ms[i]
@@ -258,6 +265,7 @@ func (fl *Fleet) Apply(ctx context.Context, ms []*Migration) {
 	}
 	done := fl.E.busy(fmt.Sprintf("Migrating %d workload%s", len(ms), s))
 	defer done()
+	fl.enablePrivateGoogleAccess(ctx, ms)
 	x := fl.E.executor()
 	forEach(ctx, len(ms), fl.Concurrency, func(ctx context.Context, i int) {
 		m := ms[i]

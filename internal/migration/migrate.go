@@ -24,6 +24,8 @@ type FleetOptions struct {
 	Cleanup bool
 	// Force names the failed preflight checks to proceed past.
 	Force []string
+	// Network are the network choices the checks weigh (network.go).
+	Network NetworkOptions
 }
 
 // Batch is a migration of one workload or several, planned (Plan) and then validated (a dry
@@ -55,7 +57,7 @@ func (e *Engine) Plan(ctx context.Context, req TargetRequest, opts FleetOptions)
 	single := req.Single()
 	b := &Batch{Request: req, fleet: &Fleet{E: e, Concurrency: opts.Concurrency, Force: opts.Force,
 		PlanOptions:  egress.PlanOptions{Canary: opts.Canary, StepWait: opts.StepWait, Cleanup: opts.Cleanup && single, VerifyJob: opts.VerifyJob},
-		SubnetInPlan: single, CleanupAtEnd: opts.Cleanup && !single}}
+		SubnetInPlan: single, CleanupAtEnd: opts.Cleanup && !single, Network: opts.Network}}
 
 	// The workloads, as read; the Subnet, which depends on the request alone, at the same
 	// time.
