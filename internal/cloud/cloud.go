@@ -76,6 +76,8 @@ type Clients struct {
 	compute     *compute.Service
 	// org holds the clients that see beyond one project (orgclients.go).
 	org orgClients
+	// life holds Monitoring, Cloud Billing and VPC Access REST (monitoring.go).
+	life lifeClients
 	// serviceUsage is the Service Usage v1beta1 client (serviceusage.go).
 	serviceUsage *serviceusage.APIService
 	closers      []io.Closer

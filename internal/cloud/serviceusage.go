@@ -3,12 +3,10 @@ package cloud
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"google.golang.org/api/option"
 	serviceusage "google.golang.org/api/serviceusage/v1beta1"
-	htransport "google.golang.org/api/transport/http"
 
 	"github.com/runnet-dev/runnet/pkg/egress"
 )
@@ -26,39 +24,11 @@ func (c *Clients) ServiceUsage() (*serviceusage.APIService, error) {
 	return lazy(c, &c.serviceUsage, "Service Usage", c.serviceUsageService, nil)
 }
 
-// serviceUsageService builds the client as crmService builds Resource Manager's.
+// serviceUsageService builds the client over restOptions, as the other REST clients.
 func (c *Clients) serviceUsageService(ctx context.Context, _ ...option.ClientOption) (*serviceusage.APIService, error) {
-	if c.cfg.EmulatorHost != "" {
-		opts := []option.ClientOption{option.WithEndpoint("http://" + c.cfg.EmulatorHost + "/"), option.WithoutAuthentication()}
-		if c.cfg.UserAgent != "" {
-			opts = append(opts, option.WithUserAgent(c.cfg.UserAgent))
-		}
-		if c.cfg.Log != nil {
-			opts = append(opts, option.WithHTTPClient(&http.Client{Transport: &logTransport{w: c.cfg.Log, next: http.DefaultTransport}}))
-		}
-		return serviceusage.NewService(ctx, opts...)
-	}
-	a := c.auth()
-	if a.err != nil {
-		return nil, a.err
-	}
-	topts := []option.ClientOption{option.WithAuthCredentials(a.rest), option.WithScopes(scopeCloudPlatform)}
-	if c.cfg.UserAgent != "" {
-		topts = append(topts, option.WithUserAgent(c.cfg.UserAgent))
-	}
-	if qp := c.quotaProject(a); qp != "" {
-		topts = append(topts, option.WithQuotaProject(qp))
-	}
-	rt, err := htransport.NewTransport(ctx, c.baseTransport(), topts...)
+	opts, err := c.restOptions(ctx, "Service Usage", "/", c.cfg.Endpoints.ServiceUsage)
 	if err != nil {
-		return nil, fmt.Errorf("build the Service Usage transport: %w", err)
-	}
-	if c.cfg.Log != nil {
-		rt = &logTransport{w: c.cfg.Log, next: rt}
-	}
-	opts := []option.ClientOption{option.WithHTTPClient(&http.Client{Transport: rt})}
-	if e := c.cfg.Endpoints.ServiceUsage; e != "" {
-		opts = append(opts, option.WithEndpoint(e))
+		return nil, err
 	}
 	return serviceusage.NewService(ctx, opts...)
 }

@@ -77,16 +77,18 @@ func newDoor(t *testing.T, fd emulator.FrontDoorOptions) *door {
 func (d *door) file(name string) string { return filepath.Join(d.dir, name) }
 
 // env is the environment of a runnet process: nothing inherited but PATH; the emulator's CA
-// trusted through SSL_CERT_FILE and the three APIs pointed at it with gcloud's endpoint
+// trusted through SSL_CERT_FILE and every API pointed at it with gcloud's endpoint
 // overrides, as https://HOST:PORT/. extra are KEY=VALUE pairs added (or replacing).
 func (d *door) env(extra ...string) []string {
 	base := "https://" + d.e.Addr() + "/"
 	env := map[string]string{
 		"PATH": os.Getenv("PATH"), "HOME": d.home, "CLOUDSDK_CONFIG": filepath.Join(d.home, ".config", "gcloud"),
 		beRunnet: "1", "SSL_CERT_FILE": d.e.CAFile(),
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN":       base,
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_VPCACCESS": base,
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE":   base,
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN":          base,
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_VPCACCESS":    base,
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE":      base,
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING":   base,
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING": base,
 		// Service Usage: the Direct VPC egress quota (direct-vpc-quota).
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE": base,
 		"CLOUDSDK_CORE_PROJECT":                        emulator.DemoProject,
@@ -693,7 +695,8 @@ func TestProxy(t *testing.T) {
 	base := "https://" + api + "/"
 	env := d.env("GOOGLE_APPLICATION_CREDENTIALS="+d.file(emulator.CredentialsAuthorizedUser),
 		"HTTPS_PROXY=http://"+p.l.Addr().String(),
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN="+base, "CLOUDSDK_API_ENDPOINT_OVERRIDES_VPCACCESS="+base, "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="+base)
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN="+base, "CLOUDSDK_API_ENDPOINT_OVERRIDES_VPCACCESS="+base, "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="+base,
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING="+base, "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING="+base)
 	d.expectCode(t, env, exitcode.OK, "inventory", "--format", "json") // Run and VPC Access (gRPC), Compute (REST)
 	d.expectCode(t, env, exitcode.OK, "subnet", "list", "--format", "json")
 	seen := p.seen()
@@ -745,7 +748,8 @@ func TestEveryCommandWithADC(t *testing.T) {
 	nowhere := "https://" + closedPort(t) + "/"
 	for _, file := range []string{emulator.CredentialsServiceAccount, emulator.CredentialsAuthorizedUser} {
 		env := d.env("GOOGLE_APPLICATION_CREDENTIALS="+d.file(file), "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN="+nowhere,
-			"CLOUDSDK_API_ENDPOINT_OVERRIDES_VPCACCESS="+nowhere, "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="+nowhere)
+			"CLOUDSDK_API_ENDPOINT_OVERRIDES_VPCACCESS="+nowhere, "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="+nowhere,
+			"CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING="+nowhere, "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING="+nowhere)
 		for _, args := range append([][]string{{"status"}, {"inventory"}, {"subnet", "list"}, {"connector", "list"},
 			{"attach", "run-service", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress"}}, everyCommand[:6]...) {
 			r := d.run(t, env, append(args, "--yes", "--format", "json")...)
