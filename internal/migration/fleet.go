@@ -236,7 +236,6 @@ func (m *Migration) noOp() bool {
 
 // Validate runs a dry run's server-side check (validate_only) of every runnable workload.
 func (fl *Fleet) Validate(ctx context.Context, ms []*Migration) {
-	fl.enablePrivateGoogleAccess(ctx, ms)
 	x := fl.E.executor()
 	forEach(ctx, len(ms), fl.Concurrency, func(ctx context.Context, i int) {
 		m := ms[i]

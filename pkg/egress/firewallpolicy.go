@@ -413,8 +413,11 @@ func (f *FirewallPolicyFacts) probes() []fwProbe {
 	}
 	for _, pol := range f.Policies {
 		for _, r := range pol.Rules {
-			if r.Disabled || len(r.SrcRanges) == 0 {
-				continue
+			if r.Disabled || !slices.ContainsFunc(r.SrcRanges, func(s string) bool {
+				p, err := parseRangeOrAddr(s)
+				return err == nil && p.Bits() > 0
+			}) {
+				continue // no source range singles out traffic
 			}
 			add(probeOf(dirOf(r.Direction), r.DestRanges, r.Layer4, r.Targets))
 		}
