@@ -110,6 +110,8 @@ type Engine struct {
 	Provision Provisioner
 	// Grant makes the grants of --fix (migrate); nil refuses them.
 	Grant Granter
+	// Net changes subnetworks' settings (Private Google Access); nil: never needed.
+	Net NetworkChanger
 	// Events, if set, receives the engine's progress.
 	Events func(Event)
 	// Busy, if set, says that a long wait starts (what is awaited) and returns the function

@@ -30,6 +30,8 @@ type FleetOptions struct {
 	// PerProject bounds how many workloads of one project migrate at once (0: none beyond
 	// Concurrency).
 	PerProject int
+	// Network are the network choices the checks weigh (network.go).
+	Network NetworkOptions
 }
 
 // Batch is a migration of one workload or several, planned (Plan) and then validated (a dry
@@ -63,7 +65,7 @@ func (e *Engine) Plan(ctx context.Context, req TargetRequest, opts FleetOptions)
 	single := req.Single()
 	b := &Batch{Request: req, fleet: &Fleet{E: e, Concurrency: opts.Concurrency, Force: opts.Force,
 		PlanOptions:  egress.PlanOptions{Canary: opts.Canary, StepWait: opts.StepWait, Cleanup: opts.Cleanup && single, VerifyJob: opts.VerifyJob},
-		SubnetInPlan: single, CleanupAtEnd: opts.Cleanup && !single, Fix: opts.Fix, PerProject: opts.PerProject}}
+		SubnetInPlan: single, CleanupAtEnd: opts.Cleanup && !single, Fix: opts.Fix, PerProject: opts.PerProject, Network: opts.Network}}
 
 	// The workloads, as read; the Subnet, which depends on the request alone, at the same
 	// time.

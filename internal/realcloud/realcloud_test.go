@@ -89,6 +89,8 @@ func (d *door) env(extra ...string) []string {
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE":      base,
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING":   base,
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING": base,
+		// Service Usage: the Direct VPC egress quota (direct-vpc-quota).
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE": base,
 		"CLOUDSDK_CORE_PROJECT":                        emulator.DemoProject,
 		"CLOUDSDK_RUN_REGION":                          emulator.DemoRegion,
 	}
@@ -799,5 +801,51 @@ func TestPermissionPreflight(t *testing.T) {
 	}
 	if st, msg := permissions(d.expectCode(t, user, exitcode.OK, dryRun...)); st != "pass" {
 		t.Errorf("the user, still an owner: permissions %s: %s", st, msg)
+	}
+}
+
+// The Direct VPC egress quota is read from the Service Usage API through the front door, with
+// the caller's credential: a quota of 5 in the region makes direct-vpc-quota fail a service
+// of 10 instances (exit 3), naming the quota read.
+func TestDirectVPCQuotaThroughFrontDoor(t *testing.T) {
+	t.Parallel()
+	d := newDoor(t, emulator.FrontDoorOptions{RequireAuth: true})
+	env := d.env("GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsServiceAccount))
+	if err := d.e.SetDirectVPCQuota(emulator.DemoProject, emulator.DemoRegion, 5); err != nil {
+		t.Fatal(err)
+	}
+	r := d.expectCode(t, env, exitcode.Preflight, "migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress", "--dry-run", "--format", "json")
+	var rep struct {
+		Checks []struct {
+			Name, Status, Message string
+			Numbers               map[string]int64
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("dry run output: %v\n%s", err, r.stdout)
+	}
+	i := slices.IndexFunc(rep.Checks, func(c struct {
+		Name, Status, Message string
+		Numbers               map[string]int64
+	}) bool {
+		return c.Name == "direct-vpc-quota"
+	})
+	if i < 0 {
+		t.Fatalf("no direct-vpc-quota check: %s", r.stdout)
+	}
+	if c := rep.Checks[i]; c.Status != "fail" || c.Numbers["quota"] != 5 || c.Numbers["quotaRead"] != 1 {
+		t.Errorf("direct-vpc-quota %+v, want a failure against the quota of 5 read", c)
+	}
+	var quotaCalls int
+	for _, c := range d.e.AuthCalls() {
+		if strings.Contains(c.Method, "/consumerQuotaMetrics") {
+			quotaCalls++
+			if c.Credential == "none" || c.Credential == "invalid" {
+				t.Errorf("call %s without a valid credential (%s)", c.Method, c.Credential)
+			}
+		}
+	}
+	if quotaCalls == 0 {
+		t.Error("no Service Usage call reached the front door")
 	}
 }
