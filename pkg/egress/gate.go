@@ -121,7 +121,9 @@ type MetricsReader interface {
 // GateError is the error of a canary step the gate refused: the run rolls back.
 type GateError struct{ Report GateReport }
 
-func (e *GateError) Error() string { return "the canary's metrics gate refused the step: " + e.Report.Reason }
+func (e *GateError) Error() string {
+	return "the canary's metrics gate refused the step: " + e.Report.Reason
+}
 
 // gate judges the canary step i, whose traffic moved at start, from the metrics.
 func (r *runState) gate(ctx context.Context, i int, start time.Time) error {
