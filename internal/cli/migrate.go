@@ -195,6 +195,8 @@ type MigrateOptions struct {
 	// Network checks' choices (migrate_network.go).
 	KeepEgressIP              bool
 	EnablePrivateGoogleAccess bool
+	// Gate is the canary's metrics gate (migrate_gate.go).
+	Gate gateFlags
 
 	// Which flags were given.
 	set map[string]bool
@@ -300,6 +302,7 @@ func NewCmdMigrate(f *Factory, runF func(context.Context, *MigrateOptions) error
 	fl.BoolVar(&o.Rollback, "rollback", false, "with --resume: undo the interrupted migration instead of finishing it")
 	fl.BoolVar(&o.BreakLock, "break-lock", false, "with --resume: take over a journal that is not stale yet (its process is gone)")
 	o.addNetworkFlags(fl)
+	o.addGateFlags(fl)
 	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
 		switch name {
 		case "vpc-connector":
@@ -415,6 +418,9 @@ func (o *MigrateOptions) complete() error {
 	}
 	if o.StepWait < 0 {
 		return exitcode.Usagef("--step-wait: %s is negative", o.StepWait)
+	}
+	if err := o.completeGate(); err != nil {
+		return err
 	}
 	if o.set["canary"] {
 		c, err := egress.ParseCanary(o.Canary)
@@ -565,7 +571,7 @@ func (o *MigrateOptions) request() (migration.TargetRequest, migration.FleetOpti
 	}
 	req.Scope = o.scope
 	return req, migration.FleetOptions{Concurrency: o.Concurrency, Canary: o.canary, StepWait: o.StepWait, VerifyJob: o.Verify,
-		Cleanup: o.Cleanup, Force: o.Force, Fix: o.Fix, PerProject: o.PerProject, Network: o.networkOptions()}
+		Cleanup: o.Cleanup, Force: o.Force, Fix: o.Fix, PerProject: o.PerProject, Network: o.networkOptions(), Gate: o.gatePolicy()}
 }
 
 func (o *MigrateOptions) run(ctx context.Context) error {

@@ -849,3 +849,47 @@ func TestDirectVPCQuotaThroughFrontDoor(t *testing.T) {
 		t.Error("no Service Usage call reached the front door")
 	}
 }
+
+// The canary's metrics gate reads Cloud Monitoring through the front door with the caller's
+// credential: each intermediate step carries what it saw.
+func TestCanaryGateThroughFrontDoor(t *testing.T) {
+	t.Parallel()
+	d := newDoor(t, emulator.FrontDoorOptions{RequireAuth: true})
+	env := d.env("GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsServiceAccount))
+	r := d.expectCode(t, env, exitcode.OK, "migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress",
+		"--canary", "10,100", "--step-wait", "100ms", "--yes", "--format", "json")
+	var rep struct {
+		Steps []struct {
+			Gate *struct {
+				Reason string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("output: %v\n%s", err, r.stdout)
+	}
+	gated := 0
+	for _, s := range rep.Steps {
+		if s.Gate != nil {
+			gated++
+			if strings.Contains(s.Gate.Reason, "could not be read") {
+				t.Errorf("the gate could not read the metrics: %s", s.Gate.Reason)
+			}
+		}
+	}
+	if gated != 1 {
+		t.Errorf("%d steps carry the gate's figures, want 1: %s", gated, r.stdout)
+	}
+	var monitoring int
+	for _, c := range d.e.AuthCalls() {
+		if strings.Contains(c.Method, "MetricService/ListTimeSeries") {
+			monitoring++
+			if c.Credential == "none" || c.Credential == "invalid" {
+				t.Errorf("call %s without a valid credential (%s)", c.Method, c.Credential)
+			}
+		}
+	}
+	if monitoring != 2 {
+		t.Errorf("%d ListTimeSeries calls reached the front door, want 2 (requests and latencies)", monitoring)
+	}
+}
