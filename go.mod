@@ -7,6 +7,7 @@ require (
 	cloud.google.com/go/auth v0.24.1-0.20261001053825-dbc26066f70a
 	cloud.google.com/go/compute/metadata v0.10.0
 	cloud.google.com/go/longrunning v1.5.0
+	cloud.google.com/go/monitoring v1.32.1
 	cloud.google.com/go/run v1.25.0
 	cloud.google.com/go/vpcaccess v1.16.1
 	github.com/chromedp/cdproto v0.160.1
@@ -23,7 +24,6 @@ require (
 	cloud.google.com/go/iam v1.14.0 // indirect
 	cloud.google.com/go/orgpolicy v1.20.0 // indirect
 	cloud.google.com/go/osconfig v1.22.0 // indirect
-	cloud.google.com/go/monitoring v1.32.1 // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/cpuguy83/go-md2man/v2 v2.0.6 // indirect
 	github.com/felixge/httpsnoop v1.1.0 // indirect

@@ -31,8 +31,14 @@ func (f *Factory) googleConfigLocked(cfg *cloud.Config) error {
 	for _, o := range s.Overrides() {
 		f.IOStreams.Verbosef("Using the endpoint %s.", o)
 	}
-	cfg.Endpoints, err = cloud.EndpointsFromOverrides(s.Run.Value.Value, s.VPCAccess.Value.Value, s.Compute.Value.Value, s.IAMCredentials.Value.Value)
+	cfg.Endpoints, err = cloud.EndpointsFromOverrides(cloud.Overrides{
+		Run: s.Run.Value.Value, VPCAccess: s.VPCAccess.Value.Value, Compute: s.Compute.Value.Value,
+		IAMCredentials: s.IAMCredentials.Value.Value, Monitoring: s.Monitoring.Value.Value, CloudBilling: s.CloudBilling.Value.Value,
+	})
 	if err != nil {
+		return exitcode.Wrap(exitcode.Usage, err)
+	}
+	if cfg.Endpoints.ServiceUsage, err = cloud.ServiceUsageEndpoint(s.ServiceUsage.Value.Value); err != nil {
 		return exitcode.Wrap(exitcode.Usage, err)
 	}
 	if u := s.UniverseDomain; u.IsSet() && u.Value.Value != cloud.DefaultUniverseDomain {

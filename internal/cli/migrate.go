@@ -192,6 +192,11 @@ type MigrateOptions struct {
 	Resume           bool
 	Rollback         bool
 	BreakLock        bool
+	// Network checks' choices (migrate_network.go).
+	KeepEgressIP              bool
+	EnablePrivateGoogleAccess bool
+	// Gate is the canary's metrics gate (migrate_gate.go).
+	Gate gateFlags
 
 	// Which flags were given.
 	set map[string]bool
@@ -296,6 +301,8 @@ func NewCmdMigrate(f *Factory, runF func(context.Context, *MigrateOptions) error
 	fl.BoolVar(&o.Resume, "resume", false, "finish the interrupted migration of WORKLOAD from the journal it carries (see Locks and recovery)")
 	fl.BoolVar(&o.Rollback, "rollback", false, "with --resume: undo the interrupted migration instead of finishing it")
 	fl.BoolVar(&o.BreakLock, "break-lock", false, "with --resume: take over a journal that is not stale yet (its process is gone)")
+	o.addNetworkFlags(fl)
+	o.addGateFlags(fl)
 	fl.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
 		switch name {
 		case "vpc-connector":
@@ -330,6 +337,9 @@ func forceableChecks() []string {
 // complete checks every input before any API call: bad input is a usage error naming the
 // flag, and nothing is changed.
 func (o *MigrateOptions) complete() error {
+	if err := o.completeNetwork(); err != nil {
+		return err
+	}
 	if o.Resume {
 		return o.completeResume()
 	}
@@ -408,6 +418,9 @@ func (o *MigrateOptions) complete() error {
 	}
 	if o.StepWait < 0 {
 		return exitcode.Usagef("--step-wait: %s is negative", o.StepWait)
+	}
+	if err := o.completeGate(); err != nil {
+		return err
 	}
 	if o.set["canary"] {
 		c, err := egress.ParseCanary(o.Canary)
@@ -558,7 +571,7 @@ func (o *MigrateOptions) request() (migration.TargetRequest, migration.FleetOpti
 	}
 	req.Scope = o.scope
 	return req, migration.FleetOptions{Concurrency: o.Concurrency, Canary: o.canary, StepWait: o.StepWait, VerifyJob: o.Verify,
-		Cleanup: o.Cleanup, Force: o.Force, Fix: o.Fix, PerProject: o.PerProject}
+		Cleanup: o.Cleanup, Force: o.Force, Fix: o.Fix, PerProject: o.PerProject, Network: o.networkOptions(), Gate: o.gatePolicy()}
 }
 
 func (o *MigrateOptions) run(ctx context.Context) error {

@@ -16,6 +16,7 @@ import (
 	vpcaccess "cloud.google.com/go/vpcaccess/apiv1"
 	compute "google.golang.org/api/compute/v1"
 	"google.golang.org/api/option"
+	serviceusage "google.golang.org/api/serviceusage/v1beta1"
 	htransport "google.golang.org/api/transport/http"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -74,8 +75,12 @@ type Clients struct {
 	vpc         *vpcaccess.Client
 	compute     *compute.Service
 	// org holds the clients that see beyond one project (orgclients.go).
-	org     orgClients
-	closers []io.Closer
+	org orgClients
+	// life holds Monitoring, Cloud Billing and VPC Access REST (monitoring.go).
+	life lifeClients
+	// serviceUsage is the Service Usage v1beta1 client (serviceusage.go).
+	serviceUsage *serviceusage.APIService
+	closers      []io.Closer
 	// writePacer paces Cloud Run writes per project and region (pacing.go).
 	paceOnce   sync.Once
 	writePacer *WritePacer

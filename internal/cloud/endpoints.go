@@ -13,6 +13,15 @@ import (
 type Endpoints struct {
 	// Run and VPCAccess are gRPC targets, HOST:PORT.
 	Run, VPCAccess string
+	// VPCAccessREST is the REST base URL of VPC Access v1, ending with "/": the gRPC API has
+	// no UpdateConnector, the REST API has projects.locations.connectors.patch. It comes
+	// from the same override as VPCAccess, as gcloud (a REST client) reads it.
+	VPCAccessREST string
+	// Monitoring is the gRPC target of Cloud Monitoring v3, HOST:PORT (connector metrics).
+	Monitoring string
+	// CloudBilling is the REST base URL of the Cloud Billing API v1, ending with "/" (the
+	// Catalog's SKU prices).
+	CloudBilling string
 	// Compute is the REST base URL of Compute Engine v1, ending with "/".
 	Compute string
 	// IAMCredentials is the REST base URL of the IAM Credentials API (used to impersonate a
@@ -21,6 +30,9 @@ type Endpoints struct {
 	// CloudAsset is the gRPC target of Cloud Asset Inventory, HOST:PORT; ResourceManager
 	// the REST base URL of Cloud Resource Manager, ending with "/" (orgclients.go).
 	CloudAsset, ResourceManager string
+	// ServiceUsage is the REST base URL of the Service Usage API (v1beta1: consumer quota
+	// metrics), ending with "/" (serviceusage.go).
+	ServiceUsage string
 }
 
 // The paths the REST clients need under an endpoint override that names only a host, as
@@ -28,30 +40,51 @@ type Endpoints struct {
 const (
 	computeBasePath        = "/compute/v1/"
 	iamCredentialsBasePath = "/"
+	vpcAccessBasePath      = "/"
+	cloudBillingBasePath   = "/"
+	serviceUsageBasePath   = "/"
 )
+
+// Overrides are gcloud's api_endpoint_overrides values runnet reads; "" when not set.
+type Overrides struct {
+	Run, VPCAccess, Compute, IAMCredentials, Monitoring, CloudBilling string
+}
 
 // EndpointsFromOverrides maps gcloud's api_endpoint_overrides values (URLs such as
 // https://HOST[:PORT]/; "" when not set) to what each client needs, as gcloud does:
 //
-//   - Cloud Run and VPC Access are gRPC APIs: gcloud's generated gRPC clients use the URL's
-//     host and port only (port 443 when none is given), over TLS whatever the scheme.
-//   - Compute and IAM Credentials are REST APIs: a URL with a path other than "/" is the
-//     base URL as it is (https://HOST/compute/v1/); a bare https://HOST/ gets the API's own
-//     base path (/compute/v1/), as gcloud's _BuildEndpointOverride does.
-func EndpointsFromOverrides(run, vpcAccess, compute, iamCredentials string) (Endpoints, error) {
+//   - Cloud Run, VPC Access and Monitoring are gRPC APIs to runnet: gcloud's generated gRPC
+//     clients use the URL's host and port only (port 443 when none is given), over TLS
+//     whatever the scheme.
+//   - Compute, IAM Credentials, Cloud Billing and VPC Access's PATCH are REST APIs: a URL
+//     with a path other than "/" is the base URL as it is (https://HOST/compute/v1/); a bare
+//     https://HOST/ gets the API's own base path (/compute/v1/), as gcloud's
+//     _BuildEndpointOverride does.
+func EndpointsFromOverrides(o Overrides) (Endpoints, error) {
 	var e Endpoints
-	var err error
-	if e.Run, err = grpcTarget(run); err != nil {
-		return Endpoints{}, fmt.Errorf("api_endpoint_overrides/run: %w", err)
-	}
-	if e.VPCAccess, err = grpcTarget(vpcAccess); err != nil {
-		return Endpoints{}, fmt.Errorf("api_endpoint_overrides/vpcaccess: %w", err)
-	}
-	if e.Compute, err = restBase(compute, computeBasePath); err != nil {
-		return Endpoints{}, fmt.Errorf("api_endpoint_overrides/compute: %w", err)
-	}
-	if e.IAMCredentials, err = restBase(iamCredentials, iamCredentialsBasePath); err != nil {
-		return Endpoints{}, fmt.Errorf("api_endpoint_overrides/iamcredentials: %w", err)
+	for _, f := range []struct {
+		dst, src *string
+		name     string
+		rest     bool
+		basePath string
+	}{
+		{&e.Run, &o.Run, "run", false, ""},
+		{&e.VPCAccess, &o.VPCAccess, "vpcaccess", false, ""},
+		{&e.VPCAccessREST, &o.VPCAccess, "vpcaccess", true, vpcAccessBasePath},
+		{&e.Compute, &o.Compute, "compute", true, computeBasePath},
+		{&e.IAMCredentials, &o.IAMCredentials, "iamcredentials", true, iamCredentialsBasePath},
+		{&e.Monitoring, &o.Monitoring, "monitoring", false, ""},
+		{&e.CloudBilling, &o.CloudBilling, "cloudbilling", true, cloudBillingBasePath},
+	} {
+		var err error
+		if f.rest {
+			*f.dst, err = restBase(*f.src, f.basePath)
+		} else {
+			*f.dst, err = grpcTarget(*f.src)
+		}
+		if err != nil {
+			return Endpoints{}, fmt.Errorf("api_endpoint_overrides/%s: %w", f.name, err)
+		}
 	}
 	return e, nil
 }
@@ -98,4 +131,15 @@ func restBase(s, basePath string) (string, error) {
 	}
 	u.RawQuery, u.Fragment = "", ""
 	return u.String(), nil
+}
+
+// ServiceUsageEndpoint maps gcloud's api_endpoint_overrides/serviceusage value ("" when not
+// set) to the Service Usage client's base URL, as EndpointsFromOverrides does for the other
+// REST APIs.
+func ServiceUsageEndpoint(override string) (string, error) {
+	e, err := restBase(override, serviceUsageBasePath)
+	if err != nil {
+		return "", fmt.Errorf("api_endpoint_overrides/serviceusage: %w", err)
+	}
+	return e, nil
 }

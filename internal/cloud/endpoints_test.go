@@ -12,39 +12,50 @@ import (
 // default) for the gRPC APIs, the URL as given or with the API's base path for REST.
 func TestEndpointsFromOverrides(t *testing.T) {
 	for _, tc := range []struct {
-		run, vpc, compute, iam string
-		want                   Endpoints
+		run, vpc, compute, iam, mon, bill string
+		want                              Endpoints
 	}{
 		{want: Endpoints{}},
 		{
 			run: "https://run.googleapis.com/", vpc: "https://vpcaccess.googleapis.com/",
 			compute: "https://compute.googleapis.com/compute/v1/", iam: "https://iamcredentials.googleapis.com/",
-			want: Endpoints{Run: "run.googleapis.com:443", VPCAccess: "vpcaccess.googleapis.com:443",
-				Compute: "https://compute.googleapis.com/compute/v1/", IAMCredentials: "https://iamcredentials.googleapis.com/"},
+			mon: "https://monitoring.googleapis.com/", bill: "https://cloudbilling.googleapis.com/",
+			want: Endpoints{Run: "run.googleapis.com:443", VPCAccess: "vpcaccess.googleapis.com:443", VPCAccessREST: "https://vpcaccess.googleapis.com/",
+				Compute: "https://compute.googleapis.com/compute/v1/", IAMCredentials: "https://iamcredentials.googleapis.com/",
+				Monitoring: "monitoring.googleapis.com:443", CloudBilling: "https://cloudbilling.googleapis.com/"},
 		},
 		{
 			// Private Service Connect endpoints, and the emulator: a bare host for every API.
 			run: "https://run-psc.p.googleapis.com/", vpc: "https://127.0.0.1:8443/", compute: "https://127.0.0.1:8443/", iam: "https://127.0.0.1:8443",
-			want: Endpoints{Run: "run-psc.p.googleapis.com:443", VPCAccess: "127.0.0.1:8443",
-				Compute: "https://127.0.0.1:8443/compute/v1/", IAMCredentials: "https://127.0.0.1:8443/"},
+			mon: "https://127.0.0.1:8443/", bill: "https://127.0.0.1:8443",
+			want: Endpoints{Run: "run-psc.p.googleapis.com:443", VPCAccess: "127.0.0.1:8443", VPCAccessREST: "https://127.0.0.1:8443/",
+				Compute: "https://127.0.0.1:8443/compute/v1/", IAMCredentials: "https://127.0.0.1:8443/",
+				Monitoring: "127.0.0.1:8443", CloudBilling: "https://127.0.0.1:8443/"},
 		},
 		{
 			// gRPC ignores a path; REST keeps one (without a trailing slash, as if it had one).
 			run: "https://us-central1-run.googleapis.com/v2/", compute: "https://www.googleapis.com/compute/beta", vpc: "http://[::1]:9000/",
-			want: Endpoints{Run: "us-central1-run.googleapis.com:443", VPCAccess: "[::1]:9000", Compute: "https://www.googleapis.com/compute/beta/"},
+			want: Endpoints{Run: "us-central1-run.googleapis.com:443", VPCAccess: "[::1]:9000", VPCAccessREST: "http://[::1]:9000/", Compute: "https://www.googleapis.com/compute/beta/"},
 		},
 	} {
-		got, err := EndpointsFromOverrides(tc.run, tc.vpc, tc.compute, tc.iam)
+		o := Overrides{Run: tc.run, VPCAccess: tc.vpc, Compute: tc.compute, IAMCredentials: tc.iam, Monitoring: tc.mon, CloudBilling: tc.bill}
+		got, err := EndpointsFromOverrides(o)
 		if err != nil || got != tc.want {
-			t.Errorf("EndpointsFromOverrides(%q, %q, %q, %q) = %+v, %v; want %+v", tc.run, tc.vpc, tc.compute, tc.iam, got, err, tc.want)
+			t.Errorf("EndpointsFromOverrides(%+v) = %+v, %v; want %+v", o, got, err, tc.want)
 		}
 	}
 	for _, bad := range []string{"run.googleapis.com", "127.0.0.1:8443", "grpc://h/", "https:///x"} {
-		if _, err := EndpointsFromOverrides(bad, "", "", ""); err == nil || !strings.Contains(err.Error(), "api_endpoint_overrides/run") {
+		if _, err := EndpointsFromOverrides(Overrides{Run: bad}); err == nil || !strings.Contains(err.Error(), "api_endpoint_overrides/run") {
 			t.Errorf("run override %q: %v", bad, err)
 		}
-		if _, err := EndpointsFromOverrides("", "", bad, ""); err == nil || !strings.Contains(err.Error(), "api_endpoint_overrides/compute") {
+		if _, err := EndpointsFromOverrides(Overrides{Compute: bad}); err == nil || !strings.Contains(err.Error(), "api_endpoint_overrides/compute") {
 			t.Errorf("compute override %q: %v", bad, err)
+		}
+		if _, err := EndpointsFromOverrides(Overrides{Monitoring: bad}); err == nil || !strings.Contains(err.Error(), "api_endpoint_overrides/monitoring") {
+			t.Errorf("monitoring override %q: %v", bad, err)
+		}
+		if _, err := EndpointsFromOverrides(Overrides{CloudBilling: bad}); err == nil || !strings.Contains(err.Error(), "api_endpoint_overrides/cloudbilling") {
+			t.Errorf("cloudbilling override %q: %v", bad, err)
 		}
 	}
 }

@@ -21,6 +21,9 @@ const (
 	PropVPCAccessEndpoint      = "api_endpoint_overrides/vpcaccess"
 	PropComputeEndpoint        = "api_endpoint_overrides/compute"
 	PropIAMCredentialsEndpoint = "api_endpoint_overrides/iamcredentials"
+	PropMonitoringEndpoint     = "api_endpoint_overrides/monitoring"
+	PropCloudBillingEndpoint   = "api_endpoint_overrides/cloudbilling"
+	PropServiceUsageEndpoint   = "api_endpoint_overrides/serviceusage"
 	PropUniverseDomain         = "core/universe_domain"
 	PropQuotaProject           = "billing/quota_project"
 	PropImpersonate            = "auth/impersonate_service_account"
@@ -87,7 +90,10 @@ func (s Setting) String() string {
 type CloudSettings struct {
 	// Endpoint overrides: URLs such as https://run.example.com/ or, for Compute,
 	// https://compute.example.com/compute/v1/.
-	Run, VPCAccess, Compute, IAMCredentials Setting
+	Run, VPCAccess, Compute, IAMCredentials, Monitoring, CloudBilling Setting
+	// ServiceUsage is the Service Usage API's (consumer quota metrics: the Direct VPC egress
+	// quota).
+	ServiceUsage Setting
 	// UniverseDomain is the Cloud universe (googleapis.com when not set).
 	UniverseDomain Setting
 	// QuotaProject is billing/quota_project: a project ID or one of the Quota* values.
@@ -103,7 +109,7 @@ type CloudSettings struct {
 // Overrides lists the endpoint overrides that are set.
 func (c CloudSettings) Overrides() []Setting {
 	var out []Setting
-	for _, s := range []Setting{c.Run, c.VPCAccess, c.Compute, c.IAMCredentials} {
+	for _, s := range []Setting{c.Run, c.VPCAccess, c.Compute, c.IAMCredentials, c.Monitoring, c.CloudBilling, c.ServiceUsage} {
 		if s.IsSet() {
 			out = append(out, s)
 		}
@@ -126,6 +132,9 @@ func (r *Resolver) Cloud(impersonateFlag string) (CloudSettings, error) {
 		{&c.VPCAccess, PropVPCAccessEndpoint, "", ""},
 		{&c.Compute, PropComputeEndpoint, "", ""},
 		{&c.IAMCredentials, PropIAMCredentialsEndpoint, "", ""},
+		{&c.Monitoring, PropMonitoringEndpoint, "", ""},
+		{&c.CloudBilling, PropCloudBillingEndpoint, "", ""},
+		{&c.ServiceUsage, PropServiceUsageEndpoint, "", ""},
 		{&c.UniverseDomain, PropUniverseDomain, "", ""},
 		{&c.QuotaProject, PropQuotaProject, "", ""},
 		{&c.Impersonate, PropImpersonate, impersonateFlag, "--impersonate-service-account"},

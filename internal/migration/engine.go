@@ -110,6 +110,11 @@ type Engine struct {
 	Provision Provisioner
 	// Grant makes the grants of --fix (migrate); nil refuses them.
 	Grant Granter
+	// Net changes subnetworks' settings (Private Google Access); nil: never needed.
+	Net NetworkChanger
+	// Metrics reads the request metrics a canary's gate judges its steps by (Cloud
+	// Monitoring); nil: plans are not gated.
+	Metrics egress.MetricsReader
 	// Events, if set, receives the engine's progress.
 	Events func(Event)
 	// Busy, if set, says that a long wait starts (what is awaited) and returns the function
@@ -173,7 +178,7 @@ func (e *Engine) exitCode(err error) int {
 
 // executor is an executor of the engine's platform, observer, journal and rollback context.
 func (e *Engine) executor() *egress.Executor {
-	x := &egress.Executor{Platform: e.Platform, Observer: e.Observer, Journal: e.Journal, RollbackContext: e.RollbackContext}
+	x := &egress.Executor{Platform: e.Platform, Observer: e.Observer, Journal: e.Journal, RollbackContext: e.RollbackContext, Metrics: e.Metrics}
 	return x
 }
 

@@ -40,6 +40,8 @@ type Fleet struct {
 	// PerProject bounds how many workloads of one project migrate at once (0: no bound
 	// beyond Concurrency).
 	PerProject int
+	// Network are the network choices the checks weigh (network.go).
+	Network NetworkOptions
 }
 
 // Migration is one workload of a fleet: as read, its target, the facts and the checks, its
@@ -188,8 +190,12 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 			return
 		}
 		m.Facts = facts
+		fl.Network.applyTo(&facts.Facts)
 		for _, n := range facts.Notes {
 			m.Notes = append(m.Notes, egress.Plain(n))
+		}
+		if ref, ok := fl.Network.needsPrivateGoogleAccess(m); ok {
+			m.Notes = append(m.Notes, egress.Plain(fmt.Sprintf("Private Google Access is turned on for subnet %s before the switch (--enable-private-google-access)", ref.Name)))
 		}
 		checks, err := egress.ApplyForce(egress.RunPreflight(facts.Facts), fl.Force)
 		if err != nil {
@@ -286,6 +292,7 @@ func (fl *Fleet) Apply(ctx context.Context, ms []*Migration) {
 	}
 	done := fl.E.busy(fmt.Sprintf("Migrating %d workload%s", len(ms), s))
 	defer done()
+	fl.enablePrivateGoogleAccess(ctx, ms)
 	x := fl.E.executor()
 	order := interleave(ms)
 	var slots *projectSlots

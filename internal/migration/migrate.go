@@ -30,6 +30,11 @@ type FleetOptions struct {
 	// PerProject bounds how many workloads of one project migrate at once (0: none beyond
 	// Concurrency).
 	PerProject int
+	// Network are the network choices the checks weigh (network.go).
+	Network NetworkOptions
+	// Gate, if set, judges each intermediate canary step of a service by its request
+	// metrics; the engine needs Metrics for it.
+	Gate *egress.GatePolicy
 }
 
 // Batch is a migration of one workload or several, planned (Plan) and then validated (a dry
@@ -62,8 +67,8 @@ type Batch struct {
 func (e *Engine) Plan(ctx context.Context, req TargetRequest, opts FleetOptions) (*Batch, error) {
 	single := req.Single()
 	b := &Batch{Request: req, fleet: &Fleet{E: e, Concurrency: opts.Concurrency, Force: opts.Force,
-		PlanOptions:  egress.PlanOptions{Canary: opts.Canary, StepWait: opts.StepWait, Cleanup: opts.Cleanup && single, VerifyJob: opts.VerifyJob},
-		SubnetInPlan: single, CleanupAtEnd: opts.Cleanup && !single, Fix: opts.Fix, PerProject: opts.PerProject}}
+		PlanOptions:  egress.PlanOptions{Canary: opts.Canary, StepWait: opts.StepWait, Cleanup: opts.Cleanup && single, VerifyJob: opts.VerifyJob, Gate: e.gatePolicy(opts.Gate)},
+		SubnetInPlan: single, CleanupAtEnd: opts.Cleanup && !single, Fix: opts.Fix, PerProject: opts.PerProject, Network: opts.Network}}
 
 	// The workloads, as read; the Subnet, which depends on the request alone, at the same
 	// time.
@@ -251,4 +256,12 @@ func (e *Engine) readWorkloads(ctx context.Context, req TargetRequest) ([]*cloud
 		return nil, err
 	}
 	return out, nil
+}
+
+// gatePolicy is the policy plans are gated by: none without a metrics reader.
+func (e *Engine) gatePolicy(g *egress.GatePolicy) *egress.GatePolicy {
+	if e.Metrics == nil {
+		return nil
+	}
+	return g
 }

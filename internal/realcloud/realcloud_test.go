@@ -77,18 +77,22 @@ func newDoor(t *testing.T, fd emulator.FrontDoorOptions) *door {
 func (d *door) file(name string) string { return filepath.Join(d.dir, name) }
 
 // env is the environment of a runnet process: nothing inherited but PATH; the emulator's CA
-// trusted through SSL_CERT_FILE and the three APIs pointed at it with gcloud's endpoint
+// trusted through SSL_CERT_FILE and every API pointed at it with gcloud's endpoint
 // overrides, as https://HOST:PORT/. extra are KEY=VALUE pairs added (or replacing).
 func (d *door) env(extra ...string) []string {
 	base := "https://" + d.e.Addr() + "/"
 	env := map[string]string{
 		"PATH": os.Getenv("PATH"), "HOME": d.home, "CLOUDSDK_CONFIG": filepath.Join(d.home, ".config", "gcloud"),
 		beRunnet: "1", "SSL_CERT_FILE": d.e.CAFile(),
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN":       base,
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_VPCACCESS": base,
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE":   base,
-		"CLOUDSDK_CORE_PROJECT":                     emulator.DemoProject,
-		"CLOUDSDK_RUN_REGION":                       emulator.DemoRegion,
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN":          base,
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_VPCACCESS":    base,
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE":      base,
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING":   base,
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING": base,
+		// Service Usage: the Direct VPC egress quota (direct-vpc-quota).
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE": base,
+		"CLOUDSDK_CORE_PROJECT":                        emulator.DemoProject,
+		"CLOUDSDK_RUN_REGION":                          emulator.DemoRegion,
 	}
 	for _, kv := range extra {
 		k, v, _ := strings.Cut(kv, "=")
@@ -691,7 +695,8 @@ func TestProxy(t *testing.T) {
 	base := "https://" + api + "/"
 	env := d.env("GOOGLE_APPLICATION_CREDENTIALS="+d.file(emulator.CredentialsAuthorizedUser),
 		"HTTPS_PROXY=http://"+p.l.Addr().String(),
-		"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN="+base, "CLOUDSDK_API_ENDPOINT_OVERRIDES_VPCACCESS="+base, "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="+base)
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN="+base, "CLOUDSDK_API_ENDPOINT_OVERRIDES_VPCACCESS="+base, "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="+base,
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING="+base, "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING="+base)
 	d.expectCode(t, env, exitcode.OK, "inventory", "--format", "json") // Run and VPC Access (gRPC), Compute (REST)
 	d.expectCode(t, env, exitcode.OK, "subnet", "list", "--format", "json")
 	seen := p.seen()
@@ -743,7 +748,8 @@ func TestEveryCommandWithADC(t *testing.T) {
 	nowhere := "https://" + closedPort(t) + "/"
 	for _, file := range []string{emulator.CredentialsServiceAccount, emulator.CredentialsAuthorizedUser} {
 		env := d.env("GOOGLE_APPLICATION_CREDENTIALS="+d.file(file), "CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN="+nowhere,
-			"CLOUDSDK_API_ENDPOINT_OVERRIDES_VPCACCESS="+nowhere, "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="+nowhere)
+			"CLOUDSDK_API_ENDPOINT_OVERRIDES_VPCACCESS="+nowhere, "CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE="+nowhere,
+			"CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING="+nowhere, "CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING="+nowhere)
 		for _, args := range append([][]string{{"status"}, {"inventory"}, {"subnet", "list"}, {"connector", "list"},
 			{"attach", "run-service", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress"}}, everyCommand[:6]...) {
 			r := d.run(t, env, append(args, "--yes", "--format", "json")...)
@@ -795,5 +801,95 @@ func TestPermissionPreflight(t *testing.T) {
 	}
 	if st, msg := permissions(d.expectCode(t, user, exitcode.OK, dryRun...)); st != "pass" {
 		t.Errorf("the user, still an owner: permissions %s: %s", st, msg)
+	}
+}
+
+// The Direct VPC egress quota is read from the Service Usage API through the front door, with
+// the caller's credential: a quota of 5 in the region makes direct-vpc-quota fail a service
+// of 10 instances (exit 3), naming the quota read.
+func TestDirectVPCQuotaThroughFrontDoor(t *testing.T) {
+	t.Parallel()
+	d := newDoor(t, emulator.FrontDoorOptions{RequireAuth: true})
+	env := d.env("GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsServiceAccount))
+	if err := d.e.SetDirectVPCQuota(emulator.DemoProject, emulator.DemoRegion, 5); err != nil {
+		t.Fatal(err)
+	}
+	r := d.expectCode(t, env, exitcode.Preflight, "migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress", "--dry-run", "--format", "json")
+	var rep struct {
+		Checks []struct {
+			Name, Status, Message string
+			Numbers               map[string]int64
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("dry run output: %v\n%s", err, r.stdout)
+	}
+	i := slices.IndexFunc(rep.Checks, func(c struct {
+		Name, Status, Message string
+		Numbers               map[string]int64
+	}) bool {
+		return c.Name == "direct-vpc-quota"
+	})
+	if i < 0 {
+		t.Fatalf("no direct-vpc-quota check: %s", r.stdout)
+	}
+	if c := rep.Checks[i]; c.Status != "fail" || c.Numbers["quota"] != 5 || c.Numbers["quotaRead"] != 1 {
+		t.Errorf("direct-vpc-quota %+v, want a failure against the quota of 5 read", c)
+	}
+	var quotaCalls int
+	for _, c := range d.e.AuthCalls() {
+		if strings.Contains(c.Method, "/consumerQuotaMetrics") {
+			quotaCalls++
+			if c.Credential == "none" || c.Credential == "invalid" {
+				t.Errorf("call %s without a valid credential (%s)", c.Method, c.Credential)
+			}
+		}
+	}
+	if quotaCalls == 0 {
+		t.Error("no Service Usage call reached the front door")
+	}
+}
+
+// The canary's metrics gate reads Cloud Monitoring through the front door with the caller's
+// credential: each intermediate step carries what it saw.
+func TestCanaryGateThroughFrontDoor(t *testing.T) {
+	t.Parallel()
+	d := newDoor(t, emulator.FrontDoorOptions{RequireAuth: true})
+	env := d.env("GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsServiceAccount))
+	r := d.expectCode(t, env, exitcode.OK, "migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress",
+		"--canary", "10,100", "--step-wait", "100ms", "--yes", "--format", "json")
+	var rep struct {
+		Steps []struct {
+			Gate *struct {
+				Reason string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("output: %v\n%s", err, r.stdout)
+	}
+	gated := 0
+	for _, s := range rep.Steps {
+		if s.Gate != nil {
+			gated++
+			if strings.Contains(s.Gate.Reason, "could not be read") {
+				t.Errorf("the gate could not read the metrics: %s", s.Gate.Reason)
+			}
+		}
+	}
+	if gated != 1 {
+		t.Errorf("%d steps carry the gate's figures, want 1: %s", gated, r.stdout)
+	}
+	var monitoring int
+	for _, c := range d.e.AuthCalls() {
+		if strings.Contains(c.Method, "MetricService/ListTimeSeries") {
+			monitoring++
+			if c.Credential == "none" || c.Credential == "invalid" {
+				t.Errorf("call %s without a valid credential (%s)", c.Method, c.Credential)
+			}
+		}
+	}
+	if monitoring != 2 {
+		t.Errorf("%d ListTimeSeries calls reached the front door, want 2 (requests and latencies)", monitoring)
 	}
 }

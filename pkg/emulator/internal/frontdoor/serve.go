@@ -329,6 +329,8 @@ func serviceHost(svc string) string {
 		return "run.googleapis.com"
 	case strings.HasPrefix(svc, "google.cloud.vpcaccess."):
 		return "vpcaccess.googleapis.com"
+	case strings.HasPrefix(svc, "google.monitoring."):
+		return "monitoring.googleapis.com"
 	}
 	return svc
 }

@@ -53,6 +53,8 @@ var jwtAudiences = map[string]bool{
 	"https://vpcaccess.googleapis.com/":      true,
 	"https://compute.googleapis.com/":        true,
 	"https://iamcredentials.googleapis.com/": true,
+	"https://monitoring.googleapis.com/":     true,
+	"https://cloudbilling.googleapis.com/":   true,
 }
 
 // authenticate checks the Authorization header (or gRPC metadata) value of an API call.

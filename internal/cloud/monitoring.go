@@ -1,0 +1,92 @@
+package cloud
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
+	billing "google.golang.org/api/cloudbilling/v1"
+	"google.golang.org/api/option"
+	htransport "google.golang.org/api/transport/http"
+	vpcrest "google.golang.org/api/vpcaccess/v1"
+)
+
+// The clients that say what a connector does and costs, and change one in place: Cloud
+// Monitoring v3 (gRPC) for its instance count and throughput, the Cloud Billing Catalog
+// (REST) for the prices of its machine type, and VPC Access v1 over REST, whose
+// projects.locations.connectors.patch the gRPC API lacks.
+
+type lifeClients struct {
+	monitoring *monitoring.MetricClient
+	billing    *billing.APIService
+	vpcREST    *vpcrest.Service
+}
+
+// Monitoring returns the Cloud Monitoring v3 metric client.
+func (c *Clients) Monitoring() (*monitoring.MetricClient, error) {
+	return lazyGRPC(c, &c.life.monitoring, "Cloud Monitoring", monitoring.NewMetricClient, c.cfg.Endpoints.Monitoring)
+}
+
+// CloudBilling returns the Cloud Billing v1 REST client (its Catalog: services.skus.list).
+func (c *Clients) CloudBilling() (*billing.APIService, error) {
+	return lazy(c, &c.life.billing, "Cloud Billing", func(ctx context.Context, _ ...option.ClientOption) (*billing.APIService, error) {
+		opts, err := c.restOptions(ctx, "Cloud Billing", "/", c.cfg.Endpoints.CloudBilling)
+		if err != nil {
+			return nil, err
+		}
+		return billing.NewService(ctx, opts...)
+	}, nil)
+}
+
+// VPCAccessREST returns the VPC Access v1 REST client, for what the gRPC client cannot do
+// (patch a connector).
+func (c *Clients) VPCAccessREST() (*vpcrest.Service, error) {
+	return lazy(c, &c.life.vpcREST, "Serverless VPC Access (REST)", func(ctx context.Context, _ ...option.ClientOption) (*vpcrest.Service, error) {
+		opts, err := c.restOptions(ctx, "Serverless VPC Access", "/", c.cfg.Endpoints.VPCAccessREST)
+		if err != nil {
+			return nil, err
+		}
+		return vpcrest.NewService(ctx, opts...)
+	}, nil)
+}
+
+// restOptions are the options of a google.golang.org/api REST client, built as
+// computeService builds Compute's: against the emulator at emulatorPath without
+// authentication; against Google over runnet's own transport (proxy, TLS roots, credentials,
+// then the request log, which so never sees credentials), at endpoint when it is set.
+func (c *Clients) restOptions(ctx context.Context, name, emulatorPath, endpoint string) ([]option.ClientOption, error) {
+	if c.cfg.EmulatorHost != "" {
+		opts := []option.ClientOption{option.WithEndpoint("http://" + c.cfg.EmulatorHost + emulatorPath), option.WithoutAuthentication()}
+		if c.cfg.UserAgent != "" {
+			opts = append(opts, option.WithUserAgent(c.cfg.UserAgent))
+		}
+		if c.cfg.Log != nil {
+			opts = append(opts, option.WithHTTPClient(&http.Client{Transport: &logTransport{w: c.cfg.Log, next: http.DefaultTransport}}))
+		}
+		return opts, nil
+	}
+	a := c.auth()
+	if a.err != nil {
+		return nil, a.err
+	}
+	topts := []option.ClientOption{option.WithAuthCredentials(a.rest), option.WithScopes(scopeCloudPlatform)}
+	if c.cfg.UserAgent != "" {
+		topts = append(topts, option.WithUserAgent(c.cfg.UserAgent))
+	}
+	if qp := c.quotaProject(a); qp != "" {
+		topts = append(topts, option.WithQuotaProject(qp))
+	}
+	rt, err := htransport.NewTransport(ctx, c.baseTransport(), topts...)
+	if err != nil {
+		return nil, fmt.Errorf("build the %s transport: %w", name, err)
+	}
+	if c.cfg.Log != nil {
+		rt = &logTransport{w: c.cfg.Log, next: rt}
+	}
+	opts := []option.ClientOption{option.WithHTTPClient(&http.Client{Transport: rt})}
+	if endpoint != "" {
+		opts = append(opts, option.WithEndpoint(endpoint))
+	}
+	return opts, nil
+}
