@@ -117,9 +117,15 @@ its settings and is named in the notes.
 Fleets. Several WORKLOADs, or --all --from-connector C (every workload that uses connector
 C: its template, a revision that receives traffic or carries a tag, or a running job
 execution), are checked together, confirmed once, and migrated --concurrency at a time;
-one workload's failure does not stop the others. With --cleanup the connector a workload
-leaves is deleted at the end if nothing uses it any more (templates, and revisions that
-still serve traffic or carry a tag), re-checked at that moment.
+one workload's failure does not stop the others. --all looks for C's users in C's project
+and in every project that may use it: the projects the API reports as connected, and, when
+C is in a Shared VPC host, every service project attached to it (or only in --projects,
+--folder or --organization); name C in full (projects/HOST/locations/REGION/connectors/C).
+--per-project-concurrency bounds the workloads of any one project that migrate at once, and
+the report counts the outcomes per project. With --cleanup the connector a workload leaves
+is deleted at the end if nothing uses it any more, in any project that may use it
+(templates, and revisions that still serve traffic or carry a tag), re-checked at that
+moment.
 
 --dry-run prints the plan and the checks, asks the API to validate the first change
 (validate_only), changes nothing and exits 0 (3 when a check fails).
@@ -257,7 +263,13 @@ func NewCmdMigrate(f *Factory, runF func(context.Context, *MigrateOptions) error
 
   # Every workload on a connector, four at a time, deleting the connector at the end:
   runnet migrate --all --from-connector run-connector --to direct --subnet run-direct-vpc-egress \
-    --concurrency 4 --cleanup --yes`,
+    --concurrency 4 --cleanup --yes
+
+  # A Shared VPC host's connector: its users in every attached service project, two at a
+  # time per project, granting each project's Cloud Run service agent the subnet first:
+  runnet migrate --all --from-connector projects/net-host/locations/asia-northeast1/connectors/shared-conn \
+    --to direct --subnet projects/net-host/regions/asia-northeast1/subnetworks/run-direct \
+    --concurrency 8 --per-project-concurrency 2 --fix --cleanup --yes`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Workloads = args
