@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -210,31 +211,36 @@ func (p *Platform) DeleteConnector(ctx context.Context, c egress.ConnectorRef) e
 // execution that is still running with it. A project that cannot be read is an error: a
 // connector whose users are not all known is not unused.
 func (p *Platform) ConnectorUsers(ctx context.Context, conn egress.ConnectorRef) ([]egress.ConnectorUser, error) {
+	// The three reads are independent: one round trip.
 	var (
-		own               []*Workload
-		others            []string
-		ownErr, othersErr error
-		wg                sync.WaitGroup
+		own                     []*Workload
+		cn                      *Connector
+		services                []string
+		ownErr, connErr, xpnErr error
+		wg                      sync.WaitGroup
 	)
 	wg.Go(func() { own, ownErr = p.C.ListWorkloads(ctx, conn.Project, conn.Region) })
-	wg.Go(func() {
-		cn, err := p.C.GetConnector(ctx, conn)
-		switch {
-		case IsNotFound(err):
-			cn = &Connector{Project: conn.Project}
-		case err != nil:
-			othersErr = err
-			return
-		}
-		others, othersErr = p.C.OtherConnectorProjects(ctx, cn)
-	})
+	wg.Go(func() { cn, connErr = p.C.GetConnector(ctx, conn) })
+	wg.Go(func() { services, xpnErr = p.C.SharedVPCServiceProjects(ctx, conn.Project) })
 	wg.Wait()
-	if ownErr != nil {
+	switch {
+	case ownErr != nil:
 		return nil, ownErr
+	case IsNotFound(connErr):
+		cn = &Connector{Project: conn.Project}
+	case connErr != nil:
+		return nil, fmt.Errorf("find the projects that may use connector %s: %w", conn.Name, connErr)
 	}
-	if othersErr != nil {
-		return nil, fmt.Errorf("find the projects that may use connector %s: %w", conn.Name, othersErr)
+	if xpnErr != nil {
+		return nil, fmt.Errorf("find the projects that may use connector %s: %w", conn.Name, xpnErr)
 	}
+	// As OtherConnectorProjects: connected projects and Shared VPC service projects.
+	set := map[string]bool{}
+	for _, pr := range append(slices.Clone(cn.ConnectedProjects), services...) {
+		set[pr] = true
+	}
+	delete(set, conn.Project)
+	others := sortedKeys(set)
 	lists := make([][]*Workload, len(others))
 	errs := make([]error, len(others))
 	sem := make(chan struct{}, scopeProjectConcurrency)
