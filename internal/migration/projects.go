@@ -20,7 +20,7 @@ import (
 // ProjectReader says which projects may use a connector, and which projects a folder or an
 // organization holds. *cloud.Clients implements it.
 type ProjectReader interface {
-	OtherConnectorProjects(ctx context.Context, conn *cloud.Connector) ([]string, error)
+	SharedVPCServiceProjects(ctx context.Context, host string) ([]string, error)
 	ProjectsUnder(ctx context.Context, parent string) ([]*cloud.ProjectInfo, []error)
 }
 
@@ -59,18 +59,32 @@ func (e *Engine) connectorProjects(ctx context.Context, fc egress.ConnectorRef, 
 		}
 		return out, perrs, nil
 	}
-	conn, err := e.Read.GetConnector(ctx, fc)
-	if err != nil {
-		if cloud.IsNotFound(err) {
-			return []string{fc.Project}, nil, nil
+	// The connector (its connected projects) and the host's service projects, at once.
+	var (
+		conn            *cloud.Connector
+		services        []string
+		connErr, xpnErr error
+		wg              sync.WaitGroup
+	)
+	wg.Go(func() { conn, connErr = e.Read.GetConnector(ctx, fc) })
+	wg.Go(func() { services, xpnErr = pr.SharedVPCServiceProjects(ctx, fc.Project) })
+	wg.Wait()
+	switch {
+	case cloud.IsNotFound(connErr):
+		return []string{fc.Project}, nil, nil
+	case connErr != nil:
+		return nil, nil, fmt.Errorf("read --from-connector %s: %w", fc.Name, connErr)
+	case xpnErr != nil:
+		return nil, nil, fmt.Errorf("find the projects that may use connector %s: %w", fc.Name, xpnErr)
+	}
+	out := []string{fc.Project}
+	for _, p := range append(slices.Clone(conn.ConnectedProjects), services...) {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
 		}
-		return nil, nil, fmt.Errorf("read --from-connector %s: %w", fc.Name, err)
 	}
-	others, err := pr.OtherConnectorProjects(ctx, conn)
-	if err != nil {
-		return nil, nil, fmt.Errorf("find the projects that may use connector %s: %w", fc.Name, err)
-	}
-	return append([]string{fc.Project}, others...), nil, nil
+	sort.Strings(out[1:])
+	return out, nil, nil
 }
 
 // connectorUsersAcross reads the workloads of fc's region in every project that may use it,
