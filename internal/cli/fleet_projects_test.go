@@ -42,8 +42,13 @@ func TestMigrateFleetAcrossServiceProjects(t *testing.T) {
 	args := []string{"--region", emulator.SharedVPCRegion, "migrate", "--all", "--from-connector", emulator.SharedVPCConnectorName(),
 		"--to", "direct", "--subnet", hostSubnet, "--concurrency", "6", "--per-project-concurrency", "2", "--cleanup", "--yes", "--format", "json"}
 
-	// Without --fix: every workload is blocked by the service-agent check (exit 3), nothing changes.
+	// Without --fix: every workload is blocked by the service-agent check (exit 3), nothing
+	// changes. Each project's agent is checked once, not once per workload.
+	er.E.ResetCalls()
 	r := er.Run(t, false, "", args...)
+	if n := er.E.Calls()["compute.subnetworks.getIamPolicy"]; n != 3 {
+		t.Errorf("the subnet's IAM policy was read %d times, want 3 (one per project's agent): %v", n, er.E.Calls())
+	}
 	if r.Code != 3 {
 		t.Fatalf("without --fix: exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
 	}

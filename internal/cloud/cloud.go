@@ -84,6 +84,8 @@ type Clients struct {
 	// writePacer paces Cloud Run writes per project and region (pacing.go).
 	paceOnce   sync.Once
 	writePacer *WritePacer
+	// agentChecks remembers the service-agent checks made (facts_serviceagent.go).
+	agentChecks agentMemo
 	// credErr is the credentials error of the first client that could not be built: every
 	// later client fails with it too, without looking again (see credentials.go).
 	credErr error

@@ -3,6 +3,7 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"sync"
 
 	"github.com/runnet-dev/runnet/pkg/egress"
 )
@@ -46,7 +47,9 @@ func crossProjectTarget(ref egress.WorkloadRef, target egress.VPC) string {
 
 // ServiceAgentFacts checks the Cloud Run service agent of ref's project on target when
 // target is in another project; nil, nil when it is in the workload's own project (the
-// agent's default role covers it) or has no VPC access.
+// agent's default role covers it) or has no VPC access. The check of a project's agent on a
+// target is made once per Clients (a fleet has many workloads per project), until a grant
+// (GrantRoles) makes it stale.
 func (c *Clients) ServiceAgentFacts(ctx context.Context, ref egress.WorkloadRef, target egress.VPC) (*egress.ServiceAgentFacts, error) {
 	if crossProjectTarget(ref, target) == "" {
 		return nil, nil
@@ -55,11 +58,58 @@ func (c *Clients) ServiceAgentFacts(ctx context.Context, ref egress.WorkloadRef,
 	if err != nil {
 		return nil, err
 	}
-	a, err := c.CheckServiceAgent(ctx, ref.Project, canon)
-	if err != nil {
-		return nil, err
+	// The key: the agent's project and what it must use (egress and tags do not matter).
+	key := ref.Project + "|" + canon.Connector + "|" + canon.Subnet
+	return c.agentChecks.do(key, func() (*egress.ServiceAgentFacts, error) {
+		a, err := c.CheckServiceAgent(ctx, ref.Project, canon)
+		if err != nil {
+			return nil, err
+		}
+		return a.Facts(), nil
+	})
+}
+
+// agentMemo remembers service-agent checks by key; concurrent asks for one key share one
+// check.
+type agentMemo struct {
+	mu    sync.Mutex
+	calls map[string]*agentCall
+}
+
+type agentCall struct {
+	once sync.Once
+	f    *egress.ServiceAgentFacts
+	err  error
+}
+
+func (m *agentMemo) do(key string, check func() (*egress.ServiceAgentFacts, error)) (*egress.ServiceAgentFacts, error) {
+	m.mu.Lock()
+	if m.calls == nil {
+		m.calls = map[string]*agentCall{}
 	}
-	return a.Facts(), nil
+	c := m.calls[key]
+	if c == nil {
+		c = &agentCall{}
+		m.calls[key] = c
+	}
+	m.mu.Unlock()
+	c.once.Do(func() { c.f, c.err = check() })
+	if c.err != nil {
+		// A failed read is not remembered: the next ask tries again.
+		m.mu.Lock()
+		if m.calls[key] == c {
+			delete(m.calls, key)
+		}
+		m.mu.Unlock()
+	}
+	return c.f, c.err
+}
+
+// forget drops every remembered check.
+func (m *agentMemo) forget() {
+	m.mu.Lock()
+	m.calls = nil
+	m.mu.Unlock()
 }
 
 // gatherServiceAgent starts, in t, the service-agent facts of switching ref to target (a
@@ -81,6 +131,7 @@ func (c *Clients) gatherServiceAgent(ctx context.Context, t *tasks, ref egress.W
 // GrantRoles makes grants (each a read-modify-write of its resource's IAM policy, guarded
 // by its etag; a grant already made changes nothing). It stops at the first that fails.
 func (c *Clients) GrantRoles(ctx context.Context, grants []egress.RoleGrant) error {
+	defer c.agentChecks.forget()
 	for _, g := range grants {
 		f := AgentFix{Resource: g.Resource, Role: g.Role, Member: g.Member, Grants: g.Gives}
 		if err := c.grant(ctx, f); err != nil {

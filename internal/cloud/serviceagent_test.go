@@ -130,3 +130,39 @@ func TestCheckServiceAgentNotAttached(t *testing.T) {
 		t.Errorf("own project: %+v, %v", a, err)
 	}
 }
+
+// The dual-stack subnet: the check reads its stack type for the preflight, which says what
+// else the agent needs there; the preflight facts come from the same check.
+func TestServiceAgentFactsDualStack(t *testing.T) {
+	e, c := newEmulator(t, emulator.SeedSharedVPC)
+	e.SetPrincipal(emulator.SharedVPCAdmin)
+	ctx := testCtx(t)
+	ref := egress.WorkloadRef{Kind: egress.KindService, Project: "team-b", Region: emulator.SharedVPCRegion, Name: "orders"}
+	subnet := "projects/net-host/regions/asia-northeast1/subnetworks/" + emulator.SharedVPCDualSubnet
+	f, err := c.ServiceAgentFacts(ctx, ref, egress.VPC{Subnet: subnet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f == nil || f.StackType != "IPV4_IPV6" || f.Ipv6AccessType != "INTERNAL" || f.OK() || len(f.Grants) != 1 || f.Grants[0].Role != RoleNetworkUser {
+		t.Fatalf("facts = %+v", f)
+	}
+	// Once per project and target: a second ask reads nothing.
+	e.ResetCalls()
+	if _, err := c.ServiceAgentFacts(ctx, ref, egress.VPC{Subnet: subnet, Egress: egress.EgressAllTraffic}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.Calls()); n != 0 {
+		t.Errorf("a second check made calls: %v", e.Calls())
+	}
+	// A grant makes it stale: the next check reads again and passes.
+	if err := c.GrantRoles(ctx, f.Grants); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := c.ServiceAgentFacts(ctx, ref, egress.VPC{Subnet: subnet}); err != nil || !f.OK() {
+		t.Fatalf("after the grant: %+v, %v", f, err)
+	}
+	// The workload's own project: no check at all.
+	if f, err := c.ServiceAgentFacts(ctx, ref, egress.VPC{Subnet: "projects/team-b/regions/asia-northeast1/subnetworks/x"}); f != nil || err != nil {
+		t.Errorf("own project: %+v, %v", f, err)
+	}
+}
