@@ -43,7 +43,7 @@ var connectorRangeSpace = []netip.Prefix{ipam.RFC1918[0], ipam.RFC1918[1], ipam.
 
 // NewCmdConnector returns `runnet connector` and its subcommands.
 func NewCmdConnector(f *Factory) *cobra.Command {
-	cmd := newGroupCmd("connector", "Create, inspect and delete Serverless VPC Access connectors")
+	cmd := newGroupCmd("connector", "Create, inspect, update and delete Serverless VPC Access connectors")
 	cmd.Long = `Manage the Serverless VPC Access connectors of a project and region, and see which
 Cloud Run workloads use them ('runnet connector users').
 
@@ -59,6 +59,7 @@ projects/PROJECT/locations/REGION/connectors/NAME.`
 		NewCmdConnectorCreate(f, nil),
 		NewCmdConnectorList(f, nil),
 		NewCmdConnectorDescribe(f, nil),
+		NewCmdConnectorUpdate(f, nil),
 		NewCmdConnectorDelete(f, nil),
 		NewCmdConnectorUsers(f, nil), NewCmdConnectorRecycle(f, nil),
 	)
