@@ -44,7 +44,7 @@ var methodPermissions = map[string]string{
 	"vpcaccess.projects.locations.connectors.patch":              "vpcaccess.connectors.update",
 	"google.monitoring.v3.MetricService/ListTimeSeries":          "monitoring.timeSeries.list",
 	// The Billing Catalog is public: any credential reads it, with no IAM permission.
-	"cloudbilling.services.skus.list": "",
+	"cloudbilling.services.skus.list":        "",
 	"compute.networks.get":                   "compute.networks.get",
 	"compute.networks.list":                  "compute.networks.list",
 	"compute.subnetworks.get":                "compute.subnetworks.get",
