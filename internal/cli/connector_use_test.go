@@ -194,3 +194,35 @@ func backdateTimeline(t *testing.T, state []byte, d time.Duration) []byte {
 }
 
 func regexpMatch(pattern, s string) bool { return regexp.MustCompile(pattern).MatchString(s) }
+
+// Recycling a connector that scaled out to 3 instances replaces it with one of 2: the report
+// says what each costs a month, from the Billing Catalog, and what the recycle saves.
+func TestRecycleShowsCost(t *testing.T) {
+	w := newEmu(t)
+	if err := w.E.ScaleConnector(demoConnectorFull, 3); err != nil {
+		t.Fatal(err)
+	}
+	r := w.Run(t, false, "", "connector", "recycle", emulator.DemoConnector, "--create-subnet", "--yes", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	var rep RecycleReport
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Cost
+	if c == nil || c.Before.Instances != 3 || c.After.Instances != 2 || c.Before.Fallback ||
+		c.MonthlySaving <= 0 || c.MonthlySaving != round2(c.Before.Amount-c.After.Amount) || c.Currency != "USD" {
+		t.Fatalf("cost %+v", c)
+	}
+	if err := w.E.Seed(emulator.SeedDemo); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.E.ScaleConnector(demoConnectorFull, 3); err != nil {
+		t.Fatal(err)
+	}
+	r = w.Run(t, false, "", "connector", "recycle", emulator.DemoConnector, "--create-subnet", "--yes")
+	if !regexpMatch(`Cost: [\d.]+ USD a month before \(3 instances\), [\d.]+ USD after \(2\): saves [\d.]+ USD a month\.`, r.Stdout) {
+		t.Errorf("exit %d:\n%s", r.Code, r.Stdout)
+	}
+}
