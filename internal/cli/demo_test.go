@@ -107,7 +107,7 @@ func TestDemo(t *testing.T) {
 		"(in the emulator) Traffic grows: the connector scales out to its 3 instances",
 		"Old connector run-connector: deleted: nothing used it any more", // recycle
 		"Cost: 21.39 USD a month before (3 instances), 14.26 USD after (2): saves 7.13 USD a month.",
-		"run-service: traffic: run-service-00003-",                       // the canary, step by step
+		"run-service: traffic: run-service-00003-", // the canary, step by step
 		"10% (tag runnet-direct)",
 		"50% (tag runnet-direct)",
 		"Outcome: migrated in ",
