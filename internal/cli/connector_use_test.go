@@ -124,7 +124,7 @@ func TestConnectorThroughputFromMonitoring(t *testing.T) {
 		w0 := harness.NewWorld(t, cliMain, harness.Fast)
 		e := w0.E
 		w0.InsertFirewall(t, &compute.Firewall{
-			Name: "db-from-connector", Network: "global/networks/" + emulator.DemoNetwork, SourceRanges: []string{"10.15.0.0/28"},
+			Name: "db-from-connector", Network: "projects/" + emulator.DemoProject + "/global/networks/" + emulator.DemoNetwork, SourceRanges: []string{"10.15.0.0/28"},
 			Allowed: []*compute.FirewallAllowed{{IPProtocol: "tcp", Ports: []string{"5432"}}},
 		})
 		if err := e.SetDestination(emulator.Destination{Name: "db", IP: "10.8.0.50", Port: 5432, Project: emulator.DemoProject, Network: emulator.DemoNetwork}); err != nil {

@@ -1253,7 +1253,7 @@ func (inv Inventory) subnetRows(bars bool) [][]string {
 		case s.Tight:
 			blocks += " TIGHT"
 		}
-		rows = append(rows, []string{name, s.Region, s.Network, s.IPCIDRRange, strconv.FormatUint(s.UsableIPs, 10),
+		rows = append(rows, []string{name, s.Region, s.Network, subnetRangeCell(s.Subnet), strconv.FormatUint(s.UsableIPs, 10),
 			strconv.FormatInt(s.ReservedIPs, 10), strconv.Itoa(s.MaxScaleIPs), blocks, users})
 	}
 	return rows

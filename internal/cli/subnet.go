@@ -228,11 +228,27 @@ func (l subnetListView) Table() ([]string, [][]string) {
 	h := []string{"name", "region", "network", "range", "usable", "reserved", "serverless", "free blocks", "flow logs"}
 	rows := make([][]string, 0, len(l))
 	for _, v := range l {
-		rows = append(rows, []string{v.Name, v.Region, v.Network, v.IPCIDRRange, strconv.FormatUint(v.UsableIPs, 10),
+		rows = append(rows, []string{v.Name, v.Region, v.Network, subnetRangeCell(v.Subnet), strconv.FormatUint(v.UsableIPs, 10),
 			strconv.FormatInt(v.ReservedIPs, 10), strconv.FormatInt(v.ServerlessIPs, 10),
 			fmt.Sprintf("%d/%d", v.FreeBlocks, v.Blocks), flowLogsCell(v.FlowLogs)})
 	}
 	return h, rows
+}
+
+// subnetRangeCell is a subnet's range for a table: its IPv4 range, and for a dual-stack
+// subnet "+ IPv6 RANGE (internal)" too.
+func subnetRangeCell(s *cloud.Subnet) string {
+	if s == nil || s.StackType != cloud.StackIPv4IPv6 {
+		if s == nil {
+			return "-"
+		}
+		return s.IPCIDRRange
+	}
+	v6 := s.IPv6CIDRRange
+	if v6 == "" {
+		v6 = "IPv6"
+	}
+	return fmt.Sprintf("%s + %s (%s)", s.IPCIDRRange, v6, strings.ToLower(s.IPv6AccessType))
 }
 
 // subnetUsers returns the workloads of the subnet's region, in the caller's project, that
@@ -290,6 +306,9 @@ type SubnetCreateOptions struct {
 	PrivateIPGoogleAccess bool
 	Description           string
 	Async                 bool
+	// StackType and IPv6AccessType are --stack-type and --ipv6-access-type.
+	StackType      string
+	IPv6AccessType string
 
 	// Filled in by validate.
 	Spec     cloud.SubnetSpec
@@ -316,6 +335,12 @@ Direct VPC egress needs a /26 or larger range in RFC 1918, RFC 6598 or
 240.0.0.0/4: runnet warns when the subnet could not serve it. Use
 'runnet subnet plan' to size one.
 
+--stack-type IPV4_IPV6 makes a dual-stack subnet, with --ipv6-access-type INTERNAL
+(a /64 of the network's ULA internal IPv6 range, which must be enabled: runnet
+checks first, exit code 3 otherwise) or EXTERNAL. Direct VPC egress sends IPv6
+traffic through a dual-stack subnet; the Cloud Run service agent then needs
+what 'runnet migrate' checks.
+
 --flow-logs turns VPC Flow Logs on; --flow-logs-interval (5s, 30s, 1m, 5m, 10m,
 15m), --flow-logs-sampling (0.0 to 1.0) and --flow-logs-metadata (include-all,
 exclude-all) tune it.
@@ -327,7 +352,11 @@ a subnet that already exists with the same network and range succeeds.`,
     --flow-logs --flow-logs-interval 10m --flow-logs-sampling 0.5 --flow-logs-metadata include-all
 
   # A /23 wherever it fits (see 'runnet subnet plan --max-instances 100'):
-  runnet subnet create run-direct-2 --network run-vpc --range auto --prefix 23`,
+  runnet subnet create run-direct-2 --network run-vpc --range auto --prefix 23
+
+  # Dual-stack, internal IPv6 (the network needs ULA internal IPv6):
+  runnet subnet create run-direct-v6 --network run-vpc --range 10.9.0.0/24 \
+    --stack-type IPV4_IPV6 --ipv6-access-type INTERNAL`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
@@ -351,6 +380,10 @@ a subnet that already exists with the same network and range succeeds.`,
 	fl.BoolVar(&o.PrivateIPGoogleAccess, "enable-private-ip-google-access", false, "let instances without external IPs reach Google APIs")
 	fl.StringVar(&o.Description, "description", "", "description of the subnet")
 	fl.BoolVar(&o.Async, "async", false, "return as soon as the creation has started")
+	fl.StringVar(&o.StackType, "stack-type", "", "IPV4_ONLY (the default) or IPV4_IPV6 for a dual-stack subnet")
+	fl.StringVar(&o.IPv6AccessType, "ipv6-access-type", "", "with --stack-type IPV4_IPV6: INTERNAL (the network's ULA range) or EXTERNAL")
+	_ = cmd.RegisterFlagCompletionFunc("stack-type", cobra.FixedCompletions([]string{cloud.StackIPv4Only, cloud.StackIPv4IPv6}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("ipv6-access-type", cobra.FixedCompletions([]string{cloud.IPv6AccessInternal, cloud.IPv6AccessExternal}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagRequired("network")
 	_ = cmd.MarkFlagRequired("range")
 	_ = cmd.RegisterFlagCompletionFunc("flow-logs-interval", cobra.FixedCompletions(flowLogIntervalFlags(), cobra.ShellCompDirectiveNoFileComp))
@@ -372,6 +405,9 @@ func (o *SubnetCreateOptions) validate(cmd *cobra.Command) error {
 		return exitcode.Usagef("--network: %s is in project %s; a subnet must be in its network's project (%s)", o.Network, n.Project, ref.Project)
 	}
 	spec := cloud.SubnetSpec{Ref: ref, Network: n.Path(), PrivateIPGoogleAccess: o.PrivateIPGoogleAccess, Description: o.Description}
+	if spec.StackType, spec.IPv6AccessType, err = ValidateStack(o.StackType, o.IPv6AccessType, fl.Changed("stack-type"), fl.Changed("ipv6-access-type")); err != nil {
+		return err
+	}
 	o.Warnings = nil
 	if strings.EqualFold(o.Range, rangeAuto) {
 		o.Auto = true
@@ -434,6 +470,9 @@ func (o *SubnetCreateOptions) run(ctx context.Context) error {
 		netWarn(o.f, "%s", w)
 	}
 	spec := o.Spec
+	if err := checkULA(ctx, c, spec); err != nil {
+		return err
+	}
 	var auto *AutoRange
 	var s *cloud.Subnet
 	if o.Auto {
@@ -470,9 +509,62 @@ func (o *SubnetCreateOptions) run(ctx context.Context) error {
 	if o.Async {
 		netNotice(o.f, "Creating subnet %s (%s); follow it with 'runnet subnet describe %s'.", s.Name, s.IPCIDRRange, s.Name)
 	} else {
-		netNotice(o.f, "Created subnet %s (%s, %d usable addresses, %d /28 blocks).", s.Name, s.IPCIDRRange, s.UsableIPs, s.Blocks)
+		netNotice(o.f, "Created subnet %s (%s, %d usable addresses, %d /28 blocks%s).", s.Name, s.IPCIDRRange, s.UsableIPs, s.Blocks, stackNote(s))
 	}
 	return p.Print(subnetListView{{Subnet: s, AutoRange: auto}})
+}
+
+// ValidateStack checks --stack-type and --ipv6-access-type (as Compute spells them, any
+// case) and returns them as the API takes them: "" and "" for IPv4 only.
+func ValidateStack(stack, access string, stackGiven, accessGiven bool) (string, string, error) {
+	stack, access = strings.ToUpper(strings.TrimSpace(stack)), strings.ToUpper(strings.TrimSpace(access))
+	switch {
+	case stackGiven && stack != cloud.StackIPv4Only && stack != cloud.StackIPv4IPv6:
+		return "", "", exitcode.Usagef("--stack-type: %q is not a stack type; valid: %s, %s", stack, cloud.StackIPv4Only, cloud.StackIPv4IPv6)
+	case stack == cloud.StackIPv4IPv6 && !accessGiven:
+		return "", "", exitcode.Usagef("--ipv6-access-type: required with --stack-type %s; valid: %s (the network's ULA internal IPv6 range), %s", cloud.StackIPv4IPv6, cloud.IPv6AccessInternal, cloud.IPv6AccessExternal)
+	case accessGiven && stack != cloud.StackIPv4IPv6:
+		return "", "", exitcode.Usagef("--ipv6-access-type: only with --stack-type %s", cloud.StackIPv4IPv6)
+	case accessGiven && access != cloud.IPv6AccessInternal && access != cloud.IPv6AccessExternal:
+		return "", "", exitcode.Usagef("--ipv6-access-type: %q is not an IPv6 access type; valid: %s, %s", access, cloud.IPv6AccessInternal, cloud.IPv6AccessExternal)
+	case stack == cloud.StackIPv4Only:
+		return "", "", nil // the API's default
+	}
+	return stack, access, nil
+}
+
+// checkULA refuses, with exit status 3, a dual-stack subnet with internal IPv6 in a network
+// without ULA internal IPv6: Compute would refuse it ("Subnetwork with internal IPv6 access
+// type requires the network to have ULA internal IPv6 range enabled").
+func checkULA(ctx context.Context, c *cloud.Clients, spec cloud.SubnetSpec) error {
+	if spec.IPv6AccessType != cloud.IPv6AccessInternal {
+		return nil
+	}
+	nref, err := egress.ParseNetworkRef(spec.Network, spec.Ref.Project)
+	if err != nil {
+		return err
+	}
+	n, err := c.GetNetwork(ctx, nref)
+	if err != nil {
+		return err
+	}
+	if !n.EnableULAInternalIPv6 {
+		return exitcode.Errorf(exitcode.Preflight, "--ipv6-access-type %s: network %s has no ULA internal IPv6 range; enable it first (gcloud compute networks update %s --enable-ula-internal-ipv6 --project %s), or use --ipv6-access-type %s; nothing was created",
+			cloud.IPv6AccessInternal, n.Name, n.Name, nref.Project, cloud.IPv6AccessExternal)
+	}
+	return nil
+}
+
+// stackNote is ", dual-stack, internal IPv6 fd20:…/64" for a dual-stack subnet, "" otherwise.
+func stackNote(s *cloud.Subnet) string {
+	if s.StackType != cloud.StackIPv4IPv6 {
+		return ""
+	}
+	note := ", dual-stack, " + strings.ToLower(s.IPv6AccessType) + " IPv6"
+	if s.IPv6CIDRRange != "" {
+		note += " " + s.IPv6CIDRRange
+	}
+	return note
 }
 
 // checkRange refuses, with exit status 3, a --range that overlaps a range in use in the
