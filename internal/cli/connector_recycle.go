@@ -18,6 +18,7 @@ import (
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/pkg/egress"
+	"github.com/runnet-dev/runnet/pkg/ipam"
 )
 
 const connectorRecycleLong = `Scale a Serverless VPC Access connector in. Connectors scale out under load but never
@@ -98,6 +99,9 @@ type ConnectorRecycleOptions struct {
 	DryRun       bool
 	// NoCost is --no-cost: no Cloud Billing call (the report then has no cost).
 	NoCost bool
+	// Space is --space: where --range auto looks.
+	Space string
+	space []netip.Prefix
 
 	// Which flags were given.
 	set map[string]bool
@@ -156,6 +160,8 @@ func NewCmdConnectorRecycle(f *Factory, runF func(context.Context, *ConnectorRec
 	fl.IntVar(&o.Concurrency, "concurrency", defaultMigrateConcurrency, "how many workloads move at once")
 	fl.StringSliceVar(&o.Force, "force", nil, "move workloads although these preflight checks fail, comma-separated check names")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print the new connector and the plans, change nothing")
+	fl.StringVar(&o.Space, "space", "", "with --range auto, where to look: rfc1918, rfc6598 or all (default: next to the old connector's range, then rfc1918, then rfc6598)")
+	_ = cmd.RegisterFlagCompletionFunc("space", cobra.FixedCompletions([]string{ipam.SpaceRFC1918, ipam.SpaceRFC6598, ipam.SpaceAll}, cobra.ShellCompDirectiveNoFileComp))
 	fl.BoolVar(&o.NoCost, "no-cost", false, "do not read prices from the Cloud Billing Catalog (the report then shows no cost)")
 	_ = cmd.RegisterFlagCompletionFunc("machine-type", cobra.FixedCompletions(connectorMachineTypes, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("force", cobra.FixedCompletions(forceableChecks(), cobra.ShellCompDirectiveNoFileComp))
@@ -201,6 +207,13 @@ func (o *ConnectorRecycleOptions) complete() error {
 	}
 	o.newRef = egress.ConnectorRef{Project: ref.Project, Region: ref.Region, Name: name}
 
+	if o.set["space"] {
+		sp, _, err := parseSpaceFlag(o.Space, true, strings.EqualFold(o.Range, rangeAuto), true)
+		if err != nil {
+			return err
+		}
+		o.space = sp
+	}
 	if o.set["range"] && !strings.EqualFold(o.Range, rangeAuto) {
 		p, err := ValidateConnectorRange(o.Range)
 		if err != nil {
@@ -513,7 +526,7 @@ func (o *ConnectorRecycleOptions) run(ctx context.Context) error {
 func (o *ConnectorRecycleOptions) request() migration.RecycleRequest {
 	req := migration.RecycleRequest{Old: o.old, New: o.newRef, Range: o.rangeCIDR, RangeGiven: o.set["range"],
 		SubnetName: o.subnetName, SubnetProject: o.subnetProj, CreateSubnet: o.CreateSubnet,
-		ValidateSize: ValidateConnectorSize, Concurrency: o.Concurrency, Force: o.Force}
+		ValidateSize: ValidateConnectorSize, Concurrency: o.Concurrency, Force: o.Force, Space: o.space}
 	if o.set["machine-type"] {
 		req.MachineType = o.MachineType
 	}

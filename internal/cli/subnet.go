@@ -22,10 +22,6 @@ import (
 // rangeAuto is the --range value that picks a free range.
 const rangeAuto = "auto"
 
-// autoRangeSpace is where --range auto looks for a free range, in order: RFC 1918 only (10/8,
-// then 172.16/12, then 192.168/16), the ranges every network tool expects to be private.
-var autoRangeSpace = ipam.RFC1918
-
 // flowLogIntervals maps --flow-logs-interval values (and gcloud's
 // --logging-aggregation-interval spellings) to Compute's values.
 var flowLogIntervals = []struct{ flag, gcloud, api string }{
@@ -215,10 +211,64 @@ func (d SubnetDetail) Table() ([]string, [][]string) { return fieldTable(d) }
 // AutoRange explains a range chosen by --range auto.
 type AutoRange struct {
 	Prefix int `json:"prefix"`
-	// Space is where the search looked, in order.
-	Space []string `json:"space"`
+	// Space is where the search looked, in order; SpaceName the --space it came from
+	// ("default": RFC 1918, then RFC 6598).
+	Space     []string `json:"space"`
+	SpaceName string   `json:"spaceName"`
 	// Avoided is how many ranges of the network (VPC-wide) the choice had to avoid.
 	Avoided int `json:"avoided"`
+	// Why explains the choice in a sentence.
+	Why string `json:"why"`
+}
+
+// explainAutoRange says why chosen was picked from space: the first free /N in the first
+// space that had one, the spaces before it being full.
+func explainAutoRange(chosen netip.Prefix, space []netip.Prefix, avoided int, network string) string {
+	desc := ipam.DescribeSpace(space)
+	in := -1
+	for i, sp := range space {
+		if ipam.Contains(sp, chosen) {
+			in = i
+			break
+		}
+	}
+	why := fmt.Sprintf("the first free /%d", chosen.Bits())
+	if in >= 0 {
+		why += " in " + desc[in]
+	}
+	why += fmt.Sprintf(" that overlaps none of the %d ranges of network %s", avoided, network)
+	if in > 0 {
+		why += fmt.Sprintf("; %s had none free", strings.Join(desc[:in], ", "))
+	}
+	if len(space) > in+1 && in >= 0 {
+		why += fmt.Sprintf(" (searched in order: %s)", strings.Join(desc, ", "))
+	}
+	return why
+}
+
+// parseSpaceFlag resolves --space; given says whether it was set, auto whether --range is
+// auto. connector restricts it to what a connector may use (no class E).
+func parseSpaceFlag(name string, given, auto, connector bool) ([]netip.Prefix, string, error) {
+	if given && !auto {
+		return nil, "", exitcode.Usagef("--space: only with --range auto")
+	}
+	sp, err := ipam.Space(name)
+	if err != nil {
+		return nil, "", exitcode.Usagef("--space: %v", err)
+	}
+	label := strings.ToLower(strings.TrimSpace(name))
+	if label == "" {
+		label = "default"
+	}
+	if connector {
+		switch label {
+		case ipam.SpaceClassE:
+			return nil, "", exitcode.Usagef("--space: a connector's range must be in RFC 1918 or RFC 6598, not class E; valid: %s, %s, %s", ipam.SpaceRFC1918, ipam.SpaceRFC6598, ipam.SpaceAll)
+		case ipam.SpaceAll:
+			sp = ipam.DefaultAutoSpace // every space a connector may use
+		}
+	}
+	return sp, label, nil
 }
 
 // subnetListView prints subnets as a table.
@@ -309,11 +359,15 @@ type SubnetCreateOptions struct {
 	// StackType and IPv6AccessType are --stack-type and --ipv6-access-type.
 	StackType      string
 	IPv6AccessType string
+	// Space is --space: where --range auto looks (ipam.Space).
+	Space string
 
 	// Filled in by validate.
-	Spec     cloud.SubnetSpec
-	Auto     bool
-	Warnings []string
+	Spec      cloud.SubnetSpec
+	Auto      bool
+	Warnings  []string
+	space     []netip.Prefix
+	spaceName string
 }
 
 // NewCmdSubnetCreate returns `runnet subnet create`.
@@ -326,10 +380,14 @@ func NewCmdSubnetCreate(f *Factory, runF func(context.Context, *SubnetCreateOpti
 
 --range CIDR takes an IPv4 range from /8 to /29 (host bits must be zero; the
 canonical form is suggested). --range auto picks the first free range of
---prefix length (default 26, the smallest Direct VPC egress accepts) in RFC 1918
-space (10.0.0.0/8, then 172.16.0.0/12, then 192.168.0.0/16) that overlaps nothing
-in the network in any region: primary and secondary subnet ranges, and the ranges
-of connectors made with --range. The chosen range is shown.
+--prefix length (default 26, the smallest Direct VPC egress accepts) that
+overlaps nothing in the network in any region: primary and secondary subnet
+ranges, and the ranges of connectors made with --range. It looks in --space:
+rfc1918 (10.0.0.0/8, then 172.16.0.0/12, then 192.168.0.0/16), rfc6598
+(100.64.0.0/10, which Google recommends against IP exhaustion), class-e
+(240.0.0.0/4: valid for Direct VPC egress, but some operating systems and
+on-premises networks do not route it) or all (the three, in that order); by
+default RFC 1918, then RFC 6598. The chosen range is shown, with why.
 
 Direct VPC egress needs a /26 or larger range in RFC 1918, RFC 6598 or
 240.0.0.0/4: runnet warns when the subnet could not serve it. Use
@@ -380,6 +438,8 @@ a subnet that already exists with the same network and range succeeds.`,
 	fl.BoolVar(&o.PrivateIPGoogleAccess, "enable-private-ip-google-access", false, "let instances without external IPs reach Google APIs")
 	fl.StringVar(&o.Description, "description", "", "description of the subnet")
 	fl.BoolVar(&o.Async, "async", false, "return as soon as the creation has started")
+	fl.StringVar(&o.Space, "space", "", "with --range auto, where to look: "+strings.Join(ipam.SpaceNames(), ", ")+" (default: rfc1918, then rfc6598)")
+	_ = cmd.RegisterFlagCompletionFunc("space", cobra.FixedCompletions(ipam.SpaceNames(), cobra.ShellCompDirectiveNoFileComp))
 	fl.StringVar(&o.StackType, "stack-type", "", "IPV4_ONLY (the default) or IPV4_IPV6 for a dual-stack subnet")
 	fl.StringVar(&o.IPv6AccessType, "ipv6-access-type", "", "with --stack-type IPV4_IPV6: INTERNAL (the network's ULA range) or EXTERNAL")
 	_ = cmd.RegisterFlagCompletionFunc("stack-type", cobra.FixedCompletions([]string{cloud.StackIPv4Only, cloud.StackIPv4IPv6}, cobra.ShellCompDirectiveNoFileComp))
@@ -409,6 +469,9 @@ func (o *SubnetCreateOptions) validate(cmd *cobra.Command) error {
 		return err
 	}
 	o.Warnings = nil
+	if o.space, o.spaceName, err = parseSpaceFlag(o.Space, fl.Changed("space"), strings.EqualFold(o.Range, rangeAuto), false); err != nil {
+		return err
+	}
 	if strings.EqualFold(o.Range, rangeAuto) {
 		o.Auto = true
 		if err := ValidateSubnetPrefix(o.Prefix); err != nil {
@@ -481,11 +544,10 @@ func (o *SubnetCreateOptions) run(ctx context.Context) error {
 			return err
 		}
 		spec.IPCIDRRange, auto = chosen.String(), ar
-		netNotice(o.f, "Using range %s: the first free /%d in %s that overlaps none of the %d ranges of network %s.",
-			chosen, o.Prefix, strings.Join(ar.Space, ", "), ar.Avoided, egress.ShortName(spec.Network))
+		netNotice(o.f, "Using range %s: %s.", chosen, ar.Why)
 		// Another create may take the same free range first: then the next one is used.
 		done := startWait(o.f, "Creating subnet "+spec.Ref.Name)
-		s, err = c.CreateSubnetAuto(ctx, spec, autoRangeSpace, o.Prefix, waitOptions(o.f, o.Async), func(lost, next netip.Prefix) {
+		s, err = c.CreateSubnetAuto(ctx, spec, o.space, o.Prefix, waitOptions(o.f, o.Async), func(lost, next netip.Prefix) {
 			netWarn(o.f, "range %s was taken meanwhile (another subnet was created in it); using %s, the next free /%d", lost, next, o.Prefix)
 		})
 		done()
@@ -593,7 +655,7 @@ func (o *SubnetCreateOptions) checkRange(ctx context.Context, c *cloud.Clients, 
 	return err
 }
 
-// pickRange finds the first free range of --prefix length in autoRangeSpace that overlaps
+// pickRange finds the first free range of --prefix length in the --space that overlaps
 // nothing in the network, VPC-wide. The network must exist.
 func (o *SubnetCreateOptions) pickRange(ctx context.Context, c *cloud.Clients) (netip.Prefix, *AutoRange, error) {
 	ref := o.Spec.Ref
@@ -620,15 +682,20 @@ func (o *SubnetCreateOptions) pickRange(ctx context.Context, c *cloud.Clients) (
 	for _, u := range used {
 		prefixes = append(prefixes, u.Prefix)
 	}
-	space := make([]string, 0, len(autoRangeSpace))
-	for _, s := range autoRangeSpace {
+	space := make([]string, 0, len(o.space))
+	for _, s := range o.space {
 		space = append(space, s.String())
 	}
-	chosen, ok := ipam.FindFree(autoRangeSpace, prefixes, o.Prefix)
+	chosen, ok := ipam.FindFree(o.space, prefixes, o.Prefix)
 	if !ok {
-		return netip.Prefix{}, nil, fmt.Errorf("no free /%d range left in %s in network %s; give a --range, or a longer --prefix", o.Prefix, strings.Join(space, ", "), nref.Name)
+		hint := "give a --range, a longer --prefix"
+		if o.spaceName != ipam.SpaceAll {
+			hint += ", or --space all"
+		}
+		return netip.Prefix{}, nil, exitcode.Errorf(exitcode.Preflight, "no free /%d range left in %s in network %s; %s", o.Prefix, strings.Join(ipam.DescribeSpace(o.space), ", "), nref.Name, hint)
 	}
-	return chosen, &AutoRange{Prefix: o.Prefix, Space: space, Avoided: len(used)}, nil
+	return chosen, &AutoRange{Prefix: o.Prefix, Space: space, SpaceName: o.spaceName, Avoided: len(used),
+		Why: explainAutoRange(chosen, o.space, len(used), nref.Name)}, nil
 }
 
 // ---------------------------------------------------------------------------------------
