@@ -38,6 +38,9 @@ func (f *Factory) googleConfigLocked(cfg *cloud.Config) error {
 	if err != nil {
 		return exitcode.Wrap(exitcode.Usage, err)
 	}
+	if cfg.Endpoints.ServiceUsage, err = cloud.ServiceUsageEndpoint(s.ServiceUsage.Value.Value); err != nil {
+		return exitcode.Wrap(exitcode.Usage, err)
+	}
 	if u := s.UniverseDomain; u.IsSet() && u.Value.Value != cloud.DefaultUniverseDomain {
 		return exitcode.Usagef("%s: runnet supports only the %s universe (it reads Compute Engine resource URLs of that universe)", u, cloud.DefaultUniverseDomain)
 	}

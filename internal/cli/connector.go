@@ -551,6 +551,9 @@ func (o *ConnectorCreateOptions) run(ctx context.Context) error {
 	if err := o.checkRange(ctx, c); err != nil {
 		return err
 	}
+	if chk := egress.ConnectorMachineTypeCheck(o.Spec.Ref.Name, o.Spec.MachineType); chk.Status == egress.StatusWarn {
+		netWarn(o.f, "%s: %s; %s", chk.Name, chk.Message, chk.Hint)
+	}
 	done := startWait(o.f, "Creating connector "+o.Spec.Ref.Name)
 	conn, err := c.CreateConnector(ctx, o.Spec, waitOptions(o.f, o.Async))
 	done()

@@ -39,6 +39,9 @@ func newEngine(f *Factory, c *cloud.Clients, opts engineOptions) *migration.Engi
 		Read:        c,
 		Platform:    plat,
 		Provision:   c,
+		Grant:       c,
+		Net:         c,
+		Metrics:     c,
 		Events:      func(ev migration.Event) { reportEvent(f, ev) },
 		Busy:        func(what string) func() { return startWait(f, what) },
 		WaitOptions: func() cloud.WaitOptions { return waitOptions(f, false) },
@@ -88,7 +91,7 @@ func reportEvent(f *Factory, ev migration.Event) {
 				skip++
 			}
 		}
-		f.IOStreams.Progressf("%s: preflight: %d passed, %d warnings, %d failed, %d skipped", ev.Workload, pass, warn, fail, skip)
+		f.IOStreams.Progressf("%s: preflight: %d passed, %s, %d failed, %d skipped", ev.Workload, pass, shared.Plural(warn, "warning"), fail, skip)
 		for _, c := range ev.Checks {
 			if c.Status == egress.StatusWarn || c.Status == egress.StatusFail {
 				f.IOStreams.Progressf("%s:   %s %s: %s", ev.Workload, strings.ToUpper(string(c.Status)), c.Name, c.Message)
@@ -149,6 +152,8 @@ func (pr *progressReporter) observe(_ context.Context, ev egress.Event) error {
 			msg += fmt.Sprintf("; next step in %s", left)
 		}
 		pr.f.IOStreams.Statusf("%s", msg)
+	case egress.EventGate:
+		pr.progress(ref, "metrics gate: %s", ev.Message)
 	case egress.EventRollbackStarted, egress.EventRollbackFinished:
 		pr.progress(ref, "%s", ev.Message)
 	case egress.EventFinished:

@@ -120,7 +120,7 @@ contract):
                           subnet-tight, subnet-missing, subnet-not-eligible,
                           subnet-reservations-without-users, api-disabled,
                           regions-built-in, workload-rollout-failed,
-                          workload-template-not-serving
+                          workload-template-not-serving, connector-machine-type
   errors[]                region, read (what could not be read: services, jobs,
                           worker pools, connectors, subnets, or "connector PATH"
                           or "subnet PATH" for one named by a workload), code
@@ -167,6 +167,9 @@ const (
 	FindingRegionsBuiltIn       = "regions-built-in"
 	FindingRolloutFailed        = "workload-rollout-failed"
 	FindingTemplateNotServing   = "workload-template-not-serving"
+	// FindingConnectorMachineType: a connector in use runs on a machine type that can time
+	// out at high packet rates (egress.CheckConnectorMachineType).
+	FindingConnectorMachineType = egress.CheckConnectorMachineType
 )
 
 // InventoryOptions are the inputs of `runnet inventory`.
@@ -987,6 +990,10 @@ func (b *inventoryBuilder) connectorFindings(cn InventoryConnector) {
 	}
 	if len(cn.Users) == 0 {
 		return
+	}
+	if c := egress.ConnectorMachineTypeCheck(cn.Name, cn.MachineType); c.Status == egress.StatusWarn {
+		b.find(SeverityWarning, FindingConnectorMachineType, cn.FullName, cn.Region, "%s, and %s use%s it; %s",
+			c.Message, describeUsersShort(cn.Users), verbS(len(cn.Users)), c.Hint)
 	}
 	switch cn.State {
 	case cloud.ConnectorError, cloud.ConnectorDeleting:

@@ -114,7 +114,7 @@ func TestInventoryMap(t *testing.T) {
 	if got := strings.Join(names, ","); got != "free-ips:fail,direct-vpc-quota:warn" {
 		t.Errorf("huge's failing checks: %s (%+v)", got, ws["huge"].Failing)
 	}
-	if got := strings.Join(ws["a"].Unchecked, ","); got != "firewall-rules,permissions" {
+	if got := strings.Join(ws["a"].Unchecked, ","); got != "nat-ports,firewall-rules,firewall-policies,startup-probe,permissions" {
 		t.Errorf("a's unchecked: %s", got)
 	}
 	if len(ws["a"].Failing) != 0 {

@@ -269,14 +269,14 @@ func TestInventoryBuild(t *testing.T) {
 	kinds := findingKinds(inv)
 	want := map[string]int{
 		FindingConnectorUnused: 2, FindingConnectorMissing: 1, FindingSubnetWouldRunOut: 1, FindingSubnetTight: 1,
-		FindingSubnetMissing: 1, FindingSubnetNotEligible: 1, FindingSubnetReservedUnused: 1,
+		FindingSubnetMissing: 1, FindingSubnetNotEligible: 1, FindingSubnetReservedUnused: 1, FindingConnectorMachineType: 1,
 	}
 	for k, n := range want {
 		if len(kinds[k]) != n {
 			t.Errorf("%d %s findings (%v), want %d", len(kinds[k]), k, kinds[k], n)
 		}
 	}
-	if len(inv.Findings) != 8 {
+	if len(inv.Findings) != 9 {
 		t.Errorf("findings: %+v", inv.Findings)
 	}
 	// Most severe first.

@@ -52,11 +52,11 @@ func TestMigrateOnATerminal(t *testing.T) {
 	if n := strings.Count(all, "connector projects/demo-project/locations/asia-northeast1/connectors/run-connector is kept"); n != 1 {
 		t.Errorf("the plan's notes are listed %d times, want once", n)
 	}
-	if !strings.Contains(r.Stdout, "Checks:    10 passed (listed with the plan above)") {
+	if !strings.Contains(r.Stdout, "Checks:    14 passed, 1 with a warning (listed with the plan above)") {
 		t.Errorf("report:\n%s", r.Stdout)
 	}
 	if !strings.Contains(r.Stderr, "[3/4] send 10% of traffic") || !strings.Contains(r.Stderr, "watching revision run-service-00002-") ||
-		!regexp.MustCompile(`\r\x1b\[Krun-service: revision run-service-00002-\S+ healthy at \d\d:\d\d:\d\d; next step in 0s\r\x1b\[Krun-service: \[4/4\]`).MatchString(r.Stderr) {
+		!regexp.MustCompile(`\r\x1b\[Krun-service: revision run-service-00002-\S+ healthy at \d\d:\d\d:\d\d; next step in 0s\r\x1b\[Krun-service: metrics gate: not judged: the new revision served 0 requests[^\n]*\nrun-service: \[4/4\]`).MatchString(r.Stderr) {
 		t.Errorf("stderr during the watch:\n%q", r.Stderr)
 	}
 

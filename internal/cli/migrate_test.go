@@ -694,7 +694,7 @@ func TestMigrateConfirmation(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", r.Code, r.Stdout, r.Stderr)
 	}
 	// Progress on the terminal: the checks, each step, the traffic.
-	for _, want := range []string{"run-service: preflight: 10 passed", "run-service: [1/1] deploy a revision", "Waiting for revision run-service-00002-", "run-service: traffic: latest 100%"} {
+	for _, want := range []string{"run-service: preflight: 14 passed, 1 warning, 0 failed", "run-service: [1/1] deploy a revision", "Waiting for revision run-service-00002-", "run-service: traffic: latest 100%"} {
 		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.Stderr)
 		}

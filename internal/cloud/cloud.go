@@ -16,6 +16,7 @@ import (
 	vpcaccess "cloud.google.com/go/vpcaccess/apiv1"
 	compute "google.golang.org/api/compute/v1"
 	"google.golang.org/api/option"
+	serviceusage "google.golang.org/api/serviceusage/v1beta1"
 	htransport "google.golang.org/api/transport/http"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -76,8 +77,10 @@ type Clients struct {
 	// org holds the clients that see beyond one project (orgclients.go).
 	org orgClients
 	// life holds Monitoring, Cloud Billing and VPC Access REST (monitoring.go).
-	life    lifeClients
-	closers []io.Closer
+	life lifeClients
+	// serviceUsage is the Service Usage v1beta1 client (serviceusage.go).
+	serviceUsage *serviceusage.APIService
+	closers      []io.Closer
 	// writePacer paces Cloud Run writes per project and region (pacing.go).
 	paceOnce   sync.Once
 	writePacer *WritePacer

@@ -119,7 +119,7 @@ func (c *Connector) SubnetPath() string {
 func (c *Connector) Facts(subnetCIDR string) egress.ConnectorFacts {
 	f := egress.ConnectorFacts{
 		Name: c.FullName, Exists: true, Region: c.Region, Network: c.Network, State: c.State,
-		IPCIDRRange: c.IPCIDRRange, Subnet: c.SubnetPath(), SubnetCIDR: subnetCIDR,
+		IPCIDRRange: c.IPCIDRRange, Subnet: c.SubnetPath(), SubnetCIDR: subnetCIDR, MachineType: c.MachineType,
 	}
 	return f
 }

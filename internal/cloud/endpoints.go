@@ -30,6 +30,9 @@ type Endpoints struct {
 	// CloudAsset is the gRPC target of Cloud Asset Inventory, HOST:PORT; ResourceManager
 	// the REST base URL of Cloud Resource Manager, ending with "/" (orgclients.go).
 	CloudAsset, ResourceManager string
+	// ServiceUsage is the REST base URL of the Service Usage API (v1beta1: consumer quota
+	// metrics), ending with "/" (serviceusage.go).
+	ServiceUsage string
 }
 
 // The paths the REST clients need under an endpoint override that names only a host, as
@@ -39,6 +42,7 @@ const (
 	iamCredentialsBasePath = "/"
 	vpcAccessBasePath      = "/"
 	cloudBillingBasePath   = "/"
+	serviceUsageBasePath   = "/"
 )
 
 // Overrides are gcloud's api_endpoint_overrides values runnet reads; "" when not set.
@@ -127,4 +131,15 @@ func restBase(s, basePath string) (string, error) {
 	}
 	u.RawQuery, u.Fragment = "", ""
 	return u.String(), nil
+}
+
+// ServiceUsageEndpoint maps gcloud's api_endpoint_overrides/serviceusage value ("" when not
+// set) to the Service Usage client's base URL, as EndpointsFromOverrides does for the other
+// REST APIs.
+func ServiceUsageEndpoint(override string) (string, error) {
+	e, err := restBase(override, serviceUsageBasePath)
+	if err != nil {
+		return "", fmt.Errorf("api_endpoint_overrides/serviceusage: %w", err)
+	}
+	return e, nil
 }

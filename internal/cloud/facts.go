@@ -199,45 +199,107 @@ func (c *Clients) GatherFacts(ctx context.Context, req FactsRequest) (*GatheredF
 		}
 	}
 
-	// Current side: the subnetwork or the connector (firewall and cleanup facts).
+	// Current side: the subnetwork or the connector (firewall and cleanup facts), then the
+	// firewall policies of its network when both sides use a VPC.
+	policies := func(network, project string) {
+		if to.Mode() == egress.ModeNone || network == "" {
+			return
+		}
+		fp, err := c.FirewallPolicies(ctx, network, project, ref.Region)
+		if err != nil {
+			note("firewall policies not read: %v", err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		out.FirewallPolicies = fp
+	}
 	switch cur.Mode() {
 	case egress.ModeDirect:
 		t.go_(func() {
 			sref, _ := egress.ParseSubnetRef(cur.Subnet, ref.Project, ref.Region)
+			network := cur.Network
 			if s, err := c.GetSubnet(ctx, sref); err == nil {
 				f := s.Facts()
 				out.CurrentSubnet = &f
+				if network == "" {
+					network = s.NetworkPath
+				}
 			} else if !IsNotFound(err) {
 				note("current subnetwork %s not read: %v", sref.Name, err)
 			}
+			policies(network, sref.Project)
 		})
 	case egress.ModeConnector:
-		t.go_(func() { out.CurrentConnector = c.connectorFacts(ctx, cur.Connector, ref, note) })
+		t.go_(func() {
+			out.CurrentConnector = c.connectorFacts(ctx, cur.Connector, ref, note)
+			if fc := out.CurrentConnector; fc != nil && fc.Exists {
+				cref, _ := egress.ParseConnectorRef(cur.Connector, ref.Project, ref.Region)
+				policies(fc.Network, cref.Project)
+			}
+		})
 	}
 	if to.Mode() == egress.ModeConnector {
 		t.go_(func() { out.TargetConnector = c.connectorFacts(ctx, to.Connector, ref, note) })
 	}
 
-	// Cloud NAT in the target region (egress all-traffic).
-	if to.Mode() != egress.ModeNone && to.Egress.IsAllTraffic() {
-		project := ref.Project
-		switch to.Mode() {
+	// Cloud NAT in the target region (egress all-traffic; Direct VPC egress for the NAT
+	// ports and Private Google Access), and on today's path (egress all-traffic: the
+	// addresses the internet sees today); one list when both are in the same project.
+	natProject := func(v egress.VPC) string {
+		switch v.Mode() {
 		case egress.ModeDirect:
-			if s, err := egress.ParseSubnetRef(to.Subnet, ref.Project, ref.Region); err == nil {
-				project = s.Project
+			if s, err := egress.ParseSubnetRef(v.Subnet, ref.Project, ref.Region); err == nil {
+				return s.Project
 			}
 		case egress.ModeConnector:
-			if cr, err := egress.ParseConnectorRef(to.Connector, ref.Project, ref.Region); err == nil {
-				project = cr.Project
+			if cr, err := egress.ParseConnectorRef(v.Connector, ref.Project, ref.Region); err == nil {
+				return cr.Project
 			}
 		}
+		return ref.Project
+	}
+	routers := func(project string, dst **egress.NATFacts, also ...**egress.NATFacts) {
 		t.go_(func() {
 			rs, err := c.ListRouters(ctx, project, ref.Region)
 			if err != nil {
-				note("Cloud Routers not listed: %v", err)
+				note("Cloud Routers not listed in project %s: %v", project, err)
 				return
 			}
-			out.NAT = &egress.NATFacts{Routers: rs}
+			nf := &egress.NATFacts{Routers: rs}
+			mu.Lock()
+			defer mu.Unlock()
+			*dst = nf
+			for _, a := range also {
+				*a = nf
+			}
+		})
+	}
+	wantNew := to.Mode() == egress.ModeDirect || (to.Mode() != egress.ModeNone && to.Egress.IsAllTraffic())
+	wantCur := cur.Mode() != egress.ModeNone && cur.Egress.IsAllTraffic()
+	switch {
+	case wantNew && wantCur && natProject(to) == natProject(cur):
+		routers(natProject(to), &out.NAT, &out.CurrentNAT)
+	default:
+		if wantNew {
+			routers(natProject(to), &out.NAT)
+		}
+		if wantCur {
+			routers(natProject(cur), &out.CurrentNAT)
+		}
+	}
+
+	// The Direct VPC egress instance quota of the workload's project and region.
+	if to.Mode() == egress.ModeDirect {
+		t.go_(func() {
+			q, err := c.DirectVPCQuota(ctx, ref.Project, ref.Region)
+			if err != nil {
+				note("the Direct VPC egress quota was not read (%s): the default of %d instances is assumed", shortErr(err), egress.DefaultDirectVPCInstanceQuota)
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			out.Quota = q
 		})
 	}
 
@@ -268,6 +330,9 @@ func (c *Clients) GatherFacts(ctx context.Context, req FactsRequest) (*GatheredF
 			out.Firewall = &egress.FirewallFacts{Rules: rules}
 		})
 	}
+
+	// Cloud Run's service agent on a target in another project (facts_serviceagent.go).
+	c.gatherServiceAgent(ctx, &t, ref, to, out, note)
 
 	// The caller's permissions on the workload.
 	perms := MigratePermissions(ref.Kind, req.Verify)
@@ -331,7 +396,7 @@ func (g *GatheredFacts) sharing(req FactsRequest, cur egress.VPC) {
 			continue
 		}
 		seen[w.Ref.FullName()] = true
-		g.Sharing = append(g.Sharing, egress.SubnetUser{Ref: w.Ref, MaxInstances: w.MaxInstances})
+		g.Sharing = append(g.Sharing, egress.SubnetUser{Ref: w.Ref, MaxInstances: w.MaxInstances, AllTraffic: v.Egress.IsAllTraffic()})
 		blocks += ipam.BlocksForInstances(w.EffectiveMaxInstances())
 	}
 	for _, u := range req.Moving {
@@ -449,8 +514,8 @@ func (c *Clients) connectorFacts(ctx context.Context, name string, ref egress.Wo
 	f := conn.Facts("")
 	if p := conn.SubnetPath(); p != "" {
 		if sref, err := egress.ParseSubnetRef(p, conn.Project, conn.Region); err == nil {
-			if cidr, network, err := c.subnetRange(ctx, sref); err == nil {
-				f.SubnetCIDR = cidr
+			if cidr, network, pga, err := c.subnetRange(ctx, sref); err == nil {
+				f.SubnetCIDR, f.SubnetPrivateGoogleAccess = cidr, pga
 				if f.Network == "" {
 					f.Network = network
 				}
@@ -498,23 +563,23 @@ func (c *Clients) TestWorkloadPermissions(ctx context.Context, ref egress.Worklo
 	return resp.GetPermissions(), nil
 }
 
-// subnetRange reads a subnetwork's primary range and network (its path) alone: no
-// utilization view, no list of the region's addresses (GetSubnet has both).
-func (c *Clients) subnetRange(ctx context.Context, ref egress.SubnetRef) (cidr, network string, err error) {
+// subnetRange reads a subnetwork's primary range, network (its path) and Private Google
+// Access alone: no utilization view, no list of the region's addresses (GetSubnet has both).
+func (c *Clients) subnetRange(ctx context.Context, ref egress.SubnetRef) (cidr, network string, pga bool, err error) {
 	if err := checkNames(ref); err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
 	cs, err := c.Compute()
 	if err != nil {
-		return "", "", err
+		return "", "", false, err
 	}
 	sn, err := computeRead(ctx, func(ctx context.Context) (*compute.Subnetwork, error) {
-		return cs.Subnetworks.Get(ref.Project, ref.Region, ref.Name).Fields("ipCidrRange", "network").Context(ctx).Do()
+		return cs.Subnetworks.Get(ref.Project, ref.Region, ref.Name).Fields("ipCidrRange", "network", "privateIpGoogleAccess").Context(ctx).Do()
 	})
 	if err != nil {
-		return "", "", computeErr(fmt.Sprintf("read subnet %q", ref.Name), err)
+		return "", "", false, computeErr(fmt.Sprintf("read subnet %q", ref.Name), err)
 	}
-	return sn.IpCidrRange, trimComputeURL(sn.Network), nil
+	return sn.IpCidrRange, trimComputeURL(sn.Network), sn.PrivateIpGoogleAccess, nil
 }
 
 // testSubnetUse asks Compute whether the caller may use a subnetwork
@@ -559,6 +624,18 @@ func shortErr(err error) string {
 func (c *Clients) TargetFacts(ctx context.Context, w *Workload, target egress.VPC) (*egress.Facts, error) {
 	ref := w.Ref
 	f := &egress.Facts{Workload: w.Workload, Target: target}
+	// Cloud Run's service agent on a target in another project, alongside the read of the
+	// target; a failed read leaves the check out.
+	agent := make(chan *egress.ServiceAgentFacts, 1)
+	go func() {
+		sa, _ := c.ServiceAgentFacts(ctx, ref, target)
+		agent <- sa
+	}()
+	defer func() {
+		if f != nil {
+			f.ServiceAgent = <-agent
+		}
+	}()
 	switch target.Mode() {
 	case egress.ModeDirect:
 		sref, err := egress.ParseSubnetRef(target.Subnet, ref.Project, ref.Region)

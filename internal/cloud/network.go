@@ -191,7 +191,7 @@ func (s *Subnet) Ref() egress.SubnetRef {
 func (s *Subnet) Facts() egress.SubnetFacts {
 	return egress.SubnetFacts{
 		Name: s.Path, Region: s.Region, Network: s.NetworkPath, CIDR: s.IPCIDRRange, Purpose: s.Purpose,
-		Exists: true, ReservedIPs: s.ReservedIPs,
+		Exists: true, ReservedIPs: s.ReservedIPs, PrivateGoogleAccess: s.PrivateIPGoogleAccess,
 	}
 }
 
@@ -887,7 +887,11 @@ func (c *Clients) ListRouters(ctx context.Context, project, region string) ([]eg
 func routerFromCompute(rt *compute.Router) egress.Router {
 	r := egress.Router{Name: rt.Name, Network: trimComputeURL(rt.Network), Region: egress.ShortName(rt.Region)}
 	for _, n := range rt.Nats {
-		nat := egress.NAT{Name: n.Name, SourceSubnetworkIPRangesToNat: n.SourceSubnetworkIpRangesToNat, Type: n.Type}
+		nat := egress.NAT{Name: n.Name, SourceSubnetworkIPRangesToNat: n.SourceSubnetworkIpRangesToNat, Type: n.Type,
+			NATIPAllocateOption: n.NatIpAllocateOption, MinPortsPerVM: n.MinPortsPerVm, DynamicPortAllocation: n.EnableDynamicPortAllocation}
+		for _, ip := range n.NatIps {
+			nat.NATIPs = append(nat.NATIPs, trimComputeURL(ip))
+		}
 		for _, s := range n.Subnetworks {
 			nat.Subnetworks = append(nat.Subnetworks, trimComputeURL(s.Name))
 		}

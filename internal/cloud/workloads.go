@@ -135,6 +135,7 @@ func workloadFromService(s *runpb.Service) (*Workload, error) {
 	w.Ref = ref
 	w.VPC = VPCFromProto(s.GetTemplate().GetVpcAccess())
 	w.MaxInstances, w.MinInstances = serviceInstances(s)
+	w.StartupProbe = startupProbe(s.GetTemplate().GetContainers())
 	w.LatestReady = egress.ShortName(s.GetLatestReadyRevision())
 	w.LatestCreated = egress.ShortName(s.GetLatestCreatedRevision())
 	w.Etag = s.GetEtag()
@@ -233,6 +234,26 @@ func workloadFromWorkerPool(p *runpb.WorkerPool) (*Workload, error) {
 		})
 	}
 	return w, nil
+}
+
+// startupProbe is the kind of the first container's startup probe (the one that serves; a
+// sidecar's probe does not gate requests).
+func startupProbe(cs []*runpb.Container) egress.ProbeKind {
+	if len(cs) == 0 {
+		return ""
+	}
+	p := cs[0].GetStartupProbe()
+	switch {
+	case p == nil:
+		return egress.ProbeNone
+	case p.GetHttpGet() != nil:
+		return egress.ProbeHTTP
+	case p.GetGrpc() != nil:
+		return egress.ProbeGRPC
+	case p.GetTcpSocket() != nil:
+		return egress.ProbeTCP
+	}
+	return egress.ProbeNone
 }
 
 func conditionFromProto(c *runpb.Condition) Condition {

@@ -23,6 +23,7 @@ const (
 	PropIAMCredentialsEndpoint = "api_endpoint_overrides/iamcredentials"
 	PropMonitoringEndpoint     = "api_endpoint_overrides/monitoring"
 	PropCloudBillingEndpoint   = "api_endpoint_overrides/cloudbilling"
+	PropServiceUsageEndpoint   = "api_endpoint_overrides/serviceusage"
 	PropUniverseDomain         = "core/universe_domain"
 	PropQuotaProject           = "billing/quota_project"
 	PropImpersonate            = "auth/impersonate_service_account"
@@ -90,6 +91,9 @@ type CloudSettings struct {
 	// Endpoint overrides: URLs such as https://run.example.com/ or, for Compute,
 	// https://compute.example.com/compute/v1/.
 	Run, VPCAccess, Compute, IAMCredentials, Monitoring, CloudBilling Setting
+	// ServiceUsage is the Service Usage API's (consumer quota metrics: the Direct VPC egress
+	// quota).
+	ServiceUsage Setting
 	// UniverseDomain is the Cloud universe (googleapis.com when not set).
 	UniverseDomain Setting
 	// QuotaProject is billing/quota_project: a project ID or one of the Quota* values.
@@ -105,7 +109,7 @@ type CloudSettings struct {
 // Overrides lists the endpoint overrides that are set.
 func (c CloudSettings) Overrides() []Setting {
 	var out []Setting
-	for _, s := range []Setting{c.Run, c.VPCAccess, c.Compute, c.IAMCredentials, c.Monitoring, c.CloudBilling} {
+	for _, s := range []Setting{c.Run, c.VPCAccess, c.Compute, c.IAMCredentials, c.Monitoring, c.CloudBilling, c.ServiceUsage} {
 		if s.IsSet() {
 			out = append(out, s)
 		}
@@ -130,6 +134,7 @@ func (r *Resolver) Cloud(impersonateFlag string) (CloudSettings, error) {
 		{&c.IAMCredentials, PropIAMCredentialsEndpoint, "", ""},
 		{&c.Monitoring, PropMonitoringEndpoint, "", ""},
 		{&c.CloudBilling, PropCloudBillingEndpoint, "", ""},
+		{&c.ServiceUsage, PropServiceUsageEndpoint, "", ""},
 		{&c.UniverseDomain, PropUniverseDomain, "", ""},
 		{&c.QuotaProject, PropQuotaProject, "", ""},
 		{&c.Impersonate, PropImpersonate, impersonateFlag, "--impersonate-service-account"},

@@ -66,6 +66,12 @@ type Provisioner interface {
 	CreateConnector(ctx context.Context, spec cloud.ConnectorSpec, opts cloud.WaitOptions) (*cloud.Connector, error)
 }
 
+// Granter makes IAM grants: what --fix grants Cloud Run's service agent. *cloud.Clients
+// implements it.
+type Granter interface {
+	GrantRoles(ctx context.Context, grants []egress.RoleGrant) error
+}
+
 // EventKind says what an Event reports.
 type EventKind string
 
@@ -102,6 +108,13 @@ type Engine struct {
 	Platform egress.Platform
 	// Provision creates connectors and subnets (connector recycle).
 	Provision Provisioner
+	// Grant makes the grants of --fix (migrate); nil refuses them.
+	Grant Granter
+	// Net changes subnetworks' settings (Private Google Access); nil: never needed.
+	Net NetworkChanger
+	// Metrics reads the request metrics a canary's gate judges its steps by (Cloud
+	// Monitoring); nil: plans are not gated.
+	Metrics egress.MetricsReader
 	// Events, if set, receives the engine's progress.
 	Events func(Event)
 	// Busy, if set, says that a long wait starts (what is awaited) and returns the function
@@ -165,7 +178,7 @@ func (e *Engine) exitCode(err error) int {
 
 // executor is an executor of the engine's platform, observer, journal and rollback context.
 func (e *Engine) executor() *egress.Executor {
-	x := &egress.Executor{Platform: e.Platform, Observer: e.Observer, Journal: e.Journal, RollbackContext: e.RollbackContext}
+	x := &egress.Executor{Platform: e.Platform, Observer: e.Observer, Journal: e.Journal, RollbackContext: e.RollbackContext, Metrics: e.Metrics}
 	return x
 }
 

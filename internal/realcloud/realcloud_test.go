@@ -89,6 +89,8 @@ func (d *door) env(extra ...string) []string {
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_COMPUTE":      base,
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_MONITORING":   base,
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING": base,
+		// Service Usage: the Direct VPC egress quota (direct-vpc-quota).
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE": base,
 		"CLOUDSDK_CORE_PROJECT":                        emulator.DemoProject,
 		"CLOUDSDK_RUN_REGION":                          emulator.DemoRegion,
 	}
@@ -800,5 +802,95 @@ func TestPermissionPreflight(t *testing.T) {
 	}
 	if st, msg := permissions(d.expectCode(t, user, exitcode.OK, dryRun...)); st != "pass" {
 		t.Errorf("the user, still an owner: permissions %s: %s", st, msg)
+	}
+}
+
+// The Direct VPC egress quota is read from the Service Usage API through the front door, with
+// the caller's credential: a quota of 5 in the region makes direct-vpc-quota fail a service
+// of 10 instances (exit 3), naming the quota read.
+func TestDirectVPCQuotaThroughFrontDoor(t *testing.T) {
+	t.Parallel()
+	d := newDoor(t, emulator.FrontDoorOptions{RequireAuth: true})
+	env := d.env("GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsServiceAccount))
+	if err := d.e.SetDirectVPCQuota(emulator.DemoProject, emulator.DemoRegion, 5); err != nil {
+		t.Fatal(err)
+	}
+	r := d.expectCode(t, env, exitcode.Preflight, "migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress", "--dry-run", "--format", "json")
+	var rep struct {
+		Checks []struct {
+			Name, Status, Message string
+			Numbers               map[string]int64
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("dry run output: %v\n%s", err, r.stdout)
+	}
+	i := slices.IndexFunc(rep.Checks, func(c struct {
+		Name, Status, Message string
+		Numbers               map[string]int64
+	}) bool {
+		return c.Name == "direct-vpc-quota"
+	})
+	if i < 0 {
+		t.Fatalf("no direct-vpc-quota check: %s", r.stdout)
+	}
+	if c := rep.Checks[i]; c.Status != "fail" || c.Numbers["quota"] != 5 || c.Numbers["quotaRead"] != 1 {
+		t.Errorf("direct-vpc-quota %+v, want a failure against the quota of 5 read", c)
+	}
+	var quotaCalls int
+	for _, c := range d.e.AuthCalls() {
+		if strings.Contains(c.Method, "/consumerQuotaMetrics") {
+			quotaCalls++
+			if c.Credential == "none" || c.Credential == "invalid" {
+				t.Errorf("call %s without a valid credential (%s)", c.Method, c.Credential)
+			}
+		}
+	}
+	if quotaCalls == 0 {
+		t.Error("no Service Usage call reached the front door")
+	}
+}
+
+// The canary's metrics gate reads Cloud Monitoring through the front door with the caller's
+// credential: each intermediate step carries what it saw.
+func TestCanaryGateThroughFrontDoor(t *testing.T) {
+	t.Parallel()
+	d := newDoor(t, emulator.FrontDoorOptions{RequireAuth: true})
+	env := d.env("GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsServiceAccount))
+	r := d.expectCode(t, env, exitcode.OK, "migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress",
+		"--canary", "10,100", "--step-wait", "100ms", "--yes", "--format", "json")
+	var rep struct {
+		Steps []struct {
+			Gate *struct {
+				Reason string
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("output: %v\n%s", err, r.stdout)
+	}
+	gated := 0
+	for _, s := range rep.Steps {
+		if s.Gate != nil {
+			gated++
+			if strings.Contains(s.Gate.Reason, "could not be read") {
+				t.Errorf("the gate could not read the metrics: %s", s.Gate.Reason)
+			}
+		}
+	}
+	if gated != 1 {
+		t.Errorf("%d steps carry the gate's figures, want 1: %s", gated, r.stdout)
+	}
+	var monitoring int
+	for _, c := range d.e.AuthCalls() {
+		if strings.Contains(c.Method, "MetricService/ListTimeSeries") {
+			monitoring++
+			if c.Credential == "none" || c.Credential == "invalid" {
+				t.Errorf("call %s without a valid credential (%s)", c.Method, c.Credential)
+			}
+		}
+	}
+	if monitoring != 2 {
+		t.Errorf("%d ListTimeSeries calls reached the front door, want 2 (requests and latencies)", monitoring)
 	}
 }

@@ -349,6 +349,9 @@ const (
 	EventTraffic EventKind = "traffic"
 	// EventHealth: the new revision was checked while watching it between canary steps.
 	EventHealth EventKind = "health"
+	// EventGate: the canary's metrics gate judged a step; Event.Step.Gate has the figures
+	// and Event.Message the verdict (gate.go).
+	EventGate EventKind = "gate"
 	// EventRollbackStarted: a step failed (or the run was interrupted) and the executor
 	// starts restoring the previous state; Event.Message says why.
 	EventRollbackStarted EventKind = "rollback-started"
@@ -445,6 +448,8 @@ type StepResult struct {
 	// Error is the step's error, for a failed step; Err is the error itself.
 	Error string `json:"error,omitempty"`
 	Err   error  `json:"-"`
+	// Gate is what the canary's metrics gate saw after this traffic step, and decided.
+	Gate *GateReport `json:"gate,omitempty"`
 }
 
 // Outcome is how a run ended.
@@ -550,6 +555,9 @@ type Executor struct {
 	// context that outlives ctx's cancellation (the run may have been interrupted) bounded
 	// by RollbackTimeout; a caller can cancel it too (a second interrupt).
 	RollbackContext func(ctx context.Context) (context.Context, context.CancelFunc)
+	// Metrics, if not nil, reads the request metrics a plan's Gate judges canary steps by;
+	// without it the gate is not applied.
+	Metrics MetricsReader
 	// Journal, if not nil, keeps a journal of the run on the workload (JournalAnnotation):
 	// written with the etag before the first change (the lock), at every step boundary and
 	// when a rollback starts, and removed by the run's last change. See journal.go.
@@ -1151,7 +1159,11 @@ func (r *runState) shift(ctx context.Context, i int) error {
 	if final || step.WaitSeconds <= 0 {
 		return nil
 	}
-	return r.watch(ctx, i, time.Duration(step.WaitSeconds*float64(time.Second)))
+	moved := r.clock.Now()
+	if err := r.watch(ctx, i, time.Duration(step.WaitSeconds*float64(time.Second))); err != nil {
+		return err
+	}
+	return r.gate(ctx, i, moved)
 }
 
 // lastShift is the index of the last shift-traffic step.

@@ -69,9 +69,24 @@ type Facts struct {
 	Quota *QuotaFacts `json:"quota,omitempty"`
 	// Permissions is the result of testIamPermissions for the caller.
 	Permissions *PermissionFacts `json:"permissions,omitempty"`
+	// ServiceAgent is what Cloud Run's service agent may do on a target of another project.
+	ServiceAgent *ServiceAgentFacts `json:"serviceAgent,omitempty"`
 	// Ranges are the IPv4 ranges in use in the target network, VPC-wide, when a
 	// subnetwork is to be created in it.
 	Ranges *RangeFacts `json:"ranges,omitempty"`
+	// CurrentNAT lists the Cloud Routers (with their NAT gateways) of the region in the
+	// project of today's network, for nat-egress-ip; nil when today's path uses no VPC or
+	// they were not looked up.
+	CurrentNAT *NATFacts `json:"currentNat,omitempty"`
+	// FirewallPolicies are the firewall policies that apply to the workload's current
+	// network in its region (hierarchical, global and regional network policies).
+	FirewallPolicies *FirewallPolicyFacts `json:"firewallPolicies,omitempty"`
+	// KeepEgressIP is set when the user requires the internet to keep seeing the same
+	// source addresses (--keep-egress-ip): nat-egress-ip then fails instead of warning.
+	KeepEgressIP bool `json:"keepEgressIp,omitempty"`
+	// EnablePrivateGoogleAccess is set when the migration turns Private Google Access on
+	// on the target subnetwork before switching (--enable-private-google-access).
+	EnablePrivateGoogleAccess bool `json:"enablePrivateGoogleAccess,omitempty"`
 }
 
 // RangeFacts lists the IPv4 ranges in use in a VPC network.
@@ -146,6 +161,8 @@ type SubnetUser struct {
 	// MaxInstances is its maximum instance count; 0 means its kind's
 	// default (see Workload.EffectiveMaxInstances).
 	MaxInstances int `json:"maxInstances"`
+	// AllTraffic is set when its egress is all-traffic (internet traffic enters the VPC).
+	AllTraffic bool `json:"allTraffic,omitempty"`
 }
 
 // NetworkFacts describes a VPC network.
@@ -187,6 +204,8 @@ type SubnetFacts struct {
 	// ReservedKnown is set when ReservedIPs was read (Compute's utilization),
 	// so that 0 means nothing is reserved rather than not looked up.
 	ReservedKnown bool `json:"reservedKnown,omitempty"`
+	// PrivateGoogleAccess is set when the subnetwork has Private Google Access.
+	PrivateGoogleAccess bool `json:"privateGoogleAccess,omitempty"`
 }
 
 // ConnectorFacts describes a Serverless VPC Access connector.
@@ -207,6 +226,10 @@ type ConnectorFacts struct {
 	Subnet string `json:"subnet,omitempty"`
 	// SubnetCIDR is the range of Subnet, when known.
 	SubnetCIDR string `json:"subnetCidr,omitempty"`
+	// SubnetPrivateGoogleAccess is set when Subnet has Private Google Access.
+	SubnetPrivateGoogleAccess bool `json:"subnetPrivateGoogleAccess,omitempty"`
+	// MachineType is its machine type (e2-micro, f1-micro, e2-standard-4).
+	MachineType string `json:"machineType,omitempty"`
 }
 
 // SourceRange returns the range the connector's traffic comes from:
@@ -250,6 +273,17 @@ type NAT struct {
 	// Type is PUBLIC (the default when empty) or PRIVATE; a Private NAT
 	// does not reach the internet.
 	Type string `json:"type,omitempty"`
+	// NATIPs are the external addresses of a gateway that allocates them manually
+	// (natIps: address paths or names); empty with automatic allocation.
+	NATIPs []string `json:"natIps,omitempty"`
+	// NATIPAllocateOption is Compute's natIpAllocateOption: AUTO_ONLY or MANUAL_ONLY
+	// (empty: AUTO_ONLY unless NATIPs are set).
+	NATIPAllocateOption string `json:"natIpAllocateOption,omitempty"`
+	// MinPortsPerVM is Compute's minPortsPerVm (0: the default, NATDefaultMinPortsPerVM,
+	// or NATDefaultMinPortsDynamic with dynamic port allocation).
+	MinPortsPerVM int64 `json:"minPortsPerVm,omitempty"`
+	// DynamicPortAllocation is Compute's enableDynamicPortAllocation.
+	DynamicPortAllocation bool `json:"enableDynamicPortAllocation,omitempty"`
 }
 
 // Compute's values of NAT.SourceSubnetworkIPRangesToNat.
@@ -345,6 +379,8 @@ type QuotaFacts struct {
 	// Instances is the most instances per revision or job execution that
 	// may use Direct VPC egress.
 	Instances int `json:"instances"`
+	// Metric is the Service Usage quota metric it was read from.
+	Metric string `json:"metric,omitempty"`
 }
 
 // PermissionFacts is the caller's testIamPermissions result.

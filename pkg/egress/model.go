@@ -837,6 +837,9 @@ type Workload struct {
 	// access), when it was read; nil means unknown, and the template is then taken as what
 	// serves.
 	Serving *ServingState `json:"serving,omitempty"`
+	// StartupProbe is the kind of startup probe of the template's first container (services
+	// and worker pools): ProbeNone, ProbeHTTP, ProbeTCP or ProbeGRPC; "" when not read.
+	StartupProbe ProbeKind `json:"startupProbe,omitempty"`
 }
 
 // Mode returns the workload's current egress mode.

@@ -94,6 +94,9 @@ type PlanOptions struct {
 	ConnectorUsers []WorkloadRef
 	// VerifyJob runs one execution of a job after updating it.
 	VerifyJob bool
+	// Gate, if set, judges each intermediate canary step of a service by its request
+	// metrics (gate.go).
+	Gate *GatePolicy
 }
 
 // Plan is a migration plan: pure data (internal/cli renders it), and
@@ -128,6 +131,9 @@ type Plan struct {
 	Blocked bool `json:"blocked"`
 	// Notes say what the plan leaves alone and why.
 	Notes []Message `json:"notes,omitempty"`
+	// Gate, when set, judges each intermediate canary step by the new revision's request
+	// metrics against the old revisions' (gate.go).
+	Gate *GatePolicy `json:"gate,omitempty"`
 
 	// namesNewRevision is set when the traffic names a revision whose share moves, so that a
 	// switch in one update must name the new revision in the request (onestep.go).
@@ -306,6 +312,12 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 			canary = []int{100}
 		}
 		p.Canary = slices.Clone(canary)
+		if g := opts.Gate; g != nil && len(canary) > 1 {
+			gp := *g
+			p.Gate = &gp
+			p.Notes = append(p.Notes, Plain(fmt.Sprintf("each traffic step but the last is judged by Cloud Monitoring's request metrics once its watch ends: the run rolls back if the new revision's 5xx share exceeds the old revisions' by more than %.1f points or its p95 latency by more than %.0f%% (judged from %d requests)",
+				100*gp.MaxErrorRate, 100*gp.MaxLatencyIncrease, gp.MinRequests)))
+		}
 		if step, ok := p.oneStep(w, deploy, force, moving); ok {
 			p.Steps = append(p.Steps, step)
 			break

@@ -98,8 +98,9 @@ const (
 // CheckNames lists every check name in the order RunPreflight reports them.
 var CheckNames = []string{
 	CheckVPCSettings, CheckWorkerPoolConnector, CheckRegion, CheckNetwork, CheckSubnet, CheckSubnetRange,
-	CheckSubnetSize, CheckFreeIPs, CheckQuota, CheckConnectorReady, CheckEgressKept,
-	CheckNAT, CheckFirewall, CheckPermissions,
+	CheckSubnetSize, CheckFreeIPs, CheckQuota, CheckConnectorReady, CheckConnectorMachineType, CheckEgressKept,
+	CheckNAT, CheckNATEgressIP, CheckNATPorts, CheckPrivateGoogleAccess, CheckFirewall, CheckFirewallPolicies,
+	CheckStartupProbe, CheckPermissions, CheckServiceAgent,
 }
 
 // unforceable maps the checks whose failure the API or the platform would
@@ -185,6 +186,8 @@ type transition struct {
 // CheckNames. Which checks apply:
 //
 //   - vpc-settings and permissions: always.
+//   - service-agent: a target connector or subnetwork in another project (Shared VPC);
+//     see preflight_serviceagent.go.
 //   - workerpool-connector: worker pools.
 //   - region-match: target connector or Direct VPC.
 //   - network-exists, subnet-exists, subnet-size, free-ips,
@@ -256,7 +259,7 @@ func RunPreflight(f Facts) []Check {
 		checks = append(checks, t.subnetSize(), t.freeIPs(), t.quota())
 	}
 	if toMode == ModeConnector {
-		checks = append(checks, t.connectorReady())
+		checks = append(checks, t.connectorReady(), t.connectorMachineType())
 	}
 	if fromMode != ModeNone || toMode != ModeNone {
 		checks = append(checks, t.egressKept())
@@ -264,10 +267,22 @@ func RunPreflight(f Facts) []Check {
 	if toMode != ModeNone && to.Egress.IsAllTraffic() {
 		checks = append(checks, t.cloudNAT())
 	}
+	if fromMode != ModeNone || toMode != ModeNone {
+		checks = append(checks, t.natEgressIP())
+	}
+	if toMode == ModeDirect {
+		checks = append(checks, t.natPorts(), t.privateGoogleAccess())
+	}
 	if fromMode != ModeNone && toMode != ModeNone {
-		checks = append(checks, t.firewall())
+		checks = append(checks, t.firewall(), t.firewallPolicies())
+	}
+	if toMode == ModeDirect && ref.Kind == KindService {
+		checks = append(checks, t.startupProbe())
 	}
 	checks = append(checks, t.permissions())
+	if t.crossProject() {
+		checks = append(checks, t.serviceAgent())
+	}
 	return checks
 }
 
@@ -307,6 +322,9 @@ func RunTargetChecks(f Facts) []Check {
 	case ModeConnector:
 		add(t.regionMatch())
 		add(t.connectorReady())
+	}
+	if t.crossProject() {
+		add(t.serviceAgent())
 	}
 	return checks
 }
@@ -657,19 +675,21 @@ func (t transition) quota() Check {
 	if t.ref.Kind == KindJob {
 		per = "job execution"
 	}
-	c.Numbers = map[string]int64{"maxInstances": int64(maxInst), "quota": int64(quota)}
+	c.Numbers = map[string]int64{"maxInstances": int64(maxInst), "quota": int64(quota), "quotaRead": b2i(known)}
 	if maxInst <= quota {
 		c.Status = StatusPass
 		c.Message = fmt.Sprintf("max %d instances is within the Direct VPC egress quota of %d per %s", maxInst, quota, per)
 		if !known {
-			c.Message += " (default quota assumed)"
+			c.Message += " (the default, assumed: the quota could not be read)"
+		} else {
+			c.Message += " in " + t.ref.Region
 		}
 		return c
 	}
-	c.Hint = fmt.Sprintf("lower the maximum instances to %d or request a quota increase for Direct VPC egress in %s", quota, t.ref.Region)
+	c.Hint = fmt.Sprintf("lower the maximum instances to %d or request a quota increase for Direct VPC egress in %s: %s", quota, t.ref.Region, quotaIncreaseURL(t.ref.Project))
 	if !known {
 		c.Status = StatusWarn
-		c.Message = fmt.Sprintf("max %d instances exceeds the default Direct VPC egress quota of %d per %s (some regions allow 200; yours was not looked up)", maxInst, quota, per)
+		c.Message = fmt.Sprintf("max %d instances exceeds the default Direct VPC egress quota of %d per %s (some regions allow 200; yours could not be read)", maxInst, quota, per)
 		return c
 	}
 	c.Status = StatusFail

@@ -98,19 +98,19 @@ func TestRunPreflightApplies(t *testing.T) {
 		want     []string
 	}{
 		{"none to none", KindService, none, none, []string{CheckVPCSettings, CheckPermissions}},
-		{"none to connector", KindService, none, conn, []string{CheckVPCSettings, CheckRegion, CheckConnectorReady, CheckEgressKept, CheckPermissions}},
-		{"none to direct", KindService, none, direct, cat([]string{CheckVPCSettings}, directChecks, []string{CheckEgressKept, CheckPermissions})},
-		{"none to direct all-traffic", KindJob, none, directAll, cat([]string{CheckVPCSettings}, directChecks, []string{CheckEgressKept, CheckNAT, CheckPermissions})},
-		{"connector to none", KindService, conn, none, []string{CheckVPCSettings, CheckEgressKept, CheckPermissions}},
-		{"connector to direct", KindService, conn, direct, cat([]string{CheckVPCSettings}, directChecks, []string{CheckEgressKept, CheckFirewall, CheckPermissions})},
-		{"connector all-traffic to direct all-traffic", KindService, connAll, directAll, cat([]string{CheckVPCSettings}, directChecks, []string{CheckEgressKept, CheckNAT, CheckFirewall, CheckPermissions})},
-		{"connector to connector", KindJob, conn, conn2, []string{CheckVPCSettings, CheckRegion, CheckConnectorReady, CheckEgressKept, CheckFirewall, CheckPermissions}},
-		{"direct to connector", KindService, direct, connAll, []string{CheckVPCSettings, CheckRegion, CheckConnectorReady, CheckEgressKept, CheckNAT, CheckFirewall, CheckPermissions}},
-		{"direct to direct", KindService, direct, directTags, cat([]string{CheckVPCSettings}, directChecks, []string{CheckEgressKept, CheckFirewall, CheckPermissions})},
-		{"direct to none", KindJob, direct, none, []string{CheckVPCSettings, CheckEgressKept, CheckPermissions}},
-		{"worker pool to connector", KindWorkerPool, none, conn, []string{CheckVPCSettings, CheckWorkerPoolConnector, CheckRegion, CheckConnectorReady, CheckEgressKept, CheckPermissions}},
-		{"worker pool to direct", KindWorkerPool, none, direct, cat([]string{CheckVPCSettings, CheckWorkerPoolConnector}, directChecks, []string{CheckEgressKept, CheckPermissions})},
-		{"worker pool to none", KindWorkerPool, direct, none, []string{CheckVPCSettings, CheckWorkerPoolConnector, CheckEgressKept, CheckPermissions}},
+		{"none to connector", KindService, none, conn, []string{CheckVPCSettings, CheckRegion, CheckConnectorReady, CheckConnectorMachineType, CheckEgressKept, CheckNATEgressIP, CheckPermissions}},
+		{"none to direct", KindService, none, direct, cat([]string{CheckVPCSettings}, directChecks, []string{CheckEgressKept, CheckNATEgressIP, CheckNATPorts, CheckPrivateGoogleAccess, CheckStartupProbe, CheckPermissions})},
+		{"none to direct all-traffic", KindJob, none, directAll, cat([]string{CheckVPCSettings}, directChecks, []string{CheckEgressKept, CheckNAT, CheckNATEgressIP, CheckNATPorts, CheckPrivateGoogleAccess, CheckPermissions})},
+		{"connector to none", KindService, conn, none, []string{CheckVPCSettings, CheckEgressKept, CheckNATEgressIP, CheckPermissions}},
+		{"connector to direct", KindService, conn, direct, cat([]string{CheckVPCSettings}, directChecks, []string{CheckEgressKept, CheckNATEgressIP, CheckNATPorts, CheckPrivateGoogleAccess, CheckFirewall, CheckFirewallPolicies, CheckStartupProbe, CheckPermissions})},
+		{"connector all-traffic to direct all-traffic", KindService, connAll, directAll, cat([]string{CheckVPCSettings}, directChecks, []string{CheckEgressKept, CheckNAT, CheckNATEgressIP, CheckNATPorts, CheckPrivateGoogleAccess, CheckFirewall, CheckFirewallPolicies, CheckStartupProbe, CheckPermissions})},
+		{"connector to connector", KindJob, conn, conn2, []string{CheckVPCSettings, CheckRegion, CheckConnectorReady, CheckConnectorMachineType, CheckEgressKept, CheckNATEgressIP, CheckFirewall, CheckFirewallPolicies, CheckPermissions}},
+		{"direct to connector", KindService, direct, connAll, []string{CheckVPCSettings, CheckRegion, CheckConnectorReady, CheckConnectorMachineType, CheckEgressKept, CheckNAT, CheckNATEgressIP, CheckFirewall, CheckFirewallPolicies, CheckPermissions}},
+		{"direct to direct", KindService, direct, directTags, cat([]string{CheckVPCSettings}, directChecks, []string{CheckEgressKept, CheckNATEgressIP, CheckNATPorts, CheckPrivateGoogleAccess, CheckFirewall, CheckFirewallPolicies, CheckStartupProbe, CheckPermissions})},
+		{"direct to none", KindJob, direct, none, []string{CheckVPCSettings, CheckEgressKept, CheckNATEgressIP, CheckPermissions}},
+		{"worker pool to connector", KindWorkerPool, none, conn, []string{CheckVPCSettings, CheckWorkerPoolConnector, CheckRegion, CheckConnectorReady, CheckConnectorMachineType, CheckEgressKept, CheckNATEgressIP, CheckPermissions}},
+		{"worker pool to direct", KindWorkerPool, none, direct, cat([]string{CheckVPCSettings, CheckWorkerPoolConnector}, directChecks, []string{CheckEgressKept, CheckNATEgressIP, CheckNATPorts, CheckPrivateGoogleAccess, CheckPermissions})},
+		{"worker pool to none", KindWorkerPool, direct, none, []string{CheckVPCSettings, CheckWorkerPoolConnector, CheckEgressKept, CheckNATEgressIP, CheckPermissions}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -362,7 +362,7 @@ func TestQuotaCheck(t *testing.T) {
 		status CheckStatus
 		msg    string
 	}{
-		{KindService, 100, nil, StatusPass, "max 100 instances is within the Direct VPC egress quota of 100 per revision (default quota assumed)"},
+		{KindService, 100, nil, StatusPass, "max 100 instances is within the Direct VPC egress quota of 100 per revision (the default, assumed: the quota could not be read)"},
 		{KindService, 150, nil, StatusWarn, "max 150 instances exceeds the default Direct VPC egress quota of 100 per revision (some regions allow 200"},
 		{KindService, 150, &QuotaFacts{Instances: 200}, StatusPass, "quota of 200 per revision"},
 		{KindService, 150, &QuotaFacts{Instances: 100}, StatusFail, "max 150 instances exceeds the Direct VPC egress quota of 100 per revision in asia-northeast1"},
@@ -739,7 +739,7 @@ func TestApplyForce(t *testing.T) {
 	}
 
 	_, err = ApplyForce(checks, []string{"free-ip"})
-	wantErr(t, err, `invalid --force "free-ip": unknown check`, "valid checks: free-ips, direct-vpc-quota, egress-kept, cloud-nat, firewall-rules, permissions")
+	wantErr(t, err, `invalid --force "free-ip": unknown check`, "valid checks: free-ips, direct-vpc-quota, connector-machine-type, egress-kept, cloud-nat, nat-egress-ip, nat-ports, private-google-access, firewall-rules, firewall-policies, startup-probe, permissions")
 	_, err = ApplyForce(checks, []string{CheckRegion})
 	wantErr(t, err, "check region-match cannot be forced")
 	if got, err := ApplyForce(nil, nil); err != nil || len(got) != 0 {

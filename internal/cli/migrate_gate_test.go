@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/pkg/egress"
+	"github.com/runnet-dev/runnet/pkg/emulator"
+)
+
+// onPremTrap declares the trap no static check sees: a database on-premises, reached through
+// a VPN route, whose own allowlist admits only the connector's /28; run-service calls it for
+// every request and receives load.
+func onPremTrap(t *testing.T, er *emuRun, allow ...string) {
+	t.Helper()
+	if err := er.E.AddVPNRoute(tProject, tRegion, emulator.DemoNetwork, "to-onprem", "192.168.10.0/24"); err != nil {
+		t.Fatal(err)
+	}
+	if err := er.E.SetDestination(emulator.Destination{Name: "partner-db", IP: "192.168.10.5", Port: 5432, Project: tProject,
+		Network: emulator.DemoNetwork, Allow: allow}); err != nil {
+		t.Fatal(err)
+	}
+	svc := "projects/" + tProject + "/locations/" + tRegion + "/services/" + emulator.DemoService
+	if err := er.E.SetDependencies(svc, []emulator.Dependency{{Destination: "partner-db"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := er.E.SetLoad(svc, emulator.Load{RPS: 2000}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Preflight passes, but the Direct VPC canary's requests fail at the partner's allowlist: the
+// gate sees its 5xx in the first step and rolls back (exit 6), with the figures in the report.
+// Once the allowlist admits the subnet, the same migration goes through, each step judged.
+func TestMigrateCanaryGateRollsBackOn5xx(t *testing.T) {
+	er := newEmu(t)
+	onPremTrap(t, er, "10.15.0.0/28")
+	args := []string{"migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "10,50,100",
+		"--step-wait", "1500ms", "--min-requests", "50", "--yes", "--format", "json"}
+	r := er.Run(t, false, "", args...)
+	if r.Code != exitcode.RolledBack {
+		t.Fatalf("exit %d, want 6 (rolled back): %s", r.Code, r.Stderr)
+	}
+	rep := report(t, r)
+	if len(egress.Failed(rep.Checks)) != 0 {
+		t.Errorf("preflight failed: %+v", egress.Failed(rep.Checks))
+	}
+	i := slices.IndexFunc(rep.Steps, func(s egress.StepResult) bool { return s.Gate != nil })
+	if i < 0 {
+		t.Fatalf("no step carries the gate's figures: %+v", rep.Steps)
+	}
+	g := rep.Steps[i].Gate
+	if rep.Steps[i].Percent != 10 || !g.Judged || g.Passed || g.New.Requests < 50 || g.New.Errors != g.New.Requests || g.Old.Errors != 0 || g.Old.Requests == 0 {
+		t.Errorf("gate at step %d (%d%%): %+v; want the 10%% step judged and refused: every new request 5xx, none of the old", i, rep.Steps[i].Percent, g)
+	}
+	if !strings.Contains(r.Stderr, "--max-error-rate") || !strings.Contains(rep.Error, "metrics gate") {
+		t.Errorf("error %q, stderr %q: want the gate named", rep.Error, r.Stderr)
+	}
+	if w := er.Read(t, "run-service"); w.VPC.Mode() != egress.ModeConnector {
+		t.Errorf("after the rollback the service uses %s", w.VPC.Mode())
+	}
+
+	// The partner admits the Direct VPC subnet: the same command succeeds.
+	if err := er.E.SetDestination(emulator.Destination{Name: "partner-db", IP: "192.168.10.5", Port: 5432, Project: tProject,
+		Network: emulator.DemoNetwork, Allow: []string{"10.15.0.0/28", "10.8.0.0/24"}}); err != nil {
+		t.Fatal(err)
+	}
+	r = er.Run(t, false, "", args...)
+	if r.Code != exitcode.OK {
+		t.Fatalf("with the allowlist fixed: exit %d: %s", r.Code, r.Stderr)
+	}
+	rep = report(t, r)
+	var judged int
+	for _, s := range rep.Steps {
+		if s.Gate != nil {
+			if !s.Gate.Judged || !s.Gate.Passed || s.Gate.New.Errors != 0 {
+				t.Errorf("step %d%%: gate %+v, want judged and passed", s.Percent, s.Gate)
+			}
+			judged++
+		}
+	}
+	if judged != 2 {
+		t.Errorf("%d steps judged, want 2 (10%% and 50%%)", judged)
+	}
+}
+
+// The gate's flags: ranges, and a --canary to judge.
+func TestMigrateGateFlags(t *testing.T) {
+	er := newEmu(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--max-error-rate", "5"}, "--max-error-rate sets the metrics gate of --canary steps"},
+		{[]string{"--canary", "10,100", "--max-error-rate", "101"}, "--max-error-rate: 101 is not between 0 and 100"},
+		{[]string{"--canary", "10,100", "--max-latency-increase", "-1"}, "--max-latency-increase: -1 is negative"},
+		{[]string{"--canary", "10,100", "--min-requests", "0"}, "--min-requests: 0 must be at least 1"},
+	} {
+		r := er.Run(t, false, "", append([]string{"migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"}, tc.args...)...)
+		if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.Code, r.Stderr, tc.want)
+		}
+	}
+	// --metric-gate=false: no step is judged.
+	onPremTrap(t, er, "10.15.0.0/28")
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "10,100",
+		"--step-wait", "200ms", "--metric-gate=false", "--yes", "--format", "json")
+	if r.Code != exitcode.OK {
+		t.Fatalf("--metric-gate=false: exit %d: %s", r.Code, r.Stderr)
+	}
+	if rep := report(t, r); slices.ContainsFunc(rep.Steps, func(s egress.StepResult) bool { return s.Gate != nil }) {
+		t.Errorf("a step was judged with the gate off: %+v", rep.Steps)
+	}
+}

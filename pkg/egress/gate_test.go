@@ -1,0 +1,52 @@
+package egress
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestGateJudge(t *testing.T) {
+	g := DefaultGatePolicy()
+	old := RevisionMetrics{Revision: "old", Requests: 1000, Errors: 5, P95Ms: 100}
+	tests := []struct {
+		name           string
+		nw             RevisionMetrics
+		judged, passed bool
+		want           string
+	}{
+		{"too few requests", RevisionMetrics{Revision: "new", Requests: 99, Errors: 99}, false, false, "fewer than the 100 needed"},
+		{"all 5xx", RevisionMetrics{Revision: "new", Requests: 200, Errors: 200, P95Ms: 3000}, true, false, "100.0% of its requests with 5xx (200 of 200), against 0.5% for old"},
+		{"within a point", RevisionMetrics{Revision: "new", Requests: 200, Errors: 2, P95Ms: 120}, true, true, "no worse"},
+		{"slower by 60%", RevisionMetrics{Revision: "new", Requests: 200, P95Ms: 160}, true, false, "60% slower, more than the 50% allowed"},
+		{"no latency figure", RevisionMetrics{Revision: "new", Requests: 200}, true, true, "no worse"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := g.Judge(tt.nw, old)
+			if r.Judged != tt.judged || r.Passed != tt.passed || !strings.Contains(r.Reason, tt.want) {
+				t.Errorf("judged %v passed %v %q; want %v %v with %q", r.Judged, r.Passed, r.Reason, tt.judged, tt.passed, tt.want)
+			}
+		})
+	}
+	// With no traffic on the old side, latency is not compared and errors are against zero.
+	if r := g.Judge(RevisionMetrics{Revision: "new", Requests: 200, Errors: 3, P95Ms: 5000}, RevisionMetrics{Revision: "old"}); !r.Judged || r.Passed {
+		t.Errorf("against an idle old revision: %+v", r)
+	}
+}
+
+func TestGatePlanNeedsTwoOperations(t *testing.T) {
+	w := Workload{Ref: svcRef, VPC: VPC{Connector: "run-connector"}, LatestReady: "run-service-00001-abc", LatestCreated: "run-service-00001-abc",
+		Traffic: []TrafficTarget{{Latest: true, Percent: 100}}}
+	g := DefaultGatePolicy()
+	p := BuildPlan(PlanOptions{Canary: []int{10, 100}, Gate: &g}, w, VPC{Network: "run-vpc", Subnet: "run-direct-vpc-egress"}, nil)
+	if p.Gate == nil || !strings.Contains(render(p.Notes[0]), "judged by Cloud Monitoring's request metrics") {
+		t.Errorf("gate %+v, notes %+v", p.Gate, p.Notes)
+	}
+	p = BuildPlan(PlanOptions{Gate: &g}, w, VPC{Network: "run-vpc", Subnet: "run-direct-vpc-egress"}, nil)
+	if p.Gate != nil || len(p.Steps) != 1 || p.Steps[0].Kind != StepDeployAndShift {
+		t.Errorf("no canary: gate %+v, steps %+v; want one update, ungated", p.Gate, p.Steps)
+	}
+	if needs, why := (&Plan{Workload: svcRef, Canary: []int{100}, Gate: &g}).NeedsRevisionBeforeTraffic(); !needs || !strings.Contains(why, "request metrics") {
+		t.Errorf("a gated plan: %v %q", needs, why)
+	}
+}
