@@ -51,6 +51,7 @@ func TestSubnetFromCompute(t *testing.T) {
 		IPCIDRRange: "10.8.0.0/24", PrefixLength: 24, Purpose: "PRIVATE", Gateway: "10.8.0.1",
 		Size: 256, UsableIPs: 252, ReservedIPs: 37, ReservedSource: ReservedFromUtilization,
 		ServerlessIPs: 32, FreeIPs: 215, Blocks: 15, FreeBlocks: 13, DirectVPCEligible: true,
+		StackType: StackIPv4Only, // the API's default when the field is absent
 	}
 	got := *s
 	got.SecondaryRanges, got.FlowLogs, got.ServerlessAddresses = nil, nil, nil
