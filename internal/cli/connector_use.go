@@ -99,10 +99,10 @@ func readConnectorUse(ctx context.Context, c *cloud.Clients, conn *cloud.Connect
 	current := 0
 	if m != nil && m.HasInstances {
 		current = m.CurrentInstances
-		u.Instances = &UseInstances{Current: m.CurrentInstances, Peak: max(m.PeakInstances, m.CurrentInstances), Source: m.Source}
+		u.Instances = &UseInstances{Current: m.CurrentInstances, Peak: max(m.PeakInstances, m.CurrentInstances), Source: m.InstancesSource}
 		per, _ := egress.ConnectorInstanceMbps(conn.MachineType)
 		u.Throughput = &UseThroughput{CurrentMbps: round2(m.CurrentMbps), PeakMbps: round2(m.PeakMbps), CapacityMbps: float64(current) * per,
-			Source: m.Source, CapacitySource: egress.ConnectorThroughputSource}
+			Source: m.ThroughputSource, CapacitySource: egress.ConnectorThroughputSource}
 		if s, ok := egress.SizeConnector(egress.ConnectorLoad{
 			MachineType: conn.MachineType, MinInstances: conn.MinInstances, MaxInstances: conn.MaxInstances,
 			CurrentInstances: current, PeakInstances: m.PeakInstances, PeakMbps: m.PeakMbps, Window: "the last 7 days",

@@ -15,7 +15,7 @@ import (
 )
 
 // The guides' examples run as written. TestDocsExamplesRun takes every fenced runnet command
-// of getting-started.md, emulator.md and ci.md (the shell blocks, and the run steps of
+// of getting-started.md, emulator.md, ci.md and connectors.md (the shell blocks, and the run steps of
 // ci.md's workflows), in the order of the page, and runs them with bash against an emulator:
 // the embedded one for --emulator commands (state in the test's directory), else one seeded
 // with the demo world at RUNNET_EMULATOR_HOST. Each block must succeed (each workflow step
@@ -60,10 +60,10 @@ var ciEnv = map[string]string{
 
 func TestDocsExamplesRun(t *testing.T) {
 	if testing.Short() {
-		t.Skip("runs every example of three guides, about a minute")
+		t.Skip("runs every example of four guides, about a minute")
 	}
 	dir := t.TempDir()
-	for _, doc := range []string{"getting-started.md", "emulator.md", "ci.md"} {
+	for _, doc := range []string{"getting-started.md", "emulator.md", "ci.md", "connectors.md"} {
 		md, err := os.ReadFile(filepath.Join("..", "..", "docs", doc))
 		if err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -857,7 +858,18 @@ type SubnetDeleteOptions struct {
 	Ref     egress.SubnetRef
 	Force   bool
 	Async   bool
+	// Wait is --wait: wait until Cloud Run has released its serverless-ipv4-* addresses,
+	// for at most Timeout.
+	Wait    bool
+	Timeout time.Duration
 }
+
+// Bounds of subnet delete --timeout. Cloud Run releases a subnet's addresses 1 to 2 hours
+// after its last instance (Cloud Run docs, "Direct VPC egress"): the default covers that.
+const (
+	defaultReleaseTimeout = 150 * time.Minute
+	maxReleaseTimeout     = 24 * time.Hour
+)
 
 // SubnetDeleteResult is what `runnet subnet delete` prints. JSON field names are a stable
 // contract.
@@ -889,12 +901,17 @@ VPC egress or a connector was made in it (exit code 3, nothing changed), unless
 
 When Compute refuses because Cloud Run still holds serverless-ipv4-* addresses in
 it (it keeps them for up to 1 to 2 hours after the last workload left), runnet
-says so and how many: try again later.
+says so and how many: try again later. With --wait, runnet waits until they are
+released (with progress on a terminal), then deletes; --timeout (default 2h30m)
+bounds the wait, after which it fails with nothing deleted (exit code 1).
 
 It asks for confirmation unless --yes is given; without a terminal, --yes is
 required.`,
 		Example: `  runnet subnet delete old-subnet
-  runnet subnet delete run-direct-vpc-egress --yes --format json`,
+  runnet subnet delete run-direct-vpc-egress --yes --format json
+
+  # Right after moving the last workload off it:
+  runnet subnet delete run-direct-vpc-egress --wait --timeout 3h --yes`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var err error
@@ -904,6 +921,12 @@ required.`,
 			if o.Project, err = f.Project(); err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("timeout") && !o.Wait {
+				return exitcode.Usagef("--timeout: only with --wait")
+			}
+			if o.Timeout <= 0 || o.Timeout > maxReleaseTimeout {
+				return exitcode.Usagef("--timeout: %s is out of range; valid: 1s to %s", o.Timeout, maxReleaseTimeout)
+			}
 			if runF != nil {
 				return runF(cmd.Context(), o)
 			}
@@ -912,6 +935,8 @@ required.`,
 	}
 	cmd.Flags().BoolVar(&o.Force, "force", false, "delete even while workloads are configured to use the subnet")
 	cmd.Flags().BoolVar(&o.Async, "async", false, "return as soon as the deletion has started")
+	cmd.Flags().BoolVar(&o.Wait, "wait", false, "wait until Cloud Run has released its serverless-ipv4-* addresses in the subnet, then delete it")
+	cmd.Flags().DurationVar(&o.Timeout, "timeout", defaultReleaseTimeout, "with --wait, how long to wait for the addresses' release (1s to 24h)")
 	return cmd
 }
 
@@ -947,6 +972,21 @@ func (o *SubnetDeleteOptions) run(ctx context.Context) error {
 	}
 	if !ok {
 		return exitcode.Errorf(exitcode.Failure, "not deleted: the deletion was not confirmed")
+	}
+	if o.Wait && len(v.ServerlessAddresses) > 0 {
+		netNotice(o.f, "Cloud Run holds %d serverless-ipv4 address%s in subnet %s; waiting (up to %s) until it releases them.",
+			len(v.ServerlessAddresses), map[bool]string{true: "", false: "es"}[len(v.ServerlessAddresses) == 1], o.Ref.Name, o.Timeout)
+		done := startWait(o.f, "Waiting for the release of subnet "+o.Ref.Name+"'s addresses")
+		_, err := c.WaitSubnetReleased(ctx, o.Ref, o.Timeout, waitOptions(o.f, false))
+		done()
+		var held *cloud.ReservationsHeldError
+		if errors.As(err, &held) {
+			return exitcode.Errorf(exitcode.Failure, "%v; nothing was deleted: run it again later, or with a longer --timeout", err)
+		}
+		if err != nil {
+			return err
+		}
+		netNotice(o.f, "Cloud Run released its addresses in subnet %s.", o.Ref.Name)
 	}
 	done := startWait(o.f, "Deleting subnet "+o.Ref.Name)
 	err = c.DeleteSubnet(ctx, o.Ref, waitOptions(o.f, o.Async))

@@ -105,4 +105,8 @@ func TestSubnetCreateDualStack(t *testing.T) {
 	if !regexpMatch(`stack_type\s+= "IPV4_IPV6"`, r.Stdout) || !regexpMatch(`ipv6_access_type\s+= "INTERNAL"`, r.Stdout) {
 		t.Errorf("export:\n%s", r.Stdout)
 	}
+	exportTerraformFmt(t, map[string]string{"dual-stack export": r.Stdout})
+	if r := w.Run(t, false, "", "export", emulator.DemoService, "--as", "gcloud"); !strings.Contains(r.Stdout, "--stack-type=IPV4_IPV6") || !strings.Contains(r.Stdout, "--ipv6-access-type=INTERNAL") {
+		t.Errorf("gcloud export:\n%s", r.Stdout)
+	}
 }

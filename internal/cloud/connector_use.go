@@ -47,8 +47,8 @@ type ConnectorMetrics struct {
 	HasInstances                    bool
 	// CurrentMbps and PeakMbps: sent plus received, the newest period's and the most of any.
 	CurrentMbps, PeakMbps float64
-	// Source names the metrics and the window, for output.
-	Source string
+	// InstancesSource and ThroughputSource name the metrics and the window, for output.
+	InstancesSource, ThroughputSource string
 }
 
 // ConnectorMetrics reads a connector's instances and throughput over the window ending now.
@@ -97,8 +97,10 @@ func (c *Clients) ConnectorMetrics(ctx context.Context, ref egress.ConnectorRef,
 		}
 		return points, newest, nil
 	}
-	m := &ConnectorMetrics{Window: window, Source: fmt.Sprintf("Cloud Monitoring: %s, sent_bytes_count and received_bytes_count over the last %s (peaks of %s periods)",
-		MetricConnectorInstances, describeWindow(window), strings.TrimSuffix(strings.Replace(describeWindow(UseAlignment), " ", "-", 1), "s"))}
+	over := fmt.Sprintf("over the last %s (peaks of %s periods)", describeWindow(window), strings.TrimSuffix(strings.Replace(describeWindow(UseAlignment), " ", "-", 1), "s"))
+	m := &ConnectorMetrics{Window: window,
+		InstancesSource:  "Cloud Monitoring: " + MetricConnectorInstances + " " + over,
+		ThroughputSource: "Cloud Monitoring: " + MetricConnectorSent + " + " + MetricConnectorReceived + " " + over}
 	inst, newest, err := query(MetricConnectorInstances, monitoringpb.Aggregation_ALIGN_MAX)
 	if err != nil {
 		return nil, err

@@ -894,3 +894,45 @@ func TestCanaryGateThroughFrontDoor(t *testing.T) {
 		t.Errorf("%d ListTimeSeries calls reached the front door, want 2 (requests and latencies)", monitoring)
 	}
 }
+
+// A connector's cost and use come through the front door like every other read: Cloud
+// Monitoring over gRPC and the Billing Catalog over REST, with the caller's credentials, so
+// the cost is the Catalog's (not runnet's fallback table) and nothing is left unknown.
+// `connector update` patches over REST the same way.
+func TestConnectorCostAndUpdate(t *testing.T) {
+	t.Parallel()
+	d := newDoor(t, emulator.FrontDoorOptions{RequireAuth: true})
+	for _, file := range []string{emulator.CredentialsServiceAccount, emulator.CredentialsAuthorizedUser} {
+		env := d.env("GOOGLE_APPLICATION_CREDENTIALS=" + d.file(file))
+		r := d.expectCode(t, env, exitcode.OK, "connector", "describe", "run-connector", "--format", "json")
+		var c struct {
+			Instances   *struct{ Current int }
+			MonthlyCost *struct {
+				Fallback bool
+				Source   string
+			}
+			UseNotes []string
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &c); err != nil {
+			t.Fatalf("%v: %s", err, r.stdout)
+		}
+		if c.Instances == nil || c.MonthlyCost == nil || c.MonthlyCost.Fallback || len(c.UseNotes) > 0 {
+			t.Errorf("%s: instances %+v, cost %+v, notes %v", file, c.Instances, c.MonthlyCost, c.UseNotes)
+		}
+		var mon, bill bool
+		for _, call := range d.e.AuthCalls() {
+			mon = mon || strings.Contains(call.Method, "MetricService/ListTimeSeries")
+			bill = bill || strings.Contains(call.Method, "/v1/services/")
+		}
+		if !mon || !bill {
+			t.Errorf("%s: Monitoring reached the front door: %v, the Catalog: %v", file, mon, bill)
+		}
+		d.assertGRPCPrincipal(t, map[string]string{emulator.CredentialsServiceAccount: "serviceAccount:" + d.id.KeyServiceAccount,
+			emulator.CredentialsAuthorizedUser: "user:" + d.id.User}[file])
+	}
+	env := d.env("GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsServiceAccount))
+	r := d.expectCode(t, env, exitcode.OK, "connector", "update", "run-connector", "--machine-type", "e2-micro", "--format", "json")
+	if !strings.Contains(r.stdout, `"machineType": "e2-micro"`) || !strings.Contains(r.stdout, `"inPlace": true`) {
+		t.Errorf("update: %s", r.stdout)
+	}
+}
