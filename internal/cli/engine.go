@@ -41,6 +41,7 @@ func newEngine(f *Factory, c *cloud.Clients, opts engineOptions) *migration.Engi
 		Provision:   c,
 		Net:         c,
 		Metrics:     c,
+		Prober:      c,
 		Events:      func(ev migration.Event) { reportEvent(f, ev) },
 		Busy:        func(what string) func() { return startWait(f, what) },
 		WaitOptions: func() cloud.WaitOptions { return waitOptions(f, false) },
@@ -153,6 +154,8 @@ func (pr *progressReporter) observe(_ context.Context, ev egress.Event) error {
 		pr.f.IOStreams.Statusf("%s", msg)
 	case egress.EventGate:
 		pr.progress(ref, "metrics gate: %s", ev.Message)
+	case egress.EventProbe:
+		pr.progress(ref, "%s", ev.Message)
 	case egress.EventRollbackStarted, egress.EventRollbackFinished:
 		pr.progress(ref, "%s", ev.Message)
 	case egress.EventFinished:

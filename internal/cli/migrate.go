@@ -535,7 +535,7 @@ func (o *MigrateOptions) request() (migration.TargetRequest, migration.FleetOpti
 		req.FromConnector = &fc
 	}
 	return req, migration.FleetOptions{Concurrency: o.Concurrency, Canary: o.canary, StepWait: o.StepWait, VerifyJob: o.Verify,
-		Cleanup: o.Cleanup, Force: o.Force, Network: o.networkOptions(), Gate: o.gatePolicy()}
+		Cleanup: o.Cleanup, Force: o.Force, Network: o.networkOptions(), Gate: o.gatePolicy(), Probes: o.probeSpec()}
 }
 
 func (o *MigrateOptions) run(ctx context.Context) error {
