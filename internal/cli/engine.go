@@ -39,6 +39,7 @@ func newEngine(f *Factory, c *cloud.Clients, opts engineOptions) *migration.Engi
 		Read:        c,
 		Platform:    plat,
 		Provision:   c,
+		Grant:       c,
 		Net:         c,
 		Metrics:     c,
 		Prober:      c,

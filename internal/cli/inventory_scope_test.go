@@ -197,9 +197,14 @@ func TestServiceAgentFixLetsTheRevisionStart(t *testing.T) {
 		return er.Run(t, false, "", "--project", "team-a", "--region", emulator.SharedVPCRegion, "attach", "api",
 			"--network", "projects/net-host/global/networks/shared-vpc", "--subnet", subnet, "--format", "json")
 	}
+	// Before the grant, the service-agent check refuses (exit 3) and nothing is sent: Cloud Run
+	// would not start the revision.
 	r := attach()
-	if r.Code == 0 || !strings.Contains(r.Stderr, "does not exist, or Cloud Run does not have permission to use it") {
-		t.Fatalf("attach before the grant: exit %d, stderr %q; want Cloud Run's refusal", r.Code, r.Stderr)
+	if r.Code != 3 || !strings.Contains(r.Stderr, "service-agent") || er.E.Calls()["google.cloud.run.v2.Services/UpdateService"] != 0 {
+		t.Fatalf("attach before the grant: exit %d, stderr %q, calls %v; want the service-agent check's refusal", r.Code, r.Stderr, er.E.Calls())
+	}
+	if er.E.HasPermission(emulator.ServiceAgent("team-a"), subnet, "compute.subnetworks.use") {
+		t.Fatal("the emulator already lets the service agent use the subnet")
 	}
 	c := cloud.New(t.Context(), cloud.Config{EmulatorHost: er.Addr})
 	defer c.Close()

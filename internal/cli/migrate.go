@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/runnet-dev/runnet/internal/cli/shared"
+	"github.com/runnet-dev/runnet/internal/cloud"
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/internal/printer"
@@ -29,9 +31,17 @@ workload that will share the subnet, doubled for the rollout overlap, in /28 blo
 direct-vpc-quota, connector-ready, egress-kept, cloud-nat (egress all-traffic needs a Cloud
 NAT in that network and region), firewall-rules (rules that match the connector's network
 tags or range, or today's subnet, and will not match the new traffic) and permissions
-(testIamPermissions on the workload). A failed check stops the migration before any
-change (exit status 3) unless --force names it; checks the platform would enforce anyway
-(a missing network, a /27 subnet, a connector that is not READY, ...) cannot be forced.
+(testIamPermissions on the workload), and, for a subnet or connector of another project
+(Shared VPC), service-agent: the Cloud Run service agent of the workload's project
+(service-PROJECT_NUMBER@serverless-robot-prod.iam.gserviceaccount.com) may use it
+(compute.subnetworks.use and .get on the subnet, compute.networks.get on the host, address
+rights in its own project; vpcaccess.user on the host for a connector). A failed check
+stops the migration before any change (exit status 3) unless --force names it; checks the
+platform would enforce anyway (a missing network, a /27 subnet, a connector that is not
+READY, ...) cannot be forced. A failed service-agent check prints the gcloud
+add-iam-policy-binding commands that fix it; --fix makes those grants (read-modify-write
+of each IAM policy) before any workload moves, and exits 4, changing nothing else, when
+the caller may not set the policy.
 
 Services move without downtime: the traffic of the revisions that serve with other settings
 (the latest ready revision when the traffic follows it; the named revisions when it is pinned,
@@ -171,9 +181,14 @@ type MigrateOptions struct {
 	Cleanup          bool
 	DryRun           bool
 	Force            []string
+	Fix              bool
 	All              bool
 	FromConnector    string
 	Concurrency      int
+	PerProject       int
+	Projects         []string
+	Folder           string
+	Organization     string
 	Resume           bool
 	Rollback         bool
 	BreakLock        bool
@@ -198,8 +213,14 @@ type MigrateOptions struct {
 	canary     []int
 	rangeCIDR  netip.Prefix // --range CIDR; invalid for auto
 	fromConn   egress.ConnectorRef
+	scope      *cloud.Scope // --projects, --folder or --organization
 	single     bool
 	subnetName string // name of the subnet --create-subnet makes, "" for the default
+
+	// projects counts the outcomes per project (a fleet); verdict, when set, replaces the
+	// engine's verdict (projects that could not be read).
+	projects []migration.ProjectSummary
+	verdict  func() error
 
 	// observer, if set, receives every executor event (tests use it to act at a step
 	// boundary).
@@ -269,9 +290,14 @@ func NewCmdMigrate(f *Factory, runF func(context.Context, *MigrateOptions) error
 	fl.BoolVar(&o.Cleanup, "cleanup", false, "delete the connector the workloads leave once nothing uses it")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print the checks and the plan, validate the change with the API, change nothing")
 	fl.StringSliceVar(&o.Force, "force", nil, "proceed although these preflight checks fail, comma-separated check names")
+	fl.BoolVar(&o.Fix, "fix", false, "grant Cloud Run's service agent what the service-agent check finds it lacks on a Shared VPC subnet or connector, before migrating")
 	fl.BoolVar(&o.All, "all", false, "migrate every workload that uses --from-connector")
 	fl.StringVar(&o.FromConnector, "from-connector", "", "with --all: the connector whose workloads to migrate")
 	fl.IntVar(&o.Concurrency, "concurrency", defaultMigrateConcurrency, "how many workloads migrate at once")
+	fl.IntVar(&o.PerProject, "per-project-concurrency", 0, "with --all: how many workloads of any one project migrate at once (default: --concurrency)")
+	fl.StringSliceVar(&o.Projects, "projects", nil, "with --all: look for the connector's users in these projects only (comma-separated; default: the connector's project and every project that may use it)")
+	fl.StringVar(&o.Folder, "folder", "", "with --all: look for the connector's users in every project under this folder (its number)")
+	fl.StringVar(&o.Organization, "organization", "", "with --all: look for the connector's users in every project of this organization (its number)")
 	fl.BoolVar(&o.Resume, "resume", false, "finish the interrupted migration of WORKLOAD from the journal it carries (see Locks and recovery)")
 	fl.BoolVar(&o.Rollback, "rollback", false, "with --resume: undo the interrupted migration instead of finishing it")
 	fl.BoolVar(&o.BreakLock, "break-lock", false, "with --resume: take over a journal that is not stale yet (its process is gone)")
@@ -344,6 +370,12 @@ func (o *MigrateOptions) complete() error {
 	}
 	if o.Concurrency < 1 || o.Concurrency > maxMigrateConcurrency {
 		return exitcode.Usagef("--concurrency: %d is out of range; valid: 1 to %d", o.Concurrency, maxMigrateConcurrency)
+	}
+	if o.set["per-project-concurrency"] && (o.PerProject < 1 || o.PerProject > maxMigrateConcurrency) {
+		return exitcode.Usagef("--per-project-concurrency: %d is out of range; valid: 1 to %d", o.PerProject, maxMigrateConcurrency)
+	}
+	if err := o.completeScope(); err != nil {
+		return err
 	}
 
 	// Target flags that fit the mode.
@@ -418,12 +450,15 @@ func (o *MigrateOptions) complete() error {
 
 	// Workload names (project and region only as needed).
 	if o.All {
-		var err error
-		if o.project, err = o.f.Project(); err != nil {
-			return err
-		}
-		if o.region, err = o.f.Region(); err != nil {
-			return err
+		// A full name (projects/H/locations/R/connectors/X) says its project and region.
+		if !strings.HasPrefix(o.FromConnector, "projects/") {
+			var err error
+			if o.project, err = o.f.Project(); err != nil {
+				return err
+			}
+			if o.region, err = o.f.Region(); err != nil {
+				return err
+			}
 		}
 		c, err := egress.ParseConnectorRef(o.FromConnector, o.project, o.region)
 		if err != nil {
@@ -534,8 +569,9 @@ func (o *MigrateOptions) request() (migration.TargetRequest, migration.FleetOpti
 		fc := o.fromConn
 		req.FromConnector = &fc
 	}
+	req.Scope = o.scope
 	return req, migration.FleetOptions{Concurrency: o.Concurrency, Canary: o.canary, StepWait: o.StepWait, VerifyJob: o.Verify,
-		Cleanup: o.Cleanup, Force: o.Force, Network: o.networkOptions(), Gate: o.gatePolicy(), Probes: o.probeSpec()}
+		Cleanup: o.Cleanup, Force: o.Force, Fix: o.Fix, PerProject: o.PerProject, Network: o.networkOptions(), Gate: o.gatePolicy(), Probes: o.probeSpec()}
 }
 
 func (o *MigrateOptions) run(ctx context.Context) error {
@@ -558,7 +594,11 @@ func (o *MigrateOptions) run(ctx context.Context) error {
 		return err
 	}
 	if b.Empty {
-		o.infof("No workload in project %s, region %s uses connector %s: nothing to migrate.", o.project, o.region, o.fromConn.Name)
+		if o.scope != nil {
+			o.infof("No workload in %s, region %s uses connector %s: nothing to migrate.", scopeLabel(*o.scope), o.region, o.fromConn.Name)
+		} else {
+			o.infof("No workload in project %s, region %s uses connector %s: nothing to migrate.", o.project, o.region, o.fromConn.Name)
+		}
 	}
 	switch {
 	case o.DryRun:
@@ -571,7 +611,62 @@ func (o *MigrateOptions) run(ctx context.Context) error {
 	default:
 		eng.Apply(ctx, b)
 	}
+	o.projects = b.Projects()
+	if len(b.Unread) > 0 {
+		code, msg := eng.BatchVerdict(b)
+		o.verdict = func() error { return verdictError(code, msg) }
+	}
 	return o.finish(p, eng, b.Migrations, b.Subnet, b.Cleanup, start)
+}
+
+// completeScope checks --projects, --folder and --organization: with --all only, one at
+// most.
+func (o *MigrateOptions) completeScope() error {
+	var given []string
+	for _, n := range []string{"projects", "folder", "organization"} {
+		if o.set[n] {
+			given = append(given, "--"+n)
+		}
+	}
+	if len(given) == 0 {
+		return nil
+	}
+	if !o.All {
+		return exitcode.Usagef("%s is used with --all --from-connector C: it names the projects to look for C's users in", given[0])
+	}
+	if len(given) > 1 {
+		return exitcode.Usagef("%s: give one of --projects, --folder and --organization", strings.Join(given, " and "))
+	}
+	s := &cloud.Scope{}
+	switch {
+	case o.set["projects"]:
+		for _, p := range o.Projects {
+			p = strings.TrimSpace(p)
+			if p == "" {
+				return exitcode.Usagef("--projects: empty project id in %q; valid: a comma-separated list of project ids such as team-a,team-b", strings.Join(o.Projects, ","))
+			}
+			if err := egress.ValidateProject(p); err != nil {
+				return usageErr("--projects", err)
+			}
+			s.Projects = append(s.Projects, p)
+		}
+		slices.Sort(s.Projects)
+		s.Projects = slices.Compact(s.Projects)
+	case o.set["folder"]:
+		id := strings.TrimPrefix(strings.TrimSpace(o.Folder), "folders/")
+		if !isNumber(id) {
+			return exitcode.Usagef("--folder: %q is not a folder number; valid: the folder's number, such as 345678901234 (gcloud resource-manager folders list)", o.Folder)
+		}
+		s.Parent = "folders/" + id
+	default:
+		id := strings.TrimPrefix(strings.TrimSpace(o.Organization), "organizations/")
+		if !isNumber(id) {
+			return exitcode.Usagef("--organization: %q is not an organization number; valid: the organization's number, such as 123456789012 (gcloud organizations list)", o.Organization)
+		}
+		s.Parent = "organizations/" + id
+	}
+	o.scope = s
+	return nil
 }
 
 // confirm asks once, on a terminal, before changing anything (after showing the plans).

@@ -383,11 +383,14 @@ func summarize(rs []MigrationReport) FleetSummary {
 // FleetReport is what `runnet migrate` prints for several workloads. JSON field names are a
 // stable contract.
 type FleetReport struct {
-	Workloads       []MigrationReport            `json:"workloads"`
-	Summary         FleetSummary                 `json:"summary"`
-	Subnet          *migration.SubnetCreation    `json:"subnet,omitempty"`
-	Cleanup         []migration.ConnectorCleanup `json:"cleanup,omitempty"`
-	DurationSeconds float64                      `json:"durationSeconds"`
+	Workloads []MigrationReport            `json:"workloads"`
+	Summary   FleetSummary                 `json:"summary"`
+	Subnet    *migration.SubnetCreation    `json:"subnet,omitempty"`
+	Cleanup   []migration.ConnectorCleanup `json:"cleanup,omitempty"`
+	// Projects counts the outcomes per project, when the workloads span several (or a
+	// project could not be read).
+	Projects        []migration.ProjectSummary `json:"projects,omitempty"`
+	DurationSeconds float64                    `json:"durationSeconds"`
 }
 
 // WriteText renders the fleet as a table, one row per workload, then the subnet, the
@@ -396,6 +399,9 @@ func (f FleetReport) WriteText(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WORKLOAD\tKIND\tFROM\tTO\tOUTCOME\tREVISION\tDURATION\tERROR")
 	for _, r := range f.Workloads {
+		if len(f.Projects) > 0 {
+			r.Workload = r.Project + "/" + r.Workload
+		}
 		rev := dash(r.NewRevision)
 		if r.Outcome == egress.OutcomeNoOp || r.Outcome == egress.OutcomeBlocked || r.Outcome == egress.OutcomePlanned {
 			rev = dash(r.PreviousRevision)
@@ -409,6 +415,25 @@ func (f FleetReport) WriteText(w io.Writer) error {
 	var b strings.Builder
 	if f.Subnet != nil {
 		b.WriteString("\n" + subnetLine(f.Subnet) + "\n")
+	}
+	if len(f.Projects) > 0 {
+		b.WriteString("\n")
+		for _, p := range f.Projects {
+			if p.Error != "" {
+				fmt.Fprintf(&b, "Project %s: not read: %s\n", p.Project, p.Error)
+				continue
+			}
+			fmt.Fprintf(&b, "Project %s: %d of %d migrated", p.Project, p.Migrated, p.Total)
+			for _, x := range []struct {
+				n    int
+				what string
+			}{{p.NoOp, "no-op"}, {p.Planned, "planned"}, {p.Blocked, "blocked"}, {p.RolledBack, "rolled back"}, {p.Failed, "failed"}, {p.Skipped, "skipped"}} {
+				if x.n > 0 {
+					fmt.Fprintf(&b, ", %d %s", x.n, x.what)
+				}
+			}
+			b.WriteString("\n")
+		}
 	}
 	for _, c := range f.Cleanup {
 		fmt.Fprintf(&b, "Connector %s: ", egress.ShortName(c.Connector))
@@ -475,14 +500,21 @@ func (o *MigrateOptions) finish(p interface{ Print(any) error }, eng *migration.
 				sum.CleanupFailed++
 			}
 		}
-		err = p.Print(FleetReport{Workloads: reports, Subnet: created, Cleanup: cleanup, Summary: sum,
-			DurationSeconds: roundSeconds(time.Since(start))})
+		fr := FleetReport{Workloads: reports, Subnet: created, Cleanup: cleanup, Summary: sum,
+			DurationSeconds: roundSeconds(time.Since(start))}
+		if len(o.projects) > 1 || slices.ContainsFunc(o.projects, func(p migration.ProjectSummary) bool { return p.Error != "" }) {
+			fr.Projects = o.projects
+		}
+		err = p.Print(fr)
 	}
 	if err != nil {
 		return err
 	}
 	if o.single && reports[0].Outcome == egress.OutcomeMigrated {
 		PrintIaCHint(o.f, ms[0].Ref) // how to carry the change into infrastructure code
+	}
+	if o.verdict != nil {
+		return o.verdict()
 	}
 	return verdictError(eng.FleetVerdict(ms, cleanup))
 }

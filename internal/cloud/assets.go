@@ -265,15 +265,6 @@ func (c *Clients) fetchWorkloads(ctx context.Context, a *AssetRead, refs []egres
 	return nil
 }
 
-// structInto decodes a versioned resource (a JSON object) into m, ignoring fields m lacks.
-func structInto(vr *assetpb.VersionedResource, m proto.Message) error {
-	b, err := protojson.Marshal(vr.GetResource())
-	if err != nil {
-		return err
-	}
-	return protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(b, m)
-}
-
 // assetPath is the resource path of a Cloud Asset full resource name:
 // //run.googleapis.com/projects/P/locations/R/services/S -> projects/P/locations/R/services/S.
 func assetPath(name string) string {

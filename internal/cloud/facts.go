@@ -331,6 +331,9 @@ func (c *Clients) GatherFacts(ctx context.Context, req FactsRequest) (*GatheredF
 		})
 	}
 
+	// Cloud Run's service agent on a target in another project (facts_serviceagent.go).
+	c.gatherServiceAgent(ctx, &t, ref, to, out, note)
+
 	// The caller's permissions on the workload.
 	perms := MigratePermissions(ref.Kind, req.Verify)
 	t.go_(func() {
@@ -621,6 +624,18 @@ func shortErr(err error) string {
 func (c *Clients) TargetFacts(ctx context.Context, w *Workload, target egress.VPC) (*egress.Facts, error) {
 	ref := w.Ref
 	f := &egress.Facts{Workload: w.Workload, Target: target}
+	// Cloud Run's service agent on a target in another project, alongside the read of the
+	// target; a failed read leaves the check out.
+	agent := make(chan *egress.ServiceAgentFacts, 1)
+	go func() {
+		sa, _ := c.ServiceAgentFacts(ctx, ref, target)
+		agent <- sa
+	}()
+	defer func() {
+		if f != nil {
+			f.ServiceAgent = <-agent
+		}
+	}()
 	switch target.Mode() {
 	case egress.ModeDirect:
 		sref, err := egress.ParseSubnetRef(target.Subnet, ref.Project, ref.Region)

@@ -30,10 +30,30 @@ const DefaultWritesPerMinute = 180
 // enough for a small migration to run unpaced, far below the minute's quota.
 const writeBurst = 10
 
+// Clock is the time a WritePacer reads and waits on: the system's (SystemClock), or a test's.
+type Clock interface {
+	Now() time.Time
+	// After returns a channel that receives once d has passed, and a function that
+	// releases it early (a wait given up).
+	After(d time.Duration) (<-chan time.Time, func())
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+func (systemClock) After(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTimer(d)
+	return t.C, func() { t.Stop() }
+}
+
+// SystemClock is the system's clock.
+var SystemClock Clock = systemClock{}
+
 // WritePacer holds one token bucket per project and region. It is safe for concurrent use.
 type WritePacer struct {
 	limit rate.Limit
 	burst int
+	clock Clock
 
 	mu      sync.Mutex
 	buckets map[string]*rate.Limiter
@@ -44,7 +64,12 @@ type WritePacer struct {
 // NewWritePacer paces writes to perMinute per project and region, with burst writes at once
 // (burst < 1 means 1).
 func NewWritePacer(perMinute, burst int) *WritePacer {
-	return &WritePacer{limit: rate.Limit(float64(perMinute) / 60), burst: max(burst, 1), buckets: map[string]*rate.Limiter{}}
+	return NewWritePacerClock(perMinute, burst, SystemClock)
+}
+
+// NewWritePacerClock is NewWritePacer on clock.
+func NewWritePacerClock(perMinute, burst int, clock Clock) *WritePacer {
+	return &WritePacer{limit: rate.Limit(float64(perMinute) / 60), burst: max(burst, 1), clock: clock, buckets: map[string]*rate.Limiter{}}
 }
 
 // Wait blocks until a write to project and region may go, or ctx ends.
@@ -60,22 +85,23 @@ func (p *WritePacer) Wait(ctx context.Context, project, region string) error {
 		p.buckets[key] = b
 	}
 	p.mu.Unlock()
-	r := b.Reserve()
-	d := r.Delay()
+	now := p.clock.Now()
+	r := b.ReserveN(now, 1)
+	d := r.DelayFrom(now)
 	if d == 0 {
 		return nil
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
+	c, stop := p.clock.After(d)
+	defer stop()
 	select {
-	case <-t.C:
+	case <-c:
 		p.mu.Lock()
 		p.waits++
 		p.waited += d
 		p.mu.Unlock()
 		return nil
 	case <-ctx.Done():
-		r.Cancel()
+		r.CancelAt(p.clock.Now())
 		return fmt.Errorf("wait for the Cloud Run write quota of project %s, region %s: %w", project, region, ctx.Err())
 	}
 }
@@ -110,9 +136,17 @@ func (c *Clients) pacer() *WritePacer {
 }
 
 // PaceWrite waits, before a Cloud Run Admin API write to project and region, until the
-// project's and region's write quota allows it (see WritePacer).
+// project's and region's write quota allows it (see WritePacer). Every write of the write
+// path calls it before each attempt (sendUpdate, RunExecution): a retry spends a write too.
 func (c *Clients) PaceWrite(ctx context.Context, project, region string) error {
 	return c.pacer().Wait(ctx, project, region)
+}
+
+// SetWritePacer replaces the clients' write pacer (nil: no pacing), as a test does to pace
+// on its own clock.
+func (c *Clients) SetWritePacer(p *WritePacer) {
+	c.paceOnce.Do(func() {})
+	c.writePacer = p
 }
 
 // WritePaceStats reports the writes that waited for the quota, and how long in all.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"cloud.google.com/go/longrunning/autogen/longrunningpb"
 	run "cloud.google.com/go/run/apiv2"
@@ -109,6 +110,9 @@ func (p *Platform) RunExecution(ctx context.Context, ref egress.WorkloadRef) (eg
 		landed string
 	)
 	err = DefaultRetry.Do(ctx, func(ctx context.Context) error {
+		if err := p.C.PaceWrite(ctx, ref.Project, ref.Region); err != nil {
+			return err
+		}
 		var err error
 		op, err = cl.RunJob(ctx, &runpb.RunJobRequest{Name: ref.FullName()}, noGaxRetry)
 		if err == nil || !retryable(err) || before < 0 {
@@ -198,16 +202,58 @@ func (p *Platform) DeleteConnector(ctx context.Context, c egress.ConnectorRef) e
 	return err
 }
 
-// ConnectorUsers lists the workloads of the connector's project and region that use it:
-// through their template, through a revision of a service or worker pool that receives
-// traffic (instances) or carries a traffic tag and was created with the connector, or through
-// a job execution that is still running with it.
+// ConnectorUsers lists the workloads of the connector's region that use it, in its project
+// and in every other project that may (the projects the API reports as connected to it and,
+// when its project is a Shared VPC host, every service project attached to it): through
+// their template, through a revision of a service or worker pool that receives traffic
+// (instances) or carries a traffic tag and was created with the connector, or through a job
+// execution that is still running with it. A project that cannot be read is an error: a
+// connector whose users are not all known is not unused.
 func (p *Platform) ConnectorUsers(ctx context.Context, conn egress.ConnectorRef) ([]egress.ConnectorUser, error) {
-	ws, err := p.C.ListWorkloads(ctx, conn.Project, conn.Region)
-	if err != nil {
-		return nil, err
+	var (
+		own               []*Workload
+		others            []string
+		ownErr, othersErr error
+		wg                sync.WaitGroup
+	)
+	wg.Go(func() { own, ownErr = p.C.ListWorkloads(ctx, conn.Project, conn.Region) })
+	wg.Go(func() {
+		cn, err := p.C.GetConnector(ctx, conn)
+		switch {
+		case IsNotFound(err):
+			cn = &Connector{Project: conn.Project}
+		case err != nil:
+			othersErr = err
+			return
+		}
+		others, othersErr = p.C.OtherConnectorProjects(ctx, cn)
+	})
+	wg.Wait()
+	if ownErr != nil {
+		return nil, ownErr
 	}
-	return p.C.ConnectorUsers(ctx, conn, ws)
+	if othersErr != nil {
+		return nil, fmt.Errorf("find the projects that may use connector %s: %w", conn.Name, othersErr)
+	}
+	lists := make([][]*Workload, len(others))
+	errs := make([]error, len(others))
+	sem := make(chan struct{}, scopeProjectConcurrency)
+	for i, project := range others {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			lists[i], errs[i] = p.C.ListWorkloads(ctx, project, conn.Region)
+		})
+	}
+	wg.Wait()
+	all := own
+	for i, project := range others {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("read project %s, which may use connector %s: %w", project, conn.Name, errs[i])
+		}
+		all = append(all, lists[i]...)
+	}
+	return p.C.ConnectorUsers(ctx, conn, all)
 }
 
 // ConnectorUsers is Platform.ConnectorUsers over workloads already listed.

@@ -406,6 +406,10 @@ func (c *Clients) sendUpdate(ctx context.Context, w *Workload, msg proto.Message
 	attempt := 0
 	err = DefaultRetry.Do(ctx, func(ctx context.Context) error {
 		attempt++
+		// Under the project's and region's write quota (pacing.go), before the retry.
+		if err := c.PaceWrite(ctx, ref.Project, ref.Region); err != nil {
+			return err
+		}
 		var err error
 		opName, md, waiter, err = c.startUpdate(ctx, msg, validateOnly, forceNewRevision)
 		if err != nil && attempt > 1 && !validateOnly && status.Code(statusErrOf(err)) == codes.Aborted {

@@ -120,6 +120,9 @@ type AgentCheck struct {
 	// CustomRoles lists custom roles the agent holds on the resources read: they are not
 	// expanded, so a permission they give is reported missing.
 	CustomRoles []string `json:"customRoles,omitempty"`
+	// StackType and Ipv6AccessType are the target subnetwork's.
+	StackType      string `json:"stackType,omitempty"`
+	Ipv6AccessType string `json:"ipv6AccessType,omitempty"`
 }
 
 // OK reports whether the agent may use the target.
@@ -230,6 +233,7 @@ func (c *Clients) CheckServiceAgent(ctx context.Context, workloadProject string,
 		if err != nil {
 			return nil, err
 		}
+		a.StackType, a.Ipv6AccessType = sn.StackType, sn.Ipv6AccessType
 		path := subnet.Path()
 		if m := need(agentSubnetPerms, path, append([]string{path}, chain...)); len(m) > 0 {
 			a.addFix(path, RoleNetworkUser, m)

@@ -66,6 +66,12 @@ type Provisioner interface {
 	CreateConnector(ctx context.Context, spec cloud.ConnectorSpec, opts cloud.WaitOptions) (*cloud.Connector, error)
 }
 
+// Granter makes IAM grants: what --fix grants Cloud Run's service agent. *cloud.Clients
+// implements it.
+type Granter interface {
+	GrantRoles(ctx context.Context, grants []egress.RoleGrant) error
+}
+
 // EventKind says what an Event reports.
 type EventKind string
 
@@ -102,6 +108,8 @@ type Engine struct {
 	Platform egress.Platform
 	// Provision creates connectors and subnets (connector recycle).
 	Provision Provisioner
+	// Grant makes the grants of --fix (migrate); nil refuses them.
+	Grant Granter
 	// Net changes subnetworks' settings (Private Google Access); nil: never needed.
 	Net NetworkChanger
 	// Metrics reads the request metrics a canary's gate judges its steps by (Cloud

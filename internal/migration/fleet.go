@@ -34,6 +34,12 @@ type Fleet struct {
 	TargetSubnet *cloud.Subnet
 	// Ranges are the ranges in use in the network of the subnet the migration creates.
 	Ranges *egress.RangeFacts
+	// Fix makes the grants a failed service-agent check names, before the workloads move
+	// (GrantFixes): the check then warns instead of failing.
+	Fix bool
+	// PerProject bounds how many workloads of one project migrate at once (0: no bound
+	// beyond Concurrency).
+	PerProject int
 	// Network are the network choices the checks weigh (network.go).
 	Network NetworkOptions
 }
@@ -57,6 +63,8 @@ type Migration struct {
 	// RollbackRequested is set when the migration was resumed to be undone: rolled back is
 	// then success.
 	RollbackRequested bool
+	// Grants are what --fix grants Cloud Run's service agent before the migration.
+	Grants []egress.RoleGrant
 }
 
 // Runnable reports whether the migration is ready to apply: planned, not a no-op, not
@@ -194,6 +202,9 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 			m.failed(exitcode.Wrap(exitcode.Usage, err))
 			return
 		}
+		if fl.Fix {
+			checks = m.fixable(checks)
+		}
 		opts.ConnectorUsers = facts.ConnectorUsers
 		if fl.CleanupAtEnd {
 			// Other workloads of the fleet leave the connector too: it is deleted once
@@ -213,6 +224,23 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 		e.emit(Event{Kind: EventChecks, Workload: m.Ref, Checks: m.Plan.Checks})
 	})
 	return ms
+}
+
+// fixable turns a failed service-agent check whose grants --fix makes into a warning, and
+// records the grants. A project not attached to the Shared VPC host is not fixed: that is a
+// Shared VPC admin's decision.
+func (m *Migration) fixable(checks []egress.Check) []egress.Check {
+	sa := m.Facts.ServiceAgent
+	if sa == nil || sa.NotAttached || len(sa.Grants) == 0 {
+		return checks
+	}
+	for i, c := range checks {
+		if c.Name == egress.CheckServiceAgent && c.Status == egress.StatusFail {
+			checks[i] = egress.ServiceAgentFixed(c)
+			m.Grants = sa.Grants
+		}
+	}
+	return checks
 }
 
 // planFor builds a workload's plan. It is where the engine chooses how a workload moves:
@@ -266,17 +294,68 @@ func (fl *Fleet) Apply(ctx context.Context, ms []*Migration) {
 	defer done()
 	fl.enablePrivateGoogleAccess(ctx, ms)
 	x := fl.E.executor()
-	forEach(ctx, len(ms), fl.Concurrency, func(ctx context.Context, i int) {
-		m := ms[i]
+	order := interleave(ms)
+	var slots *projectSlots
+	if fl.PerProject > 0 {
+		slots = newProjectSlots(fl.PerProject)
+	}
+	forEach(ctx, len(ms), fl.Concurrency, func(ctx context.Context, k int) {
+		m := ms[order[k]]
 		if m.Result != nil {
 			return
 		}
-		if m.Runnable() && ctx.Err() != nil {
-			m.Skip("interrupted before it started: nothing was changed")
+		if !m.Runnable() {
+			m.Result = x.Execute(ctx, egress.Request{Plan: m.Plan, Workload: cloud.Snapshot(m.Workload), CreateSubnet: m.CreateSubnet})
 			return
 		}
+		release := slots.acquire(ctx, m.Ref.Project, func() {
+			fl.E.progress(m.Ref, egress.Plain(fmt.Sprintf("Waiting: %s of project %s migrating already (at most %d at once per project)...",
+				plural(fl.PerProject, "workload"), m.Ref.Project, fl.PerProject)))
+		})
+		if release == nil || ctx.Err() != nil {
+			m.Skip("interrupted before it started: nothing was changed")
+			if release != nil {
+				release()
+			}
+			return
+		}
+		defer release()
 		m.Result = x.Execute(ctx, egress.Request{Plan: m.Plan, Workload: cloud.Snapshot(m.Workload), CreateSubnet: m.CreateSubnet})
 	})
+}
+
+// GrantFixes makes, once each, the grants the runnable migrations need (--fix: what Cloud
+// Run's service agent lacks on a Shared VPC target), before any of them moves. A migration
+// whose grant is refused fails (a permission denied exits 4) and nothing of it is changed.
+func (fl *Fleet) GrantFixes(ctx context.Context, ms []*Migration) {
+	type key struct{ resource, role, member string }
+	done := map[key]error{}
+	for _, m := range ms {
+		if !m.Runnable() || len(m.Grants) == 0 {
+			continue
+		}
+		for _, g := range m.Grants {
+			k := key{g.Resource, g.Role, g.Member}
+			err, seen := done[k]
+			if !seen {
+				fl.E.progress(m.Ref, egress.Plain(fmt.Sprintf("Granting %s to %s on %s (--fix)...", g.Role, g.Member, g.Resource)))
+				if fl.E.Grant == nil {
+					err = errors.New("no IAM client to grant with")
+				} else {
+					err = fl.E.Grant.GrantRoles(ctx, []egress.RoleGrant{g})
+				}
+				done[k] = err
+				if err == nil {
+					fl.E.info(egress.Plain(fmt.Sprintf("Granted %s to %s on %s.", g.Role, g.Member, g.Resource)))
+				}
+			}
+			if err != nil {
+				m.failed(egress.WithAdvice(fmt.Errorf("--fix could not grant Cloud Run's service agent what it needs, so %s was not changed: %w", m.Ref, err),
+					egress.Say("; someone who may set the IAM policy of "+g.Resource+" runs '", g.Action(), "'")))
+				break
+			}
+		}
+	}
 }
 
 // SubnetCreation is the subnet a fleet created before migrating. JSON field names are a
@@ -350,7 +429,11 @@ func (fl *Fleet) Cleanup(ctx context.Context, ms []*Migration, also []string) []
 		if len(users) > 0 {
 			out[i].Status = string(egress.StepSkipped)
 			for _, u := range users {
-				out[i].Users = append(out[i].Users, u.String())
+				name := u.String()
+				if u.Workload.Project != cref.Project {
+					name = u.Workload.Project + "/" + name // a Shared VPC service project's
+				}
+				out[i].Users = append(out[i].Users, name)
 			}
 			continue
 		}

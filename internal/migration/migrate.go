@@ -24,6 +24,12 @@ type FleetOptions struct {
 	Cleanup bool
 	// Force names the failed preflight checks to proceed past.
 	Force []string
+	// Fix grants Cloud Run's service agent what a failed service-agent check says it lacks,
+	// before the workloads move.
+	Fix bool
+	// PerProject bounds how many workloads of one project migrate at once (0: none beyond
+	// Concurrency).
+	PerProject int
 	// Network are the network choices the checks weigh (network.go).
 	Network NetworkOptions
 	// Gate, if set, judges each intermediate canary step of a service by its request
@@ -45,6 +51,8 @@ type Batch struct {
 	Create *egress.SubnetSpec
 	// Empty is set when FromConnector is used by no workload (there is nothing to migrate).
 	Empty bool
+	// Unread are the projects that may use FromConnector whose workloads could not be read.
+	Unread []ProjectError
 
 	// Subnet is what became of Create for several workloads (planned in a dry run).
 	Subnet *SubnetCreation
@@ -63,17 +71,26 @@ func (e *Engine) Plan(ctx context.Context, req TargetRequest, opts FleetOptions)
 	single := req.Single()
 	b := &Batch{Request: req, fleet: &Fleet{E: e, Concurrency: opts.Concurrency, Force: opts.Force,
 		PlanOptions:  egress.PlanOptions{Canary: opts.Canary, StepWait: opts.StepWait, Cleanup: opts.Cleanup && single, VerifyJob: opts.VerifyJob, Gate: e.gatePolicy(opts.Gate), Probes: opts.Probes},
-		SubnetInPlan: single, CleanupAtEnd: opts.Cleanup && !single, Network: opts.Network}}
+		SubnetInPlan: single, CleanupAtEnd: opts.Cleanup && !single, Fix: opts.Fix, PerProject: opts.PerProject, Network: opts.Network}}
 
 	// The workloads, as read; the Subnet, which depends on the request alone, at the same
 	// time.
 	sub := e.startSubnetRead(ctx, req)
 	defer sub.wait()
-	ws, err := e.readWorkloads(ctx, req)
+	var ws []*cloud.Workload
+	var err error
+	if req.FromConnector != nil {
+		ws, b.Unread, err = e.connectorUsersAcross(ctx, *req.FromConnector, req.Scope)
+		for _, pe := range b.Unread {
+			e.warn(egress.Plain(fmt.Sprintf("project %s was not read, so its users of connector %s are not migrated: %s", pe.Project, req.FromConnector.Name, pe.Error)))
+		}
+	} else {
+		ws, err = e.readWorkloads(ctx, req)
+	}
 	if err != nil {
 		return nil, err
 	}
-	if req.FromConnector != nil && len(ws) == 0 {
+	if req.FromConnector != nil && len(ws) == 0 && len(b.Unread) == 0 {
 		// Nothing uses it: fine if it exists (or with cleanup, which wants it gone anyway),
 		// but a connector that does not exist is a typo that must not pass for "done".
 		fc := *req.FromConnector
@@ -139,6 +156,7 @@ func (e *Engine) Validate(ctx context.Context, b *Batch) {
 func (e *Engine) Apply(ctx context.Context, b *Batch) {
 	fl := b.fleet
 	single := b.Request.Single()
+	fl.GrantFixes(ctx, b.Migrations)
 	if !single && b.Create != nil && len(b.Runnable()) > 0 {
 		b.Subnet = fl.CreateSubnet(ctx, *b.Create)
 		if b.Subnet.Error != "" {
@@ -161,7 +179,19 @@ func (e *Engine) Apply(ctx context.Context, b *Batch) {
 
 // BatchVerdict is the batch's exit status and what to say about it (FleetVerdict).
 func (e *Engine) BatchVerdict(b *Batch) (int, egress.Message) {
-	return e.FleetVerdict(b.Migrations, b.Cleanup)
+	code, msg := e.FleetVerdict(b.Migrations, b.Cleanup)
+	if len(b.Unread) == 0 {
+		return code, msg
+	}
+	var ps []string
+	for _, pe := range b.Unread {
+		ps = append(ps, pe.Project+" ("+pe.Error+")")
+	}
+	unread := egress.Plain(fmt.Sprintf("%s not read, so their users of the connector were not migrated: %s", plural(len(b.Unread), "project"), strings.Join(ps, "; ")))
+	if code == exitcode.OK {
+		return exitcode.Failure, unread
+	}
+	return code, egress.Concat(msg, egress.Plain("; "), unread)
 }
 
 // noSuchConnector is the error of a FromConnector that does not exist: bad input (exit 2)
@@ -183,9 +213,9 @@ func (e *Engine) noSuchConnector(ctx context.Context, fc egress.ConnectorRef) er
 }
 
 // readWorkloads reads the workloads to migrate, each with what serves it (Serving): one
-// with GetWorkload; several with one list of each project and region; FromConnector: the
-// workloads of its project and region that use it (through their template, a revision that
-// receives traffic or carries a tag, or a running job execution).
+// with GetWorkload; several with one list of each project and region. (FromConnector's are
+// read by connectorUsersAcross: in every project that may use it, those whose template, a
+// revision that receives traffic or carries a tag, or a running job execution uses it.)
 func (e *Engine) readWorkloads(ctx context.Context, req TargetRequest) ([]*cloud.Workload, error) {
 	if req.Single() {
 		w, err := e.Read.GetWorkload(ctx, req.Workloads[0])
@@ -196,22 +226,6 @@ func (e *Engine) readWorkloads(ctx context.Context, req TargetRequest) ([]*cloud
 			return nil, err
 		}
 		return []*cloud.Workload{w}, nil
-	}
-	if fc := req.FromConnector; fc != nil {
-		all, err := e.Read.ListWorkloads(ctx, fc.Project, fc.Region)
-		if err != nil {
-			return nil, err
-		}
-		if err := e.readServing(ctx, all); err != nil {
-			return nil, err
-		}
-		var out []*cloud.Workload
-		for _, w := range all {
-			if w.Serving.UsesConnector(*fc) {
-				out = append(out, w)
-			}
-		}
-		return out, nil
 	}
 	byRef := map[egress.WorkloadRef]*cloud.Workload{}
 	listed := map[place]bool{}

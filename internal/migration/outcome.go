@@ -65,7 +65,7 @@ func (e *Engine) Verdict(m *Migration) (int, egress.Message) {
 		case egress.OutcomeNoOp, egress.OutcomePlanned:
 			return exitcode.OK, egress.Message{}
 		case egress.OutcomeBlocked:
-			return BlockedCode(m.Plan), egress.Plain(BlockedMessage(m.Plan))
+			return BlockedCode(m.Plan), blockedMessage(m.Plan)
 		}
 		return exitcode.Failure, egress.Plain("not migrated")
 	}
@@ -82,7 +82,7 @@ func (e *Engine) Verdict(m *Migration) (int, egress.Message) {
 	case egress.OutcomeNoOp, egress.OutcomePlanned:
 		return exitcode.OK, egress.Message{}
 	case egress.OutcomeBlocked:
-		return BlockedCode(m.Plan), egress.Plain(BlockedMessage(m.Plan))
+		return BlockedCode(m.Plan), blockedMessage(m.Plan)
 	case egress.OutcomeRolledBack:
 		if m.RollbackRequested {
 			return exitcode.OK, egress.Message{}
@@ -121,6 +121,21 @@ func BlockedCode(p egress.Plan) int {
 		}
 	}
 	return exitcode.Preflight
+}
+
+// blockedMessage is BlockedMessage followed by the commands that fix a failed service-agent
+// check (the grants Cloud Run's service agent lacks), one per line.
+func blockedMessage(p egress.Plan) egress.Message {
+	m := egress.Plain(BlockedMessage(p))
+	for _, c := range egress.Failed(p.Checks) {
+		if c.Name == egress.CheckServiceAgent && len(c.HintActions) > 0 {
+			m = egress.Concat(m, egress.Plain("; "), egress.Message{Text: c.Hint, Actions: c.HintActions})
+			if !strings.Contains(c.Message, "is not attached to Shared VPC host") {
+				m = egress.Concat(m, egress.Plain("\n(migrate --fix makes these grants before migrating)"))
+			}
+		}
+	}
+	return m
 }
 
 // BlockedMessage says which checks failed. --force is suggested only when it would let the

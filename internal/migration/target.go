@@ -23,6 +23,10 @@ type TargetRequest struct {
 	// that receives traffic or carries a tag, or a running job execution).
 	Workloads     []egress.WorkloadRef
 	FromConnector *egress.ConnectorRef
+	// Scope, with FromConnector, names the projects to look for its users in; nil: the
+	// connector's project and every project that may use it (connected projects, and the
+	// Shared VPC service projects of a host).
+	Scope *cloud.Scope
 	// Project and Region are the workloads': short names of the target are looked up there.
 	Project, Region string
 

@@ -69,6 +69,8 @@ type Facts struct {
 	Quota *QuotaFacts `json:"quota,omitempty"`
 	// Permissions is the result of testIamPermissions for the caller.
 	Permissions *PermissionFacts `json:"permissions,omitempty"`
+	// ServiceAgent is what Cloud Run's service agent may do on a target of another project.
+	ServiceAgent *ServiceAgentFacts `json:"serviceAgent,omitempty"`
 	// Ranges are the IPv4 ranges in use in the target network, VPC-wide, when a
 	// subnetwork is to be created in it.
 	Ranges *RangeFacts `json:"ranges,omitempty"`

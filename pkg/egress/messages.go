@@ -50,6 +50,12 @@ const (
 	ActionDescribeConnector ActionKind = "describe-connector"
 	// ActionRecycleConnector: replace connector Name by a new one.
 	ActionRecycleConnector ActionKind = "recycle-connector"
+	// ActionGrantRole: grant Role to Member on Resource (a project, projects/P, or a
+	// subnetwork, projects/P/regions/R/subnetworks/S), as Cloud Run's service agent needs.
+	ActionGrantRole ActionKind = "grant-role"
+	// ActionAttachServiceProject: attach project Name to the Shared VPC host project of
+	// Resource (projects/HOST).
+	ActionAttachServiceProject ActionKind = "attach-service-project"
 )
 
 // Action is a way out that a message suggests.
@@ -66,6 +72,10 @@ type Action struct {
 	// Name and Region name the connector or subnetwork it acts on, if any.
 	Name   string `json:"name,omitempty"`
 	Region string `json:"region,omitempty"`
+	// Resource, Role and Member are ActionGrantRole's grant.
+	Resource string `json:"resource,omitempty"`
+	Role     string `json:"role,omitempty"`
+	Member   string `json:"member,omitempty"`
 	// MaxInstances is what ActionPlanSubnet sizes for.
 	MaxInstances int `json:"maxInstances,omitempty"`
 	// Where says the command must name the workload's project and region: it is kept in a

@@ -100,7 +100,7 @@ var CheckNames = []string{
 	CheckVPCSettings, CheckWorkerPoolConnector, CheckRegion, CheckNetwork, CheckSubnet, CheckSubnetRange,
 	CheckSubnetSize, CheckFreeIPs, CheckQuota, CheckConnectorReady, CheckConnectorMachineType, CheckEgressKept,
 	CheckNAT, CheckNATEgressIP, CheckNATPorts, CheckPrivateGoogleAccess, CheckFirewall, CheckFirewallPolicies,
-	CheckStartupProbe, CheckPermissions,
+	CheckStartupProbe, CheckPermissions, CheckServiceAgent,
 }
 
 // unforceable maps the checks whose failure the API or the platform would
@@ -186,6 +186,8 @@ type transition struct {
 // CheckNames. Which checks apply:
 //
 //   - vpc-settings and permissions: always.
+//   - service-agent: a target connector or subnetwork in another project (Shared VPC);
+//     see preflight_serviceagent.go.
 //   - workerpool-connector: worker pools.
 //   - region-match: target connector or Direct VPC.
 //   - network-exists, subnet-exists, subnet-size, free-ips,
@@ -278,6 +280,9 @@ func RunPreflight(f Facts) []Check {
 		checks = append(checks, t.startupProbe())
 	}
 	checks = append(checks, t.permissions())
+	if t.crossProject() {
+		checks = append(checks, t.serviceAgent())
+	}
 	return checks
 }
 
@@ -317,6 +322,9 @@ func RunTargetChecks(f Facts) []Check {
 	case ModeConnector:
 		add(t.regionMatch())
 		add(t.connectorReady())
+	}
+	if t.crossProject() {
+		add(t.serviceAgent())
 	}
 	return checks
 }

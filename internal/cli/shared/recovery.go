@@ -53,8 +53,23 @@ func Command(a egress.Action) string {
 		return withName("runnet connector describe", a.Name)
 	case egress.ActionRecycleConnector:
 		return withName("runnet connector recycle", a.Name)
+	case egress.ActionGrantRole:
+		return GrantRoleCommand(a.Resource, a.Role, a.Member)
+	case egress.ActionAttachServiceProject:
+		return fmt.Sprintf("gcloud compute shared-vpc associated-projects add %s --host-project %s", a.Name, strings.TrimPrefix(a.Resource, "projects/"))
 	}
 	return string(a.Kind)
+}
+
+// GrantRoleCommand is the gcloud command that grants role to member on resource: a
+// subnetwork (projects/P/regions/R/subnetworks/S) or a project (projects/P).
+func GrantRoleCommand(resource, role, member string) string {
+	// projects/P/regions/R/subnetworks/S
+	if p := strings.Split(resource, "/"); len(p) == 6 && p[0] == "projects" && p[2] == "regions" && p[4] == "subnetworks" {
+		return fmt.Sprintf("gcloud compute networks subnets add-iam-policy-binding %s --region %s --project %s --member %s --role %s",
+			p[5], p[3], p[1], member, role)
+	}
+	return fmt.Sprintf("gcloud projects add-iam-policy-binding %s --member %s --role %s", strings.TrimPrefix(resource, "projects/"), member, role)
 }
 
 func withName(cmd, name string) string {

@@ -65,6 +65,12 @@ func TestCommand(t *testing.T) {
 		{egress.Action{Kind: egress.ActionCreateConnector, Name: "c1", Region: "r"}, "runnet connector create c1 --region r --network NETWORK --range RANGE"},
 		{egress.Action{Kind: egress.ActionDescribeConnector, Name: "c1"}, "runnet connector describe c1"},
 		{egress.Action{Kind: egress.ActionRecycleConnector, Name: "c1"}, "runnet connector recycle c1"},
+		{egress.Action{Kind: egress.ActionGrantRole, Resource: "projects/h/regions/r/subnetworks/s", Role: "roles/compute.networkUser", Member: "serviceAccount:a@b"},
+			"gcloud compute networks subnets add-iam-policy-binding s --region r --project h --member serviceAccount:a@b --role roles/compute.networkUser"},
+		{egress.Action{Kind: egress.ActionGrantRole, Resource: "projects/h", Role: "roles/vpcaccess.user", Member: "serviceAccount:a@b"},
+			"gcloud projects add-iam-policy-binding h --member serviceAccount:a@b --role roles/vpcaccess.user"},
+		{egress.Action{Kind: egress.ActionAttachServiceProject, Name: "team-a", Resource: "projects/h"},
+			"gcloud compute shared-vpc associated-projects add team-a --host-project h"},
 	} {
 		if got := Command(tt.a); got != tt.want {
 			t.Errorf("%s: got %q, want %q", tt.a.Kind, got, tt.want)

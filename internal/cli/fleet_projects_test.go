@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/runnet-dev/runnet/internal/migration"
+	"github.com/runnet-dev/runnet/pkg/egress"
+	"github.com/runnet-dev/runnet/pkg/emulator"
+)
+
+type fleetJSON struct {
+	Workloads []struct {
+		Project  string         `json:"project"`
+		Workload string         `json:"workload"`
+		Outcome  egress.Outcome `json:"outcome"`
+		Error    string         `json:"error"`
+	} `json:"workloads"`
+	Summary  FleetSummary                 `json:"summary"`
+	Projects []migration.ProjectSummary   `json:"projects"`
+	Cleanup  []migration.ConnectorCleanup `json:"cleanup"`
+}
+
+func decodeFleet(t *testing.T, r result) fleetJSON {
+	t.Helper()
+	var f fleetJSON
+	if err := json.Unmarshal([]byte(r.Stdout), &f); err != nil {
+		t.Fatalf("stdout is not the fleet's JSON: %v\n%s\nstderr %s", err, r.Stdout, r.Stderr)
+	}
+	return f
+}
+
+// The host's connector is used by nine workloads in three service projects: one fleet
+// migration finds them all, checks each (the service agents lack networkUser on the
+// subnet: --fix grants it, once per project), migrates them with both bounds, reports per
+// project, and --cleanup deletes the connector once nothing uses it.
+func TestMigrateFleetAcrossServiceProjects(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	er.E.SetPrincipal(emulator.SharedVPCAdmin)
+	args := []string{"--region", emulator.SharedVPCRegion, "migrate", "--all", "--from-connector", emulator.SharedVPCConnectorName(),
+		"--to", "direct", "--subnet", hostSubnet, "--concurrency", "6", "--per-project-concurrency", "2", "--cleanup", "--yes", "--format", "json"}
+
+	// Without --fix: every workload is blocked by the service-agent check (exit 3), nothing changes.
+	r := er.Run(t, false, "", args...)
+	if r.Code != 3 {
+		t.Fatalf("without --fix: exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
+	}
+	f := decodeFleet(t, r)
+	if f.Summary.Total != 9 || f.Summary.Blocked != 9 || len(f.Cleanup) != 1 || f.Cleanup[0].Status != "skipped" {
+		t.Fatalf("without --fix: summary %+v, cleanup %+v", f.Summary, f.Cleanup)
+	}
+	for _, p := range emulator.SharedVPCServiceProjects {
+		if !strings.Contains(r.Stderr, grantLine(p)) {
+			t.Errorf("stderr lacks the grant for %s: %s", p, r.Stderr)
+		}
+	}
+
+	r = er.Run(t, false, "", append(args, "--fix", "--force", "free-ips")...)
+	if r.Code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
+	}
+	f = decodeFleet(t, r)
+	var got []string
+	for _, w := range f.Workloads {
+		got = append(got, w.Project+"/"+w.Workload)
+		if w.Outcome != egress.OutcomeMigrated {
+			t.Errorf("%s/%s: %s %s", w.Project, w.Workload, w.Outcome, w.Error)
+		}
+	}
+	slices.Sort(got)
+	want := slices.Clone(sharedVPCWorkloadIDs)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("workloads = %v, want %v", got, want)
+	}
+	if len(f.Projects) != 3 {
+		t.Fatalf("projects = %+v", f.Projects)
+	}
+	for i, p := range f.Projects {
+		if p.Project != emulator.SharedVPCServiceProjects[i] || p.Total != 3 || p.Migrated != 3 {
+			t.Errorf("project %+v", p)
+		}
+		if !er.E.IAMPolicy(hostSubnet).Has("roles/compute.networkUser", emulator.ServiceAgent(p.Project)) {
+			t.Errorf("%s's service agent was not granted networkUser", p.Project)
+		}
+	}
+	if len(f.Cleanup) != 1 || f.Cleanup[0].Status != "done" {
+		t.Errorf("cleanup = %+v", f.Cleanup)
+	}
+	if _, _, ok := er.E.ConnectorInstances(emulator.SharedVPCConnectorName()); ok {
+		t.Error("the connector still exists")
+	}
+
+	// The table names the projects.
+	r = er.Run(t, false, "", "--region", emulator.SharedVPCRegion, "connector", "list", "--project", emulator.SharedVPCHost)
+	if strings.Contains(r.Stdout, emulator.SharedVPCConnector) {
+		t.Errorf("connector list: %s", r.Stdout)
+	}
+}
+
+// A fleet scoped to two of the three service projects leaves team-c on the connector: the
+// cleanup reads every project attached to the host, from what serves, and keeps it.
+func TestMigrateFleetCleanupKeptWhileAServiceProjectUsesIt(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	er.E.SetPrincipal(emulator.SharedVPCAdmin)
+	r := er.Run(t, false, "", "--region", emulator.SharedVPCRegion, "migrate", "--all", "--from-connector", emulator.SharedVPCConnectorName(),
+		"--projects", "team-a,team-b", "--to", "direct", "--subnet", hostSubnet, "--fix", "--force", "free-ips", "--cleanup", "--yes", "--format", "table")
+	if r.Code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, want := range []string{
+		"team-a/api", "team-b/job/nightly",
+		"Project team-a: 3 of 3 migrated", "Project team-b: 3 of 3 migrated",
+		"Connector shared-conn: kept, still used by team-c/",
+	} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+	if strings.Contains(r.Stdout, "Project team-c") {
+		t.Errorf("team-c was out of scope:\n%s", r.Stdout)
+	}
+	if _, _, ok := er.E.ConnectorInstances(emulator.SharedVPCConnectorName()); !ok {
+		t.Error("the connector was deleted while team-c uses it")
+	}
+}
+
+func TestMigrateFleetScopeBadInput(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"api", "--projects", "team-a"}, "--projects is used with --all --from-connector C"},
+		{[]string{"--all", "--from-connector", emulator.SharedVPCConnectorName(), "--folder", "apps"}, `--folder: "apps" is not a folder number`},
+		{[]string{"--all", "--from-connector", emulator.SharedVPCConnectorName(), "--projects", "team-a", "--folder", "1"}, "give one of --projects, --folder and --organization"},
+		{[]string{"--all", "--from-connector", emulator.SharedVPCConnectorName(), "--per-project-concurrency", "0"}, "--per-project-concurrency: 0 is out of range; valid: 1 to 32"},
+	} {
+		args := append([]string{"--project", "team-a", "--region", emulator.SharedVPCRegion, "migrate", "--to", "none", "--yes"}, tc.args...)
+		r := er.Run(t, false, "", args...)
+		if r.Code != 2 || !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.Code, r.Stderr, tc.want)
+		}
+	}
+}
