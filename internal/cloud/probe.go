@@ -12,7 +12,6 @@ import (
 
 	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/api/idtoken"
-	"google.golang.org/api/option"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/runnet-dev/runnet/pkg/egress"
@@ -77,8 +76,12 @@ func (c *Clients) ProbeHTTP(ctx context.Context, service egress.WorkloadRef, tag
 		req.Header.Set("Authorization", "Bearer emulated-id-token")
 	} else {
 		var opts []idtoken.ClientOption
-		if c.cfg.CredentialsFile != "" {
-			opts = append(opts, option.WithCredentialsFile(c.cfg.CredentialsFile))
+		if f := c.cfg.CredentialsFile; f != "" {
+			kind := idtoken.ServiceAccount
+			if a := c.auth(); a.err == nil {
+				kind = idtoken.CredentialsType(a.kind)
+			}
+			opts = append(opts, idtoken.WithAuthCredentialsFile(kind, f))
 		}
 		ts, err := idtoken.NewTokenSource(ctx, s.GetUri(), opts...)
 		if err != nil {
