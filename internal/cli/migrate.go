@@ -159,7 +159,9 @@ With --format json or yaml, one WORKLOAD prints one report; several (or --all) p
   from, to                          {mode, vpc: {connector, network, subnet, tags, egress}}
   checks[]                          {name, status, message, numbers, hint, forced}
   plan                              {steps[] {kind, description, resource, percent, tag,
-                                    waitSeconds}, canary[], notes[]}
+                                    waitSeconds}, canary[], notes[], gate {maxErrorRate,
+                                    maxLatencyIncrease, minRequests}, probes {path, tcp[],
+                                    image}}
   dryRun, validated                 a dry run, and whether validate_only accepted it
   outcome                           migrated, no-op, planned, blocked, rolled-back, failed
                                     or skipped
@@ -168,7 +170,10 @@ With --format json or yaml, one WORKLOAD prints one report; several (or --all) p
   traffic[]                         the traffic split at the end {revision, latest, percent, tag}
   steps[]                           {kind, description, status (done, undone, skipped,
                                     failed), resource, revision, execution, percent, note,
-                                    error}; restore-template and restore-traffic steps
+                                    error, gate {start, end, new and old {revision, requests,
+                                    errors5xx, p95Ms}, judged, passed, reason}, probes[]
+                                    {kind, target, ok, status, message}}; restore-template
+                                    and restore-traffic steps
                                     follow when a rollback ran
   durationSeconds, error, rollbackError, state, recovery[], notes[]`
 
