@@ -43,7 +43,7 @@ var connectorRangeSpace = []netip.Prefix{ipam.RFC1918[0], ipam.RFC1918[1], ipam.
 
 // NewCmdConnector returns `runnet connector` and its subcommands.
 func NewCmdConnector(f *Factory) *cobra.Command {
-	cmd := newGroupCmd("connector", "Create, inspect and delete Serverless VPC Access connectors")
+	cmd := newGroupCmd("connector", "Create, inspect, update and delete Serverless VPC Access connectors")
 	cmd.Long = `Manage the Serverless VPC Access connectors of a project and region, and see which
 Cloud Run workloads use them ('runnet connector users').
 
@@ -59,6 +59,7 @@ projects/PROJECT/locations/REGION/connectors/NAME.`
 		NewCmdConnectorCreate(f, nil),
 		NewCmdConnectorList(f, nil),
 		NewCmdConnectorDescribe(f, nil),
+		NewCmdConnectorUpdate(f, nil),
 		NewCmdConnectorDelete(f, nil),
 		NewCmdConnectorUsers(f, nil), NewCmdConnectorRecycle(f, nil),
 	)
@@ -276,6 +277,8 @@ type ConnectorView struct {
 type ConnectorDetail struct {
 	ConnectorView
 	Users []WorkloadUser `json:"users"`
+	// ConnectorUse is what it runs, carries and costs (connector_use.go).
+	ConnectorUse
 }
 
 // Table renders the connector as FIELD VALUE rows (the table format of describe).
@@ -675,18 +678,30 @@ func (o *ConnectorListOptions) run(ctx context.Context) error {
 type ConnectorDescribeOptions struct {
 	f   *Factory
 	Ref egress.ConnectorRef
+	// NoCost is --no-cost: no Cloud Billing call.
+	NoCost bool
 }
 
 // NewCmdConnectorDescribe returns `runnet connector describe`.
 func NewCmdConnectorDescribe(f *Factory, runF func(context.Context, *ConnectorDescribeOptions) error) *cobra.Command {
 	o := &ConnectorDescribeOptions{f: f}
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "describe NAME",
-		Short: "Show a connector and the workloads that use it",
+		Short: "Show a connector, the workloads that use it, and what it costs",
 		Long: `Show every field of a connector (in the table format, one FIELD VALUE row each;
 --format yaml or json for the document), the range of its subnet when it was made in
 one, and the Cloud Run workloads that use it (users: through their template, a revision
-that receives traffic or carries a tag, or a running job execution).`,
+that receives traffic or carries a tag, or a running job execution).
+
+It also shows what the connector runs, carries and costs, each with its source:
+instances (now and the peak) and throughput (sent plus received, now and the peak,
+and what its instances carry) from Cloud Monitoring over the last 7 days; monthlyCost
+(its instances at the Cloud Billing Catalog's price of its machine type in its
+region; runnet's fallback table of list prices, marked fallback, only when the
+Catalog cannot be read); oversized, when it runs more or larger instances than its
+peak needs; and savingsIfMigrated, what moving its workloads to Direct VPC egress
+saves a month. --no-cost reads no price. A figure that cannot be read is null, and
+useNotes say why; it never fails the command.`,
 		Example: `  runnet connector describe run-connector
   runnet connector describe projects/demo-project/locations/asia-northeast1/connectors/run-connector --format json`,
 		Args: cobra.ExactArgs(1),
@@ -701,6 +716,8 @@ that receives traffic or carries a tag, or a running job execution).`,
 			return o.run(cmd.Context())
 		},
 	}
+	cmd.Flags().BoolVar(&o.NoCost, "no-cost", false, "do not read prices from the Cloud Billing Catalog (the cost is then unknown)")
+	return cmd
 }
 
 func (o *ConnectorDescribeOptions) run(ctx context.Context) error {
@@ -721,7 +738,8 @@ func (o *ConnectorDescribeOptions) run(ctx context.Context) error {
 	}
 	views := []ConnectorView{{Connector: conn}}
 	resolveConnectorSubnets(ctx, c, views)
-	return p.Print(ConnectorDetail{ConnectorView: views[0], Users: users})
+	use := readConnectorUse(ctx, c, conn, o.NoCost)
+	return p.Print(ConnectorDetail{ConnectorView: views[0], Users: users, ConnectorUse: use})
 }
 
 // getConnectorAndUsers reads a connector and the workloads of its project that use it,

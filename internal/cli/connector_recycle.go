@@ -18,6 +18,7 @@ import (
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/pkg/egress"
+	"github.com/runnet-dev/runnet/pkg/ipam"
 )
 
 const connectorRecycleLong = `Scale a Serverless VPC Access connector in. Connectors scale out under load but never
@@ -96,6 +97,11 @@ type ConnectorRecycleOptions struct {
 	Concurrency  int
 	Force        []string
 	DryRun       bool
+	// NoCost is --no-cost: no Cloud Billing call (the report then has no cost).
+	NoCost bool
+	// Space is --space: where --range auto looks.
+	Space string
+	space []netip.Prefix
 
 	// Which flags were given.
 	set map[string]bool
@@ -154,6 +160,9 @@ func NewCmdConnectorRecycle(f *Factory, runF func(context.Context, *ConnectorRec
 	fl.IntVar(&o.Concurrency, "concurrency", defaultMigrateConcurrency, "how many workloads move at once")
 	fl.StringSliceVar(&o.Force, "force", nil, "move workloads although these preflight checks fail, comma-separated check names")
 	fl.BoolVar(&o.DryRun, "dry-run", false, "print the new connector and the plans, change nothing")
+	fl.StringVar(&o.Space, "space", "", "with --range auto, where to look: rfc1918, rfc6598 or all (default: next to the old connector's range, then rfc1918, then rfc6598)")
+	_ = cmd.RegisterFlagCompletionFunc("space", cobra.FixedCompletions([]string{ipam.SpaceRFC1918, ipam.SpaceRFC6598, ipam.SpaceAll}, cobra.ShellCompDirectiveNoFileComp))
+	fl.BoolVar(&o.NoCost, "no-cost", false, "do not read prices from the Cloud Billing Catalog (the report then shows no cost)")
 	_ = cmd.RegisterFlagCompletionFunc("machine-type", cobra.FixedCompletions(connectorMachineTypes, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("force", cobra.FixedCompletions(forceableChecks(), cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -198,6 +207,13 @@ func (o *ConnectorRecycleOptions) complete() error {
 	}
 	o.newRef = egress.ConnectorRef{Project: ref.Project, Region: ref.Region, Name: name}
 
+	if o.set["space"] {
+		sp, _, err := parseSpaceFlag(o.Space, true, strings.EqualFold(o.Range, rangeAuto), true)
+		if err != nil {
+			return err
+		}
+		o.space = sp
+	}
 	if o.set["range"] && !strings.EqualFold(o.Range, rangeAuto) {
 		p, err := ValidateConnectorRange(o.Range)
 		if err != nil {
@@ -298,14 +314,36 @@ const (
 // RecycleReport is what `runnet connector recycle` prints. JSON field names are a stable
 // contract (see connectorRecycleLong).
 type RecycleReport struct {
-	Old             RecycledConnector         `json:"old"`
-	New             RecycledConnector         `json:"new"`
-	Subnet          *migration.SubnetCreation `json:"subnet,omitempty"`
-	Workloads       []MigrationReport         `json:"workloads"`
-	Summary         FleetSummary              `json:"summary"`
-	DryRun          bool                      `json:"dryRun"`
-	Notes           []string                  `json:"notes,omitempty"`
-	DurationSeconds float64                   `json:"durationSeconds"`
+	Old       RecycledConnector         `json:"old"`
+	New       RecycledConnector         `json:"new"`
+	Subnet    *migration.SubnetCreation `json:"subnet,omitempty"`
+	Workloads []MigrationReport         `json:"workloads"`
+	Summary   FleetSummary              `json:"summary"`
+	DryRun    bool                      `json:"dryRun"`
+	Notes     []string                  `json:"notes,omitempty"`
+	// Cost is what the old connector cost a month and what the new one costs, when both
+	// could be read (not with --no-cost).
+	Cost            *RecycleCost `json:"cost,omitempty"`
+	DurationSeconds float64      `json:"durationSeconds"`
+}
+
+// RecycleCost is what a recycle changes on the bill: the old connector's instances at its
+// current (scaled-out) count, the new one's at its count now. JSON field names are a stable
+// contract.
+type RecycleCost struct {
+	Before *UseCost `json:"before"`
+	After  *UseCost `json:"after"`
+	// MonthlySaving is Before - After (in Before's currency).
+	MonthlySaving float64 `json:"monthlySaving"`
+	Currency      string  `json:"currency"`
+}
+
+// line renders the cost as one line: "Cost: 21.39 USD a month before (3 f1-micro
+// instances), 14.26 USD after (2): saves 7.13 USD a month."
+func (c *RecycleCost) line() string {
+	return fmt.Sprintf("Cost: %s a month before (%d instance%s), %s after (%d): saves %s %s a month.",
+		c.Before, c.Before.Instances, netPlural(c.Before.Instances), c.After, c.After.Instances,
+		strconv.FormatFloat(c.MonthlySaving, 'f', 2, 64), c.Currency)
 }
 
 func (c RecycledConnector) placement() string {
@@ -378,6 +416,9 @@ func (r RecycleReport) WriteText(w io.Writer) error {
 		b.WriteString(": " + r.Old.Reason)
 	}
 	b.WriteString("\n")
+	if r.Cost != nil {
+		b.WriteString(r.Cost.line() + "\n")
+	}
 	if len(r.Notes) > 0 {
 		b.WriteString("\nNotes:\n")
 		for _, n := range r.Notes {
@@ -427,6 +468,11 @@ func (o *ConnectorRecycleOptions) run(ctx context.Context) error {
 		return err
 	}
 
+	var before *UseCost
+	if !o.NoCost && rc.Old != nil {
+		before = readConnectorUse(ctx, c, rc.Old, false).MonthlyCost
+	}
+
 	// 1. The new connector (and its subnet).
 	if err := eng.ProvideConnector(ctx, rc); err != nil {
 		switch {
@@ -456,6 +502,14 @@ func (o *ConnectorRecycleOptions) run(ctx context.Context) error {
 	}
 	rep.Summary = summarize(rep.Workloads)
 	o.oldOutcome(rc, &rep)
+	if before != nil {
+		if cur, err := c.GetConnector(ctx, o.newRef); err == nil {
+			if after := readConnectorUse(ctx, c, cur, false).MonthlyCost; after != nil && after.Currency == before.Currency {
+				rep.Cost = &RecycleCost{Before: before, After: after, Currency: before.Currency,
+					MonthlySaving: round2(before.Amount - after.Amount)}
+			}
+		}
+	}
 	rep.DurationSeconds = roundSeconds(time.Since(start))
 	if err := p.Print(rep); err != nil {
 		return err
@@ -472,7 +526,7 @@ func (o *ConnectorRecycleOptions) run(ctx context.Context) error {
 func (o *ConnectorRecycleOptions) request() migration.RecycleRequest {
 	req := migration.RecycleRequest{Old: o.old, New: o.newRef, Range: o.rangeCIDR, RangeGiven: o.set["range"],
 		SubnetName: o.subnetName, SubnetProject: o.subnetProj, CreateSubnet: o.CreateSubnet,
-		ValidateSize: ValidateConnectorSize, Concurrency: o.Concurrency, Force: o.Force}
+		ValidateSize: ValidateConnectorSize, Concurrency: o.Concurrency, Force: o.Force, Space: o.space}
 	if o.set["machine-type"] {
 		req.MachineType = o.MachineType
 	}

@@ -770,9 +770,9 @@ func subnetDescription(sn any) (string, bool) {
 	return "", true
 }
 
-// subnetStack is a subnet's stack type and IPv6 access type, when the cloud layer reads them
-// (through GetStackType and GetIPv6AccessType methods; none yet: the provider's defaults
-// then apply, IPV4_ONLY).
+// subnetStack is a subnet's stack type and IPv6 access type, as the cloud layer reads them
+// (cloud.Subnet's GetStackType and GetIPv6AccessType: "" for IPv4 only, the providers'
+// default).
 func subnetStack(sn any) (stack, ipv6 string) {
 	if s, ok := sn.(interface{ GetStackType() string }); ok {
 		stack = s.GetStackType()

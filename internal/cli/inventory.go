@@ -88,7 +88,20 @@ contract):
                           traffic)", "revision R (tag T)", "execution E (running)"),
                           usersComplete (every workload list of its region was
                           read, and no other project is connected to it), unused
-                          (exists, usersComplete and no users)
+                          (exists, usersComplete and no users); what it runs,
+                          carries and costs, null when unknown: instances
+                          {current, peak, source} and throughput {currentMbps,
+                          peakMbps, capacityMbps, source, capacitySource} from
+                          Cloud Monitoring over the last 7 days, monthlyCost
+                          {amount, currency, instances, perInstanceHour,
+                          fallback, source} from the Cloud Billing Catalog
+                          (fallback: runnet's table of list prices, used only
+                          when the Catalog cannot be read; --no-cost reads no
+                          price), oversized (more or larger instances than its
+                          peak needs) with oversizedReason, savingsIfMigrated
+                          (what moving its workloads to Direct VPC egress saves
+                          a month: its whole instance cost), useNotes (what could
+                          not be read)
   subnets[]               the fields of 'runnet subnet describe' (name, project,
                           region, path, network, ipCidrRange, prefixLength, size,
                           usableIps, reservedIps, reservedSource, serverlessIps,
@@ -101,7 +114,8 @@ contract):
                           tight (not wouldRunOut, maxScalePercent above 80)
   findings[]              severity (error, warning or info), kind, resource (a
                           resource path), region, message. Kinds: region-error,
-                          connector-unused, connector-missing,
+                          connector-unused, connector-oversized,
+                          cost-fallback-prices, connector-missing,
                           connector-not-ready, subnet-would-run-out,
                           subnet-tight, subnet-missing, subnet-not-eligible,
                           subnet-reservations-without-users, api-disabled,
@@ -140,6 +154,8 @@ const (
 const (
 	FindingRegionError          = "region-error"
 	FindingConnectorUnused      = "connector-unused"
+	FindingConnectorOversized   = "connector-oversized"
+	FindingCostFallback         = "cost-fallback-prices"
 	FindingConnectorMissing     = "connector-missing"
 	FindingConnectorNotReady    = "connector-not-ready"
 	FindingSubnetWouldRunOut    = "subnet-would-run-out"
@@ -164,6 +180,8 @@ type InventoryOptions struct {
 	Regions []string
 	// Report is --report: the HTML report's file, "" for none (inventory_render.go).
 	Report string
+	// NoCost is --no-cost: no Cloud Billing call (connector costs unknown).
+	NoCost bool
 
 	// Filled in by complete.
 	Project string
@@ -214,6 +232,7 @@ func NewCmdInventory(f *Factory, runF func(context.Context, *InventoryOptions) e
 	}
 	cmd.Flags().StringSliceVar(&o.Regions, "regions", nil, `regions to read, comma-separated, or "all" for every region where Cloud Run is offered (default: the resolved region)`)
 	_ = cmd.RegisterFlagCompletionFunc("regions", cobra.FixedCompletions([]string{regionsAll}, cobra.ShellCompDirectiveNoFileComp))
+	cmd.Flags().BoolVar(&o.NoCost, "no-cost", false, "do not read prices from the Cloud Billing Catalog (connector costs are then unknown)")
 	addInventoryRenderFlags(cmd, o)
 	addInventoryScopeFlags(cmd, o)
 	return cmd
@@ -349,6 +368,8 @@ type InventoryConnector struct {
 	Users         []InventoryUser `json:"users"`
 	UsersComplete bool            `json:"usersComplete"`
 	Unused        bool            `json:"unused"`
+	// ConnectorUse is what it runs, carries and costs (connector_use.go).
+	ConnectorUse
 }
 
 // InventorySubnet is a subnet used by Direct VPC egress, with what its workloads could claim
@@ -439,6 +460,7 @@ func (o *InventoryOptions) run(ctx context.Context) error {
 		return err
 	}
 	b := newInventoryBuilder(o.Project)
+	b.use, b.noCost = true, o.NoCost
 	regions := o.RegionList
 	if o.All {
 		rs, src, err := c.RunRegions(ctx, o.Project)
@@ -488,6 +510,8 @@ type inventoryBuilder struct {
 	// flagged unused.
 	scope      map[string]bool
 	incomplete bool
+	// use makes build read what each connector runs, carries and (unless noCost) costs.
+	use, noCost bool
 }
 
 // inScope reports whether the inventory reads project's workloads.
@@ -858,9 +882,13 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 		}
 		return a.Project < z.Project
 	})
+	if b.use && c != nil {
+		readConnectorUses(ctx, c, inv.Connectors, b.noCost)
+	}
 	for _, cn := range inv.Connectors {
 		b.connectorFindings(cn)
 	}
+	b.costFindings(inv.Connectors)
 
 	// Subnets: those with users or reservations, sorted, with the max-scale arithmetic.
 	for _, s := range subnets {
@@ -908,6 +936,21 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 	return inv
 }
 
+// costFindings says once when connector costs come from runnet's fallback table.
+func (b *inventoryBuilder) costFindings(conns []InventoryConnector) {
+	var names []string
+	why := ""
+	for _, cn := range conns {
+		if cn.MonthlyCost != nil && cn.MonthlyCost.Fallback {
+			names = append(names, cn.Name)
+			why = cn.MonthlyCost.Source
+		}
+	}
+	if len(names) > 0 {
+		b.find(SeverityInfo, FindingCostFallback, "", "", "the costs of %s (marked *) are estimates from %s", strings.Join(names, ", "), why)
+	}
+}
+
 // workloadFindings flags a workload whose template's settings serve nothing: its latest
 // revision failed, or its traffic is pinned to revisions with other settings.
 func (b *inventoryBuilder) workloadFindings(w *wref) {
@@ -940,6 +983,10 @@ func (b *inventoryBuilder) connectorFindings(cn InventoryConnector) {
 		b.find(SeverityWarning, FindingConnectorUnused, cn.FullName, cn.Region,
 			"connector %s (%s, %s, %d to %d instances) is used by no workload, yet it keeps at least %d %s instance%s running and they are billed; delete it with 'runnet connector delete %s --region %s' unless something outside Cloud Run uses it",
 			cn.Name, orDash(cn.State), orDash(cn.MachineType), cn.MinInstances, cn.MaxInstances, cn.MinInstances, orDash(cn.MachineType), netPlural(cn.MinInstances), cn.Name, cn.Region)
+	}
+	if cn.Oversized {
+		b.find(SeverityWarning, FindingConnectorOversized, cn.FullName, cn.Region, "connector %s %s ('runnet connector recycle %s' or 'runnet connector update %s --machine-type'); moving its workloads to Direct VPC egress would save %s a month",
+			cn.Name, cn.OversizedReason, cn.Name, cn.Name, cn.SavingsIfMigrated)
 	}
 	if len(cn.Users) == 0 {
 		return
@@ -1129,7 +1176,7 @@ func (inv Inventory) writeText(w io.Writer, bars bool) error {
 	tw.section(fmt.Sprintf("WORKLOADS (%d in %s)", len(inv.Workloads), describeRegions(inv.Regions)),
 		[]string{"kind", "name", "region", "mode", "vpc", "egress", "max instances"}, inv.workloadRows())
 	tw.section(fmt.Sprintf("CONNECTORS (%d)", len(inv.Connectors)),
-		[]string{"name", "region", "state", "machine type", "min", "max", "users"}, inv.connectorRows())
+		[]string{"name", "region", "state", "machine type", "min", "max", "instances", "peak", "monthly cost", "users"}, inv.connectorRows())
 	tw.section(fmt.Sprintf("DIRECT VPC SUBNETS (%d)", len(inv.Subnets)),
 		[]string{"name", "region", "network", "range", "usable", "reserved", "max-scale ips", "blocks at max scale", "users"}, inv.subnetRows(bars))
 	tw.section(fmt.Sprintf("FINDINGS (%d)", len(inv.Findings)),
@@ -1182,7 +1229,8 @@ func (inv Inventory) connectorRows() [][]string {
 		if c.Exists {
 			minI, maxI = strconv.Itoa(c.MinInstances), strconv.Itoa(c.MaxInstances)
 		}
-		rows = append(rows, []string{name, c.Region, orDash(c.State), orDash(c.MachineType), minI, maxI, users})
+		rows = append(rows, []string{name, c.Region, orDash(c.State), orDash(c.MachineType), minI, maxI,
+			c.instancesCell(), c.peakCell(), c.costCell(), users})
 	}
 	return rows
 }
@@ -1212,7 +1260,7 @@ func (inv Inventory) subnetRows(bars bool) [][]string {
 		case s.Tight:
 			blocks += " TIGHT"
 		}
-		rows = append(rows, []string{name, s.Region, s.Network, s.IPCIDRRange, strconv.FormatUint(s.UsableIPs, 10),
+		rows = append(rows, []string{name, s.Region, s.Network, subnetRangeCell(s.Subnet), strconv.FormatUint(s.UsableIPs, 10),
 			strconv.FormatInt(s.ReservedIPs, 10), strconv.Itoa(s.MaxScaleIPs), blocks, users})
 	}
 	return rows

@@ -261,9 +261,30 @@ func readProposalSubnets(ctx context.Context, c *cloud.Clients, inv Inventory) (
 // ---------------------------------------------------------------------------------------
 // The adapter.
 
-// connectorUse is what a connector costs and carries, as far as the inventory knows: nothing
-// yet (the report then says "unknown").
-func connectorUse(InventoryConnector) egressmap.Use { return egressmap.Use{} }
+// connectorUse is what a connector costs and carries, as far as the inventory knows (nil
+// fields are unknown: the report then says so).
+func connectorUse(cn InventoryConnector) egressmap.Use {
+	var u egressmap.Use
+	var sources []string
+	if i := cn.Instances; i != nil {
+		n := i.Current
+		u.Instances = &n
+		sources = append(sources, i.Source)
+	}
+	if t := cn.Throughput; t != nil {
+		peak := t.PeakMbps
+		u.ThroughputMbps = &peak
+	}
+	if c := cn.MonthlyCost; c != nil {
+		u.MonthlyCost = &egressmap.Money{Amount: c.Amount, Currency: c.Currency}
+		sources = append(sources, "prices: "+c.Source)
+	}
+	if s := cn.SavingsIfMigrated; s != nil {
+		u.MonthlySavings = &egressmap.Money{Amount: s.Amount, Currency: s.Currency}
+	}
+	u.Source = strings.Join(sources, "; ")
+	return u
+}
 
 // uncheckedNote names the checks RunPreflight skips without the facts only further reads give.
 const uncheckedNote = "Checks not run from the inventory: cloud-nat (egress all-traffic), firewall-rules and permissions; each command's dry run runs them."
@@ -492,6 +513,8 @@ func connectorState(cn *InventoryConnector) egressmap.State {
 		return egressmap.NotReady
 	case cn.Unused:
 		return egressmap.Unused
+	case cn.Oversized:
+		return egressmap.Oversized
 	}
 	return egressmap.InUse
 }

@@ -195,7 +195,7 @@ func (o *InventoryOptions) runScope(ctx context.Context) error {
 		done = func() {}
 	}
 	read := c.ReadScope(ctx, o.Scope, o.RegionList)
-	inv := buildScopeInventory(ctx, c, o.Scope, o.RegionList, read)
+	inv := buildScopeInventory(ctx, c, o.Scope, o.RegionList, read, o.NoCost)
 	done()
 	if err := ctx.Err(); err != nil {
 		return err
@@ -217,9 +217,10 @@ func (o *InventoryOptions) runScope(ctx context.Context) error {
 
 // buildScopeInventory builds the inventory of a scope's read: the workloads, connectors and
 // subnets grouped by region as the single-project builder takes them, every project read in
-// scope.
-func buildScopeInventory(ctx context.Context, c *cloud.Clients, scope cloud.Scope, regions []string, read *cloud.ScopeRead) ScopeInventory {
+// scope, with what each connector runs, carries and (unless noCost) costs.
+func buildScopeInventory(ctx context.Context, c *cloud.Clients, scope cloud.Scope, regions []string, read *cloud.ScopeRead, noCost bool) ScopeInventory {
 	b := newInventoryBuilder("")
+	b.use, b.noCost = true, noCost
 	b.scope = map[string]bool{}
 	for _, p := range read.Projects {
 		b.scope[p] = true

@@ -352,8 +352,8 @@ KIND      NAME   REGION            MODE   VPC   EGRESS   MAX INSTANCES
 service   s      asia-northeast1   none   -     -        100 (default)
 
 CONNECTORS (1)
-NAME     REGION            STATE   MACHINE TYPE   MIN   MAX   USERS
-lonely   asia-northeast1   READY   e2-micro       2     10    UNUSED (billed)
+NAME     REGION            STATE   MACHINE TYPE   MIN   MAX   INSTANCES   PEAK   MONTHLY COST   USERS
+lonely   asia-northeast1   READY   e2-micro       2     10    -           -      -              UNUSED (billed)
 
 DIRECT VPC SUBNETS (0)
 None.

@@ -42,6 +42,10 @@ var methodPermissions = map[string]string{
 	"google.cloud.vpcaccess.v1.VpcAccessService/ListConnectors":  "vpcaccess.connectors.list",
 	"google.cloud.vpcaccess.v1.VpcAccessService/CreateConnector": "vpcaccess.connectors.create",
 	"google.cloud.vpcaccess.v1.VpcAccessService/DeleteConnector": "vpcaccess.connectors.delete",
+	"vpcaccess.projects.locations.connectors.patch":              "vpcaccess.connectors.update",
+	"google.monitoring.v3.MetricService/ListTimeSeries":          "monitoring.timeSeries.list",
+	// The Billing Catalog is public: any credential reads it, with no IAM permission.
+	"cloudbilling.services.skus.list":                             "",
 	"compute.networks.get":                                        "compute.networks.get",
 	"compute.networks.list":                                       "compute.networks.list",
 	"compute.subnetworks.get":                                     "compute.subnetworks.get",
@@ -104,6 +108,7 @@ func TestPermissionsDocumented(t *testing.T) {
 		{"runnet connector list", []string{"connector", "list"}},
 		{"runnet connector describe", []string{"connector", "describe", "run-connector"}},
 		{"runnet connector users", []string{"connector", "users", "run-connector"}},
+		{"runnet connector update", []string{"connector", "update", "run-connector", "--max-instances", "4"}},
 		{"runnet connector create", []string{"connector", "create", "spare", "--range", "10.16.0.0/28", "--network", "run-vpc", "--yes"}},
 		{"runnet connector delete", []string{"connector", "delete", "spare", "--yes"}},
 		{"runnet attach", []string{"attach", "job/nightly-export", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress", "--yes"}},

@@ -49,6 +49,8 @@ fields (a stable contract):
   connector              the connector's full name (projects/P/locations/R/connectors/C), or ""
   network                Direct VPC network (projects/P/global/networks/N), or ""
   subnet                 Direct VPC subnetwork (projects/P/regions/R/subnetworks/S), or ""
+  subnetStackType        its stack type, IPV4_ONLY or IPV4_IPV6 (dual-stack); absent
+                         without a subnet or when it cannot be read
   networkTags            Direct VPC network tags (a list, possibly empty)
   egress                 private-ranges-only or all-traffic; "" when mode is none
   latestReadyRevision    latest ready revision (services and worker pools), or ""
@@ -196,6 +198,7 @@ func (o *StatusOptions) run(ctx context.Context) error {
 		for i, w := range ws {
 			out = append(out, NewWorkloadStatus(w, states[i]))
 		}
+		fillSubnetStacks(ctx, c, out)
 		if len(out) == 0 && !o.f.Options.Quiet {
 			fmt.Fprintf(o.f.IOStreams.ErrOut, "No services, jobs or worker pools in project %s, region %s.\n", o.project, o.region)
 		}
@@ -228,10 +231,50 @@ func (o *StatusOptions) run(ctx context.Context) error {
 	for i, w := range found {
 		out = append(out, NewWorkloadStatus(w, states[i]))
 	}
+	fillSubnetStacks(ctx, c, out)
 	if err := p.Print(out); err != nil {
 		return err
 	}
 	return errors.Join(errs...)
+}
+
+// fillSubnetStacks reads the stack type of the subnets of the workloads on Direct VPC egress,
+// once per subnet. A subnet that cannot be read leaves it empty: it is a detail.
+func fillSubnetStacks(ctx context.Context, c *cloud.Clients, out []WorkloadStatus) {
+	stacks := map[string]string{}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, statusConcurrency)
+	for _, s := range out {
+		if egress.Mode(s.Mode) != egress.ModeDirect || s.Subnet == "" {
+			continue
+		}
+		mu.Lock()
+		_, seen := stacks[s.Subnet]
+		stacks[s.Subnet] = ""
+		mu.Unlock()
+		if seen {
+			continue
+		}
+		ref, err := egress.ParseSubnetRef(s.Subnet, s.Project, s.Region)
+		if err != nil {
+			continue
+		}
+		path := s.Subnet
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if sn, err := c.GetSubnet(ctx, ref); err == nil {
+				mu.Lock()
+				stacks[path] = sn.StackType
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for i := range out {
+		out[i].SubnetStackType = stacks[out[i].Subnet]
+	}
 }
 
 // WorkloadStatus is what `runnet status` prints for one workload; attach and detach print
@@ -264,6 +307,9 @@ type WorkloadStatus struct {
 	Serving []ServingRevisionStatus `json:"serving"`
 	// Migration is the runnet migration in progress on the workload, if any.
 	Migration *MigrationStatus `json:"migration,omitempty"`
+	// SubnetStackType is, on Direct VPC egress, its subnet's stack type (IPV4_ONLY or
+	// IPV4_IPV6); "" without a subnet or when it could not be read.
+	SubnetStackType string `json:"subnetStackType,omitempty"`
 }
 
 // VPCStatus is a set of VPC settings as status shows them: full paths, egress "" without
@@ -430,8 +476,12 @@ func (s WorkloadStatus) Table() ([]string, [][]string) {
 	if s.Name == "" {
 		return headers, nil
 	}
+	vpc := s.vpcCell()
+	if s.SubnetStackType == cloud.StackIPv4IPv6 {
+		vpc += " (dual-stack)"
+	}
 	return headers, [][]string{{
-		s.Kind, s.Name, s.Mode, s.vpcCell(), dash(s.Egress), s.revisionCell(), s.maxCell(), s.StatusText(),
+		s.Kind, s.Name, s.Mode, vpc, dash(s.Egress), s.revisionCell(), s.maxCell(), s.StatusText(),
 	}}
 }
 

@@ -22,10 +22,6 @@ import (
 // rangeAuto is the --range value that picks a free range.
 const rangeAuto = "auto"
 
-// autoRangeSpace is where --range auto looks for a free range, in order: RFC 1918 only (10/8,
-// then 172.16/12, then 192.168/16), the ranges every network tool expects to be private.
-var autoRangeSpace = ipam.RFC1918
-
 // flowLogIntervals maps --flow-logs-interval values (and gcloud's
 // --logging-aggregation-interval spellings) to Compute's values.
 var flowLogIntervals = []struct{ flag, gcloud, api string }{
@@ -215,10 +211,64 @@ func (d SubnetDetail) Table() ([]string, [][]string) { return fieldTable(d) }
 // AutoRange explains a range chosen by --range auto.
 type AutoRange struct {
 	Prefix int `json:"prefix"`
-	// Space is where the search looked, in order.
-	Space []string `json:"space"`
+	// Space is where the search looked, in order; SpaceName the --space it came from
+	// ("default": RFC 1918, then RFC 6598).
+	Space     []string `json:"space"`
+	SpaceName string   `json:"spaceName"`
 	// Avoided is how many ranges of the network (VPC-wide) the choice had to avoid.
 	Avoided int `json:"avoided"`
+	// Why explains the choice in a sentence.
+	Why string `json:"why"`
+}
+
+// explainAutoRange says why chosen was picked from space: the first free /N in the first
+// space that had one, the spaces before it being full.
+func explainAutoRange(chosen netip.Prefix, space []netip.Prefix, avoided int, network string) string {
+	desc := ipam.DescribeSpace(space)
+	in := -1
+	for i, sp := range space {
+		if ipam.Contains(sp, chosen) {
+			in = i
+			break
+		}
+	}
+	why := fmt.Sprintf("the first free /%d", chosen.Bits())
+	if in >= 0 {
+		why += " in " + desc[in]
+	}
+	why += fmt.Sprintf(" that overlaps none of the %d ranges of network %s", avoided, network)
+	if in > 0 {
+		why += fmt.Sprintf("; %s had none free", strings.Join(desc[:in], ", "))
+	}
+	if len(space) > in+1 && in >= 0 {
+		why += fmt.Sprintf(" (searched in order: %s)", strings.Join(desc, ", "))
+	}
+	return why
+}
+
+// parseSpaceFlag resolves --space; given says whether it was set, auto whether --range is
+// auto. connector restricts it to what a connector may use (no class E).
+func parseSpaceFlag(name string, given, auto, connector bool) ([]netip.Prefix, string, error) {
+	if given && !auto {
+		return nil, "", exitcode.Usagef("--space: only with --range auto")
+	}
+	sp, err := ipam.Space(name)
+	if err != nil {
+		return nil, "", exitcode.Usagef("--space: %v", err)
+	}
+	label := strings.ToLower(strings.TrimSpace(name))
+	if label == "" {
+		label = "default"
+	}
+	if connector {
+		switch label {
+		case ipam.SpaceClassE:
+			return nil, "", exitcode.Usagef("--space: a connector's range must be in RFC 1918 or RFC 6598, not class E; valid: %s, %s, %s", ipam.SpaceRFC1918, ipam.SpaceRFC6598, ipam.SpaceAll)
+		case ipam.SpaceAll:
+			sp = ipam.DefaultAutoSpace // every space a connector may use
+		}
+	}
+	return sp, label, nil
 }
 
 // subnetListView prints subnets as a table.
@@ -228,11 +278,27 @@ func (l subnetListView) Table() ([]string, [][]string) {
 	h := []string{"name", "region", "network", "range", "usable", "reserved", "serverless", "free blocks", "flow logs"}
 	rows := make([][]string, 0, len(l))
 	for _, v := range l {
-		rows = append(rows, []string{v.Name, v.Region, v.Network, v.IPCIDRRange, strconv.FormatUint(v.UsableIPs, 10),
+		rows = append(rows, []string{v.Name, v.Region, v.Network, subnetRangeCell(v.Subnet), strconv.FormatUint(v.UsableIPs, 10),
 			strconv.FormatInt(v.ReservedIPs, 10), strconv.FormatInt(v.ServerlessIPs, 10),
 			fmt.Sprintf("%d/%d", v.FreeBlocks, v.Blocks), flowLogsCell(v.FlowLogs)})
 	}
 	return h, rows
+}
+
+// subnetRangeCell is a subnet's range for a table: its IPv4 range, and for a dual-stack
+// subnet "+ IPv6 RANGE (internal)" too.
+func subnetRangeCell(s *cloud.Subnet) string {
+	if s == nil || s.StackType != cloud.StackIPv4IPv6 {
+		if s == nil {
+			return "-"
+		}
+		return s.IPCIDRRange
+	}
+	v6 := s.IPv6CIDRRange
+	if v6 == "" {
+		v6 = "IPv6"
+	}
+	return fmt.Sprintf("%s + %s (%s)", s.IPCIDRRange, v6, strings.ToLower(s.IPv6AccessType))
 }
 
 // subnetUsers returns the workloads of the subnet's region, in the caller's project, that
@@ -290,11 +356,18 @@ type SubnetCreateOptions struct {
 	PrivateIPGoogleAccess bool
 	Description           string
 	Async                 bool
+	// StackType and IPv6AccessType are --stack-type and --ipv6-access-type.
+	StackType      string
+	IPv6AccessType string
+	// Space is --space: where --range auto looks (ipam.Space).
+	Space string
 
 	// Filled in by validate.
-	Spec     cloud.SubnetSpec
-	Auto     bool
-	Warnings []string
+	Spec      cloud.SubnetSpec
+	Auto      bool
+	Warnings  []string
+	space     []netip.Prefix
+	spaceName string
 }
 
 // NewCmdSubnetCreate returns `runnet subnet create`.
@@ -307,14 +380,24 @@ func NewCmdSubnetCreate(f *Factory, runF func(context.Context, *SubnetCreateOpti
 
 --range CIDR takes an IPv4 range from /8 to /29 (host bits must be zero; the
 canonical form is suggested). --range auto picks the first free range of
---prefix length (default 26, the smallest Direct VPC egress accepts) in RFC 1918
-space (10.0.0.0/8, then 172.16.0.0/12, then 192.168.0.0/16) that overlaps nothing
-in the network in any region: primary and secondary subnet ranges, and the ranges
-of connectors made with --range. The chosen range is shown.
+--prefix length (default 26, the smallest Direct VPC egress accepts) that
+overlaps nothing in the network in any region: primary and secondary subnet
+ranges, and the ranges of connectors made with --range. It looks in --space:
+rfc1918 (10.0.0.0/8, then 172.16.0.0/12, then 192.168.0.0/16), rfc6598
+(100.64.0.0/10, which Google recommends against IP exhaustion), class-e
+(240.0.0.0/4: valid for Direct VPC egress, but some operating systems and
+on-premises networks do not route it) or all (the three, in that order); by
+default RFC 1918, then RFC 6598. The chosen range is shown, with why.
 
 Direct VPC egress needs a /26 or larger range in RFC 1918, RFC 6598 or
 240.0.0.0/4: runnet warns when the subnet could not serve it. Use
 'runnet subnet plan' to size one.
+
+--stack-type IPV4_IPV6 makes a dual-stack subnet, with --ipv6-access-type INTERNAL
+(a /64 of the network's ULA internal IPv6 range, which must be enabled: runnet
+checks first, exit code 3 otherwise) or EXTERNAL. Direct VPC egress sends IPv6
+traffic through a dual-stack subnet; the Cloud Run service agent then needs
+what 'runnet migrate' checks.
 
 --flow-logs turns VPC Flow Logs on; --flow-logs-interval (5s, 30s, 1m, 5m, 10m,
 15m), --flow-logs-sampling (0.0 to 1.0) and --flow-logs-metadata (include-all,
@@ -327,7 +410,11 @@ a subnet that already exists with the same network and range succeeds.`,
     --flow-logs --flow-logs-interval 10m --flow-logs-sampling 0.5 --flow-logs-metadata include-all
 
   # A /23 wherever it fits (see 'runnet subnet plan --max-instances 100'):
-  runnet subnet create run-direct-2 --network run-vpc --range auto --prefix 23`,
+  runnet subnet create run-direct-2 --network run-vpc --range auto --prefix 23
+
+  # Dual-stack, internal IPv6 (the network needs ULA internal IPv6):
+  runnet subnet create run-direct-v6 --network run-vpc --range 10.9.0.0/24 \
+    --stack-type IPV4_IPV6 --ipv6-access-type INTERNAL`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.Name = args[0]
@@ -351,6 +438,12 @@ a subnet that already exists with the same network and range succeeds.`,
 	fl.BoolVar(&o.PrivateIPGoogleAccess, "enable-private-ip-google-access", false, "let instances without external IPs reach Google APIs")
 	fl.StringVar(&o.Description, "description", "", "description of the subnet")
 	fl.BoolVar(&o.Async, "async", false, "return as soon as the creation has started")
+	fl.StringVar(&o.Space, "space", "", "with --range auto, where to look: "+strings.Join(ipam.SpaceNames(), ", ")+" (default: rfc1918, then rfc6598)")
+	_ = cmd.RegisterFlagCompletionFunc("space", cobra.FixedCompletions(ipam.SpaceNames(), cobra.ShellCompDirectiveNoFileComp))
+	fl.StringVar(&o.StackType, "stack-type", "", "IPV4_ONLY (the default) or IPV4_IPV6 for a dual-stack subnet")
+	fl.StringVar(&o.IPv6AccessType, "ipv6-access-type", "", "with --stack-type IPV4_IPV6: INTERNAL (the network's ULA range) or EXTERNAL")
+	_ = cmd.RegisterFlagCompletionFunc("stack-type", cobra.FixedCompletions([]string{cloud.StackIPv4Only, cloud.StackIPv4IPv6}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("ipv6-access-type", cobra.FixedCompletions([]string{cloud.IPv6AccessInternal, cloud.IPv6AccessExternal}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.MarkFlagRequired("network")
 	_ = cmd.MarkFlagRequired("range")
 	_ = cmd.RegisterFlagCompletionFunc("flow-logs-interval", cobra.FixedCompletions(flowLogIntervalFlags(), cobra.ShellCompDirectiveNoFileComp))
@@ -372,7 +465,13 @@ func (o *SubnetCreateOptions) validate(cmd *cobra.Command) error {
 		return exitcode.Usagef("--network: %s is in project %s; a subnet must be in its network's project (%s)", o.Network, n.Project, ref.Project)
 	}
 	spec := cloud.SubnetSpec{Ref: ref, Network: n.Path(), PrivateIPGoogleAccess: o.PrivateIPGoogleAccess, Description: o.Description}
+	if spec.StackType, spec.IPv6AccessType, err = ValidateStack(o.StackType, o.IPv6AccessType, fl.Changed("stack-type"), fl.Changed("ipv6-access-type")); err != nil {
+		return err
+	}
 	o.Warnings = nil
+	if o.space, o.spaceName, err = parseSpaceFlag(o.Space, fl.Changed("space"), strings.EqualFold(o.Range, rangeAuto), false); err != nil {
+		return err
+	}
 	if strings.EqualFold(o.Range, rangeAuto) {
 		o.Auto = true
 		if err := ValidateSubnetPrefix(o.Prefix); err != nil {
@@ -434,6 +533,9 @@ func (o *SubnetCreateOptions) run(ctx context.Context) error {
 		netWarn(o.f, "%s", w)
 	}
 	spec := o.Spec
+	if err := checkULA(ctx, c, spec); err != nil {
+		return err
+	}
 	var auto *AutoRange
 	var s *cloud.Subnet
 	if o.Auto {
@@ -442,11 +544,10 @@ func (o *SubnetCreateOptions) run(ctx context.Context) error {
 			return err
 		}
 		spec.IPCIDRRange, auto = chosen.String(), ar
-		netNotice(o.f, "Using range %s: the first free /%d in %s that overlaps none of the %d ranges of network %s.",
-			chosen, o.Prefix, strings.Join(ar.Space, ", "), ar.Avoided, egress.ShortName(spec.Network))
+		netNotice(o.f, "Using range %s: %s.", chosen, ar.Why)
 		// Another create may take the same free range first: then the next one is used.
 		done := startWait(o.f, "Creating subnet "+spec.Ref.Name)
-		s, err = c.CreateSubnetAuto(ctx, spec, autoRangeSpace, o.Prefix, waitOptions(o.f, o.Async), func(lost, next netip.Prefix) {
+		s, err = c.CreateSubnetAuto(ctx, spec, o.space, o.Prefix, waitOptions(o.f, o.Async), func(lost, next netip.Prefix) {
 			netWarn(o.f, "range %s was taken meanwhile (another subnet was created in it); using %s, the next free /%d", lost, next, o.Prefix)
 		})
 		done()
@@ -470,9 +571,62 @@ func (o *SubnetCreateOptions) run(ctx context.Context) error {
 	if o.Async {
 		netNotice(o.f, "Creating subnet %s (%s); follow it with 'runnet subnet describe %s'.", s.Name, s.IPCIDRRange, s.Name)
 	} else {
-		netNotice(o.f, "Created subnet %s (%s, %d usable addresses, %d /28 blocks).", s.Name, s.IPCIDRRange, s.UsableIPs, s.Blocks)
+		netNotice(o.f, "Created subnet %s (%s, %d usable addresses, %d /28 blocks%s).", s.Name, s.IPCIDRRange, s.UsableIPs, s.Blocks, stackNote(s))
 	}
 	return p.Print(subnetListView{{Subnet: s, AutoRange: auto}})
+}
+
+// ValidateStack checks --stack-type and --ipv6-access-type (as Compute spells them, any
+// case) and returns them as the API takes them: "" and "" for IPv4 only.
+func ValidateStack(stack, access string, stackGiven, accessGiven bool) (string, string, error) {
+	stack, access = strings.ToUpper(strings.TrimSpace(stack)), strings.ToUpper(strings.TrimSpace(access))
+	switch {
+	case stackGiven && stack != cloud.StackIPv4Only && stack != cloud.StackIPv4IPv6:
+		return "", "", exitcode.Usagef("--stack-type: %q is not a stack type; valid: %s, %s", stack, cloud.StackIPv4Only, cloud.StackIPv4IPv6)
+	case stack == cloud.StackIPv4IPv6 && !accessGiven:
+		return "", "", exitcode.Usagef("--ipv6-access-type: required with --stack-type %s; valid: %s (the network's ULA internal IPv6 range), %s", cloud.StackIPv4IPv6, cloud.IPv6AccessInternal, cloud.IPv6AccessExternal)
+	case accessGiven && stack != cloud.StackIPv4IPv6:
+		return "", "", exitcode.Usagef("--ipv6-access-type: only with --stack-type %s", cloud.StackIPv4IPv6)
+	case accessGiven && access != cloud.IPv6AccessInternal && access != cloud.IPv6AccessExternal:
+		return "", "", exitcode.Usagef("--ipv6-access-type: %q is not an IPv6 access type; valid: %s, %s", access, cloud.IPv6AccessInternal, cloud.IPv6AccessExternal)
+	case stack == cloud.StackIPv4Only:
+		return "", "", nil // the API's default
+	}
+	return stack, access, nil
+}
+
+// checkULA refuses, with exit status 3, a dual-stack subnet with internal IPv6 in a network
+// without ULA internal IPv6: Compute would refuse it ("Subnetwork with internal IPv6 access
+// type requires the network to have ULA internal IPv6 range enabled").
+func checkULA(ctx context.Context, c *cloud.Clients, spec cloud.SubnetSpec) error {
+	if spec.IPv6AccessType != cloud.IPv6AccessInternal {
+		return nil
+	}
+	nref, err := egress.ParseNetworkRef(spec.Network, spec.Ref.Project)
+	if err != nil {
+		return err
+	}
+	n, err := c.GetNetwork(ctx, nref)
+	if err != nil {
+		return err
+	}
+	if !n.EnableULAInternalIPv6 {
+		return exitcode.Errorf(exitcode.Preflight, "--ipv6-access-type %s: network %s has no ULA internal IPv6 range; enable it first (gcloud compute networks update %s --enable-ula-internal-ipv6 --project %s), or use --ipv6-access-type %s; nothing was created",
+			cloud.IPv6AccessInternal, n.Name, n.Name, nref.Project, cloud.IPv6AccessExternal)
+	}
+	return nil
+}
+
+// stackNote is ", dual-stack, internal IPv6 fd20:…/64" for a dual-stack subnet, "" otherwise.
+func stackNote(s *cloud.Subnet) string {
+	if s.StackType != cloud.StackIPv4IPv6 {
+		return ""
+	}
+	note := ", dual-stack, " + strings.ToLower(s.IPv6AccessType) + " IPv6"
+	if s.IPv6CIDRRange != "" {
+		note += " " + s.IPv6CIDRRange
+	}
+	return note
 }
 
 // checkRange refuses, with exit status 3, a --range that overlaps a range in use in the
@@ -501,7 +655,7 @@ func (o *SubnetCreateOptions) checkRange(ctx context.Context, c *cloud.Clients, 
 	return err
 }
 
-// pickRange finds the first free range of --prefix length in autoRangeSpace that overlaps
+// pickRange finds the first free range of --prefix length in the --space that overlaps
 // nothing in the network, VPC-wide. The network must exist.
 func (o *SubnetCreateOptions) pickRange(ctx context.Context, c *cloud.Clients) (netip.Prefix, *AutoRange, error) {
 	ref := o.Spec.Ref
@@ -528,15 +682,20 @@ func (o *SubnetCreateOptions) pickRange(ctx context.Context, c *cloud.Clients) (
 	for _, u := range used {
 		prefixes = append(prefixes, u.Prefix)
 	}
-	space := make([]string, 0, len(autoRangeSpace))
-	for _, s := range autoRangeSpace {
+	space := make([]string, 0, len(o.space))
+	for _, s := range o.space {
 		space = append(space, s.String())
 	}
-	chosen, ok := ipam.FindFree(autoRangeSpace, prefixes, o.Prefix)
+	chosen, ok := ipam.FindFree(o.space, prefixes, o.Prefix)
 	if !ok {
-		return netip.Prefix{}, nil, fmt.Errorf("no free /%d range left in %s in network %s; give a --range, or a longer --prefix", o.Prefix, strings.Join(space, ", "), nref.Name)
+		hint := "give a --range, a longer --prefix"
+		if o.spaceName != ipam.SpaceAll {
+			hint += ", or --space all"
+		}
+		return netip.Prefix{}, nil, exitcode.Errorf(exitcode.Preflight, "no free /%d range left in %s in network %s; %s", o.Prefix, strings.Join(ipam.DescribeSpace(o.space), ", "), nref.Name, hint)
 	}
-	return chosen, &AutoRange{Prefix: o.Prefix, Space: space, Avoided: len(used)}, nil
+	return chosen, &AutoRange{Prefix: o.Prefix, Space: space, SpaceName: o.spaceName, Avoided: len(used),
+		Why: explainAutoRange(chosen, o.space, len(used), nref.Name)}, nil
 }
 
 // ---------------------------------------------------------------------------------------

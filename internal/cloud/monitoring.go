@@ -21,6 +21,8 @@ type lifeClients struct {
 	monitoring *monitoring.MetricClient
 	billing    *billing.APIService
 	vpcREST    *vpcrest.Service
+	// pricer holds the Billing Catalog's prices once read (connector_use.go).
+	pricer *Pricer
 }
 
 // Monitoring returns the Cloud Monitoring v3 metric client.

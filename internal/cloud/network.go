@@ -65,12 +65,18 @@ type Network struct {
 	MTU         int64  `json:"mtu,omitempty"`
 	// Subnetworks are the paths of its subnetworks.
 	Subnetworks []string `json:"subnetworks,omitempty"`
+	// EnableULAInternalIPv6 is set when the network has a ULA internal IPv6 range
+	// (InternalIPv6Range, a /48 of fd20::/20), which dual-stack subnets with internal IPv6
+	// take their /64 from.
+	EnableULAInternalIPv6 bool   `json:"enableUlaInternalIpv6"`
+	InternalIPv6Range     string `json:"internalIpv6Range,omitempty"`
 }
 
 func networkFromCompute(project string, n *compute.Network) *Network {
 	out := &Network{
 		Name: n.Name, Project: project, Path: egress.NetworkRef{Project: project, Name: n.Name}.Path(),
 		AutoCreateSubnetworks: n.AutoCreateSubnetworks, MTU: n.Mtu,
+		EnableULAInternalIPv6: n.EnableUlaInternalIpv6, InternalIPv6Range: n.InternalIpv6Range,
 	}
 	if n.RoutingConfig != nil {
 		out.RoutingMode = n.RoutingConfig.RoutingMode
@@ -142,7 +148,33 @@ type Subnet struct {
 	// DirectVPCEligible is set when the range can serve Direct VPC egress: /26 or larger, in
 	// RFC 1918, RFC 6598 or 240.0.0.0/4.
 	DirectVPCEligible bool `json:"directVpcEligible"`
+	// StackType is IPV4_ONLY or IPV4_IPV6 (dual-stack); IPv6AccessType, for dual-stack,
+	// INTERNAL or EXTERNAL, with the subnet's /64 in IPv6CIDRRange.
+	StackType      string `json:"stackType"`
+	IPv6AccessType string `json:"ipv6AccessType,omitempty"`
+	IPv6CIDRRange  string `json:"ipv6CidrRange,omitempty"`
 }
+
+// Subnet stack types and IPv6 access types (Compute v1 Subnetwork.stackType and
+// ipv6AccessType).
+const (
+	StackIPv4Only      = "IPV4_ONLY"
+	StackIPv4IPv6      = "IPV4_IPV6"
+	IPv6AccessInternal = "INTERNAL"
+	IPv6AccessExternal = "EXTERNAL"
+)
+
+// GetStackType returns the subnet's stack type for export's hand-off: IPV4_IPV6, or "" for
+// IPv4 only (the API's and the providers' default, left out).
+func (s *Subnet) GetStackType() string {
+	if s.StackType == StackIPv4Only {
+		return ""
+	}
+	return s.StackType
+}
+
+// GetIPv6AccessType returns the subnet's IPv6 access type, "" for IPv4 only.
+func (s *Subnet) GetIPv6AccessType() string { return s.IPv6AccessType }
 
 // Reserved-IP sources.
 const (
@@ -173,6 +205,13 @@ func subnetFromCompute(project string, sn *compute.Subnetwork, addrs []*Address)
 		Network: egress.ShortName(sn.Network), NetworkPath: trimComputeURL(sn.Network),
 		IPCIDRRange: sn.IpCidrRange, Purpose: sn.Purpose, Gateway: sn.GatewayAddress,
 		PrivateIPGoogleAccess: sn.PrivateIpGoogleAccess,
+		StackType:             sn.StackType, IPv6AccessType: sn.Ipv6AccessType, IPv6CIDRRange: sn.InternalIpv6Prefix,
+	}
+	if s.StackType == "" {
+		s.StackType = StackIPv4Only // the API's default
+	}
+	if s.IPv6CIDRRange == "" {
+		s.IPv6CIDRRange = sn.ExternalIpv6Prefix
 	}
 	for _, r := range sn.SecondaryIpRanges {
 		s.SecondaryRanges = append(s.SecondaryRanges, SecondaryRange{RangeName: r.RangeName, IPCIDRRange: r.IpCidrRange})
@@ -523,12 +562,16 @@ type SubnetSpec struct {
 	// FlowLogs, when set, turns VPC Flow Logs on with its settings (empty fields take the
 	// API's defaults).
 	FlowLogs *FlowLogs
+	// StackType and IPv6AccessType make a dual-stack subnet (IPV4_IPV6 with INTERNAL or
+	// EXTERNAL); "" for IPv4 only.
+	StackType, IPv6AccessType string
 }
 
 func (s SubnetSpec) compute() *compute.Subnetwork {
 	sn := &compute.Subnetwork{
 		Name: s.Ref.Name, Network: egress.ComputeURLPrefix + normNetwork(s.Network, s.Ref.Project),
 		IpCidrRange: s.IPCIDRRange, PrivateIpGoogleAccess: s.PrivateIPGoogleAccess, Description: s.Description,
+		StackType: s.StackType, Ipv6AccessType: s.IPv6AccessType,
 	}
 	if f := s.FlowLogs; f != nil {
 		sn.LogConfig = &compute.SubnetworkLogConfig{

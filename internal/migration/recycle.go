@@ -51,6 +51,8 @@ type RecycleRequest struct {
 	// Concurrency and Force are the fleet's (FleetOptions).
 	Concurrency int
 	Force       []string
+	// Space, when set, is where a free range is looked for instead of ConnectorRangeSpace.
+	Space []netip.Prefix
 }
 
 // Recycle is a connector recycle as prepared (PrepareRecycle), then run (RunRecycle).
@@ -384,6 +386,10 @@ func (e *Engine) pickRange(ctx context.Context, req RecycleRequest, nref egress.
 	for _, u := range used {
 		prefixes = append(prefixes, u.Prefix)
 	}
+	connSpace := ConnectorRangeSpace
+	if req.Space != nil {
+		connSpace = req.Space
+	}
 	var space []netip.Prefix
 	if p, err := netip.ParsePrefix(near); err == nil && p.Addr().Is4() {
 		for _, bits := range []int{24, 16} {
@@ -391,12 +397,12 @@ func (e *Engine) pickRange(ctx context.Context, req RecycleRequest, nref egress.
 				continue
 			}
 			cand := netip.PrefixFrom(p.Addr(), bits).Masked()
-			if slices.ContainsFunc(ConnectorRangeSpace, func(s netip.Prefix) bool { return ipam.Contains(s, cand) }) {
+			if slices.ContainsFunc(connSpace, func(s netip.Prefix) bool { return ipam.Contains(s, cand) }) {
 				space = append(space, cand)
 			}
 		}
 	}
-	space = append(space, ConnectorRangeSpace...)
+	space = append(space, connSpace...)
 	chosen, ok := ipam.FindFree(space, prefixes, ipam.ConnectorPrefix)
 	if !ok {
 		return netip.Prefix{}, "", exitcode.Errorf(exitcode.Preflight, "no free /%d left in network %s; give --range CIDR", ipam.ConnectorPrefix, nref.Name)

@@ -722,6 +722,7 @@ var everyCommand = [][]string{
 	{"detach", "job/nightly-export"},
 	{"subnet", "create", "e2e-delete-me", "--network", "run-vpc", "--range", "10.30.0.0/28"},
 	{"subnet", "delete", "e2e-delete-me"},
+	{"connector", "update", "run-connector", "--machine-type", "e2-standard-4", "--max-instances", "5"},
 	{"connector", "recycle", "run-connector", "--create-subnet", "--range", "auto"},
 	{"connector", "create", "e2e-delete-me", "--network", "run-vpc", "--range", "10.31.0.0/28"},
 	{"connector", "delete", "e2e-delete-me"},
