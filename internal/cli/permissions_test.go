@@ -67,7 +67,6 @@ var methodPermissions = map[string]string{
 	"compute.regionNetworkFirewallPolicies.getEffectiveFirewalls": "compute.networks.getRegionEffectiveFirewalls",
 	"compute.subnetworks.setPrivateIpGoogleAccess":                "compute.subnetworks.setPrivateIpGoogleAccess",
 	"serviceusage.services.consumerQuotaMetrics.list":             "serviceusage.quotas.get",
-	"google.monitoring.v3.MetricService/ListTimeSeries":           "monitoring.timeSeries.list",
 	"google.cloud.run.v2.Jobs/CreateJob":                          "run.jobs.create",
 	"google.cloud.run.v2.Jobs/DeleteJob":                          "run.jobs.delete",
 }
