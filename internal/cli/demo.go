@@ -38,13 +38,18 @@ no VPC access. Then, each command printed before its output like a terminal sess
    8. runnet connector recycle ...           the connector scaled out and never scales in:
                                              replace it with a fresh one, no downtime
    9. runnet migrate ... --to direct         Direct VPC egress, checked, with a 10/50/100 canary
-  10. runnet status run-service
-  11. runnet inventory                       every workload, connector and subnet
-  12. runnet migrate ... --to none           the article's detour: no VPC again
-  13. runnet connector delete ...            nothing uses the connector any more
+                                             gated on request metrics: a partner's database
+                                             on-premises admits only the connector's range, the
+                                             new revision answers 5xx, and it is rolled back
+  10. runnet migrate ... --to direct         again once the partner admits the subnet
+  11. runnet status run-service
+  12. runnet inventory                       every workload, connector and subnet
+  13. runnet migrate ... --to none           the article's detour: no VPC again
+  14. runnet connector delete ...            nothing uses the connector any more
 
 It takes well under a minute (the emulator runs its operations in 300 ms and makes
-revisions Ready in 500 ms; --step-wait sets the canary's watch between steps).
+revisions Ready in 500 ms; --step-wait sets the canary's watch between steps, at least 1s
+for the gated canary of steps 9 and 10).
 
 Output: the narrated session, then a summary of the steps. --quiet prints only the summary.
 The commands print tables, as on a terminal; --format json or yaml prints the summary as
@@ -130,6 +135,8 @@ const demoConnector = "projects/" + emulator.DemoProject + "/locations/" + emula
 
 // demoStory is the article's story as runnet commands.
 func demoStory(stepWait time.Duration) []demoStep {
+	// The canary's gate needs a watch long enough to see requests.
+	gateWait := max(stepWait, minDemoGateWait)
 	flowLogs := []string{"--flow-logs", "--flow-logs-interval", "10m", "--flow-logs-metadata", "include-all"}
 	return []demoStep{
 		{title: "The article starts here: run-service, a Flask app that counts visits in Redis (Memorystore at 10.112.0.3, inside network run-vpc), runs with no VPC access, so it cannot reach Redis.",
@@ -152,9 +159,15 @@ func demoStory(stepWait time.Duration) []demoStep {
 				return e.ScaleConnector(demoConnector, 3)
 			},
 			args: []string{"connector", "recycle", emulator.DemoConnector, "--create-subnet", "--yes"}},
-		{title: "Direct VPC egress needs no connector at all. Migrate, checked first (subnet size and free IPs, egress, firewall rules, Cloud NAT, ...), then without downtime: a new revision at 0%, Ready, then 10%, 50% and 100% of the traffic.",
-			args: []string{"migrate", emulator.DemoService, "--to", "direct", "--network", emulator.DemoNetwork, "--subnet", emulator.DemoDirectSubnet,
-				"--canary", "10,50,100", "--step-wait", stepWait.String(), "--yes"}},
+		{title: "Direct VPC egress needs no connector at all. But a trap no static check can see waits: preflight checks subnet size and free IPs, egress, NAT addresses and ports, Private Google Access, firewall rules and policies, the startup probe, ..., and passes. The canary's metrics gate then watches what users get: the new revision answers 5xx in the first step (10%), and everything is rolled back (exit status 6).",
+			event: fmt.Sprintf("A partner's database on-premises (%s:%d, through a VPN route to %s) now serves every request of run-service, which receives %d requests a second; the partner's own firewall admits only the connector's subnet, %s.",
+				demoPartnerIP, demoPartnerPort, demoOnPremRange, demoLoadRPS, demoRecycledRange),
+			before: func(e *emulator.Emulator) error { return demoOnPrem(e, demoRecycledRange) },
+			args:   demoMigrate(gateWait), expect: exitcode.RolledBack},
+		{title: "The same command once the allowlist admits the Direct VPC subnet: a new revision at 0%, Ready, then 10%, 50% and 100% of the traffic, each step judged by its request metrics.",
+			event:  "The partner adds the Direct VPC subnet, " + demoDirectRange + ", to its allowlist.",
+			before: func(e *emulator.Emulator) error { return demoPartner(e, demoRecycledRange, demoDirectRange) },
+			args:   demoMigrate(gateWait)},
 		{title: "Where run-service stands now.",
 			args: []string{"status", emulator.DemoService}},
 		{title: "The whole region: every workload and its mode, every connector and who uses it, every Direct VPC subnet and how full it can get.",
@@ -164,6 +177,48 @@ func demoStory(stepWait time.Duration) []demoStep {
 		{title: "Nothing uses the recycled connector any more: delete it, and stop paying for it.",
 			args: []string{"connector", "delete", defaultRecycleName(emulator.DemoConnector), "--yes"}},
 	}
+}
+
+// The on-premises trap of the demo: a partner's database behind a VPN route, whose own
+// allowlist admits only the connector's subnet (the recycled connector's, the next free /28
+// after the article's).
+const (
+	demoPartnerIP     = "192.168.10.5"
+	demoPartnerPort   = 5432
+	demoOnPremRange   = "192.168.10.0/24"
+	demoRecycledRange = "10.15.0.16/28"
+	demoDirectRange   = "10.8.0.0/24"
+	demoLoadRPS       = 2000
+	// minDemoGateWait is the shortest watch of the gated canary: at demoLoadRPS, 10% of the
+	// traffic brings the new revision the gate's minimum of requests in it.
+	minDemoGateWait = time.Second
+)
+
+func demoMigrate(wait time.Duration) []string {
+	return []string{"migrate", emulator.DemoService, "--to", "direct", "--network", emulator.DemoNetwork, "--subnet", emulator.DemoDirectSubnet,
+		"--canary", "10,50,100", "--step-wait", wait.String(), "--yes"}
+}
+
+// demoOnPrem connects run-vpc to the partner's network and makes run-service depend on its
+// database, under load.
+func demoOnPrem(e *emulator.Emulator, allow ...string) error {
+	if err := e.AddVPNRoute(emulator.DemoProject, emulator.DemoRegion, emulator.DemoNetwork, "to-partner", demoOnPremRange); err != nil {
+		return err
+	}
+	if err := demoPartner(e, allow...); err != nil {
+		return err
+	}
+	svc := "projects/" + emulator.DemoProject + "/locations/" + emulator.DemoRegion + "/services/" + emulator.DemoService
+	if err := e.SetDependencies(svc, []emulator.Dependency{{Destination: "partner-db"}}); err != nil {
+		return err
+	}
+	return e.SetLoad(svc, emulator.Load{RPS: demoLoadRPS})
+}
+
+// demoPartner declares the partner's database with its allowlist.
+func demoPartner(e *emulator.Emulator, allow ...string) error {
+	return e.SetDestination(emulator.Destination{Name: "partner-db", IP: demoPartnerIP, Port: demoPartnerPort,
+		Project: emulator.DemoProject, Network: emulator.DemoNetwork, Allow: allow})
 }
 
 // DemoStepResult is one step of the demo as the summary shows it. JSON field names are a

@@ -100,14 +100,17 @@ func TestDemo(t *testing.T) {
 		pos += j + len(line)
 	}
 	for _, want := range []string{
-		"\n── 1/13 ── The article starts here",
+		"\n── 1/14 ── The article starts here",
 		"service   run-service   none   -     -        run-service-00001-",            // status at the start
 		"Connector run-connector is READY.",                                           // connector create
 		"Error: connector run-connector is used by 1 workload: run-service (service)", // the refused delete
 		"(in the emulator) Traffic grows: the connector scales out to its 3 instances",
 		"Old connector run-connector: deleted: nothing used it any more", // recycle
 		"Cost: 21.39 USD a month before (3 instances), 14.26 USD after (2): saves 7.13 USD a month.",
-		"run-service: traffic: run-service-00003-", // the canary, step by step
+		"run-service: traffic: run-service-00003-",           // the canary, step by step
+		"(in the emulator) A partner's database on-premises", // the trap
+		"answered 100.0% of its requests with 5xx",           // caught by the gate
+		"Outcome: rolled back",
 		"10% (tag runnet-direct)",
 		"50% (tag runnet-direct)",
 		"Outcome: migrated in ",
@@ -130,7 +133,7 @@ func TestDemo(t *testing.T) {
 	if !world.inspected || world.serviceErr != nil || world.subnetErr != nil || world.connErr != nil {
 		t.Fatalf("inspect: %+v", world)
 	}
-	if w := world.service; w.VPC.Mode() != egress.ModeNone || w.LatestReady != w.LatestCreated || !strings.HasPrefix(w.LatestReady, "run-service-00005-") {
+	if w := world.service; w.VPC.Mode() != egress.ModeNone || w.LatestReady != w.LatestCreated || !strings.HasPrefix(w.LatestReady, "run-service-00007-") {
 		t.Errorf("run-service: %+v, latest ready %s", w.VPC, w.LatestReady)
 	}
 	wantSubnets := map[string]string{"run-subnet": "10.5.0.0/24", "run-connector-subnet": "10.15.0.0/28", "run-connector-2-subnet": "10.15.0.16/28", "run-direct-vpc-egress": "10.8.0.0/24"}
@@ -167,13 +170,20 @@ func TestDemoQuietAndJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
 		t.Fatalf("decode: %v\n%s", err, r.Stdout)
 	}
-	if !rep.OK || rep.FailedStep != 0 || len(rep.Steps) != 13 || rep.Project != "demo-project" || rep.Region != "asia-northeast1" {
+	if !rep.OK || rep.FailedStep != 0 || len(rep.Steps) != 14 || rep.Project != "demo-project" || rep.Region != "asia-northeast1" {
 		t.Errorf("report %+v", rep)
 	}
+	// The gated canary watches at least a second, whatever --step-wait says: the trap is
+	// caught (rolled back, exit 6), then the same command goes through.
+	const migrate = "runnet migrate run-service --to direct --network run-vpc --subnet run-direct-vpc-egress --canary 10,50,100 --step-wait 1s --yes"
 	s := rep.Steps[8]
-	if s.Step != 9 || s.Command != "runnet migrate run-service --to direct --network run-vpc --subnet run-direct-vpc-egress --canary 10,50,100 --step-wait 10ms --yes" ||
-		s.Status != "ok" || s.ExitCode != 0 || !strings.Contains(s.Output, "Outcome: migrated") || !strings.HasPrefix(s.Output, "\n── 9/13 ── ") {
+	if s.Step != 9 || s.Command != migrate || s.Status != "ok" || s.ExitCode != exitcode.RolledBack || s.ExpectedExitCode != exitcode.RolledBack ||
+		!strings.Contains(s.Output, "metrics gate: revision run-service-") || !strings.Contains(s.Output, "Outcome: rolled back") || !strings.HasPrefix(s.Output, "\n── 9/14 ── ") {
 		t.Errorf("step 9 = %+v", s)
+	}
+	s = rep.Steps[9]
+	if s.Step != 10 || s.Command != migrate || s.Status != "ok" || s.ExitCode != 0 || !strings.Contains(s.Output, "Outcome: migrated") || !strings.Contains(s.Output, "metrics gate: no worse") {
+		t.Errorf("step 10 = %+v", s)
 	}
 	if s := rep.Steps[6]; s.ExpectedExitCode != exitcode.Preflight || s.ExitCode != exitcode.Preflight || s.Status != "ok" {
 		t.Errorf("step 7 = %+v", s)

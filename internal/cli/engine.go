@@ -42,6 +42,7 @@ func newEngine(f *Factory, c *cloud.Clients, opts engineOptions) *migration.Engi
 		Grant:       c,
 		Net:         c,
 		Metrics:     c,
+		Prober:      c,
 		Events:      func(ev migration.Event) { reportEvent(f, ev) },
 		Busy:        func(what string) func() { return startWait(f, what) },
 		WaitOptions: func() cloud.WaitOptions { return waitOptions(f, false) },
@@ -154,6 +155,8 @@ func (pr *progressReporter) observe(_ context.Context, ev egress.Event) error {
 		pr.f.IOStreams.Statusf("%s", msg)
 	case egress.EventGate:
 		pr.progress(ref, "metrics gate: %s", ev.Message)
+	case egress.EventProbe:
+		pr.progress(ref, "%s", ev.Message)
 	case egress.EventRollbackStarted, egress.EventRollbackFinished:
 		pr.progress(ref, "%s", ev.Message)
 	case egress.EventFinished:

@@ -31,7 +31,15 @@ workload that will share the subnet, doubled for the rollout overlap, in /28 blo
 direct-vpc-quota, connector-ready, egress-kept, cloud-nat (egress all-traffic needs a Cloud
 NAT in that network and region), firewall-rules (rules that match the connector's network
 tags or range, or today's subnet, and will not match the new traffic) and permissions
-(testIamPermissions on the workload), and, for a subnet or connector of another project
+(testIamPermissions on the workload); about the network underneath: nat-egress-ip (the
+Cloud NAT addresses the internet sees today and after; fails with --keep-egress-ip),
+nat-ports (instances at maximum scale × the NAT's ports per VM against its addresses'),
+private-google-access (Google APIs with egress all-traffic; --enable-private-google-access
+turns it on first), firewall-policies (hierarchical and network firewall policies evaluated
+by priority with the VPC rules), startup-probe (Direct VPC connections can take a minute at
+instance start-up: an HTTP startup probe), connector-machine-type (f1-micro and e2-micro
+time out at high packet rates), and direct-vpc-quota reads the real quota (Service Usage);
+and, for a subnet or connector of another project
 (Shared VPC), service-agent: the Cloud Run service agent of the workload's project
 (service-PROJECT_NUMBER@serverless-robot-prod.iam.gserviceaccount.com) may use it
 (compute.subnetworks.use and .get on the subnet, compute.networks.get on the host, address
@@ -51,7 +59,12 @@ as 'gcloud run services update' makes it: Cloud Run moves the traffic when the r
 Ready (a pinned share goes to the new revision, named in the request), and a revision that
 fails gets none. With --canary steps, the revision is first deployed with no traffic and a
 tag (runnet-MODE), runnet waits until it is Ready, then moves the traffic step by step
-(watching the new revision's health for --step-wait after each step but the last). Every other part of the
+(watching the new revision's health for --step-wait after each step but the last, then
+judging the step by Cloud Monitoring's request metrics, the new revision against the old:
+5xx share and p95 latency, --max-error-rate, --max-latency-increase, --min-requests;
+--metric-gate=false turns that off; a refused step rolls back). --probe-path and --probe-tcp
+probe the new revision (its tagged URL; a short job with its VPC access) before any traffic
+moves. Every other part of the
 traffic split (other revisions, tags) is kept, and the split ends as it was, with the new
 revision in their place (a tag on a moved share moves with it; a tag alone is never moved).
 When the template has the target already and its latest revision is ready (an attach that
@@ -152,7 +165,9 @@ With --format json or yaml, one WORKLOAD prints one report; several (or --all) p
   from, to                          {mode, vpc: {connector, network, subnet, tags, egress}}
   checks[]                          {name, status, message, numbers, hint, forced}
   plan                              {steps[] {kind, description, resource, percent, tag,
-                                    waitSeconds}, canary[], notes[]}
+                                    waitSeconds}, canary[], notes[], gate {maxErrorRate,
+                                    maxLatencyIncrease, minRequests}, probes {path, tcp[],
+                                    image}}
   dryRun, validated                 a dry run, and whether validate_only accepted it
   outcome                           migrated, no-op, planned, blocked, rolled-back, failed
                                     or skipped
@@ -161,7 +176,10 @@ With --format json or yaml, one WORKLOAD prints one report; several (or --all) p
   traffic[]                         the traffic split at the end {revision, latest, percent, tag}
   steps[]                           {kind, description, status (done, undone, skipped,
                                     failed), resource, revision, execution, percent, note,
-                                    error}; restore-template and restore-traffic steps
+                                    error, gate {start, end, new and old {revision, requests,
+                                    errors5xx, p95Ms}, judged, passed, reason}, probes[]
+                                    {kind, target, ok, status, message}}; restore-template
+                                    and restore-traffic steps
                                     follow when a rollback ran
   durationSeconds, error, rollbackError, state, recovery[], notes[]`
 
@@ -583,7 +601,7 @@ func (o *MigrateOptions) request() (migration.TargetRequest, migration.FleetOpti
 	}
 	req.Scope = o.scope
 	return req, migration.FleetOptions{Concurrency: o.Concurrency, Canary: o.canary, StepWait: o.StepWait, VerifyJob: o.Verify,
-		Cleanup: o.Cleanup, Force: o.Force, Fix: o.Fix, PerProject: o.PerProject, Network: o.networkOptions(), Gate: o.gatePolicy()}
+		Cleanup: o.Cleanup, Force: o.Force, Fix: o.Fix, PerProject: o.PerProject, Network: o.networkOptions(), Gate: o.gatePolicy(), Probes: o.probeSpec()}
 }
 
 func (o *MigrateOptions) run(ctx context.Context) error {

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"strings"
+
 	"github.com/spf13/pflag"
 
 	"github.com/runnet-dev/runnet/internal/exitcode"
@@ -16,6 +18,11 @@ type gateFlags struct {
 	MaxErrorRate       float64 // percentage points
 	MaxLatencyIncrease float64 // percent
 	MinRequests        int64
+	// The probes before traffic moves.
+	ProbePath  string
+	ProbeTCP   string
+	ProbeImage string
+	probeTCP   []string
 }
 
 func (o *MigrateOptions) addGateFlags(fl *pflag.FlagSet) {
@@ -24,10 +31,17 @@ func (o *MigrateOptions) addGateFlags(fl *pflag.FlagSet) {
 	fl.Float64Var(&o.Gate.MaxErrorRate, "max-error-rate", 100*d.MaxErrorRate, "with --canary: roll back when the new revision's share of 5xx responses exceeds the old revisions' by more than this many percentage points (0-100)")
 	fl.Float64Var(&o.Gate.MaxLatencyIncrease, "max-latency-increase", 100*d.MaxLatencyIncrease, "with --canary: roll back when the new revision's p95 latency exceeds the old revisions' by more than this percentage")
 	fl.Int64Var(&o.Gate.MinRequests, "min-requests", d.MinRequests, "with --canary: the fewest requests the new revision must serve in a step to be judged (fewer: reported, not judged)")
+	fl.StringVar(&o.Gate.ProbePath, "probe-path", "", "services: before any traffic moves, GET this path (e.g. /healthz) on the new revision's tagged URL with your ID token, and roll back unless it answers 2xx")
+	fl.StringVar(&o.Gate.ProbeTCP, "probe-tcp", "", "services: before any traffic moves, connect to these HOST:PORT destinations (comma-separated) from a short Cloud Run job with the target's VPC access, and roll back if one fails")
+	fl.StringVar(&o.Gate.ProbeImage, "probe-image", egress.DefaultProbeImage, "with --probe-tcp: the probe job's image (needs /bin/sh and nc)")
 }
 
-// completeGate checks the gate's flags: ranges, and a --canary with a step to judge.
+// completeGate checks the gate's flags: ranges, and a --canary with a step to judge; and the
+// probes'.
 func (o *MigrateOptions) completeGate() error {
+	if err := o.completeProbes(); err != nil {
+		return err
+	}
 	given := ""
 	for _, n := range []string{"max-error-rate", "max-latency-increase", "min-requests", "metric-gate"} {
 		if o.set[n] {
@@ -59,4 +73,32 @@ func (o *MigrateOptions) gatePolicy() *egress.GatePolicy {
 		return nil
 	}
 	return &egress.GatePolicy{MaxErrorRate: o.Gate.MaxErrorRate / 100, MaxLatencyIncrease: o.Gate.MaxLatencyIncrease / 100, MinRequests: o.Gate.MinRequests}
+}
+
+func (o *MigrateOptions) completeProbes() error {
+	if p := o.Gate.ProbePath; o.set["probe-path"] && !strings.HasPrefix(p, "/") {
+		return exitcode.Usagef("--probe-path: %q must start with /, such as /healthz", p)
+	}
+	if o.set["probe-tcp"] {
+		t, err := egress.ParseProbeTCP(o.Gate.ProbeTCP)
+		if err != nil {
+			return exitcode.Usagef("%v", err)
+		}
+		o.Gate.probeTCP = t
+	}
+	if o.set["probe-image"] && !o.set["probe-tcp"] {
+		return exitcode.Usagef("--probe-image sets the image of the --probe-tcp job; add --probe-tcp HOST:PORT")
+	}
+	if (o.set["probe-path"] || o.set["probe-tcp"]) && o.mode == egress.ModeNone {
+		return exitcode.Usagef("--probe-path and --probe-tcp probe a new revision's VPC egress; --to none has none")
+	}
+	return nil
+}
+
+// probeSpec is the probes of the flags, nil when none.
+func (o *MigrateOptions) probeSpec() *egress.ProbeSpec {
+	if o.Gate.ProbePath == "" && len(o.Gate.probeTCP) == 0 {
+		return nil
+	}
+	return &egress.ProbeSpec{Path: o.Gate.ProbePath, TCP: o.Gate.probeTCP, Image: o.Gate.ProbeImage}
 }

@@ -4,6 +4,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"cloud.google.com/go/run/apiv2/runpb"
 
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/pkg/egress"
@@ -112,5 +115,34 @@ func TestMigrateGateFlags(t *testing.T) {
 	}
 	if rep := report(t, r); slices.ContainsFunc(rep.Steps, func(s egress.StepResult) bool { return s.Gate != nil }) {
 		t.Errorf("a step was judged with the gate off: %+v", rep.Steps)
+	}
+}
+
+// The start-up delay startup-probe warns about, end to end: without an HTTP startup probe a
+// Direct VPC revision's connections fail for a while after it is Ready, and the gate rolls
+// the canary back; with one (instances take requests only once egress connects) the same
+// migration goes through and startup-probe passes.
+func TestMigrateStartupDelayCaughtByGate(t *testing.T) {
+	er := newEmu(t)
+	onPremTrap(t, er, "10.15.0.0/28", "10.8.0.0/24") // reachable from both paths
+	if err := er.E.SetDirectVPCWarmup(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "10,100",
+		"--step-wait", "1s", "--min-requests", "50", "--yes", "--format", "json"}
+	r := er.Run(t, false, "", args...)
+	if r.Code != exitcode.RolledBack {
+		t.Fatalf("without an HTTP startup probe: exit %d, want 6: %s", r.Code, r.Stderr)
+	}
+	checks := report(t, r).Checks
+	if i := slices.IndexFunc(checks, func(c egress.Check) bool { return c.Name == egress.CheckStartupProbe }); i < 0 || checks[i].Status != egress.StatusWarn {
+		t.Errorf("checks %+v: want startup-probe's warning", checks)
+	}
+	er.ChangeService(t, emulator.DemoService, func(s *runpb.Service) {
+		s.Template.Containers[0].StartupProbe = &runpb.Probe{ProbeType: &runpb.Probe_HttpGet{HttpGet: &runpb.HTTPGetAction{Path: "/ready"}}}
+	})
+	r = er.Run(t, false, "", args...)
+	if r.Code != exitcode.OK {
+		t.Fatalf("with an HTTP startup probe: exit %d: %s", r.Code, r.Stderr)
 	}
 }

@@ -84,6 +84,9 @@ type PlanView struct {
 	Steps  []egress.Step `json:"steps"`
 	Canary []int         `json:"canary,omitempty"`
 	Notes  []string      `json:"notes,omitempty"`
+	// Gate and Probes are the canary's metrics gate and the probes before traffic moves.
+	Gate   *egress.GatePolicy `json:"gate,omitempty"`
+	Probes *egress.ProbeSpec  `json:"probes,omitempty"`
 }
 
 // MigrationReport is what `runnet migrate` prints for a workload. Its JSON field names are
@@ -128,7 +131,7 @@ func NewMigrationReport(m *migration.Migration, dryRun bool) MigrationReport {
 	r := MigrationReport{
 		Workload: m.Ref.String(), Name: m.Ref.Name, Kind: m.Ref.Kind, Project: m.Ref.Project, Region: m.Ref.Region,
 		From: Endpoint{from.Mode(), from}, To: Endpoint{to.Mode(), to},
-		Checks: shared.Checks(p.Checks), Plan: PlanView{Steps: p.Steps, Canary: p.Canary, Notes: shared.RenderAll(p.Notes)},
+		Checks: shared.Checks(p.Checks), Plan: PlanView{Steps: p.Steps, Canary: p.Canary, Notes: shared.RenderAll(p.Notes), Gate: p.Gate, Probes: p.Probes},
 		DryRun: dryRun, Validated: m.Validated, Notes: shared.RenderAll(m.Notes),
 	}
 	if r.Checks == nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/pkg/emulator"
 )
 
 // docs/permissions.md lists the IAM permissions each command needs. This test keeps it true:
@@ -66,6 +67,8 @@ var methodPermissions = map[string]string{
 	"compute.regionNetworkFirewallPolicies.getEffectiveFirewalls": "compute.networks.getRegionEffectiveFirewalls",
 	"compute.subnetworks.setPrivateIpGoogleAccess":                "compute.subnetworks.setPrivateIpGoogleAccess",
 	"serviceusage.services.consumerQuotaMetrics.list":             "serviceusage.quotas.get",
+	"google.cloud.run.v2.Jobs/CreateJob":                          "run.jobs.create",
+	"google.cloud.run.v2.Jobs/DeleteJob":                          "run.jobs.delete",
 }
 
 func TestPermissionsDocumented(t *testing.T) {
@@ -82,6 +85,13 @@ func TestPermissionsDocumented(t *testing.T) {
 		return ""
 	}
 	er := newEmu(t)
+	// A destination on-premises that the --probe-tcp job below reaches.
+	if err := er.E.AddVPNRoute(tProject, tRegion, emulator.DemoNetwork, "to-onprem", "192.168.10.0/24"); err != nil {
+		t.Fatal(err)
+	}
+	if err := er.E.SetDestination(emulator.Destination{Name: "onprem-db", IP: "192.168.10.5", Port: 5432, Project: tProject, Network: emulator.DemoNetwork}); err != nil {
+		t.Fatal(err)
+	}
 	// Each command, as a user runs it, in an order that leaves the world ready for the next.
 	cmds := []struct {
 		doc  string // the command's row in docs/permissions.md
@@ -104,6 +114,7 @@ func TestPermissionsDocumented(t *testing.T) {
 		{"runnet detach", []string{"detach", "job/nightly-export", "--yes"}},
 		{"runnet connector recycle", []string{"connector", "recycle", "run-connector", "--create-subnet", "--yes"}},
 		{"runnet migrate", []string{"migrate", "job/nightly-export", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--verify", "--yes"}},
+		{"runnet migrate", []string{"migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "10,100", "--step-wait", "100ms", "--probe-tcp", "192.168.10.5:5432", "--yes"}},
 		{"runnet migrate", []string{"migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--create-subnet", "--cleanup", "--yes"}},
 		{"runnet migrate --resume", []string{"migrate", "--resume", "run-service", "--yes"}},
 	}

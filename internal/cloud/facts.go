@@ -201,6 +201,9 @@ func (c *Clients) GatherFacts(ctx context.Context, req FactsRequest) (*GatheredF
 
 	// Current side: the subnetwork or the connector (firewall and cleanup facts), then the
 	// firewall policies of its network when both sides use a VPC.
+	// The target's network, when the request names it, is read at once (no dependent round
+	// trip); otherwise today's, once the current side's read says which it is.
+	policiesEarly := to.Mode() != egress.ModeNone && cur.Mode() != egress.ModeNone && to.Network != ""
 	policies := func(network, project string) {
 		if to.Mode() == egress.ModeNone || network == "" {
 			return
@@ -213,6 +216,9 @@ func (c *Clients) GatherFacts(ctx context.Context, req FactsRequest) (*GatheredF
 		mu.Lock()
 		defer mu.Unlock()
 		out.FirewallPolicies = fp
+	}
+	if policiesEarly {
+		t.go_(func() { policies(to.Network, ref.Project) })
 	}
 	switch cur.Mode() {
 	case egress.ModeDirect:
@@ -228,12 +234,14 @@ func (c *Clients) GatherFacts(ctx context.Context, req FactsRequest) (*GatheredF
 			} else if !IsNotFound(err) {
 				note("current subnetwork %s not read: %v", sref.Name, err)
 			}
-			policies(network, sref.Project)
+			if !policiesEarly {
+				policies(network, sref.Project)
+			}
 		})
 	case egress.ModeConnector:
 		t.go_(func() {
 			out.CurrentConnector = c.connectorFacts(ctx, cur.Connector, ref, note)
-			if fc := out.CurrentConnector; fc != nil && fc.Exists {
+			if fc := out.CurrentConnector; fc != nil && fc.Exists && !policiesEarly {
 				cref, _ := egress.ParseConnectorRef(cur.Connector, ref.Project, ref.Region)
 				policies(fc.Network, cref.Project)
 			}

@@ -115,6 +115,8 @@ type Engine struct {
 	// Metrics reads the request metrics a canary's gate judges its steps by (Cloud
 	// Monitoring); nil: plans are not gated.
 	Metrics egress.MetricsReader
+	// Prober probes a new revision before traffic moves (plans with Probes).
+	Prober egress.Prober
 	// Events, if set, receives the engine's progress.
 	Events func(Event)
 	// Busy, if set, says that a long wait starts (what is awaited) and returns the function
@@ -178,7 +180,7 @@ func (e *Engine) exitCode(err error) int {
 
 // executor is an executor of the engine's platform, observer, journal and rollback context.
 func (e *Engine) executor() *egress.Executor {
-	x := &egress.Executor{Platform: e.Platform, Observer: e.Observer, Journal: e.Journal, RollbackContext: e.RollbackContext, Metrics: e.Metrics}
+	x := &egress.Executor{Platform: e.Platform, Observer: e.Observer, Journal: e.Journal, RollbackContext: e.RollbackContext, Metrics: e.Metrics, Prober: e.Prober}
 	return x
 }
 

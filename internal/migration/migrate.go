@@ -35,6 +35,9 @@ type FleetOptions struct {
 	// Gate, if set, judges each intermediate canary step of a service by its request
 	// metrics; the engine needs Metrics for it.
 	Gate *egress.GatePolicy
+	// Probes, if set, probe each service's new revision before traffic moves; the engine
+	// needs a Prober for it.
+	Probes *egress.ProbeSpec
 }
 
 // Batch is a migration of one workload or several, planned (Plan) and then validated (a dry
@@ -67,7 +70,7 @@ type Batch struct {
 func (e *Engine) Plan(ctx context.Context, req TargetRequest, opts FleetOptions) (*Batch, error) {
 	single := req.Single()
 	b := &Batch{Request: req, fleet: &Fleet{E: e, Concurrency: opts.Concurrency, Force: opts.Force,
-		PlanOptions:  egress.PlanOptions{Canary: opts.Canary, StepWait: opts.StepWait, Cleanup: opts.Cleanup && single, VerifyJob: opts.VerifyJob, Gate: e.gatePolicy(opts.Gate)},
+		PlanOptions:  egress.PlanOptions{Canary: opts.Canary, StepWait: opts.StepWait, Cleanup: opts.Cleanup && single, VerifyJob: opts.VerifyJob, Gate: e.gatePolicy(opts.Gate), Probes: opts.Probes},
 		SubnetInPlan: single, CleanupAtEnd: opts.Cleanup && !single, Fix: opts.Fix, PerProject: opts.PerProject, Network: opts.Network}}
 
 	// The workloads, as read; the Subnet, which depends on the request alone, at the same

@@ -349,6 +349,9 @@ const (
 	EventTraffic EventKind = "traffic"
 	// EventHealth: the new revision was checked while watching it between canary steps.
 	EventHealth EventKind = "health"
+	// EventProbe: a probe of the new revision ran before traffic moved; Event.Message says
+	// how it went (probe.go).
+	EventProbe EventKind = "probe"
 	// EventGate: the canary's metrics gate judged a step; Event.Step.Gate has the figures
 	// and Event.Message the verdict (gate.go).
 	EventGate EventKind = "gate"
@@ -450,6 +453,8 @@ type StepResult struct {
 	Err   error  `json:"-"`
 	// Gate is what the canary's metrics gate saw after this traffic step, and decided.
 	Gate *GateReport `json:"gate,omitempty"`
+	// Probes are the probes of the new revision run before this (first) traffic step.
+	Probes []ProbeResult `json:"probes,omitempty"`
 }
 
 // Outcome is how a run ended.
@@ -555,6 +560,8 @@ type Executor struct {
 	// context that outlives ctx's cancellation (the run may have been interrupted) bounded
 	// by RollbackTimeout; a caller can cancel it too (a second interrupt).
 	RollbackContext func(ctx context.Context) (context.Context, context.CancelFunc)
+	// Prober runs a plan's Probes of the new revision before traffic moves.
+	Prober Prober
 	// Metrics, if not nil, reads the request metrics a plan's Gate judges canary steps by;
 	// without it the gate is not applied.
 	Metrics MetricsReader
@@ -642,6 +649,8 @@ type runState struct {
 	share int
 	// healthy is set when the new revision's health was checked and nothing changed since.
 	healthy bool
+	// probed is set once the plan's probes ran (probe.go).
+	probed bool
 
 	// Journal (Executor.Journal): this run's id, when it started, whether it holds the
 	// workload's journal, the journal state last written, whether the workload may carry it.
@@ -1122,6 +1131,9 @@ func (r *runState) shift(ctx context.Context, i int) error {
 		if err := r.checkHealth(ctx); err != nil {
 			return err
 		}
+	}
+	if err := r.probe(ctx, i); err != nil {
+		return err
 	}
 	var tr []TrafficTarget
 	if final {

@@ -203,3 +203,23 @@ func FuzzVPCCanonical(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseProbeTCP(f *testing.F) {
+	for _, s := range []string{"db:5432", "10.0.0.1:80,10.0.0.2:443", "[::1]:22", "db", ":80", "db:0", "db:65536", "a:1,,b:2", " db:1 "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		targets, err := ParseProbeTCP(s)
+		if err != nil {
+			checkParseError(t, err, "--probe-tcp")
+			return
+		}
+		if len(targets) == 0 {
+			t.Fatalf("%q: no targets and no error", s)
+		}
+		again, err := ParseProbeTCP(strings.Join(targets, ","))
+		if err != nil || !slices.Equal(again, targets) {
+			t.Fatalf("%q: %v does not parse back the same (%v, %v)", s, targets, again, err)
+		}
+	})
+}

@@ -32,6 +32,8 @@ func (p *Plan) NeedsRevisionBeforeTraffic() (bool, string) {
 		return true, fmt.Sprintf("a %s's new revision is deployed, then checked, before its %s moves", p.Workload.Kind.Noun(), p.Workload.Kind.ShareNoun())
 	case len(p.Canary) > 1 || len(p.Canary) == 1 && p.Canary[0] < 100:
 		return true, fmt.Sprintf("the traffic moves in steps (%s), the first once the new revision is Ready", FormatCanary(p.Canary))
+	case p.Probes != nil:
+		return true, "the new revision is probed before any traffic moves to it"
 	case p.Gate != nil:
 		return true, "each traffic step is judged by the new revision's request metrics against the old revisions'"
 	case p.namesNewRevision && PlannedRevisionName(p.Workload.Name) == "":

@@ -97,6 +97,8 @@ type PlanOptions struct {
 	// Gate, if set, judges each intermediate canary step of a service by its request
 	// metrics (gate.go).
 	Gate *GatePolicy
+	// Probes, if set, probe a service's new revision before traffic moves (probe.go).
+	Probes *ProbeSpec
 }
 
 // Plan is a migration plan: pure data (internal/cli renders it), and
@@ -134,6 +136,8 @@ type Plan struct {
 	// Gate, when set, judges each intermediate canary step by the new revision's request
 	// metrics against the old revisions' (gate.go).
 	Gate *GatePolicy `json:"gate,omitempty"`
+	// Probes, when set, probe the new revision before any traffic moves to it (probe.go).
+	Probes *ProbeSpec `json:"probes,omitempty"`
 
 	// namesNewRevision is set when the traffic names a revision whose share moves, so that a
 	// switch in one update must name the new revision in the request (onestep.go).
@@ -317,6 +321,10 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 			p.Gate = &gp
 			p.Notes = append(p.Notes, Plain(fmt.Sprintf("each traffic step but the last is judged by Cloud Monitoring's request metrics once its watch ends: the run rolls back if the new revision's 5xx share exceeds the old revisions' by more than %.1f points or its p95 latency by more than %.0f%% (judged from %d requests)",
 				100*gp.MaxErrorRate, 100*gp.MaxLatencyIncrease, gp.MinRequests)))
+		}
+		if pr := opts.Probes; pr != nil && deploy {
+			ps := *pr
+			p.Probes = &ps
 		}
 		if step, ok := p.oneStep(w, deploy, force, moving); ok {
 			p.Steps = append(p.Steps, step)

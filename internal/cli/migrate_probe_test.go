@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/pkg/egress"
+	"github.com/runnet-dev/runnet/pkg/emulator"
+)
+
+// probeResults returns the probes a run's steps carry.
+func probeResults(rep MigrationReport) []egress.ProbeResult {
+	var out []egress.ProbeResult
+	for _, s := range rep.Steps {
+		out = append(out, s.Probes...)
+	}
+	return out
+}
+
+// --probe-path and --probe-tcp see the on-premises trap before a single request reaches the new
+// revision: the run rolls back (exit 6) with no traffic moved; once the partner admits the
+// subnet, the same migration goes through. The probe job is deleted either way.
+func TestMigrateProbes(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		flags []string
+		kind  string
+		fail  string
+	}{
+		{"http", []string{"--probe-path", "/healthz"}, "http", "HTTP 500"},
+		{"tcp", []string{"--probe-tcp", "192.168.10.5:5432"}, "tcp", "failed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			er := newEmu(t)
+			onPremTrap(t, er, "10.15.0.0/28")
+			args := append([]string{"migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json"}, tc.flags...)
+			r := er.Run(t, false, "", args...)
+			if r.Code != exitcode.RolledBack {
+				t.Fatalf("exit %d, want 6: %s", r.Code, r.Stderr)
+			}
+			rep := report(t, r)
+			ps := probeResults(rep)
+			if len(ps) != 1 || ps[0].Kind != tc.kind || ps[0].OK || !strings.Contains(ps[0].Message, tc.fail) {
+				t.Fatalf("probes %+v: want one failed %s probe (%q)", ps, tc.kind, tc.fail)
+			}
+			if slices.ContainsFunc(rep.Steps, func(s egress.StepResult) bool {
+				return s.Kind == egress.StepShiftTraffic && s.Status == egress.StepDone
+			}) {
+				t.Errorf("traffic moved before the probe: %+v", rep.Steps)
+			}
+			if w := er.Read(t, "run-service"); w.VPC.Mode() != egress.ModeConnector {
+				t.Errorf("after the rollback: %s", w.VPC.Mode())
+			}
+			if err := er.E.SetDestination(emulator.Destination{Name: "partner-db", IP: "192.168.10.5", Port: 5432, Project: tProject,
+				Network: emulator.DemoNetwork, Allow: []string{"10.15.0.0/28", "10.8.0.0/24"}}); err != nil {
+				t.Fatal(err)
+			}
+			r = er.Run(t, false, "", args...)
+			if r.Code != exitcode.OK {
+				t.Fatalf("allowlist fixed: exit %d: %s", r.Code, r.Stderr)
+			}
+			if ps := probeResults(report(t, r)); len(ps) != 1 || !ps[0].OK {
+				t.Errorf("probes %+v: want one that passed", ps)
+			}
+			if tc.kind == "tcp" {
+				r = er.Run(t, false, "", "status", "--format", "json")
+				if strings.Contains(r.Stdout, "runnet-probe-") {
+					t.Errorf("a probe job was left: %s", r.Stdout)
+				}
+			}
+		})
+	}
+}
+
+func TestMigrateProbeFlags(t *testing.T) {
+	er := newEmu(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--probe-path", "healthz"}, `--probe-path: "healthz" must start with /`},
+		{[]string{"--probe-tcp", "db"}, "--probe-tcp"},
+		{[]string{"--probe-tcp", "db:70000"}, "bad port"},
+		{[]string{"--probe-image", "alpine"}, "--probe-image sets the image of the --probe-tcp job"},
+	} {
+		r := er.Run(t, false, "", append([]string{"migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"}, tc.args...)...)
+		if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.Code, r.Stderr, tc.want)
+		}
+	}
+}
