@@ -105,7 +105,7 @@ func ConnectorMachineTypeCheck(connector, machineType string) Check {
 	if slices.Contains(SlowConnectorMachineTypes, mt) {
 		c.Status = StatusWarn
 		c.Message = fmt.Sprintf("connector %s runs on %s, which can time out at high packet rates", ShortName(connector), mt)
-		c.Hint = "use --machine-type e2-standard-4 for production traffic (recreate the connector: the machine type is set at creation)"
+		c.Hint = fmt.Sprintf("use e2-standard-4 for production traffic: --machine-type e2-standard-4 at creation, or in place on an existing connector (connector update %s --machine-type e2-standard-4; its instances are replaced, the connector and its users stay)", ShortName(connector))
 		return c
 	}
 	c.Status = StatusPass
