@@ -34,11 +34,9 @@ func (f *Factory) googleConfigLocked(cfg *cloud.Config) error {
 	cfg.Endpoints, err = cloud.EndpointsFromOverrides(cloud.Overrides{
 		Run: s.Run.Value.Value, VPCAccess: s.VPCAccess.Value.Value, Compute: s.Compute.Value.Value,
 		IAMCredentials: s.IAMCredentials.Value.Value, Monitoring: s.Monitoring.Value.Value, CloudBilling: s.CloudBilling.Value.Value,
+		ServiceUsage: s.ServiceUsage.Value.Value, CloudAsset: s.CloudAsset.Value.Value, ResourceManager: s.ResourceManager.Value.Value,
 	})
 	if err != nil {
-		return exitcode.Wrap(exitcode.Usage, err)
-	}
-	if cfg.Endpoints.ServiceUsage, err = cloud.ServiceUsageEndpoint(s.ServiceUsage.Value.Value); err != nil {
 		return exitcode.Wrap(exitcode.Usage, err)
 	}
 	if u := s.UniverseDomain; u.IsSet() && u.Value.Value != cloud.DefaultUniverseDomain {

@@ -45,7 +45,8 @@ Environment:
   CLOUDSDK_CONFIG              gcloud's configuration directory
   CLOUDSDK_ACTIVE_CONFIG_NAME  gcloud configuration to read
   CLOUDSDK_API_ENDPOINT_OVERRIDES_RUN, _VPCACCESS, _COMPUTE, _IAMCREDENTIALS,
-  _MONITORING, _CLOUDBILLING, _SERVICEUSAGE
+  _MONITORING, _CLOUDBILLING, _SERVICEUSAGE, _CLOUDASSET,
+  _CLOUDRESOURCEMANAGER
                                endpoints to use instead of Google's (as gcloud's
                                api_endpoint_overrides/*), e.g. https://HOST[:PORT]/
   CLOUDSDK_BILLING_QUOTA_PROJECT  project billed for quota (billing/quota_project)

@@ -38,25 +38,28 @@ type Endpoints struct {
 // The paths the REST clients need under an endpoint override that names only a host, as
 // gcloud appends them (the "base URL" of each API's discovery document).
 const (
-	computeBasePath        = "/compute/v1/"
-	iamCredentialsBasePath = "/"
-	vpcAccessBasePath      = "/"
-	cloudBillingBasePath   = "/"
-	serviceUsageBasePath   = "/"
+	computeBasePath         = "/compute/v1/"
+	iamCredentialsBasePath  = "/"
+	vpcAccessBasePath       = "/"
+	cloudBillingBasePath    = "/"
+	serviceUsageBasePath    = "/"
+	resourceManagerBasePath = "/"
 )
 
 // Overrides are gcloud's api_endpoint_overrides values runnet reads; "" when not set.
 type Overrides struct {
 	Run, VPCAccess, Compute, IAMCredentials, Monitoring, CloudBilling string
+	ServiceUsage, CloudAsset, ResourceManager                         string
 }
 
 // EndpointsFromOverrides maps gcloud's api_endpoint_overrides values (URLs such as
 // https://HOST[:PORT]/; "" when not set) to what each client needs, as gcloud does:
 //
-//   - Cloud Run, VPC Access and Monitoring are gRPC APIs to runnet: gcloud's generated gRPC
+//   - Cloud Run, VPC Access, Monitoring and Cloud Asset are gRPC APIs to runnet: gcloud's generated gRPC
 //     clients use the URL's host and port only (port 443 when none is given), over TLS
 //     whatever the scheme.
-//   - Compute, IAM Credentials, Cloud Billing and VPC Access's PATCH are REST APIs: a URL
+//   - Compute, IAM Credentials, Cloud Billing, Service Usage, Resource Manager and VPC
+//     Access's PATCH are REST APIs: a URL
 //     with a path other than "/" is the base URL as it is (https://HOST/compute/v1/); a bare
 //     https://HOST/ gets the API's own base path (/compute/v1/), as gcloud's
 //     _BuildEndpointOverride does.
@@ -75,6 +78,9 @@ func EndpointsFromOverrides(o Overrides) (Endpoints, error) {
 		{&e.IAMCredentials, &o.IAMCredentials, "iamcredentials", true, iamCredentialsBasePath},
 		{&e.Monitoring, &o.Monitoring, "monitoring", false, ""},
 		{&e.CloudBilling, &o.CloudBilling, "cloudbilling", true, cloudBillingBasePath},
+		{&e.ServiceUsage, &o.ServiceUsage, "serviceusage", true, serviceUsageBasePath},
+		{&e.CloudAsset, &o.CloudAsset, "cloudasset", false, ""},
+		{&e.ResourceManager, &o.ResourceManager, "cloudresourcemanager", true, resourceManagerBasePath},
 	} {
 		var err error
 		if f.rest {
@@ -131,15 +137,4 @@ func restBase(s, basePath string) (string, error) {
 	}
 	u.RawQuery, u.Fragment = "", ""
 	return u.String(), nil
-}
-
-// ServiceUsageEndpoint maps gcloud's api_endpoint_overrides/serviceusage value ("" when not
-// set) to the Service Usage client's base URL, as EndpointsFromOverrides does for the other
-// REST APIs.
-func ServiceUsageEndpoint(override string) (string, error) {
-	e, err := restBase(override, serviceUsageBasePath)
-	if err != nil {
-		return "", fmt.Errorf("api_endpoint_overrides/serviceusage: %w", err)
-	}
-	return e, nil
 }

@@ -13,6 +13,7 @@ import (
 func TestEndpointsFromOverrides(t *testing.T) {
 	for _, tc := range []struct {
 		run, vpc, compute, iam, mon, bill string
+		usage, asset, crm                 string
 		want                              Endpoints
 	}{
 		{want: Endpoints{}},
@@ -28,9 +29,11 @@ func TestEndpointsFromOverrides(t *testing.T) {
 			// Private Service Connect endpoints, and the emulator: a bare host for every API.
 			run: "https://run-psc.p.googleapis.com/", vpc: "https://127.0.0.1:8443/", compute: "https://127.0.0.1:8443/", iam: "https://127.0.0.1:8443",
 			mon: "https://127.0.0.1:8443/", bill: "https://127.0.0.1:8443",
+			usage: "https://127.0.0.1:8443/", asset: "https://127.0.0.1:8443/", crm: "https://127.0.0.1:8443",
 			want: Endpoints{Run: "run-psc.p.googleapis.com:443", VPCAccess: "127.0.0.1:8443", VPCAccessREST: "https://127.0.0.1:8443/",
 				Compute: "https://127.0.0.1:8443/compute/v1/", IAMCredentials: "https://127.0.0.1:8443/",
-				Monitoring: "127.0.0.1:8443", CloudBilling: "https://127.0.0.1:8443/"},
+				Monitoring: "127.0.0.1:8443", CloudBilling: "https://127.0.0.1:8443/",
+				ServiceUsage: "https://127.0.0.1:8443/", CloudAsset: "127.0.0.1:8443", ResourceManager: "https://127.0.0.1:8443/"},
 		},
 		{
 			// gRPC ignores a path; REST keeps one (without a trailing slash, as if it had one).
@@ -38,7 +41,8 @@ func TestEndpointsFromOverrides(t *testing.T) {
 			want: Endpoints{Run: "us-central1-run.googleapis.com:443", VPCAccess: "[::1]:9000", VPCAccessREST: "http://[::1]:9000/", Compute: "https://www.googleapis.com/compute/beta/"},
 		},
 	} {
-		o := Overrides{Run: tc.run, VPCAccess: tc.vpc, Compute: tc.compute, IAMCredentials: tc.iam, Monitoring: tc.mon, CloudBilling: tc.bill}
+		o := Overrides{Run: tc.run, VPCAccess: tc.vpc, Compute: tc.compute, IAMCredentials: tc.iam, Monitoring: tc.mon, CloudBilling: tc.bill,
+			ServiceUsage: tc.usage, CloudAsset: tc.asset, ResourceManager: tc.crm}
 		got, err := EndpointsFromOverrides(o)
 		if err != nil || got != tc.want {
 			t.Errorf("EndpointsFromOverrides(%+v) = %+v, %v; want %+v", o, got, err, tc.want)
@@ -56,6 +60,12 @@ func TestEndpointsFromOverrides(t *testing.T) {
 		}
 		if _, err := EndpointsFromOverrides(Overrides{CloudBilling: bad}); err == nil || !strings.Contains(err.Error(), "api_endpoint_overrides/cloudbilling") {
 			t.Errorf("cloudbilling override %q: %v", bad, err)
+		}
+		if _, err := EndpointsFromOverrides(Overrides{CloudAsset: bad}); err == nil || !strings.Contains(err.Error(), "api_endpoint_overrides/cloudasset") {
+			t.Errorf("cloudasset override %q: %v", bad, err)
+		}
+		if _, err := EndpointsFromOverrides(Overrides{ResourceManager: bad}); err == nil || !strings.Contains(err.Error(), "api_endpoint_overrides/cloudresourcemanager") {
+			t.Errorf("cloudresourcemanager override %q: %v", bad, err)
 		}
 	}
 }

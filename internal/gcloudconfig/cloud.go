@@ -17,17 +17,19 @@ import (
 
 // Property names (section/name), as `gcloud config set` takes them.
 const (
-	PropRunEndpoint            = "api_endpoint_overrides/run"
-	PropVPCAccessEndpoint      = "api_endpoint_overrides/vpcaccess"
-	PropComputeEndpoint        = "api_endpoint_overrides/compute"
-	PropIAMCredentialsEndpoint = "api_endpoint_overrides/iamcredentials"
-	PropMonitoringEndpoint     = "api_endpoint_overrides/monitoring"
-	PropCloudBillingEndpoint   = "api_endpoint_overrides/cloudbilling"
-	PropServiceUsageEndpoint   = "api_endpoint_overrides/serviceusage"
-	PropUniverseDomain         = "core/universe_domain"
-	PropQuotaProject           = "billing/quota_project"
-	PropImpersonate            = "auth/impersonate_service_account"
-	PropCustomCACertsFile      = "core/custom_ca_certs_file"
+	PropRunEndpoint             = "api_endpoint_overrides/run"
+	PropVPCAccessEndpoint       = "api_endpoint_overrides/vpcaccess"
+	PropComputeEndpoint         = "api_endpoint_overrides/compute"
+	PropIAMCredentialsEndpoint  = "api_endpoint_overrides/iamcredentials"
+	PropMonitoringEndpoint      = "api_endpoint_overrides/monitoring"
+	PropCloudBillingEndpoint    = "api_endpoint_overrides/cloudbilling"
+	PropServiceUsageEndpoint    = "api_endpoint_overrides/serviceusage"
+	PropCloudAssetEndpoint      = "api_endpoint_overrides/cloudasset"
+	PropResourceManagerEndpoint = "api_endpoint_overrides/cloudresourcemanager"
+	PropUniverseDomain          = "core/universe_domain"
+	PropQuotaProject            = "billing/quota_project"
+	PropImpersonate             = "auth/impersonate_service_account"
+	PropCustomCACertsFile       = "core/custom_ca_certs_file"
 )
 
 // Special values of billing/quota_project (gcloud's billing section).
@@ -94,6 +96,9 @@ type CloudSettings struct {
 	// ServiceUsage is the Service Usage API's (consumer quota metrics: the Direct VPC egress
 	// quota).
 	ServiceUsage Setting
+	// CloudAsset and ResourceManager are Cloud Asset Inventory's and Cloud Resource
+	// Manager's (inventory of projects, folders and organizations; project numbers and IAM).
+	CloudAsset, ResourceManager Setting
 	// UniverseDomain is the Cloud universe (googleapis.com when not set).
 	UniverseDomain Setting
 	// QuotaProject is billing/quota_project: a project ID or one of the Quota* values.
@@ -109,7 +114,7 @@ type CloudSettings struct {
 // Overrides lists the endpoint overrides that are set.
 func (c CloudSettings) Overrides() []Setting {
 	var out []Setting
-	for _, s := range []Setting{c.Run, c.VPCAccess, c.Compute, c.IAMCredentials, c.Monitoring, c.CloudBilling, c.ServiceUsage} {
+	for _, s := range []Setting{c.Run, c.VPCAccess, c.Compute, c.IAMCredentials, c.Monitoring, c.CloudBilling, c.ServiceUsage, c.CloudAsset, c.ResourceManager} {
 		if s.IsSet() {
 			out = append(out, s)
 		}
@@ -135,6 +140,8 @@ func (r *Resolver) Cloud(impersonateFlag string) (CloudSettings, error) {
 		{&c.Monitoring, PropMonitoringEndpoint, "", ""},
 		{&c.CloudBilling, PropCloudBillingEndpoint, "", ""},
 		{&c.ServiceUsage, PropServiceUsageEndpoint, "", ""},
+		{&c.CloudAsset, PropCloudAssetEndpoint, "", ""},
+		{&c.ResourceManager, PropResourceManagerEndpoint, "", ""},
 		{&c.UniverseDomain, PropUniverseDomain, "", ""},
 		{&c.QuotaProject, PropQuotaProject, "", ""},
 		{&c.Impersonate, PropImpersonate, impersonateFlag, "--impersonate-service-account"},

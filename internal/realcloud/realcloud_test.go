@@ -57,9 +57,15 @@ type door struct {
 
 func newDoor(t *testing.T, fd emulator.FrontDoorOptions) *door {
 	t.Helper()
+	return newSeededDoor(t, emulator.SeedDemo, fd)
+}
+
+// newSeededDoor is newDoor on another of the emulator's seeds.
+func newSeededDoor(t *testing.T, seed string, fd emulator.FrontDoorOptions) *door {
+	t.Helper()
 	root := t.TempDir()
 	fd.CredentialsDir = filepath.Join(root, "creds")
-	e, err := emulator.New(emulator.Options{Seed: emulator.SeedDemo, LRODuration: 20 * time.Millisecond, RevisionReady: 40 * time.Millisecond, FrontDoor: &fd})
+	e, err := emulator.New(emulator.Options{Seed: seed, LRODuration: 20 * time.Millisecond, RevisionReady: 40 * time.Millisecond, FrontDoor: &fd})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +97,11 @@ func (d *door) env(extra ...string) []string {
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDBILLING": base,
 		// Service Usage: the Direct VPC egress quota (direct-vpc-quota).
 		"CLOUDSDK_API_ENDPOINT_OVERRIDES_SERVICEUSAGE": base,
-		"CLOUDSDK_CORE_PROJECT":                        emulator.DemoProject,
-		"CLOUDSDK_RUN_REGION":                          emulator.DemoRegion,
+		// Cloud Asset Inventory and Resource Manager: inventory of a folder or organization.
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDASSET":           base,
+		"CLOUDSDK_API_ENDPOINT_OVERRIDES_CLOUDRESOURCEMANAGER": base,
+		"CLOUDSDK_CORE_PROJECT":                                emulator.DemoProject,
+		"CLOUDSDK_RUN_REGION":                                  emulator.DemoRegion,
 	}
 	for _, kv := range extra {
 		k, v, _ := strings.Cut(kv, "=")
@@ -934,5 +943,49 @@ func TestConnectorCostAndUpdate(t *testing.T) {
 	r := d.expectCode(t, env, exitcode.OK, "connector", "update", "run-connector", "--machine-type", "e2-micro", "--format", "json")
 	if !strings.Contains(r.stdout, `"machineType": "e2-micro"`) || !strings.Contains(r.stdout, `"inPlace": true`) {
 		t.Errorf("update: %s", r.stdout)
+	}
+}
+
+// An organization's inventory goes through Cloud Asset Inventory and Resource Manager at the
+// front door with the caller's credential, as it does at Google: every workload of every
+// service project is found, and no call leaves without a valid credential.
+func TestOrganizationInventoryThroughFrontDoor(t *testing.T) {
+	t.Parallel()
+	d := newSeededDoor(t, emulator.SeedSharedVPC, emulator.FrontDoorOptions{RequireAuth: true})
+	sa := "serviceAccount:" + d.id.KeyServiceAccount
+	if err := d.e.Grant("organizations/"+emulator.SharedVPCOrg, "roles/cloudasset.viewer", sa); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.e.Grant("organizations/"+emulator.SharedVPCOrg, "roles/viewer", sa); err != nil {
+		t.Fatal(err)
+	}
+	env := d.env("GOOGLE_APPLICATION_CREDENTIALS="+d.file(emulator.CredentialsServiceAccount), "CLOUDSDK_CORE_PROJECT="+emulator.SharedVPCHost)
+	r := d.expectCode(t, env, exitcode.OK, "inventory", "--organization", emulator.SharedVPCOrg, "--format", "json")
+	var inv struct {
+		Workloads []struct{ Project, Workload string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &inv); err != nil {
+		t.Fatalf("inventory output: %v\n%s", err, r.stdout)
+	}
+	var got []string
+	for _, w := range inv.Workloads {
+		got = append(got, w.Project+"/"+w.Workload)
+	}
+	slices.Sort(got)
+	want := []string{"team-a/api", "team-a/job/batch", "team-a/web", "team-b/job/nightly", "team-b/orders", "team-b/payments", "team-c/job/reindex", "team-c/recs", "team-c/search"}
+	if !slices.Equal(got, want) {
+		t.Errorf("workloads %v, want %v\n%s", got, want, r.stdout)
+	}
+	var assetCalls int
+	for _, c := range d.e.AuthCalls() {
+		if c.Credential == "none" || c.Credential == "invalid" {
+			t.Errorf("call %s without a valid credential (%s)", c.Method, c.Credential)
+		}
+		if strings.Contains(c.Method, "SearchAllResources") {
+			assetCalls++
+		}
+	}
+	if assetCalls == 0 {
+		t.Errorf("no Cloud Asset Inventory call reached the front door:\n%s", r.stderr)
 	}
 }

@@ -331,6 +331,8 @@ func serviceHost(svc string) string {
 		return "vpcaccess.googleapis.com"
 	case strings.HasPrefix(svc, "google.monitoring."):
 		return "monitoring.googleapis.com"
+	case strings.HasPrefix(svc, "google.cloud.asset."):
+		return "cloudasset.googleapis.com"
 	}
 	return svc
 }

@@ -55,6 +55,7 @@ var jwtAudiences = map[string]bool{
 	"https://iamcredentials.googleapis.com/": true,
 	"https://monitoring.googleapis.com/":     true,
 	"https://cloudbilling.googleapis.com/":   true,
+	"https://cloudasset.googleapis.com/":     true,
 }
 
 // authenticate checks the Authorization header (or gRPC metadata) value of an API call.
