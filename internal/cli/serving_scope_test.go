@@ -165,3 +165,55 @@ func TestInventoryScopeFromWhatServes(t *testing.T) {
 		})
 	}
 }
+
+// Recycling the host's connector: its users are all in the service projects, which recycle
+// does not move, one of them only through the revision its traffic is pinned on. The dry run
+// and the recycle say so, project by project, and the old connector is kept.
+func TestRecycleHostConnectorKeepsItForServiceProjects(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	rev := pinnedDirectInServiceProject(t, er, "team-a", "api")
+	args := []string{"--project", emulator.SharedVPCHost, "--region", emulator.SharedVPCRegion, "connector", "recycle", emulator.SharedVPCConnector,
+		"--new-name", "shared-conn-2", "--create-subnet", "--range", "auto", "--format", "json"}
+	check := func(r result, status string) RecycleReport {
+		t.Helper()
+		var rep RecycleReport
+		if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+			t.Fatalf("exit %d, stdout is not the report: %v\n%s\n%s", r.Code, err, r.Stdout, r.Stderr)
+		}
+		if rep.Old.Status != status || len(rep.Old.Users) != 9 || !slices.Contains(rep.Old.Users, "team-a/api") {
+			t.Errorf("old = %+v; want %s with the nine users of the service projects", rep.Old, status)
+		}
+		for _, want := range []string{"9 workloads of 3 other projects, which recycle does not move",
+			"team-a: api (" + pinnedVia(rev) + "), job/batch, web; team-b: ", "runnet migrate --all --from-connector " + emulator.SharedVPCConnectorName()} {
+			if !strings.Contains(rep.Old.Reason, want) {
+				t.Errorf("reason %q lacks %q", rep.Old.Reason, want)
+			}
+		}
+		return rep
+	}
+
+	r := er.Run(t, false, "", append(args, "--dry-run")...)
+	if r.Code != 0 {
+		t.Fatalf("dry run: exit %d: %s", r.Code, r.Stderr)
+	}
+	check(r, recyclePlanned)
+	if !strings.Contains(r.Stderr, "connector shared-conn will be kept: still used by 9 workloads of 3 other projects") {
+		t.Errorf("dry run stderr = %q", r.Stderr)
+	}
+
+	r = er.Run(t, false, "", append(args, "--yes")...)
+	if r.Code != 0 {
+		t.Errorf("recycle: exit %d: %s", r.Code, r.Stderr)
+	}
+	if rep := check(r, recycleKept); rep.New.Status != recycleCreated || len(rep.Workloads) != 0 {
+		t.Errorf("new = %+v, workloads = %+v; want the new connector created and nothing moved", rep.New, rep.Workloads)
+	}
+	if !strings.Contains(r.Stderr, "connector shared-conn was kept: still used by 9 workloads") {
+		t.Errorf("stderr = %q", r.Stderr)
+	}
+	// The old connector still exists, and team-a/api still uses it through its revision.
+	r = er.Run(t, false, "", "connector", "users", emulator.SharedVPCConnectorName(), "--format", "json")
+	if r.Code != 0 || !strings.Contains(r.Stdout, pinnedVia(rev)) || strings.Contains(r.Stderr, "does not exist") {
+		t.Errorf("connector users after the recycle: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+}
