@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/runnet-dev/runnet/internal/harness"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +16,7 @@ import (
 	compute "google.golang.org/api/compute/v1"
 
 	"github.com/runnet-dev/runnet/internal/cli"
+	"github.com/runnet-dev/runnet/internal/harness"
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
 
@@ -36,12 +37,41 @@ const (
 	orgConnServ    = 15 // services on the connector; then orgDirectServ on Direct VPC egress; the rest jobs
 	orgDirectServ  = 5
 	orgWorkloads   = orgFolders * orgProjectsPer * orgPerProject
+	// orgPinnedServ services of each project, among those on the connector, are mid-migration:
+	// their template moved to Direct VPC egress, deployed with no traffic, which stays pinned
+	// on their first revision (on the connector). runnet reads that revision to know.
+	orgPinnedServ = 1
+	orgPinned     = orgFolders * orgProjectsPer * orgPinnedServ
+	// orgServingConcurrency is the revisions runnet reads at once (internal/cloud's
+	// servingReadConcurrency).
+	orgServingConcurrency = 8
 )
+
+// pinOnFirstRevision deploys service name with vpc as its template and no traffic (as
+// `gcloud run deploy --no-traffic`): 100% stays on the revision serving now.
+func pinOnFirstRevision(ctx context.Context, services *run.ServicesClient, name string, vpc *runpb.VpcAccess) error {
+	s, err := services.GetService(ctx, &runpb.GetServiceRequest{Name: name})
+	if err != nil {
+		return err
+	}
+	rev := s.GetLatestReadyRevision()
+	if i := strings.LastIndex(rev, "/"); i >= 0 {
+		rev = rev[i+1:]
+	}
+	s.Template.VpcAccess = vpc
+	s.Traffic = []*runpb.TrafficTarget{{Type: runpb.TrafficTargetAllocationType_TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION, Revision: rev, Percent: 100}}
+	op, err := services.UpdateService(ctx, &runpb.UpdateServiceRequest{Service: s})
+	if err != nil {
+		return err
+	}
+	_, err = op.Wait(ctx)
+	return err
+}
 
 func orgProject(f, p int) string { return fmt.Sprintf("svc-%02d-%02d", f, p) }
 
 // buildOrganization fills an empty emulator with the organization world (fast timing meanwhile).
-func buildOrganization(b *testing.B, e *emulator.Emulator, t timing) {
+func buildOrganization(b testing.TB, e *emulator.Emulator, t timing) {
 	b.Helper()
 	ctx := context.Background()
 	must := func(err error) {
@@ -122,6 +152,9 @@ func buildOrganization(b *testing.B, e *emulator.Emulator, t timing) {
 						if err == nil {
 							err = harness.WaitOperation(ctx, services.LROClient, name)
 						}
+						if err == nil && i < orgPinnedServ {
+							err = pinOnFirstRevision(ctx, services, parent+"/services/"+fmt.Sprintf("svc-%02d", i), directVPC)
+						}
 						if err != nil {
 							errs <- err
 						}
@@ -180,9 +213,11 @@ func BenchmarkInventoryOrganization(b *testing.B) {
 	// The bound: the search's pages follow each other (each needs the previous page's
 	// token); the folder walk (a round trip per level: the organization, then its folders)
 	// runs beside it. So the bound is max(pages, levels) x RTT.
+	// Then the pinned services' serving revisions, orgServingConcurrency at a time.
 	pages := out.Calls.CloudAsset
 	const levels = 2
-	bound := time.Duration(max(pages, levels)) * t.Latency
+	revRounds := (out.Calls.Serving + orgServingConcurrency - 1) / orgServingConcurrency
+	bound := time.Duration(max(pages, levels)+revRounds) * t.Latency
 
 	e.SetLatency(0)
 	var floor []time.Duration
@@ -205,9 +240,10 @@ func BenchmarkInventoryOrganization(b *testing.B) {
 	b.ReportMetric(float64(pages), "search_pages")
 	b.ReportMetric(round(float64(rss)/(1<<20), 1), "max_rss_MB")
 	b.ReportMetric(0, "ns/op")
-	b.Logf("%d workloads in %d projects under %d folders (%s): median wall %v over %d runs (%v without latency; runnet's CPU time %v); bound %v (%d search pages, %d hierarchy levels); %d API calls (%s); max RSS %.1f MB (the spawning process: %.1f MB)",
-		orgWorkloads, orgFolders*orgProjectsPer, orgFolders, t, wall.Round(100*time.Microsecond), len(walls), median(floor).Round(100*time.Microsecond),
-		median(cpu).Round(100*time.Microsecond), bound, pages, levels, total(calls), describeCounts(calls),
+	b.ReportMetric(float64(out.Calls.Serving), "revision_reads")
+	b.Logf("%d workloads (%d with traffic pinned on an older revision) in %d projects under %d folders (%s): median wall %v over %d runs (%v without latency; runnet's CPU time %v); bound %v (%d search pages, %d hierarchy levels, then %d revision reads %d at a time: %d round trips); %d API calls (%s); max RSS %.1f MB (the spawning process: %.1f MB)",
+		orgWorkloads, orgPinned, orgFolders*orgProjectsPer, orgFolders, t, wall.Round(100*time.Microsecond), len(walls), median(floor).Round(100*time.Microsecond),
+		median(cpu).Round(100*time.Microsecond), bound, pages, levels, out.Calls.Serving, orgServingConcurrency, revRounds, total(calls), describeCounts(calls),
 		float64(rss)/(1<<20), float64(parentRSS)/(1<<20))
 }
 
@@ -220,7 +256,11 @@ type scopeOut struct {
 	Calls struct {
 		CloudAsset int `json:"cloudAsset"`
 		List       int `json:"list"`
+		Serving    int `json:"serving"`
 	} `json:"calls"`
+	Connectors []struct {
+		Users []json.RawMessage `json:"users"`
+	} `json:"connectors"`
 }
 
 // runOrgInventory runs the binary's inventory of the organization and checks that it read
@@ -242,6 +282,10 @@ func runOrgInventory(bin, addr string) (measurement, scopeOut, error) {
 		return m, o, fmt.Errorf("inventory read %d projects, want %d", len(o.Projects), orgFolders*orgProjectsPer+1)
 	case len(o.Sources) != 1 || o.Sources[0].Via != "cloudasset" || o.Calls.List != 0:
 		return m, o, fmt.Errorf("inventory did not read the organization through one search: %+v", o)
+	case o.Calls.Serving != orgPinned:
+		return m, o, fmt.Errorf("inventory read %d revisions, want %d (the pinned ones)", o.Calls.Serving, orgPinned)
+	case len(o.Connectors) != 1 || len(o.Connectors[0].Users) != orgFolders*orgProjectsPer*orgConnServ:
+		return m, o, fmt.Errorf("the connector's users are not the %d services on it, the pinned ones included", orgFolders*orgProjectsPer*orgConnServ)
 	}
 	return m, o, nil
 }

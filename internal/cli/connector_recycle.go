@@ -65,6 +65,14 @@ kept, and the exit status is that of 'runnet migrate' for several workloads: 1 i
 else 6 if any was rolled back, else 3 if any was blocked by a preflight check. When all moved
 but something runnet does not move still uses NAME (a revision pinned in the traffic split,
 a workload of another project), NAME is kept with a warning and the exit status is 0.
+Recycle moves the workloads of NAME's own project only. It reads, from what serves them,
+the workloads of every other project that may use NAME (the projects the API reports as
+connected to it and, when NAME's project is a Shared VPC host, every service project
+attached to it, as 'runnet migrate --all --from-connector' does); when some use it, the
+dry run, the confirmation and the report (old.reason, old.users as PROJECT/WORKLOAD) name
+them project by project and how (template, a revision's share of traffic, a tag, a running
+execution), NAME is kept, and 'runnet migrate --all --from-connector NAME --to connector
+--connector NEW' moves them.
 
 --dry-run reads everything, prints the new connector's placement and settings and each
 workload's plan, and changes nothing. Recycling asks for confirmation on a terminal; without
@@ -456,8 +464,17 @@ func (o *ConnectorRecycleOptions) run(ctx context.Context) error {
 	if o.DryRun {
 		rep.Workloads = o.dryRunReports(ctx, eng, rc)
 		rep.Summary = summarize(rep.Workloads)
-		if rc.Old != nil {
+		switch {
+		case rc.Old == nil:
+		case len(rc.OtherUsers) > 0:
+			reason, users := migration.OtherProjectsKeepReason(rc.OtherUsers, o.old, o.newRef)
+			rep.Old.Status, rep.Old.Reason, rep.Old.Users = recyclePlanned, "kept at the end: "+reason, users
+			netWarn(o.f, "connector %s will be kept: %s", o.old.Name, reason)
+		default:
 			rep.Old.Status, rep.Old.Reason = recyclePlanned, "deleted at the end if nothing uses it then"
+		}
+		for _, w := range rc.OtherWarnings {
+			netWarn(o.f, "%s", w)
 		}
 		rep.DurationSeconds = roundSeconds(time.Since(start))
 		netNotice(o.f, "Dry run: nothing was changed.")
@@ -590,8 +607,13 @@ func (o *ConnectorRecycleOptions) confirm(rc *migration.Recycle) error {
 	if rc.Existing != nil {
 		verb = "use the existing"
 	}
-	q := fmt.Sprintf("Recycle connector %s: %s connector %s (%s), %s, then delete %s if nothing uses it?",
-		o.old.Name, verb, o.newRef.Name, o.newView(rc).placement(), what, o.old.Name)
+	then := fmt.Sprintf("then delete %s if nothing uses it", o.old.Name)
+	if len(rc.OtherUsers) > 0 {
+		desc, _ := migration.DescribeProjectUsers(rc.OtherUsers)
+		then = fmt.Sprintf("and keep %s: workloads of other projects use it, which recycle does not move (%s)", o.old.Name, desc)
+	}
+	q := fmt.Sprintf("Recycle connector %s: %s connector %s (%s), %s, %s?",
+		o.old.Name, verb, o.newRef.Name, o.newView(rc).placement(), what, then)
 	ok, err := o.f.Confirm(q)
 	if err != nil {
 		return err

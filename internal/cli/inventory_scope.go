@@ -35,10 +35,15 @@ on the folder or organization, its projects are found with Resource Manager and
 each is searched on its own; a project the caller may not search either is
 listed region by region through Cloud Run, VPC Access and Compute. stderr and
 the "sources" field say which part was read which way, and why. Without
---regions every region is read. Workloads are read as their templates say
-(Cloud Asset Inventory holds no revisions), and subnets without their address
-reservations; a connector or subnet of a project outside the scope (a Shared VPC
-host) is read directly. The JSON adds:
+--regions every region is read. A workload's mode, connector and subnet are
+those of what serves it, as for one project: both reads give each workload's
+traffic status, so a revision is read (GetRevision) only where traffic or a tag
+reaches another revision than the latest one made from the template, and a job's
+executions only while its latest one runs; a workload whose template moved to
+Direct VPC egress while its traffic stays on a connector revision is that
+connector's user. Subnets are read without their address reservations; a
+connector or subnet of a project outside the scope (a Shared VPC host) is read
+directly. The JSON adds:
 
   scope                   "folders/F", "organizations/O" or "projects/a,b,c"
   projects                the projects read, sorted
@@ -51,7 +56,8 @@ host) is read directly. The JSON adds:
                           may use it was read), summary ("connector X in host H
                           is used by N workloads in M projects")
   calls                   {cloudAsset: SearchAllResources pages, list: other
-                          reads}`
+                          reads, serving: revisions and execution lists read
+                          to know what serves}`
 
 // addInventoryScopeFlags adds --projects, --folder and --organization.
 func addInventoryScopeFlags(cmd *cobra.Command, o *InventoryOptions) {
@@ -158,6 +164,8 @@ type ScopeInventory struct {
 type ScopeCalls struct {
 	CloudAsset int `json:"cloudAsset"`
 	List       int `json:"list"`
+	// Serving counts the revisions and execution lists read to know what serves.
+	Serving int `json:"serving"`
 }
 
 // SharedConnector is the host-project view of a connector used from other projects.
@@ -237,9 +245,12 @@ func buildScopeInventory(ctx context.Context, c *cloud.Clients, scope cloud.Scop
 	for _, r := range regions {
 		rr(r)
 	}
-	for _, w := range read.Workloads {
+	for i, w := range read.Workloads {
 		r := rr(w.Ref.Region)
 		r.workloads = append(r.workloads, w)
+		if read.Serving != nil {
+			r.serving = append(r.serving, read.Serving[i])
+		}
 	}
 	for _, cn := range read.Connectors {
 		r := rr(cn.Region)
@@ -276,7 +287,7 @@ func buildScopeInventory(ctx context.Context, c *cloud.Clients, scope cloud.Scop
 	out := ScopeInventory{
 		Scope: scopeLabel(scope), Projects: read.Projects, Sources: read.Sources,
 		SharedConnectors: []SharedConnector{},
-		Calls:            ScopeCalls{CloudAsset: read.AssetCalls, List: read.ListCalls},
+		Calls:            ScopeCalls{CloudAsset: read.AssetCalls, List: read.ListCalls, Serving: read.ServingCalls},
 		Inventory:        inv,
 	}
 	if out.Projects == nil {
@@ -363,7 +374,7 @@ func (inv ScopeInventory) WriteText(w io.Writer) error {
 		srcRows = append(srcRows, []string{s.Scope, s.Via, dash(s.Reason)})
 	}
 	tw.section(fmt.Sprintf("SCOPE %s (%d project%s; %d Cloud Asset Inventory page%s, %d other read%s)", inv.Scope,
-		len(inv.Projects), netPlural(len(inv.Projects)), inv.Calls.CloudAsset, netPlural(inv.Calls.CloudAsset), inv.Calls.List, netPlural(inv.Calls.List)),
+		len(inv.Projects), netPlural(len(inv.Projects)), inv.Calls.CloudAsset, netPlural(inv.Calls.CloudAsset), inv.Calls.List+inv.Calls.Serving, netPlural(inv.Calls.List+inv.Calls.Serving)),
 		[]string{"read", "via", "why"}, srcRows)
 	rows := inv.Inventory.workloadRows()
 	for i := range rows {

@@ -79,10 +79,16 @@ type ScopeRead struct {
 	Workloads  []*Workload
 	Connectors []*Connector
 	Subnets    []*Subnet
-	Sources    []ScopeSource
-	Errors     []*ScopeError
-	// AssetCalls counts SearchAllResources pages; ListCalls the per-project list calls.
-	AssetCalls, ListCalls int
+	// Serving is what serves each of Workloads (same order): the revisions that receive
+	// traffic (a worker pool's instances) or carry a tag, and a job's running executions.
+	// nil when they could not be read (an error in Errors, Read "revisions"): the workloads
+	// are then known by their templates only.
+	Serving []*egress.ServingState
+	Sources []ScopeSource
+	Errors  []*ScopeError
+	// AssetCalls counts SearchAllResources pages; ListCalls the per-project list calls;
+	// ServingCalls the revisions and execution lists read to know what serves.
+	AssetCalls, ListCalls, ServingCalls int
 }
 
 // scopeProjectConcurrency bounds the projects read at once when they are read one by one.
@@ -100,7 +106,37 @@ const scopeProjectConcurrency = 8
 //
 // Sources says which path each part took and why; a failed read is in Errors, and the rest is
 // still read. Workloads are sorted by project, region and name.
+//
+// Then what serves each workload (Serving), as the single-project inventory reads it
+// (ServingStates): neither path holds revisions, but both give each workload's traffic
+// status, so a revision is read only where traffic (or a tag) reaches another revision than
+// the latest one created from the template, or while the workload reconciles, and a job's
+// executions only while its latest one runs. A fleet that serves its templates costs no read.
 func (c *Clients) ReadScope(ctx context.Context, s Scope, regions []string) *ScopeRead {
+	out := c.readScope(ctx, s, regions)
+	if len(out.Workloads) == 0 {
+		return out
+	}
+	states, n, err := c.servingStates(ctx, out.Workloads)
+	out.ServingCalls += n
+	if err != nil {
+		out.Errors = append(out.Errors, &ScopeError{Scope: scopeName(s), Read: "revisions",
+			Err: fmt.Errorf("read what serves the workloads (their modes are their templates', and no connector is flagged unused): %w", err)})
+		return out
+	}
+	out.Serving = states
+	return out
+}
+
+// scopeName names s: folders/F, organizations/O or projects/a,b,c.
+func scopeName(s Scope) string {
+	if s.Parent != "" {
+		return s.Parent
+	}
+	return "projects/" + strings.Join(s.Projects, ",")
+}
+
+func (c *Clients) readScope(ctx context.Context, s Scope, regions []string) *ScopeRead {
 	out := &ScopeRead{}
 	if err := s.Validate(); err != nil {
 		out.Errors = append(out.Errors, &ScopeError{Read: "scope", Err: err})
@@ -286,7 +322,9 @@ type ConnectorUsage struct {
 	// Projects are the projects searched: the host and the service projects attached to it
 	// (or the scope given).
 	Projects []string
-	// Users are the workloads whose template names the connector, sorted by project.
+	// Users are the workloads that use the connector, sorted by project: through their
+	// template, a revision that receives traffic (instances) or carries a tag, or a running
+	// job execution.
 	Users []*Workload
 	// Read is the read they came from (sources, errors).
 	Read *ScopeRead
@@ -320,7 +358,8 @@ func (u *ConnectorUsage) Summary() string {
 		len(u.Users), pluralS(len(u.Users), "", "s"), len(ps), pluralS(len(ps), "", "s"))
 }
 
-// ConnectorUsersAcross finds the workloads that use connector (whose template names it) in
+// ConnectorUsersAcross finds the workloads that use connector (their template, or what
+// serves them: ReadScope's Serving) in
 // every project that may use it: with an empty scope, the connector's project and, when that
 // project is a Shared VPC host, every service project attached to it (getXpnResources); else
 // the scope given. Only the connector's region is read.
@@ -338,8 +377,12 @@ func (c *Clients) ConnectorUsersAcross(ctx context.Context, connector egress.Con
 	}
 	u.Read = c.ReadScope(ctx, scope, []string{connector.Region})
 	u.Projects = u.Read.Projects
-	for _, w := range u.Read.Workloads {
-		if UsesConnector(w, connector) {
+	for i, w := range u.Read.Workloads {
+		if u.Read.Serving != nil {
+			if u.Read.Serving[i].UsesConnector(connector) {
+				u.Users = append(u.Users, w)
+			}
+		} else if UsesConnector(w, connector) { // what serves is unknown: Complete is false
 			u.Users = append(u.Users, w)
 		}
 	}

@@ -36,6 +36,13 @@ func (c *Clients) ServingState(ctx context.Context, w *Workload) (*egress.Servin
 // reads at a time across all of them. A revision that is gone by the time it is read is left
 // out; any other failed read is an error.
 func (c *Clients) ServingStates(ctx context.Context, ws []*Workload) ([]*egress.ServingState, error) {
+	ss, _, err := c.servingStates(ctx, ws)
+	return ss, err
+}
+
+// servingStates is ServingStates, also counting the reads made (GetRevision and
+// ListExecutions calls, pages aside).
+func (c *Clients) servingStates(ctx context.Context, ws []*Workload) ([]*egress.ServingState, int, error) {
 	type read struct {
 		w        int
 		revision string // "" for a job's executions
@@ -94,7 +101,7 @@ func (c *Clients) ServingStates(ctx context.Context, ws []*Workload) ([]*egress.
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return nil, len(reads), err
 	}
 	out := make([]*egress.ServingState, len(ws))
 	for i, w := range ws {
@@ -106,7 +113,7 @@ func (c *Clients) ServingStates(ctx context.Context, ws []*Workload) ([]*egress.
 		s.Executions = executions[i]
 		out[i] = s
 	}
-	return out, nil
+	return out, len(reads), nil
 }
 
 // latestFailed reports whether w's latest created revision failed to become ready, and why

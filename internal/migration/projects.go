@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/runnet-dev/runnet/internal/cloud"
@@ -243,4 +244,65 @@ func interleave(ms []*Migration) []int {
 		}
 	}
 	return out
+}
+
+// OtherProjectUsers finds the workloads of the projects other than fc's own that use fc,
+// from what serves them (template, revisions that receive traffic or carry a tag, running
+// executions): in the projects the API reports as connected to it and, when fc's project is
+// a Shared VPC host, every service project attached to it (connectorProjects, as a fleet
+// migration off the connector reads them). Warnings name the projects that could not be
+// read: their users are unknown.
+func (e *Engine) OtherProjectUsers(ctx context.Context, fc egress.ConnectorRef) ([]User, []string, error) {
+	projects, perrs, err := e.connectorProjects(ctx, fc, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	var warnings []string
+	for _, pe := range perrs {
+		warnings = append(warnings, fmt.Sprintf("projects of %s not checked: %s", pe.Project, pe.Error))
+	}
+	others := slices.DeleteFunc(projects, func(p string) bool { return p == fc.Project })
+	if len(others) == 0 {
+		return nil, warnings, nil
+	}
+	users, w, err := e.FindUsers(ctx, others, fc.Region, false, func(s *egress.ServingState) []string { return ConnectorVia(s, fc) })
+	if err != nil {
+		return nil, nil, err
+	}
+	return users, append(warnings, w...), nil
+}
+
+// DescribeProjectUsers says which workloads of which projects use a resource, project by
+// project: "team-a: api (revision api-00001-abc, 100% of traffic), job/batch; team-b: orders".
+// Names are PROJECT/WORKLOAD, sorted.
+func DescribeProjectUsers(users []User) (string, []string) {
+	by := map[string][]string{}
+	var names []string
+	for _, u := range users {
+		ref := u.Workload.Ref
+		s := ref.String()
+		var via []string
+		for _, v := range u.Via {
+			if v != "template" {
+				via = append(via, v)
+			}
+		}
+		if len(via) > 0 {
+			s += " (" + strings.Join(via, "; ") + ")"
+		}
+		by[ref.Project] = append(by[ref.Project], s)
+		names = append(names, ref.Project+"/"+ref.String())
+	}
+	projects := make([]string, 0, len(by))
+	for p := range by {
+		projects = append(projects, p)
+	}
+	sort.Strings(projects)
+	parts := make([]string, 0, len(projects))
+	for _, p := range projects {
+		sort.Strings(by[p])
+		parts = append(parts, p+": "+strings.Join(by[p], ", "))
+	}
+	sort.Strings(names)
+	return strings.Join(parts, "; "), names
 }

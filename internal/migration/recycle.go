@@ -73,6 +73,12 @@ type Recycle struct {
 	CreateSubnet *cloud.SubnetSpec
 	// Workloads are the workloads whose template uses the old connector.
 	Workloads []*cloud.Workload
+	// OtherUsers are the workloads of other projects that used the old connector when the
+	// recycle was prepared (OtherProjectUsers: Shared VPC service projects, connected
+	// projects), which a recycle does not move: the old connector is kept for them.
+	// OtherWarnings say which projects could not be read.
+	OtherUsers    []User
+	OtherWarnings []string
 	// Notes say how the new connector was placed, what is reused.
 	Notes []egress.Message
 
@@ -104,6 +110,13 @@ func (e *Engine) PrepareRecycle(ctx context.Context, req RecycleRequest) (*Recyc
 	wg.Go(func() { rc.Old, oldErr = e.Read.GetConnector(ctx, req.Old) })
 	wg.Go(func() { rc.Existing, newErr = e.Read.GetConnector(ctx, req.New) })
 	wg.Go(func() { all, wsErr = e.Read.ListWorkloads(ctx, req.Old.Project, req.Old.Region) })
+	wg.Go(func() {
+		var err error
+		rc.OtherUsers, rc.OtherWarnings, err = e.OtherProjectUsers(ctx, req.Old)
+		if err != nil {
+			rc.OtherWarnings = append(rc.OtherWarnings, "the other projects that may use connector "+req.Old.Name+" could not be read: "+err.Error())
+		}
+	})
 	wg.Wait()
 	if newErr != nil {
 		if !cloud.IsNotFound(newErr) {
@@ -520,21 +533,19 @@ func (e *Engine) retire(ctx context.Context, rc *Recycle) {
 		keep("interrupted", nil)
 		return
 	}
-	// Workloads of other projects (Shared VPC) that a recycle does not move.
-	if others := OtherProjects(rc.Old, req.Old.Project); len(others) > 0 {
-		users, warnings, _ := e.FindUsers(ctx, others, req.Old.Region, false, func(s *egress.ServingState) []string { return ConnectorVia(s, req.Old) })
-		if len(users) > 0 {
-			var names []string
-			for _, u := range users {
-				names = append(names, u.Workload.Ref.Project+"/"+u.Workload.Ref.String())
-			}
-			keep("still used by workloads of other projects, which recycle does not move ('runnet migrate --project P ... --to connector --connector "+req.New.FullName()+"')", names)
-			return
-		}
-		if len(warnings) > 0 {
-			keep("its users in other projects could not be checked: "+strings.Join(warnings, "; "), nil)
-			return
-		}
+	// Workloads of other projects (the connected projects, the Shared VPC service projects
+	// of a host's connector), read now from what serves them: a recycle does not move them.
+	users, warnings, err := e.OtherProjectUsers(ctx, req.Old)
+	switch {
+	case err != nil:
+		keep("its users in other projects could not be checked: "+err.Error(), nil)
+		return
+	case len(users) > 0:
+		keep(OtherProjectsKeepReason(users, req.Old, req.New))
+		return
+	case len(warnings) > 0:
+		keep("its users in other projects could not be checked: "+strings.Join(warnings, "; "), nil)
+		return
 	}
 	rc.Cleanup = rc.fleet.Cleanup(ctx, rc.Migrations, []string{req.Old.FullName()})
 	for _, cl := range rc.Cleanup {
@@ -557,6 +568,20 @@ func (e *Engine) retire(ctx context.Context, rc *Recycle) {
 // migrations and of the old connector's deletion (FleetVerdict).
 func (e *Engine) RecycleVerdict(rc *Recycle) (int, egress.Message) {
 	return e.FleetVerdict(rc.Migrations, rc.Cleanup)
+}
+
+// OtherProjectsKeepReason says why a recycle keeps connector old: the workloads of other
+// projects that use it, project by project and how, which recycle does not move; and the
+// command that moves them to new. It returns the reason and the users (PROJECT/WORKLOAD).
+func OtherProjectsKeepReason(users []User, old, new egress.ConnectorRef) (string, []string) {
+	desc, names := DescribeProjectUsers(users)
+	projects := map[string]bool{}
+	for _, u := range users {
+		projects[u.Workload.Ref.Project] = true
+	}
+	n := len(projects)
+	return fmt.Sprintf("still used by %s of %s, which recycle does not move: %s (move them with 'runnet migrate --all --from-connector %s --to connector --connector %s', then delete %s)",
+		plural(len(users), "workload"), plural(n, "other project"), desc, old.FullName(), new.FullName(), old.Name), names
 }
 
 // OtherProjects are the projects other than project that the API reports as connected to
