@@ -140,7 +140,7 @@ func (c *Clients) idToken(ctx context.Context, audience string) (string, error) 
 	case c.cfg.Impersonate != "":
 		var src *auth.Credentials
 		if src, err = sourceCredentials(b, hc); err == nil {
-			creds, err = c.impersonatedIDToken(src, audience, c.cfg.Impersonate, c.cfg.Delegates)
+			creds, err = c.impersonatedIDToken(src, audience, c.cfg.Impersonate, c.cfg.Delegates, c.iamTransport())
 		}
 	case b == nil:
 		creds, err = idtoken.NewCredentials(&idtoken.Options{Audience: audience, Client: hc})
@@ -157,7 +157,7 @@ func (c *Clients) idToken(ctx context.Context, audience string) (string, error) 
 		}
 		var src *auth.Credentials
 		if src, err = sourceCredentials(info.Source, hc); err == nil {
-			creds, err = c.impersonatedIDToken(src, audience, target, delegates)
+			creds, err = c.impersonatedIDToken(src, audience, target, delegates, c.fileIAMTransport(info.ImpersonationURL))
 		}
 	default:
 		return "", fmt.Errorf("%s holds %s credentials, and Google issues ID tokens for another audience only to service accounts: use a service account key, impersonation (--impersonate-service-account) or the metadata server", c.cfg.CredentialsFile, info.Type)
@@ -172,12 +172,26 @@ func (c *Clients) idToken(ctx context.Context, audience string) (string, error) 
 	return tok.Value, nil
 }
 
+// fileIAMTransport is the transport to IAM Credentials for an impersonated_service_account
+// file whose service_account_impersonation_url is impURL: the endpoint override if any,
+// else the file's own endpoint, as its access tokens are obtained from.
+func (c *Clients) fileIAMTransport(impURL string) http.RoundTripper {
+	if e := c.cfg.Endpoints.IAMCredentials; e != "" && e != iamCredentialsDefault {
+		return c.iamTransport()
+	}
+	u, err := url.Parse(impURL)
+	if err != nil || u.Host == "" || u.Host == "iamcredentials.googleapis.com" {
+		return c.iamTransport()
+	}
+	return &redirectTransport{from: "iamcredentials.googleapis.com", to: &url.URL{Scheme: u.Scheme, Host: u.Host}, next: c.baseTransport()}
+}
+
 // impersonatedIDToken returns ID tokens of target for audience, from IAM Credentials'
-// generateIdToken called with src through delegates.
-func (c *Clients) impersonatedIDToken(src *auth.Credentials, audience, target string, delegates []string) (*auth.Credentials, error) {
+// generateIdToken called with src through delegates, over rt.
+func (c *Clients) impersonatedIDToken(src *auth.Credentials, audience, target string, delegates []string, rt http.RoundTripper) (*auth.Credentials, error) {
 	hc, err := httptransport.NewClient(&httptransport.Options{
 		Credentials:      src,
-		BaseRoundTripper: c.iamTransport(),
+		BaseRoundTripper: rt,
 		InternalOptions:  &httptransport.InternalOptions{SkipUniverseDomainValidation: true},
 	})
 	if err != nil {

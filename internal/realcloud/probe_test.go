@@ -115,8 +115,8 @@ func TestProbePathThroughFrontDoor(t *testing.T) {
 		{
 			name: "impersonated service account file",
 			env: func(d *door) []string {
-				return []string{"GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsImpersonate),
-					"CLOUDSDK_API_ENDPOINT_OVERRIDES_IAMCREDENTIALS=https://" + d.e.Addr() + "/"}
+				// IAM Credentials is the file's own service_account_impersonation_url.
+				return []string{"GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsImpersonate)}
 			},
 			principal: func(id emulator.FrontDoorIdentities) string { return "serviceAccount:" + id.TargetServiceAccount },
 			grant:     "generateIdToken",
