@@ -147,10 +147,25 @@ func (c *Clients) idToken(ctx context.Context, audience string) (string, error) 
 	case info.Type == string(credentials.ServiceAccount):
 		creds, err = idtoken.NewCredentialsFromJSON(credentials.ServiceAccount, b, &idtoken.Options{Audience: audience, Client: hc})
 	case info.Type == string(credentials.ExternalAccount) && info.ImpersonationURL != "":
-		creds, err = idtoken.NewCredentialsFromJSON(credentials.ExternalAccount, b, &idtoken.Options{Audience: audience, Client: hc})
+		// The federated identity itself (its STS token, without the impersonation the file
+		// asks for) calls generateIdToken; the library's own path would call it
+		// unauthenticated with a client of runnet's.
+		var fields map[string]json.RawMessage
+		if err = json.Unmarshal(b, &fields); err == nil {
+			delete(fields, "service_account_impersonation_url")
+			var direct []byte
+			if direct, err = json.Marshal(fields); err == nil {
+				var src *auth.Credentials
+				src, err = credentials.NewCredentialsFromJSON(credentials.ExternalAccount, direct,
+					&credentials.DetectOptions{Client: hc, Scopes: []string{scopeCloudPlatform}})
+				if err == nil {
+					creds, err = c.impersonatedIDToken(src, audience, impersonationTarget(info.ImpersonationURL), nil, c.fileIAMTransport(info.ImpersonationURL))
+				}
+			}
+		}
 	case info.Type == string(credentials.ImpersonatedServiceAccount):
 		// The library's own path ignores the token_uri of the source user credentials.
-		target := strings.TrimSuffix(path.Base(info.ImpersonationURL), ":generateAccessToken")
+		target := impersonationTarget(info.ImpersonationURL)
 		var delegates []string
 		for _, d := range info.Delegates {
 			delegates = append(delegates, strings.TrimPrefix(d, "projects/-/serviceAccounts/"))
@@ -170,6 +185,12 @@ func (c *Clients) idToken(ctx context.Context, audience string) (string, error) 
 		return "", tokenError(c.describeSource(), err)
 	}
 	return tok.Value, nil
+}
+
+// impersonationTarget is the service account of a service_account_impersonation_url
+// (…/serviceAccounts/EMAIL:generateAccessToken).
+func impersonationTarget(u string) string {
+	return strings.TrimSuffix(path.Base(u), ":generateAccessToken")
 }
 
 // fileIAMTransport is the transport to IAM Credentials for an impersonated_service_account

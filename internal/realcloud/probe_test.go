@@ -122,6 +122,14 @@ func TestProbePathThroughFrontDoor(t *testing.T) {
 			grant:     "generateIdToken",
 		},
 		{
+			name: "workload identity federation as GitHub Actions sets it up",
+			env: func(d *door) []string {
+				return []string{"GOOGLE_APPLICATION_CREDENTIALS=" + d.githubActionsCredentials(t, d.id.TargetServiceAccount)}
+			},
+			principal: func(id emulator.FrontDoorIdentities) string { return "serviceAccount:" + id.TargetServiceAccount },
+			grant:     "generateIdToken",
+		},
+		{
 			name: "auth/impersonate_service_account",
 			env: func(d *door) []string {
 				return []string{"GOOGLE_APPLICATION_CREDENTIALS=" + d.file(emulator.CredentialsAuthorizedUser),
