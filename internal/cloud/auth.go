@@ -172,14 +172,12 @@ func (c *Clients) detect() *authState {
 // generateAccessToken with src, through Config.Delegates, as gcloud does for
 // auth/impersonate_service_account.
 func (c *Clients) impersonated(src *auth.Credentials) (*auth.Credentials, error) {
-	var rt http.RoundTripper = c.baseTransport()
 	if e := c.cfg.Endpoints.IAMCredentials; e != "" && e != iamCredentialsDefault {
-		to, err := url.Parse(e)
-		if err != nil {
+		if _, err := url.Parse(e); err != nil {
 			return nil, fmt.Errorf("api_endpoint_overrides/iamcredentials: %w", err)
 		}
-		rt = &redirectTransport{from: "iamcredentials.googleapis.com", to: to, next: rt}
 	}
+	rt := c.iamTransport()
 	hc, err := httptransport.NewClient(&httptransport.Options{
 		Credentials:      src,
 		BaseRoundTripper: rt,
@@ -196,6 +194,18 @@ func (c *Clients) impersonated(src *auth.Credentials) (*auth.Credentials, error)
 		Credentials:     src,
 		Client:          hc,
 	})
+}
+
+// iamTransport is baseTransport, sending IAM Credentials' requests to its endpoint override
+// (api_endpoint_overrides/iamcredentials), if any.
+func (c *Clients) iamTransport() http.RoundTripper {
+	var rt http.RoundTripper = c.baseTransport()
+	if e := c.cfg.Endpoints.IAMCredentials; e != "" && e != iamCredentialsDefault {
+		if to, err := url.Parse(e); err == nil {
+			rt = &redirectTransport{from: "iamcredentials.googleapis.com", to: to, next: rt}
+		}
+	}
+	return rt
 }
 
 // redirectTransport sends the requests for one host to a base URL instead (an endpoint

@@ -3,15 +3,22 @@ package cloud
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path"
 	"strings"
 	"time"
 
+	"cloud.google.com/go/auth"
+	"cloud.google.com/go/auth/credentials"
+	"cloud.google.com/go/auth/credentials/idtoken"
+	"cloud.google.com/go/auth/credentials/impersonate"
+	"cloud.google.com/go/auth/httptransport"
 	"cloud.google.com/go/run/apiv2/runpb"
-	"google.golang.org/api/idtoken"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/runnet-dev/runnet/pkg/egress"
@@ -75,25 +82,12 @@ func (c *Clients) ProbeHTTP(ctx context.Context, service egress.WorkloadRef, tag
 		req.URL.Scheme, req.URL.Host, req.Host = "http", c.cfg.EmulatorHost, u.Host
 		req.Header.Set("Authorization", "Bearer emulated-id-token")
 	} else {
-		var opts []idtoken.ClientOption
-		if f := c.cfg.CredentialsFile; f != "" {
-			kind := idtoken.ServiceAccount
-			if a := c.auth(); a.err == nil {
-				kind = idtoken.CredentialsType(a.kind)
-			}
-			opts = append(opts, idtoken.WithAuthCredentialsFile(kind, f))
-		}
-		ts, err := idtoken.NewTokenSource(ctx, s.GetUri(), opts...)
-		if err != nil {
-			res.Message = "no ID token for " + s.GetUri() + ": " + err.Error() + " (ID tokens need a service account's credentials)"
-			return res
-		}
-		tok, err := ts.Token()
+		tok, err := c.idToken(ctx, s.GetUri())
 		if err != nil {
 			res.Message = "no ID token for " + s.GetUri() + ": " + err.Error()
 			return res
 		}
-		tok.SetAuthHeader(req)
+		req.Header.Set("Authorization", "Bearer "+tok)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -109,6 +103,143 @@ func (c *Clients) ProbeHTTP(ctx context.Context, service egress.WorkloadRef, tag
 		res.Message += ": " + b
 	}
 	return res
+}
+
+// idToken returns an ID token for audience, of the caller, as Cloud Run wants it: from a
+// service-account key, the token endpoint (a JWT-bearer assertion with target_audience);
+// without a credentials file, the metadata server's identity endpoint; for an impersonated
+// service account (an impersonated_service_account file, a federated identity that
+// impersonates one, or auth/impersonate_service_account), IAM Credentials' generateIdToken
+// called with the source credentials. Its requests go through the transport of every other
+// call (proxy, trusted CAs, the IAM Credentials endpoint override). Google issues no ID
+// token for another audience to user credentials or to a federated identity itself.
+func (c *Clients) idToken(ctx context.Context, audience string) (string, error) {
+	hc := &http.Client{Transport: c.iamTransport(), Timeout: TokenTimeout}
+	a := c.auth()
+	if a.err != nil {
+		return "", a.err
+	}
+	var info struct {
+		credentialsFile
+		ImpersonationURL string   `json:"service_account_impersonation_url"`
+		Delegates        []string `json:"delegates"`
+	}
+	var b []byte
+	if f := c.cfg.CredentialsFile; f != "" {
+		var err error
+		if b, err = os.ReadFile(f); err != nil {
+			return "", fmt.Errorf("credentials: %w", err)
+		}
+		if err := json.Unmarshal(b, &info); err != nil {
+			return "", fmt.Errorf("credentials: %s is not a JSON credentials file: %w", f, err)
+		}
+	}
+	var creds *auth.Credentials
+	var err error
+	switch {
+	case c.cfg.Impersonate != "":
+		var src *auth.Credentials
+		if src, err = sourceCredentials(b, hc); err == nil {
+			creds, err = c.impersonatedIDToken(src, audience, c.cfg.Impersonate, c.cfg.Delegates, c.iamTransport())
+		}
+	case b == nil:
+		creds, err = idtoken.NewCredentials(&idtoken.Options{Audience: audience, Client: hc})
+	case info.Type == string(credentials.ServiceAccount):
+		creds, err = idtoken.NewCredentialsFromJSON(credentials.ServiceAccount, b, &idtoken.Options{Audience: audience, Client: hc})
+	case info.Type == string(credentials.ExternalAccount) && info.ImpersonationURL != "":
+		// The federated identity itself (its STS token, without the impersonation the file
+		// asks for) calls generateIdToken; the library's own path would call it
+		// unauthenticated with a client of runnet's.
+		var fields map[string]json.RawMessage
+		if err = json.Unmarshal(b, &fields); err == nil {
+			delete(fields, "service_account_impersonation_url")
+			var direct []byte
+			if direct, err = json.Marshal(fields); err == nil {
+				var src *auth.Credentials
+				src, err = credentials.NewCredentialsFromJSON(credentials.ExternalAccount, direct,
+					&credentials.DetectOptions{Client: hc, Scopes: []string{scopeCloudPlatform}})
+				if err == nil {
+					creds, err = c.impersonatedIDToken(src, audience, impersonationTarget(info.ImpersonationURL), nil, c.fileIAMTransport(info.ImpersonationURL))
+				}
+			}
+		}
+	case info.Type == string(credentials.ImpersonatedServiceAccount):
+		// The library's own path ignores the token_uri of the source user credentials.
+		target := impersonationTarget(info.ImpersonationURL)
+		var delegates []string
+		for _, d := range info.Delegates {
+			delegates = append(delegates, strings.TrimPrefix(d, "projects/-/serviceAccounts/"))
+		}
+		var src *auth.Credentials
+		if src, err = sourceCredentials(info.Source, hc); err == nil {
+			creds, err = c.impersonatedIDToken(src, audience, target, delegates, c.fileIAMTransport(info.ImpersonationURL))
+		}
+	default:
+		return "", fmt.Errorf("%s holds %s credentials, and Google issues ID tokens for another audience only to service accounts: use a service account key, impersonation (--impersonate-service-account) or the metadata server", c.cfg.CredentialsFile, info.Type)
+	}
+	if err != nil {
+		return "", err
+	}
+	tok, err := creds.Token(ctx)
+	if err != nil {
+		return "", tokenError(c.describeSource(), err)
+	}
+	return tok.Value, nil
+}
+
+// impersonationTarget is the service account of a service_account_impersonation_url
+// (…/serviceAccounts/EMAIL:generateAccessToken).
+func impersonationTarget(u string) string {
+	return strings.TrimSuffix(path.Base(u), ":generateAccessToken")
+}
+
+// fileIAMTransport is the transport to IAM Credentials for an impersonated_service_account
+// file whose service_account_impersonation_url is impURL: the endpoint override if any,
+// else the file's own endpoint, as its access tokens are obtained from.
+func (c *Clients) fileIAMTransport(impURL string) http.RoundTripper {
+	if e := c.cfg.Endpoints.IAMCredentials; e != "" && e != iamCredentialsDefault {
+		return c.iamTransport()
+	}
+	u, err := url.Parse(impURL)
+	if err != nil || u.Host == "" || u.Host == "iamcredentials.googleapis.com" {
+		return c.iamTransport()
+	}
+	return &redirectTransport{from: "iamcredentials.googleapis.com", to: &url.URL{Scheme: u.Scheme, Host: u.Host}, next: c.baseTransport()}
+}
+
+// impersonatedIDToken returns ID tokens of target for audience, from IAM Credentials'
+// generateIdToken called with src through delegates, over rt.
+func (c *Clients) impersonatedIDToken(src *auth.Credentials, audience, target string, delegates []string, rt http.RoundTripper) (*auth.Credentials, error) {
+	hc, err := httptransport.NewClient(&httptransport.Options{
+		Credentials:      src,
+		BaseRoundTripper: rt,
+		InternalOptions:  &httptransport.InternalOptions{SkipUniverseDomainValidation: true},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("impersonate %s: %w", target, err)
+	}
+	hc.Timeout = TokenTimeout
+	return impersonate.NewIDTokenCredentials(&impersonate.IDTokenOptions{
+		Audience: audience, TargetPrincipal: target, Delegates: delegates, IncludeEmail: true, Client: hc,
+	})
+}
+
+// sourceCredentials are the credentials of the JSON b (Application Default Credentials when
+// nil), before any impersonation, for calling IAM Credentials; the token_uri of user
+// credentials is honoured, as gcloud does.
+func sourceCredentials(b []byte, hc *http.Client) (*auth.Credentials, error) {
+	opts := &credentials.DetectOptions{Client: hc, Scopes: []string{scopeCloudPlatform}}
+	if b == nil {
+		return credentials.DetectDefault(opts)
+	}
+	var info credentialsFile
+	if err := json.Unmarshal(b, &info); err != nil {
+		return nil, fmt.Errorf("credentials: %w", err)
+	}
+	if info.Type == string(credentials.AuthorizedUser) {
+		opts.TokenURL = info.TokenURI
+	}
+	return credentials.NewCredentialsFromJSON(credentials.CredType(info.Type), b, opts)
 }
 
 // ProbeTCP implements egress.Prober: a job named runnet-probe-XXXXX with vpc's access, one

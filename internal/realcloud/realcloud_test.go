@@ -637,11 +637,13 @@ func forgeKey(t *testing.T, d *door) string {
 }
 
 // connectProxy is an HTTPS proxy (HTTP CONNECT) that sends every tunnel to 127.0.0.1, on the
-// port asked for, and records the targets it was asked for.
+// port asked for (port 443 to https443 when set: the front door answering Cloud Run's URLs,
+// as Google's does at *.run.app:443), and records the targets it was asked for.
 type connectProxy struct {
-	l       net.Listener
-	mu      sync.Mutex
-	targets []string
+	l        net.Listener
+	https443 string
+	mu       sync.Mutex
+	targets  []string
 }
 
 func newConnectProxy(t *testing.T) *connectProxy {
@@ -675,6 +677,9 @@ func (p *connectProxy) serve(c net.Conn) {
 	p.targets = append(p.targets, req.Host)
 	p.mu.Unlock()
 	_, port, _ := net.SplitHostPort(req.Host)
+	if port == "443" && p.https443 != "" {
+		port = p.https443
+	}
 	up, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", port))
 	if err != nil {
 		fmt.Fprint(c, "HTTP/1.1 502 Bad Gateway\r\n\r\n")

@@ -191,6 +191,18 @@ func (e *Emulator) AuthCalls() []AuthCall {
 	return e.fd.Calls()
 }
 
+// IDTokenIssue records one ID token the front door signed.
+type IDTokenIssue = frontdoor.IDTokenIssue
+
+// IDTokensIssued returns the ID tokens the front door signed (for Cloud Run URLs), oldest
+// first.
+func (e *Emulator) IDTokensIssued() []IDTokenIssue {
+	if e.fd == nil {
+		return nil
+	}
+	return e.fd.IDTokensIssued()
+}
+
 // ResetAuthCalls forgets the calls AuthCalls returns.
 func (e *Emulator) ResetAuthCalls() {
 	if e.fd != nil {

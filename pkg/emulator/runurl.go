@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 
 	"cloud.google.com/go/run/apiv2/runpb"
 
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/frontdoor"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
 )
 
@@ -23,8 +25,10 @@ import (
 // The answer comes from the data plane: 200 when the revision reaches every destination its
 // service depends on, 500 naming the first one it cannot reach (a health endpoint checks its
 // dependencies), 503 when the revision is not Ready. Without an Authorization: Bearer header
-// (an ID token) the answer is 403, as for a service that does not admit allUsers; the emulator
-// does not check the token itself.
+// (an ID token) the answer is 403, as for a service that does not admit allUsers. Without a
+// front door the emulator does not check the token itself; behind one, it must be an ID token
+// the front door signed for one of the service's audiences (its URLs, its tagged revisions'
+// URLs and its custom audiences), or the answer is 401, as Cloud Run's.
 
 // RunURLHost reports whether host (with or without a port) is a Cloud Run URL host.
 func RunURLHost(host string) bool {
@@ -120,6 +124,41 @@ func probeLocked(w *world.World, host string) ProbeResult {
 	return ProbeResult{Status: http.StatusNotFound, Message: "no Cloud Run service or tag answers at " + host}
 }
 
+// audiencesLocked are the ID token audiences the service answering host accepts: its URLs
+// (with and without a trailing slash), its tagged revisions' URLs and its custom audiences.
+func audiencesLocked(w *world.World, host string) []string {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	for _, name := range world.SortedKeys(w.S.Services) {
+		s := w.S.Services[name]
+		project, region, id, _ := world.RunNameParts(name)
+		det := id + "-" + strconv.FormatUint(world.ProjectNumber(project), 10) + "." + region + ".run.app"
+		urls := append([]string{s.GetUri(), "https://" + det}, s.GetUrls()...)
+		for _, t := range s.GetTrafficStatuses() {
+			if t.GetTag() != "" {
+				urls = append(urls, t.GetUri(), "https://"+t.GetTag()+"---"+det)
+			}
+		}
+		match := false
+		for _, u := range urls {
+			match = match || (u != "" && hostOf(u) == host)
+		}
+		if !match {
+			continue
+		}
+		var out []string
+		for _, u := range urls {
+			if u != "" {
+				u = strings.TrimSuffix(u, "/")
+				out = append(out, u, u+"/")
+			}
+		}
+		return append(out, s.GetCustomAudiences()...)
+	}
+	return nil
+}
+
 func conditionSucceeded(r *runpb.Revision) bool {
 	for _, c := range r.GetConditions() {
 		if c.GetType() == "Ready" {
@@ -146,8 +185,27 @@ func (e *Emulator) runURLHandler(next http.Handler) http.Handler {
 			return
 		}
 		e.w.Lock()
+		auds := audiencesLocked(e.w, r.Host)
 		res := probeLocked(e.w, r.Host)
 		e.w.Unlock()
+		if e.fd != nil && res.Status != http.StatusNotFound {
+			if _, err := e.fd.VerifyIDToken(r.Header.Get("Authorization"), auds); err != nil {
+				code := http.StatusUnauthorized
+				var ie *frontdoor.IDTokenError
+				if errors.As(err, &ie) {
+					code = ie.Status
+				}
+				e.log.Info("a Cloud Run URL refused a request", "host", r.Host, "status", code, "why", err.Error())
+				rw.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+				rw.WriteHeader(code)
+				msg := "Your client does not have permission to get URL " + r.URL.Path + " from this server."
+				if code == http.StatusUnauthorized {
+					msg = "Your client does not have permission to the requested URL " + r.URL.Path + "."
+				}
+				_ = json.NewEncoder(rw).Encode(ProbeResult{Status: code, Message: msg})
+				return
+			}
+		}
 		rw.WriteHeader(res.Status)
 		_ = json.NewEncoder(rw).Encode(res)
 	})

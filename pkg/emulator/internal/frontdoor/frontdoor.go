@@ -71,6 +71,8 @@ type FrontDoor struct {
 	keys      map[string]*saKey // by private_key_id
 	saKey     *saKey            // the key written to service-account.json, made on first use
 	oidcKey   *rsa.PrivateKey   // signs the subject tokens of the federated identity
+	idKey     *rsa.PrivateKey   // signs Google's ID tokens
+	idIssued  []IDTokenIssue
 	refresh   map[string]string // refresh token → user principal
 	tokens    map[string]*accessToken
 	revoked   map[string]bool // principals whose credentials were revoked

@@ -27,8 +27,10 @@ type jwtClaims struct {
 	Sub   string `json:"sub,omitempty"`
 	Aud   string `json:"aud,omitempty"`
 	Scope string `json:"scope,omitempty"`
-	Iat   int64  `json:"iat"`
-	Exp   int64  `json:"exp"`
+	// TargetAudience asks the token endpoint for an ID token instead of an access token.
+	TargetAudience string `json:"target_audience,omitempty"`
+	Iat            int64  `json:"iat"`
+	Exp            int64  `json:"exp"`
 }
 
 var b64 = base64.RawURLEncoding

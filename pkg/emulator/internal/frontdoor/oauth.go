@@ -95,6 +95,18 @@ func (f *FrontDoor) jwtBearer(rw http.ResponseWriter, r *http.Request) {
 		oauthError(rw, http.StatusBadRequest, "invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.")
 		return
 	}
+	if c.TargetAudience != "" {
+		// An ID token for the audience, as Google answers: {"id_token": …} alone.
+		f.mu.Lock()
+		tok, err := f.issueIDTokenLocked(k.email, c.TargetAudience, "jwt-bearer")
+		f.mu.Unlock()
+		if err != nil {
+			oauthError(rw, http.StatusInternalServerError, "internal_failure", err.Error())
+			return
+		}
+		writeJSON(rw, map[string]any{"id_token": tok})
+		return
+	}
 	scopes := splitScopes(c.Scope)
 	if len(scopes) == 0 {
 		oauthError(rw, http.StatusBadRequest, "invalid_scope", "Empty or missing scope not allowed.")

@@ -26,7 +26,8 @@ type pki struct {
 const certValidity = 30 * 24 * time.Hour
 
 // newPKI makes a CA and a serving certificate for the loopback names and addresses
-// (127.0.0.1, ::1, localhost, *.localhost), both ECDSA P-256.
+// (127.0.0.1, ::1, localhost, *.localhost) and Cloud Run's URLs (*.a.run.app, and
+// *.REGION.run.app of the regions the emulator knows), both ECDSA P-256.
 func newPKI(now time.Time) (*pki, error) {
 	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -62,7 +63,7 @@ func newPKI(now time.Time) (*pki, error) {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
-		DNSNames:     []string{"localhost", "*.localhost"},
+		DNSNames:     append([]string{"localhost", "*.localhost", "*.a.run.app"}, runAppRegionNames()...),
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
@@ -94,4 +95,22 @@ func (p *pki) tlsConfig() *tls.Config {
 		NextProtos:   []string{"http/1.1", "h2"},
 		MinVersion:   tls.VersionTLS12,
 	}
+}
+
+// runRegions are the regions whose deterministic Cloud Run URLs
+// (https://NAME-PROJECT_NUMBER.REGION.run.app) the serving certificate covers.
+var runRegions = []string{
+	"asia-east1", "asia-east2", "asia-northeast1", "asia-northeast2", "asia-northeast3", "asia-south1",
+	"asia-southeast1", "asia-southeast2", "australia-southeast1", "europe-north1", "europe-west1",
+	"europe-west2", "europe-west3", "europe-west4", "europe-west6", "europe-west9", "me-west1",
+	"northamerica-northeast1", "southamerica-east1", "us-central1", "us-east1", "us-east4",
+	"us-east5", "us-south1", "us-west1", "us-west2", "us-west3", "us-west4",
+}
+
+func runAppRegionNames() []string {
+	out := make([]string, 0, len(runRegions))
+	for _, r := range runRegions {
+		out = append(out, "*."+r+".run.app")
+	}
+	return out
 }

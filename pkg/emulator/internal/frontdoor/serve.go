@@ -63,6 +63,14 @@ func (f *FrontDoor) Handler(next http.Handler) http.Handler {
 			f.generateAccessToken(rw, r, m[1], c)
 			return
 		}
+		if m := generateIDTokenRE.FindStringSubmatch(p); m != nil {
+			if aerr != nil {
+				writeRESTAuthError(rw, aerr)
+				return
+			}
+			f.generateIDToken(rw, r, m[1])
+			return
+		}
 		if aerr != nil && (f.opts.RequireAuth || aerr.scope) {
 			writeRESTAuthError(rw, aerr)
 			return
@@ -202,6 +210,8 @@ func (f *FrontDoor) serveMetadata(rw http.ResponseWriter, r *http.Request) {
 			writeJSON(rw, map[string]any{"aliases": []string{"default"}, "email": sa, "scopes": []string{ScopeCloudPlatform}})
 		case "email":
 			text(sa)
+		case "identity":
+			f.serveIdentity(rw, r, sa)
 		case "scopes":
 			text(ScopeCloudPlatform + "\n")
 		case "aliases":
