@@ -168,7 +168,7 @@ func (c *Clients) computeService(ctx context.Context, _ ...option.ClientOption) 
 	if a.err != nil {
 		return nil, a.err
 	}
-	topts := []option.ClientOption{option.WithAuthCredentials(a.rest), option.WithScopes(scopeCloudPlatform, scopeCompute)}
+	topts := []option.ClientOption{option.WithAuthCredentials(a.restCredentials()), option.WithScopes(scopeCloudPlatform, scopeCompute)}
 	if c.cfg.UserAgent != "" {
 		topts = append(topts, option.WithUserAgent(c.cfg.UserAgent))
 	}

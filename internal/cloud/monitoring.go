@@ -72,7 +72,7 @@ func (c *Clients) restOptions(ctx context.Context, name, emulatorPath, endpoint 
 	if a.err != nil {
 		return nil, a.err
 	}
-	topts := []option.ClientOption{option.WithAuthCredentials(a.rest), option.WithScopes(scopeCloudPlatform)}
+	topts := []option.ClientOption{option.WithAuthCredentials(a.restCredentials()), option.WithScopes(scopeCloudPlatform)}
 	if c.cfg.UserAgent != "" {
 		topts = append(topts, option.WithUserAgent(c.cfg.UserAgent))
 	}

@@ -86,8 +86,8 @@ func parseProbeReport(t *testing.T, r result) probeReport {
 // proxy to the front door.
 func (d *door) probeEnv(t *testing.T, extra ...string) []string {
 	t.Helper()
-	p := newConnectProxy(t)
-	_, p.https443, _ = net.SplitHostPort(d.e.Addr())
+	_, port, _ := net.SplitHostPort(d.e.Addr())
+	p := newConnectProxy(t, port)
 	return d.env(append([]string{"HTTPS_PROXY=http://" + p.l.Addr().String()}, extra...)...)
 }
 

@@ -646,13 +646,15 @@ type connectProxy struct {
 	targets  []string
 }
 
-func newConnectProxy(t *testing.T) *connectProxy {
+// newConnectProxy starts a proxy; https443, when not empty, is the loopback port that
+// CONNECTs to port 443 reach.
+func newConnectProxy(t *testing.T, https443 string) *connectProxy {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &connectProxy{l: l}
+	p := &connectProxy{l: l, https443: https443}
 	t.Cleanup(func() { l.Close() })
 	go func() {
 		for {
@@ -703,7 +705,7 @@ func (p *connectProxy) seen() []string {
 func TestProxy(t *testing.T) {
 	t.Parallel()
 	d := newDoor(t, emulator.FrontDoorOptions{RequireAuth: true})
-	p := newConnectProxy(t)
+	p := newConnectProxy(t, "")
 	_, port, _ := net.SplitHostPort(d.e.Addr())
 	api := "runnet.localhost:" + port
 	base := "https://" + api + "/"
