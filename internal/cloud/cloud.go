@@ -151,24 +151,37 @@ func (c *Clients) quotaProject(a *authState) string {
 	return c.cfg.QuotaProject
 }
 
-// computeService builds the Compute client: against Google, over runnet's own transport
-// (proxy, TLS roots, credentials, then the request log, which so never sees credentials).
+// computeService builds the Compute client (restOptions, with Compute's own scope beside
+// cloud-platform).
 func (c *Clients) computeService(ctx context.Context, _ ...option.ClientOption) (*compute.Service, error) {
+	opts, err := c.restOptions(ctx, "Compute Engine", "/compute/v1/", c.cfg.Endpoints.Compute, scopeCompute)
+	if err != nil {
+		return nil, err
+	}
+	return compute.NewService(ctx, opts...)
+}
+
+// restOptions are the options of every google.golang.org/api REST client (Compute, Monitoring,
+// Cloud Billing, Service Usage, VPC Access REST, Resource Manager): against the emulator at
+// emulatorPath without authentication; against Google over runnet's own transport (proxy, TLS
+// roots, its own copy of the credentials with the cloud-platform scope and any others given,
+// then the request log, which so never sees credentials), at endpoint when it is set.
+func (c *Clients) restOptions(ctx context.Context, name, emulatorPath, endpoint string, scopes ...string) ([]option.ClientOption, error) {
 	if c.cfg.EmulatorHost != "" {
-		opts := []option.ClientOption{option.WithEndpoint("http://" + c.cfg.EmulatorHost + "/compute/v1/"), option.WithoutAuthentication()}
+		opts := []option.ClientOption{option.WithEndpoint("http://" + c.cfg.EmulatorHost + emulatorPath), option.WithoutAuthentication()}
 		if c.cfg.UserAgent != "" {
 			opts = append(opts, option.WithUserAgent(c.cfg.UserAgent))
 		}
 		if c.cfg.Log != nil {
 			opts = append(opts, option.WithHTTPClient(&http.Client{Transport: &logTransport{w: c.cfg.Log, next: http.DefaultTransport}}))
 		}
-		return compute.NewService(ctx, opts...)
+		return opts, nil
 	}
 	a := c.auth()
 	if a.err != nil {
 		return nil, a.err
 	}
-	topts := []option.ClientOption{option.WithAuthCredentials(a.restCredentials()), option.WithScopes(scopeCloudPlatform, scopeCompute)}
+	topts := []option.ClientOption{option.WithAuthCredentials(a.restCredentials()), option.WithScopes(append([]string{scopeCloudPlatform}, scopes...)...)}
 	if c.cfg.UserAgent != "" {
 		topts = append(topts, option.WithUserAgent(c.cfg.UserAgent))
 	}
@@ -177,16 +190,16 @@ func (c *Clients) computeService(ctx context.Context, _ ...option.ClientOption) 
 	}
 	rt, err := htransport.NewTransport(ctx, c.baseTransport(), topts...)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("build the %s transport: %w", name, err)
 	}
 	if c.cfg.Log != nil {
 		rt = &logTransport{w: c.cfg.Log, next: rt}
 	}
 	opts := []option.ClientOption{option.WithHTTPClient(&http.Client{Transport: rt})}
-	if e := c.cfg.Endpoints.Compute; e != "" {
-		opts = append(opts, option.WithEndpoint(e))
+	if endpoint != "" {
+		opts = append(opts, option.WithEndpoint(endpoint))
 	}
-	return compute.NewService(ctx, opts...)
+	return opts, nil
 }
 
 func lazy[T any](c *Clients, slot *T, name string, mk func(context.Context, ...option.ClientOption) (T, error), opts []option.ClientOption) (T, error) {

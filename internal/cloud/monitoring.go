@@ -2,13 +2,10 @@ package cloud
 
 import (
 	"context"
-	"fmt"
-	"net/http"
 
 	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
 	billing "google.golang.org/api/cloudbilling/v1"
 	"google.golang.org/api/option"
-	htransport "google.golang.org/api/transport/http"
 	vpcrest "google.golang.org/api/vpcaccess/v1"
 )
 
@@ -51,44 +48,4 @@ func (c *Clients) VPCAccessREST() (*vpcrest.Service, error) {
 		}
 		return vpcrest.NewService(ctx, opts...)
 	}, nil)
-}
-
-// restOptions are the options of a google.golang.org/api REST client, built as
-// computeService builds Compute's: against the emulator at emulatorPath without
-// authentication; against Google over runnet's own transport (proxy, TLS roots, credentials,
-// then the request log, which so never sees credentials), at endpoint when it is set.
-func (c *Clients) restOptions(ctx context.Context, name, emulatorPath, endpoint string) ([]option.ClientOption, error) {
-	if c.cfg.EmulatorHost != "" {
-		opts := []option.ClientOption{option.WithEndpoint("http://" + c.cfg.EmulatorHost + emulatorPath), option.WithoutAuthentication()}
-		if c.cfg.UserAgent != "" {
-			opts = append(opts, option.WithUserAgent(c.cfg.UserAgent))
-		}
-		if c.cfg.Log != nil {
-			opts = append(opts, option.WithHTTPClient(&http.Client{Transport: &logTransport{w: c.cfg.Log, next: http.DefaultTransport}}))
-		}
-		return opts, nil
-	}
-	a := c.auth()
-	if a.err != nil {
-		return nil, a.err
-	}
-	topts := []option.ClientOption{option.WithAuthCredentials(a.restCredentials()), option.WithScopes(scopeCloudPlatform)}
-	if c.cfg.UserAgent != "" {
-		topts = append(topts, option.WithUserAgent(c.cfg.UserAgent))
-	}
-	if qp := c.quotaProject(a); qp != "" {
-		topts = append(topts, option.WithQuotaProject(qp))
-	}
-	rt, err := htransport.NewTransport(ctx, c.baseTransport(), topts...)
-	if err != nil {
-		return nil, fmt.Errorf("build the %s transport: %w", name, err)
-	}
-	if c.cfg.Log != nil {
-		rt = &logTransport{w: c.cfg.Log, next: rt}
-	}
-	opts := []option.ClientOption{option.WithHTTPClient(&http.Client{Transport: rt})}
-	if endpoint != "" {
-		opts = append(opts, option.WithEndpoint(endpoint))
-	}
-	return opts, nil
 }
