@@ -348,37 +348,15 @@ func (r MigrationReport) outcomeLine() string {
 
 // FleetSummary counts a fleet's outcomes.
 type FleetSummary struct {
-	Total      int `json:"total"`
-	Migrated   int `json:"migrated"`
-	NoOp       int `json:"noOp"`
-	Planned    int `json:"planned"`
-	Blocked    int `json:"blocked"`
-	RolledBack int `json:"rolledBack"`
-	Failed     int `json:"failed"`
-	Skipped    int `json:"skipped"`
+	migration.Counts
 	// CleanupFailed counts the connectors --cleanup could not delete.
 	CleanupFailed int `json:"cleanupFailed"`
 }
 
 func summarize(rs []MigrationReport) FleetSummary {
-	s := FleetSummary{Total: len(rs)}
+	var s FleetSummary
 	for _, r := range rs {
-		switch r.Outcome {
-		case egress.OutcomeMigrated:
-			s.Migrated++
-		case egress.OutcomeNoOp:
-			s.NoOp++
-		case egress.OutcomePlanned:
-			s.Planned++
-		case egress.OutcomeBlocked:
-			s.Blocked++
-		case egress.OutcomeRolledBack:
-			s.RolledBack++
-		case egress.OutcomeFailed:
-			s.Failed++
-		default:
-			s.Skipped++
-		}
+		s.Add(r.Outcome)
 	}
 	return s
 }

@@ -124,18 +124,45 @@ func (e *Engine) connectorUsersAcross(ctx context.Context, fc egress.ConnectorRe
 	return out, perrs, nil
 }
 
+// Counts counts migrations by outcome: a fleet's, a project's. JSON field names are a stable
+// contract.
+type Counts struct {
+	Total      int `json:"total"`
+	Migrated   int `json:"migrated"`
+	NoOp       int `json:"noOp"`
+	Planned    int `json:"planned"`
+	Blocked    int `json:"blocked"`
+	RolledBack int `json:"rolledBack"`
+	Failed     int `json:"failed"`
+	Skipped    int `json:"skipped"`
+}
+
+// Add counts one migration that ended with o.
+func (c *Counts) Add(o egress.Outcome) {
+	c.Total++
+	switch o {
+	case egress.OutcomeMigrated:
+		c.Migrated++
+	case egress.OutcomeNoOp:
+		c.NoOp++
+	case egress.OutcomePlanned:
+		c.Planned++
+	case egress.OutcomeBlocked:
+		c.Blocked++
+	case egress.OutcomeRolledBack:
+		c.RolledBack++
+	case egress.OutcomeFailed:
+		c.Failed++
+	default:
+		c.Skipped++
+	}
+}
+
 // ProjectSummary counts one project's outcomes in a fleet. JSON field names are a stable
 // contract.
 type ProjectSummary struct {
-	Project    string `json:"project"`
-	Total      int    `json:"total"`
-	Migrated   int    `json:"migrated"`
-	NoOp       int    `json:"noOp"`
-	Planned    int    `json:"planned"`
-	Blocked    int    `json:"blocked"`
-	RolledBack int    `json:"rolledBack"`
-	Failed     int    `json:"failed"`
-	Skipped    int    `json:"skipped"`
+	Project string `json:"project"`
+	Counts
 	// Error is why the project could not be read, if it could not.
 	Error string `json:"error,omitempty"`
 }
@@ -151,24 +178,7 @@ func (b *Batch) Projects() []ProjectSummary {
 		return by[p]
 	}
 	for _, m := range b.Migrations {
-		s := get(m.Ref.Project)
-		s.Total++
-		switch m.Outcome() {
-		case egress.OutcomeMigrated:
-			s.Migrated++
-		case egress.OutcomeNoOp:
-			s.NoOp++
-		case egress.OutcomePlanned:
-			s.Planned++
-		case egress.OutcomeBlocked:
-			s.Blocked++
-		case egress.OutcomeRolledBack:
-			s.RolledBack++
-		case egress.OutcomeFailed:
-			s.Failed++
-		default:
-			s.Skipped++
-		}
+		get(m.Ref.Project).Add(m.Outcome())
 	}
 	for _, pe := range b.Unread {
 		get(pe.Project).Error = pe.Error
