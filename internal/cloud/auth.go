@@ -66,7 +66,7 @@ type authState struct {
 // restCredentials is a copy of the REST credentials for one transport: the HTTP transport
 // of cloud.google.com/go/auth wraps the token provider of the Credentials it is given in place,
 // so clients built at the same time from one shared value would race on it.
-func (st authState) restCredentials() *auth.Credentials {
+func (st *authState) restCredentials() *auth.Credentials {
 	cp := *st.rest
 	return &cp
 }
