@@ -850,9 +850,14 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 			}
 			cn := &cloud.Connector{Name: ref.Name, Project: ref.Project, Region: ref.Region, FullName: ref.FullName()}
 			conns[j.path] = &InventoryConnector{ConnectorView: ConnectorView{Connector: cn}, Users: users(j.users, j.path)}
+			state := "does not exist"
+			if ref.Project == b.project && slices.Contains(vpcDisabled, ref.Region) {
+				// Not read, not known to be gone: Cloud Run cannot use it either way.
+				state = "cannot be used: the Serverless VPC Access API is not enabled in project " + ref.Project
+			}
 			b.find(SeverityError, FindingConnectorMissing, j.path, ref.Region,
-				"connector %s does not exist, yet %s use%s it: %s next deploy fails (\"VPC connector %s does not exist, or Cloud Run does not have permission to use it\"); move %s with 'runnet attach' or 'runnet migrate'",
-				ref.Name, describeWrefs(j.users), verbS(len(j.users)), possessive(len(j.users)), j.path, netPronoun(len(j.users)))
+				"connector %s %s, yet %s use%s it: %s next deploy fails (\"VPC connector %s does not exist, or Cloud Run does not have permission to use it\"); move %s with 'runnet attach' or 'runnet migrate'",
+				ref.Name, state, describeWrefs(j.users), verbS(len(j.users)), possessive(len(j.users)), j.path, netPronoun(len(j.users)))
 			continue
 		}
 		ref, err := egress.ParseSubnetRef(j.path, "", "")

@@ -10,9 +10,18 @@ import (
 // Shared VPC (XPN) reads through Compute v1: which host project a service project is attached
 // to, and which service projects a host serves (VPC docs, "Shared VPC"; Compute reference,
 // projects.getXpnHost and projects.getXpnResources).
+//
+// A project whose Compute Engine API is disabled takes no part in Shared VPC: the API must
+// be enabled in a project before it is made a host or attached to one (VPC docs,
+// "Provisioning Shared VPC"), and Shared VPC is Compute's. Its calls answer 403
+// accessNotConfigured (SERVICE_DISABLED); both reads below take that as "no Shared VPC"
+// rather than as an error, so that a connector's project without Compute (its connector on
+// an ipCidrRange of another project's network, or Compute turned off since) is read as
+// having no service projects.
 
 // SharedVPCHost returns the Shared VPC host project project is attached to, "" when none
-// (getXpnHost answers an empty project then). It needs compute.projects.get on project.
+// (getXpnHost answers an empty project then, and so does a project without the Compute
+// Engine API). It needs compute.projects.get on project.
 func (c *Clients) SharedVPCHost(ctx context.Context, project string) (string, error) {
 	if err := checkNames(projectName(project)); err != nil {
 		return "", err
@@ -24,6 +33,9 @@ func (c *Clients) SharedVPCHost(ctx context.Context, project string) (string, er
 	p, err := computeRead(ctx, func(ctx context.Context) (*compute.Project, error) {
 		return svc.Projects.GetXpnHost(project).Context(ctx).Do()
 	})
+	if IsServiceDisabled(err) {
+		return "", nil
+	}
 	if err != nil {
 		return "", computeErr("get the Shared VPC host project of "+project, err)
 	}
@@ -31,7 +43,7 @@ func (c *Clients) SharedVPCHost(ctx context.Context, project string) (string, er
 }
 
 // SharedVPCServiceProjects returns, sorted, the service projects attached to host (getXpnResources
-// resources of type PROJECT). It needs compute.projects.get on host.
+// resources of type PROJECT); none when host has the Compute Engine API disabled. It needs compute.projects.get on host.
 func (c *Clients) SharedVPCServiceProjects(ctx context.Context, host string) ([]string, error) {
 	if err := checkNames(projectName(host)); err != nil {
 		return nil, err
@@ -52,6 +64,9 @@ func (c *Clients) SharedVPCServiceProjects(ctx context.Context, host string) ([]
 			return nil
 		})
 	})
+	if IsServiceDisabled(err) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, computeErr("list the Shared VPC service projects of host "+host, err)
 	}
