@@ -140,7 +140,6 @@ func TestMigrateFleetHostComputeDisabled(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := er.Run(t, false, "", "--region", tc.region, "migrate", "--all", "--from-connector", tc.connector, "--to", "none", "--cleanup", "--yes", "--format", "json")
-			t.Logf("exit %d\nstderr %s", r.Code, r.Stderr)
 			if r.Code != 0 {
 				t.Fatalf("exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
 			}

@@ -185,7 +185,7 @@ func TestOtherConnectorProjectsIncludesAttachedServiceProjects(t *testing.T) {
 
 // The Compute Engine API disabled in the host: it is read as no Shared VPC host (its service
 // projects are none, without an error), and the connector's connected projects remain; in a
-// service project, it is attached to no host.
+// service project, its host cannot be read (the API's error is kept).
 func TestOtherConnectorProjectsComputeDisabled(t *testing.T) {
 	e, c := newEmulator(t, emulator.SeedSharedVPC)
 	ctx := testCtx(t)
@@ -216,8 +216,8 @@ func TestOtherConnectorProjectsComputeDisabled(t *testing.T) {
 	if want := []string{"team-a", "team-b", "team-c"}; err != nil || !slices.Equal(got, want) {
 		t.Errorf("other projects = %v, %v; want %v (connected projects only)", got, err, want)
 	}
-	if h, err := c.SharedVPCHost(ctx, "team-c"); err != nil || h != "" {
-		t.Errorf("host of team-c = %q, %v", h, err)
+	if h, err := c.SharedVPCHost(ctx, "team-c"); !IsServiceDisabled(err) {
+		t.Errorf("host of team-c = %q, %v; want the API's SERVICE_DISABLED", h, err)
 	}
 	if h, err := c.SharedVPCHost(ctx, "team-a"); err != nil || h != emulator.SharedVPCHost {
 		t.Errorf("host of team-a = %q, %v", h, err)

@@ -11,17 +11,18 @@ import (
 // to, and which service projects a host serves (VPC docs, "Shared VPC"; Compute reference,
 // projects.getXpnHost and projects.getXpnResources).
 //
-// A project whose Compute Engine API is disabled takes no part in Shared VPC: the API must
-// be enabled in a project before it is made a host or attached to one (VPC docs,
-// "Provisioning Shared VPC"), and Shared VPC is Compute's. Its calls answer 403
-// accessNotConfigured (SERVICE_DISABLED); both reads below take that as "no Shared VPC"
-// rather than as an error, so that a connector's project without Compute (its connector on
-// an ipCidrRange of another project's network, or Compute turned off since) is read as
-// having no service projects.
+// A project whose Compute Engine API is disabled is no Shared VPC host: the API must be
+// enabled in a project before it is made one (VPC docs, "Provisioning Shared VPC"), and Shared
+// VPC is Compute's. Its getXpnResources answers 403 accessNotConfigured (SERVICE_DISABLED);
+// SharedVPCServiceProjects takes that as "no service projects" rather than as an error, so
+// that the connector of a project whose Compute API was turned off is read as used by its own
+// project and those the API reports as connected (connector users, fleet migrations and their
+// cleanup).
+// SharedVPCHost keeps the error: whether a service project without Compute can use its host's
+// subnets is not something runnet can tell, and the service-agent check says it could not read.
 
 // SharedVPCHost returns the Shared VPC host project project is attached to, "" when none
-// (getXpnHost answers an empty project then, and so does a project without the Compute
-// Engine API). It needs compute.projects.get on project.
+// (getXpnHost answers an empty project then). It needs compute.projects.get on project.
 func (c *Clients) SharedVPCHost(ctx context.Context, project string) (string, error) {
 	if err := checkNames(projectName(project)); err != nil {
 		return "", err
@@ -33,9 +34,6 @@ func (c *Clients) SharedVPCHost(ctx context.Context, project string) (string, er
 	p, err := computeRead(ctx, func(ctx context.Context) (*compute.Project, error) {
 		return svc.Projects.GetXpnHost(project).Context(ctx).Do()
 	})
-	if IsServiceDisabled(err) {
-		return "", nil
-	}
 	if err != nil {
 		return "", computeErr("get the Shared VPC host project of "+project, err)
 	}
