@@ -153,3 +153,33 @@ func TestMigrateFleetHostComputeDisabled(t *testing.T) {
 		})
 	}
 }
+
+// Compute disabled in the project of a Direct VPC subnet a workload uses: inventory says the
+// subnet cannot be used (its next deploy fails) instead of failing the region's read.
+func TestInventoryComputeDisabledDirectSubnet(t *testing.T) {
+	er := newEmu(t)
+	if r := er.Run(t, false, "", "attach", "run-service", "--subnet", "run-direct-vpc-egress"); r.Code != 0 {
+		t.Fatalf("attach: exit %d: %s", r.Code, r.Stderr)
+	}
+	if err := er.E.DisableService(emulator.DemoProject, emulator.ServiceCompute); err != nil {
+		t.Fatal(err)
+	}
+	r := er.Run(t, false, "", "inventory", "--format", "json")
+	var inv Inventory
+	if err := json.Unmarshal([]byte(r.Stdout), &inv); err != nil || r.Code != 0 {
+		t.Fatalf("inventory: exit %d, %v\nstdout %s\nstderr %s", r.Code, err, r.Stdout, r.Stderr)
+	}
+	kinds := findingKinds(inv)
+	if len(inv.Errors) != 0 || len(kinds[FindingRegionError]) != 0 || len(kinds[FindingAPIDisabled]) != 1 || len(inv.Workloads) != 2 {
+		t.Errorf("errors %+v, findings %+v", inv.Errors, inv.Findings)
+	}
+	var found bool
+	for _, f := range inv.Findings {
+		if f.Kind == FindingSubnetMissing && strings.Contains(f.Message, "subnet run-direct-vpc-egress cannot be used: the Compute Engine API is not enabled in project "+emulator.DemoProject) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no subnet finding: %+v", inv.Findings)
+	}
+}
