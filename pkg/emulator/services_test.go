@@ -9,7 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	asset "cloud.google.com/go/asset/apiv1"
+	"cloud.google.com/go/asset/apiv1/assetpb"
+	monitoring "cloud.google.com/go/monitoring/apiv3/v2"
+	"cloud.google.com/go/monitoring/apiv3/v2/monitoringpb"
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	vpcaccess "cloud.google.com/go/vpcaccess/apiv1"
@@ -22,6 +27,7 @@ import (
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/runnet-dev/runnet/pkg/emulator"
 )
@@ -219,4 +225,43 @@ func errorInfo(details []any) map[string]any {
 		}
 	}
 	return nil
+}
+
+// Cloud Monitoring and Cloud Asset, disabled in a project, refuse the calls that name it (a
+// project named by number too).
+func TestDisabledMonitoringAndAsset(t *testing.T) {
+	e := start(t, emulator.Options{Seed: emulator.SeedSharedVPC})
+	c := ctx(t)
+	for _, s := range []string{emulator.ServiceMonitoring, emulator.ServiceAsset} {
+		if err := e.DisableService("team-a", s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mc, err := monitoring.NewMetricClient(c, e.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mc.Close()
+	now := time.Now()
+	req := func(p string) *monitoringpb.ListTimeSeriesRequest {
+		return &monitoringpb.ListTimeSeriesRequest{Name: "projects/" + p, Filter: `metric.type = "run.googleapis.com/request_count"`,
+			Interval: &monitoringpb.TimeInterval{StartTime: timestamppb.New(now.Add(-time.Hour)), EndTime: timestamppb.New(now)}}
+	}
+	_, err = mc.ListTimeSeries(c, req("team-a")).Next()
+	if st, _ := status.FromError(err); st.Code() != codes.PermissionDenied || st.Message() != disabledMessage("Cloud Monitoring API", emulator.ServiceMonitoring, "team-a") {
+		t.Fatalf("monitoring team-a: %v", err)
+	}
+	if _, err := mc.ListTimeSeries(c, req("team-b")).Next(); err != nil && !errors.Is(err, iterator.Done) {
+		t.Fatalf("monitoring team-b: %v", err)
+	}
+	ac, err := asset.NewClient(c, e.ClientOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ac.Close()
+	num := strconv.FormatUint(emulator.ProjectNumber("team-a"), 10)
+	_, err = ac.SearchAllResources(c, &assetpb.SearchAllResourcesRequest{Scope: "projects/" + num}).Next()
+	if st, _ := status.FromError(err); st.Code() != codes.PermissionDenied || st.Message() != disabledMessage("Cloud Asset API", emulator.ServiceAsset, "team-a") {
+		t.Fatalf("asset team-a: %v", err)
+	}
 }
