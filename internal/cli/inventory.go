@@ -778,6 +778,7 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 		conn      *cloud.Connector
 		subnet    *cloud.Subnet
 		err       error
+		apiOff    bool // its project has the API disabled: not read, and unusable
 	}
 	var jobs []*job
 	var missing []*job
@@ -831,6 +832,9 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 			subnets[j.subnet.Path] = &InventorySubnet{Subnet: j.subnet, Exists: true, Users: users(j.users, j.path)}
 		case cloud.IsNotFound(j.err) || cloud.IsComputeNotFound(j.err):
 			missing = append(missing, j)
+		case cloud.IsServiceDisabled(j.err):
+			j.apiOff = true
+			missing = append(missing, j)
 		default:
 			what := "subnet " + j.path
 			if j.connector {
@@ -850,9 +854,14 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 			}
 			cn := &cloud.Connector{Name: ref.Name, Project: ref.Project, Region: ref.Region, FullName: ref.FullName()}
 			conns[j.path] = &InventoryConnector{ConnectorView: ConnectorView{Connector: cn}, Users: users(j.users, j.path)}
+			state := "does not exist"
+			if j.apiOff || (ref.Project == b.project && slices.Contains(vpcDisabled, ref.Region)) {
+				// Not read, not known to be gone: Cloud Run cannot use it either way.
+				state = "cannot be used: the Serverless VPC Access API is not enabled in project " + ref.Project
+			}
 			b.find(SeverityError, FindingConnectorMissing, j.path, ref.Region,
-				"connector %s does not exist, yet %s use%s it: %s next deploy fails (\"VPC connector %s does not exist, or Cloud Run does not have permission to use it\"); move %s with 'runnet attach' or 'runnet migrate'",
-				ref.Name, describeWrefs(j.users), verbS(len(j.users)), possessive(len(j.users)), j.path, netPronoun(len(j.users)))
+				"connector %s %s, yet %s use%s it: %s next deploy fails (\"VPC connector %s does not exist, or Cloud Run does not have permission to use it\"); move %s with 'runnet attach' or 'runnet migrate'",
+				ref.Name, state, describeWrefs(j.users), verbS(len(j.users)), possessive(len(j.users)), j.path, netPronoun(len(j.users)))
 			continue
 		}
 		ref, err := egress.ParseSubnetRef(j.path, "", "")
@@ -861,9 +870,13 @@ func (b *inventoryBuilder) build(ctx context.Context, c *cloud.Clients, reads []
 		}
 		s := &cloud.Subnet{Name: ref.Name, Project: ref.Project, Region: ref.Region, Path: ref.Path()}
 		subnets[j.path] = &InventorySubnet{Subnet: s, Users: users(j.users, j.path)}
+		state := "does not exist"
+		if j.apiOff {
+			state = "cannot be used: the Compute Engine API is not enabled in project " + ref.Project
+		}
 		b.find(SeverityError, FindingSubnetMissing, j.path, ref.Region,
-			"subnet %s does not exist, yet %s use%s it for Direct VPC egress: %s next deploy fails; move %s to an existing subnet with 'runnet attach'",
-			ref.Name, describeWrefs(j.users), verbS(len(j.users)), possessive(len(j.users)), netPronoun(len(j.users)))
+			"subnet %s %s, yet %s use%s it for Direct VPC egress: %s next deploy fails; move %s to an existing subnet with 'runnet attach'",
+			ref.Name, state, describeWrefs(j.users), verbS(len(j.users)), possessive(len(j.users)), netPronoun(len(j.users)))
 	}
 
 	// Connectors: sorted, flagged.

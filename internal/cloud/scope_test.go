@@ -182,3 +182,44 @@ func TestOtherConnectorProjectsIncludesAttachedServiceProjects(t *testing.T) {
 		t.Errorf("plain project: %v, %v", got, err)
 	}
 }
+
+// The Compute Engine API disabled in the host: it is read as no Shared VPC host (its service
+// projects are none, without an error), and the connector's connected projects remain; in a
+// service project, its host cannot be read (the API's error is kept).
+func TestOtherConnectorProjectsComputeDisabled(t *testing.T) {
+	e, c := newEmulator(t, emulator.SeedSharedVPC)
+	ctx := testCtx(t)
+	if err := e.DeclareProject("team-d", "team-d", "folders/"+emulator.SharedVPCFolderApps, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.AttachServiceProject(emulator.SharedVPCHost, "team-d"); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{emulator.SharedVPCHost, "team-c"} {
+		if err := e.DisableService(p, emulator.ServiceCompute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.ListSubnets(ctx, emulator.SharedVPCHost, emulator.SharedVPCRegion); !IsServiceDisabled(err) {
+		t.Fatalf("subnets of the host: %v, want the API's SERVICE_DISABLED", err)
+	}
+	services, err := c.SharedVPCServiceProjects(ctx, emulator.SharedVPCHost)
+	if err != nil || len(services) != 0 {
+		t.Errorf("service projects = %v, %v", services, err)
+	}
+	ref, _ := egress.ParseConnectorRef(emulator.SharedVPCConnectorName(), "", "")
+	conn, err := c.GetConnector(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.OtherConnectorProjects(ctx, conn)
+	if want := []string{"team-a", "team-b", "team-c"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("other projects = %v, %v; want %v (connected projects only)", got, err, want)
+	}
+	if h, err := c.SharedVPCHost(ctx, "team-c"); !IsServiceDisabled(err) {
+		t.Errorf("host of team-c = %q, %v; want the API's SERVICE_DISABLED", h, err)
+	}
+	if h, err := c.SharedVPCHost(ctx, "team-a"); err != nil || h != emulator.SharedVPCHost {
+		t.Errorf("host of team-a = %q, %v", h, err)
+	}
+}

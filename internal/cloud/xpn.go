@@ -10,6 +10,16 @@ import (
 // Shared VPC (XPN) reads through Compute v1: which host project a service project is attached
 // to, and which service projects a host serves (VPC docs, "Shared VPC"; Compute reference,
 // projects.getXpnHost and projects.getXpnResources).
+//
+// A project whose Compute Engine API is disabled is no Shared VPC host: the API must be
+// enabled in a project before it is made one (VPC docs, "Provisioning Shared VPC"), and Shared
+// VPC is Compute's. Its getXpnResources answers 403 accessNotConfigured (SERVICE_DISABLED);
+// SharedVPCServiceProjects takes that as "no service projects" rather than as an error, so
+// that the connector of a project whose Compute API was turned off is read as used by its own
+// project and those the API reports as connected (connector users, fleet migrations and their
+// cleanup).
+// SharedVPCHost keeps the error: whether a service project without Compute can use its host's
+// subnets is not something runnet can tell, and the service-agent check says it could not read.
 
 // SharedVPCHost returns the Shared VPC host project project is attached to, "" when none
 // (getXpnHost answers an empty project then). It needs compute.projects.get on project.
@@ -31,7 +41,7 @@ func (c *Clients) SharedVPCHost(ctx context.Context, project string) (string, er
 }
 
 // SharedVPCServiceProjects returns, sorted, the service projects attached to host (getXpnResources
-// resources of type PROJECT). It needs compute.projects.get on host.
+// resources of type PROJECT); none when host has the Compute Engine API disabled. It needs compute.projects.get on host.
 func (c *Clients) SharedVPCServiceProjects(ctx context.Context, host string) ([]string, error) {
 	if err := checkNames(projectName(host)); err != nil {
 		return nil, err
@@ -52,6 +62,9 @@ func (c *Clients) SharedVPCServiceProjects(ctx context.Context, host string) ([]
 			return nil
 		})
 	})
+	if IsServiceDisabled(err) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, computeErr("list the Shared VPC service projects of host "+host, err)
 	}

@@ -29,6 +29,9 @@ import (
 //	POST   /runnet-emulator/v1/connectors/scale {"connector":"projects/…/connectors/C","instances":3}
 //	…/principal, /organizations, /folders, /projects, /iam/{grant,revoke,policy},
 //	/sharedvpc/{hosts,attach}, /connectors/instances: see orgControl (org.go)
+//	POST   /runnet-emulator/v1/services/disable {"project":"P","service":"compute.googleapis.com"}
+//	POST   /runnet-emulator/v1/services/enable  {"project":"P","service":"compute.googleapis.com"}
+//	GET    /runnet-emulator/v1/services?project=P the services disabled in P (services.go)
 //
 // and the data plane's endpoints (dataplane.go): destinations, dependencies, load,
 // quotas/direct-vpc, reach, warmup.
@@ -276,6 +279,7 @@ func (e *Emulator) controlHandler() http.Handler {
 	})
 	e.orgControl(mux, p)       // org.go: principal, hierarchy, IAM, Shared VPC, connector instances
 	e.dataplaneControl(mux, p) // dataplane.go
+	e.servicesControl(mux, p)  // services.go
 	return mux
 }
 

@@ -237,6 +237,10 @@ func (s *server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		writeError(rw, contextError(err))
 		return
 	}
+	if off := s.serviceDisabled(p["project"]); off != nil {
+		writeJSON(rw, http.StatusForbidden, off.JSON())
+		return
+	}
 	if hit != nil && !hit.AfterCommit {
 		s.w.Log.Info("fault injected", "method", rt.id, "code", world.CodeName(hit.Code))
 		writeError(rw, faultError(hit))
@@ -263,6 +267,17 @@ func (s *server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(rw, http.StatusOK, body)
+}
+
+// serviceDisabled returns the refusal of a call addressed to project when the Compute Engine
+// API is disabled there (world/services.go has the shape and its source), else nil.
+func (s *server) serviceDisabled(project string) *world.ServiceDisabled {
+	if project == "" {
+		return nil
+	}
+	s.w.Lock()
+	defer s.w.Unlock()
+	return s.w.ServiceDisabledLocked(project, world.ServiceCompute)
 }
 
 func writeJSON(rw http.ResponseWriter, status int, body any) {

@@ -26,14 +26,21 @@ func (w *World) Admit(ctx context.Context, method string) (*Hit, error) {
 	return hit, nil
 }
 
-// UnaryInterceptor admits every gRPC call: latency, then faults (METHOD is the full method
-// without its leading slash), then the handler.
+// UnaryInterceptor admits every gRPC call: latency, then the API's enablement in the project
+// the request names (services.go), then faults (METHOD is the full method without its leading
+// slash), then the handler.
 func (w *World) UnaryInterceptor() grpc.UnaryServerInterceptor {
 	return func(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 		method := strings.TrimPrefix(info.FullMethod, "/")
 		hit, err := w.Admit(ctx, method)
 		if err != nil {
 			return nil, status.FromContextError(err).Err()
+		}
+		w.Lock()
+		off := w.grpcServiceDisabledLocked(method, req)
+		w.Unlock()
+		if off != nil {
+			return nil, off.Status().Err()
 		}
 		if hit != nil && !hit.AfterCommit {
 			w.Log.Info("fault injected", "method", method, "code", CodeName(hit.Code))

@@ -74,6 +74,9 @@ type Directory struct {
 	XpnServices map[string]string `json:"xpnServices,omitempty"`
 	// Connectors holds per-connector facts by full connector name.
 	Connectors map[string]*ConnectorMeta `json:"connectors,omitempty"`
+	// DisabledServices are the APIs disabled in each project (services.go); every other API
+	// is enabled.
+	DisabledServices map[string]map[string]bool `json:"disabledServices,omitempty"`
 }
 
 // NewDirectory returns an empty directory.
@@ -86,6 +89,8 @@ func NewDirectory() *Directory {
 		XpnHosts:      map[string]bool{},
 		XpnServices:   map[string]string{},
 		Connectors:    map[string]*ConnectorMeta{},
+
+		DisabledServices: map[string]map[string]bool{},
 	}
 }
 
@@ -102,6 +107,7 @@ func (d *Directory) fill() *Directory {
 	copyMap(n.XpnHosts, d.XpnHosts)
 	copyMap(n.XpnServices, d.XpnServices)
 	copyMap(n.Connectors, d.Connectors)
+	copyMap(n.DisabledServices, d.DisabledServices)
 	return n
 }
 
