@@ -761,8 +761,8 @@ func (s *exportSet) handOff(created, deleted []exportRef) iac.HandOff {
 
 // subnetDescription is a subnet's Compute description, and whether it is unknown. A
 // description can only be set at creation, so code without it would replace the subnet: the
-// cloud layer's Subnet provides it through a GetDescription method; until it does, the
-// description is unknown and the code says so.
+// cloud layer's Subnet provides it through a GetDescription method; a subnet that does not is
+// unknown, and the code says so.
 func subnetDescription(sn any) (string, bool) {
 	if d, ok := sn.(interface{ GetDescription() string }); ok {
 		return d.GetDescription(), false

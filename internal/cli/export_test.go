@@ -15,6 +15,7 @@ import (
 	run "cloud.google.com/go/run/apiv2"
 	"cloud.google.com/go/run/apiv2/runpb"
 	"github.com/spf13/cobra"
+	"google.golang.org/api/compute/v1"
 	"google.golang.org/grpc/codes"
 
 	"github.com/runnet-dev/runnet/internal/cloud"
@@ -513,16 +514,15 @@ func TestExportPermissionsDocumented(t *testing.T) {
 	}
 }
 
-// describedSubnet is a subnet as the cloud layer will give it once it reads a subnet's
-// description and stack type (the methods export looks for).
+// describedSubnet is a subnet with the methods export looks for.
 type describedSubnet struct{ description, stack, ipv6 string }
 
 func (d describedSubnet) GetDescription() string    { return d.description }
 func (d describedSubnet) GetStackType() string      { return d.stack }
 func (d describedSubnet) GetIPv6AccessType() string { return d.ipv6 }
 
-// A subnet whose description the cloud layer reads gets it in the code; one whose description
-// it cannot read (cloud.Subnet today) is unknown, and the code says so.
+// A subnet whose description the cloud layer reads gets it in the code; one without a
+// GetDescription method is unknown, and the code says so.
 func TestExportSubnetDescription(t *testing.T) {
 	if d, unknown := subnetDescription(describedSubnet{description: "made by runnet"}); d != "made by runnet" || unknown {
 		t.Errorf("subnetDescription = %q, %v", d, unknown)
@@ -530,11 +530,56 @@ func TestExportSubnetDescription(t *testing.T) {
 	if d, unknown := subnetDescription(describedSubnet{}); d != "" || unknown {
 		t.Errorf("empty description: %q, unknown %v; want known to be empty", d, unknown)
 	}
-	if _, unknown := subnetDescription(&cloud.Subnet{}); !unknown {
-		t.Error("cloud.Subnet reads no description, yet it is known")
+	if d, unknown := subnetDescription(&cloud.Subnet{Description: "d"}); d != "d" || unknown {
+		t.Errorf("cloud.Subnet: %q, unknown %v; want its description, known", d, unknown)
+	}
+	if _, unknown := subnetDescription(struct{}{}); !unknown {
+		t.Error("a subnet without GetDescription is known")
 	}
 	if st, v6 := subnetStack(describedSubnet{stack: "IPV4_IPV6", ipv6: "INTERNAL"}); st != "IPV4_IPV6" || v6 != "INTERNAL" {
 		t.Errorf("subnetStack = %q, %q", st, v6)
+	}
+}
+
+// A subnet made outside runnet with a description (say, by the user's Terraform) is exported
+// with it in every format: the description can only be set at creation, so code that leaves it
+// out would make the provider replace the subnet the workloads run in.
+func TestExportSubnetDescriptionEndToEnd(t *testing.T) {
+	er := newEmu(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, err := compute.NewService(ctx, emulator.ComputeClientOptions(er.Addr)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const desc = `Direct VPC egress for "run-service"`
+	op, err := cs.Subnetworks.Insert(tProject, tRegion, &compute.Subnetwork{
+		Name: "described", Network: "projects/" + tProject + "/global/networks/run-vpc", IpCidrRange: "10.30.0.0/24", Description: desc,
+	}).Context(ctx).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs.RegionOperations.Wait(tProject, tRegion, op.Name).Context(ctx).Do(); err != nil {
+		t.Fatal(err)
+	}
+	if r := er.Run(t, false, "", "attach", "run-service", "--network", "run-vpc", "--subnet", "described", "--yes"); r.Code != 0 {
+		t.Fatalf("attach: exit %d: %s", r.Code, r.Stderr)
+	}
+	for f, want := range map[iac.Format]string{
+		iac.Terraform:  `  description              = "Direct VPC egress for \"run-service\""` + "\n",
+		iac.PulumiYAML: `description: "Direct VPC egress for \"run-service\""` + "\n",
+		iac.Gcloud:     `--description='Direct VPC egress for "run-service"'`,
+	} {
+		r := er.Run(t, false, "", "export", "run-service", "--as", string(f), "--created", "subnet/described")
+		if r.Code != 0 {
+			t.Fatalf("export --as %s: exit %d: %s", f, r.Code, r.Stderr)
+		}
+		if !strings.Contains(r.Stdout, want) || strings.Contains(r.Stdout, "could not read its description") {
+			t.Errorf("export --as %s: want %q and no unknown description:\n%s", f, want, r.Stdout)
+		}
+		if f == iac.Terraform {
+			exportTerraformFmt(t, map[string]string{"described": r.Stdout})
+		}
 	}
 }
 

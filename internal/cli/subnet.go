@@ -974,8 +974,8 @@ func (o *SubnetDeleteOptions) run(ctx context.Context) error {
 		return exitcode.Errorf(exitcode.Failure, "not deleted: the deletion was not confirmed")
 	}
 	if o.Wait && len(v.ServerlessAddresses) > 0 {
-		netNotice(o.f, "Cloud Run holds %d serverless-ipv4 address%s in subnet %s; waiting (up to %s) until it releases them.",
-			len(v.ServerlessAddresses), map[bool]string{true: "", false: "es"}[len(v.ServerlessAddresses) == 1], o.Ref.Name, o.Timeout)
+		netNotice(o.f, "Cloud Run holds %s in subnet %s; waiting (up to %s) until it releases them.",
+			cloud.HeldReservations(len(v.ServerlessAddresses), v.ServerlessIPs), o.Ref.Name, o.Timeout)
 		done := startWait(o.f, "Waiting for the release of subnet "+o.Ref.Name+"'s addresses")
 		_, err := c.WaitSubnetReleased(ctx, o.Ref, o.Timeout, waitOptions(o.f, false))
 		done()

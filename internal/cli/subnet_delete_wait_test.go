@@ -40,8 +40,9 @@ func TestSubnetDeleteWaits(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	for _, want := range []string{"Cloud Run holds ", "serverless-ipv4 address", "waiting (up to 1m0s) until it releases them",
-		"Waiting for Cloud Run to release 1 serverless-ipv4 address(es) in subnet run-direct-vpc-egress",
+	// A reservation holds a /28 block: the messages count both, as the refusal without --wait does.
+	for _, want := range []string{"Cloud Run holds 16 addresses (1 serverless-ipv4 reservation) in subnet run-direct-vpc-egress; waiting (up to 1m0s) until it releases them",
+		"Waiting for Cloud Run to release 16 addresses (1 serverless-ipv4 reservation) in subnet run-direct-vpc-egress",
 		"Cloud Run released its addresses in subnet run-direct-vpc-egress.", "Deleted subnet run-direct-vpc-egress."} {
 		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, r.Stderr)
@@ -57,7 +58,7 @@ func TestSubnetDeleteWaitTimesOut(t *testing.T) {
 	w := newEmu(t) // addresses released a minute after the last instance
 	leaveDirectSubnet(t, w)
 	r := w.Run(t, false, "", "subnet", "delete", emulator.DemoDirectSubnet, "--wait", "--timeout", "1s", "--yes")
-	if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, "Cloud Run still holds") || !strings.Contains(r.Stderr, "serverless-ipv4-") ||
+	if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, "Cloud Run still holds 16 addresses (1 serverless-ipv4 reservation) in subnet run-direct-vpc-egress after") || !strings.Contains(r.Stderr, "serverless-ipv4-") ||
 		!strings.Contains(r.Stderr, "nothing was deleted: run it again later, or with a longer --timeout") {
 		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}

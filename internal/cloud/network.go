@@ -118,6 +118,9 @@ type Subnet struct {
 	// IPCIDRRange is the primary IPv4 range, PrefixLength its length.
 	IPCIDRRange  string `json:"ipCidrRange"`
 	PrefixLength int    `json:"prefixLength"`
+	// Description is Compute's description, which can only be set at creation (export writes
+	// it, since code without it would make the providers replace the subnet).
+	Description string `json:"description,omitempty"`
 	// Purpose is Compute's purpose (PRIVATE for ordinary subnets).
 	Purpose string `json:"purpose,omitempty"`
 	// Gateway is the default gateway address (the range's first host).
@@ -176,6 +179,9 @@ func (s *Subnet) GetStackType() string {
 // GetIPv6AccessType returns the subnet's IPv6 access type, "" for IPv4 only.
 func (s *Subnet) GetIPv6AccessType() string { return s.IPv6AccessType }
 
+// GetDescription returns the subnet's description for export's hand-off ("" for none).
+func (s *Subnet) GetDescription() string { return s.Description }
+
 // Reserved-IP sources.
 const (
 	ReservedFromUtilization = "utilizationDetails"
@@ -203,7 +209,7 @@ func subnetFromCompute(project string, sn *compute.Subnetwork, addrs []*Address)
 		Name: sn.Name, Project: project, Region: region,
 		Path:    egress.SubnetRef{Project: project, Region: region, Name: sn.Name}.Path(),
 		Network: egress.ShortName(sn.Network), NetworkPath: trimComputeURL(sn.Network),
-		IPCIDRRange: sn.IpCidrRange, Purpose: sn.Purpose, Gateway: sn.GatewayAddress,
+		IPCIDRRange: sn.IpCidrRange, Description: sn.Description, Purpose: sn.Purpose, Gateway: sn.GatewayAddress,
 		PrivateIPGoogleAccess: sn.PrivateIpGoogleAccess,
 		StackType:             sn.StackType, IPv6AccessType: sn.Ipv6AccessType, IPv6CIDRRange: sn.InternalIpv6Prefix,
 	}
@@ -652,7 +658,7 @@ func (c *Clients) CreateSubnet(ctx context.Context, spec SubnetSpec, opts WaitOp
 	}
 	if opts.Async {
 		s := subnetFromCompute(ref.Project, &compute.Subnetwork{
-			Name: ref.Name, Region: ref.Region, Network: body.Network, IpCidrRange: body.IpCidrRange,
+			Name: ref.Name, Region: ref.Region, Network: body.Network, IpCidrRange: body.IpCidrRange, Description: body.Description,
 			PrivateIpGoogleAccess: body.PrivateIpGoogleAccess, LogConfig: body.LogConfig,
 		}, nil)
 		return s, nil

@@ -14,12 +14,28 @@ import (
 type ReservationsHeldError struct {
 	Subnet    string
 	Addresses []string
-	Waited    time.Duration
+	// IPs is how many addresses the reservations hold.
+	IPs    int64
+	Waited time.Duration
 }
 
 func (e *ReservationsHeldError) Error() string {
-	return fmt.Sprintf("Cloud Run still holds %d serverless-ipv4 address%s in subnet %s after %s (%s)",
-		len(e.Addresses), map[bool]string{true: "", false: "es"}[len(e.Addresses) == 1], e.Subnet, e.Waited.Round(time.Second), strings.Join(e.Addresses, ", "))
+	return fmt.Sprintf("Cloud Run still holds %s in subnet %s after %s (%s)",
+		HeldReservations(len(e.Addresses), e.IPs), e.Subnet, e.Waited.Round(time.Second), strings.Join(e.Addresses, ", "))
+}
+
+// HeldReservations says what Cloud Run holds in a subnet, counted as subnet delete's refusal
+// counts it: "16 addresses (1 serverless-ipv4 reservation)". A reservation holds a block of
+// addresses, so the two numbers differ; saying "1 address" for a /28 block misleads.
+func HeldReservations(reservations int, ips int64) string {
+	plural := func(n int64, one, many string) string {
+		if n == 1 {
+			return one
+		}
+		return many
+	}
+	return fmt.Sprintf("%d %s (%d serverless-ipv4 %s)", ips, plural(ips, "address", "addresses"),
+		reservations, plural(int64(reservations), "reservation", "reservations"))
 }
 
 // WaitSubnetReleased polls a subnet (adaptively, like an operation: at most a tenth of the
@@ -40,10 +56,10 @@ func (c *Clients) WaitSubnetReleased(ctx context.Context, ref egress.SubnetRef, 
 		}
 		waited := time.Since(start)
 		if waited >= timeout {
-			return s, &ReservationsHeldError{Subnet: ref.Name, Addresses: s.ServerlessAddresses, Waited: waited}
+			return s, &ReservationsHeldError{Subnet: ref.Name, Addresses: s.ServerlessAddresses, IPs: s.ServerlessIPs, Waited: waited}
 		}
-		opts.progress("Waiting for Cloud Run to release %d serverless-ipv4 address(es) in subnet %s (%s waited, up to %s)...",
-			len(s.ServerlessAddresses), ref.Name, waited.Round(time.Second), timeout)
+		opts.progress("Waiting for Cloud Run to release %s in subnet %s (%s waited, up to %s)...",
+			HeldReservations(len(s.ServerlessAddresses), s.ServerlessIPs), ref.Name, waited.Round(time.Second), timeout)
 		if err := sleepCtx(ctx, min(pollInterval(waited), timeout-waited)); err != nil {
 			return nil, fmt.Errorf("wait for the release of subnet %s's addresses: %w", ref.Name, err)
 		}

@@ -127,9 +127,17 @@ func (s *IOStreams) SpinnerStatus(msg string) bool {
 }
 
 func (sp *Spinner) drawLocked() {
-	line := fmt.Sprintf("%s %s (%s)", spinnerFrames[sp.frame%len(spinnerFrames)], sp.what, formatElapsed(sp.now().Sub(sp.start)))
+	frame, what := spinnerFrames[sp.frame%len(spinnerFrames)], sp.what
+	elapsed := " (" + formatElapsed(sp.now().Sub(sp.start)) + ")"
+	line := frame + " " + what + elapsed
 	if w := sp.s.width(); w > 1 && utf8.RuneCountInString(line) > w-1 {
-		line = string([]rune(line)[:w-2]) + "…"
+		// Shorten what is awaited, not the time elapsed: a long wait's description fills an
+		// 80-column terminal, and the elapsed time is what tells the user it still moves.
+		if keep := w - 1 - utf8.RuneCountInString(frame+" "+elapsed) - 1; keep > 0 {
+			line = frame + " " + string([]rune(what)[:keep]) + "…" + elapsed
+		} else {
+			line = string([]rune(line)[:w-2]) + "…"
+		}
 	}
 	io.WriteString(sp.s.ErrOut, clearLine+line)
 	sp.drawn = true

@@ -182,8 +182,25 @@ func TestSpinnerTruncatesToWidth(t *testing.T) {
 	sp := s.startSpinner(strings.Repeat("x", 50), time.Now, make(chan time.Time))
 	defer sp.Stop()
 	line := strings.TrimPrefix(errOut.String(), "\r\x1b[K")
-	if n := len([]rune(line)); n != 19 || !strings.HasSuffix(line, "…") {
-		t.Errorf("line %q (%d runes), want 19 ending with …", line, n)
+	if n := len([]rune(line)); n != 19 || !strings.HasSuffix(line, "… (0s)") {
+		t.Errorf("line %q (%d runes), want 19 ending with … (0s)", line, n)
+	}
+}
+
+// A long description is shortened, not the elapsed time after it: on an 80-column terminal
+// "Waiting for Cloud Run to release ... in subnet ..." would otherwise hide the time.
+func TestSpinnerTruncationKeepsElapsed(t *testing.T) {
+	s, _, _, errOut := Test()
+	s.SetAnimate(true)
+	s.termWidth = func() int { return 40 }
+	clock := &fakeClock{t: time.Unix(0, 0)}
+	ticks := make(chan time.Time)
+	sp := s.startSpinner("Waiting for Cloud Run to release 1 serverless-ipv4 address in subnet run-direct-vpc-egress", clock.now, ticks)
+	defer sp.Stop()
+	clock.add(83 * time.Second)
+	line := strings.TrimPrefix(tick(t, ticks, s, errOut), "\r\x1b[K")
+	if n := len([]rune(line)); n != 39 || !strings.HasSuffix(line, "… (1m23s)") || !strings.HasPrefix(line, "⠙ Waiting for Cloud Run") {
+		t.Errorf("line %q (%d runes), want 39 starting with the frame and the text, ending with … (1m23s)", line, n)
 	}
 }
 
