@@ -386,6 +386,9 @@ func (o *MigrateOptions) complete() error {
 		return exitcode.Usagef("--to: %v", err)
 	}
 	o.mode = m
+	if err := o.completeNetworkTarget(); err != nil {
+		return err
+	}
 
 	// Which workloads.
 	switch {
@@ -449,15 +452,15 @@ func (o *MigrateOptions) complete() error {
 	if o.StepWait < 0 {
 		return exitcode.Usagef("--step-wait: %s is negative", o.StepWait)
 	}
-	if err := o.completeGate(); err != nil {
-		return err
-	}
 	if o.set["canary"] {
 		c, err := egress.ParseCanary(o.Canary)
 		if err != nil {
 			return exitcode.Usagef("%v", err)
 		}
 		o.canary = c
+	}
+	if err := o.completeGate(); err != nil {
+		return err
 	}
 	if _, err := egress.ApplyForce(nil, o.Force); err != nil {
 		return exitcode.Usagef("%v", err)
@@ -525,6 +528,13 @@ func (o *MigrateOptions) complete() error {
 	}
 	if o.Verify && !o.All && !hasJob {
 		return exitcode.Usagef("--verify runs an execution of a job, and none of the workloads is a job")
+	}
+	if !o.All && !slices.ContainsFunc(o.refs, func(r egress.WorkloadRef) bool { return r.Kind == egress.KindService }) {
+		for _, n := range []string{"probe-path", "probe-tcp"} {
+			if o.set[n] {
+				return exitcode.Usagef("--%s probes a service's new revision before its traffic moves, and none of the workloads is a service", n)
+			}
+		}
 	}
 
 	// Target resources, in the workloads' project and region.

@@ -100,11 +100,30 @@ func TestMigrateGateFlags(t *testing.T) {
 		{[]string{"--canary", "10,100", "--max-error-rate", "101"}, "--max-error-rate: 101 is not between 0 and 100"},
 		{[]string{"--canary", "10,100", "--max-latency-increase", "-1"}, "--max-latency-increase: -1 is negative"},
 		{[]string{"--canary", "10,100", "--min-requests", "0"}, "--min-requests: 0 must be at least 1"},
+		// NaN compares false with every bound, and Inf is no percentage.
+		{[]string{"--canary", "10,100", "--max-error-rate", "NaN"}, "--max-error-rate: NaN is not between 0 and 100"},
+		{[]string{"--canary", "10,100", "--max-latency-increase", "NaN"}, "--max-latency-increase: NaN is not a finite number; valid: 0 or more"},
+		{[]string{"--canary", "10,100", "--max-latency-increase", "Inf"}, "--max-latency-increase: +Inf is not a finite number"},
+		// Only the steps before the last are judged: --canary 100 has none, and a threshold
+		// given for it would be ignored.
+		{[]string{"--canary", "100", "--max-error-rate", "5"}, "--max-error-rate sets the metrics gate, which judges the --canary steps before the last, and --canary 100 has none"},
+		{[]string{"--canary", "100", "--min-requests", "10"}, "--canary 100 has none; add a step"},
+		// A threshold of a gate turned off.
+		{[]string{"--canary", "10,100", "--metric-gate=false", "--max-latency-increase", "20"}, "--max-latency-increase sets the metrics gate, which --metric-gate=false turns off"},
+		// The journal holds the plan of an interrupted run: the gate's flags cannot change it.
+		{[]string{"--resume", "--max-error-rate", "3"}, "--max-error-rate cannot be used with --resume"},
 	} {
-		r := er.Run(t, false, "", append([]string{"migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"}, tc.args...)...)
+		args := []string{"migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"}
+		if tc.args[0] == "--resume" {
+			args = []string{"migrate", "run-service", "--yes"}
+		}
+		r := er.Run(t, false, "", append(args, tc.args...)...)
 		if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.Code, r.Stderr, tc.want)
 		}
+	}
+	if w := er.Read(t, "run-service"); w.VPC.Mode() != egress.ModeConnector {
+		t.Fatalf("after refused flags the service uses %s", w.VPC.Short())
 	}
 	// --metric-gate=false: no step is judged.
 	onPremTrap(t, er, "10.15.0.0/28")

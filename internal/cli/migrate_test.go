@@ -65,6 +65,8 @@ func TestMigrateFlags(t *testing.T) {
 		{args: []string{"run-service", "--to", "direct", "--force", "subnet-size"}, wantErr: "cannot be forced"},
 		{args: []string{"run-service", "--to", "direct", "--concurrency", "0"}, wantErr: "--concurrency: 0 is out of range"},
 		{args: []string{"run-service", "--to", "direct", "--verify"}, wantErr: "--verify runs an execution of a job"},
+		{args: []string{"run-service", "--to", "none", "--enable-private-google-access"}, wantErr: "--enable-private-google-access turns Private Google Access on on the Direct VPC egress subnet; it is used with --to direct, not --to none"},
+		{args: []string{"run-service", "--to", "connector", "--connector", "c", "--enable-private-google-access"}, wantErr: "used with --to direct, not --to connector"},
 		{args: []string{"workerpool/q", "--to", "connector", "--connector", "c"}, wantErr: "worker pools cannot use Serverless VPC Access connectors"},
 		{args: []string{"run-service", "projects/other-proj/locations/asia-northeast1/services/x", "--to", "none"}, wantErr: "one project and region at a time"},
 		{args: []string{"run-service", "--to", "none"}, wantErr: "pass --yes"},
