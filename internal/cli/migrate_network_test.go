@@ -180,6 +180,19 @@ func TestMigrateNATPorts(t *testing.T) {
 		t.Fatalf("two addresses: exit %d, nat-ports %+v: want a pass", code, c)
 	}
 
+	// Cloud NAT rounds minPortsPerVm up to a power of two: 6000 gives each VM 8192 ports, so
+	// 10 instances need 81,920, more than one address has (60,000 would fit).
+	er4 := newEmu(t)
+	allTraffic(t, er4)
+	addAddresses(t, er4, "nat-ip-1")
+	n = natFor("direct-nat", []string{"nat-ip-1"}, emulator.DemoDirectSubnet)
+	n.MinPortsPerVm = 6000
+	addRouter(t, er4, "nat-router", n)
+	if code, c, _ = dryRun(t, er4, egress.CheckNATPorts); code != exitcode.Preflight || c.Status != egress.StatusFail ||
+		c.Numbers["minPortsPerVm"] != 8192 || c.Numbers["portsNeeded"] != 81920 {
+		t.Fatalf("minPortsPerVm 6000: exit %d, nat-ports %+v: want a failure, 8192 ports per VM", code, c)
+	}
+
 	er3 := newEmu(t) // private-ranges-only, with a NAT on the subnet
 	addRouter(t, er3, "nat-router", natFor("idle-nat", nil, emulator.DemoDirectSubnet))
 	if code, c, _ = dryRun(t, er3, egress.CheckNATPorts); code != exitcode.OK || c.Status != egress.StatusWarn || !strings.Contains(c.Message, "private ranges") {

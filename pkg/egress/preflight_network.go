@@ -54,11 +54,18 @@ const (
 // addresses Google allocates and may change.
 func (n NAT) Manual() bool { return n.NATIPAllocateOption == NATManualOnly || len(n.NATIPs) > 0 }
 
-// PortsPerVM is the ports the gateway gives each VM.
+// PortsPerVM is the ports the gateway gives each VM: minPortsPerVm rounded up to a power of
+// two, as Cloud NAT allocates them (Compute API reference, RouterNat.minPortsPerVm: "This is
+// rounded up to the nearest power of 2. For example, if the value of this field is 50, at
+// least 64 ports are allocated to a VM").
 func (n NAT) PortsPerVM() int64 {
 	switch {
 	case n.MinPortsPerVM > 0:
-		return n.MinPortsPerVM
+		p := int64(1)
+		for p < n.MinPortsPerVM {
+			p <<= 1
+		}
+		return p
 	case n.DynamicPortAllocation:
 		return NATDefaultMinPortsDynamic
 	}
