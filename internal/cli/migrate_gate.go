@@ -33,7 +33,7 @@ func (o *MigrateOptions) addGateFlags(fl *pflag.FlagSet) {
 	fl.BoolVar(&o.Gate.MetricGate, "metric-gate", true, "with --canary: judge each step but the last by Cloud Monitoring's request metrics, rolling back when the new revision does worse than the old (see --max-error-rate, --max-latency-increase)")
 	fl.Float64Var(&o.Gate.MaxErrorRate, "max-error-rate", 100*d.MaxErrorRate, "with --canary: roll back when the new revision's share of 5xx responses exceeds the old revisions' by more than this many percentage points (0-100)")
 	fl.Float64Var(&o.Gate.MaxLatencyIncrease, "max-latency-increase", 100*d.MaxLatencyIncrease, "with --canary: roll back when the new revision's p95 latency exceeds the old revisions' by more than this percentage")
-	fl.Int64Var(&o.Gate.MinRequests, "min-requests", d.MinRequests, "with --canary: the fewest requests the new revision must serve in a step to be judged (fewer: reported, not judged)")
+	fl.Int64Var(&o.Gate.MinRequests, "min-requests", d.MinRequests, "with --canary: the fewest requests the new revision must serve in a step to be judged (fewer: reported, not judged, unless their 5xx alone exceed --max-error-rate of this many)")
 	fl.StringVar(&o.Gate.ProbePath, "probe-path", "", "services: before any traffic moves, GET this path (e.g. /healthz) on the new revision's tagged URL with your ID token, and roll back unless it answers 2xx")
 	fl.StringVar(&o.Gate.ProbeTCP, "probe-tcp", "", "services: before any traffic moves, connect to these HOST:PORT destinations (comma-separated) from a short Cloud Run job with the target's VPC access, and roll back if one fails")
 	fl.StringVar(&o.Gate.ProbeImage, "probe-image", egress.DefaultProbeImage, "with --probe-tcp: the probe job's image (needs /bin/sh and nc)")

@@ -89,6 +89,36 @@ func TestMigrateCanaryGateRollsBackOn5xx(t *testing.T) {
 	}
 }
 
+// Fewer requests than --min-requests are not enough to judge a ratio, but a new revision that
+// failed every one of them already fails more than --max-error-rate allows of the minimum:
+// the gate rolls back instead of sending the next step's users to it.
+func TestMigrateCanaryGateFewRequestsAllFailing(t *testing.T) {
+	er := newEmu(t)
+	onPremTrap(t, er, "10.15.0.0/28")
+	svc := "projects/" + tProject + "/locations/" + tRegion + "/services/" + emulator.DemoService
+	if err := er.E.SetLoad(svc, emulator.Load{RPS: 200}); err != nil {
+		t.Fatal(err)
+	}
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "10,50,100",
+		"--step-wait", "500ms", "--yes", "--format", "json")
+	if r.Code != exitcode.RolledBack {
+		t.Fatalf("exit %d, want 6 (rolled back): %s", r.Code, r.Stderr)
+	}
+	rep := report(t, r)
+	i := slices.IndexFunc(rep.Steps, func(s egress.StepResult) bool { return s.Gate != nil })
+	if i < 0 {
+		t.Fatalf("no step carries the gate's figures: %+v", rep.Steps)
+	}
+	g := rep.Steps[i].Gate
+	if rep.Steps[i].Percent != 10 || !g.Judged || g.Passed || g.New.Requests == 0 || g.New.Requests >= egress.DefaultGateMinRequests ||
+		g.New.Errors != g.New.Requests || !strings.Contains(g.Reason, "even were the rest of 100 to succeed") {
+		t.Errorf("gate at step %d (%d%%): %+v; want the 10%% step refused on fewer than 100 requests, all 5xx", i, rep.Steps[i].Percent, g)
+	}
+	if w := er.Read(t, "run-service"); w.VPC.Mode() != egress.ModeConnector {
+		t.Errorf("after the rollback the service uses %s", w.VPC.Mode())
+	}
+}
+
 // The gate's flags: ranges, and a --canary to judge.
 func TestMigrateGateFlags(t *testing.T) {
 	er := newEmu(t)
