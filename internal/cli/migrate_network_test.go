@@ -287,6 +287,39 @@ func TestMigrateFirewallPolicies(t *testing.T) {
 	}
 }
 
+// A network firewall policy denies the Direct VPC subnet's egress to Redis: firewall-policies
+// fails, and its hint is to take the subnet out of the deny rule (no policy rule admits the
+// connector's traffic that the subnet should be added to).
+func TestMigrateFirewallPolicyDenyHint(t *testing.T) {
+	er := newEmu(t)
+	cs := computeOf(t, er)
+	op, err := cs.NetworkFirewallPolicies.Insert(tProject, &compute.FirewallPolicy{Name: "egress-policy"}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	computeWait(t, cs, op)
+	op, err = cs.NetworkFirewallPolicies.AddRule(tProject, "egress-policy", &compute.FirewallPolicyRule{Priority: 200, Direction: "EGRESS", Action: "deny",
+		Match: &compute.FirewallPolicyRuleMatcher{SrcIpRanges: []string{"10.8.0.0/24"}, DestIpRanges: []string{"10.5.0.0/24"},
+			Layer4Configs: []*compute.FirewallPolicyRuleMatcherLayer4Config{{IpProtocol: "tcp", Ports: []string{"6379"}}}}}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	computeWait(t, cs, op)
+	op, err = cs.NetworkFirewallPolicies.AddAssociation(tProject, "egress-policy", &compute.FirewallPolicyAssociation{Name: "run-vpc", AttachmentTarget: egress.ComputeURLPrefix + tNet}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	computeWait(t, cs, op)
+
+	code, c, _ := dryRun(t, er, egress.CheckFirewallPolicies)
+	if code != exitcode.Preflight || c.Status != egress.StatusFail || !strings.Contains(c.Message, "egress-policy rule 200 (deny)") {
+		t.Fatalf("exit %d, firewall-policies %+v: want a failure naming the deny rule", code, c)
+	}
+	if !strings.Contains(c.Hint, "take 10.8.0.0/24 out of the policy rules named above that deny it") || strings.Contains(c.Hint, "add 10.8.0.0/24 to the source ranges") {
+		t.Errorf("hint %q: want the deny rule changed, not an allow rule widened", c.Hint)
+	}
+}
+
 // The demo service has only a TCP startup probe: a warning for Direct VPC egress; an HTTP
 // startup probe passes.
 func TestMigrateStartupProbe(t *testing.T) {
