@@ -166,8 +166,8 @@ With --format json or yaml, one WORKLOAD prints one report; several (or --all) p
   checks[]                          {name, status, message, numbers, hint, forced}
   plan                              {steps[] {kind, description, resource, percent, tag,
                                     waitSeconds}, canary[], notes[], gate {maxErrorRate,
-                                    maxLatencyIncrease, minRequests}, probes {path, tcp[],
-                                    image}}
+                                    maxLatencyIncrease (fractions: --max-error-rate 1 is
+                                    0.01), minRequests}, probes {path, tcp[], image}}
   dryRun, validated                 a dry run, and whether validate_only accepted it
   outcome                           migrated, no-op, planned, blocked, rolled-back, failed
                                     or skipped
