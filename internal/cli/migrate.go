@@ -458,6 +458,9 @@ func (o *MigrateOptions) complete() error {
 			return exitcode.Usagef("%v", err)
 		}
 		o.canary = c
+		if o.set["step-wait"] && len(c) < 2 {
+			return exitcode.Usagef("--step-wait sets the wait after each --canary step but the last, and --canary %s has none; add a step, e.g. --canary 10,100", o.Canary)
+		}
 	}
 	if err := o.completeGate(); err != nil {
 		return err
