@@ -166,8 +166,8 @@ With --format json or yaml, one WORKLOAD prints one report; several (or --all) p
   checks[]                          {name, status, message, numbers, hint, forced}
   plan                              {steps[] {kind, description, resource, percent, tag,
                                     waitSeconds}, canary[], notes[], gate {maxErrorRate,
-                                    maxLatencyIncrease, minRequests}, probes {path, tcp[],
-                                    image}}
+                                    maxLatencyIncrease (fractions: --max-error-rate 1 is
+                                    0.01), minRequests}, probes {path, tcp[], image}}
   dryRun, validated                 a dry run, and whether validate_only accepted it
   outcome                           migrated, no-op, planned, blocked, rolled-back, failed
                                     or skipped
@@ -386,6 +386,9 @@ func (o *MigrateOptions) complete() error {
 		return exitcode.Usagef("--to: %v", err)
 	}
 	o.mode = m
+	if err := o.completeNetworkTarget(); err != nil {
+		return err
+	}
 
 	// Which workloads.
 	switch {
@@ -449,15 +452,18 @@ func (o *MigrateOptions) complete() error {
 	if o.StepWait < 0 {
 		return exitcode.Usagef("--step-wait: %s is negative", o.StepWait)
 	}
-	if err := o.completeGate(); err != nil {
-		return err
-	}
 	if o.set["canary"] {
 		c, err := egress.ParseCanary(o.Canary)
 		if err != nil {
 			return exitcode.Usagef("%v", err)
 		}
 		o.canary = c
+		if o.set["step-wait"] && len(c) < 2 {
+			return exitcode.Usagef("--step-wait sets the wait after each --canary step but the last, and --canary %s has none; add a step, e.g. --canary 10,100", o.Canary)
+		}
+	}
+	if err := o.completeGate(); err != nil {
+		return err
 	}
 	if _, err := egress.ApplyForce(nil, o.Force); err != nil {
 		return exitcode.Usagef("%v", err)
@@ -525,6 +531,13 @@ func (o *MigrateOptions) complete() error {
 	}
 	if o.Verify && !o.All && !hasJob {
 		return exitcode.Usagef("--verify runs an execution of a job, and none of the workloads is a job")
+	}
+	if !o.All && !slices.ContainsFunc(o.refs, func(r egress.WorkloadRef) bool { return r.Kind == egress.KindService }) {
+		for _, n := range []string{"probe-path", "probe-tcp"} {
+			if o.set[n] {
+				return exitcode.Usagef("--%s probes a service's new revision before its traffic moves, and none of the workloads is a service", n)
+			}
+		}
 	}
 
 	// Target resources, in the workloads' project and region.

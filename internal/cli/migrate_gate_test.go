@@ -89,6 +89,36 @@ func TestMigrateCanaryGateRollsBackOn5xx(t *testing.T) {
 	}
 }
 
+// Fewer requests than --min-requests are not enough to judge a ratio, but a new revision that
+// failed every one of them already fails more than --max-error-rate allows of the minimum:
+// the gate rolls back instead of sending the next step's users to it.
+func TestMigrateCanaryGateFewRequestsAllFailing(t *testing.T) {
+	er := newEmu(t)
+	onPremTrap(t, er, "10.15.0.0/28")
+	svc := "projects/" + tProject + "/locations/" + tRegion + "/services/" + emulator.DemoService
+	if err := er.E.SetLoad(svc, emulator.Load{RPS: 200}); err != nil {
+		t.Fatal(err)
+	}
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "10,50,100",
+		"--step-wait", "500ms", "--yes", "--format", "json")
+	if r.Code != exitcode.RolledBack {
+		t.Fatalf("exit %d, want 6 (rolled back): %s", r.Code, r.Stderr)
+	}
+	rep := report(t, r)
+	i := slices.IndexFunc(rep.Steps, func(s egress.StepResult) bool { return s.Gate != nil })
+	if i < 0 {
+		t.Fatalf("no step carries the gate's figures: %+v", rep.Steps)
+	}
+	g := rep.Steps[i].Gate
+	if rep.Steps[i].Percent != 10 || !g.Judged || g.Passed || g.New.Requests == 0 || g.New.Requests >= egress.DefaultGateMinRequests ||
+		g.New.Errors != g.New.Requests || !strings.Contains(g.Reason, "even were the rest of 100 to succeed") {
+		t.Errorf("gate at step %d (%d%%): %+v; want the 10%% step refused on fewer than 100 requests, all 5xx", i, rep.Steps[i].Percent, g)
+	}
+	if w := er.Read(t, "run-service"); w.VPC.Mode() != egress.ModeConnector {
+		t.Errorf("after the rollback the service uses %s", w.VPC.Mode())
+	}
+}
+
 // The gate's flags: ranges, and a --canary to judge.
 func TestMigrateGateFlags(t *testing.T) {
 	er := newEmu(t)
@@ -100,11 +130,30 @@ func TestMigrateGateFlags(t *testing.T) {
 		{[]string{"--canary", "10,100", "--max-error-rate", "101"}, "--max-error-rate: 101 is not between 0 and 100"},
 		{[]string{"--canary", "10,100", "--max-latency-increase", "-1"}, "--max-latency-increase: -1 is negative"},
 		{[]string{"--canary", "10,100", "--min-requests", "0"}, "--min-requests: 0 must be at least 1"},
+		// NaN compares false with every bound, and Inf is no percentage.
+		{[]string{"--canary", "10,100", "--max-error-rate", "NaN"}, "--max-error-rate: NaN is not between 0 and 100"},
+		{[]string{"--canary", "10,100", "--max-latency-increase", "NaN"}, "--max-latency-increase: NaN is not a finite number; valid: 0 or more"},
+		{[]string{"--canary", "10,100", "--max-latency-increase", "Inf"}, "--max-latency-increase: +Inf is not a finite number"},
+		// Only the steps before the last are judged: --canary 100 has none, and a threshold
+		// given for it would be ignored.
+		{[]string{"--canary", "100", "--max-error-rate", "5"}, "--max-error-rate sets the metrics gate, which judges the --canary steps before the last, and --canary 100 has none"},
+		{[]string{"--canary", "100", "--min-requests", "10"}, "--canary 100 has none; add a step"},
+		// A threshold of a gate turned off.
+		{[]string{"--canary", "10,100", "--metric-gate=false", "--max-latency-increase", "20"}, "--max-latency-increase sets the metrics gate, which --metric-gate=false turns off"},
+		// The journal holds the plan of an interrupted run: the gate's flags cannot change it.
+		{[]string{"--resume", "--max-error-rate", "3"}, "--max-error-rate cannot be used with --resume"},
 	} {
-		r := er.Run(t, false, "", append([]string{"migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"}, tc.args...)...)
+		args := []string{"migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"}
+		if tc.args[0] == "--resume" {
+			args = []string{"migrate", "run-service", "--yes"}
+		}
+		r := er.Run(t, false, "", append(args, tc.args...)...)
 		if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.Code, r.Stderr, tc.want)
 		}
+	}
+	if w := er.Read(t, "run-service"); w.VPC.Mode() != egress.ModeConnector {
+		t.Fatalf("after refused flags the service uses %s", w.VPC.Short())
 	}
 	// --metric-gate=false: no step is judged.
 	onPremTrap(t, er, "10.15.0.0/28")

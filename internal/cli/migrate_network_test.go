@@ -180,6 +180,19 @@ func TestMigrateNATPorts(t *testing.T) {
 		t.Fatalf("two addresses: exit %d, nat-ports %+v: want a pass", code, c)
 	}
 
+	// Cloud NAT rounds minPortsPerVm up to a power of two: 6000 gives each VM 8192 ports, so
+	// 10 instances need 81,920, more than one address has (60,000 would fit).
+	er4 := newEmu(t)
+	allTraffic(t, er4)
+	addAddresses(t, er4, "nat-ip-1")
+	n = natFor("direct-nat", []string{"nat-ip-1"}, emulator.DemoDirectSubnet)
+	n.MinPortsPerVm = 6000
+	addRouter(t, er4, "nat-router", n)
+	if code, c, _ = dryRun(t, er4, egress.CheckNATPorts); code != exitcode.Preflight || c.Status != egress.StatusFail ||
+		c.Numbers["minPortsPerVm"] != 8192 || c.Numbers["portsNeeded"] != 81920 {
+		t.Fatalf("minPortsPerVm 6000: exit %d, nat-ports %+v: want a failure, 8192 ports per VM", code, c)
+	}
+
 	er3 := newEmu(t) // private-ranges-only, with a NAT on the subnet
 	addRouter(t, er3, "nat-router", natFor("idle-nat", nil, emulator.DemoDirectSubnet))
 	if code, c, _ = dryRun(t, er3, egress.CheckNATPorts); code != exitcode.OK || c.Status != egress.StatusWarn || !strings.Contains(c.Message, "private ranges") {
@@ -271,6 +284,39 @@ func TestMigrateFirewallPolicies(t *testing.T) {
 	computeWait(t, cs, op)
 	if code, c, _ = dryRun(t, er, egress.CheckFirewallPolicies); code != exitcode.OK || c.Status != egress.StatusPass {
 		t.Fatalf("after the rule admits the subnet: exit %d, firewall-policies %+v", code, c)
+	}
+}
+
+// A network firewall policy denies the Direct VPC subnet's egress to Redis: firewall-policies
+// fails, and its hint is to take the subnet out of the deny rule (no policy rule admits the
+// connector's traffic that the subnet should be added to).
+func TestMigrateFirewallPolicyDenyHint(t *testing.T) {
+	er := newEmu(t)
+	cs := computeOf(t, er)
+	op, err := cs.NetworkFirewallPolicies.Insert(tProject, &compute.FirewallPolicy{Name: "egress-policy"}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	computeWait(t, cs, op)
+	op, err = cs.NetworkFirewallPolicies.AddRule(tProject, "egress-policy", &compute.FirewallPolicyRule{Priority: 200, Direction: "EGRESS", Action: "deny",
+		Match: &compute.FirewallPolicyRuleMatcher{SrcIpRanges: []string{"10.8.0.0/24"}, DestIpRanges: []string{"10.5.0.0/24"},
+			Layer4Configs: []*compute.FirewallPolicyRuleMatcherLayer4Config{{IpProtocol: "tcp", Ports: []string{"6379"}}}}}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	computeWait(t, cs, op)
+	op, err = cs.NetworkFirewallPolicies.AddAssociation(tProject, "egress-policy", &compute.FirewallPolicyAssociation{Name: "run-vpc", AttachmentTarget: egress.ComputeURLPrefix + tNet}).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	computeWait(t, cs, op)
+
+	code, c, _ := dryRun(t, er, egress.CheckFirewallPolicies)
+	if code != exitcode.Preflight || c.Status != egress.StatusFail || !strings.Contains(c.Message, "egress-policy rule 200 (deny)") {
+		t.Fatalf("exit %d, firewall-policies %+v: want a failure naming the deny rule", code, c)
+	}
+	if !strings.Contains(c.Hint, "take 10.8.0.0/24 out of the policy rules named above that deny it") || strings.Contains(c.Hint, "add 10.8.0.0/24 to the source ranges") {
+		t.Errorf("hint %q: want the deny rule changed, not an allow rule widened", c.Hint)
 	}
 }
 

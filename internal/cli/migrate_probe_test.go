@@ -84,10 +84,29 @@ func TestMigrateProbeFlags(t *testing.T) {
 		{[]string{"--probe-tcp", "db"}, "--probe-tcp"},
 		{[]string{"--probe-tcp", "db:70000"}, "bad port"},
 		{[]string{"--probe-image", "alpine"}, "--probe-image sets the image of the --probe-tcp job"},
+		// What would fail only once the new revision is deployed is refused up front.
+		{[]string{"--probe-path", "/%zz"}, `--probe-path: "/%zz" is not a URL path`},
+		{[]string{"--probe-path", "/healthz#top"}, "is not a URL path"},
+		{[]string{"--probe-tcp", "db server:5432"}, `bad host "db server"`},
+		{[]string{"--probe-tcp", "db:5432", "--probe-image", ""}, `--probe-image: "" is not an image reference`},
+		{[]string{"--probe-tcp", "db:5432", "--probe-image", "busybox latest"}, "is not an image reference"},
+		// Probes are of a service's revision; the journal holds an interrupted run's plan.
+		{[]string{"job/nightly-export", "--probe-path", "/healthz"}, "--probe-path probes a service's new revision before its traffic moves, and none of the workloads is a service"},
+		{[]string{"--resume", "--probe-tcp", "db:5432"}, "--probe-tcp cannot be used with --resume"},
 	} {
-		r := er.Run(t, false, "", append([]string{"migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"}, tc.args...)...)
+		args := []string{"migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"}
+		switch {
+		case tc.args[0] == "--resume":
+			args = []string{"migrate", "run-service", "--yes"}
+		case !strings.HasPrefix(tc.args[0], "--"):
+			args = []string{"migrate", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"}
+		}
+		r := er.Run(t, false, "", append(args, tc.args...)...)
 		if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.Code, r.Stderr, tc.want)
 		}
+	}
+	if w := er.Read(t, "run-service"); w.VPC.Mode() != egress.ModeConnector {
+		t.Fatalf("after refused flags the service uses %s", w.VPC.Short())
 	}
 }

@@ -19,7 +19,9 @@ func (o *MigrateOptions) completeResume() error {
 		return exitcode.Usagef("--resume takes one WORKLOAD: the workload whose migration was interrupted")
 	}
 	for _, n := range []string{"to", "connector", "network", "subnet", "network-tags", "clear-network-tags", "egress", "keep-egress",
-		"create-subnet", "range", "prefix", "canary", "step-wait", "verify", "cleanup", "dry-run", "force", "from-connector", "concurrency"} {
+		"create-subnet", "range", "prefix", "canary", "step-wait", "verify", "cleanup", "dry-run", "force", "from-connector", "concurrency",
+		"per-project-concurrency", "projects", "folder", "organization", "fix",
+		"metric-gate", "max-error-rate", "max-latency-increase", "min-requests", "probe-path", "probe-tcp", "probe-image"} {
 		if o.set[n] {
 			return exitcode.Usagef("--%s cannot be used with --resume: the migration's journal holds its plan", n)
 		}

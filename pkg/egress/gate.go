@@ -90,6 +90,16 @@ type GateReport struct {
 func (g GatePolicy) Judge(nw, old RevisionMetrics) GateReport {
 	r := GateReport{New: nw, Old: old}
 	if nw.Requests < g.MinRequests {
+		// Too few requests to judge a ratio, unless the 5xx already seen decide it: were
+		// every request up to the minimum to succeed, the share would still be too high
+		// (15 failures of 15 with a minimum of 100: at least 15%). Rolling on to the next
+		// step would send more users to a revision that fails them.
+		if floor := float64(nw.Errors) / float64(g.MinRequests); floor-old.ErrorRatio() > g.MaxErrorRate {
+			r.Judged = true
+			r.Reason = fmt.Sprintf("revision %s answered %d of its %d requests with 5xx: fewer than the %d needed to judge, but even were the rest of %d to succeed, %.1f%% against %.1f%% for %s is %.1f points more than the %.1f allowed (--max-error-rate)",
+				nw.Revision, nw.Errors, nw.Requests, g.MinRequests, g.MinRequests, 100*floor, 100*old.ErrorRatio(), old.Revision, 100*(floor-old.ErrorRatio()), 100*g.MaxErrorRate)
+			return r
+		}
 		r.Reason = fmt.Sprintf("not judged: the new revision served %d requests, fewer than the %d needed (%s)", nw.Requests, g.MinRequests, old.describe())
 		return r
 	}

@@ -14,7 +14,11 @@ func TestGateJudge(t *testing.T) {
 		judged, passed bool
 		want           string
 	}{
-		{"too few requests", RevisionMetrics{Revision: "new", Requests: 99, Errors: 99}, false, false, "fewer than the 100 needed"},
+		{"too few requests", RevisionMetrics{Revision: "new", Requests: 99, Errors: 1}, false, false, "fewer than the 100 needed"},
+		// Too few to judge a ratio, but enough 5xx to exceed the limit whatever the rest of
+		// the minimum would answer.
+		{"too few, all 5xx", RevisionMetrics{Revision: "new", Requests: 99, Errors: 99}, true, false, "even were the rest of 100 to succeed, 99.0% against 0.5% for old"},
+		{"too few, 5xx within the limit of the minimum", RevisionMetrics{Revision: "new", Requests: 10, Errors: 1}, false, false, "not judged"},
 		{"all 5xx", RevisionMetrics{Revision: "new", Requests: 200, Errors: 200, P95Ms: 3000}, true, false, "100.0% of its requests with 5xx (200 of 200), against 0.5% for old"},
 		{"within a point", RevisionMetrics{Revision: "new", Requests: 200, Errors: 2, P95Ms: 120}, true, true, "no worse"},
 		{"slower by 60%", RevisionMetrics{Revision: "new", Requests: 200, P95Ms: 160}, true, false, "60% slower, more than the 50% allowed"},

@@ -54,11 +54,18 @@ const (
 // addresses Google allocates and may change.
 func (n NAT) Manual() bool { return n.NATIPAllocateOption == NATManualOnly || len(n.NATIPs) > 0 }
 
-// PortsPerVM is the ports the gateway gives each VM.
+// PortsPerVM is the ports the gateway gives each VM: minPortsPerVm rounded up to a power of
+// two, as Cloud NAT allocates them (Compute API reference, RouterNat.minPortsPerVm: "This is
+// rounded up to the nearest power of 2. For example, if the value of this field is 50, at
+// least 64 ports are allocated to a VM").
 func (n NAT) PortsPerVM() int64 {
 	switch {
 	case n.MinPortsPerVM > 0:
-		return n.MinPortsPerVM
+		p := int64(1)
+		for p < n.MinPortsPerVM {
+			p <<= 1
+		}
+		return p
 	case n.DynamicPortAllocation:
 		return NATDefaultMinPortsDynamic
 	}
@@ -473,6 +480,9 @@ func (t transition) firewallPolicies() Check {
 	}
 	oldDirect, newDirect := t.from.Mode() == ModeDirect, t.to.Mode() == ModeDirect
 	var blocked, opened []string
+	// Why the new traffic is blocked: a policy deny rule matches it, or nothing admits it
+	// as a policy rule admits today's (the fixes differ).
+	deniedByRule, notAdmitted := false, false
 	probes := fp.probes()
 	for _, p := range probes {
 		vo := fp.evaluate(p, old, oldDirect)
@@ -482,6 +492,11 @@ func (t transition) firewallPolicies() Check {
 		}
 		if vo.allowed {
 			blocked = append(blocked, fmt.Sprintf("%s: allowed today by %s, denied for the new traffic by %s", p.describe(), vo.by, vn.by))
+			if vn.policy {
+				deniedByRule = true
+			} else {
+				notAdmitted = true
+			}
 		} else {
 			opened = append(opened, fmt.Sprintf("%s: denied today by %s, allowed for the new traffic by %s", p.describe(), vo.by, vn.by))
 		}
@@ -493,7 +508,14 @@ func (t transition) firewallPolicies() Check {
 	case len(blocked) > 0:
 		c.Status = StatusFail
 		c.Message = fmt.Sprintf("firewall policies evaluated with the VPC firewall rules treat the new %s unlike today's %s: %s", nw.describe(), old.describe(), strings.Join(append(blocked, opened...), "; "))
-		c.Hint = fmt.Sprintf("add %s to the source ranges of the policy rules that admit %s today (gcloud compute network-firewall-policies rules update, or firewall-policies rules update for hierarchical ones)", joinRanges(nw), joinRanges(old))
+		var fixes []string
+		if notAdmitted {
+			fixes = append(fixes, fmt.Sprintf("add %s to the source ranges of the policy rules that admit %s today", joinRanges(nw), joinRanges(old)))
+		}
+		if deniedByRule {
+			fixes = append(fixes, fmt.Sprintf("take %s out of the policy rules named above that deny it, or admit it by a rule of higher priority (a lower number)", joinRanges(nw)))
+		}
+		c.Hint = strings.Join(fixes, "; ") + " (gcloud compute network-firewall-policies rules update, or firewall-policies rules update for hierarchical ones)"
 	case len(opened) > 0:
 		c.Status = StatusWarn
 		c.Message = fmt.Sprintf("firewall policies would allow the new %s what they deny today's: %s", nw.describe(), strings.Join(opened, "; "))

@@ -39,9 +39,35 @@ func ParseProbeTCP(s string) ([]string, error) {
 		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
 			return nil, parseErr("--probe-tcp", t, "ports 1 to 65535", "bad port %q", port)
 		}
+		// The job's shell splits the list on spaces and hands each HOST to nc: anything but
+		// an IP address or a DNS name would fail there, after the new revision is deployed.
+		if net.ParseIP(host) == nil && !isDNSName(host) {
+			return nil, parseErr("--probe-tcp", t, "HOST an IP address or a DNS name", "bad host %q", host)
+		}
 		out = append(out, t)
 	}
 	return out, nil
+}
+
+// isDNSName reports whether s is a DNS name: dot-separated labels of letters, digits and
+// inner hyphens, each of 1 to 63 characters, 253 at most in all (RFC 1123), with an optional
+// trailing dot.
+func isDNSName(s string) bool {
+	s = strings.TrimSuffix(s, ".")
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(s, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, c := range l {
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // ProbeResult is the outcome of one probe.
