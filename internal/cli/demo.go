@@ -212,7 +212,12 @@ func demoOnPrem(e *emulator.Emulator, allow ...string) error {
 	if err := e.SetDependencies(svc, []emulator.Dependency{{Destination: "partner-db"}}); err != nil {
 		return err
 	}
-	return e.SetLoad(svc, emulator.Load{RPS: demoLoadRPS})
+	if err := e.SetLoad(svc, emulator.Load{RPS: demoLoadRPS}); err != nil {
+		return err
+	}
+	// The service has had its load for a while, as a service in production has: the
+	// metric-gate check reads the last minutes' requests.
+	return e.Backfill(time.Hour)
 }
 
 // demoPartner declares the partner's database with its allowlist.

@@ -154,6 +154,11 @@ func (pr *progressReporter) observe(_ context.Context, ev egress.Event) error {
 		}
 		pr.f.IOStreams.Statusf("%s", msg)
 	case egress.EventGate:
+		if g := ev.Step.Gate; g != nil && g.Error != "" {
+			// The run goes on unguarded: say so wherever stderr goes, not only on a terminal.
+			netWarn(pr.f, "%s: the canary's metrics gate could not judge the step to %d%%; the migration goes on unguarded: %s", ref, ev.Step.Percent, g.Reason)
+			break
+		}
 		pr.progress(ref, "metrics gate: %s", ev.Message)
 	case egress.EventProbe:
 		pr.progress(ref, "%s", ev.Message)

@@ -38,7 +38,9 @@ private-google-access (Google APIs with egress all-traffic; --enable-private-goo
 turns it on first), firewall-policies (hierarchical and network firewall policies evaluated
 by priority with the VPC rules), startup-probe (Direct VPC connections can take a minute at
 instance start-up: an HTTP startup probe), connector-machine-type (f1-micro and e2-micro
-time out at high packet rates), and direct-vpc-quota reads the real quota (Service Usage);
+time out at high packet rates), metric-gate (a gated --canary can read Cloud Monitoring, and
+the traffic read gives its first step --min-requests), and direct-vpc-quota reads the real
+quota (Service Usage);
 and, for a subnet or connector of another project
 (Shared VPC), service-agent: the Cloud Run service agent of the workload's project
 (service-PROJECT_NUMBER@serverless-robot-prod.iam.gserviceaccount.com) may use it

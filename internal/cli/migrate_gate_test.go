@@ -195,3 +195,77 @@ func TestMigrateStartupDelayCaughtByGate(t *testing.T) {
 		t.Fatalf("with an HTTP startup probe: exit %d: %s", r.Code, r.Stderr)
 	}
 }
+
+// metric-gate: before anything changes, the gate's metrics are read. A refused read fails
+// preflight (the gate could stop nothing); --force goes on, and each step the gate could not
+// judge is then a warning on stderr, terminal or not. A service without traffic, or with too
+// little for the first step, warns; enough traffic passes with the figures.
+func TestMigrateMetricGateCheck(t *testing.T) {
+	er := newEmu(t)
+	svc := "projects/" + tProject + "/locations/" + tRegion + "/services/" + emulator.DemoService
+	gated := []string{"--canary", "10,50,100", "--step-wait", "5m"}
+
+	// No --canary, or the gate turned off: no check.
+	for _, extra := range [][]string{nil, append(slices.Clone(gated), "--metric-gate=false")} {
+		_, _, rep := dryRun(t, er, egress.CheckPermissions, extra...)
+		if slices.ContainsFunc(rep.Checks, func(c egress.Check) bool { return c.Name == egress.CheckMetricGate }) {
+			t.Errorf("%v: a metric-gate check: %+v", extra, rep.Checks)
+		}
+	}
+
+	// No traffic: nothing to judge.
+	code, c, _ := dryRun(t, er, egress.CheckMetricGate, gated...)
+	if code != exitcode.OK || c.Status != egress.StatusWarn || !strings.Contains(c.Message, "no requests") || !strings.Contains(c.Hint, "--probe-path") {
+		t.Errorf("without traffic: exit %d, %+v; want a warning that nothing can be judged", code, c)
+	}
+
+	// An hour at 10 requests a second: the 10% step of 5 minutes gives the new revision about
+	// 300 requests, enough; a 1-minute step gives about 60, fewer than 100.
+	if err := er.E.SetLoad(svc, emulator.Load{RPS: 10}); err != nil {
+		t.Fatal(err)
+	}
+	if err := er.E.Backfill(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	code, c, _ = dryRun(t, er, egress.CheckMetricGate, gated...)
+	if code != exitcode.OK || c.Status != egress.StatusPass || c.Numbers["requests"] < 5990 || c.Numbers["expectedFirstStep"] < 295 || c.Numbers["expectedFirstStep"] > 305 {
+		t.Errorf("at 10 rps with 5m steps: exit %d, %+v; want a pass with about 6000 requests read and 300 expected", code, c)
+	}
+	code, c, _ = dryRun(t, er, egress.CheckMetricGate, "--canary", "10,50,100", "--step-wait", "1m")
+	if code != exitcode.OK || c.Status != egress.StatusWarn || c.Numbers["expectedFirstStep"] > 65 || !strings.Contains(c.Message, "--min-requests") {
+		t.Errorf("at 10 rps with 1m steps: exit %d, %+v; want a warning that about 60 requests are too few", code, c)
+	}
+
+	// Cloud Monitoring off in the project: the gate cannot read; preflight fails (exit 3) and
+	// names the ways out; nothing changed.
+	if err := er.E.DisableService(tProject, emulator.ServiceMonitoring); err != nil {
+		t.Fatal(err)
+	}
+	code, c, _ = dryRun(t, er, egress.CheckMetricGate, gated...)
+	if code != exitcode.Preflight || c.Status != egress.StatusFail || !strings.Contains(c.Message, "monitoring") ||
+		!strings.Contains(c.Hint, "--metric-gate=false") || !strings.Contains(c.Hint, "roles/monitoring.viewer") {
+		t.Errorf("Monitoring disabled: exit %d, %+v; want a failure naming the role and --metric-gate=false", code, c)
+	}
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "10,50,100", "--step-wait", "300ms", "--yes")
+	if r.Code != exitcode.Preflight {
+		t.Fatalf("Monitoring disabled, not forced: exit %d, want 3: %s", r.Code, r.Stderr)
+	}
+	if w := er.Read(t, "run-service"); w.VPC.Mode() != egress.ModeConnector {
+		t.Fatalf("a refused preflight changed the service: %s", w.VPC.Mode())
+	}
+
+	// Forced, the run goes on and says of each step that it went unjudged, on a pipe too.
+	r = er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--canary", "10,50,100", "--step-wait", "300ms",
+		"--force", egress.CheckMetricGate, "--yes", "--format", "json")
+	if r.Code != exitcode.OK {
+		t.Fatalf("forced: exit %d: %s", r.Code, r.Stderr)
+	}
+	if n := strings.Count(r.Stderr, "Warning: "+emulator.DemoService); n < 2 || !strings.Contains(r.Stderr, "could not judge the step to 10%") {
+		t.Errorf("stderr %q: want a warning for each of the 2 unjudged steps", r.Stderr)
+	}
+	for _, s := range report(t, r).Steps {
+		if s.Gate != nil && (s.Gate.Judged || s.Gate.Error == "") {
+			t.Errorf("step %d%%: gate %+v, want not judged, with the read's error", s.Percent, s.Gate)
+		}
+	}
+}

@@ -191,6 +191,7 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 		}
 		m.Facts = facts
 		fl.Network.applyTo(&facts.Facts)
+		facts.Metrics = e.metricsFacts(ctx, m, opts)
 		for _, n := range facts.Notes {
 			m.Notes = append(m.Notes, egress.Plain(n))
 		}

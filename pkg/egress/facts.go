@@ -87,6 +87,9 @@ type Facts struct {
 	// EnablePrivateGoogleAccess is set when the migration turns Private Google Access on
 	// on the target subnetwork before switching (--enable-private-google-access).
 	EnablePrivateGoogleAccess bool `json:"enablePrivateGoogleAccess,omitempty"`
+	// Metrics is what a read of the service's request metrics found, when its canary is
+	// gated on them (metric-gate); nil otherwise.
+	Metrics *MetricsFacts `json:"metrics,omitempty"`
 }
 
 // RangeFacts lists the IPv4 ranges in use in a VPC network.

@@ -84,6 +84,8 @@ type GateReport struct {
 	Passed bool `json:"passed"`
 	// Reason says why.
 	Reason string `json:"reason"`
+	// Error is the error of a read of the metrics that failed (the step is not judged).
+	Error string `json:"error,omitempty"`
 }
 
 // Judge compares the new revision's metrics with the old ones' under the policy.
@@ -152,6 +154,7 @@ func (r *runState) gate(ctx context.Context, i int, start time.Time) error {
 			return ctx.Err()
 		}
 		rep.Reason = "not judged: the request metrics could not be read: " + err.Error()
+		rep.Error = err.Error()
 	} else {
 		nw := got[nwName]
 		nw.Revision = nwName

@@ -100,7 +100,7 @@ var CheckNames = []string{
 	CheckVPCSettings, CheckWorkerPoolConnector, CheckRegion, CheckNetwork, CheckSubnet, CheckSubnetRange,
 	CheckSubnetSize, CheckFreeIPs, CheckQuota, CheckConnectorReady, CheckConnectorMachineType, CheckEgressKept,
 	CheckNAT, CheckNATEgressIP, CheckNATPorts, CheckPrivateGoogleAccess, CheckFirewall, CheckFirewallPolicies,
-	CheckStartupProbe, CheckPermissions, CheckServiceAgent,
+	CheckStartupProbe, CheckMetricGate, CheckPermissions, CheckServiceAgent,
 }
 
 // unforceable maps the checks whose failure the API or the platform would
@@ -206,6 +206,7 @@ type transition struct {
 //     No NAT covering the traffic is a (forceable) failure: without one
 //     the workload loses internet access.
 //   - firewall-rules: both sides have VPC access.
+//   - metric-gate: a service whose canary is gated on request metrics (f.Metrics set).
 //
 // free-ips counts /28 blocks: the migrating workload needs
 // ipam.BlocksForInstances(max instances) blocks twice over
@@ -278,6 +279,9 @@ func RunPreflight(f Facts) []Check {
 	}
 	if toMode == ModeDirect && ref.Kind == KindService {
 		checks = append(checks, t.startupProbe())
+	}
+	if f.Metrics != nil && ref.Kind == KindService {
+		checks = append(checks, t.metricGate())
 	}
 	checks = append(checks, t.permissions())
 	if t.crossProject() {

@@ -156,6 +156,21 @@ func (e *Emulator) SetLoad(service string, l Load) error {
 	return nil
 }
 
+// Backfill rewrites the metrics of the last d as if the world had served then as it does now
+// (the load, traffic and instances in force): a fixture whose service has had its load for an
+// hour reads an hour of requests without waiting for it. What the metrics said of that time
+// before is replaced.
+func (e *Emulator) Backfill(d time.Duration) error {
+	if d <= 0 || d > 6*7*24*time.Hour {
+		return fmt.Errorf("backfill %s: must be positive and at most the 6 weeks Monitoring keeps", d)
+	}
+	e.w.Lock()
+	defer e.w.Unlock()
+	e.w.BackfillLocked(d)
+	e.w.MarkChangedLocked()
+	return nil
+}
+
 // SetDirectVPCQuota sets the Direct VPC egress instance limit of a project in a region (what
 // the Service Usage API reports, and what Cloud Run enforces).
 func (e *Emulator) SetDirectVPCQuota(project, region string, limit int64) error {
@@ -281,6 +296,19 @@ func (e *Emulator) dataplaneControl(mux *http.ServeMux, p string) {
 			return
 		}
 		if err := e.SetLoad(req.Service, req.Load); err != nil {
+			controlError(rw, http.StatusBadRequest, err)
+			return
+		}
+		controlOK(rw, req)
+	})
+	mux.HandleFunc("POST "+p+"/backfill", func(rw http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Seconds int64 `json:"seconds"`
+		}
+		if !decode(rw, r, &req) {
+			return
+		}
+		if err := e.Backfill(time.Duration(req.Seconds) * time.Second); err != nil {
 			controlError(rw, http.StatusBadRequest, err)
 			return
 		}

@@ -83,6 +83,25 @@ func (w *World) RecordSegmentLocked() {
 	w.S.Net.Timeline = append(tl[cut:], seg)
 }
 
+// BackfillLocked makes the metrics timeline say that the world has served as it does now for
+// the last d: the segments that started within d are replaced by one, the rates in force now,
+// starting d ago. A fixture's history (a service that has had its load for an hour) without
+// waiting that hour.
+func (w *World) BackfillLocked(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	now := w.Now()
+	seg := w.sampleLocked()
+	seg.Start = now.Add(-d)
+	tl := w.S.Net.Timeline
+	keep := 0
+	for keep < len(tl) && tl[keep].Start.Before(seg.Start) {
+		keep++
+	}
+	w.S.Net.Timeline = append(tl[:keep:keep], seg)
+}
+
 // sameRates reports whether two segments have the same rates. An empty map and a missing one
 // (as a segment reads back from a saved state) are the same, so loading a state and looking
 // at it starts no segment.
