@@ -29,7 +29,8 @@ const (
 )
 
 // RevisionMetrics implements egress.MetricsReader: each revision's requests, 5xx responses
-// and p95 latency over [start, end] (two ListTimeSeries calls, concurrently).
+// and p95 latency over [start, end] (two ListTimeSeries calls, concurrently); with no
+// revisions named, every revision of the service's.
 func (c *Clients) RevisionMetrics(ctx context.Context, service egress.WorkloadRef, revisions []string, start, end time.Time) (map[string]egress.RevisionMetrics, error) {
 	if err := checkNames(service); err != nil {
 		return nil, err
@@ -48,8 +49,12 @@ func (c *Clients) RevisionMetrics(ctx context.Context, service egress.WorkloadRe
 		quoted = append(quoted, strconv.Quote(r))
 	}
 	filter := func(metric string) string {
-		return fmt.Sprintf(`metric.type = %q AND resource.type = "cloud_run_revision" AND resource.labels.service_name = %q AND resource.labels.location = %q AND resource.labels.revision_name = one_of(%s)`,
-			metric, service.Name, service.Region, strings.Join(quoted, ", "))
+		f := fmt.Sprintf(`metric.type = %q AND resource.type = "cloud_run_revision" AND resource.labels.service_name = %q AND resource.labels.location = %q`,
+			metric, service.Name, service.Region)
+		if len(quoted) > 0 {
+			f += fmt.Sprintf(" AND resource.labels.revision_name = one_of(%s)", strings.Join(quoted, ", "))
+		}
+		return f
 	}
 	list := func(ctx context.Context, metric string, reducer monitoringpb.Aggregation_Reducer, groupBy ...string) ([]*monitoringpb.TimeSeries, error) {
 		var out []*monitoringpb.TimeSeries

@@ -10,8 +10,9 @@ import (
 )
 
 // metricsFacts reads, before anything changes, the request metrics the canary's gate will
-// judge a service's steps by: the revisions that serve today over the last
-// egress.GateReadWindow. It tells a gate that cannot read (the caller lacks
+// judge a service's steps by: every revision's requests over the last egress.GateReadWindow
+// (the service's traffic, whichever revision served it: right after a rollback the revision
+// that serves is minutes old). It tells a gate that cannot read (the caller lacks
 // monitoring.timeSeries.list, or the API is off) or a service with too little traffic to
 // judge, while the switch can still be left undone. nil when the plan is not gated.
 func (e *Engine) metricsFacts(ctx context.Context, m *Migration, opts egress.PlanOptions) *egress.MetricsFacts {
@@ -19,27 +20,10 @@ func (e *Engine) metricsFacts(ctx context.Context, m *Migration, opts egress.Pla
 	if g == nil || e.Metrics == nil || m.Ref.Kind != egress.KindService || len(opts.Canary) < 2 {
 		return nil
 	}
-	w := m.Workload
-	var revs []string
-	for _, t := range w.TrafficStatus {
-		name := t.Revision
-		if t.Latest && name == "" {
-			name = w.LatestReady
-		}
-		if t.Percent > 0 && name != "" && !slices.Contains(revs, name) {
-			revs = append(revs, name)
-		}
-	}
-	if len(revs) == 0 && w.LatestReady != "" {
-		revs = []string{w.LatestReady}
-	}
-	f := &egress.MetricsFacts{Project: m.Ref.Project, Revisions: revs, WindowSeconds: int64(egress.GateReadWindow / time.Second),
+	f := &egress.MetricsFacts{Project: m.Ref.Project, WindowSeconds: int64(egress.GateReadWindow / time.Second),
 		Canary: slices.Clone(opts.Canary), StepWait: opts.StepWait, MinRequests: g.MinRequests}
-	if len(revs) == 0 {
-		return f // nothing serves: no requests
-	}
 	end := time.Now()
-	got, err := e.Metrics.RevisionMetrics(ctx, m.Ref, revs, end.Add(-egress.GateReadWindow), end)
+	got, err := e.Metrics.RevisionMetrics(ctx, m.Ref, nil, end.Add(-egress.GateReadWindow), end)
 	if err != nil {
 		f.Err = err.Error()
 		f.Denied = e.exitCode(err) == exitcode.Permission

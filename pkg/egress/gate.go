@@ -127,6 +127,7 @@ func (g GatePolicy) Judge(nw, old RevisionMetrics) GateReport {
 type MetricsReader interface {
 	// RevisionMetrics returns the request figures of each named revision (short names) of
 	// service over [start, end], by revision; a revision with no requests may be missing.
+	// With no revisions named, every revision of the service that served.
 	RevisionMetrics(ctx context.Context, service WorkloadRef, revisions []string, start, end time.Time) (map[string]RevisionMetrics, error)
 }
 

@@ -22,10 +22,8 @@ const GateReadWindow = 10 * time.Minute
 type MetricsFacts struct {
 	// Project is the project whose Cloud Monitoring was read (the workload's).
 	Project string `json:"project"`
-	// Revisions are the revisions that serve today, whose requests were counted.
-	Revisions []string `json:"revisions,omitempty"`
 	// WindowSeconds is how far back the read looked; Requests how many requests the
-	// revisions answered in it.
+	// service's revisions answered in it.
 	WindowSeconds int64 `json:"windowSeconds"`
 	Requests      int64 `json:"requests"`
 	// Err is the error of a failed read; Denied is set when it was refused (the caller

@@ -8,7 +8,7 @@ import (
 
 // metric-gate's verdicts from the facts alone: the rate read, the step and the minimum.
 func TestMetricGateCheck(t *testing.T) {
-	base := MetricsFacts{Project: "p", Revisions: []string{"s-1"}, WindowSeconds: 600, Requests: 6000,
+	base := MetricsFacts{Project: "p", WindowSeconds: 600, Requests: 6000,
 		Canary: []int{10, 50, 100}, StepWait: 5 * time.Minute, MinRequests: 100}
 	for _, tc := range []struct {
 		name   string
