@@ -876,6 +876,9 @@ func TestCanaryGateThroughFrontDoor(t *testing.T) {
 	r := d.expectCode(t, env, exitcode.OK, "migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress",
 		"--canary", "10,100", "--step-wait", "100ms", "--yes", "--format", "json")
 	var rep struct {
+		Checks []struct {
+			Name, Status, Message string
+		}
 		Steps []struct {
 			Gate *struct {
 				Reason string
@@ -884,6 +887,10 @@ func TestCanaryGateThroughFrontDoor(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("output: %v\n%s", err, r.stdout)
+	}
+	i := slices.IndexFunc(rep.Checks, func(c struct{ Name, Status, Message string }) bool { return c.Name == "metric-gate" })
+	if i < 0 || rep.Checks[i].Status == "fail" || strings.Contains(rep.Checks[i].Message, "read Cloud Monitoring") {
+		t.Errorf("metric-gate check: %+v; want it to have read Cloud Monitoring", rep.Checks)
 	}
 	gated := 0
 	for _, s := range rep.Steps {
@@ -906,8 +913,8 @@ func TestCanaryGateThroughFrontDoor(t *testing.T) {
 			}
 		}
 	}
-	if monitoring != 2 {
-		t.Errorf("%d ListTimeSeries calls reached the front door, want 2 (requests and latencies)", monitoring)
+	if monitoring != 4 {
+		t.Errorf("%d ListTimeSeries calls reached the front door, want 4 (requests and latencies, by metric-gate before the change and by the step)", monitoring)
 	}
 }
 
