@@ -372,3 +372,27 @@ func TestConnectorMachineTypeWarning(t *testing.T) {
 		t.Fatalf("inventory: exit %d: %s", r.Code, r.Stdout)
 	}
 }
+
+// A migration that turned Private Google Access on and then rolled back leaves it on (the
+// workload is restored, the subnet's setting is not) and says so, with the command that
+// turns it off.
+func TestMigratePrivateGoogleAccessKeptAfterRollback(t *testing.T) {
+	er := newEmu(t)
+	allTraffic(t, er)
+	addRouter(t, er, "nat-router", natFor("nat", nil))
+	onPremTrap(t, er, "10.15.0.0/28")
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--enable-private-google-access",
+		"--canary", "10,100", "--step-wait", "1500ms", "--min-requests", "50", "--yes", "--format", "json")
+	if r.Code != exitcode.RolledBack {
+		t.Fatalf("exit %d, want 6 (rolled back): %s", r.Code, r.Stderr)
+	}
+	if sn, err := computeOf(t, er).Subnetworks.Get(tProject, tRegion, emulator.DemoDirectSubnet).Do(); err != nil || !sn.PrivateIpGoogleAccess {
+		t.Fatalf("subnet after the rollback: %+v, %v; want Private Google Access on", sn, err)
+	}
+	rep := report(t, r)
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool {
+		return strings.Contains(n, "stays on") && strings.Contains(n, "--no-enable-private-ip-google-access")
+	}) {
+		t.Errorf("notes %v: want Private Google Access said to stay on, with the command that turns it off", rep.Notes)
+	}
+}

@@ -293,7 +293,8 @@ func (fl *Fleet) Apply(ctx context.Context, ms []*Migration) {
 	}
 	done := fl.E.busy(fmt.Sprintf("Migrating %d workload%s", len(ms), s))
 	defer done()
-	fl.enablePrivateGoogleAccess(ctx, ms)
+	pga := fl.enablePrivateGoogleAccess(ctx, ms)
+	defer notePrivateGoogleAccessKept(ms, pga)
 	x := fl.E.executor()
 	order := interleave(ms)
 	var slots *projectSlots

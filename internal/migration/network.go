@@ -48,9 +48,10 @@ func (o NetworkOptions) needsPrivateGoogleAccess(m *Migration) (egress.SubnetRef
 }
 
 // enablePrivateGoogleAccess turns Private Google Access on on the target subnetworks of the
-// runnable migrations that need it, once per subnetwork; a migration whose subnetwork could
-// not be changed fails without running.
-func (fl *Fleet) enablePrivateGoogleAccess(ctx context.Context, ms []*Migration) {
+// runnable migrations that need it, once per subnetwork, and returns those it turned on; a
+// migration whose subnetwork could not be changed fails without running.
+func (fl *Fleet) enablePrivateGoogleAccess(ctx context.Context, ms []*Migration) map[egress.SubnetRef]bool {
+	on := map[egress.SubnetRef]bool{}
 	e := fl.E
 	bySubnet := map[egress.SubnetRef][]*Migration{}
 	var order []egress.SubnetRef
@@ -82,5 +83,25 @@ func (fl *Fleet) enablePrivateGoogleAccess(ctx context.Context, ms []*Migration)
 			continue
 		}
 		e.info(egress.Plain(fmt.Sprintf("Private Google Access is on for subnet %s", ref.Name)))
+		on[ref] = true
+	}
+	return on
+}
+
+// notePrivateGoogleAccessKept tells each migration that did not complete that the Private
+// Google Access it turned on stays on: a rollback restores the workload, not the subnet's
+// setting (which only lets the subnet's VMs and workloads reach Google APIs privately, and
+// may have been wanted by others since).
+func notePrivateGoogleAccessKept(ms []*Migration, on map[egress.SubnetRef]bool) {
+	for _, m := range ms {
+		if m.Result == nil || m.Result.Outcome == egress.OutcomeMigrated || m.Target.Mode() != egress.ModeDirect {
+			continue
+		}
+		ref, err := egress.ParseSubnetRef(m.Target.Subnet, m.Ref.Project, m.Ref.Region)
+		if err != nil || !on[ref] {
+			continue
+		}
+		m.Notes = append(m.Notes, egress.Plain(fmt.Sprintf("Private Google Access, turned on for subnet %s before the switch, stays on; to turn it off: gcloud compute networks subnets update %s --project %s --region %s --no-enable-private-ip-google-access",
+			ref.Name, ref.Name, ref.Project, ref.Region)))
 	}
 }
