@@ -52,7 +52,7 @@ func TestMigrateOnATerminal(t *testing.T) {
 	if n := strings.Count(all, "connector projects/demo-project/locations/asia-northeast1/connectors/run-connector is kept"); n != 1 {
 		t.Errorf("the plan's notes are listed %d times, want once", n)
 	}
-	if !strings.Contains(r.Stdout, "Checks:    14 passed, 1 with a warning (listed with the plan above)") {
+	if !strings.Contains(r.Stdout, "Checks:    14 passed, 2 with a warning (listed with the plan above)") {
 		t.Errorf("report:\n%s", r.Stdout)
 	}
 	if !strings.Contains(r.Stderr, "[3/4] send 10% of traffic") || !strings.Contains(r.Stderr, "watching revision run-service-00002-") ||

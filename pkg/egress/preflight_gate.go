@@ -61,7 +61,7 @@ func (t transition) metricGate() Check {
 	case m.Err != "":
 		c.Status = StatusWarn
 		c.Message = fmt.Sprintf("the canary's metrics gate could not read Cloud Monitoring in project %s: %s; a step whose metrics cannot be read is reported, not judged", m.Project, m.Err)
-		c.Hint = "check that Cloud Monitoring answers (runnet migrate --dry-run again), or pass --metric-gate=false to migrate without the gate"
+		c.Hint = "check that Cloud Monitoring answers and plan again, or pass --metric-gate=false to migrate without the gate"
 		return c
 	}
 	c.Numbers = map[string]int64{"requests": m.Requests, "windowSeconds": m.WindowSeconds, "minRequests": m.MinRequests}

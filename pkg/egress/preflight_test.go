@@ -739,7 +739,7 @@ func TestApplyForce(t *testing.T) {
 	}
 
 	_, err = ApplyForce(checks, []string{"free-ip"})
-	wantErr(t, err, `invalid --force "free-ip": unknown check`, "valid checks: free-ips, direct-vpc-quota, connector-machine-type, egress-kept, cloud-nat, nat-egress-ip, nat-ports, private-google-access, firewall-rules, firewall-policies, startup-probe, permissions")
+	wantErr(t, err, `invalid --force "free-ip": unknown check`, "valid checks: free-ips, direct-vpc-quota, connector-machine-type, egress-kept, cloud-nat, nat-egress-ip, nat-ports, private-google-access, firewall-rules, firewall-policies, startup-probe, metric-gate, permissions, service-agent")
 	_, err = ApplyForce(checks, []string{CheckRegion})
 	wantErr(t, err, "check region-match cannot be forced")
 	if got, err := ApplyForce(nil, nil); err != nil || len(got) != 0 {
