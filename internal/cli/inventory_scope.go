@@ -382,8 +382,21 @@ func (inv ScopeInventory) WriteText(w io.Writer) error {
 	}
 	tw.section(fmt.Sprintf("WORKLOADS (%d in %s)", len(inv.Workloads), describeRegionsOrAll(inv.Regions)),
 		[]string{"project", "kind", "name", "region", "mode", "vpc", "egress", "max instances"}, rows)
+	// The connector rows are those of one project's inventory (what each runs, carries and
+	// costs), with each user named PROJECT/WORKLOAD: a scope holds workloads of the same name
+	// in several projects.
+	crows := inv.Inventory.connectorRows()
+	for i, cn := range inv.Connectors {
+		if len(cn.Users) > 0 {
+			users := describeUsersShort(projectQualifiedUsers(cn.Users))
+			if !cn.Exists {
+				users = "MISSING: " + users
+			}
+			crows[i][len(crows[i])-1] = users
+		}
+	}
 	tw.section(fmt.Sprintf("CONNECTORS (%d)", len(inv.Connectors)),
-		[]string{"name", "region", "state", "machine type", "min", "max", "users"}, inv.connectorRows())
+		[]string{"name", "region", "state", "machine type", "min", "max", "instances", "peak", "monthly cost", "users"}, crows)
 	shared := make([][]string, 0, len(inv.SharedConnectors))
 	for _, sc := range inv.SharedConnectors {
 		var per []string
@@ -400,6 +413,17 @@ func (inv ScopeInventory) WriteText(w io.Writer) error {
 		tw.section(fmt.Sprintf("ERRORS (%d)", len(inv.Errors)), []string{"region", "read", "code", "message"}, inv.errorRows())
 	}
 	return tw.err
+}
+
+// projectQualifiedUsers returns us with each workload named PROJECT/WORKLOAD.
+func projectQualifiedUsers(us []InventoryUser) []InventoryUser {
+	out := slices.Clone(us)
+	for i := range out {
+		if out[i].Project != "" {
+			out[i].Workload = out[i].Project + "/" + out[i].Workload
+		}
+	}
+	return out
 }
 
 func describeRegionsOrAll(rs []string) string {

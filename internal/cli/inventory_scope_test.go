@@ -224,3 +224,38 @@ func TestServiceAgentFixLetsTheRevisionStart(t *testing.T) {
 }
 
 func egressVPC(subnet string) egress.VPC { return egress.VPC{Subnet: subnet} }
+
+// The table of a scope's connectors has the columns of its rows: USERS names the users, each
+// as PROJECT/WORKLOAD, and INSTANCES the instances the connector runs (the header once held
+// seven columns for ten cells, so USERS showed the instance count and the users were dropped).
+func TestInventoryScopeTableConnectorColumns(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	er.E.SetPrincipal(emulator.SharedVPCPlatform)
+	r := er.Run(t, false, "", "inventory", "--projects", "team-a,team-b")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	_, section, ok := strings.Cut(r.Stdout, "CONNECTORS (1)\n")
+	if !ok {
+		t.Fatalf("no connectors section:\n%s", r.Stdout)
+	}
+	lines := strings.SplitN(section, "\n", 3)
+	header, row := strings.Fields(lines[0]), lines[1]
+	if !slices.Equal(header, []string{"NAME", "REGION", "STATE", "MACHINE", "TYPE", "MIN", "MAX", "INSTANCES", "PEAK", "MONTHLY", "COST", "USERS"}) {
+		t.Errorf("header = %q", lines[0])
+	}
+	usersAt := strings.Index(lines[0], "USERS")
+	if usersAt < 0 || usersAt > len(row) {
+		t.Fatalf("row %q has no USERS cell (header %q)", row, lines[0])
+	}
+	if got, want := row[usersAt:], "team-a/api, team-a/job/batch, team-a/web, team-b/job/nightly, team-b/orders, and 1 more"; got != want {
+		t.Errorf("USERS = %q, want %q", got, want)
+	}
+	instAt := strings.Index(lines[0], "INSTANCES")
+	if instAt < 0 || instAt > len(row) {
+		t.Fatalf("row %q has no INSTANCES cell (header %q)", row, lines[0])
+	}
+	if f := strings.Fields(row[instAt:]); len(f) == 0 || f[0] != "4" {
+		t.Errorf("INSTANCES cell of %q: want 4 (the seed runs 4)", row)
+	}
+}
