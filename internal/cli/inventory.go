@@ -992,27 +992,39 @@ func (b *inventoryBuilder) connectorFindings(cn InventoryConnector) {
 	if !cn.Exists {
 		return
 	}
+	// The commands name a connector of another project (a Shared VPC host's, or any in an
+	// inventory of many projects) by its full name: its short name would be looked up in the
+	// caller's project, where it does not exist.
+	ref, where := cn.Name, " --region "+cn.Region
+	if cn.Project != b.project {
+		ref, where = cn.FullName, ""
+	}
+	users := describeUsersShort(projectQualifiedUsers(cn.Users, b.project))
 	if cn.Unused {
 		b.find(SeverityWarning, FindingConnectorUnused, cn.FullName, cn.Region,
-			"connector %s (%s, %s, %d to %d instances) is used by no workload, yet it keeps at least %d %s instance%s running and they are billed; delete it with 'runnet connector delete %s --region %s' unless something outside Cloud Run uses it",
-			cn.Name, orDash(cn.State), orDash(cn.MachineType), cn.MinInstances, cn.MaxInstances, cn.MinInstances, orDash(cn.MachineType), netPlural(cn.MinInstances), cn.Name, cn.Region)
+			"connector %s (%s, %s, %d to %d instances) is used by no workload, yet it keeps at least %d %s instance%s running and they are billed; delete it with 'runnet connector delete %s%s' unless something outside Cloud Run uses it",
+			cn.Name, orDash(cn.State), orDash(cn.MachineType), cn.MinInstances, cn.MaxInstances, cn.MinInstances, orDash(cn.MachineType), netPlural(cn.MinInstances), ref, where)
 	}
 	if cn.Oversized {
 		b.find(SeverityWarning, FindingConnectorOversized, cn.FullName, cn.Region, "connector %s %s ('runnet connector recycle %s' or 'runnet connector update %s --machine-type'); moving its workloads to Direct VPC egress would save %s a month",
-			cn.Name, cn.OversizedReason, cn.Name, cn.Name, cn.SavingsIfMigrated)
+			cn.Name, cn.OversizedReason, ref, ref, cn.SavingsIfMigrated)
 	}
 	if len(cn.Users) == 0 {
 		return
 	}
 	if c := egress.ConnectorMachineTypeCheck(cn.Name, cn.MachineType); c.Status == egress.StatusWarn {
+		hint := c.Hint
+		if ref != cn.Name {
+			hint = strings.Replace(hint, "(connector update "+cn.Name+" ", "(runnet connector update "+ref+" ", 1)
+		}
 		b.find(SeverityWarning, FindingConnectorMachineType, cn.FullName, cn.Region, "%s, and %s use%s it; %s",
-			c.Message, describeUsersShort(cn.Users), verbS(len(cn.Users)), c.Hint)
+			c.Message, users, verbS(len(cn.Users)), hint)
 	}
 	switch cn.State {
 	case cloud.ConnectorError, cloud.ConnectorDeleting:
 		b.find(SeverityError, FindingConnectorNotReady, cn.FullName, cn.Region,
 			"connector %s is %s, yet %s use%s it: %s VPC access fails or will fail; move %s with 'runnet migrate' or 'runnet attach'",
-			cn.Name, cn.State, describeUsersShort(cn.Users), verbS(len(cn.Users)), possessive(len(cn.Users)), netPronoun(len(cn.Users)))
+			cn.Name, cn.State, users, verbS(len(cn.Users)), possessive(len(cn.Users)), netPronoun(len(cn.Users)))
 	}
 }
 

@@ -388,7 +388,7 @@ func (inv ScopeInventory) WriteText(w io.Writer) error {
 	crows := inv.Inventory.connectorRows()
 	for i, cn := range inv.Connectors {
 		if len(cn.Users) > 0 {
-			users := describeUsersShort(projectQualifiedUsers(cn.Users))
+			users := describeUsersShort(projectQualifiedUsers(cn.Users, ""))
 			if !cn.Exists {
 				users = "MISSING: " + users
 			}
@@ -415,11 +415,12 @@ func (inv ScopeInventory) WriteText(w io.Writer) error {
 	return tw.err
 }
 
-// projectQualifiedUsers returns us with each workload named PROJECT/WORKLOAD.
-func projectQualifiedUsers(us []InventoryUser) []InventoryUser {
+// projectQualifiedUsers returns us with each workload of another project than home named
+// PROJECT/WORKLOAD ("" names every one so).
+func projectQualifiedUsers(us []InventoryUser, home string) []InventoryUser {
 	out := slices.Clone(us)
 	for i := range out {
-		if out[i].Project != "" {
+		if out[i].Project != "" && out[i].Project != home {
 			out[i].Workload = out[i].Project + "/" + out[i].Workload
 		}
 	}

@@ -259,3 +259,45 @@ func TestInventoryScopeTableConnectorColumns(t *testing.T) {
 		t.Errorf("INSTANCES cell of %q: want 4 (the seed runs 4)", row)
 	}
 }
+
+// The findings about a Shared VPC host's connector, in an inventory of a service project or
+// of many projects, name it by its full name in the commands they give (its short name is
+// looked up in the caller's project, where it does not exist), and the commands work.
+func TestInventoryHostConnectorFindingsNameItFully(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	er.E.SetPrincipal(emulator.SharedVPCAdmin)
+	full := emulator.SharedVPCConnectorName()
+	for _, args := range [][]string{
+		{"inventory", "--project", "team-c", "--format", "json"},
+		{"inventory", "--organization", emulator.SharedVPCOrg, "--format", "json"},
+	} {
+		r := er.Run(t, false, "", args...)
+		if r.Code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, r.Code, r.Stderr)
+		}
+		var inv struct {
+			Findings []Finding `json:"findings"`
+		}
+		if err := json.Unmarshal([]byte(r.Stdout), &inv); err != nil {
+			t.Fatalf("%v: %v\n%s", args, err, r.Stdout)
+		}
+		kinds := map[string]string{}
+		for _, f := range inv.Findings {
+			kinds[f.Kind] = f.Message
+		}
+		if m := kinds[FindingConnectorMachineType]; !strings.Contains(m, "(runnet connector update "+full+" --machine-type e2-standard-4;") {
+			t.Errorf("%v: machine-type finding %q does not name %s", args, m, full)
+		}
+		if m := kinds[FindingConnectorOversized]; !strings.Contains(m, "'runnet connector recycle "+full+"'") {
+			t.Errorf("%v: oversized finding %q does not name %s", args, m, full)
+		}
+		if args[1] == "--organization" && !strings.Contains(kinds[FindingConnectorMachineType], "team-a/api, ") {
+			t.Errorf("users not named PROJECT/WORKLOAD: %q", kinds[FindingConnectorMachineType])
+		}
+	}
+	// A command given the full name finds the connector, whatever the default project.
+	r := er.Run(t, false, "", "connector", "describe", full)
+	if r.Code != 0 {
+		t.Errorf("connector describe %s: exit %d: %s", full, r.Code, r.Stderr)
+	}
+}
