@@ -132,6 +132,34 @@ func TestMigrateFleetCleanupKeptWhileAServiceProjectUsesIt(t *testing.T) {
 	}
 }
 
+// A fleet of the host's connector whose workloads are all in one service project reports
+// as one across several does: projects[] in JSON, PROJECT/WORKLOAD and the project's line in
+// the table (the workloads are not in the connector's project, and a script reading
+// .projects[] must not break when the scope holds one project).
+func TestMigrateFleetOneServiceProjectKeepsTheShape(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	er.E.SetPrincipal(emulator.SharedVPCAdmin)
+	base := []string{"--region", emulator.SharedVPCRegion, "migrate", "--all", "--from-connector", emulator.SharedVPCConnectorName(),
+		"--projects", "team-a", "--to", "direct", "--subnet", hostSubnet, "--fix", "--force", "free-ips", "--dry-run"}
+	r := er.Run(t, false, "", append(base, "--format", "json")...)
+	if r.Code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
+	}
+	f := decodeFleet(t, r)
+	if len(f.Projects) != 1 || f.Projects[0].Project != "team-a" || f.Projects[0].Total != 3 || f.Projects[0].Planned != 3 {
+		t.Errorf("projects = %+v, want team-a with 3 planned", f.Projects)
+	}
+	r = er.Run(t, false, "", append(base, "--format", "table")...)
+	if r.Code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, want := range []string{"team-a/api ", "team-a/job/batch ", "Project team-a: 0 of 3 migrated, 3 planned"} {
+		if !strings.Contains(r.Stdout, want) {
+			t.Errorf("table lacks %q:\n%s", want, r.Stdout)
+		}
+	}
+}
+
 func TestMigrateFleetScopeBadInput(t *testing.T) {
 	er := newSharedVPCEmu(t)
 	for _, tc := range []struct {

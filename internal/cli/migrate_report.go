@@ -368,8 +368,9 @@ type FleetReport struct {
 	Summary   FleetSummary                 `json:"summary"`
 	Subnet    *migration.SubnetCreation    `json:"subnet,omitempty"`
 	Cleanup   []migration.ConnectorCleanup `json:"cleanup,omitempty"`
-	// Projects counts the outcomes per project, when the workloads span several (or a
-	// project could not be read).
+	// Projects counts the outcomes per project, when the workloads span several, or a
+	// project was named (--projects, --folder, --organization), or the connector is another
+	// project's, or a project could not be read.
 	Projects        []migration.ProjectSummary `json:"projects,omitempty"`
 	DurationSeconds float64                    `json:"durationSeconds"`
 }
@@ -483,7 +484,13 @@ func (o *MigrateOptions) finish(p interface{ Print(any) error }, eng *migration.
 		}
 		fr := FleetReport{Workloads: reports, Subnet: created, Cleanup: cleanup, Summary: sum,
 			DurationSeconds: roundSeconds(time.Since(start))}
-		if len(o.projects) > 1 || slices.ContainsFunc(o.projects, func(p migration.ProjectSummary) bool { return p.Error != "" }) {
+		// A fleet that crosses projects (a scope was given, or a workload is in another
+		// project than the connector: a Shared VPC host's) reports per project even when its
+		// workloads are all in one, so that its shape does not depend on how many there are.
+		across := o.scope != nil || slices.ContainsFunc(o.projects, func(p migration.ProjectSummary) bool {
+			return p.Error != "" || p.Project != o.fromConn.Project
+		})
+		if len(o.projects) > 1 || across {
 			fr.Projects = o.projects
 		}
 		err = p.Print(fr)
