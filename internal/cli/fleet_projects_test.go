@@ -61,6 +61,12 @@ func TestMigrateFleetAcrossServiceProjects(t *testing.T) {
 			t.Errorf("stderr lacks the grant for %s: %s", p, r.Stderr)
 		}
 	}
+	// The error names each workload with its project: several projects may have an api.
+	for _, w := range sharedVPCWorkloadIDs {
+		if !strings.Contains(r.Stderr, w+" (preflight failed for ") {
+			t.Errorf("stderr does not name %s: %s", w, r.Stderr)
+		}
+	}
 
 	r = er.Run(t, false, "", append(args, "--fix", "--force", "free-ips")...)
 	if r.Code != 0 {

@@ -185,11 +185,21 @@ func (e *Engine) FleetVerdict(ms []*Migration, cleanup []ConnectorCleanup) (int,
 		code int
 		msg  egress.Message
 	}
+	// Workloads of several projects are named PROJECT/WORKLOAD: two projects may each have
+	// an api.
+	projects := map[string]bool{}
+	for _, m := range ms {
+		projects[m.Ref.Project] = true
+	}
 	var bads []bad
 	for _, m := range ms {
 		code, msg := e.Verdict(m)
 		if code != exitcode.OK {
-			bads = append(bads, bad{m.Ref.String(), code, msg})
+			name := m.Ref.String()
+			if len(projects) > 1 {
+				name = m.Ref.Project + "/" + name
+			}
+			bads = append(bads, bad{name, code, msg})
 		}
 	}
 	var cleanBads []bad
