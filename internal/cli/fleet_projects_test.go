@@ -166,6 +166,40 @@ func TestMigrateFleetOneServiceProjectKeepsTheShape(t *testing.T) {
 	}
 }
 
+// A dry run with --cleanup says what the cleanup would do: the connector is planned for
+// deletion when the workloads that would move are all its users, kept (with who keeps it)
+// otherwise; nothing is deleted.
+func TestMigrateFleetDryRunPlansTheCleanup(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	er.E.SetPrincipal(emulator.SharedVPCAdmin)
+	base := []string{"--region", emulator.SharedVPCRegion, "migrate", "--all", "--from-connector", emulator.SharedVPCConnectorName(),
+		"--to", "direct", "--subnet", hostSubnet, "--fix", "--force", "free-ips", "--cleanup", "--dry-run", "--format", "json"}
+	r := er.Run(t, false, "", base...)
+	if r.Code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
+	}
+	f := decodeFleet(t, r)
+	if f.Summary.Planned != 9 || len(f.Cleanup) != 1 || f.Cleanup[0].Connector != emulator.SharedVPCConnectorName() || f.Cleanup[0].Status != "planned" {
+		t.Errorf("summary %+v, cleanup %+v: want nine planned and the connector planned for deletion", f.Summary, f.Cleanup)
+	}
+	r = er.Run(t, false, "", append(base, "--projects", "team-a,team-b")...)
+	if r.Code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
+	}
+	f = decodeFleet(t, r)
+	if len(f.Cleanup) != 1 || f.Cleanup[0].Status != "skipped" ||
+		!slices.Equal(f.Cleanup[0].Users, []string{"team-c/recs", "team-c/search", "team-c/job/reindex"}) {
+		t.Errorf("cleanup %+v: want it kept for team-c's three workloads", f.Cleanup)
+	}
+	r = er.Run(t, false, "", append(base[:len(base)-2], "--format", "table")...)
+	if !strings.Contains(r.Stdout, "Connector shared-conn: would be deleted: nothing else uses it (dry run)") {
+		t.Errorf("table does not say the connector would be deleted:\n%s", r.Stdout)
+	}
+	if _, _, ok := er.E.ConnectorInstances(emulator.SharedVPCConnectorName()); !ok {
+		t.Error("a dry run deleted the connector")
+	}
+}
+
 func TestMigrateFleetScopeBadInput(t *testing.T) {
 	er := newSharedVPCEmu(t)
 	for _, tc := range []struct {

@@ -424,6 +424,8 @@ func (f FleetReport) WriteText(w io.Writer) error {
 			b.WriteString("deleted\n")
 		case string(egress.StepSkipped):
 			b.WriteString("kept, still used by " + strings.Join(c.Users, ", ") + "\n")
+		case string(egress.OutcomePlanned):
+			b.WriteString("would be deleted: nothing else uses it (dry run)\n")
 		default:
 			b.WriteString("not deleted: " + c.Error + "\n")
 		}

@@ -389,7 +389,7 @@ func (fl *Fleet) CreateSubnet(ctx context.Context, spec egress.SubnetSpec) *Subn
 // field names are a stable contract.
 type ConnectorCleanup struct {
 	Connector string   `json:"connector"`
-	Status    string   `json:"status"` // done (deleted), skipped (still used) or failed
+	Status    string   `json:"status"` // done (deleted), skipped (still used), failed, or planned (a dry run: would be deleted)
 	Users     []string `json:"users,omitempty"`
 	Error     string   `json:"error,omitempty"`
 
@@ -405,11 +405,26 @@ func (cl *ConnectorCleanup) fail(err error) {
 // (and each of also, full names) if nothing uses it any more (templates, and revisions still
 // serving traffic or tagged), checked at that moment.
 func (fl *Fleet) Cleanup(ctx context.Context, ms []*Migration, also []string) []ConnectorCleanup {
+	return fl.cleanup(ctx, ms, also, func(m *Migration) bool {
+		return m.Result != nil && m.Result.Outcome == egress.OutcomeMigrated
+	}, false)
+}
+
+// PlanCleanup is Cleanup for a dry run: each connector the validated workloads would leave
+// (and each of also) is "planned" for deletion when nothing but those workloads uses it, or
+// "skipped" with the users that would keep it; nothing is deleted.
+func (fl *Fleet) PlanCleanup(ctx context.Context, ms []*Migration, also []string) []ConnectorCleanup {
+	return fl.cleanup(ctx, ms, also, func(m *Migration) bool { return m.Validated }, true)
+}
+
+func (fl *Fleet) cleanup(ctx context.Context, ms []*Migration, also []string, moved func(*Migration) bool, dryRun bool) []ConnectorCleanup {
 	conns := slices.Clone(also)
+	var moving []egress.WorkloadRef
 	for _, m := range ms {
-		if m.Result == nil || m.Result.Outcome != egress.OutcomeMigrated {
+		if !moved(m) {
 			continue
 		}
+		moving = append(moving, m.Ref)
 		if m.Plan.FromMode == egress.ModeConnector && m.Plan.From.Connector != m.Plan.To.Connector && !slices.Contains(conns, m.Plan.From.Connector) {
 			conns = append(conns, m.Plan.From.Connector)
 		}
@@ -428,6 +443,9 @@ func (fl *Fleet) Cleanup(ctx context.Context, ms []*Migration, also []string) []
 			out[i].fail(fmt.Errorf("check who uses connector %s: %w", cref.Name, err))
 			continue
 		}
+		if dryRun { // the workloads that would move leave it
+			users = slices.DeleteFunc(users, func(u egress.ConnectorUser) bool { return slices.Contains(moving, u.Workload) })
+		}
 		if len(users) > 0 {
 			out[i].Status = string(egress.StepSkipped)
 			for _, u := range users {
@@ -437,6 +455,10 @@ func (fl *Fleet) Cleanup(ctx context.Context, ms []*Migration, also []string) []
 				}
 				out[i].Users = append(out[i].Users, name)
 			}
+			continue
+		}
+		if dryRun {
+			out[i].Status = string(egress.OutcomePlanned)
 			continue
 		}
 		fl.E.progress(egress.WorkloadRef{}, egress.Plain(fmt.Sprintf("Deleting connector %s, which nothing uses any more...", cref.Name)))

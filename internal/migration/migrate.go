@@ -138,9 +138,17 @@ func (b *Batch) Runnable() []*Migration {
 
 // Validate is a dry run: the API checks the first change of every runnable workload
 // (validate_only); the subnet to create, for several workloads, is planned (or blocked,
-// when no workload would move into it).
+// when no workload would move into it); with the cleanup, each connector the workloads
+// would leave is planned for deletion, or kept with the users that would still use it.
 func (e *Engine) Validate(ctx context.Context, b *Batch) {
 	b.fleet.Validate(ctx, b.Migrations)
+	if b.fleet.CleanupAtEnd {
+		var also []string
+		if b.Request.FromConnector != nil {
+			also = append(also, b.Request.FromConnector.FullName())
+		}
+		b.Cleanup = b.fleet.PlanCleanup(ctx, b.Migrations, also)
+	}
 	if !b.Request.Single() && b.Create != nil {
 		c := b.Create
 		b.Subnet = &SubnetCreation{Name: c.Name, Network: c.Network, CIDR: c.CIDR, Status: "planned"}
