@@ -164,6 +164,10 @@ func TestMigrateFleetOneServiceProjectKeepsTheShape(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, r.Stdout)
 		}
 	}
+	// What is said on stderr names them so too.
+	if want := "Dry run: service team-a/api would move from connector to direct"; !strings.Contains(r.Stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, r.Stderr)
+	}
 }
 
 // A dry run with --cleanup says what the cleanup would do: the connector is planned for
@@ -216,5 +220,22 @@ func TestMigrateFleetScopeBadInput(t *testing.T) {
 		if r.Code != 2 || !strings.Contains(r.Stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.Code, r.Stderr, tc.want)
 		}
+	}
+}
+
+// Workloads named in one project (no --all) keep the report of one project: no projects[],
+// names without their project.
+func TestMigrateNamedWorkloadsOneProjectShape(t *testing.T) {
+	er := newEmu(t)
+	r := er.Run(t, false, "", "migrate", "run-service", "job/nightly-export", "--to", "direct", "--subnet", "run-direct-vpc-egress",
+		"--force", "free-ips", "--dry-run", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
+	}
+	if f := decodeFleet(t, r); len(f.Workloads) != 2 || f.Projects != nil {
+		t.Errorf("workloads %d, projects %+v: want two and no projects[]", len(f.Workloads), f.Projects)
+	}
+	if !strings.Contains(r.Stderr, "Dry run: service run-service would move") {
+		t.Errorf("stderr = %s", r.Stderr)
 	}
 }

@@ -471,7 +471,17 @@ func (o *MigrateOptions) finish(p interface{ Print(any) error }, eng *migration.
 		r.planShown = o.planShown
 		reports = append(reports, r)
 	}
+	// A fleet that crosses projects (a scope was given, or a workload is in another
+	// project than the connector: a Shared VPC host's) reports per project even when its
+	// workloads are all in one, so that its shape does not depend on how many there are, and
+	// names each workload PROJECT/WORKLOAD (two projects may each have an api).
+	across := len(o.projects) > 1 || o.scope != nil || slices.ContainsFunc(o.projects, func(p migration.ProjectSummary) bool {
+		return p.Error != "" || (o.All && p.Project != o.fromConn.Project)
+	})
 	for _, r := range reports {
+		if across {
+			r.Name = r.Project + "/" + r.Name
+		}
 		o.summarize(r)
 	}
 	var err error
@@ -486,13 +496,7 @@ func (o *MigrateOptions) finish(p interface{ Print(any) error }, eng *migration.
 		}
 		fr := FleetReport{Workloads: reports, Subnet: created, Cleanup: cleanup, Summary: sum,
 			DurationSeconds: roundSeconds(time.Since(start))}
-		// A fleet that crosses projects (a scope was given, or a workload is in another
-		// project than the connector: a Shared VPC host's) reports per project even when its
-		// workloads are all in one, so that its shape does not depend on how many there are.
-		across := o.scope != nil || slices.ContainsFunc(o.projects, func(p migration.ProjectSummary) bool {
-			return p.Error != "" || p.Project != o.fromConn.Project
-		})
-		if len(o.projects) > 1 || across {
+		if across {
 			fr.Projects = o.projects
 		}
 		err = p.Print(fr)
