@@ -284,6 +284,9 @@ func buildScopeInventory(ctx context.Context, c *cloud.Clients, scope cloud.Scop
 	}
 	inv := b.build(ctx, c, reads)
 	inv.Errors = append(projectErrs, inv.Errors...)
+	if inv.Errors == nil {
+		inv.Errors = []InventoryError{} // "errors": [] as a region's inventory has it, not null
+	}
 	out := ScopeInventory{
 		Scope: scopeLabel(scope), Projects: read.Projects, Sources: read.Sources,
 		SharedConnectors: []SharedConnector{},

@@ -90,6 +90,13 @@ func TestInventoryFolderThroughCloudAsset(t *testing.T) {
 	if len(inv.Errors) != 0 {
 		t.Errorf("errors = %+v", inv.Errors)
 	}
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(r.Stdout), &raw); err != nil {
+		t.Fatal(err)
+	}
+	if errs, ok := raw["errors"].([]any); !ok || len(errs) != 0 {
+		t.Errorf(`"errors" = %#v, want [] (as a region's inventory has it)`, raw["errors"])
+	}
 
 	// The organization holds the host too: the view is complete.
 	r = er.Run(t, false, "", "inventory", "--organization", emulator.SharedVPCOrg, "--format", "json")
