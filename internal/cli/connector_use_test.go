@@ -226,3 +226,36 @@ func TestRecycleShowsCost(t *testing.T) {
 		t.Errorf("exit %d:\n%s", r.Code, r.Stdout)
 	}
 }
+
+// A recycle that keeps the old connector (a workload did not move) saves nothing yet: both
+// connectors are billed, and the report says what the new one adds until the old one goes.
+func TestRecycleKeptOldCostsMore(t *testing.T) {
+	w := newEmu(t)
+	if err := w.E.ScaleConnector(demoConnectorFull, 3); err != nil {
+		t.Fatal(err)
+	}
+	w.E.InjectFault(emulator.Fault{Method: "google.cloud.run.v2.Jobs/UpdateJob", Code: 13, Count: 100})
+	r := w.Run(t, false, "", "connector", "recycle", emulator.DemoConnector, "--create-subnet", "--yes", "--format", "json")
+	if r.Code == 0 {
+		t.Fatalf("exit 0 although the job did not move: %s", r.Stdout)
+	}
+	var rep RecycleReport
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+		t.Fatalf("%v: %s", err, r.Stdout)
+	}
+	c := rep.Cost
+	if rep.Old.Status != recycleKept || c == nil || !c.OldRuns || c.MonthlySaving != -c.After.Amount || c.MonthlySaving >= 0 {
+		t.Fatalf("old %s, cost %+v", rep.Old.Status, c)
+	}
+	if err := w.E.Seed(emulator.SeedDemo); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.E.ScaleConnector(demoConnectorFull, 3); err != nil {
+		t.Fatal(err)
+	}
+	r = w.Run(t, false, "", "connector", "recycle", emulator.DemoConnector, "--create-subnet", "--yes")
+	if strings.Contains(r.Stdout, "saves") ||
+		!regexpMatch(`Cost: [\d.]+ USD a month for run-connector \(3 instances\), which still runs, plus [\d.]+ USD for the new connector \(2\): [\d.]+ USD a month more until run-connector is deleted\.`, r.Stdout) {
+		t.Errorf("exit %d:\n%s", r.Code, r.Stdout)
+	}
+}
