@@ -34,6 +34,8 @@ type ConnectorUse struct {
 	SavingsIfMigrated *UseCost `json:"savingsIfMigrated"`
 	// UseNotes say what could not be read.
 	UseNotes []string `json:"useNotes,omitempty"`
+	// sizing is the judgement behind Oversized, for the finding's remedies.
+	sizing egress.ConnectorSizing
 }
 
 // UseInstances is a connector's instance count, from Cloud Monitoring.
@@ -107,7 +109,7 @@ func readConnectorUse(ctx context.Context, c *cloud.Clients, conn *cloud.Connect
 			MachineType: conn.MachineType, MinInstances: conn.MinInstances, MaxInstances: conn.MaxInstances,
 			CurrentInstances: current, PeakInstances: m.PeakInstances, PeakMbps: m.PeakMbps, Window: "the last 7 days",
 		}); ok {
-			u.Oversized, u.OversizedReason = s.Oversized, s.Reason
+			u.Oversized, u.OversizedReason, u.sizing = s.Oversized, s.Reason, s
 		}
 	} else if m != nil {
 		u.UseNotes = append(u.UseNotes, "instances and throughput unknown: Cloud Monitoring has no "+cloud.MetricConnectorInstances+" point for it in the last 7 days")

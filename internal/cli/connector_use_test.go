@@ -259,3 +259,46 @@ func TestRecycleKeptOldCostsMore(t *testing.T) {
 		t.Errorf("exit %d:\n%s", r.Code, r.Stdout)
 	}
 }
+
+// The connector-oversized finding names only remedies that make the connector smaller, with
+// the values they need: after 'connector update --machine-type e2-standard-4 --min-instances
+// 3' the machine type can go back to e2-micro in place, and a recycle runs fewer instances
+// only with a lower minimum than the connector's 3. Without a price (--no-cost) it says no
+// saving rather than an unknown one.
+func TestOversizedFindingRemedies(t *testing.T) {
+	w := newEmu(t)
+	r := w.Run(t, false, "", "connector", "update", emulator.DemoConnector, "--machine-type", "e2-standard-4", "--min-instances", "3", "--max-instances", "5", "--quiet")
+	if r.Code != 0 {
+		t.Fatalf("update: exit %d: %s", r.Code, r.Stderr)
+	}
+	if err := w.E.ScaleConnector(demoConnectorFull, 3); err != nil {
+		t.Fatal(err)
+	}
+	message := func(args ...string) string {
+		t.Helper()
+		c, findings := inventoryConnector(t, w, args...)
+		ms := findingKinds(Inventory{Findings: findings})[FindingConnectorOversized]
+		if !c.Oversized || len(ms) != 1 {
+			t.Fatalf("oversized %v (%s), findings %+v", c.Oversized, c.OversizedReason, findings)
+		}
+		for _, f := range findings {
+			if f.Kind == FindingConnectorOversized {
+				return f.Message
+			}
+		}
+		return ""
+	}
+	m := message()
+	for _, want := range []string{
+		"'runnet connector update run-connector --machine-type e2-micro' in place",
+		"'runnet connector recycle run-connector --min-instances 2' for fewer instances",
+		"would save ",
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("finding %q lacks %q", m, want)
+		}
+	}
+	if m = message("--no-cost"); strings.Contains(m, "unknown") || strings.Contains(m, "would save") {
+		t.Errorf("--no-cost: finding %q", m)
+	}
+}
