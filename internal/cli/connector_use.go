@@ -90,7 +90,11 @@ const useConcurrency = 8
 // notes: cost and use never fail a command.
 func readConnectorUse(ctx context.Context, c *cloud.Clients, conn *cloud.Connector, noCost bool) ConnectorUse {
 	var u ConnectorUse
-	if conn == nil || conn.State != cloud.ConnectorReady {
+	if conn == nil {
+		return u
+	}
+	if conn.State != cloud.ConnectorReady {
+		u.UseNotes = []string{fmt.Sprintf("instances, throughput and cost not read: the connector is %s; they are read once it is READY", conn.State)}
 		return u
 	}
 	ref := conn.Ref()

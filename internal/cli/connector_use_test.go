@@ -302,3 +302,23 @@ func TestOversizedFindingRemedies(t *testing.T) {
 		t.Errorf("--no-cost: finding %q", m)
 	}
 }
+
+// A connector that is not READY has no figures read, and useNotes say why instead of leaving
+// them null without a word.
+func TestConnectorUseNotReadySaysWhy(t *testing.T) {
+	opts := harness.Fast
+	opts.LRODuration = time.Minute
+	w := harness.NewWorld(t, cliMain, opts)
+	if r := w.Run(t, false, "", "connector", "update", emulator.DemoConnector, "--max-instances", "4", "--async", "--quiet"); r.Code != 0 {
+		t.Fatalf("update: exit %d: %s", r.Code, r.Stderr)
+	}
+	r := w.Run(t, false, "", "connector", "describe", emulator.DemoConnector, "--format", "json")
+	var d ConnectorDetail
+	if err := json.Unmarshal([]byte(r.Stdout), &d); err != nil {
+		t.Fatalf("%v: exit %d: %s%s", err, r.Code, r.Stdout, r.Stderr)
+	}
+	if d.State != "UPDATING" || d.MonthlyCost != nil || len(d.UseNotes) != 1 ||
+		d.UseNotes[0] != "instances, throughput and cost not read: the connector is UPDATING; they are read once it is READY" {
+		t.Errorf("state %s, cost %+v, notes %q", d.State, d.MonthlyCost, d.UseNotes)
+	}
+}
