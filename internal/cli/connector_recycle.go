@@ -341,14 +341,34 @@ type RecycleReport struct {
 type RecycleCost struct {
 	Before *UseCost `json:"before"`
 	After  *UseCost `json:"after"`
-	// MonthlySaving is Before - After (in Before's currency).
+	// MonthlySaving is Before - After (in Before's currency) once the old connector is
+	// deleted. While it still runs (OldRuns: kept for a workload that did not move, or its
+	// deletion failed) both are billed, and it is -After: the recycle costs that much more.
 	MonthlySaving float64 `json:"monthlySaving"`
 	Currency      string  `json:"currency"`
+	OldRuns       bool    `json:"oldRuns,omitempty"`
+}
+
+// newRecycleCost is what the recycle changes on the bill, given whether the old connector
+// still runs.
+func newRecycleCost(before, after *UseCost, oldRuns bool) *RecycleCost {
+	c := &RecycleCost{Before: before, After: after, Currency: before.Currency, OldRuns: oldRuns,
+		MonthlySaving: round2(before.Amount - after.Amount)}
+	if oldRuns {
+		c.MonthlySaving = -after.Amount
+	}
+	return c
 }
 
 // line renders the cost as one line: "Cost: 21.39 USD a month before (3 f1-micro
-// instances), 14.26 USD after (2): saves 7.13 USD a month."
-func (c *RecycleCost) line() string {
+// instances), 14.26 USD after (2): saves 7.13 USD a month.", or, while the old connector
+// still runs, what both cost.
+func (c *RecycleCost) line(oldName string) string {
+	if c.OldRuns {
+		return fmt.Sprintf("Cost: %s a month for %s (%d instance%s), which still runs, plus %s for the new connector (%d): %s %s a month more until %s is deleted.",
+			c.Before, oldName, c.Before.Instances, netPlural(c.Before.Instances), c.After, c.After.Instances,
+			strconv.FormatFloat(-c.MonthlySaving, 'f', 2, 64), c.Currency, oldName)
+	}
 	return fmt.Sprintf("Cost: %s a month before (%d instance%s), %s after (%d): saves %s %s a month.",
 		c.Before, c.Before.Instances, netPlural(c.Before.Instances), c.After, c.After.Instances,
 		strconv.FormatFloat(c.MonthlySaving, 'f', 2, 64), c.Currency)
@@ -425,7 +445,7 @@ func (r RecycleReport) WriteText(w io.Writer) error {
 	}
 	b.WriteString("\n")
 	if r.Cost != nil {
-		b.WriteString(r.Cost.line() + "\n")
+		b.WriteString(r.Cost.line(r.Old.Name) + "\n")
 	}
 	if len(r.Notes) > 0 {
 		b.WriteString("\nNotes:\n")
@@ -522,8 +542,7 @@ func (o *ConnectorRecycleOptions) run(ctx context.Context) error {
 	if before != nil {
 		if cur, err := c.GetConnector(ctx, o.newRef); err == nil {
 			if after := readConnectorUse(ctx, c, cur, false).MonthlyCost; after != nil && after.Currency == before.Currency {
-				rep.Cost = &RecycleCost{Before: before, After: after, Currency: before.Currency,
-					MonthlySaving: round2(before.Amount - after.Amount)}
+				rep.Cost = newRecycleCost(before, after, rep.Old.Status != recycleDeleted && rep.Old.Status != recycleGone)
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -119,11 +120,13 @@ func (o *ConnectorUpdateOptions) checkAgainst(cur *cloud.Connector) error {
 	}
 	next := u.Apply(cur)
 	if next.MinInstances >= next.MaxInstances {
-		flag := "--min-instances"
+		flag, fix := "--min-instances", ""
 		if u.MinInstances == 0 {
 			flag = "--max-instances"
+		} else if u.MaxInstances == 0 && next.MinInstances < connectorMaxInstancesHigh {
+			fix = fmt.Sprintf("; give --max-instances too (%d to %d)", next.MinInstances+1, connectorMaxInstancesHigh)
 		}
-		return exitcode.Usagef("%s: connector %s would have min instances %d and max instances %d; the maximum must be greater than the minimum", flag, name, next.MinInstances, next.MaxInstances)
+		return exitcode.Usagef("%s: connector %s would have min instances %d and max instances %d; the maximum must be greater than the minimum%s", flag, name, next.MinInstances, next.MaxInstances, fix)
 	}
 	const recycle = "instances can only increase in place (a connector never scales in); 'runnet connector recycle %s' replaces it with a new, smaller one; nothing was changed"
 	if next.MinInstances < cur.MinInstances {

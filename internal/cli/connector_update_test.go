@@ -102,7 +102,8 @@ func TestConnectorUpdateRefusals(t *testing.T) {
 	w := newEmu(t)
 	w.E.ResetCalls()
 	r := w.Run(t, false, "", "connector", "update", emulator.DemoConnector, "--min-instances", "3")
-	if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, "--min-instances: connector run-connector would have min instances 3 and max instances 3") {
+	if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, "--min-instances: connector run-connector would have min instances 3 and max instances 3") ||
+		!strings.Contains(r.Stderr, "; give --max-instances too (4 to 10)") {
 		t.Errorf("min up to max: exit %d: %s", r.Code, r.Stderr)
 	}
 	if r := w.Run(t, false, "", "connector", "update", emulator.DemoConnector, "--max-instances", "4"); r.Code != 0 {

@@ -34,6 +34,8 @@ type ConnectorUse struct {
 	SavingsIfMigrated *UseCost `json:"savingsIfMigrated"`
 	// UseNotes say what could not be read.
 	UseNotes []string `json:"useNotes,omitempty"`
+	// sizing is the judgement behind Oversized, for the finding's remedies.
+	sizing egress.ConnectorSizing
 }
 
 // UseInstances is a connector's instance count, from Cloud Monitoring.
@@ -88,7 +90,11 @@ const useConcurrency = 8
 // notes: cost and use never fail a command.
 func readConnectorUse(ctx context.Context, c *cloud.Clients, conn *cloud.Connector, noCost bool) ConnectorUse {
 	var u ConnectorUse
-	if conn == nil || conn.State != cloud.ConnectorReady {
+	if conn == nil {
+		return u
+	}
+	if conn.State != cloud.ConnectorReady {
+		u.UseNotes = []string{fmt.Sprintf("instances, throughput and cost not read: the connector is %s; they are read once it is READY", conn.State)}
 		return u
 	}
 	ref := conn.Ref()
@@ -107,7 +113,7 @@ func readConnectorUse(ctx context.Context, c *cloud.Clients, conn *cloud.Connect
 			MachineType: conn.MachineType, MinInstances: conn.MinInstances, MaxInstances: conn.MaxInstances,
 			CurrentInstances: current, PeakInstances: m.PeakInstances, PeakMbps: m.PeakMbps, Window: "the last 7 days",
 		}); ok {
-			u.Oversized, u.OversizedReason = s.Oversized, s.Reason
+			u.Oversized, u.OversizedReason, u.sizing = s.Oversized, s.Reason, s
 		}
 	} else if m != nil {
 		u.UseNotes = append(u.UseNotes, "instances and throughput unknown: Cloud Monitoring has no "+cloud.MetricConnectorInstances+" point for it in the last 7 days")

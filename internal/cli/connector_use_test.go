@@ -226,3 +226,99 @@ func TestRecycleShowsCost(t *testing.T) {
 		t.Errorf("exit %d:\n%s", r.Code, r.Stdout)
 	}
 }
+
+// A recycle that keeps the old connector (a workload did not move) saves nothing yet: both
+// connectors are billed, and the report says what the new one adds until the old one goes.
+func TestRecycleKeptOldCostsMore(t *testing.T) {
+	w := newEmu(t)
+	if err := w.E.ScaleConnector(demoConnectorFull, 3); err != nil {
+		t.Fatal(err)
+	}
+	w.E.InjectFault(emulator.Fault{Method: "google.cloud.run.v2.Jobs/UpdateJob", Code: 13, Count: 100})
+	r := w.Run(t, false, "", "connector", "recycle", emulator.DemoConnector, "--create-subnet", "--yes", "--format", "json")
+	if r.Code == 0 {
+		t.Fatalf("exit 0 although the job did not move: %s", r.Stdout)
+	}
+	var rep RecycleReport
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+		t.Fatalf("%v: %s", err, r.Stdout)
+	}
+	c := rep.Cost
+	if rep.Old.Status != recycleKept || c == nil || !c.OldRuns || c.MonthlySaving != -c.After.Amount || c.MonthlySaving >= 0 {
+		t.Fatalf("old %s, cost %+v", rep.Old.Status, c)
+	}
+	if err := w.E.Seed(emulator.SeedDemo); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.E.ScaleConnector(demoConnectorFull, 3); err != nil {
+		t.Fatal(err)
+	}
+	r = w.Run(t, false, "", "connector", "recycle", emulator.DemoConnector, "--create-subnet", "--yes")
+	if strings.Contains(r.Stdout, "saves") ||
+		!regexpMatch(`Cost: [\d.]+ USD a month for run-connector \(3 instances\), which still runs, plus [\d.]+ USD for the new connector \(2\): [\d.]+ USD a month more until run-connector is deleted\.`, r.Stdout) {
+		t.Errorf("exit %d:\n%s", r.Code, r.Stdout)
+	}
+}
+
+// The connector-oversized finding names only remedies that make the connector smaller, with
+// the values they need: after 'connector update --machine-type e2-standard-4 --min-instances
+// 3' the machine type can go back to e2-micro in place, and a recycle runs fewer instances
+// only with a lower minimum than the connector's 3. Without a price (--no-cost) it says no
+// saving rather than an unknown one.
+func TestOversizedFindingRemedies(t *testing.T) {
+	w := newEmu(t)
+	r := w.Run(t, false, "", "connector", "update", emulator.DemoConnector, "--machine-type", "e2-standard-4", "--min-instances", "3", "--max-instances", "5", "--quiet")
+	if r.Code != 0 {
+		t.Fatalf("update: exit %d: %s", r.Code, r.Stderr)
+	}
+	if err := w.E.ScaleConnector(demoConnectorFull, 3); err != nil {
+		t.Fatal(err)
+	}
+	message := func(args ...string) string {
+		t.Helper()
+		c, findings := inventoryConnector(t, w, args...)
+		ms := findingKinds(Inventory{Findings: findings})[FindingConnectorOversized]
+		if !c.Oversized || len(ms) != 1 {
+			t.Fatalf("oversized %v (%s), findings %+v", c.Oversized, c.OversizedReason, findings)
+		}
+		for _, f := range findings {
+			if f.Kind == FindingConnectorOversized {
+				return f.Message
+			}
+		}
+		return ""
+	}
+	m := message()
+	for _, want := range []string{
+		"'runnet connector update run-connector --machine-type e2-micro' in place",
+		"'runnet connector recycle run-connector --min-instances 2' for fewer instances",
+		"would save ",
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("finding %q lacks %q", m, want)
+		}
+	}
+	if m = message("--no-cost"); strings.Contains(m, "unknown") || strings.Contains(m, "would save") {
+		t.Errorf("--no-cost: finding %q", m)
+	}
+}
+
+// A connector that is not READY has no figures read, and useNotes say why instead of leaving
+// them null without a word.
+func TestConnectorUseNotReadySaysWhy(t *testing.T) {
+	opts := harness.Fast
+	opts.LRODuration = time.Minute
+	w := harness.NewWorld(t, cliMain, opts)
+	if r := w.Run(t, false, "", "connector", "update", emulator.DemoConnector, "--max-instances", "4", "--async", "--quiet"); r.Code != 0 {
+		t.Fatalf("update: exit %d: %s", r.Code, r.Stderr)
+	}
+	r := w.Run(t, false, "", "connector", "describe", emulator.DemoConnector, "--format", "json")
+	var d ConnectorDetail
+	if err := json.Unmarshal([]byte(r.Stdout), &d); err != nil {
+		t.Fatalf("%v: exit %d: %s%s", err, r.Code, r.Stdout, r.Stderr)
+	}
+	if d.State != "UPDATING" || d.MonthlyCost != nil || len(d.UseNotes) != 1 ||
+		d.UseNotes[0] != "instances, throughput and cost not read: the connector is UPDATING; they are read once it is READY" {
+		t.Errorf("state %s, cost %+v, notes %q", d.State, d.MonthlyCost, d.UseNotes)
+	}
+}

@@ -271,3 +271,22 @@ func TestEmulatorStartSeeds(t *testing.T) {
 		}
 	}
 }
+
+// --fault takes every method the emulator injects faults into: the Monitoring and Cloud
+// Asset gRPC methods and the Billing Catalog and VPC Access PATCH REST ones too.
+func TestEmulatorFaultMethodsBeyondRunAndCompute(t *testing.T) {
+	for _, spec := range []string{
+		"cloudbilling.services.skus.list=7:100",
+		"vpcaccess.projects.locations.connectors.patch=14",
+		"google.monitoring.v3.MetricService/ListTimeSeries=7",
+		"google.cloud.asset.v1.AssetService/SearchAllResources=7",
+	} {
+		var got *EmulatorStartOptions
+		r := runStubbed(t, "start", func(f *Factory) *cobra.Command {
+			return NewCmdEmulatorStart(f, func(_ context.Context, o *EmulatorStartOptions) error { got = o; return nil })
+		}, "start", "--fault", spec)
+		if r.Code != 0 || got == nil || len(got.faults) != 1 {
+			t.Errorf("--fault %s: exit %d, stderr %q", spec, r.Code, r.Stderr)
+		}
+	}
+}

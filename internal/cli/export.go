@@ -50,8 +50,8 @@ and, in each case, the subnet a connector was made in.
 
 What runnet created and deleted. Code that does not know a resource runnet created would
 create it again, and code that still declares a connector runnet deleted would recreate it.
---created connector/NAME or subnet/NAME (repeatable or comma-separated; full names accepted)
-names a resource that exists but not in your code: Terraform gets an import block (Terraform
+--created connector/NAME or subnet/NAME (repeatable or comma-separated; a full name, which
+--all needs with several regions, may go with or without the prefix) names a resource that exists but not in your code: Terraform gets an import block (Terraform
 1.5 or later) and Pulumi the import resource option, so that the code adopts it. --deleted
 connector/NAME or subnet/NAME names one that runnet deleted (migrate --cleanup, connector
 delete, subnet delete): Terraform gets a removed block with destroy = false (Terraform 1.7 or
@@ -273,11 +273,21 @@ func (o *ExportOptions) complete(cmd *cobra.Command, args []string) error {
 
 // parseRefs parses the values of --created or --deleted: connector/NAME or subnet/NAME, where
 // NAME is a short name (in the resolved project and region, or the exported workload's or
-// connector's) or a full name.
+// connector's) or a full name, or a full name on its own (projects/P/locations/R/connectors/NAME
+// or projects/P/regions/R/subnetworks/NAME).
 func (o *ExportOptions) parseRefs(flag string, values []string) ([]exportRef, error) {
 	var out []exportRef
 	for _, v := range values {
 		kind, name, ok := strings.Cut(strings.TrimSpace(v), "/")
+		if kind == "projects" { // a full name on its own: its path says its kind
+			name = strings.TrimSpace(v)
+			switch {
+			case strings.Contains(name, "/connectors/"):
+				kind = string(iac.KindConnector)
+			case strings.Contains(name, "/subnetworks/"):
+				kind = string(iac.KindSubnet)
+			}
+		}
 		if !ok || name == "" || (kind != string(iac.KindConnector) && kind != string(iac.KindSubnet)) {
 			return nil, exitcode.Usagef("%s: %q is not connector/NAME or subnet/NAME (NAME may be a full name)", flag, v)
 		}

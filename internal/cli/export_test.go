@@ -650,3 +650,24 @@ func TestIaCHint(t *testing.T) {
 		}
 	}
 }
+
+// With several regions a short --created or --deleted name is refused and the error asks for
+// the full name: the full name on its own is taken, its kind read from its path.
+func TestExportAllRegionsFullNames(t *testing.T) {
+	er := newEmu(t)
+	r := er.Run(t, false, "", "export", "--all", "--regions", "all", "--as", "terraform", "--created", "subnet/run-direct-vpc-egress")
+	if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, "give the full name (projects/P/locations/R/connectors/NAME or projects/P/regions/R/subnetworks/NAME)") {
+		t.Fatalf("short name: exit %d: %s", r.Code, r.Stderr)
+	}
+	subnet := "projects/demo-project/regions/asia-northeast1/subnetworks/run-direct-vpc-egress"
+	r = er.Run(t, false, "", "export", "--all", "--regions", "all", "--as", "terraform",
+		"--created", subnet, "--deleted", "projects/demo-project/locations/asia-northeast1/connectors/gone")
+	if r.Code != 0 || !strings.Contains(r.Stdout, "to = google_compute_subnetwork.run_direct_vpc_egress\n  id = \""+subnet+"\"") ||
+		!strings.Contains(r.Stdout, "from = google_vpc_access_connector.gone") {
+		t.Fatalf("full names: exit %d:\n%s%s", r.Code, r.Stdout, r.Stderr)
+	}
+	r = er.Run(t, false, "", "export", "run-service", "--as", "terraform", "--created", "projects/demo-project/global/networks/run-vpc")
+	if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, "is not connector/NAME or subnet/NAME") {
+		t.Errorf("a network: exit %d: %s", r.Code, r.Stderr)
+	}
+}

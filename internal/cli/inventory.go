@@ -1006,8 +1006,7 @@ func (b *inventoryBuilder) connectorFindings(cn InventoryConnector) {
 			cn.Name, orDash(cn.State), orDash(cn.MachineType), cn.MinInstances, cn.MaxInstances, cn.MinInstances, orDash(cn.MachineType), netPlural(cn.MinInstances), ref, where)
 	}
 	if cn.Oversized {
-		b.find(SeverityWarning, FindingConnectorOversized, cn.FullName, cn.Region, "connector %s %s ('runnet connector recycle %s' or 'runnet connector update %s --machine-type'); moving its workloads to Direct VPC egress would save %s a month",
-			cn.Name, cn.OversizedReason, ref, ref, cn.SavingsIfMigrated)
+		b.find(SeverityWarning, FindingConnectorOversized, cn.FullName, cn.Region, "connector %s %s%s", cn.Name, cn.OversizedReason, oversizedRemedies(cn, ref))
 	}
 	if len(cn.Users) == 0 {
 		return
@@ -1026,6 +1025,33 @@ func (b *inventoryBuilder) connectorFindings(cn InventoryConnector) {
 			"connector %s is %s, yet %s use%s it: %s VPC access fails or will fail; move %s with 'runnet migrate' or 'runnet attach'",
 			cn.Name, cn.State, users, verbS(len(cn.Users)), possessive(len(cn.Users)), netPronoun(len(cn.Users)))
 	}
+}
+
+// oversizedRemedies says what makes an oversized connector smaller, only what would (the
+// machine type in place when a smaller one carries the peak; a recycle, with a lower minimum
+// when the connector's own is above what the peak needs, when it runs too many instances),
+// and what moving its workloads to Direct VPC egress saves, when the price is known.
+func oversizedRemedies(cn InventoryConnector, ref string) string {
+	sz := cn.sizing
+	var fixes []string
+	if sz.InPlaceMachineType != "" {
+		fixes = append(fixes, fmt.Sprintf("'runnet connector update %s --machine-type %s' in place", ref, sz.InPlaceMachineType))
+	}
+	if cn.Instances != nil && sz.NeededInstances > 0 && cn.Instances.Current > sz.NeededInstances {
+		fix := "'runnet connector recycle " + ref
+		if cn.MinInstances > sz.NeededInstances {
+			fix += fmt.Sprintf(" --min-instances %d", sz.NeededInstances)
+		}
+		fixes = append(fixes, fix+"' for fewer instances")
+	}
+	var s string
+	if len(fixes) > 0 {
+		s = " (" + strings.Join(fixes, ", or ") + ")"
+	}
+	if cn.SavingsIfMigrated != nil {
+		s += fmt.Sprintf("; moving its workloads to Direct VPC egress would save %s a month", cn.SavingsIfMigrated)
+	}
+	return s
 }
 
 func (b *inventoryBuilder) subnetFindings(s InventorySubnet) {

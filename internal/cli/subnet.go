@@ -991,6 +991,9 @@ func (o *SubnetDeleteOptions) run(ctx context.Context) error {
 	done := startWait(o.f, "Deleting subnet "+o.Ref.Name)
 	err = c.DeleteSubnet(ctx, o.Ref, waitOptions(o.f, o.Async))
 	done()
+	if inUse := (*cloud.SubnetInUseError)(nil); errors.As(err, &inUse) && inUse.HeldByCloudRun() && !o.Wait {
+		return fmt.Errorf("%w; 'runnet subnet delete %s --wait' waits for their release, then deletes", err, o.Ref.Name)
+	}
 	if err != nil {
 		return err
 	}

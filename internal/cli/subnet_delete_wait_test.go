@@ -71,3 +71,14 @@ func TestSubnetDeleteWaitTimesOut(t *testing.T) {
 		}
 	}
 }
+
+// Without --wait, the refusal says that --wait is what waits for the addresses' release.
+func TestSubnetDeleteHeldPointsAtWait(t *testing.T) {
+	w := newEmu(t)
+	leaveDirectSubnet(t, w)
+	r := w.Run(t, false, "", "subnet", "delete", emulator.DemoDirectSubnet, "--yes")
+	if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, "Cloud Run still holds 16 addresses") ||
+		!strings.Contains(r.Stderr, "'runnet subnet delete "+emulator.DemoDirectSubnet+" --wait' waits for their release, then deletes") {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+}

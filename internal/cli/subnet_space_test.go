@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,6 +79,11 @@ func TestRangeAutoSpace(t *testing.T) {
 	}
 	if rep.Subnet == nil || !strings.HasPrefix(rep.Subnet.CIDR, "100.64.") || !strings.HasPrefix(rep.New.SubnetRange, "100.64.") {
 		t.Errorf("recycled connector's subnet %+v, new %+v; want RFC 6598", rep.Subnet, rep.New)
+	}
+	// The note says where the range was found: in RFC 6598, not next to the old 10.15.0.0/28.
+	why := "range " + rep.New.SubnetRange + ": the first free /28 in 100.64.0.0/10 (RFC 6598) in network run-vpc"
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool { return strings.Contains(n, why) }) || strings.Contains(strings.Join(rep.Notes, "\n"), "next to") {
+		t.Errorf("notes %q; want %q", rep.Notes, why)
 	}
 }
 

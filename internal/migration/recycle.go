@@ -403,7 +403,7 @@ func (e *Engine) pickRange(ctx context.Context, req RecycleRequest, nref egress.
 	if req.Space != nil {
 		connSpace = req.Space
 	}
-	var space []netip.Prefix
+	var space, nearby []netip.Prefix
 	if p, err := netip.ParsePrefix(near); err == nil && p.Addr().Is4() {
 		for _, bits := range []int{24, 16} {
 			if p.Bits() < bits {
@@ -412,6 +412,7 @@ func (e *Engine) pickRange(ctx context.Context, req RecycleRequest, nref egress.
 			cand := netip.PrefixFrom(p.Addr(), bits).Masked()
 			if slices.ContainsFunc(connSpace, func(s netip.Prefix) bool { return ipam.Contains(s, cand) }) {
 				space = append(space, cand)
+				nearby = append(nearby, cand)
 			}
 		}
 	}
@@ -421,8 +422,13 @@ func (e *Engine) pickRange(ctx context.Context, req RecycleRequest, nref egress.
 		return netip.Prefix{}, "", exitcode.Errorf(exitcode.Preflight, "no free /%d left in network %s; give --range CIDR", ipam.ConnectorPrefix, nref.Name)
 	}
 	how := fmt.Sprintf("range %s: the first free /%d", chosen, ipam.ConnectorPrefix)
-	if near != "" {
+	if slices.ContainsFunc(nearby, func(n netip.Prefix) bool { return ipam.Contains(n, chosen) }) {
 		how += " next to " + near
+	} else {
+		how += " in " + strings.Join(ipam.DescribeSpace(connSpace), ", ")
+		if len(nearby) > 0 {
+			how += fmt.Sprintf(" (none free next to %s)", near)
+		}
 	}
 	how += fmt.Sprintf(" in network %s (overlapping none of its %d ranges)", nref.Name, len(used))
 	return chosen, how, nil

@@ -63,6 +63,10 @@ type ConnectorSizing struct {
 	CapacityMbps float64
 	// Reason says why, with the figures and their sources.
 	Reason string
+	// InPlaceMachineType is a smaller machine type whose instances, as many as it runs now,
+	// carry the peak ("e2-micro" for an e2-standard-4 connector), "" when there is none: the
+	// machine type changes in place, the instance count does not.
+	InPlaceMachineType string
 }
 
 // SizeConnector judges a connector's size from its load. ok is false when it cannot be
@@ -74,13 +78,16 @@ func SizeConnector(l ConnectorLoad) (s ConnectorSizing, ok bool) {
 	}
 	needed := max(ConnectorMinInstancesFloor, int(math.Ceil(l.PeakMbps/per)))
 	s = ConnectorSizing{NeededInstances: needed, CapacityMbps: float64(l.CurrentInstances) * per}
+	if l.MachineType == "e2-standard-4" && l.PeakMbps <= float64(l.CurrentInstances)*connectorInstanceMbps["e2-micro"] {
+		s.InPlaceMachineType = "e2-micro"
+	}
 	peak := fmt.Sprintf("its peak of %s Mbps over %s", FormatMbps(l.PeakMbps), l.Window)
 	switch {
 	case l.CurrentInstances > needed:
 		s.Oversized = true
 		s.Reason = fmt.Sprintf("runs %d %s instances (%s Mbps) while %s needs %d; connectors never scale in: only a new connector runs fewer",
 			l.CurrentInstances, l.MachineType, FormatMbps(s.CapacityMbps), peak, needed)
-	case l.MachineType == "e2-standard-4" && l.PeakMbps <= float64(l.CurrentInstances)*connectorInstanceMbps["e2-micro"]:
+	case s.InPlaceMachineType != "":
 		s.Oversized = true
 		s.Reason = fmt.Sprintf("runs e2-standard-4 instances while %d e2-micro instances carry %s; the machine type can change in place",
 			l.CurrentInstances, peak)

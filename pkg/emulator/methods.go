@@ -6,8 +6,10 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/assetapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/computeapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/lroapi"
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/monitoringapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/runapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/vpcaccessapi"
 	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
@@ -22,7 +24,10 @@ func Methods() []string {
 	lroapi.Register(s, w)
 	runapi.Register(s, w)
 	vpcaccessapi.Register(s, w)
-	var out []string
+	monitoringapi.Register(s, w)
+	assetapi.Register(s, w)
+	// The REST methods beyond Compute that faults and call counts name by method id.
+	out := []string{"cloudbilling.services.list", "cloudbilling.services.skus.list", "vpcaccess.projects.locations.connectors.patch"}
 	for svc, info := range s.GetServiceInfo() {
 		for _, m := range info.Methods {
 			out = append(out, svc+"/"+m.Name)
