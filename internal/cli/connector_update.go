@@ -111,14 +111,22 @@ func (o *ConnectorUpdateOptions) validate(cmd *cobra.Command) error {
 	return nil
 }
 
-// checkAgainst checks the update against the connector as it is: READY, min below max, no
-// decrease.
+// checkAgainst checks the update against the connector as it is: READY, no decrease, min
+// below max.
 func (o *ConnectorUpdateOptions) checkAgainst(cur *cloud.Connector) error {
 	u, name := o.Update, o.Ref.Name
 	if cur.State != cloud.ConnectorReady {
 		return exitcode.Errorf(exitcode.Conflict, "connector %s is %s, not READY: it can be updated once it is READY; nothing was changed", name, cur.State)
 	}
 	next := u.Apply(cur)
+	// A decrease first: no maximum fixes it, and its remedy is a recycle.
+	const recycle = "instances can only increase in place (a connector never scales in); 'runnet connector recycle %s' replaces it with a new, smaller one; nothing was changed"
+	if next.MinInstances < cur.MinInstances {
+		return exitcode.Errorf(exitcode.Preflight, "--min-instances: %d is below the connector's current %d: "+recycle, next.MinInstances, cur.MinInstances, name)
+	}
+	if next.MaxInstances < cur.MaxInstances {
+		return exitcode.Errorf(exitcode.Preflight, "--max-instances: %d is below the connector's current %d: "+recycle, next.MaxInstances, cur.MaxInstances, name)
+	}
 	if next.MinInstances >= next.MaxInstances {
 		flag, fix := "--min-instances", ""
 		if u.MinInstances == 0 {
@@ -127,13 +135,6 @@ func (o *ConnectorUpdateOptions) checkAgainst(cur *cloud.Connector) error {
 			fix = fmt.Sprintf("; give --max-instances too (%d to %d)", next.MinInstances+1, connectorMaxInstancesHigh)
 		}
 		return exitcode.Usagef("%s: connector %s would have min instances %d and max instances %d; the maximum must be greater than the minimum%s", flag, name, next.MinInstances, next.MaxInstances, fix)
-	}
-	const recycle = "instances can only increase in place (a connector never scales in); 'runnet connector recycle %s' replaces it with a new, smaller one; nothing was changed"
-	if next.MinInstances < cur.MinInstances {
-		return exitcode.Errorf(exitcode.Preflight, "--min-instances: %d is below the connector's current %d: "+recycle, next.MinInstances, cur.MinInstances, name)
-	}
-	if next.MaxInstances < cur.MaxInstances {
-		return exitcode.Errorf(exitcode.Preflight, "--max-instances: %d is below the connector's current %d: "+recycle, next.MaxInstances, cur.MaxInstances, name)
 	}
 	return nil
 }

@@ -113,8 +113,16 @@ func TestConnectorUpdateRefusals(t *testing.T) {
 	if r.Code != exitcode.Preflight || !strings.Contains(r.Stderr, "--max-instances: 3 is below the connector's current 4") || !strings.Contains(r.Stderr, "runnet connector recycle run-connector") {
 		t.Errorf("decrease: exit %d: %s", r.Code, r.Stderr)
 	}
-	if n := w.E.Calls()["vpcaccess.projects.locations.connectors.patch"]; n != 1 {
-		t.Errorf("%d patches, want only the increase's", n)
+	// A decrease that also meets the minimum is a decrease first: no --max-instances fixes it.
+	if r := w.Run(t, false, "", "connector", "update", emulator.DemoConnector, "--min-instances", "3", "--max-instances", "5"); r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	r = w.Run(t, false, "", "connector", "update", emulator.DemoConnector, "--max-instances", "3")
+	if r.Code != exitcode.Preflight || !strings.Contains(r.Stderr, "--max-instances: 3 is below the connector's current 5") || !strings.Contains(r.Stderr, "runnet connector recycle run-connector") {
+		t.Errorf("decrease to the minimum: exit %d: %s", r.Code, r.Stderr)
+	}
+	if n := w.E.Calls()["vpcaccess.projects.locations.connectors.patch"]; n != 2 {
+		t.Errorf("%d patches, want only the increases'", n)
 	}
 	if r := w.Run(t, false, "", "connector", "update", "no-such-connector", "--max-instances", "5"); r.Code == 0 || !strings.Contains(r.Stderr, "no-such-connector") {
 		t.Errorf("missing connector: exit %d: %s", r.Code, r.Stderr)
