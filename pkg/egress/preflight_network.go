@@ -102,7 +102,9 @@ const (
 var SlowConnectorMachineTypes = []string{"f1-micro", "e2-micro"}
 
 // ConnectorMachineTypeCheck is the connector-machine-type check of a connector (short or
-// full name) with its machine type ("" is the API's default, e2-micro).
+// full name) with its machine type ("" is the API's default, e2-micro). Messages give its
+// short name; the hint's command names it as given (a full name reaches a connector of
+// another project).
 func ConnectorMachineTypeCheck(connector, machineType string) Check {
 	c := Check{Name: CheckConnectorMachineType}
 	mt := machineType
@@ -112,7 +114,7 @@ func ConnectorMachineTypeCheck(connector, machineType string) Check {
 	if slices.Contains(SlowConnectorMachineTypes, mt) {
 		c.Status = StatusWarn
 		c.Message = fmt.Sprintf("connector %s runs on %s, which can time out at high packet rates", ShortName(connector), mt)
-		c.Hint = fmt.Sprintf("use e2-standard-4 for production traffic: --machine-type e2-standard-4 at creation, or in place on an existing connector (connector update %s --machine-type e2-standard-4; its instances are replaced, the connector and its users stay)", ShortName(connector))
+		c.Hint = fmt.Sprintf("use e2-standard-4 for production traffic: --machine-type e2-standard-4 at creation, or in place on an existing connector (connector update %s --machine-type e2-standard-4; its instances are replaced, the connector and its users stay)", connector)
 		return c
 	}
 	c.Status = StatusPass
@@ -125,7 +127,11 @@ func (t transition) connectorMachineType() Check {
 	if fc == nil || !fc.Exists {
 		return Check{Name: CheckConnectorMachineType, Status: StatusSkip, Message: "connector not looked up"}
 	}
-	return ConnectorMachineTypeCheck(t.to.Connector, fc.MachineType)
+	name := ShortName(t.to.Connector) // in the workload's project, where commands default to
+	if t.crossProject() {
+		name = t.to.Connector // a Shared VPC host's: its full name
+	}
+	return ConnectorMachineTypeCheck(name, fc.MachineType)
 }
 
 // natPath is where a side's traffic enters the VPC, for Cloud NAT: the network, region and

@@ -136,3 +136,22 @@ func TestStartupProbeAndMachineType(t *testing.T) {
 		}
 	}
 }
+
+// The machine-type hint's command names a connector of the workload's project by its short
+// name, and a Shared VPC host's by its full name (its short name would be looked up in the
+// workload's project).
+func TestMachineTypeHintNamesHostConnector(t *testing.T) {
+	for target, want := range map[string]string{
+		"run-connector": "(connector update run-connector --machine-type",
+		"projects/net-host/locations/" + region + "/connectors/shared-conn": "(connector update projects/net-host/locations/" + region + "/connectors/shared-conn --machine-type",
+	} {
+		f := baseFacts()
+		f.Workload.VPC = VPC{Network: "run-vpc", Subnet: "run-direct-vpc-egress"}
+		f.Target = VPC{Connector: target}
+		f.TargetConnector = &ConnectorFacts{Name: ShortName(target), Exists: true, Region: region, Network: "run-vpc", State: "READY", MachineType: "e2-micro"}
+		c := run(t, f, CheckConnectorMachineType)
+		if c.Status != StatusWarn || !strings.Contains(c.Hint, want) || !strings.Contains(c.Message, "connector "+ShortName(target)+" runs on e2-micro") {
+			t.Errorf("%s: %+v; want a hint with %q", target, c, want)
+		}
+	}
+}
