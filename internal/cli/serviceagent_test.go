@@ -119,3 +119,26 @@ func TestAttachHostSubnetChecksServiceAgent(t *testing.T) {
 		t.Errorf("orders is %s after the refused attach", m)
 	}
 }
+
+// A fleet whose workloads all lack their service agent's grant says each grant once, at the
+// end (three projects, three agents), not once per workload.
+func TestMigrateFleetServiceAgentGrantsOnce(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	er.E.SetPrincipal(emulator.SharedVPCAdmin)
+	conn := "projects/" + emulator.SharedVPCHost + "/locations/" + emulator.SharedVPCRegion + "/connectors/shared-conn"
+	r := er.Run(t, false, "", "--region", emulator.SharedVPCRegion, "migrate", "--all", "--from-connector", conn, "--to", "direct", "--subnet", hostSubnet, "--yes")
+	if r.Code != 3 {
+		t.Fatalf("exit %d, want 3\nstdout %s\nstderr %s", r.Code, r.Stdout, r.Stderr)
+	}
+	for _, p := range emulator.SharedVPCServiceProjects {
+		if n := strings.Count(r.Stderr, grantLine(p)); n != 1 {
+			t.Errorf("the grant for %s's agent is said %d times, want once:\n%s", p, n, r.Stderr)
+		}
+	}
+	if n := strings.Count(r.Stderr, "migrate --fix makes these grants"); n != 1 {
+		t.Errorf("--fix is suggested %d times, want once:\n%s", n, r.Stderr)
+	}
+	if n := strings.Count(r.Stderr, "preflight failed for "); n != 9 {
+		t.Errorf("%d workloads said blocked, want 9:\n%s", n, r.Stderr)
+	}
+}

@@ -127,14 +127,7 @@ func BlockedCode(p egress.Plan) int {
 // check (the grants Cloud Run's service agent lacks), one per line.
 func (m *Migration) blockedMessage() egress.Message {
 	msg := egress.Plain(BlockedMessage(m.Plan))
-	var sa *egress.ServiceAgentFacts
-	if m.Facts != nil {
-		sa = m.Facts.ServiceAgent
-	}
-	for _, c := range egress.Failed(m.Plan.Checks) {
-		if c.Name != egress.CheckServiceAgent || sa == nil {
-			continue
-		}
+	if sa := m.failedAgent(); sa != nil {
 		if advice := egress.ServiceAgentAdvice(sa, "\n  "); len(advice.Actions) > 0 {
 			msg = egress.Concat(msg, egress.Plain("; "), egress.Advise(strings.Replace(advice.Text, ": ", ":\n  ", 1), advice.Actions...))
 			if !sa.NotAttached {
@@ -143,6 +136,69 @@ func (m *Migration) blockedMessage() egress.Message {
 		}
 	}
 	return msg
+}
+
+// failedAgent is what Cloud Run's service agent lacks when the migration's service-agent
+// check failed, or nil.
+func (m *Migration) failedAgent() *egress.ServiceAgentFacts {
+	if m.Facts == nil || m.Facts.ServiceAgent == nil {
+		return nil
+	}
+	for _, c := range egress.Failed(m.Plan.Checks) {
+		if c.Name == egress.CheckServiceAgent {
+			return m.Facts.ServiceAgent
+		}
+	}
+	return nil
+}
+
+// agentFixes gathers, once each, the commands that fix the failed service-agent checks of a
+// fleet's blocked migrations: a fleet of one project's workloads shares one service agent,
+// whose grant each of them would otherwise repeat.
+type agentFixes struct {
+	seen           map[string]bool
+	grants, attach []egress.Action
+}
+
+// add records m's fixes and reports whether it had any.
+func (f *agentFixes) add(m *Migration) bool {
+	sa := m.failedAgent()
+	if sa == nil {
+		return false
+	}
+	acts := sa.Actions()
+	if f.seen == nil {
+		f.seen = map[string]bool{}
+	}
+	for _, a := range acts {
+		k := fmt.Sprintf("%+v", a)
+		if f.seen[k] {
+			continue
+		}
+		f.seen[k] = true
+		if sa.NotAttached {
+			f.attach = append(f.attach, a)
+		} else {
+			f.grants = append(f.grants, a)
+		}
+	}
+	return len(acts) > 0
+}
+
+// message says the fixes, one command per line.
+func (f *agentFixes) message() egress.Message {
+	lines := func(intro string, acts []egress.Action) egress.Message {
+		return egress.Advise(intro+strings.Repeat("\n  %s", len(acts)), acts...)
+	}
+	var out []egress.Message
+	if len(f.attach) > 0 {
+		out = append(out, lines("; a Shared VPC admin attaches the projects first:", f.attach))
+	}
+	if len(f.grants) > 0 {
+		out = append(out, lines("; grant Cloud Run's service agents, once each:", f.grants),
+			egress.Plain("\n(migrate --fix makes these grants before migrating)"))
+	}
+	return egress.Concat(out...)
 }
 
 // BlockedMessage says which checks failed. --force is suggested only when it would let the
@@ -192,12 +248,16 @@ func (e *Engine) FleetVerdict(ms []*Migration, cleanup []ConnectorCleanup) (int,
 		projects[m.Ref.Project] = true
 	}
 	var bads []bad
+	var fixes agentFixes
 	for _, m := range ms {
 		code, msg := e.Verdict(m)
 		if code != exitcode.OK {
 			name := m.Ref.String()
 			if len(projects) > 1 {
 				name = m.Ref.Project + "/" + name
+			}
+			if len(ms) > 1 && m.Outcome() == egress.OutcomeBlocked && fixes.add(m) {
+				msg = egress.Plain(BlockedMessage(m.Plan)) // its fixes are said once, at the end
 			}
 			bads = append(bads, bad{name, code, msg})
 		}
@@ -247,9 +307,9 @@ func (e *Engine) FleetVerdict(ms []*Migration, cleanup []ConnectorCleanup) (int,
 	case len(bads) == 0:
 		return code, egress.Concat(egress.Plain(workloads+" migrated, but the cleanup failed: "), join(cleanParts, "; "))
 	case len(cleanBads) == 0:
-		return code, egress.Concat(egress.Plain(fmt.Sprintf("%d of %s not migrated: ", len(bads), workloads)), join(parts, "; "))
+		return code, egress.Concat(egress.Plain(fmt.Sprintf("%d of %s not migrated: ", len(bads), workloads)), join(parts, "; "), fixes.message())
 	}
-	return code, egress.Concat(egress.Plain(fmt.Sprintf("%d of %s not migrated: ", len(bads), workloads)), join(parts, "; "),
+	return code, egress.Concat(egress.Plain(fmt.Sprintf("%d of %s not migrated: ", len(bads), workloads)), join(parts, "; "), fixes.message(),
 		egress.Plain("; and the cleanup failed: "), join(cleanParts, "; "))
 }
 
