@@ -1195,7 +1195,28 @@ func (t transition) permissions() Check {
 		return c
 	}
 	c.Status = StatusFail
-	c.Message = "the caller lacks " + strings.Join(fp.Missing, ", ")
+	// Each permission with what it is tested on: a Shared VPC host's subnetwork is not where
+	// the caller would look first.
+	var onWorkload, onSubnet, other []string
+	for _, p := range fp.Missing {
+		switch {
+		case strings.HasPrefix(p, "run."):
+			onWorkload = append(onWorkload, p)
+		case strings.HasPrefix(p, "compute.subnetworks.") && t.to.Subnet != "":
+			onSubnet = append(onSubnet, p)
+		default:
+			other = append(other, p)
+		}
+	}
+	var lacks []string
+	if len(onWorkload) > 0 {
+		lacks = append(lacks, strings.Join(onWorkload, ", ")+" on "+t.ref.Kind.String()+" "+t.ref.Name)
+	}
+	if len(onSubnet) > 0 {
+		lacks = append(lacks, strings.Join(onSubnet, ", ")+" on subnetwork "+t.to.Subnet)
+	}
+	lacks = append(lacks, other...)
+	c.Message = "the caller lacks " + strings.Join(lacks, "; ")
 	c.Hint = "ask for roles/run.developer on the workload, roles/iam.serviceAccountUser on its service account and, for Direct VPC egress, roles/compute.networkUser on the subnetwork (in the host project for Shared VPC)"
 	return c
 }

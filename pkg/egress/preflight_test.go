@@ -705,7 +705,12 @@ func TestPermissionsCheck(t *testing.T) {
 	expect(t, c, StatusPass, "the caller has all 2 permissions checked")
 	f.Permissions.Missing = []string{"compute.subnetworks.use"}
 	c = run(t, f, CheckPermissions)
-	expect(t, c, StatusFail, "the caller lacks compute.subnetworks.use", "hint:roles/compute.networkUser")
+	expect(t, c, StatusFail, "the caller lacks compute.subnetworks.use on subnetwork projects/"+proj+"/regions/"+region+"/subnetworks/run-direct-vpc-egress", "hint:roles/compute.networkUser")
+	f.Permissions.Missing = []string{"run.services.update", "compute.subnetworks.use"}
+	c = run(t, f, CheckPermissions)
+	expect(t, c, StatusFail, "the caller lacks run.services.update on service run-service; compute.subnetworks.use on subnetwork projects/")
+	f.Permissions.Missing = []string{"compute.subnetworks.use"}
+	c = run(t, f, CheckPermissions)
 	if !maps.Equal(c.Numbers, map[string]int64{"checked": 2, "missing": 1}) {
 		t.Errorf("numbers %v", c.Numbers)
 	}
