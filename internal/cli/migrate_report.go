@@ -113,6 +113,7 @@ type MigrationReport struct {
 	Error            string                 `json:"error,omitempty"`
 	RollbackError    string                 `json:"rollbackError,omitempty"`
 	State            string                 `json:"state,omitempty"`
+	Unchanged        bool                   `json:"unchanged,omitempty"`
 	Recovery         []string               `json:"recovery,omitempty"`
 	Notes            []string               `json:"notes,omitempty"`
 
@@ -161,7 +162,7 @@ func NewMigrationReport(m *migration.Migration, dryRun bool) MigrationReport {
 		r.Steps = renderSteps(res.Steps)
 		r.DurationSeconds = roundSecondsF(res.DurationSeconds)
 		r.Error, r.RollbackError = shared.Render(migration.ResultError(res)), shared.Render(migration.RollbackError(res))
-		r.State, r.Recovery = res.State, shared.RenderAll(res.Recovery)
+		r.State, r.Unchanged, r.Recovery = res.State, res.Unchanged, shared.RenderAll(res.Recovery)
 		r.Notes = append(r.Notes, shared.RenderAll(res.Notes)...)
 	case r.Outcome == egress.OutcomeBlocked:
 		r.Error = migration.BlockedMessage(p)

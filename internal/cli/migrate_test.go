@@ -758,3 +758,25 @@ func TestMigrateCreateSubnet(t *testing.T) {
 		t.Fatalf("again: exit %d: %s", r.Code, r.Stdout)
 	}
 }
+
+// A migration whose first write fails changed nothing, and its error says so, alone and in a
+// fleet, where the table gives no notes; the report has "unchanged".
+func TestMigrateFailedFirstWriteSaysUnchanged(t *testing.T) {
+	er := newEmu(t)
+	er.E.InjectFault(emulator.Fault{Method: "google.cloud.run.v2.Services/UpdateService", Code: 9, Count: 1})
+	r := er.Run(t, false, "", "migrate", "--all", "--from-connector", emulator.DemoConnector, "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes")
+	if r.Code != exitcode.Failure || !strings.Contains(r.Stderr, "run-service (update service") || !strings.Contains(r.Stderr, "FAILED_PRECONDITION); nothing was changed)") {
+		t.Errorf("fleet: exit %d: %s", r.Code, r.Stderr)
+	}
+	if w := er.Read(t, "run-service"); w.VPC.Mode() != egress.ModeConnector {
+		t.Errorf("run-service uses %s", w.VPC.Mode())
+	}
+	er.E.InjectFault(emulator.Fault{Method: "google.cloud.run.v2.Services/UpdateService", Code: 9, Count: 1})
+	r = er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json")
+	if r.Code != exitcode.Failure || !strings.HasSuffix(strings.TrimSpace(r.Stderr), "; nothing was changed") {
+		t.Errorf("one workload: exit %d: %s", r.Code, r.Stderr)
+	}
+	if rep := report(t, r); !rep.Unchanged {
+		t.Errorf("report: %+v, want unchanged", rep)
+	}
+}

@@ -109,6 +109,9 @@ func (e *Engine) Verdict(m *Migration) (int, egress.Message) {
 	if code == exitcode.OK {
 		code = exitcode.Failure
 	}
+	if r.Unchanged {
+		return code, egress.Concat(ResultError(r), egress.Plain("; nothing was changed"))
+	}
 	return code, ResultError(r)
 }
 

@@ -524,6 +524,9 @@ type Result struct {
 	RollbackErr   error  `json:"-"`
 	// State describes where the workload stands when a rollback failed.
 	State string `json:"state,omitempty"`
+	// Unchanged is set when a run failed before any write took effect: the workload serves
+	// as it did.
+	Unchanged bool `json:"unchanged,omitempty"`
 	// Recovery lists the commands that finish the job by hand when a rollback failed (or a
 	// run stopped on a concurrent change), each with what it does.
 	Recovery []Message `json:"recovery,omitempty"`
@@ -737,7 +740,7 @@ func (r *runState) execute(ctx context.Context) {
 	if err := r.acquire(ctx); err != nil {
 		r.res.Outcome = OutcomeFailed
 		r.fail(err)
-		r.res.Notes = append(r.res.Notes, Plain(fmt.Sprintf("nothing was changed on %s", r.ref())))
+		r.unchanged()
 		r.releaseAfter(ctx)
 		return
 	}
@@ -799,7 +802,7 @@ func (r *runState) run(ctx context.Context, from int) {
 			r.stopOnConflict(ctx, err)
 		case !r.touched:
 			r.res.Outcome = OutcomeFailed
-			r.res.Notes = append(r.res.Notes, Plain(fmt.Sprintf("nothing was changed on %s", r.ref())))
+			r.unchanged()
 			r.releaseAfter(ctx)
 		default:
 			r.rollback(ctx, err)
@@ -1286,7 +1289,7 @@ func (r *runState) rollback(ctx context.Context, cause error) {
 	if !changed {
 		// The failed write never took effect: there was nothing to undo.
 		r.res.Outcome = OutcomeFailed
-		r.res.Notes = append(r.res.Notes, Plain(fmt.Sprintf("nothing was changed on %s", r.ref())))
+		r.unchanged()
 	}
 	if r.cur != nil {
 		r.res.Traffic = slices.Clone(r.cur.Traffic)
@@ -1691,4 +1694,10 @@ func (e *Executor) Validate(ctx context.Context, req Request) error {
 	}
 	_, err := e.Platform.Update(ctx, w, u)
 	return err
+}
+
+// unchanged records that the run failed before any write took effect.
+func (r *runState) unchanged() {
+	r.res.Unchanged = true
+	r.res.Notes = append(r.res.Notes, Plain(fmt.Sprintf("nothing was changed on %s", r.ref())))
 }

@@ -204,7 +204,7 @@ func (e *Executor) Resume(ctx context.Context, req ResumeRequest) *Result {
 		if err := r.journalOnly(ctx, false, false); err != nil {
 			r.res.Outcome = OutcomeFailed
 			r.fail(fmt.Errorf("take over the migration journal: %w", err))
-			r.res.Notes = append(r.res.Notes, Plain(fmt.Sprintf("nothing was changed on %s", r.ref())))
+			r.unchanged()
 			return r.finish(ctx, start)
 		}
 	}
