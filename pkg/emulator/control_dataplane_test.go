@@ -15,21 +15,7 @@ import (
 // The data plane's control endpoints, over HTTP as a test in another language would use them.
 func TestDataplaneControlEndpoints(t *testing.T) {
 	e := start(t, emulator.Options{Seed: emulator.SeedDemo})
-	base := "http://" + e.Addr() + emulator.ControlPrefix
-	do := func(method, path, body string) (int, string) {
-		t.Helper()
-		req, err := http.NewRequest(method, base+path, bytes.NewBufferString(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	do := controlCaller(t, e)
 	ok := func(method, path, body string) string {
 		t.Helper()
 		code, out := do(method, path, body)
@@ -91,5 +77,25 @@ func TestDataplaneControlEndpoints(t *testing.T) {
 	ok("DELETE", "destinations/api", "")
 	if code, _ := do("DELETE", "destinations/api", ""); code != http.StatusNotFound {
 		t.Errorf("second delete: %d, want 404", code)
+	}
+}
+
+// controlCaller returns a function that calls the emulator's control surface over HTTP, as a
+// test in another language would, and returns the status and body.
+func controlCaller(t *testing.T, e *emulator.Emulator) func(method, path, body string) (int, string) {
+	base := "http://" + e.Addr() + emulator.ControlPrefix
+	return func(method, path, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, base+path, bytes.NewBufferString(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
 	}
 }

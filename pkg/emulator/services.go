@@ -2,6 +2,8 @@ package emulator
 
 import (
 	"net/http"
+
+	"github.com/runnet-dev/runnet/pkg/emulator/internal/world"
 )
 
 // Per-project API enablement: every API is enabled in every project until DisableService. A
@@ -12,11 +14,11 @@ import (
 
 // Service names DisableService knows the title of (any NAME.googleapis.com is accepted).
 const (
-	ServiceRun        = "run.googleapis.com"
-	ServiceVPCAccess  = "vpcaccess.googleapis.com"
-	ServiceCompute    = "compute.googleapis.com"
-	ServiceMonitoring = "monitoring.googleapis.com"
-	ServiceAsset      = "cloudasset.googleapis.com"
+	ServiceRun        = world.ServiceRun
+	ServiceVPCAccess  = world.ServiceVPCAccess
+	ServiceCompute    = world.ServiceCompute
+	ServiceMonitoring = world.ServiceMonitoring
+	ServiceAsset      = world.ServiceAsset
 )
 
 // DisableService disables service (e.g. "compute.googleapis.com") in project (an id or a

@@ -1,11 +1,8 @@
 package emulator_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -179,21 +176,7 @@ func TestDisabledGRPCAPIsAnswerServiceDisabled(t *testing.T) {
 // and the state keeps it.
 func TestServicesControlEndpoints(t *testing.T) {
 	e := start(t, emulator.Options{Seed: emulator.SeedSharedVPC})
-	base := "http://" + e.Addr() + emulator.ControlPrefix
-	do := func(method, path, body string) (int, string) {
-		t.Helper()
-		req, err := http.NewRequest(method, base+path, bytes.NewBufferString(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	do := controlCaller(t, e)
 	if code, out := do("POST", "services/disable", `{"project":"team-b","service":"compute.googleapis.com"}`); code != 200 {
 		t.Fatalf("disable: %d %s", code, out)
 	}
