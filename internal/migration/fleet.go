@@ -184,14 +184,18 @@ func (fl *Fleet) Prepare(ctx context.Context, ws []*cloud.Workload, target Targe
 				}
 			}
 		}
+		// The gate's metrics are read alongside the other facts, not after them.
+		metrics := make(chan *egress.MetricsFacts, 1)
+		go func() { metrics <- e.metricsFacts(ctx, m, opts) }()
 		facts, err := e.Read.GatherFacts(ctx, req)
+		mf := <-metrics
 		if err != nil {
 			m.failed(fmt.Errorf("preflight of %s: %w", m.Ref, err))
 			return
 		}
 		m.Facts = facts
 		fl.Network.applyTo(&facts.Facts)
-		facts.Metrics = e.metricsFacts(ctx, m, opts)
+		facts.Metrics = mf
 		for _, n := range facts.Notes {
 			m.Notes = append(m.Notes, egress.Plain(n))
 		}
