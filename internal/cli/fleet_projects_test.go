@@ -195,6 +195,10 @@ func TestMigrateFleetDryRunPlansTheCleanup(t *testing.T) {
 		!slices.Equal(f.Cleanup[0].Users, []string{"team-c/recs", "team-c/search", "team-c/job/reindex"}) {
 		t.Errorf("cleanup %+v: want it kept for team-c's three workloads", f.Cleanup)
 	}
+	r = er.Run(t, false, "", append(slices.Clone(base[:len(base)-2]), "--format", "table", "--projects", "team-a,team-b")...)
+	if !strings.Contains(r.Stdout, "Connector shared-conn: would be kept, still used by team-c/recs, team-c/search, team-c/job/reindex (dry run)") {
+		t.Errorf("table does not say the connector would be kept:\n%s", r.Stdout)
+	}
 	r = er.Run(t, false, "", append(base[:len(base)-2], "--format", "table")...)
 	if !strings.Contains(r.Stdout, "Connector shared-conn: would be deleted: nothing else uses it (dry run)") {
 		t.Errorf("table does not say the connector would be deleted:\n%s", r.Stdout)

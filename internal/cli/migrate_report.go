@@ -424,6 +424,10 @@ func (f FleetReport) WriteText(w io.Writer) error {
 		case string(egress.StepDone):
 			b.WriteString("deleted\n")
 		case string(egress.StepSkipped):
+			if len(f.Workloads) > 0 && f.Workloads[0].DryRun {
+				b.WriteString("would be kept, still used by " + strings.Join(c.Users, ", ") + " (dry run)\n")
+				break
+			}
 			b.WriteString("kept, still used by " + strings.Join(c.Users, ", ") + "\n")
 		case string(egress.OutcomePlanned):
 			b.WriteString("would be deleted: nothing else uses it (dry run)\n")
