@@ -154,16 +154,23 @@ func TestScopeValidate(t *testing.T) {
 	}
 }
 
-func TestOtherConnectorProjectsIncludesAttachedServiceProjects(t *testing.T) {
-	e, c := newEmulator(t, emulator.SeedSharedVPC)
-	ctx := testCtx(t)
-	// team-d is attached but runs nothing yet: connected_projects does not name it.
+// attachIdleProject declares team-d in the apps folder and attaches it to the Shared VPC host:
+// a service project that runs nothing yet, so no connector names it.
+func attachIdleProject(t *testing.T, e *emulator.Emulator) {
+	t.Helper()
 	if err := e.DeclareProject("team-d", "team-d", "folders/"+emulator.SharedVPCFolderApps, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.AttachServiceProject(emulator.SharedVPCHost, "team-d"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestOtherConnectorProjectsIncludesAttachedServiceProjects(t *testing.T) {
+	e, c := newEmulator(t, emulator.SeedSharedVPC)
+	ctx := testCtx(t)
+	// team-d is attached but runs nothing yet: connected_projects does not name it.
+	attachIdleProject(t, e)
 	ref, _ := egress.ParseConnectorRef(emulator.SharedVPCConnectorName(), "", "")
 	conn, err := c.GetConnector(ctx, ref)
 	if err != nil {
@@ -189,12 +196,7 @@ func TestOtherConnectorProjectsIncludesAttachedServiceProjects(t *testing.T) {
 func TestOtherConnectorProjectsComputeDisabled(t *testing.T) {
 	e, c := newEmulator(t, emulator.SeedSharedVPC)
 	ctx := testCtx(t)
-	if err := e.DeclareProject("team-d", "team-d", "folders/"+emulator.SharedVPCFolderApps, nil); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.AttachServiceProject(emulator.SharedVPCHost, "team-d"); err != nil {
-		t.Fatal(err)
-	}
+	attachIdleProject(t, e)
 	for _, p := range []string{emulator.SharedVPCHost, "team-c"} {
 		if err := e.DisableService(p, emulator.ServiceCompute); err != nil {
 			t.Fatal(err)
