@@ -28,15 +28,32 @@ import (
 // URL with an ID token, and a short job that connects to TCP destinations with the target's
 // VPC access.
 
-// probeTimeout bounds one HTTP probe; probeJobTimeout a probe job's task.
+// probeTimeout bounds one HTTP probe; probeJobTimeout a probe job's task, which spends at
+// most probeConnectBudget retrying (plus one last 5-second attempt per destination).
 const (
-	probeTimeout    = 30 * time.Second
-	probeJobTimeout = 2 * time.Minute
+	probeTimeout       = 30 * time.Second
+	probeJobTimeout    = 4 * time.Minute
+	probeConnectBudget = 90 * time.Second
+	probeRetryEvery    = 5 * time.Second
 )
 
-// probeScript connects to each of $RUNNET_PROBE_TCP's HOST:PORT (comma-separated) with nc,
-// failing on the first that does not answer within 5 seconds.
-const probeScript = `for t in $(echo "$RUNNET_PROBE_TCP" | tr ',' ' '); do nc -z -w 5 "${t%:*}" "${t##*:}" || { echo "cannot connect to $t" >&2; exit 1; }; echo "connected to $t"; done`
+// probeScript connects to each of $RUNNET_PROBE_TCP's HOST:PORT (comma-separated) with nc.
+// A Direct VPC egress instance can take a minute or more to establish connections after it
+// starts (Cloud Run's Direct VPC egress docs), so a destination that does not answer is tried
+// again every few seconds until the budget, shared by all destinations, runs out; only then
+// does the probe fail.
+var probeScript = tcpProbeScript(probeConnectBudget, probeRetryEvery)
+
+// tcpProbeScript is the probe job's shell script (POSIX sh and BusyBox nc): each destination
+// is tried every every until budget has passed since the script started.
+func tcpProbeScript(budget, every time.Duration) string {
+	return fmt.Sprintf(`deadline=$(( $(date +%%s) + %d )); `+
+		`for t in $(echo "$RUNNET_PROBE_TCP" | tr ',' ' '); do `+
+		`until nc -z -w 5 "${t%%:*}" "${t##*:}"; do `+
+		`if [ "$(date +%%s)" -ge "$deadline" ]; then echo "cannot connect to $t" >&2; exit 1; fi; `+
+		`sleep %d; done; `+
+		`echo "connected to $t"; done`, int(budget.Seconds()), int(every.Seconds()))
+}
 
 // probeEnv is the probe job's variable listing its destinations (the emulator reads it too).
 const probeEnv = "RUNNET_PROBE_TCP"
