@@ -25,12 +25,14 @@ import (
 // (projects/P/...) and in the keys of its maps (P/NAME).
 var worldProject = regexp.MustCompile(`"projects/([a-z][-a-z0-9]{4,28}[a-z0-9])/|"([a-z][-a-z0-9]{4,28}[a-z0-9])/[^"]*":`)
 
-// worldProjects returns the projects an emulator state (its JSON) holds, sorted.
+// worldProjects returns the projects an emulator state (its JSON) holds, sorted. Keys of the
+// resource hierarchy (organizations/O, folders/F: the IAM policies of a Shared VPC world) have
+// the shape of P/NAME but name no project.
 func worldProjects(state []byte) []string {
 	var out []string
 	for _, m := range worldProject.FindAllSubmatch(state, -1) {
 		p := string(m[1]) + string(m[2])
-		if p == "projects" || slices.Contains(out, p) {
+		if p == "projects" || p == "organizations" || p == "folders" || slices.Contains(out, p) {
 			continue
 		}
 		out = append(out, p)
