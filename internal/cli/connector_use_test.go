@@ -306,9 +306,9 @@ func TestRecycleKeptOldCostsMore(t *testing.T) {
 
 // The connector-oversized finding names only remedies that make the connector smaller, with
 // the values they need: after 'connector update --machine-type e2-standard-4 --min-instances
-// 3' the machine type can go back to e2-micro in place, and a recycle runs fewer instances
-// only with a lower minimum than the connector's 3. Without a price (--no-cost) it says no
-// saving rather than an unknown one.
+// 3' a recycle runs fewer instances only with a lower minimum than the connector's 3; going
+// back to e2-micro is not proposed (the connector-machine-type finding warns against it).
+// Without a price (--no-cost) it says no saving rather than an unknown one.
 func TestOversizedFindingRemedies(t *testing.T) {
 	w := newEmu(t)
 	r := w.Run(t, false, "", "connector", "update", emulator.DemoConnector, "--machine-type", "e2-standard-4", "--min-instances", "3", "--max-instances", "5", "--quiet")
@@ -333,8 +333,10 @@ func TestOversizedFindingRemedies(t *testing.T) {
 		return ""
 	}
 	m := message()
+	if strings.Contains(m, "--machine-type") {
+		t.Errorf("finding %q proposes a machine type the connector-machine-type finding warns against", m)
+	}
 	for _, want := range []string{
-		"'runnet connector update run-connector --machine-type e2-micro' in place",
 		"'runnet connector recycle run-connector --min-instances 2' for fewer instances",
 		"would save ",
 	} {
@@ -364,5 +366,29 @@ func TestConnectorUseNotReadySaysWhy(t *testing.T) {
 	if d.State != "UPDATING" || d.MonthlyCost != nil || len(d.UseNotes) != 1 ||
 		d.UseNotes[0] != "instances, throughput and cost not read: the connector is UPDATING; they are read once it is READY" {
 		t.Errorf("state %s, cost %+v, notes %q", d.State, d.MonthlyCost, d.UseNotes)
+	}
+}
+
+// Following inventory's advice never brings back the finding it answered: the demo's f1-micro
+// connector gets the connector-machine-type warning (use e2-standard-4); once it runs
+// e2-standard-4 at its floor of 2 instances with little traffic, no finding proposes going back
+// to e2-micro (which would bring the warning back), and nothing is flagged oversized.
+func TestInventoryMachineTypeAdviceDoesNotReverse(t *testing.T) {
+	w := newEmu(t)
+	_, findings := inventoryConnector(t, w)
+	if len(findingKinds(Inventory{Findings: findings})[FindingConnectorMachineType]) != 1 {
+		t.Fatalf("f1-micro: no connector-machine-type finding: %+v", findings)
+	}
+	if r := w.Run(t, false, "", "connector", "update", emulator.DemoConnector, "--machine-type", "e2-standard-4", "--quiet"); r.Code != 0 {
+		t.Fatalf("update: exit %d: %s", r.Code, r.Stderr)
+	}
+	c, findings := inventoryConnector(t, w)
+	if c.MachineType != "e2-standard-4" || c.Oversized {
+		t.Errorf("after the advised update: machine type %s, oversized %v (%s)", c.MachineType, c.Oversized, c.OversizedReason)
+	}
+	for _, f := range findings {
+		if f.Kind == FindingConnectorMachineType || f.Kind == FindingConnectorOversized || strings.Contains(f.Message, "e2-micro") {
+			t.Errorf("after the advised update, finding %s: %s", f.Kind, f.Message)
+		}
 	}
 }

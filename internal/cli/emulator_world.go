@@ -25,12 +25,14 @@ import (
 // (projects/P/...) and in the keys of its maps (P/NAME).
 var worldProject = regexp.MustCompile(`"projects/([a-z][-a-z0-9]{4,28}[a-z0-9])/|"([a-z][-a-z0-9]{4,28}[a-z0-9])/[^"]*":`)
 
-// worldProjects returns the projects an emulator state (its JSON) holds, sorted.
+// worldProjects returns the projects an emulator state (its JSON) holds, sorted. Keys of the
+// resource hierarchy (organizations/O, folders/F: the IAM policies of a Shared VPC world) have
+// the shape of P/NAME but name no project.
 func worldProjects(state []byte) []string {
 	var out []string
 	for _, m := range worldProject.FindAllSubmatch(state, -1) {
 		p := string(m[1]) + string(m[2])
-		if p == "projects" || slices.Contains(out, p) {
+		if p == "projects" || p == "organizations" || p == "folders" || slices.Contains(out, p) {
 			continue
 		}
 		out = append(out, p)
@@ -75,22 +77,32 @@ func (f *Factory) emulatorState(ctx context.Context, host string) []byte {
 // that the emulator's world does not hold. Called with f.mu held, once the clients point at
 // the emulator.
 func (f *Factory) checkEmulatorProject(ctx context.Context, host string) error {
-	if f.project == nil {
+	if f.project == nil && len(f.scopeProjects) == 0 {
 		return nil // the command named its resources in full
 	}
-	want := f.project.Value
 	have := worldProjects(f.emulatorState(ctx, host))
-	if len(have) == 0 || slices.Contains(have, want) {
+	if len(have) == 0 {
 		return nil
 	}
 	which := "the embedded emulator (--emulator)"
 	if f.embedded == nil {
 		which = "the emulator at " + host
 	}
-	fix := "pass --project " + have[0]
-	if f.project.Source.Kind == gcloudconfig.FromEnv {
-		fix += " or unset " + f.project.Source.Name
+	if f.project != nil && !slices.Contains(have, f.project.Value) {
+		fix := "pass --project " + have[0]
+		if f.project.Source.Kind == gcloudconfig.FromEnv {
+			fix += " or unset " + f.project.Source.Name
+		}
+		return exitcode.Usagef("project %q (from %s) is not in %s, whose world has %s: there is nothing there to work on; %s",
+			f.project.Value, f.project.Source, which, strings.Join(have, ", "), fix)
 	}
-	return exitcode.Usagef("project %q (from %s) is not in %s, whose world has %s: there is nothing there to work on; %s",
-		want, f.project.Source, which, strings.Join(have, ", "), fix)
+	// --projects: a misspelt id would be read as an empty project, and the rest reported as
+	// if it were all.
+	for _, p := range f.scopeProjects {
+		if !slices.Contains(have, p) {
+			return exitcode.Usagef("--projects: project %q is not in %s, whose world has %s: there is nothing there to read",
+				p, which, strings.Join(have, ", "))
+		}
+	}
+	return nil
 }

@@ -55,12 +55,15 @@ type Factory struct {
 	// Options holds the global flags once they are parsed.
 	Options GlobalOptions
 
-	mu       sync.Mutex
-	config   *gcloudconfig.Resolver
-	project  *gcloudconfig.Value
-	region   *gcloudconfig.Value
-	clients  *cloud.Clients
-	embedded *emulator.Emulator
+	mu      sync.Mutex
+	config  *gcloudconfig.Resolver
+	project *gcloudconfig.Value
+	region  *gcloudconfig.Value
+	// scopeProjects are the projects a command's --projects names (inventory, migrate --all):
+	// in emulator mode each must be in the world, as the resolved project must.
+	scopeProjects []string
+	clients       *cloud.Clients
+	embedded      *emulator.Emulator
 	// stateLock is held from loading the embedded emulator's state to saving it.
 	stateLock *stateLock
 	filter    *printer.Filter // --filter, parsed

@@ -1027,16 +1027,13 @@ func (b *inventoryBuilder) connectorFindings(cn InventoryConnector) {
 	}
 }
 
-// oversizedRemedies says what makes an oversized connector smaller, only what would (the
-// machine type in place when a smaller one carries the peak; a recycle, with a lower minimum
-// when the connector's own is above what the peak needs, when it runs too many instances),
-// and what moving its workloads to Direct VPC egress saves, when the price is known.
+// oversizedRemedies says what makes an oversized connector smaller, only what would (a
+// recycle, with a lower minimum when the connector's own is above what the peak needs, when it
+// runs too many instances), and what moving its workloads to Direct VPC egress saves, when the
+// price is known.
 func oversizedRemedies(cn InventoryConnector, ref string) string {
 	sz := cn.sizing
 	var fixes []string
-	if sz.InPlaceMachineType != "" {
-		fixes = append(fixes, fmt.Sprintf("'runnet connector update %s --machine-type %s' in place", ref, sz.InPlaceMachineType))
-	}
 	if cn.Instances != nil && sz.NeededInstances > 0 && cn.Instances.Current > sz.NeededInstances {
 		fix := "'runnet connector recycle " + ref
 		if cn.MinInstances > sz.NeededInstances {

@@ -99,6 +99,7 @@ func (o *InventoryOptions) completeScope(cmd *cobra.Command) (handled bool, err 
 		}
 		sort.Strings(ps)
 		o.Scope.Projects = slices.Compact(ps)
+		o.f.scopeProjects = o.Scope.Projects
 	case changed("folder"):
 		id := strings.TrimPrefix(strings.TrimSpace(o.Folder), "folders/")
 		if !isNumber(id) {

@@ -702,6 +702,7 @@ func (o *MigrateOptions) completeScope() error {
 		}
 		slices.Sort(s.Projects)
 		s.Projects = slices.Compact(s.Projects)
+		o.f.scopeProjects = s.Projects
 	case o.set["folder"]:
 		id := strings.TrimPrefix(strings.TrimSpace(o.Folder), "folders/")
 		if !isNumber(id) {

@@ -484,6 +484,16 @@ func (o *SubnetCreateOptions) validate(cmd *cobra.Command) error {
 		if err := ValidateSubnetPrefix(o.Prefix); err != nil {
 			return err
 		}
+		// A range longer than every block of the space can never be found there: say so as
+		// the flag error it is, not as a network that has run out of room.
+		widest := 32
+		for _, sp := range o.space {
+			widest = min(widest, sp.Bits())
+		}
+		if len(o.space) > 0 && o.Prefix < widest {
+			return exitcode.Usagef("--prefix: a /%d does not fit in %s (--space %s); valid there: %d to 29, or another --space",
+				o.Prefix, strings.Join(ipam.DescribeSpace(o.space), ", "), o.spaceName, widest)
+		}
 		if o.Prefix > ipam.DirectVPCMinPrefix {
 			o.Warnings = append(o.Warnings, fmt.Sprintf("a /%d is too small for Direct VPC egress (it needs /%d or larger); the subnet can still serve VMs or a connector (/28)", o.Prefix, ipam.DirectVPCMinPrefix))
 		}

@@ -28,6 +28,11 @@ func TestSpaceFlagValidation(t *testing.T) {
 		{"subnet", func(f *Factory) *cobra.Command {
 			return NewCmdSubnetCreate(f, func(context.Context, *SubnetCreateOptions) error { return nil })
 		}, []string{"create", "s", "--network", "run-vpc", "--range", "auto", "--space", "public"}, `--space: "public" is not an address space; valid: rfc1918, rfc6598, class-e, all`},
+		// RFC 6598 is one /10: a /9 can never be found there (it was reported, exit 3, as a
+		// network with no free /9 left).
+		{"subnet", func(f *Factory) *cobra.Command {
+			return NewCmdSubnetCreate(f, func(context.Context, *SubnetCreateOptions) error { return nil })
+		}, []string{"create", "s", "--network", "run-vpc", "--range", "auto", "--space", "rfc6598", "--prefix", "9"}, "--prefix: a /9 does not fit in 100.64.0.0/10 (RFC 6598) (--space rfc6598); valid there: 10 to 29, or another --space"},
 		{"connector", func(f *Factory) *cobra.Command {
 			return NewCmdConnectorRecycle(f, func(context.Context, *ConnectorRecycleOptions) error { return nil })
 		}, []string{"recycle", "run-connector", "--space", "class-e"}, "--space: a connector's range must be in RFC 1918 or RFC 6598, not class E"},

@@ -53,8 +53,10 @@ type ConnectorLoad struct {
 
 // ConnectorSizing is whether a connector runs more than its traffic needs.
 type ConnectorSizing struct {
-	// Oversized is set when the connector runs more instances than its peak needs, or
-	// e2-standard-4 instances where as many e2-micro instances carry the peak.
+	// Oversized is set when the connector runs more instances than its peak needs. A smaller
+	// machine type is not proposed: the only one below e2-standard-4 that connectors take,
+	// e2-micro (and f1-micro), is what the connector-machine-type check warns against
+	// (SlowConnectorMachineTypes), so runnet would advise one change and then its reverse.
 	Oversized bool
 	// NeededInstances is the fewest instances of its machine type that carry the peak (at
 	// least the platform's floor of 2).
@@ -63,10 +65,6 @@ type ConnectorSizing struct {
 	CapacityMbps float64
 	// Reason says why, with the figures and their sources.
 	Reason string
-	// InPlaceMachineType is a smaller machine type whose instances, as many as it runs now,
-	// carry the peak ("e2-micro" for an e2-standard-4 connector), "" when there is none: the
-	// machine type changes in place, the instance count does not.
-	InPlaceMachineType string
 }
 
 // SizeConnector judges a connector's size from its load. ok is false when it cannot be
@@ -78,19 +76,12 @@ func SizeConnector(l ConnectorLoad) (s ConnectorSizing, ok bool) {
 	}
 	needed := max(ConnectorMinInstancesFloor, int(math.Ceil(l.PeakMbps/per)))
 	s = ConnectorSizing{NeededInstances: needed, CapacityMbps: float64(l.CurrentInstances) * per}
-	if l.MachineType == "e2-standard-4" && l.PeakMbps <= float64(l.CurrentInstances)*connectorInstanceMbps["e2-micro"] {
-		s.InPlaceMachineType = "e2-micro"
-	}
 	peak := fmt.Sprintf("its peak of %s Mbps over %s", FormatMbps(l.PeakMbps), l.Window)
 	switch {
 	case l.CurrentInstances > needed:
 		s.Oversized = true
 		s.Reason = fmt.Sprintf("runs %d %s instances (%s Mbps) while %s needs %d; connectors never scale in: only a new connector runs fewer",
 			l.CurrentInstances, l.MachineType, FormatMbps(s.CapacityMbps), peak, needed)
-	case s.InPlaceMachineType != "":
-		s.Oversized = true
-		s.Reason = fmt.Sprintf("runs e2-standard-4 instances while %d e2-micro instances carry %s; the machine type can change in place",
-			l.CurrentInstances, peak)
 	default:
 		s.Reason = fmt.Sprintf("runs %d %s instances (%s Mbps) for %s", l.CurrentInstances, l.MachineType, FormatMbps(s.CapacityMbps), peak)
 	}

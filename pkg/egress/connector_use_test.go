@@ -18,8 +18,13 @@ func TestSizeConnector(t *testing.T) {
 		{"at the floor", ConnectorLoad{MachineType: "f1-micro", CurrentInstances: 2, PeakMbps: 0, Window: "7 days"}, false, 2, "runs 2 f1-micro instances (100 Mbps)"},
 		{"busy", ConnectorLoad{MachineType: "f1-micro", CurrentInstances: 3, PeakMbps: 140, Window: "7 days"}, false, 3, ""},
 		{"needs more than it runs", ConnectorLoad{MachineType: "e2-micro", CurrentInstances: 3, PeakMbps: 950, Window: "7 days"}, false, 10, ""},
-		{"large machines, little traffic", ConnectorLoad{MachineType: "e2-standard-4", CurrentInstances: 2, PeakMbps: 150, Window: "7 days"}, true, 2,
-			"the machine type can change in place"},
+		// Not oversized: the only smaller machine type is e2-micro, which the
+		// connector-machine-type check warns against; proposing it would make runnet advise a
+		// change and then its reverse.
+		{"large machines, little traffic", ConnectorLoad{MachineType: "e2-standard-4", CurrentInstances: 2, PeakMbps: 150, Window: "7 days"}, false, 2,
+			"runs 2 e2-standard-4 instances (3200 Mbps) for its peak of 150 Mbps"},
+		{"large machines, scaled out", ConnectorLoad{MachineType: "e2-standard-4", CurrentInstances: 4, PeakMbps: 150, Window: "7 days"}, true, 2,
+			"runs 4 e2-standard-4 instances (6400 Mbps) while its peak of 150 Mbps over 7 days needs 2"},
 	} {
 		s, ok := SizeConnector(tc.load)
 		if !ok || s.Oversized != tc.oversized || s.NeededInstances != tc.needed || !strings.Contains(s.Reason, tc.reason) {
