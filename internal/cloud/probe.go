@@ -19,6 +19,8 @@ import (
 	"cloud.google.com/go/auth/credentials/impersonate"
 	"cloud.google.com/go/auth/httptransport"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/runnet-dev/runnet/pkg/egress"
@@ -45,11 +47,13 @@ const (
 var probeScript = tcpProbeScript(probeConnectBudget, probeRetryEvery)
 
 // tcpProbeScript is the probe job's shell script (POSIX sh and BusyBox nc): each destination
-// is tried every every until budget has passed since the script started.
+// is tried every every until budget has passed since the script started. An IPv6 address
+// comes bracketed ([fd00::5]:5432); nc wants it bare.
 func tcpProbeScript(budget, every time.Duration) string {
 	return fmt.Sprintf(`deadline=$(( $(date +%%s) + %d )); `+
 		`for t in $(echo "$RUNNET_PROBE_TCP" | tr ',' ' '); do `+
-		`until nc -z -w 5 "${t%%:*}" "${t##*:}"; do `+
+		`h="${t%%:*}"; h="${h#\[}"; h="${h%%\]}"; `+
+		`until nc -z -w 5 "$h" "${t##*:}"; do `+
 		`if [ "$(date +%%s)" -ge "$deadline" ]; then echo "cannot connect to $t" >&2; exit 1; fi; `+
 		`sleep %d; done; `+
 		`echo "connected to $t"; done`, int(budget.Seconds()), int(every.Seconds()))
@@ -119,7 +123,25 @@ func (c *Clients) ProbeHTTP(ctx context.Context, service egress.WorkloadRef, tag
 	if b := strings.TrimSpace(string(body)); b != "" && !res.OK {
 		res.Message += ": " + b
 	}
+	if in := s.GetIngress(); !res.OK && in != runpb.IngressTraffic_INGRESS_TRAFFIC_ALL && in != runpb.IngressTraffic_INGRESS_TRAFFIC_UNSPECIFIED {
+		// Cloud Run refuses a request from outside the service's allowed sources with 404,
+		// which reads as a missing path.
+		res.Message += fmt.Sprintf("; the service's ingress is %s: Cloud Run answers requests from outside its VPC networks (or load balancer) with 404, so --probe-path works only where runnet runs inside them; from elsewhere, probe with --probe-tcp", ingressName(in))
+	}
 	return res
+}
+
+// ingressName is gcloud's name of a service's ingress setting.
+func ingressName(in runpb.IngressTraffic) string {
+	switch in {
+	case runpb.IngressTraffic_INGRESS_TRAFFIC_INTERNAL_ONLY:
+		return "internal"
+	case runpb.IngressTraffic_INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER:
+		return "internal-and-cloud-load-balancing"
+	case runpb.IngressTraffic_INGRESS_TRAFFIC_NONE:
+		return "none"
+	}
+	return in.String()
 }
 
 // idToken returns an ID token for audience, of the caller, as Cloud Run wants it: from a
@@ -259,11 +281,11 @@ func sourceCredentials(b []byte, hc *http.Client) (*auth.Credentials, error) {
 	return credentials.NewCredentialsFromJSON(credentials.CredType(info.Type), b, opts)
 }
 
-// ProbeTCP implements egress.Prober: a job named runnet-probe-XXXXX with vpc's access, one
-// task running image with probeScript, is created in the workload's project and region, run
+// ProbeTCP implements egress.Prober: a job named runnet-probe-XXXXX with vpc's access and the
+// workload's service account, one task running image with probeScript, is created in the workload's project and region, run
 // once and deleted.
-func (c *Clients) ProbeTCP(ctx context.Context, workload egress.WorkloadRef, vpc egress.VPC, targets []string, image string) egress.ProbeResult {
-	res := egress.ProbeResult{Kind: "tcp", Target: strings.Join(targets, ",")}
+func (c *Clients) ProbeTCP(ctx context.Context, workload egress.WorkloadRef, vpc egress.VPC, targets []string, image string) (res egress.ProbeResult) {
+	res = egress.ProbeResult{Kind: "tcp", Target: strings.Join(targets, ",")}
 	if image == "" {
 		image = egress.DefaultProbeImage
 	}
@@ -272,6 +294,23 @@ func (c *Clients) ProbeTCP(ctx context.Context, workload egress.WorkloadRef, vpc
 		res.Message = err.Error()
 		return res
 	}
+	// The job runs as the workload does: the caller may act as that service account (the
+	// preflight's permissions check asks), not necessarily as the project's default one,
+	// which an organization may also have disabled.
+	w, err := c.GetWorkload(ctx, workload)
+	if err != nil {
+		res.Message = err.Error()
+		return res
+	}
+	var sa string
+	switch raw := w.Raw.(type) {
+	case *runpb.Service:
+		sa = raw.GetTemplate().GetServiceAccount()
+	case *runpb.Job:
+		sa = raw.GetTemplate().GetTemplate().GetServiceAccount()
+	case *runpb.WorkerPool:
+		sa = raw.GetTemplate().GetServiceAccount()
+	}
 	id := "runnet-probe-" + strings.ToLower(rand.Text()[:5])
 	parent := "projects/" + workload.Project + "/locations/" + workload.Region
 	job := &runpb.Job{
@@ -279,12 +318,35 @@ func (c *Clients) ProbeTCP(ctx context.Context, workload egress.WorkloadRef, vpc
 		Template: &runpb.ExecutionTemplate{TaskCount: 1, Template: &runpb.TaskTemplate{
 			Containers: []*runpb.Container{{Image: image, Command: []string{"/bin/sh", "-c", probeScript},
 				Env: []*runpb.EnvVar{{Name: probeEnv, Values: &runpb.EnvVar_Value{Value: strings.Join(targets, ",")}}}}},
-			Retries:   &runpb.TaskTemplate_MaxRetries{MaxRetries: 0},
-			Timeout:   durationpb.New(probeJobTimeout),
-			VpcAccess: VPCToProto(vpc),
+			Retries:        &runpb.TaskTemplate_MaxRetries{MaxRetries: 0},
+			Timeout:        durationpb.New(probeJobTimeout),
+			VpcAccess:      VPCToProto(vpc),
+			ServiceAccount: sa,
 		}},
 	}
+	name := parent + "/jobs/" + id
+	mayExist := false
+	defer func() {
+		// Deleted whatever happened, even after an interrupt, and even when the creation's
+		// answer was lost or its wait failed: the job may exist all the same.
+		if !mayExist {
+			return
+		}
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		dop, err := cl.DeleteJob(dctx, &runpb.DeleteJobRequest{Name: name})
+		if err == nil {
+			_, err = dop.Wait(dctx)
+		}
+		if err != nil && status.Code(err) != codes.NotFound {
+			res.Message += fmt.Sprintf("; the probe job %s could not be deleted (%v): gcloud run jobs delete %s --project %s --region %s", id, err, id, workload.Project, workload.Region)
+		}
+	}()
 	op, err := cl.CreateJob(ctx, &runpb.CreateJobRequest{Parent: parent, JobId: id, Job: job})
+	switch status.Code(err) {
+	case codes.OK, codes.Unknown, codes.Internal, codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+		mayExist = true // created, or perhaps created with its answer lost
+	}
 	if err == nil {
 		_, err = op.Wait(ctx)
 	}
@@ -292,15 +354,6 @@ func (c *Clients) ProbeTCP(ctx context.Context, workload egress.WorkloadRef, vpc
 		res.Message = apiErr("create probe job "+id, err).Error()
 		return res
 	}
-	name := parent + "/jobs/" + id
-	defer func() {
-		// Deleted whatever happened, even after an interrupt.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if dop, err := cl.DeleteJob(dctx, &runpb.DeleteJobRequest{Name: name}); err == nil {
-			_, _ = dop.Wait(dctx)
-		}
-	}()
 	rop, err := cl.RunJob(ctx, &runpb.RunJobRequest{Name: name})
 	if err != nil {
 		res.Message = apiErr("run probe job "+id, err).Error()
