@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/emulator"
@@ -241,5 +242,21 @@ func TestMigrateNamedWorkloadsOneProjectShape(t *testing.T) {
 	}
 	if !strings.Contains(r.Stderr, "Dry run: service run-service would move") {
 		t.Errorf("stderr = %s", r.Stderr)
+	}
+}
+
+// Deleting a Shared VPC host's connector is refused while service projects use it, and the
+// refusal names each user with its project: the host's own name space has no 'api'.
+func TestConnectorDeleteNamesServiceProjectUsers(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	full := "projects/" + emulator.SharedVPCHost + "/locations/" + emulator.SharedVPCRegion + "/connectors/shared-conn"
+	r := er.Run(t, false, "", "connector", "delete", full, "--yes")
+	if r.Code != exitcode.Preflight {
+		t.Fatalf("exit %d, want %d: %s", r.Code, exitcode.Preflight, r.Stderr)
+	}
+	for _, want := range []string{"team-a/api (service)", "team-b/job/nightly", "team-c/search (service)"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("refusal %q does not name %s", r.Stderr, want)
+		}
 	}
 }

@@ -894,7 +894,7 @@ type SubnetDeleteResult struct {
 
 // Table renders the result as one row.
 func (r SubnetDeleteResult) Table() ([]string, [][]string) {
-	return []string{"name", "state", "users left without their subnet"}, [][]string{{r.Name, r.State, describeUsers(r.Users)}}
+	return []string{"name", "state", "users left without their subnet"}, [][]string{{r.Name, r.State, describeUsers(r.Users, pathProject(r.Path))}}
 }
 
 // NewCmdSubnetDelete returns `runnet subnet delete`.
@@ -970,11 +970,11 @@ func (o *SubnetDeleteOptions) run(ctx context.Context) error {
 	if len(v.Users) > 0 && !o.Force {
 		return exitcode.Errorf(exitcode.Preflight,
 			"subnet %s is used for Direct VPC egress by %d workload%s: %s; move %s first (runnet migrate, runnet attach), or pass --force; nothing was changed",
-			o.Ref.Name, len(v.Users), netPlural(len(v.Users)), describeUsers(v.Users), netPronoun(len(v.Users)))
+			o.Ref.Name, len(v.Users), netPlural(len(v.Users)), describeUsers(v.Users, o.Ref.Project), netPronoun(len(v.Users)))
 	}
 	if len(v.Users) > 0 {
 		netWarn(o.f, "%d workload%s still name subnet %s: %s. Their next deploys fail until they use another subnet.",
-			len(v.Users), netPlural(len(v.Users)), o.Ref.Name, describeUsers(v.Users))
+			len(v.Users), netPlural(len(v.Users)), o.Ref.Name, describeUsers(v.Users, o.Ref.Project))
 	}
 	ok, err := o.f.Confirm(fmt.Sprintf("Delete subnet %s (%s, network %s, project %s, region %s)?", o.Ref.Name, v.IPCIDRRange, v.Network, o.Ref.Project, o.Ref.Region))
 	if err != nil {
