@@ -260,3 +260,21 @@ func TestConnectorDeleteNamesServiceProjectUsers(t *testing.T) {
 		}
 	}
 }
+
+// A Shared VPC host's subnet used for Direct VPC egress by a service project's workloads is not
+// deleted, nor waited on: their addresses stay as long as they run, so 'try again later' or
+// --wait would only run out the clock. The refusal (exit 3, before any change) names them.
+func TestSubnetDeleteRefusesWhileServiceProjectsUseIt(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	subnet := "projects/" + emulator.SharedVPCHost + "/regions/" + emulator.SharedVPCRegion + "/subnetworks/" + emulator.SharedVPCDirectSubnet
+	if r := er.Run(t, false, "", "migrate", "api", "--project", "team-a", "--region", emulator.SharedVPCRegion, "--to", "direct", "--subnet", subnet, "--fix", "--yes", "--quiet"); r.Code != 0 {
+		t.Fatalf("migrate: exit %d: %s", r.Code, r.Stderr)
+	}
+	r := er.Run(t, false, "", "subnet", "delete", emulator.SharedVPCDirectSubnet, "--project", emulator.SharedVPCHost, "--region", emulator.SharedVPCRegion, "--wait", "--timeout", "1m", "--yes")
+	if r.Code != exitcode.Preflight || !strings.Contains(r.Stderr, "team-a/api (service)") || !strings.Contains(r.Stderr, "nothing was changed") {
+		t.Errorf("exit %d, want %d naming team-a/api: %s", r.Code, exitcode.Preflight, r.Stderr)
+	}
+	if r := er.Run(t, false, "", "subnet", "describe", emulator.SharedVPCDirectSubnet, "--project", emulator.SharedVPCHost, "--region", emulator.SharedVPCRegion); r.Code != 0 {
+		t.Errorf("the subnet is gone: exit %d: %s", r.Code, r.Stderr)
+	}
+}
