@@ -191,10 +191,13 @@ func userOf(w *cloud.Workload, via []string) WorkloadUser {
 	}
 }
 
-func describeUsers(us []WorkloadUser) string {
+func describeUsers(us []WorkloadUser, home string) string {
 	names := make([]string, 0, len(us))
 	for _, u := range us {
 		s := u.Workload
+		if u.Project != "" && u.Project != home {
+			s = u.Project + "/" + s // a Shared VPC host's connector or subnet serves other projects
+		}
 		var what []string
 		if u.Kind == egress.KindService {
 			what = append(what, "service")
@@ -887,7 +890,7 @@ type ConnectorDeleteResult struct {
 // Table renders the result as one row.
 func (r ConnectorDeleteResult) Table() ([]string, [][]string) {
 	return []string{"name", "state", "users left without VPC access"},
-		[][]string{{r.Name, r.State, describeUsers(r.Users)}}
+		[][]string{{r.Name, r.State, describeUsers(r.Users, pathProject(r.FullName))}}
 }
 
 // NewCmdConnectorDelete returns `runnet connector delete`.
@@ -946,11 +949,11 @@ func (o *ConnectorDeleteOptions) run(ctx context.Context) error {
 	if len(users) > 0 && !o.Force {
 		return exitcode.Errorf(exitcode.Preflight,
 			"connector %s is used by %d workload%s: %s; move %s first (runnet migrate, runnet attach), or pass --force to delete it anyway (they lose VPC access); nothing was changed",
-			o.Ref.Name, len(users), netPlural(len(users)), describeUsers(users), netPronoun(len(users)))
+			o.Ref.Name, len(users), netPlural(len(users)), describeUsers(users, o.Ref.Project), netPronoun(len(users)))
 	}
 	if len(users) > 0 {
 		netWarn(o.f, "deleting connector %s cuts VPC access for %d workload%s: %s. Their next deploys fail until they use another connector or Direct VPC egress.",
-			o.Ref.Name, len(users), netPlural(len(users)), describeUsers(users))
+			o.Ref.Name, len(users), netPlural(len(users)), describeUsers(users, o.Ref.Project))
 	}
 	q := fmt.Sprintf("Delete connector %s (project %s, region %s, state %s)?", o.Ref.Name, o.Ref.Project, o.Ref.Region, conn.State)
 	ok, err := o.f.Confirm(q)

@@ -196,7 +196,7 @@ func TestConnectorViews(t *testing.T) {
 		t.Errorf("table = %v %v", h, rows)
 	}
 	users := []WorkloadUser{{Workload: "run-service", Kind: "service"}, {Workload: "job/nightly-export", Kind: "job"}}
-	if got := describeUsers(users); got != "run-service (service), job/nightly-export" {
+	if got := describeUsers(users, ""); got != "run-service (service), job/nightly-export" {
 		t.Errorf("describeUsers = %q", got)
 	}
 }

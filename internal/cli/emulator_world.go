@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 
 	"io"
 	"net/http"
@@ -36,6 +37,19 @@ func worldProjects(state []byte) []string {
 			continue
 		}
 		out = append(out, p)
+	}
+	// Projects declared in the resource hierarchy hold nothing yet, perhaps, but exist.
+	var dir struct {
+		Directory struct {
+			Projects map[string]json.RawMessage `json:"projects"`
+		} `json:"directory"`
+	}
+	if json.Unmarshal(state, &dir) == nil {
+		for p := range dir.Directory.Projects {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
 	}
 	slices.Sort(out)
 	return out

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/runnet-dev/runnet/internal/exitcode"
+	"github.com/runnet-dev/runnet/pkg/emulator"
 )
 
 // A project the sharedvpc world does not hold is refused with the projects it has, and only
@@ -47,5 +48,22 @@ func TestEmulatorScopeProjectsMustBeInTheWorld(t *testing.T) {
 	}
 	if r := er.Run(t, false, "", "inventory", "--projects", "team-a,team-b", "--region", "asia-northeast1"); r.Code != 0 {
 		t.Errorf("known projects: exit %d: %s", r.Code, r.Stderr)
+	}
+}
+
+// A project declared in the world's hierarchy that holds nothing yet is still one of its
+// projects: --projects and --project take it (it is read, and found empty).
+func TestEmulatorDeclaredEmptyProjectIsInTheWorld(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	if err := er.E.DeclareProject("team-new", "team-new", "folders/"+emulator.SharedVPCFolderApps, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"inventory", "--projects", "team-a,team-new", "--region", emulator.SharedVPCRegion},
+		{"status", "--project", "team-new", "--region", emulator.SharedVPCRegion},
+	} {
+		if r := er.Run(t, false, "", args...); r.Code != 0 {
+			t.Errorf("%v: exit %d: %s", args, r.Code, r.Stderr)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/internal/migration"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/emulator"
@@ -241,5 +242,39 @@ func TestMigrateNamedWorkloadsOneProjectShape(t *testing.T) {
 	}
 	if !strings.Contains(r.Stderr, "Dry run: service run-service would move") {
 		t.Errorf("stderr = %s", r.Stderr)
+	}
+}
+
+// Deleting a Shared VPC host's connector is refused while service projects use it, and the
+// refusal names each user with its project: the host's own name space has no 'api'.
+func TestConnectorDeleteNamesServiceProjectUsers(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	full := "projects/" + emulator.SharedVPCHost + "/locations/" + emulator.SharedVPCRegion + "/connectors/shared-conn"
+	r := er.Run(t, false, "", "connector", "delete", full, "--yes")
+	if r.Code != exitcode.Preflight {
+		t.Fatalf("exit %d, want %d: %s", r.Code, exitcode.Preflight, r.Stderr)
+	}
+	for _, want := range []string{"team-a/api (service)", "team-b/job/nightly", "team-c/search (service)"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("refusal %q does not name %s", r.Stderr, want)
+		}
+	}
+}
+
+// A Shared VPC host's subnet used for Direct VPC egress by a service project's workloads is not
+// deleted, nor waited on: their addresses stay as long as they run, so 'try again later' or
+// --wait would only run out the clock. The refusal (exit 3, before any change) names them.
+func TestSubnetDeleteRefusesWhileServiceProjectsUseIt(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	subnet := "projects/" + emulator.SharedVPCHost + "/regions/" + emulator.SharedVPCRegion + "/subnetworks/" + emulator.SharedVPCDirectSubnet
+	if r := er.Run(t, false, "", "migrate", "api", "--project", "team-a", "--region", emulator.SharedVPCRegion, "--to", "direct", "--subnet", subnet, "--fix", "--yes", "--quiet"); r.Code != 0 {
+		t.Fatalf("migrate: exit %d: %s", r.Code, r.Stderr)
+	}
+	r := er.Run(t, false, "", "subnet", "delete", emulator.SharedVPCDirectSubnet, "--project", emulator.SharedVPCHost, "--region", emulator.SharedVPCRegion, "--wait", "--timeout", "1m", "--yes")
+	if r.Code != exitcode.Preflight || !strings.Contains(r.Stderr, "team-a/api (service)") || !strings.Contains(r.Stderr, "nothing was changed") {
+		t.Errorf("exit %d, want %d naming team-a/api: %s", r.Code, exitcode.Preflight, r.Stderr)
+	}
+	if r := er.Run(t, false, "", "subnet", "describe", emulator.SharedVPCDirectSubnet, "--project", emulator.SharedVPCHost, "--region", emulator.SharedVPCRegion); r.Code != 0 {
+		t.Errorf("the subnet is gone: exit %d: %s", r.Code, r.Stderr)
 	}
 }

@@ -97,8 +97,8 @@ contract):
                           fallback, source} from the Cloud Billing Catalog
                           (fallback: runnet's table of list prices, used only
                           when the Catalog cannot be read; --no-cost reads no
-                          price), oversized (more or larger instances than its
-                          peak needs) with oversizedReason, savingsIfMigrated
+                          price), oversized (more instances than its peak
+                          needs) with oversizedReason, savingsIfMigrated
                           (what moving its workloads to Direct VPC egress saves
                           a month: its whole instance cost), useNotes (what could
                           not be read)

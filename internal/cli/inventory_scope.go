@@ -410,8 +410,15 @@ func (inv ScopeInventory) WriteText(w io.Writer) error {
 		shared = append(shared, []string{sc.Summary, strings.Join(per, ", ")})
 	}
 	tw.section(fmt.Sprintf("SHARED CONNECTORS (%d)", len(inv.SharedConnectors)), []string{"use", "projects"}, shared)
+	// Subnet users too: a Shared VPC host's subnet serves workloads of several projects.
+	srows := inv.Inventory.subnetRows(false)
+	for i, sn := range inv.Subnets {
+		if len(sn.Users) > 0 {
+			srows[i][len(srows[i])-1] = describeUsersShort(projectQualifiedUsers(sn.Users, ""))
+		}
+	}
 	tw.section(fmt.Sprintf("DIRECT VPC SUBNETS (%d)", len(inv.Subnets)),
-		[]string{"name", "region", "network", "range", "usable", "reserved", "max-scale ips", "blocks at max scale", "users"}, inv.subnetRows(false))
+		[]string{"name", "region", "network", "range", "usable", "reserved", "max-scale ips", "blocks at max scale", "users"}, srows)
 	tw.section(fmt.Sprintf("FINDINGS (%d)", len(inv.Findings)), []string{"severity", "kind", "message"}, inv.findingRows())
 	if len(inv.Errors) > 0 {
 		tw.section(fmt.Sprintf("ERRORS (%d)", len(inv.Errors)), []string{"region", "read", "code", "message"}, inv.errorRows())

@@ -308,3 +308,31 @@ func TestInventoryHostConnectorFindingsNameItFully(t *testing.T) {
 		t.Errorf("connector describe %s: exit %d: %s", full, r.Code, r.Stderr)
 	}
 }
+
+// In a scope's table, a Shared VPC host subnet's users are named PROJECT/WORKLOAD, as a
+// connector's are: the subnet serves workloads of several projects, which may share names.
+func TestInventoryScopeTableNamesSubnetUsersWithProjects(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	subnet := "projects/" + emulator.SharedVPCHost + "/regions/" + emulator.SharedVPCRegion + "/subnetworks/" + emulator.SharedVPCDirectSubnet
+	for _, w := range [][2]string{{"team-a", "api"}, {"team-b", "orders"}} {
+		r := er.Run(t, false, "", "migrate", w[1], "--project", w[0], "--region", emulator.SharedVPCRegion, "--to", "direct", "--subnet", subnet, "--fix", "--yes", "--quiet")
+		if r.Code != 0 {
+			t.Fatalf("migrate %s/%s: exit %d: %s", w[0], w[1], r.Code, r.Stderr)
+		}
+	}
+	r := er.Run(t, false, "", "inventory", "--folder", emulator.SharedVPCFolderApps, "--region", emulator.SharedVPCRegion)
+	if r.Code != 0 {
+		t.Fatalf("inventory: exit %d: %s", r.Code, r.Stderr)
+	}
+	_, section, _ := strings.Cut(r.Stdout, "DIRECT VPC SUBNETS")
+	section, _, _ = strings.Cut(section, "FINDINGS")
+	var row string
+	for _, l := range strings.Split(section, "\n") {
+		if strings.HasPrefix(l, emulator.SharedVPCHost+"/"+emulator.SharedVPCDirectSubnet+" ") {
+			row = l
+		}
+	}
+	if !strings.Contains(row, "team-a/api") || !strings.Contains(row, "team-b/orders") {
+		t.Errorf("subnet row %q does not name its users with their projects:\n%s", row, r.Stdout)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -315,6 +316,28 @@ func subnetUsers(ctx context.Context, c *cloud.Clients, project string, ref egre
 	path := ref.Path()
 	users, _, err := findUsers(ctx, c, []string{project}, ref.Region, true, func(s *egress.ServingState) []string { return subnetVia(s, path) })
 	return users, err
+}
+
+// subnetServiceProjectUsers returns the workloads of the Shared VPC service projects attached
+// to the subnet's project (when it is a host) that use the subnet for Direct VPC egress. Their
+// addresses keep the subnet from being deleted for as long as they run, which no wait for a
+// release ends. What cannot be read is a warning, as for a host's connector (the subnet's own
+// project is read strictly by subnetUsage).
+func subnetServiceProjectUsers(ctx context.Context, c *cloud.Clients, ref egress.SubnetRef) ([]WorkloadUser, []string) {
+	services, err := c.SharedVPCServiceProjects(ctx, ref.Project)
+	if err != nil {
+		return nil, []string{fmt.Sprintf("the Shared VPC service projects of %s could not be listed, so their workloads that use subnet %s were not looked for: %v", ref.Project, ref.Name, err)}
+	}
+	services = slices.DeleteFunc(services, func(p string) bool { return p == ref.Project })
+	if len(services) == 0 {
+		return nil, nil
+	}
+	path := ref.Path()
+	users, warnings, err := findUsers(ctx, c, services, ref.Region, false, func(s *egress.ServingState) []string { return subnetVia(s, path) })
+	if err != nil {
+		return nil, append(warnings, fmt.Sprintf("the workloads of the Shared VPC service projects of %s could not be read: %v", ref.Project, err))
+	}
+	return users, warnings
 }
 
 // subnetConnectors returns the connectors of project in the subnet's region made in it.
@@ -900,7 +923,7 @@ type SubnetDeleteResult struct {
 
 // Table renders the result as one row.
 func (r SubnetDeleteResult) Table() ([]string, [][]string) {
-	return []string{"name", "state", "users left without their subnet"}, [][]string{{r.Name, r.State, describeUsers(r.Users)}}
+	return []string{"name", "state", "users left without their subnet"}, [][]string{{r.Name, r.State, describeUsers(r.Users, pathProject(r.Path))}}
 }
 
 // NewCmdSubnetDelete returns `runnet subnet delete`.
@@ -911,9 +934,10 @@ func NewCmdSubnetDelete(f *Factory, runF func(context.Context, *SubnetDeleteOpti
 		Short: "Delete a subnet that nothing uses",
 		Long: `Delete a subnet.
 
-runnet refuses while workloads of the project are configured to use it for Direct
-VPC egress or a connector was made in it (exit code 3, nothing changed), unless
---force is given for the workloads.
+runnet refuses while workloads of the project, or of the Shared VPC service projects
+attached to it when it is a host, are configured to use it for Direct VPC egress, or
+a connector was made in it (exit code 3, nothing changed), unless --force is given
+for the workloads.
 
 When Compute refuses because Cloud Run still holds serverless-ipv4-* addresses in
 it (it keeps them for up to 1 to 2 hours after the last workload left), runnet
@@ -969,6 +993,11 @@ func (o *SubnetDeleteOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	more, warnings := subnetServiceProjectUsers(ctx, c, o.Ref)
+	for _, w := range warnings {
+		netWarn(o.f, "%s", w)
+	}
+	v.Users = append(v.Users, more...)
 	if len(v.Connectors) > 0 {
 		return exitcode.Errorf(exitcode.Preflight, "subnet %s holds connector%s %s; delete %s first (runnet connector delete); nothing was changed",
 			o.Ref.Name, netPlural(len(v.Connectors)), strings.Join(v.Connectors, ", "), netPronoun(len(v.Connectors)))
@@ -976,11 +1005,11 @@ func (o *SubnetDeleteOptions) run(ctx context.Context) error {
 	if len(v.Users) > 0 && !o.Force {
 		return exitcode.Errorf(exitcode.Preflight,
 			"subnet %s is used for Direct VPC egress by %d workload%s: %s; move %s first (runnet migrate, runnet attach), or pass --force; nothing was changed",
-			o.Ref.Name, len(v.Users), netPlural(len(v.Users)), describeUsers(v.Users), netPronoun(len(v.Users)))
+			o.Ref.Name, len(v.Users), netPlural(len(v.Users)), describeUsers(v.Users, o.Ref.Project), netPronoun(len(v.Users)))
 	}
 	if len(v.Users) > 0 {
 		netWarn(o.f, "%d workload%s still name subnet %s: %s. Their next deploys fail until they use another subnet.",
-			len(v.Users), netPlural(len(v.Users)), o.Ref.Name, describeUsers(v.Users))
+			len(v.Users), netPlural(len(v.Users)), o.Ref.Name, describeUsers(v.Users, o.Ref.Project))
 	}
 	ok, err := o.f.Confirm(fmt.Sprintf("Delete subnet %s (%s, network %s, project %s, region %s)?", o.Ref.Name, v.IPCIDRRange, v.Network, o.Ref.Project, o.Ref.Region))
 	if err != nil {

@@ -284,3 +284,54 @@ func TestUsedBy(t *testing.T) {
 		}
 	}
 }
+
+// pulumiInterpolate reads a Pulumi YAML string as Pulumi does (pulumi-yaml's parseInterpolate):
+// "$$" is a literal "$", "${" starts an expression (reported as an error here: the hand-off
+// holds none).
+func pulumiInterpolate(s string) (string, error) {
+	var b strings.Builder
+	for len(s) > 0 {
+		switch {
+		case strings.HasPrefix(s, "$$"):
+			b.WriteByte('$')
+			s = s[2:]
+		case strings.HasPrefix(s, "${"):
+			return "", errors.New("interpolation in " + s)
+		default:
+			b.WriteByte(s[0])
+			s = s[1:]
+		}
+	}
+	return b.String(), nil
+}
+
+// A subnet description with "${...}" or "$$" reaches Pulumi as written: Pulumi YAML reads every
+// string property as an interpolation, so the hand-off escapes "$" (as the Terraform one escapes
+// "${" with HCL's rule).
+func TestHandOffPulumiDescriptionIsLiteral(t *testing.T) {
+	const desc = `He said "hi" ${var.x}, costs $$5 and $6`
+	h := HandOff{
+		Subject:   "service run-service",
+		Workloads: []Workload{{Ref: ref(egress.KindService, "run-service"), VPC: egress.VPC{Subnet: "projects/demo-project/regions/asia-northeast1/subnetworks/d"}}},
+		Subnets: []Subnet{{
+			Project: project, Region: region, Name: "d", Network: "projects/demo-project/global/networks/run-vpc",
+			IPCIDRRange: "10.0.0.0/26", Description: desc,
+		}},
+	}
+	got, _, err := RenderHandOff(PulumiYAML, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prog struct {
+		Resources map[string]struct {
+			Properties map[string]any `yaml:"properties"`
+		} `yaml:"resources"`
+	}
+	if err := yaml.Unmarshal([]byte(got), &prog); err != nil {
+		t.Fatalf("not YAML: %v\n%s", err, got)
+	}
+	raw, _ := prog.Resources["d"].Properties["description"].(string)
+	if read, err := pulumiInterpolate(raw); err != nil || read != desc {
+		t.Errorf("Pulumi reads description %q as %q (%v), want %q", raw, read, err, desc)
+	}
+}

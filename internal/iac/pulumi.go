@@ -139,7 +139,7 @@ func pulumiSubnetResource(y *yamlWriter, s namedSubnet) {
 	y.line("network: " + yamlScalar(s.Network))
 	y.line("ipCidrRange: " + yamlScalar(s.IPCIDRRange))
 	if s.Description != "" {
-		y.line("description: " + yamlScalar(s.Description))
+		y.line("description: " + yamlScalar(pulumiLiteral(s.Description)))
 	}
 	y.line("privateIpGoogleAccess: " + strconv.FormatBool(s.PrivateIPGoogleAccess))
 	if s.StackType != "" {
@@ -253,6 +253,15 @@ var plainYAML = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9/._-]*$`)
 var yamlReserved = map[string]bool{
 	"true": true, "false": true, "yes": true, "no": true, "on": true, "off": true,
 	"y": true, "n": true, "null": true, "~": true,
+}
+
+// pulumiLiteral escapes s for a Pulumi YAML string property, which Pulumi reads as an
+// interpolation: "${...}" is an expression and "$$" a literal "$" (pulumi-yaml,
+// pkg/pulumiyaml/ast/interpolation.go, parseInterpolate; "Pulumi YAML reference": "Any string
+// value is interpreted as an interpolation"). Doubling every "$" makes the value read back as
+// s. Only free text needs it (a subnet's description): names, paths and enums hold no "$".
+func pulumiLiteral(s string) string {
+	return strings.ReplaceAll(s, "$", "$$")
 }
 
 // yamlScalar writes s as a YAML string: plain when that reads back as the same string,
