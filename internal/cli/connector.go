@@ -320,6 +320,14 @@ func (l connectorListView) Table() ([]string, [][]string) {
 	return h, rows
 }
 
+// connectorCreated is what `runnet connector create` prints: the one connector it made, an
+// object in json and yaml (as describe prints one) and a row of the list's table.
+type connectorCreated ConnectorView
+
+func (v connectorCreated) Table() ([]string, [][]string) {
+	return connectorListView{ConnectorView(v)}.Table()
+}
+
 // resolveConnectorSubnets fills in the network and subnet range of connectors made in a
 // subnet (the API gives neither), with one subnet list per project and region. Failures leave
 // the fields empty: they are conveniences.
@@ -567,7 +575,7 @@ func (o *ConnectorCreateOptions) run(ctx context.Context) error {
 	} else {
 		netNotice(o.f, "Connector %s is %s.", conn.Name, conn.State)
 	}
-	return p.Print(connectorListView(views))
+	return p.Print(connectorCreated(views[0]))
 }
 
 // checkRange refuses, with exit status 3, a --range that overlaps a range in use in the

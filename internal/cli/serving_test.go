@@ -758,11 +758,11 @@ func TestConcurrentAutoRangesBothCreated(t *testing.T) {
 		if r.Code != 0 {
 			t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 		}
-		var out []map[string]any
-		if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil || len(out) != 1 {
+		var out map[string]any
+		if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
 			t.Fatalf("%v: %s", err, r.Stdout)
 		}
-		ranges = append(ranges, fmt.Sprint(out[0]["ipCidrRange"]))
+		ranges = append(ranges, fmt.Sprint(out["ipCidrRange"]))
 	}
 	if ranges[0] == ranges[1] {
 		t.Errorf("both subnets in %s", ranges[0])

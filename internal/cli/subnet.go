@@ -286,6 +286,12 @@ func (l subnetListView) Table() ([]string, [][]string) {
 	return h, rows
 }
 
+// subnetCreated is what `runnet subnet create` prints: the one subnet it made, an object
+// in json and yaml (as describe prints one) and a row of the list's table.
+type subnetCreated SubnetView
+
+func (v subnetCreated) Table() ([]string, [][]string) { return subnetListView{SubnetView(v)}.Table() }
+
 // subnetRangeCell is a subnet's range for a table: its IPv4 range, and for a dual-stack
 // subnet "+ IPv6 RANGE (internal)" too.
 func subnetRangeCell(s *cloud.Subnet) string {
@@ -574,7 +580,7 @@ func (o *SubnetCreateOptions) run(ctx context.Context) error {
 	} else {
 		netNotice(o.f, "Created subnet %s (%s, %d usable addresses, %d /28 blocks%s).", s.Name, s.IPCIDRRange, s.UsableIPs, s.Blocks, stackNote(s))
 	}
-	return p.Print(subnetListView{{Subnet: s, AutoRange: auto}})
+	return p.Print(subnetCreated{Subnet: s, AutoRange: auto})
 }
 
 // ValidateStack checks --stack-type and --ipv6-access-type (as Compute spells them, any

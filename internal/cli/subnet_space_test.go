@@ -61,12 +61,12 @@ func TestRangeAutoSpace(t *testing.T) {
 		if r.Code != 0 {
 			t.Fatalf("%s: exit %d: %s", tc.name, r.Code, r.Stderr)
 		}
-		var out []SubnetView
-		if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil || len(out) != 1 {
+		var out SubnetView
+		if err := json.Unmarshal([]byte(r.Stdout), &out); err != nil {
 			t.Fatalf("%v: %s", err, r.Stdout)
 		}
-		if out[0].IPCIDRRange != tc.want || out[0].AutoRange == nil || !strings.Contains(out[0].AutoRange.Why, tc.why) || !strings.Contains(r.Stderr, "Using range "+tc.want+": "+out[0].AutoRange.Why) {
-			t.Errorf("%s: range %s, auto %+v, stderr %s", tc.name, out[0].IPCIDRRange, out[0].AutoRange, r.Stderr)
+		if out.IPCIDRRange != tc.want || out.AutoRange == nil || !strings.Contains(out.AutoRange.Why, tc.why) || !strings.Contains(r.Stderr, "Using range "+tc.want+": "+out.AutoRange.Why) {
+			t.Errorf("%s: range %s, auto %+v, stderr %s", tc.name, out.IPCIDRRange, out.AutoRange, r.Stderr)
 		}
 	}
 	r := w.Run(t, false, "", "connector", "recycle", emulator.DemoConnector, "--create-subnet", "--space", "rfc6598", "--yes", "--format", "json")
