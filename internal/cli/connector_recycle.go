@@ -74,8 +74,9 @@ them project by project and how (template, a revision's share of traffic, a tag,
 execution), NAME is kept, and 'runnet migrate --all --from-connector NAME --to connector
 --connector NEW' moves them.
 
---dry-run reads everything, prints the new connector's placement and settings and each
-workload's plan, and changes nothing. Recycling asks for confirmation on a terminal; without
+--dry-run reads everything, prints the new connector's placement and settings, each
+workload's plan and what the connectors would cost a month (the new one at its minimum
+instances, where it starts), and changes nothing. Recycling asks for confirmation on a terminal; without
 one it needs --yes. There is no --async: the workloads can only move once the new connector
 is READY.
 
@@ -88,6 +89,10 @@ With --format json or yaml the report has these fields (a stable contract):
   subnet           the subnet --create-subnet made {name, network, cidr, status, error}
   workloads[]      one 'runnet migrate' report per workload that used the old connector
   summary          {total, migrated, noOp, planned, blocked, rolledBack, failed, skipped}
+  cost             {before, after, monthlySaving, currency, oldRuns}: the old connector's
+                   cost a month and the new one's (each {amount, currency, instances,
+                   perInstanceHour, fallback, source}); absent with --no-cost or when a
+                   price cannot be read (a dry run then says why in notes[])
   dryRun, notes[], durationSeconds`
 
 // ConnectorRecycleOptions are the inputs of `runnet connector recycle`.
@@ -330,7 +335,8 @@ type RecycleReport struct {
 	DryRun    bool                      `json:"dryRun"`
 	Notes     []string                  `json:"notes,omitempty"`
 	// Cost is what the old connector cost a month and what the new one costs, when both
-	// could be read (not with --no-cost).
+	// could be read (not with --no-cost); in a dry run, what they would cost, the new one at
+	// its minimum (a note says why when there is none).
 	Cost            *RecycleCost `json:"cost,omitempty"`
 	DurationSeconds float64      `json:"durationSeconds"`
 }
@@ -363,7 +369,17 @@ func newRecycleCost(before, after *UseCost, oldRuns bool) *RecycleCost {
 // line renders the cost as one line: "Cost: 21.39 USD a month before (3 f1-micro
 // instances), 14.26 USD after (2): saves 7.13 USD a month.", or, while the old connector
 // still runs, what both cost.
-func (c *RecycleCost) line(oldName string) string {
+func (c *RecycleCost) line(oldName string, dryRun bool) string {
+	if dryRun {
+		if c.OldRuns {
+			return fmt.Sprintf("Cost: %s a month now for %s (%d instance%s), which would still run, plus %s for the new connector (%d): %s %s a month more until %s is deleted.",
+				c.Before, oldName, c.Before.Instances, netPlural(c.Before.Instances), c.After, c.After.Instances,
+				strconv.FormatFloat(-c.MonthlySaving, 'f', 2, 64), c.Currency, oldName)
+		}
+		return fmt.Sprintf("Cost: %s a month now (%d instance%s), %s after (%d): would save %s %s a month.",
+			c.Before, c.Before.Instances, netPlural(c.Before.Instances), c.After, c.After.Instances,
+			strconv.FormatFloat(c.MonthlySaving, 'f', 2, 64), c.Currency)
+	}
 	if c.OldRuns {
 		return fmt.Sprintf("Cost: %s a month for %s (%d instance%s), which still runs, plus %s for the new connector (%d): %s %s a month more until %s is deleted.",
 			c.Before, oldName, c.Before.Instances, netPlural(c.Before.Instances), c.After, c.After.Instances,
@@ -445,7 +461,7 @@ func (r RecycleReport) WriteText(w io.Writer) error {
 	}
 	b.WriteString("\n")
 	if r.Cost != nil {
-		b.WriteString(r.Cost.line(r.Old.Name) + "\n")
+		b.WriteString(r.Cost.line(r.Old.Name, r.DryRun) + "\n")
 	}
 	if len(r.Notes) > 0 {
 		b.WriteString("\nNotes:\n")
@@ -495,6 +511,10 @@ func (o *ConnectorRecycleOptions) run(ctx context.Context) error {
 		}
 		for _, w := range rc.OtherWarnings {
 			netWarn(o.f, "%s", w)
+		}
+		var why string
+		if rep.Cost, why = o.plannedCost(ctx, c, rc, len(rc.OtherUsers) > 0); why != "" {
+			rep.Notes = append(rep.Notes, "cost not shown: "+why)
 		}
 		rep.DurationSeconds = roundSeconds(time.Since(start))
 		netNotice(o.f, "Dry run: nothing was changed.")
@@ -556,6 +576,56 @@ func (o *ConnectorRecycleOptions) run(ctx context.Context) error {
 		netWarn(o.f, "connector %s was kept: %s. It still runs (and costs) until it is deleted.", o.old.Name, rep.Old.Reason)
 	}
 	return err
+}
+
+// plannedCost is what a dry run expects the recycle to change on the bill: the old connector
+// at its current instance count, as the recycle reads it, and the new one at its minimum (a
+// new connector starts there; one that exists already at its current count). oldRuns is
+// whether the old connector would be kept. Without a cost, why says what is missing.
+func (o *ConnectorRecycleOptions) plannedCost(ctx context.Context, c *cloud.Clients, rc *migration.Recycle, oldRuns bool) (cost *RecycleCost, why string) {
+	switch {
+	case o.NoCost:
+		return nil, "--no-cost reads no prices"
+	case rc.Old == nil:
+		return nil, "connector " + o.old.Name + " does not exist"
+	}
+	bu := readConnectorUse(ctx, c, rc.Old, false)
+	if bu.MonthlyCost == nil {
+		return nil, "connector " + rc.Old.Name + ": " + costGap(bu.UseNotes)
+	}
+	var after *UseCost
+	if rc.Existing != nil {
+		au := readConnectorUse(ctx, c, rc.Existing, false)
+		if after = au.MonthlyCost; after == nil {
+			return nil, "connector " + o.newRef.Name + ": " + costGap(au.UseNotes)
+		}
+	} else {
+		s := rc.Spec
+		p, err := c.Pricer().InstanceHourly(ctx, o.newRef.Region, s.MachineType)
+		if err != nil {
+			return nil, "connector " + o.newRef.Name + ": " + err.Error()
+		}
+		after = &UseCost{Amount: egress.MonthlyCost(s.MinInstances, p.Hourly), Currency: p.Currency, Instances: s.MinInstances,
+			PerInstanceHour: p.Hourly, Fallback: p.Fallback,
+			Source: fmt.Sprintf("a new connector starts at its minimum of %d instances; the price: %s", s.MinInstances, p.Source)}
+	}
+	if after.Currency != bu.MonthlyCost.Currency {
+		return nil, fmt.Sprintf("the prices are in %s and %s", bu.MonthlyCost.Currency, after.Currency)
+	}
+	return newRecycleCost(bu.MonthlyCost, after, oldRuns), ""
+}
+
+// costGap is why readConnectorUse found no cost, from its notes.
+func costGap(notes []string) string {
+	for _, n := range notes {
+		if strings.HasPrefix(n, "cost unknown: ") {
+			return n
+		}
+	}
+	if len(notes) > 0 {
+		return notes[0]
+	}
+	return "cost unknown"
 }
 
 // request is the engine's request: the connectors and the settings, as complete found them.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -224,6 +225,49 @@ func TestRecycleShowsCost(t *testing.T) {
 	r = w.Run(t, false, "", "connector", "recycle", emulator.DemoConnector, "--create-subnet", "--yes")
 	if !regexpMatch(`Cost: [\d.]+ USD a month before \(3 instances\), [\d.]+ USD after \(2\): saves [\d.]+ USD a month\.`, r.Stdout) {
 		t.Errorf("exit %d:\n%s", r.Code, r.Stdout)
+	}
+}
+
+// A dry run says what the recycle would change on the bill: the old connector at its 3
+// instances, the new one at its minimum of 2, the same numbers the recycle then reports; with
+// --no-cost it says why there is no cost.
+func TestRecycleDryRunShowsCost(t *testing.T) {
+	w := newEmu(t)
+	if err := w.E.ScaleConnector(demoConnectorFull, 3); err != nil {
+		t.Fatal(err)
+	}
+	r := w.Run(t, false, "", "connector", "recycle", emulator.DemoConnector, "--create-subnet", "--dry-run", "--format", "json")
+	if r.Code != 0 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	var dry RecycleReport
+	if err := json.Unmarshal([]byte(r.Stdout), &dry); err != nil {
+		t.Fatal(err)
+	}
+	c := dry.Cost
+	if c == nil || c.Before.Instances != 3 || c.After.Instances != 2 || c.OldRuns ||
+		c.MonthlySaving <= 0 || c.MonthlySaving != round2(c.Before.Amount-c.After.Amount) || c.Currency != "USD" {
+		t.Fatalf("dry run cost %+v", c)
+	}
+	r = w.Run(t, false, "", "connector", "recycle", emulator.DemoConnector, "--create-subnet", "--dry-run")
+	if !regexpMatch(`Cost: [\d.]+ USD a month now \(3 instances\), [\d.]+ USD after \(2\): would save [\d.]+ USD a month\.`, r.Stdout) {
+		t.Errorf("exit %d:\n%s", r.Code, r.Stdout)
+	}
+	r = w.Run(t, false, "", "connector", "recycle", emulator.DemoConnector, "--create-subnet", "--dry-run", "--no-cost", "--format", "json")
+	var none RecycleReport
+	if err := json.Unmarshal([]byte(r.Stdout), &none); err != nil {
+		t.Fatal(err)
+	}
+	if none.Cost != nil || !slices.Contains(none.Notes, "cost not shown: --no-cost reads no prices") {
+		t.Errorf("--no-cost: cost %+v, notes %q", none.Cost, none.Notes)
+	}
+	r = w.Run(t, false, "", "connector", "recycle", emulator.DemoConnector, "--create-subnet", "--yes", "--format", "json")
+	var done RecycleReport
+	if err := json.Unmarshal([]byte(r.Stdout), &done); err != nil {
+		t.Fatalf("%v: %s", err, r.Stdout)
+	}
+	if done.Cost == nil || done.Cost.MonthlySaving != c.MonthlySaving || done.Cost.After.Amount != c.After.Amount {
+		t.Errorf("recycle cost %+v, the dry run said %+v", done.Cost, c)
 	}
 }
 
