@@ -26,6 +26,7 @@ func ExecuteFactory(ctx context.Context, f *Factory, args []string) int {
 }
 
 func execute(ctx context.Context, f *Factory, root *cobra.Command, args []string) int {
+	helpErr := refuseUnknownHelp(root)
 	markCommandErrors(root)
 	if args == nil {
 		args = []string{} // nil would make cobra read os.Args
@@ -36,6 +37,9 @@ func execute(ctx context.Context, f *Factory, root *cobra.Command, args []string
 	root.SetErr(f.IOStreams.ErrOut)
 
 	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		err = helpErr()
+	}
 	if cerr := f.Close(); cerr != nil && err == nil {
 		err = &commandError{cerr}
 	}

@@ -73,3 +73,46 @@ func containsInOrder(words, sub []string) bool {
 	}
 	return i == len(sub)
 }
+
+// Help for a command that does not exist is a usage error naming it, with close names, as
+// gcloud's "Invalid choice": not the help of the nearest command with exit status 0, which
+// reads as if the command existed. Help for commands that exist still works every way.
+func TestHelpForUnknownCommand(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"permissions", "--help"}, `Error: unknown command "permissions" for "runnet"` + "\n"},
+		{[]string{"bogus", "-h"}, `Error: unknown command "bogus" for "runnet"` + "\n"},
+		{[]string{"statu", "--help"}, `Error: unknown command "statu" for "runnet"; did you mean "status"?` + "\n"},
+		{[]string{"statu"}, `Error: unknown command "statu" for "runnet"; did you mean "status"?` + "\n"},
+		{[]string{"--project", "p", "migrat", "--help"}, `did you mean "migrate"?`},
+		{[]string{"subnet", "creat", "--help"}, `Error: unknown command "creat" for "runnet subnet"; did you mean "create"?` + "\n"},
+		{[]string{"help", "bogus"}, `Error: unknown command "bogus" for "runnet"` + "\n"},
+		{[]string{"help", "connector", "bogus"}, `Error: unknown command "bogus" for "runnet connector"` + "\n"},
+	} {
+		r := runCLI(t, false, tt.args)
+		if r.Code != 2 || r.Stdout != "" || !strings.Contains(r.Stderr, tt.want) {
+			t.Errorf("%q: exit %d, stdout %.60q, stderr %q; want exit 2, no stdout, %q", tt.args, r.Code, r.Stdout, r.Stderr, tt.want)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--help"}, "Available Commands:"},
+		{[]string{"help"}, "Available Commands:"},
+		{[]string{"-h"}, "Available Commands:"},
+		{[]string{"help", "migrate"}, "runnet migrate (WORKLOAD"},
+		{[]string{"migrate", "--help"}, "runnet migrate (WORKLOAD"},
+		{[]string{"help", "subnet", "create"}, "runnet subnet create NAME"},
+		{[]string{"subnet", "--help"}, "Available Commands:"},
+		{[]string{"subnet"}, "Available Commands:"},
+		{[]string{"status", "run-service", "--help"}, "runnet status"},
+	} {
+		r := runCLI(t, false, tt.args)
+		if r.Code != 0 || !strings.Contains(r.Stdout, tt.want) || r.Stderr != "" {
+			t.Errorf("%q: exit %d, stderr %q, stdout lacks %q:\n%.300s", tt.args, r.Code, r.Stderr, tt.want, r.Stdout)
+		}
+	}
+}

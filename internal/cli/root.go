@@ -12,6 +12,7 @@ package cli
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -95,7 +96,12 @@ func NewRootCmd(f *Factory) *cobra.Command {
 			// with a bad global flag.
 			return applyGlobalFlags(f, cmd)
 		},
-		Args: cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return unknownCommandError(cmd, args[0])
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.Options.Version {
 				// `runnet --version`, as `gcloud --version`: what `runnet version` prints.
@@ -147,11 +153,63 @@ func newGroupCmd(use, short string) *cobra.Command {
 		Args:  cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return exitcode.Usagef("unknown command %q for %q", args[0], cmd.CommandPath())
+				return unknownCommandError(cmd, args[0])
 			}
 			return cmd.Help()
 		},
 	}
+}
+
+// unknownCommandError is the usage error for name, which is not a subcommand of cmd, with
+// the subcommands whose names are close to it (cobra's suggestions), as gcloud's "Invalid
+// choice ... Maybe you meant".
+func unknownCommandError(cmd *cobra.Command, name string) error {
+	msg := fmt.Sprintf("unknown command %q for %q", name, cmd.CommandPath())
+	if s := cmd.SuggestionsFor(name); len(s) > 0 {
+		msg += fmt.Sprintf("; did you mean %s?", strings.Join(quoteAll(s), " or "))
+	}
+	return exitcode.Usagef("%s", msg)
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strconv.Quote(s)
+	}
+	return out
+}
+
+// refuseUnknownHelp makes help for a command that does not exist a usage error, not the help
+// of the nearest command that does with exit status 0: `runnet bogus --help`, `runnet subnet
+// bogus --help` and `runnet help bogus`. It returns the error the help function found, if
+// any: cobra's help function returns none.
+func refuseUnknownHelp(root *cobra.Command) func() error {
+	var helpErr error
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(cmd *cobra.Command, args []string) {
+		// With --help, cobra parsed cmd's flags: what remains is what cmd could not find.
+		if rest := cmd.Flags().Args(); cmd.HasSubCommands() && len(rest) > 0 {
+			helpErr = unknownCommandError(cmd, rest[0])
+			return
+		}
+		help(cmd, args)
+	})
+	root.InitDefaultHelpCmd()
+	for _, h := range root.Commands() {
+		if h.Name() != "help" || h.Run == nil {
+			continue
+		}
+		run := h.Run
+		h.Run = nil
+		h.RunE = func(c *cobra.Command, args []string) error {
+			if cmd, rest, err := c.Root().Find(args); err == nil && cmd.HasSubCommands() && len(rest) > 0 {
+				return unknownCommandError(cmd, rest[0])
+			}
+			run(c, args)
+			return nil
+		}
+	}
+	return func() error { return helpErr }
 }
 
 // verbosities are the values of --verbosity, as gcloud's.
