@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -33,7 +34,9 @@ What is exported, one of:
                     every connector, and every subnet used by Direct VPC egress, in the
                     resolved region or in --regions (a list, or "all")
 
-and, in each case, the subnet a connector was made in.
+and, in each case, the subnet a connector was made in. The comment above a connector or
+subnet names what uses it: the workloads exported and, for one WORKLOAD, the others that use
+it (found as 'runnet connector users' finds them), marked as not exported.
 
 --as chooses the form:
 
@@ -390,6 +393,9 @@ func (o *ExportOptions) run(ctx context.Context) error {
 	if err := set.checkDeleted(ctx, o.deleted); err != nil {
 		return err
 	}
+	if o.scope == scopeWorkload {
+		set.addOtherUsers(ctx)
+	}
 	h := set.handOff(o.created, o.deleted)
 	text, entries, err := iac.RenderHandOff(o.format, h)
 	if err != nil {
@@ -426,6 +432,9 @@ type exportSet struct {
 	// known are subnets already read (region lists), used before asking the API again.
 	known map[string]*cloud.Subnet
 	notes []string
+	// otherUsers are, by path, the workloads left out of the export that use a connector or
+	// subnet it declares (addOtherUsers).
+	otherUsers map[string][]string
 }
 
 func newExportSet(c *cloud.Clients, project string) *exportSet {
@@ -494,6 +503,53 @@ func (s *exportSet) connectorUsers(ctx context.Context, ref egress.ConnectorRef,
 		}
 	}
 	return out, nil
+}
+
+// addOtherUsers finds, for each connector and subnet declared, the workloads left out of the
+// export that use it (through their template, a revision that receives traffic or carries a
+// tag, or a running execution, as 'connector users' and 'subnet describe' find them): those
+// of its project and region and, for a connector, of the projects the API says are
+// connected to it. One workload's export then does not call it that workload's alone.
+func (s *exportSet) addOtherUsers(ctx context.Context) {
+	exported := map[egress.WorkloadRef]bool{}
+	for _, w := range s.workloads {
+		exported[w.Ref] = true
+	}
+	s.otherUsers = map[string][]string{}
+	find := func(path, what string, projects []string, region string, match func(*egress.ServingState) []string) {
+		users, warnings, err := migration.FindUsers(ctx, s.c, projects, region, false, match)
+		if err != nil {
+			s.note("the other workloads that use %s could not be read: %v.", what, oneLine(err.Error()))
+			return
+		}
+		for _, w := range warnings {
+			s.note("%s: %s.", what, w)
+		}
+		for _, u := range users {
+			if ref := u.Workload.Ref; !exported[ref] {
+				name := ref.String()
+				if ref.Project != pathProject(path) {
+					name += " (project " + ref.Project + ")"
+				}
+				s.otherUsers[path] = append(s.otherUsers[path], name)
+			}
+		}
+	}
+	connectorSubnets := map[string]bool{}
+	for _, path := range slices.Sorted(maps.Keys(s.connectors)) {
+		cn := s.connectors[path]
+		connectorSubnets[cn.SubnetPath()] = true
+		ref := egress.ConnectorRef{Project: cn.Project, Region: cn.Region, Name: cn.Name}
+		projects := append([]string{cn.Project}, migration.OtherProjects(cn, cn.Project)...)
+		find(path, "connector "+cn.Name, projects, cn.Region, func(st *egress.ServingState) []string { return migration.ConnectorVia(st, ref) })
+	}
+	for _, path := range slices.Sorted(maps.Keys(s.subnets)) {
+		if connectorSubnets[path] {
+			continue // a connector's subnet: the connector uses it
+		}
+		sn := s.subnets[path]
+		find(path, "subnet "+sn.Name, []string{sn.Project}, sn.Region, func(st *egress.ServingState) []string { return subnetVia(st, path) })
+	}
 }
 
 // addInventory adds what `runnet inventory` finds in the regions (all: every region where
@@ -746,6 +802,7 @@ func (s *exportSet) handOff(created, deleted []exportRef) iac.HandOff {
 		} else {
 			ic.Network, ic.IPCIDRRange = cn.Network, cn.IPCIDRRange
 		}
+		ic.OtherUsers = s.otherUsers[cn.FullName]
 		h.Connectors = append(h.Connectors, ic)
 	}
 	for _, sn := range s.subnets {
@@ -761,6 +818,7 @@ func (s *exportSet) handOff(created, deleted []exportRef) iac.HandOff {
 			is.SecondaryRanges = append(is.SecondaryRanges, iac.SecondaryRange{RangeName: r.RangeName, IPCIDRRange: r.IPCIDRRange})
 		}
 		is.StackType, is.IPv6AccessType = subnetStack(sn)
+		is.OtherUsers = s.otherUsers[sn.Path]
 		h.Subnets = append(h.Subnets, is)
 	}
 	for _, r := range deleted {

@@ -55,6 +55,9 @@ type Connector struct {
 	MaxInstances int
 	// Import is set when runnet created the connector: the code adopts it.
 	Import bool
+	// OtherUsers are workloads the hand-off leaves out that use the connector (its
+	// comment names them after the workloads exported): NAME, job/NAME, ….
+	OtherUsers []string
 }
 
 // ConnectorSubnet is the subnetwork of a connector: its name and, for Shared VPC, its project.
@@ -102,6 +105,9 @@ type Subnet struct {
 	SecondaryRanges []SecondaryRange
 	// Import is set when runnet created the subnetwork: the code adopts it.
 	Import bool
+	// OtherUsers are workloads the hand-off leaves out that use the subnetwork, as
+	// Connector's.
+	OtherUsers []string
 }
 
 // Path returns projects/P/regions/R/subnetworks/NAME.
@@ -558,20 +564,27 @@ func (p *laidOut) anyImport() bool {
 // connectorTitle is the comment line above a connector.
 func connectorTitle(c namedConnector) string {
 	s := fmt.Sprintf("Serverless VPC Access connector %s (project %s, region %s)", c.Name, c.Project, c.Region)
-	return s + usedBy(c.users)
+	return s + usedBy(c.users, c.OtherUsers)
 }
 
 // subnetTitle is the comment line above a subnetwork.
 func subnetTitle(s namedSubnet) string {
 	t := fmt.Sprintf("Subnetwork %s (project %s, region %s)", s.Name, s.Project, s.Region)
-	return t + usedBy(s.users)
+	return t + usedBy(s.users, s.OtherUsers)
 }
 
-func usedBy(users []string) string {
-	if len(users) == 0 {
+// usedBy is what uses a resource: users in the hand-off, then others it leaves out, so
+// that a workload's export does not read as if that workload were the only user.
+func usedBy(users, others []string) string {
+	switch {
+	case len(others) == 0 && len(users) == 0:
 		return "."
+	case len(others) == 0:
+		return ", used by " + strings.Join(users, ", ") + "."
+	case len(users) == 0:
+		return ", used by " + strings.Join(others, ", ") + ", not exported here."
 	}
-	return ", used by " + strings.Join(users, ", ") + "."
+	return ", used by " + strings.Join(users, ", ") + " and by " + strings.Join(others, ", ") + ", not exported here."
 }
 
 // removedTitle says what runnet deleted.

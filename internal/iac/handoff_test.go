@@ -252,3 +252,35 @@ func TestGcloudEnum(t *testing.T) {
 		}
 	}
 }
+
+// A resource's comment names its users in the hand-off and then those it leaves out, so that
+// one workload's export does not present a shared connector as that workload's alone.
+func TestUsedBy(t *testing.T) {
+	for _, tt := range []struct {
+		users, others []string
+		want          string
+	}{
+		{nil, nil, "."},
+		{[]string{"run-service"}, nil, ", used by run-service."},
+		{[]string{"run-service"}, []string{"job/nightly-export", "api (project svc-b)"}, ", used by run-service and by job/nightly-export, api (project svc-b), not exported here."},
+		{nil, []string{"job/nightly-export"}, ", used by job/nightly-export, not exported here."},
+	} {
+		if got := usedBy(tt.users, tt.others); got != tt.want {
+			t.Errorf("usedBy(%q, %q) = %q, want %q", tt.users, tt.others, got, tt.want)
+		}
+	}
+	c := Connector{Project: "demo-project", Region: "asia-northeast1", Name: "conn", Network: "run-vpc", OtherUsers: []string{"job/nightly-export"}}
+	h := HandOff{Subject: "service run-service", Workloads: []Workload{{Ref: egress.WorkloadRef{Kind: egress.KindService, Project: c.Project, Region: c.Region, Name: "run-service"},
+		VPC: egress.VPC{Connector: c.Path()}}}, Connectors: []Connector{c}}
+	for _, f := range Formats {
+		text, _, err := RenderHandOff(f, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The comment as one line, without the comment marks its wrapping adds.
+		flat := strings.Join(slices.DeleteFunc(strings.Fields(text), func(w string) bool { return w == "#" }), " ")
+		if !strings.Contains(flat, "connector conn (project demo-project, region asia-northeast1), used by run-service and by job/nightly-export, not exported here.") {
+			t.Errorf("%s:\n%s", f, text)
+		}
+	}
+}
