@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/runnet-dev/runnet/internal/iostreams"
+	"github.com/runnet-dev/runnet/pkg/emulator"
 )
 
 // The guides (README.md and docs/*.md) show runnet command lines; each must name commands and
@@ -186,4 +188,58 @@ func lookupFlag(cmd *cobra.Command, name string, long bool) *pflag.Flag {
 // than a command.
 func isPlaceholder(w string) bool {
 	return strings.ToUpper(w) == w || strings.Contains(w, "|") || strings.Contains(w, "...")
+}
+
+// Every API the emulator serves is named where the emulator is introduced: the table at the
+// top of docs/emulator.md, the README and 'runnet emulator --help'. The served APIs come from
+// emulator.Methods (what faults and call counts name) and the REST APIs it serves beside them.
+func TestEmulatorAPIsListed(t *testing.T) {
+	// Method prefixes, and the name each API has in the docs; "" for one listed with another.
+	names := []struct{ prefix, name string }{
+		{"google.cloud.run.v2.", "Cloud Run Admin"},
+		{"google.cloud.vpcaccess.v1.", "Serverless VPC Access"},
+		{"vpcaccess.", "Serverless VPC Access"},
+		{"google.longrunning.", ""},
+		{"google.cloud.location.", ""}, // Locations, of VPC Access
+		{"compute.", "Compute Engine"},
+		{"google.monitoring.v3.", "Cloud Monitoring"},
+		{"google.cloud.asset.v1.", "Cloud Asset"},
+		{"cloudbilling.", "Cloud Billing Catalog"},
+	}
+	// Served over REST without method names for faults: Service Usage's quotas, Resource
+	// Manager, and the front door's IAM Credentials.
+	apis := []string{"Service Usage", "Cloud Resource Manager", "IAM Service Account Credentials"}
+	for _, m := range emulator.Methods() {
+		i := slices.IndexFunc(names, func(n struct{ prefix, name string }) bool { return strings.HasPrefix(m, n.prefix) })
+		switch {
+		case i < 0:
+			t.Errorf("the emulator serves %s, of an API this test does not name: add it here and to the docs", m)
+		case names[i].name != "" && !slices.Contains(apis, names[i].name):
+			apis = append(apis, names[i].name)
+		}
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "emulator.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	table, _, _ := strings.Cut(string(doc), "Everything is served on")
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, intro, _ := strings.Cut(string(readme), "runnet ships an emulator of the APIs it drives")
+	intro, _, _ = strings.Cut(intro, "\n\n")
+	streams, _, _, _ := iostreams.Test()
+	cmd, _, err := NewRootCmd(NewFactory(streams, func(string) string { return "" })).Find([]string{"emulator"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := func(s string) string { return strings.Join(strings.Fields(s), " ") }
+	for _, api := range apis {
+		for where, text := range map[string]string{"docs/emulator.md's first table": table, "README.md": intro, "runnet emulator --help": cmd.Long} {
+			if !strings.Contains(flat(text), api) {
+				t.Errorf("%s does not name %s, which the emulator serves", where, api)
+			}
+		}
+	}
 }

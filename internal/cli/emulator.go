@@ -23,10 +23,12 @@ const (
 
 // NewCmdEmulator returns `runnet emulator` and its subcommands.
 func NewCmdEmulator(f *Factory) *cobra.Command {
-	cmd := newGroupCmd("emulator", "Run the emulator of the Cloud Run, VPC Access and Compute APIs")
-	cmd.Long = `runnet ships an emulator of the three Google Cloud APIs it drives (Cloud Run Admin
-v2 and Serverless VPC Access v1 over gRPC, Compute v1 over REST), so that it can be
-tried with no cloud account and tested end to end.
+	cmd := newGroupCmd("emulator", "Run the emulator of the Google Cloud APIs runnet drives")
+	cmd.Long = `runnet ships an emulator of the Google Cloud APIs it drives, so that it can be tried
+with no cloud account and tested end to end: Cloud Run Admin v2 and Serverless VPC Access
+v1 (gRPC and REST), Compute Engine v1, Cloud Monitoring v3, Service Usage, Cloud Billing
+Catalog v1, Cloud Resource Manager, Cloud Asset and, with --tls (Google's front door), IAM
+Service Account Credentials.
 
 'runnet emulator start' serves it on a loopback address for other processes
 (point runnet at it with RUNNET_EMULATOR_HOST). 'runnet --emulator COMMAND' runs one

@@ -1,7 +1,9 @@
-// Package emulator is a stateful, wire-faithful emulator of the three Google Cloud APIs runnet
+// Package emulator is a stateful, wire-faithful emulator of the Google Cloud APIs runnet
 // drives: Cloud Run Admin API v2 and Serverless VPC Access API v1 over gRPC (with
 // google.longrunning.Operations) and over REST/JSON (transcoded from the same gRPC services,
-// under /v2/ and /v1/), and Compute Engine API v1 over REST under /compute/v1/.
+// under /v2/ and /v1/), Compute Engine API v1 over REST under /compute/v1/, and Cloud
+// Monitoring, Service Usage, the Cloud Billing Catalog, Cloud Resource Manager, Cloud Asset
+// and (as Google's front door) IAM Service Account Credentials; docs/emulator.md lists them.
 //
 // All of it is served on one loopback address, so the real Google client libraries work
 // against it unchanged:
