@@ -152,6 +152,30 @@ func TestInventoryProjectsFallBackToListing(t *testing.T) {
 	}
 }
 
+// A caller refused both the organization's search and its folders reads nothing: the
+// inventory says so and names the permissions, rather than "its 0 projects are read one by
+// one", and fails (exit 1) as an incomplete inventory does.
+func TestInventoryOrganizationUnlisted(t *testing.T) {
+	er := newSharedVPCEmu(t)
+	er.E.SetPrincipal("user:nobody@example.com")
+	org := "organizations/" + emulator.SharedVPCOrg
+	r := er.Run(t, false, "", "inventory", "--organization", emulator.SharedVPCOrg, "--regions", emulator.SharedVPCRegion, "--format", "json")
+	if r.Code != 1 {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	inv := decodeScopeInventory(t, r)
+	want := "the caller may not search " + org + " with Cloud Asset Inventory (cloudasset.assets.searchAllResources), and Resource Manager could not list the projects under it (the caller lacks resourcemanager.folders.list on it): nothing under it is read"
+	if len(inv.Sources) != 1 || inv.Sources[0].Reason != want {
+		t.Errorf("sources = %+v; want the reason %q", inv.Sources, want)
+	}
+	if len(inv.Errors) != 1 || !strings.Contains(inv.Errors[0].Message, "list the folders of "+org+" (the caller lacks resourcemanager.folders.list on it)") {
+		t.Errorf("errors = %+v", inv.Errors)
+	}
+	if !strings.Contains(r.Stderr, org+": read by listing, not through Cloud Asset Inventory: "+want+".") || strings.Contains(r.Stderr, "0 projects") {
+		t.Errorf("stderr = %q", r.Stderr)
+	}
+}
+
 func TestInventoryScopeBadInput(t *testing.T) {
 	er := newSharedVPCEmu(t)
 	for _, tc := range []struct {

@@ -71,13 +71,13 @@ func TestSubnetCreateDualStack(t *testing.T) {
 	if r.Code != 0 {
 		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
 	}
-	var subs []struct {
+	var s struct {
 		StackType, IPv6AccessType, IPv6CIDRRange string
 	}
-	if err := json.Unmarshal([]byte(r.Stdout), &subs); err != nil || len(subs) != 1 {
+	if err := json.Unmarshal([]byte(r.Stdout), &s); err != nil {
 		t.Fatalf("%v: %s", err, r.Stdout)
 	}
-	if s := subs[0]; s.StackType != "IPV4_IPV6" || s.IPv6AccessType != "INTERNAL" || !strings.HasPrefix(s.IPv6CIDRRange, "fd20:") || !strings.HasSuffix(s.IPv6CIDRRange, "/64") {
+	if s.StackType != "IPV4_IPV6" || s.IPv6AccessType != "INTERNAL" || !strings.HasPrefix(s.IPv6CIDRRange, "fd20:") || !strings.HasSuffix(s.IPv6CIDRRange, "/64") {
 		t.Errorf("subnet %+v", s)
 	}
 	if !strings.Contains(r.Stderr, "dual-stack, internal IPv6 fd20:") {

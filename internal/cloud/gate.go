@@ -32,6 +32,23 @@ const (
 // and p95 latency over [start, end] (two ListTimeSeries calls, concurrently); with no
 // revisions named, every revision of the service's.
 func (c *Clients) RevisionMetrics(ctx context.Context, service egress.WorkloadRef, revisions []string, start, end time.Time) (map[string]egress.RevisionMetrics, error) {
+	return c.revisionMetrics(ctx, service, revisions, start, end, true)
+}
+
+// ServiceRequests is how many requests every revision of service served over [start, end]:
+// request_count only (one ListTimeSeries call), for a read that needs no latencies nor
+// errors, as the gate's preflight.
+func (c *Clients) ServiceRequests(ctx context.Context, service egress.WorkloadRef, start, end time.Time) (int64, error) {
+	got, err := c.revisionMetrics(ctx, service, nil, start, end, false)
+	var n int64
+	for _, m := range got {
+		n += m.Requests
+	}
+	return n, err
+}
+
+// revisionMetrics is RevisionMetrics, without the latencies unless asked.
+func (c *Clients) revisionMetrics(ctx context.Context, service egress.WorkloadRef, revisions []string, start, end time.Time, latencies bool) (map[string]egress.RevisionMetrics, error) {
 	if err := checkNames(service); err != nil {
 		return nil, err
 	}
@@ -88,6 +105,9 @@ func (c *Clients) RevisionMetrics(ctx context.Context, service egress.WorkloadRe
 		counts, err = list(ctx, metricRequestCount, monitoringpb.Aggregation_REDUCE_SUM, "resource.label.revision_name", "metric.label.response_code_class")
 		return err
 	}, func() error {
+		if !latencies {
+			return nil
+		}
 		var err error
 		p95, err = list(ctx, metricRequestLatencies, monitoringpb.Aggregation_REDUCE_PERCENTILE_95, "resource.label.revision_name")
 		return err

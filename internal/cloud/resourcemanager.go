@@ -3,6 +3,7 @@ package cloud
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"regexp"
 	"slices"
 	"sort"
@@ -58,11 +59,17 @@ func projectInfo(p *crm.Project) *ProjectInfo {
 	return &ProjectInfo{ID: p.ProjectId, Number: strings.TrimPrefix(p.Name, "projects/"), Parent: p.Parent}
 }
 
+// FoldersListPermission is what listing the folders of a folder or an organization needs on it.
+const FoldersListPermission = "resourcemanager.folders.list"
+
 // HierarchyError is a part of the hierarchy that could not be read.
 type HierarchyError struct {
 	// Parent is the folder or organization whose children could not be listed.
 	Parent string
-	Err    error
+	// Permission is what the refused read needs on Parent, when the API refused it
+	// (resourcemanager.folders.list for its folders); "" otherwise.
+	Permission string
+	Err        error
 }
 
 func (e *HierarchyError) Error() string { return e.Err.Error() }
@@ -119,7 +126,12 @@ func (c *Clients) ProjectsUnder(ctx context.Context, parent string) ([]*ProjectI
 			n.errs = append(n.errs, &HierarchyError{Parent: p, Err: computeErr("search the projects of "+p, perr)})
 		}
 		if ferr != nil {
-			n.errs = append(n.errs, &HierarchyError{Parent: p, Err: computeErr("list the folders of "+p, ferr)})
+			he := &HierarchyError{Parent: p, Err: computeErr("list the folders of "+p, ferr)}
+			if ge, ok := googleAPIError(ferr); ok && ge.Code == http.StatusForbidden {
+				he.Permission = FoldersListPermission
+				he.Err = computeErr("list the folders of "+p+" (the caller lacks "+FoldersListPermission+" on it)", ferr)
+			}
+			n.errs = append(n.errs, he)
 		}
 		return n
 	}

@@ -188,8 +188,7 @@ func (c *Clients) readScope(ctx context.Context, s Scope, regions []string) *Sco
 		for _, p := range listed {
 			projects = append(projects, p.ID)
 		}
-		out.Sources = append(out.Sources, ScopeSource{Scope: s.Parent, Via: ViaListing,
-			Reason: fmt.Sprintf("the caller may not search %s with Cloud Asset Inventory (%s): its %d projects are read one by one", s.Parent, AssetPermission, len(listed))})
+		out.Sources = append(out.Sources, ScopeSource{Scope: s.Parent, Via: ViaListing, Reason: listingReason(s.Parent, len(listed), listErrs)})
 	}
 	sort.Strings(projects)
 	projects = slices.Compact(projects)
@@ -216,6 +215,38 @@ func (c *Clients) readScope(ctx context.Context, s Scope, regions []string) *Sco
 	}
 	out.sort()
 	return out
+}
+
+// listingReason says why parent is read project by project and what that covers: the
+// projects Resource Manager listed under it, or why it listed none (the errors of the walk,
+// which are reported too, and the permission a refused one needs).
+func listingReason(parent string, listed int, errs []error) string {
+	why := fmt.Sprintf("the caller may not search %s with Cloud Asset Inventory (%s)", parent, AssetPermission)
+	projects, are := fmt.Sprintf("%d project", listed), "is"
+	if listed != 1 {
+		projects, are = projects+"s", "are"
+	}
+	if len(errs) == 0 {
+		if listed == 0 {
+			return why + ", and Resource Manager lists no project under it that the caller may see: nothing is read"
+		}
+		return fmt.Sprintf("%s: the %s Resource Manager lists under it %s read one by one", why, projects, are)
+	}
+	var perms []string
+	for _, err := range errs {
+		var he *HierarchyError
+		if errors.As(err, &he) && he.Permission != "" && !slices.Contains(perms, he.Permission) {
+			perms = append(perms, he.Permission)
+		}
+	}
+	failed := "see the errors"
+	if len(perms) > 0 {
+		failed = "the caller lacks " + strings.Join(perms, " and ") + " on it"
+	}
+	if listed == 0 {
+		return fmt.Sprintf("%s, and Resource Manager could not list the projects under it (%s): nothing under it is read", why, failed)
+	}
+	return fmt.Sprintf("%s, and Resource Manager could list only part of what it holds (%s): the %s it listed %s read one by one, and others may be missing", why, failed, projects, are)
 }
 
 // readProject reads one project: Cloud Asset Inventory, else listing.

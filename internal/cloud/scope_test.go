@@ -89,8 +89,12 @@ func TestReadScopeFallsBackWhereSearchIsRefused(t *testing.T) {
 	}
 	// The folder's subfolders cannot be listed by dev@: said, not hidden.
 	var he *HierarchyError
-	if len(r.Errors) != 1 || !errors.As(r.Errors[0], &he) || he.Parent != "folders/"+emulator.SharedVPCFolderApps {
+	if len(r.Errors) != 1 || !errors.As(r.Errors[0], &he) || he.Parent != "folders/"+emulator.SharedVPCFolderApps || he.Permission != FoldersListPermission {
 		t.Errorf("errors = %v", r.Errors)
+	}
+	// The folder's source says what was read: the projects listed, not the whole folder.
+	if want := "and Resource Manager could list only part of what it holds (the caller lacks resourcemanager.folders.list on it): the 3 projects it listed are read one by one, and others may be missing"; !strings.Contains(r.Sources[0].Reason, want) {
+		t.Errorf("reason %q, want %q", r.Sources[0].Reason, want)
 	}
 
 	// A caller with no Cloud Asset permission anywhere lists project by project.
@@ -223,5 +227,28 @@ func TestOtherConnectorProjectsComputeDisabled(t *testing.T) {
 	}
 	if h, err := c.SharedVPCHost(ctx, "team-a"); err != nil || h != emulator.SharedVPCHost {
 		t.Errorf("host of team-a = %q, %v", h, err)
+	}
+}
+
+// The reason a folder or organization is read project by project says what that covers.
+func TestListingReason(t *testing.T) {
+	const org = "organizations/1"
+	refused := &HierarchyError{Parent: org, Permission: FoldersListPermission, Err: errors.New("denied")}
+	for _, tc := range []struct {
+		listed int
+		errs   []error
+		want   string
+	}{
+		{2, nil, ": the 2 projects Resource Manager lists under it are read one by one"},
+		{1, nil, ": the 1 project Resource Manager lists under it is read one by one"},
+		{0, nil, ", and Resource Manager lists no project under it that the caller may see: nothing is read"},
+		{0, []error{refused}, ", and Resource Manager could not list the projects under it (the caller lacks resourcemanager.folders.list on it): nothing under it is read"},
+		{0, []error{errors.New("unavailable")}, ", and Resource Manager could not list the projects under it (see the errors): nothing under it is read"},
+		{1, []error{refused}, ", and Resource Manager could list only part of what it holds (the caller lacks resourcemanager.folders.list on it): the 1 project it listed is read one by one, and others may be missing"},
+	} {
+		got := listingReason(org, tc.listed, tc.errs)
+		if want := "the caller may not search " + org + " with Cloud Asset Inventory (" + AssetPermission + ")" + tc.want; got != want {
+			t.Errorf("%d listed, errors %v:\n got %q\nwant %q", tc.listed, tc.errs, got, want)
+		}
 	}
 }

@@ -23,14 +23,32 @@ func (e *Engine) metricsFacts(ctx context.Context, m *Migration, opts egress.Pla
 	f := &egress.MetricsFacts{Project: m.Ref.Project, WindowSeconds: int64(egress.GateReadWindow / time.Second),
 		Canary: slices.Clone(opts.Canary), StepWait: opts.StepWait, MinRequests: g.MinRequests}
 	end := time.Now()
-	got, err := e.Metrics.RevisionMetrics(ctx, m.Ref, nil, end.Add(-egress.GateReadWindow), end)
+	var err error
+	f.Requests, err = serviceRequests(ctx, e.Metrics, m.Ref, end.Add(-egress.GateReadWindow), end)
 	if err != nil {
 		f.Err = err.Error()
 		f.Denied = e.exitCode(err) == exitcode.Permission
 		return f
 	}
-	for _, r := range got {
-		f.Requests += r.Requests
-	}
 	return f
+}
+
+// requestCounter is a metrics reader that can read request counts alone (cloud.Clients: the
+// request_count metric, without the latencies the gate's steps need).
+type requestCounter interface {
+	ServiceRequests(ctx context.Context, service egress.WorkloadRef, start, end time.Time) (int64, error)
+}
+
+// serviceRequests is how many requests service served over [start, end]: all the preflight
+// needs, so a reader that can count alone is asked only that.
+func serviceRequests(ctx context.Context, r egress.MetricsReader, service egress.WorkloadRef, start, end time.Time) (int64, error) {
+	if rc, ok := r.(requestCounter); ok {
+		return rc.ServiceRequests(ctx, service, start, end)
+	}
+	got, err := r.RevisionMetrics(ctx, service, nil, start, end)
+	var n int64
+	for _, m := range got {
+		n += m.Requests
+	}
+	return n, err
 }
