@@ -540,6 +540,11 @@ func (o *MigrateOptions) complete() error {
 				return exitcode.Usagef("--%s probes a service's new revision before its traffic moves, and none of the workloads is a service", n)
 			}
 		}
+		// A job's or worker pool's new settings apply at once: steps (and their metrics
+		// gate) would be ignored, and the user asked for them.
+		if o.set["canary"] && len(o.canary) > 1 {
+			return exitcode.Usagef("--canary moves a service's traffic in steps, and none of the workloads is a service (a job's or worker pool's new settings apply at once); drop --canary")
+		}
 	}
 
 	// Target resources, in the workloads' project and region.

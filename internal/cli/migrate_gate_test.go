@@ -142,18 +142,26 @@ func TestMigrateGateFlags(t *testing.T) {
 		{[]string{"--canary", "10,100", "--metric-gate=false", "--max-latency-increase", "20"}, "--max-latency-increase sets the metrics gate, which --metric-gate=false turns off"},
 		// The journal holds the plan of an interrupted run: the gate's flags cannot change it.
 		{[]string{"--resume", "--max-error-rate", "3"}, "--max-error-rate cannot be used with --resume"},
+		// A job has no traffic to move in steps nor to judge: asked for, the gate would be
+		// silently skipped and the job updated at once.
+		{[]string{"job/nightly-export", "--canary", "10,100", "--max-error-rate", "2"}, "--canary moves a service's traffic in steps, and none of the workloads is a service"},
 	} {
 		args := []string{"migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"}
-		if tc.args[0] == "--resume" {
+		switch {
+		case tc.args[0] == "--resume":
 			args = []string{"migrate", "run-service", "--yes"}
+		case !strings.HasPrefix(tc.args[0], "--"):
+			args = []string{"migrate", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes"}
 		}
 		r := er.Run(t, false, "", append(args, tc.args...)...)
 		if r.Code != exitcode.Usage || !strings.Contains(r.Stderr, tc.want) {
 			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tc.args, r.Code, r.Stderr, tc.want)
 		}
 	}
-	if w := er.Read(t, "run-service"); w.VPC.Mode() != egress.ModeConnector {
-		t.Fatalf("after refused flags the service uses %s", w.VPC.Short())
+	for _, n := range []string{"run-service", "job/nightly-export"} {
+		if w := er.Read(t, n); w.VPC.Mode() != egress.ModeConnector {
+			t.Fatalf("after refused flags %s uses %s", n, w.VPC.Short())
+		}
 	}
 	// --metric-gate=false: no step is judged.
 	onPremTrap(t, er, "10.15.0.0/28")
