@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/runnet-dev/runnet/internal/exitcode"
 	"github.com/runnet-dev/runnet/pkg/egress"
 	"github.com/runnet-dev/runnet/pkg/emulator"
@@ -108,5 +110,22 @@ func TestMigrateProbeFlags(t *testing.T) {
 	}
 	if w := er.Read(t, "run-service"); w.VPC.Mode() != egress.ModeConnector {
 		t.Fatalf("after refused flags the service uses %s", w.VPC.Short())
+	}
+}
+
+// A probe job whose creation Cloud Run carried out but whose answer was lost is still deleted:
+// the run rolls back (nothing moved) and leaves no runnet-probe job behind.
+func TestMigrateProbeJobDeletedWhenCreateAnswerIsLost(t *testing.T) {
+	er := newEmu(t)
+	onPremTrap(t, er, "10.15.0.0/28", "10.8.0.0/24")
+	er.E.InjectFault(emulator.Fault{Method: "google.cloud.run.v2.Jobs/CreateJob", Code: codes.Internal, Count: 1, AfterCommit: true})
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json",
+		"--probe-tcp", "192.168.10.5:5432")
+	if r.Code != exitcode.RolledBack {
+		t.Fatalf("exit %d, want 6: %s", r.Code, r.Stderr)
+	}
+	r = er.Run(t, false, "", "status", "--format", "json")
+	if strings.Contains(r.Stdout, "runnet-probe-") {
+		t.Errorf("the probe job whose creation answer was lost was left: %s", r.Stdout)
 	}
 }

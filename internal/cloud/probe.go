@@ -19,6 +19,8 @@ import (
 	"cloud.google.com/go/auth/credentials/impersonate"
 	"cloud.google.com/go/auth/httptransport"
 	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/runnet-dev/runnet/pkg/egress"
@@ -262,8 +264,8 @@ func sourceCredentials(b []byte, hc *http.Client) (*auth.Credentials, error) {
 // ProbeTCP implements egress.Prober: a job named runnet-probe-XXXXX with vpc's access, one
 // task running image with probeScript, is created in the workload's project and region, run
 // once and deleted.
-func (c *Clients) ProbeTCP(ctx context.Context, workload egress.WorkloadRef, vpc egress.VPC, targets []string, image string) egress.ProbeResult {
-	res := egress.ProbeResult{Kind: "tcp", Target: strings.Join(targets, ",")}
+func (c *Clients) ProbeTCP(ctx context.Context, workload egress.WorkloadRef, vpc egress.VPC, targets []string, image string) (res egress.ProbeResult) {
+	res = egress.ProbeResult{Kind: "tcp", Target: strings.Join(targets, ",")}
 	if image == "" {
 		image = egress.DefaultProbeImage
 	}
@@ -284,7 +286,29 @@ func (c *Clients) ProbeTCP(ctx context.Context, workload egress.WorkloadRef, vpc
 			VpcAccess: VPCToProto(vpc),
 		}},
 	}
+	name := parent + "/jobs/" + id
+	mayExist := false
+	defer func() {
+		// Deleted whatever happened, even after an interrupt, and even when the creation's
+		// answer was lost or its wait failed: the job may exist all the same.
+		if !mayExist {
+			return
+		}
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		dop, err := cl.DeleteJob(dctx, &runpb.DeleteJobRequest{Name: name})
+		if err == nil {
+			_, err = dop.Wait(dctx)
+		}
+		if err != nil && status.Code(err) != codes.NotFound {
+			res.Message += fmt.Sprintf("; the probe job %s could not be deleted (%v): gcloud run jobs delete %s --project %s --region %s", id, err, id, workload.Project, workload.Region)
+		}
+	}()
 	op, err := cl.CreateJob(ctx, &runpb.CreateJobRequest{Parent: parent, JobId: id, Job: job})
+	switch status.Code(err) {
+	case codes.OK, codes.Unknown, codes.Internal, codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+		mayExist = true // created, or perhaps created with its answer lost
+	}
 	if err == nil {
 		_, err = op.Wait(ctx)
 	}
@@ -292,15 +316,6 @@ func (c *Clients) ProbeTCP(ctx context.Context, workload egress.WorkloadRef, vpc
 		res.Message = apiErr("create probe job "+id, err).Error()
 		return res
 	}
-	name := parent + "/jobs/" + id
-	defer func() {
-		// Deleted whatever happened, even after an interrupt.
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if dop, err := cl.DeleteJob(dctx, &runpb.DeleteJobRequest{Name: name}); err == nil {
-			_, _ = dop.Wait(dctx)
-		}
-	}()
 	rop, err := cl.RunJob(ctx, &runpb.RunJobRequest{Name: name})
 	if err != nil {
 		res.Message = apiErr("run probe job "+id, err).Error()
