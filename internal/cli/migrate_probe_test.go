@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"cloud.google.com/go/run/apiv2/runpb"
 	"google.golang.org/grpc/codes"
 
 	"github.com/runnet-dev/runnet/internal/exitcode"
@@ -127,5 +128,27 @@ func TestMigrateProbeJobDeletedWhenCreateAnswerIsLost(t *testing.T) {
 	r = er.Run(t, false, "", "status", "--format", "json")
 	if strings.Contains(r.Stdout, "runnet-probe-") {
 		t.Errorf("the probe job whose creation answer was lost was left: %s", r.Stdout)
+	}
+}
+
+// A service with internal ingress refuses the caller's probe with 404, as Cloud Run does from
+// the internet: the run rolls back with no traffic moved, and says why rather than leaving a
+// 404 that reads as a missing path.
+func TestMigrateProbePathInternalIngress(t *testing.T) {
+	er := newEmu(t)
+	er.ChangeService(t, emulator.DemoService, func(s *runpb.Service) {
+		s.Ingress = runpb.IngressTraffic_INGRESS_TRAFFIC_INTERNAL_ONLY
+	})
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json",
+		"--probe-path", "/healthz")
+	if r.Code != exitcode.RolledBack {
+		t.Fatalf("exit %d, want 6: %s", r.Code, r.Stderr)
+	}
+	ps := probeResults(report(t, r))
+	if len(ps) != 1 || ps[0].OK || ps[0].Status != 404 || !strings.Contains(ps[0].Message, "ingress is internal") || !strings.Contains(ps[0].Message, "--probe-tcp") {
+		t.Fatalf("probes %+v: want one 404 that names the internal ingress", ps)
+	}
+	if w := er.Read(t, "run-service"); w.VPC.Mode() != egress.ModeConnector {
+		t.Errorf("after the rollback: %s", w.VPC.Mode())
 	}
 }

@@ -121,7 +121,25 @@ func (c *Clients) ProbeHTTP(ctx context.Context, service egress.WorkloadRef, tag
 	if b := strings.TrimSpace(string(body)); b != "" && !res.OK {
 		res.Message += ": " + b
 	}
+	if in := s.GetIngress(); !res.OK && in != runpb.IngressTraffic_INGRESS_TRAFFIC_ALL && in != runpb.IngressTraffic_INGRESS_TRAFFIC_UNSPECIFIED {
+		// Cloud Run refuses a request from outside the service's allowed sources with 404,
+		// which reads as a missing path.
+		res.Message += fmt.Sprintf("; the service's ingress is %s: Cloud Run answers requests from outside its VPC networks (or load balancer) with 404, so --probe-path works only where runnet runs inside them; from elsewhere, probe with --probe-tcp", ingressName(in))
+	}
 	return res
+}
+
+// ingressName is gcloud's name of a service's ingress setting.
+func ingressName(in runpb.IngressTraffic) string {
+	switch in {
+	case runpb.IngressTraffic_INGRESS_TRAFFIC_INTERNAL_ONLY:
+		return "internal"
+	case runpb.IngressTraffic_INGRESS_TRAFFIC_INTERNAL_LOAD_BALANCER:
+		return "internal-and-cloud-load-balancing"
+	case runpb.IngressTraffic_INGRESS_TRAFFIC_NONE:
+		return "none"
+	}
+	return in.String()
 }
 
 // idToken returns an ID token for audience, of the caller, as Cloud Run wants it: from a

@@ -24,7 +24,8 @@ import (
 //
 // The answer comes from the data plane: 200 when the revision reaches every destination its
 // service depends on, 500 naming the first one it cannot reach (a health endpoint checks its
-// dependencies), 503 when the revision is not Ready. Without an Authorization: Bearer header
+// dependencies), 503 when the revision is not Ready, 404 when the service's ingress is not
+// "all" (the emulator's callers are on the internet). Without an Authorization: Bearer header
 // (an ID token) the answer is 403, as for a service that does not admit allUsers. Without a
 // front door the emulator does not check the token itself; behind one, it must be an ID token
 // the front door signed for one of the service's audiences (its URLs, its tagged revisions'
@@ -102,6 +103,12 @@ func probeLocked(w *world.World, host string) ProbeResult {
 					best, rev = shares[r], lastSegmentOf(r)
 				}
 			}
+		}
+		// Requests reach the emulator from the caller's machine, i.e. from the internet: a
+		// service whose ingress is not "all" refuses them with 404 (Cloud Run docs, "Restrict
+		// network ingress for Cloud Run"), its tagged URLs included.
+		if in := s.GetIngress(); in != runpb.IngressTraffic_INGRESS_TRAFFIC_ALL && in != runpb.IngressTraffic_INGRESS_TRAFFIC_UNSPECIFIED {
+			return ProbeResult{Status: http.StatusNotFound, Service: name, Message: "Page not found: the service's ingress (" + in.String() + ") does not admit requests from the internet"}
 		}
 		if rev == "" {
 			return ProbeResult{Status: http.StatusServiceUnavailable, Service: name, Message: "the service has no revision serving"}
