@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
 
 	"cloud.google.com/go/run/apiv2/runpb"
+	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 
 	"github.com/runnet-dev/runnet/internal/exitcode"
@@ -150,5 +152,49 @@ func TestMigrateProbePathInternalIngress(t *testing.T) {
 	}
 	if w := er.Read(t, "run-service"); w.VPC.Mode() != egress.ModeConnector {
 		t.Errorf("after the rollback: %s", w.VPC.Mode())
+	}
+}
+
+// The probe job runs as the service does: the caller may act as the service's account (the
+// preflight asks), not necessarily as the project's default compute account.
+func TestMigrateProbeJobRunsAsTheService(t *testing.T) {
+	er := newEmu(t)
+	onPremTrap(t, er, "10.15.0.0/28", "10.8.0.0/24")
+	const sa = "run-service@" + tProject + ".iam.gserviceaccount.com"
+	er.ChangeService(t, emulator.DemoService, func(s *runpb.Service) { s.Template.ServiceAccount = sa })
+	// Keep the job to look at it: its deletion is refused once.
+	er.E.InjectFault(emulator.Fault{Method: "google.cloud.run.v2.Jobs/DeleteJob", Code: codes.PermissionDenied, Count: 1})
+	r := er.Run(t, false, "", "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress", "--yes", "--format", "json",
+		"--probe-tcp", "192.168.10.5:5432")
+	if r.Code != exitcode.OK {
+		t.Fatalf("exit %d: %s", r.Code, r.Stderr)
+	}
+	ps := probeResults(report(t, r))
+	if len(ps) != 1 || !ps[0].OK || !strings.Contains(ps[0].Message, "could not be deleted") {
+		t.Fatalf("probes %+v: want one that passed and names the job it could not delete", ps)
+	}
+	cl, err := er.Clients(t).Jobs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := cl.ListJobs(context.Background(), &runpb.ListJobsRequest{Parent: "projects/" + tProject + "/locations/" + tRegion})
+	found := false
+	for {
+		j, err := it.Next()
+		if err == iterator.Done {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(j.GetName(), "/jobs/runnet-probe-") {
+			found = true
+			if got := j.GetTemplate().GetTemplate().GetServiceAccount(); got != sa {
+				t.Errorf("probe job runs as %q, want the service's %q", got, sa)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no probe job left to look at")
 	}
 }

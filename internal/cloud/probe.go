@@ -279,8 +279,8 @@ func sourceCredentials(b []byte, hc *http.Client) (*auth.Credentials, error) {
 	return credentials.NewCredentialsFromJSON(credentials.CredType(info.Type), b, opts)
 }
 
-// ProbeTCP implements egress.Prober: a job named runnet-probe-XXXXX with vpc's access, one
-// task running image with probeScript, is created in the workload's project and region, run
+// ProbeTCP implements egress.Prober: a job named runnet-probe-XXXXX with vpc's access and the
+// workload's service account, one task running image with probeScript, is created in the workload's project and region, run
 // once and deleted.
 func (c *Clients) ProbeTCP(ctx context.Context, workload egress.WorkloadRef, vpc egress.VPC, targets []string, image string) (res egress.ProbeResult) {
 	res = egress.ProbeResult{Kind: "tcp", Target: strings.Join(targets, ",")}
@@ -292,6 +292,23 @@ func (c *Clients) ProbeTCP(ctx context.Context, workload egress.WorkloadRef, vpc
 		res.Message = err.Error()
 		return res
 	}
+	// The job runs as the workload does: the caller may act as that service account (the
+	// preflight's permissions check asks), not necessarily as the project's default one,
+	// which an organization may also have disabled.
+	w, err := c.GetWorkload(ctx, workload)
+	if err != nil {
+		res.Message = err.Error()
+		return res
+	}
+	var sa string
+	switch raw := w.Raw.(type) {
+	case *runpb.Service:
+		sa = raw.GetTemplate().GetServiceAccount()
+	case *runpb.Job:
+		sa = raw.GetTemplate().GetTemplate().GetServiceAccount()
+	case *runpb.WorkerPool:
+		sa = raw.GetTemplate().GetServiceAccount()
+	}
 	id := "runnet-probe-" + strings.ToLower(rand.Text()[:5])
 	parent := "projects/" + workload.Project + "/locations/" + workload.Region
 	job := &runpb.Job{
@@ -299,9 +316,10 @@ func (c *Clients) ProbeTCP(ctx context.Context, workload egress.WorkloadRef, vpc
 		Template: &runpb.ExecutionTemplate{TaskCount: 1, Template: &runpb.TaskTemplate{
 			Containers: []*runpb.Container{{Image: image, Command: []string{"/bin/sh", "-c", probeScript},
 				Env: []*runpb.EnvVar{{Name: probeEnv, Values: &runpb.EnvVar_Value{Value: strings.Join(targets, ",")}}}}},
-			Retries:   &runpb.TaskTemplate_MaxRetries{MaxRetries: 0},
-			Timeout:   durationpb.New(probeJobTimeout),
-			VpcAccess: VPCToProto(vpc),
+			Retries:        &runpb.TaskTemplate_MaxRetries{MaxRetries: 0},
+			Timeout:        durationpb.New(probeJobTimeout),
+			VpcAccess:      VPCToProto(vpc),
+			ServiceAccount: sa,
 		}},
 	}
 	name := parent + "/jobs/" + id
