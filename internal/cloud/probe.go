@@ -47,11 +47,13 @@ const (
 var probeScript = tcpProbeScript(probeConnectBudget, probeRetryEvery)
 
 // tcpProbeScript is the probe job's shell script (POSIX sh and BusyBox nc): each destination
-// is tried every every until budget has passed since the script started.
+// is tried every every until budget has passed since the script started. An IPv6 address
+// comes bracketed ([fd00::5]:5432); nc wants it bare.
 func tcpProbeScript(budget, every time.Duration) string {
 	return fmt.Sprintf(`deadline=$(( $(date +%%s) + %d )); `+
 		`for t in $(echo "$RUNNET_PROBE_TCP" | tr ',' ' '); do `+
-		`until nc -z -w 5 "${t%%:*}" "${t##*:}"; do `+
+		`h="${t%%:*}"; h="${h#\[}"; h="${h%%\]}"; `+
+		`until nc -z -w 5 "$h" "${t##*:}"; do `+
 		`if [ "$(date +%%s)" -ge "$deadline" ]; then echo "cannot connect to $t" >&2; exit 1; fi; `+
 		`sleep %d; done; `+
 		`echo "connected to $t"; done`, int(budget.Seconds()), int(every.Seconds()))

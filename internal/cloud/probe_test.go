@@ -19,7 +19,7 @@ func runProbeScript(t *testing.T, script, targets string, failures int) (string,
 	}
 	dir := t.TempDir()
 	count := filepath.Join(dir, "count")
-	nc := "#!/bin/sh\nn=$(cat " + count + " 2>/dev/null || echo 0)\necho $((n+1)) > " + count + "\n[ \"$n\" -ge " + strconv.Itoa(failures) + " ]\n"
+	nc := "#!/bin/sh\necho \"nc $*\"\nn=$(cat " + count + " 2>/dev/null || echo 0)\necho $((n+1)) > " + count + "\n[ \"$n\" -ge " + strconv.Itoa(failures) + " ]\n"
 	if err := os.WriteFile(filepath.Join(dir, "nc"), []byte(nc), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -55,5 +55,16 @@ func TestTCPProbeScriptFailsOnceTheBudgetRunsOut(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("the probe took %v with a budget of 1s", d)
+	}
+}
+
+// An IPv6 destination is given bracketed, as --probe-tcp takes it; nc gets the bare address.
+func TestTCPProbeScriptIPv6(t *testing.T) {
+	out, err := runProbeScript(t, tcpProbeScript(5*time.Second, 0), "[fd00::5]:5432,10.0.0.6:6379", 0)
+	if err != nil {
+		t.Fatalf("probe failed: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "nc -z -w 5 fd00::5 5432") || !strings.Contains(out, "nc -z -w 5 10.0.0.6 6379") {
+		t.Fatalf("nc was not called with bare addresses:\n%s", out)
 	}
 }
