@@ -3,6 +3,7 @@ package egress
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestGateJudge(t *testing.T) {
@@ -42,9 +43,14 @@ func TestGatePlanNeedsTwoOperations(t *testing.T) {
 	w := Workload{Ref: svcRef, VPC: VPC{Connector: "run-connector"}, LatestReady: "run-service-00001-abc", LatestCreated: "run-service-00001-abc",
 		Traffic: []TrafficTarget{{Latest: true, Percent: 100}}}
 	g := DefaultGatePolicy()
-	p := BuildPlan(PlanOptions{Canary: []int{10, 100}, Gate: &g}, w, VPC{Network: "run-vpc", Subnet: "run-direct-vpc-egress"}, nil)
+	p := BuildPlan(PlanOptions{Canary: []int{10, 100}, StepWait: time.Minute, Gate: &g}, w, VPC{Network: "run-vpc", Subnet: "run-direct-vpc-egress"}, nil)
 	if p.Gate == nil || !strings.Contains(render(p.Notes[0]), "judged by Cloud Monitoring's request metrics") {
 		t.Errorf("gate %+v, notes %+v", p.Gate, p.Notes)
+	}
+	// Without a watch the gate reads no step: the plan must not say it judges them.
+	p = BuildPlan(PlanOptions{Canary: []int{10, 100}, Gate: &g}, w, VPC{Network: "run-vpc", Subnet: "run-direct-vpc-egress"}, nil)
+	if n := render(p.Notes[0]); strings.Contains(n, "each traffic step but the last is judged") || !strings.Contains(n, "no step is judged") {
+		t.Errorf("no --step-wait: notes %+v", p.Notes)
 	}
 	p = BuildPlan(PlanOptions{Gate: &g}, w, VPC{Network: "run-vpc", Subnet: "run-direct-vpc-egress"}, nil)
 	if p.Gate != nil || len(p.Steps) != 1 || p.Steps[0].Kind != StepDeployAndShift {
