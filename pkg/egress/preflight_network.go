@@ -247,8 +247,12 @@ func (t transition) natEgressIP() Check {
 	c.Numbers = map[string]int64{"currentNatIps": int64(len(oldN.NATIPs))}
 	today := fmt.Sprintf("today internet destinations see Cloud NAT %s on router %s (%s)", oldN.Name, oldR.Name, oldN.addresses())
 	if !newAll {
-		return fail(today+"; after the switch internet traffic leaves through Cloud Run's own addresses, which change and cannot be allow-listed",
-			"keep egress all-traffic (--keep-egress) so that internet traffic still goes through Cloud NAT")
+		hint := "keep egress all-traffic (--keep-egress) so that internet traffic still goes through Cloud NAT"
+		if toMode == ModeNone {
+			// Without VPC access there is no egress setting to keep.
+			hint = "stay on a VPC path with egress all-traffic (--to direct or --to connector) through a Cloud NAT with these addresses, or have partners stop relying on them first"
+		}
+		return fail(today+"; after the switch internet traffic leaves through Cloud Run's own addresses, which change and cannot be allow-listed", hint)
 	}
 	if t.f.NAT == nil {
 		c.Status, c.Message = StatusSkip, "Cloud NAT on the new path not looked up"

@@ -122,6 +122,21 @@ func TestNATChecks(t *testing.T) {
 	}
 }
 
+// Going to no VPC access with today's traffic behind Cloud NAT: the hint cannot be to keep
+// an egress setting that --to none does not have.
+func TestNATEgressIPToNoneHint(t *testing.T) {
+	f := baseFacts()
+	f.Workload.VPC.Egress = EgressAllTraffic
+	f.Target = VPC{}
+	f.CurrentNAT = &NATFacts{Routers: []Router{{Name: "r", Network: "run-vpc", Region: region,
+		NATs: []NAT{{Name: "n", SourceSubnetworkIPRangesToNat: NATAllSubnetworksAllRanges, NATIPs: []string{"ip-a"}}}}}}
+	f.KeepEgressIP = true
+	c := run(t, f, CheckNATEgressIP)
+	if c.Status != StatusFail || strings.Contains(c.Hint, "--keep-egress") || !strings.Contains(c.Hint, "--to direct") {
+		t.Errorf("%s %q, hint %q: want a failure whose hint is to stay on a VPC path", c.Status, c.Message, c.Hint)
+	}
+}
+
 func TestStartupProbeAndMachineType(t *testing.T) {
 	for probe, want := range map[ProbeKind]CheckStatus{"": StatusSkip, ProbeNone: StatusWarn, ProbeTCP: StatusWarn, ProbeHTTP: StatusPass, ProbeGRPC: StatusPass} {
 		f := baseFacts()
