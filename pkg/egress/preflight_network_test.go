@@ -120,6 +120,17 @@ func TestNATChecks(t *testing.T) {
 			}
 		})
 	}
+	// Today's static address is IN_USE by today's gateway and no other can take it: the way
+	// to keep it is to serve the new subnetwork from that gateway, not to give it to the new
+	// one.
+	f := allTraffic()
+	nf := router(list("old", "run-connector-subnet", "ip-a"), list("new", "run-direct-vpc-egress", "ip-b"))
+	f.NAT, f.CurrentNAT = nf, nf
+	c := run(t, f, CheckNATEgressIP)
+	if c.Status != StatusWarn || !strings.Contains(c.Hint, "serve subnetwork run-direct-vpc-egress from today's Cloud NAT old on router r") ||
+		!strings.Contains(c.Hint, "once Cloud NAT new no longer serves it") {
+		t.Errorf("other addresses: %s, hint %q: want to serve the new subnetwork from today's gateway", c.Status, c.Hint)
+	}
 }
 
 // Going to no VPC access with today's traffic behind Cloud NAT: the hint cannot be to keep
