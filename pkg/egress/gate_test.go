@@ -39,6 +39,21 @@ func TestGateJudge(t *testing.T) {
 	}
 }
 
+// A threshold of 0 means no worse: figures equal but for rounding (the same latency
+// distribution's p95 computed twice) pass.
+func TestGateJudgeZeroThresholdsToleratesRounding(t *testing.T) {
+	g := GatePolicy{MaxErrorRate: 0, MaxLatencyIncrease: 0, MinRequests: 10}
+	nw := RevisionMetrics{Revision: "new", Requests: 300, Errors: 1, P95Ms: 55.88399934136315}
+	old := RevisionMetrics{Revision: "old", Requests: 3000, Errors: 10, P95Ms: 55.88399934136314}
+	if r := g.Judge(nw, old); !r.Judged || !r.Passed {
+		t.Errorf("equal figures with thresholds 0: %+v; want passed", r)
+	}
+	nw.P95Ms = 56.5
+	if r := g.Judge(nw, old); r.Passed {
+		t.Errorf("a p95 1%% slower with --max-latency-increase 0: %+v; want refused", r)
+	}
+}
+
 func TestGatePlanNeedsTwoOperations(t *testing.T) {
 	w := Workload{Ref: svcRef, VPC: VPC{Connector: "run-connector"}, LatestReady: "run-service-00001-abc", LatestCreated: "run-service-00001-abc",
 		Traffic: []TrafficTarget{{Latest: true, Percent: 100}}}
