@@ -223,8 +223,12 @@ func (t transition) natEgressIP() Check {
 			if newN != nil {
 				off = fmt.Sprintf(", once Cloud NAT %s no longer serves it", newN.Name)
 			}
-			return fmt.Sprintf("a static address belongs to one gateway only: serve %s from today's Cloud NAT %s on router %s (gcloud compute routers nats update %s --router %s --region %s --nat-custom-subnet-ip-ranges=..., adding %s%s), or have partners allow-list the new addresses first",
-				newPath.source, oldN.Name, oldR.Name, oldN.Name, oldR.Name, oldPath.region, ShortName(newPath.subnet), off)
+			project := ""
+			if p := projectOf(oldPath.network, t.ref.Project); p != t.ref.Project {
+				project = " --project " + p // a Shared VPC host's router
+			}
+			return fmt.Sprintf("a static address belongs to one gateway only: serve %s from today's Cloud NAT %s on router %s (gcloud compute routers nats update %s --router %s --region %s%s --nat-custom-subnet-ip-ranges=..., adding %s%s), or have partners allow-list the new addresses first",
+				newPath.source, oldN.Name, oldR.Name, oldN.Name, oldR.Name, oldPath.region, project, ShortName(newPath.subnet), off)
 		}
 		return "the new path is in another network or region than today's Cloud NAT, whose static addresses no other gateway can take: have partners allow-list the new addresses first"
 	}

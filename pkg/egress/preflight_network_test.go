@@ -131,6 +131,19 @@ func TestNATChecks(t *testing.T) {
 		!strings.Contains(c.Hint, "once Cloud NAT new no longer serves it") {
 		t.Errorf("other addresses: %s, hint %q: want to serve the new subnetwork from today's gateway", c.Status, c.Hint)
 	}
+	// On a Shared VPC the gateway is the host project's: the command says so.
+	f = allTraffic()
+	const hostNet = "projects/net-host/global/networks/run-vpc"
+	f.Target = VPC{Network: hostNet, Subnet: "projects/net-host/regions/" + region + "/subnetworks/run-direct-vpc-egress", Egress: EgressAllTraffic}
+	f.Workload.VPC.Connector = "projects/net-host/locations/" + region + "/connectors/run-connector"
+	f.Network.Name, f.Subnet.Network, f.CurrentConnector.Network = hostNet, hostNet, hostNet
+	f.CurrentConnector.Subnet = "projects/net-host/regions/" + region + "/subnetworks/run-connector-subnet"
+	f.CurrentNAT = &NATFacts{Routers: []Router{{Name: "r", Network: hostNet, Region: region, NATs: []NAT{list("old", "projects/net-host/regions/"+region+"/subnetworks/run-connector-subnet", "ip-a")}}}}
+	f.NAT = f.CurrentNAT
+	c = run(t, f, CheckNATEgressIP)
+	if !strings.Contains(c.Hint, "gcloud compute routers nats update old --router r --region "+region+" --project net-host") {
+		t.Errorf("Shared VPC: %s %q, hint %q: want the host project in the command", c.Status, c.Message, c.Hint)
+	}
 }
 
 // Going to no VPC access with today's traffic behind Cloud NAT: the hint cannot be to keep
