@@ -452,7 +452,7 @@ func (o *MigrateOptions) complete() error {
 		return exitcode.Usagef("--step-wait sets the wait between --canary steps; add --canary, e.g. --canary 10,50,100")
 	}
 	if o.StepWait < 0 {
-		return exitcode.Usagef("--step-wait: %s is negative", o.StepWait)
+		return exitcode.Usagef("--step-wait: %s is negative; valid: 0 or more, such as 5m (a duration)", o.StepWait)
 	}
 	if o.set["canary"] {
 		c, err := egress.ParseCanary(o.Canary)

@@ -60,7 +60,7 @@ func TestMigrateFlags(t *testing.T) {
 		{args: []string{"run-service", "--to", "direct", "--canary", "10,5,100"}, wantErr: "--canary"},
 		{args: []string{"run-service", "--to", "direct", "--canary", "10,50"}, wantErr: "not 100"},
 		{args: []string{"run-service", "--to", "direct", "--step-wait", "1m"}, wantErr: "add --canary"},
-		{args: []string{"run-service", "--to", "direct", "--canary", "50,100", "--step-wait", "-1s"}, wantErr: "--step-wait: -1s is negative"},
+		{args: []string{"run-service", "--to", "direct", "--canary", "50,100", "--step-wait", "-1s"}, wantErr: "--step-wait: -1s is negative; valid: 0 or more"},
 		{args: []string{"run-service", "--to", "direct", "--canary", "100", "--step-wait", "1m"}, wantErr: "--step-wait sets the wait after each --canary step but the last, and --canary 100 has none"},
 		{args: []string{"run-service", "--to", "direct", "--force", "nope"}, wantErr: `--force "nope": unknown check`},
 		{args: []string{"run-service", "--to", "direct", "--force", "subnet-size"}, wantErr: "cannot be forced"},
