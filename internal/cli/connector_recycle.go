@@ -492,6 +492,11 @@ func (o *ConnectorRecycleOptions) run(ctx context.Context) error {
 		return err
 	}
 	rep := RecycleReport{DryRun: o.DryRun, Old: o.oldView(rc), New: o.newView(rc), Notes: shared.RenderAll(rc.Notes)}
+	// The new connector is created as connector create makes one: a slow machine type (kept
+	// from the old connector, or chosen) is warned about, with the flag that avoids it.
+	if chk := egress.ConnectorMachineTypeCheck(o.newRef.Name, rc.Spec.MachineType); chk.Status == egress.StatusWarn && rc.Existing == nil {
+		netWarn(o.f, "%s: %s; use e2-standard-4 for production traffic (--machine-type e2-standard-4)", chk.Name, chk.Message)
+	}
 	if rc.CreateSubnet != nil {
 		s := rc.CreateSubnet
 		rep.Subnet = &migration.SubnetCreation{Name: s.Ref.Path(), Network: s.Network, CIDR: s.IPCIDRRange, Status: recyclePlanned}

@@ -158,6 +158,12 @@ func (o *ConnectorUpdateOptions) run(ctx context.Context) error {
 	if err := o.checkAgainst(cur); err != nil {
 		return err
 	}
+	// Chosen here, a slow machine type is warned about as at creation.
+	if mt := o.Update.MachineType; mt != "" {
+		if chk := egress.ConnectorMachineTypeCheck(o.Ref.Name, mt); chk.Status == egress.StatusWarn {
+			netWarn(o.f, "%s: %s; use e2-standard-4 for production traffic", chk.Name, chk.Message)
+		}
+	}
 	changes := o.Update.Changes(cur)
 	conn := cur
 	if len(changes) == 0 {

@@ -273,9 +273,11 @@ func TestEmulatorStartSeeds(t *testing.T) {
 }
 
 // --fault takes every method the emulator injects faults into: the Monitoring and Cloud
-// Asset gRPC methods and the Billing Catalog and VPC Access PATCH REST ones too.
+// Asset gRPC methods and the Billing Catalog, VPC Access PATCH and Service Usage (the Direct
+// VPC quota) REST ones too.
 func TestEmulatorFaultMethodsBeyondRunAndCompute(t *testing.T) {
 	for _, spec := range []string{
+		"serviceusage.services.consumerQuotaMetrics.list=PERMISSION_DENIED:5",
 		"cloudbilling.services.skus.list=7:100",
 		"vpcaccess.projects.locations.connectors.patch=14",
 		"google.monitoring.v3.MetricService/ListTimeSeries=7",

@@ -452,7 +452,7 @@ func (o *MigrateOptions) complete() error {
 		return exitcode.Usagef("--step-wait sets the wait between --canary steps; add --canary, e.g. --canary 10,50,100")
 	}
 	if o.StepWait < 0 {
-		return exitcode.Usagef("--step-wait: %s is negative", o.StepWait)
+		return exitcode.Usagef("--step-wait: %s is negative; valid: 0 or more, such as 5m (a duration)", o.StepWait)
 	}
 	if o.set["canary"] {
 		c, err := egress.ParseCanary(o.Canary)
@@ -643,6 +643,9 @@ func (o *MigrateOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := o.checkProbeToken(ctx, c, b); err != nil {
+		return err
+	}
 	if b.Empty {
 		if o.scope != nil {
 			o.infof("No workload in %s, region %s uses connector %s: nothing to migrate.", scopeLabel(*o.scope), o.region, o.fromConn.Name)
@@ -667,6 +670,28 @@ func (o *MigrateOptions) run(ctx context.Context) error {
 		o.verdict = func() error { return verdictError(code, msg) }
 	}
 	return o.finish(p, eng, b.Migrations, b.Subnet, b.Cleanup, start)
+}
+
+// checkProbeToken gets, before anything changes (a dry run too), the ID token --probe-path
+// will need for the first service to migrate: Google issues none for another audience to
+// user credentials, and finding out once the new revision is deployed only rolls it back.
+func (o *MigrateOptions) checkProbeToken(ctx context.Context, c *cloud.Clients, b *migration.Batch) error {
+	if o.Gate.ProbePath == "" {
+		return nil
+	}
+	for _, m := range b.Migrations {
+		if m.Workload == nil || !m.Runnable() || m.Plan.Probes == nil || m.Plan.Probes.Path == "" {
+			continue
+		}
+		uri, err := c.CheckIDToken(ctx, m.Workload)
+		if err != nil {
+			return exitcode.Wrap(exitcode.Permission, fmt.Errorf("--probe-path needs an ID token for %s, and none could be had: %w; nothing was changed (use a service account's credentials or --impersonate-service-account, or probe with --probe-tcp)", uri, err))
+		}
+		if uri != "" {
+			return nil // one token says the credentials can mint them
+		}
+	}
+	return nil
 }
 
 // completeScope checks --projects, --folder and --organization: with --all only, one at

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -275,5 +277,59 @@ func TestMigrateMetricGateCheck(t *testing.T) {
 		if s.Gate != nil && (s.Gate.Judged || s.Gate.Error == "") {
 			t.Errorf("step %d%%: gate %+v, want not judged, with the read's error", s.Percent, s.Gate)
 		}
+	}
+}
+
+// A gated canary whose runnet died during a step's watch (SIGKILL) is finished by --resume
+// with the same gate: the new revision's 5xx roll it back (exit 6) instead of the remaining
+// steps moving all traffic to it unjudged.
+func TestMigrateResumeKeepsTheGate(t *testing.T) {
+	bin, err := exec.LookPath("runnet") // the test binary, as TestMain provides it
+	if err != nil {
+		t.Skip("no runnet command: ", err)
+	}
+	er := newEmu(t)
+	onPremTrap(t, er, "10.15.0.0/28")
+	cmd := exec.Command(bin, "migrate", "run-service", "--to", "direct", "--subnet", "run-direct-vpc-egress",
+		"--canary", "10,50,100", "--step-wait", "2s", "--min-requests", "50", "--yes")
+	cmd.Env = append(os.Environ(), EnvEmulatorHost+"="+er.Addr, "CLOUDSDK_CONFIG="+t.TempDir())
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		w := er.Read(t, "run-service")
+		moved := false
+		for _, ts := range w.TrafficStatus {
+			moved = moved || (ts.Tag == "runnet-direct" && ts.Percent > 0)
+		}
+		if moved {
+			_ = cmd.Process.Kill()
+			killed = true
+			break
+		}
+	}
+	_ = cmd.Wait()
+	if !killed {
+		t.Fatal("the first canary step never moved traffic")
+	}
+	j := er.Journal(t, "run-service")
+	if j == nil {
+		t.Fatal("the killed run left no journal")
+	}
+	r := er.Run(t, false, "", "migrate", "--resume", "run-service", "--yes", "--format", "json")
+	if r.Code != exitcode.RolledBack {
+		t.Fatalf("resume: exit %d, want 6 (the gate refuses the new revision's 5xx): %s\n%s", r.Code, r.Stderr, r.Stdout)
+	}
+	rep := report(t, r)
+	judged := false
+	for _, s := range rep.Steps {
+		judged = judged || (s.Gate != nil && s.Gate.Judged && !s.Gate.Passed)
+	}
+	if !judged || !strings.Contains(rep.Error, "metrics gate") {
+		t.Fatalf("steps %s, error %q: want a step the gate refused", stepLine(rep), rep.Error)
+	}
+	if w := er.Read(t, "run-service"); w.VPC.Mode() != egress.ModeConnector || w.Journal() != "" {
+		t.Errorf("after the resumed rollback: %s, journal %q", w.VPC.Short(), w.Journal())
 	}
 }

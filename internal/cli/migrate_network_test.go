@@ -371,6 +371,20 @@ func TestConnectorMachineTypeWarning(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, `"kind": "connector-machine-type"`) || !strings.Contains(r.Stdout, "run-connector runs on f1-micro") {
 		t.Fatalf("inventory: exit %d: %s", r.Code, r.Stdout)
 	}
+	// A connector moved to a slow machine type, or recycled into one (the old connector's, or
+	// chosen), is warned about as one created on it.
+	r = er.Run(t, false, "", "connector", "update", "big", "--machine-type", "e2-micro", "--yes")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "Warning: connector-machine-type: connector big runs on e2-micro") {
+		t.Fatalf("update: exit %d, stderr %q", r.Code, r.Stderr)
+	}
+	r = er.Run(t, false, "", "connector", "recycle", "run-connector", "--create-subnet", "--dry-run")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "Warning: connector-machine-type: connector run-connector-2 runs on f1-micro") || !strings.Contains(r.Stderr, "--machine-type e2-standard-4") {
+		t.Fatalf("recycle: exit %d, stderr %q", r.Code, r.Stderr)
+	}
+	r = er.Run(t, false, "", "connector", "recycle", "run-connector", "--create-subnet", "--machine-type", "e2-standard-4", "--dry-run")
+	if r.Code != 0 || strings.Contains(r.Stderr, "connector-machine-type") {
+		t.Fatalf("recycle to e2-standard-4: exit %d, stderr %q", r.Code, r.Stderr)
+	}
 }
 
 // A migration that turned Private Google Access on and then rolled back leaves it on (the

@@ -144,6 +144,22 @@ func ingressName(in runpb.IngressTraffic) string {
 	return in.String()
 }
 
+// CheckIDToken gets an ID token for the URL of w, a service, as ProbeHTTP will, so that a
+// --probe-path the caller's credentials cannot serve is refused before anything changes. It
+// returns the URL ("" when w is no service with one). Against the emulator without its front
+// door there is no token to get.
+func (c *Clients) CheckIDToken(ctx context.Context, w *Workload) (string, error) {
+	s, ok := w.Raw.(*runpb.Service)
+	if !ok || s.GetUri() == "" {
+		return "", nil
+	}
+	if c.cfg.EmulatorHost != "" {
+		return s.GetUri(), nil
+	}
+	_, err := c.idToken(ctx, s.GetUri())
+	return s.GetUri(), err
+}
+
 // idToken returns an ID token for audience, of the caller, as Cloud Run wants it: from a
 // service-account key, the token endpoint (a JWT-bearer assertion with target_audience);
 // without a credentials file, the metadata server's identity endpoint; for an impersonated

@@ -182,17 +182,27 @@ func TestProbePathThroughFrontDoor(t *testing.T) {
 	}
 }
 
-// Google issues no ID token for another audience to user credentials: the probe fails
-// before any traffic moves, saying why, and the run rolls back.
+// Google issues no ID token for another audience to user credentials: runnet finds out
+// before anything changes (a dry run too) and says why (exit 4), instead of deploying the new
+// revision only to roll it back when its probe cannot get a token.
 func TestProbePathUserCredentials(t *testing.T) {
 	t.Parallel()
 	d := newDoor(t, emulator.FrontDoorOptions{RequireAuth: true})
 	env := d.probeEnv(t, "GOOGLE_APPLICATION_CREDENTIALS="+d.file(emulator.CredentialsAuthorizedUser))
-	r := d.expectCode(t, env, exitcode.RolledBack, "migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress",
-		"--probe-path", "/healthz", "--yes", "--format", "json")
-	ps := parseProbeReport(t, r).probes()
-	if len(ps) != 1 || ps[0].OK || !strings.Contains(ps[0].Message, "authorized_user") {
-		t.Fatalf("probes %+v: want one that failed for want of an ID token", ps)
+	for _, dry := range []bool{true, false} {
+		args := []string{"migrate", "run-service", "--to", "direct", "--network", "run-vpc", "--subnet", "run-direct-vpc-egress",
+			"--probe-path", "/healthz", "--yes", "--format", "json"}
+		if dry {
+			args = append(args, "--dry-run")
+		}
+		r := d.expectCode(t, env, exitcode.Permission, args...)
+		if !strings.Contains(r.stderr, "--probe-path needs an ID token") || !strings.Contains(r.stderr, "authorized_user") ||
+			!strings.Contains(r.stderr, "nothing was changed") {
+			t.Fatalf("dry run %v: stderr %q: want the missing ID token named", dry, r.stderr)
+		}
+	}
+	if n := d.e.Calls()["google.cloud.run.v2.Services/UpdateService"]; n != 0 {
+		t.Errorf("UpdateService called %d times: want nothing deployed", n)
 	}
 }
 

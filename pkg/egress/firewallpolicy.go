@@ -108,6 +108,8 @@ type fwProbe struct {
 	dst     netip.Addr
 	port    int
 	targets []string
+	// dstRange is the range dst was taken from, as the rule names it (messages).
+	dstRange string
 }
 
 func (p fwProbe) describe() string {
@@ -118,7 +120,10 @@ func (p fwProbe) describe() string {
 		parts = append(parts, "ingress")
 	}
 	to := "any destination"
-	if p.dst.IsValid() {
+	switch {
+	case p.dstRange != "":
+		to = p.dstRange
+	case p.dst.IsValid():
 		to = p.dst.String()
 	}
 	if p.port > 0 {
@@ -397,6 +402,9 @@ func (f *FirewallPolicyFacts) probes() []fwProbe {
 		for _, d := range dst {
 			if q, err := parseRangeOrAddr(d); err == nil && q.Bits() > 0 {
 				p.dst = q.Addr()
+				if q.Bits() < q.Addr().BitLen() {
+					p.dstRange = q.String() // a range, not the address of its first host
+				}
 				break
 			}
 		}

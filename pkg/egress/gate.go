@@ -26,6 +26,11 @@ const (
 	DefaultGateMinRequests = 100
 )
 
+// gateEpsilon is how far apart two figures may be and still count as equal: percentiles
+// and ratios computed from the same distribution can differ in their last bits, and a
+// threshold of 0 ("no worse") must not roll back on rounding.
+const gateEpsilon = 1e-9
+
 // GatePolicy says when a canary step's metrics roll the run back.
 type GatePolicy struct {
 	// MaxErrorRate is the most the new revision's 5xx ratio may exceed the old revisions',
@@ -106,13 +111,13 @@ func (g GatePolicy) Judge(nw, old RevisionMetrics) GateReport {
 		return r
 	}
 	r.Judged = true
-	if d := nw.ErrorRatio() - old.ErrorRatio(); d > g.MaxErrorRate {
+	if d := nw.ErrorRatio() - old.ErrorRatio(); d > g.MaxErrorRate+gateEpsilon {
 		r.Reason = fmt.Sprintf("revision %s answered %.1f%% of its requests with 5xx (%d of %d), against %.1f%% for %s: %.1f points more than the %.1f allowed (--max-error-rate)",
 			nw.Revision, 100*nw.ErrorRatio(), nw.Errors, nw.Requests, 100*old.ErrorRatio(), old.Revision, 100*d, 100*g.MaxErrorRate)
 		return r
 	}
 	if nw.P95Ms > 0 && old.P95Ms > 0 && old.Requests >= g.MinRequests {
-		if inc := nw.P95Ms/old.P95Ms - 1; inc > g.MaxLatencyIncrease {
+		if inc := nw.P95Ms/old.P95Ms - 1; inc > g.MaxLatencyIncrease+gateEpsilon {
 			r.Reason = fmt.Sprintf("revision %s's p95 latency is %.0f ms against %.0f ms for %s: %.0f%% slower, more than the %.0f%% allowed (--max-latency-increase)",
 				nw.Revision, nw.P95Ms, old.P95Ms, old.Revision, 100*inc, 100*g.MaxLatencyIncrease)
 			return r

@@ -3,6 +3,7 @@ package egress
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestGateJudge(t *testing.T) {
@@ -38,13 +39,33 @@ func TestGateJudge(t *testing.T) {
 	}
 }
 
+// A threshold of 0 means no worse: figures equal but for rounding (the same latency
+// distribution's p95 computed twice) pass.
+func TestGateJudgeZeroThresholdsToleratesRounding(t *testing.T) {
+	g := GatePolicy{MaxErrorRate: 0, MaxLatencyIncrease: 0, MinRequests: 10}
+	nw := RevisionMetrics{Revision: "new", Requests: 300, Errors: 1, P95Ms: 55.88399934136315}
+	old := RevisionMetrics{Revision: "old", Requests: 3000, Errors: 10, P95Ms: 55.88399934136314}
+	if r := g.Judge(nw, old); !r.Judged || !r.Passed {
+		t.Errorf("equal figures with thresholds 0: %+v; want passed", r)
+	}
+	nw.P95Ms = 56.5
+	if r := g.Judge(nw, old); r.Passed {
+		t.Errorf("a p95 1%% slower with --max-latency-increase 0: %+v; want refused", r)
+	}
+}
+
 func TestGatePlanNeedsTwoOperations(t *testing.T) {
 	w := Workload{Ref: svcRef, VPC: VPC{Connector: "run-connector"}, LatestReady: "run-service-00001-abc", LatestCreated: "run-service-00001-abc",
 		Traffic: []TrafficTarget{{Latest: true, Percent: 100}}}
 	g := DefaultGatePolicy()
-	p := BuildPlan(PlanOptions{Canary: []int{10, 100}, Gate: &g}, w, VPC{Network: "run-vpc", Subnet: "run-direct-vpc-egress"}, nil)
+	p := BuildPlan(PlanOptions{Canary: []int{10, 100}, StepWait: time.Minute, Gate: &g}, w, VPC{Network: "run-vpc", Subnet: "run-direct-vpc-egress"}, nil)
 	if p.Gate == nil || !strings.Contains(render(p.Notes[0]), "judged by Cloud Monitoring's request metrics") {
 		t.Errorf("gate %+v, notes %+v", p.Gate, p.Notes)
+	}
+	// Without a watch the gate reads no step: the plan must not say it judges them.
+	p = BuildPlan(PlanOptions{Canary: []int{10, 100}, Gate: &g}, w, VPC{Network: "run-vpc", Subnet: "run-direct-vpc-egress"}, nil)
+	if n := render(p.Notes[0]); strings.Contains(n, "each traffic step but the last is judged") || !strings.Contains(n, "no step is judged") {
+		t.Errorf("no --step-wait: notes %+v", p.Notes)
 	}
 	p = BuildPlan(PlanOptions{Gate: &g}, w, VPC{Network: "run-vpc", Subnet: "run-direct-vpc-egress"}, nil)
 	if p.Gate != nil || len(p.Steps) != 1 || p.Steps[0].Kind != StepDeployAndShift {

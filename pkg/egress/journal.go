@@ -100,6 +100,10 @@ type Journal struct {
 	MoveFrom *[]string `json:"moveFrom,omitempty"`
 	// Into is the revision the traffic moves to when the plan deploys none (Plan.Into).
 	Into string `json:"into,omitempty"`
+	// Gate and Probes are the plan's metrics gate and probes (Plan.Gate, Plan.Probes), so
+	// that a resumed run judges and probes as the interrupted one would have.
+	Gate   *GatePolicy `json:"gate,omitempty"`
+	Probes *ProbeSpec  `json:"probes,omitempty"`
 	// Steps are the plan's steps with their status.
 	Steps []JournalStep `json:"steps"`
 }
@@ -220,7 +224,8 @@ func (j *Journal) Describe(now time.Time) string {
 
 // Plan rebuilds the plan the journal's run carries out (steps only; no checks).
 func (j *Journal) Plan() Plan {
-	p := Plan{Workload: j.Workload, From: j.Original.VPC, To: j.To, FromMode: j.Original.VPC.Mode(), ToMode: j.To.Mode(), Into: j.Into}
+	p := Plan{Workload: j.Workload, From: j.Original.VPC, To: j.To, FromMode: j.Original.VPC.Mode(), ToMode: j.To.Mode(), Into: j.Into,
+		Gate: j.Gate, Probes: j.Probes}
 	if j.MoveFrom != nil {
 		p.MoveFrom = slices.Clone(*j.MoveFrom)
 		if p.MoveFrom == nil {

@@ -36,7 +36,7 @@ func (r *runState) journal() *Journal {
 		Started: r.started.UTC().Truncate(time.Second), Updated: now.UTC().Truncate(time.Second), Expires: now.Add(lease).UTC().Truncate(time.Second),
 		Phase: r.phase, Step: r.step, Summary: r.summary(), Workload: r.ref(), Reason: r.reason,
 		Original: r.res.Original, To: r.plan.To, NewRevision: r.res.NewRevision, Tag: r.res.Tag, Subnet: r.subnet,
-		Into: r.plan.Into,
+		Into: r.plan.Into, Gate: r.plan.Gate, Probes: r.plan.Probes,
 	}
 	if r.plan.MoveFrom != nil {
 		from := slices.Clone(r.plan.MoveFrom)
@@ -183,6 +183,9 @@ func (e *Executor) Resume(ctx context.Context, req ResumeRequest) *Result {
 	for i, st := range j.Steps {
 		if i < j.Step && (st.Status == StepDone || st.Status == StepSkipped) {
 			r.res.Steps[i].Status = st.Status
+			if st.Kind == StepShiftTraffic && st.Status == StepDone {
+				r.probed = true // traffic moved: the probes had passed
+			}
 			switch st.Kind {
 			case StepDeployRevision, StepUpdateTemplate, StepVerify, StepShiftTraffic, StepDeployAndShift:
 				r.res.Steps[i].Revision = j.NewRevision

@@ -319,8 +319,12 @@ func BuildPlan(opts PlanOptions, w Workload, target VPC, checks []Check) Plan {
 		if g := opts.Gate; g != nil && len(canary) > 1 {
 			gp := *g
 			p.Gate = &gp
-			p.Notes = append(p.Notes, Plain(fmt.Sprintf("each traffic step but the last is judged by Cloud Monitoring's request metrics once its watch ends: the run rolls back if the new revision's 5xx share exceeds the old revisions' by more than %.1f points or its p95 latency by more than %.0f%% (judged from %d requests)",
-				100*gp.MaxErrorRate, 100*gp.MaxLatencyIncrease, gp.MinRequests)))
+			if opts.StepWait > 0 {
+				p.Notes = append(p.Notes, Plain(fmt.Sprintf("each traffic step but the last is judged by Cloud Monitoring's request metrics once its watch ends: the run rolls back if the new revision's 5xx share exceeds the old revisions' by more than %.1f points or its p95 latency by more than %.0f%% (judged from %d requests)",
+					100*gp.MaxErrorRate, 100*gp.MaxLatencyIncrease, gp.MinRequests)))
+			} else {
+				p.Notes = append(p.Notes, Plain("the metrics gate judges a traffic step once its watch ends, and with no --step-wait no step is watched: no step is judged"))
+			}
 		}
 		if pr := opts.Probes; pr != nil && deploy {
 			ps := *pr

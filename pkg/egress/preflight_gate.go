@@ -84,7 +84,7 @@ func (t transition) metricGate() Check {
 	switch {
 	case m.StepWait <= 0:
 		c.Status = StatusWarn
-		c.Message = fmt.Sprintf("Cloud Monitoring answers (%s), but with no --step-wait the gate reads each step as soon as its traffic moves, before the new revision has served: no step would be judged", rate)
+		c.Message = fmt.Sprintf("Cloud Monitoring answers (%s), but with no --step-wait no step is watched, and the metrics gate judges a step only once its watch ends: the steps follow each other at once, none judged", rate)
 		c.Hint = "give --step-wait (several minutes against Google Cloud, whose metrics arrive with a delay)"
 	case first < m.MinRequests:
 		c.Status = StatusWarn

@@ -20,7 +20,7 @@ func TestMetricGateCheck(t *testing.T) {
 		{"enough", func(*MetricsFacts) {}, StatusPass, "about 300, enough", 300},
 		{"short step", func(m *MetricsFacts) { m.StepWait = time.Minute }, StatusWarn, "about 60, fewer than the 100", 60},
 		{"small first share", func(m *MetricsFacts) { m.Canary = []int{1, 100} }, StatusWarn, "(1% for 5m0s) gives the new revision about 30", 30},
-		{"no step wait", func(m *MetricsFacts) { m.StepWait = 0 }, StatusWarn, "no --step-wait", 0},
+		{"no step wait", func(m *MetricsFacts) { m.StepWait = 0 }, StatusWarn, "no --step-wait no step is watched, and the metrics gate judges a step only once its watch ends", 0},
 		{"no traffic", func(m *MetricsFacts) { m.Requests = 0 }, StatusWarn, "served no requests in the last 10m0s", -1},
 		{"refused", func(m *MetricsFacts) { m.Err, m.Denied = "PERMISSION_DENIED", true }, StatusFail, "cannot read Cloud Monitoring in project p", -1},
 		{"failed", func(m *MetricsFacts) { m.Err = "deadline exceeded" }, StatusWarn, "could not read", -1},

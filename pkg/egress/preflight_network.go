@@ -211,7 +211,27 @@ func (t transition) natEgressIP() Check {
 		}
 		return c
 	}
-	keepHint := "give the new path's Cloud NAT the addresses partners allow-list (gcloud compute routers nats update --nat-external-ip-pool), or have them allow-list the new addresses first"
+	// keepHint is how to keep today's addresses: a static address belongs to one gateway
+	// only, so the new subnetwork must be served by today's gateway (possible in the same
+	// network and region), or partners must allow-list the new addresses.
+	keepHint := func(oldR Router, oldN NAT, newN *NAT) string {
+		if !oldN.Manual() {
+			return "today's addresses are allocated automatically and cannot be kept: have partners allow-list the new path's addresses first (reserve static ones for its gateway: gcloud compute routers nats update --nat-external-ip-pool)"
+		}
+		if newPath.subnet != "" && newPath.network != "" && newPath.network == oldPath.network && newPath.region == oldPath.region {
+			off := ""
+			if newN != nil {
+				off = fmt.Sprintf(", once Cloud NAT %s no longer serves it", newN.Name)
+			}
+			project := ""
+			if p := projectOf(oldPath.network, t.ref.Project); p != t.ref.Project {
+				project = " --project " + p // a Shared VPC host's router
+			}
+			return fmt.Sprintf("a static address belongs to one gateway only: serve %s from today's Cloud NAT %s on router %s (gcloud compute routers nats update %s --router %s --region %s%s --nat-custom-subnet-ip-ranges=..., adding %s%s), or have partners allow-list the new addresses first",
+				newPath.source, oldN.Name, oldR.Name, oldN.Name, oldR.Name, oldPath.region, project, ShortName(newPath.subnet), off)
+		}
+		return "the new path is in another network or region than today's Cloud NAT, whose static addresses no other gateway can take: have partners allow-list the new addresses first"
+	}
 	if !oldAll {
 		c.Status = StatusPass
 		switch {
@@ -247,8 +267,12 @@ func (t transition) natEgressIP() Check {
 	c.Numbers = map[string]int64{"currentNatIps": int64(len(oldN.NATIPs))}
 	today := fmt.Sprintf("today internet destinations see Cloud NAT %s on router %s (%s)", oldN.Name, oldR.Name, oldN.addresses())
 	if !newAll {
-		return fail(today+"; after the switch internet traffic leaves through Cloud Run's own addresses, which change and cannot be allow-listed",
-			"keep egress all-traffic (--keep-egress) so that internet traffic still goes through Cloud NAT")
+		hint := "keep egress all-traffic (--keep-egress) so that internet traffic still goes through Cloud NAT"
+		if toMode == ModeNone {
+			// Without VPC access there is no egress setting to keep.
+			hint = "stay on a VPC path with egress all-traffic (--to direct or --to connector) through a Cloud NAT with these addresses, or have partners stop relying on them first"
+		}
+		return fail(today+"; after the switch internet traffic leaves through Cloud Run's own addresses, which change and cannot be allow-listed", hint)
 	}
 	if t.f.NAT == nil {
 		c.Status, c.Message = StatusSkip, "Cloud NAT on the new path not looked up"
@@ -256,7 +280,7 @@ func (t transition) natEgressIP() Check {
 	}
 	newR, newN, newOK := t.gateway(t.f.NAT, newPath)
 	if !newOK {
-		return fail(today+fmt.Sprintf("; no Cloud NAT serves the new %s", newPath.source), keepHint)
+		return fail(today+fmt.Sprintf("; no Cloud NAT serves the new %s", newPath.source), keepHint(oldR, oldN, nil))
 	}
 	c.Numbers["newNatIps"] = int64(len(newN.NATIPs))
 	sameGateway := newR.Name == oldR.Name && ShortName(newR.Region) == ShortName(oldR.Region) && newN.Name == oldN.Name &&
@@ -272,9 +296,9 @@ func (t transition) natEgressIP() Check {
 		c.Message = fmt.Sprintf("the new %s goes out through the same Cloud NAT %s (%s)", newPath.source, newN.Name, newN.addresses())
 		return c
 	case !newN.Manual():
-		return fail(today+fmt.Sprintf("; the new %s's Cloud NAT %s on router %s allocates its addresses automatically", newPath.source, newN.Name, newR.Name), keepHint)
+		return fail(today+fmt.Sprintf("; the new %s's Cloud NAT %s on router %s allocates its addresses automatically", newPath.source, newN.Name, newR.Name), keepHint(oldR, oldN, &newN))
 	case !oldN.Manual():
-		return fail(today+fmt.Sprintf("; the new %s goes out through Cloud NAT %s on router %s (%s)", newPath.source, newN.Name, newR.Name, newN.addresses()), keepHint)
+		return fail(today+fmt.Sprintf("; the new %s goes out through Cloud NAT %s on router %s (%s)", newPath.source, newN.Name, newR.Name, newN.addresses()), keepHint(oldR, oldN, &newN))
 	}
 	oldIPs, newIPs := shortNames(oldN.NATIPs), shortNames(newN.NATIPs)
 	same := 0
@@ -289,7 +313,7 @@ func (t transition) natEgressIP() Check {
 		c.Message = fmt.Sprintf("the new %s's Cloud NAT %s uses the same %s as today's", newPath.source, newN.Name, newN.addresses())
 		return c
 	}
-	return fail(today+fmt.Sprintf("; the new %s goes out through Cloud NAT %s on router %s (%s)", newPath.source, newN.Name, newR.Name, newN.addresses()), keepHint)
+	return fail(today+fmt.Sprintf("; the new %s goes out through Cloud NAT %s on router %s (%s)", newPath.source, newN.Name, newR.Name, newN.addresses()), keepHint(oldR, oldN, &newN))
 }
 
 func shortNames(refs []string) []string {

@@ -34,6 +34,10 @@ func TestFirewallPoliciesByPriority(t *testing.T) {
 		{"hierarchical goto_next hands the new range down; the organization's allow decides today's",
 			FirewallPolicyFacts{Policies: []FirewallPolicy{{Name: "org", Type: PolicyHierarchy, Rules: []PolicyRule{gotoNext, allowConn}}}},
 			StatusFail, "hierarchical firewall policy org rule 100"},
+		{"an egress deny of a range names the range, not its first address",
+			FirewallPolicyFacts{Policies: []FirewallPolicy{{Name: "p", Type: PolicyNetwork, Rules: []PolicyRule{{Priority: 100, Direction: "EGRESS", Action: PolicyActionDeny,
+				SrcRanges: []string{"10.8.0.0/24"}, DestRanges: []string{"192.168.0.0/16"}, Layer4: []FirewallPermission{{Protocol: "tcp", Ports: []string{"5432"}}}}}}}},
+			StatusFail, "egress to 192.168.0.0/16:5432: allowed today by the implied allow egress rule"},
 		{"before classic: the network policy's allow wins over nothing",
 			FirewallPolicyFacts{EnforcementOrder: EnforceBeforeClassic, Policies: []FirewallPolicy{{Name: "p", Type: PolicyNetwork, Rules: []PolicyRule{allowBoth}}}, Rules: []FirewallRule{vpcAllowNew}},
 			StatusPass, "alike"},
@@ -119,6 +123,45 @@ func TestNATChecks(t *testing.T) {
 				t.Errorf("%s: %s %q; want %s with %q", tt.check, c.Status, c.Message, tt.status, tt.want)
 			}
 		})
+	}
+	// Today's static address is IN_USE by today's gateway and no other can take it: the way
+	// to keep it is to serve the new subnetwork from that gateway, not to give it to the new
+	// one.
+	f := allTraffic()
+	nf := router(list("old", "run-connector-subnet", "ip-a"), list("new", "run-direct-vpc-egress", "ip-b"))
+	f.NAT, f.CurrentNAT = nf, nf
+	c := run(t, f, CheckNATEgressIP)
+	if c.Status != StatusWarn || !strings.Contains(c.Hint, "serve subnetwork run-direct-vpc-egress from today's Cloud NAT old on router r") ||
+		!strings.Contains(c.Hint, "once Cloud NAT new no longer serves it") {
+		t.Errorf("other addresses: %s, hint %q: want to serve the new subnetwork from today's gateway", c.Status, c.Hint)
+	}
+	// On a Shared VPC the gateway is the host project's: the command says so.
+	f = allTraffic()
+	const hostNet = "projects/net-host/global/networks/run-vpc"
+	f.Target = VPC{Network: hostNet, Subnet: "projects/net-host/regions/" + region + "/subnetworks/run-direct-vpc-egress", Egress: EgressAllTraffic}
+	f.Workload.VPC.Connector = "projects/net-host/locations/" + region + "/connectors/run-connector"
+	f.Network.Name, f.Subnet.Network, f.CurrentConnector.Network = hostNet, hostNet, hostNet
+	f.CurrentConnector.Subnet = "projects/net-host/regions/" + region + "/subnetworks/run-connector-subnet"
+	f.CurrentNAT = &NATFacts{Routers: []Router{{Name: "r", Network: hostNet, Region: region, NATs: []NAT{list("old", "projects/net-host/regions/"+region+"/subnetworks/run-connector-subnet", "ip-a")}}}}
+	f.NAT = f.CurrentNAT
+	c = run(t, f, CheckNATEgressIP)
+	if !strings.Contains(c.Hint, "gcloud compute routers nats update old --router r --region "+region+" --project net-host") {
+		t.Errorf("Shared VPC: %s %q, hint %q: want the host project in the command", c.Status, c.Message, c.Hint)
+	}
+}
+
+// Going to no VPC access with today's traffic behind Cloud NAT: the hint cannot be to keep
+// an egress setting that --to none does not have.
+func TestNATEgressIPToNoneHint(t *testing.T) {
+	f := baseFacts()
+	f.Workload.VPC.Egress = EgressAllTraffic
+	f.Target = VPC{}
+	f.CurrentNAT = &NATFacts{Routers: []Router{{Name: "r", Network: "run-vpc", Region: region,
+		NATs: []NAT{{Name: "n", SourceSubnetworkIPRangesToNat: NATAllSubnetworksAllRanges, NATIPs: []string{"ip-a"}}}}}}
+	f.KeepEgressIP = true
+	c := run(t, f, CheckNATEgressIP)
+	if c.Status != StatusFail || strings.Contains(c.Hint, "--keep-egress") || !strings.Contains(c.Hint, "--to direct") {
+		t.Errorf("%s %q, hint %q: want a failure whose hint is to stay on a VPC path", c.Status, c.Message, c.Hint)
 	}
 }
 

@@ -27,7 +27,9 @@ func Methods() []string {
 	monitoringapi.Register(s, w)
 	assetapi.Register(s, w)
 	// The REST methods beyond Compute that faults and call counts name by method id.
-	out := []string{"cloudbilling.services.list", "cloudbilling.services.skus.list", "vpcaccess.projects.locations.connectors.patch"}
+	out := []string{"cloudbilling.services.list", "cloudbilling.services.skus.list", "vpcaccess.projects.locations.connectors.patch",
+		"serviceusage.services.consumerQuotaMetrics.list", "serviceusage.services.consumerQuotaMetrics.get",
+		"serviceusage.services.consumerQuotaMetrics.limits.get"}
 	for svc, info := range s.GetServiceInfo() {
 		for _, m := range info.Methods {
 			out = append(out, svc+"/"+m.Name)

@@ -188,7 +188,7 @@ func ParseFault(spec string) (Fault, error) {
 	}
 	method = strings.TrimPrefix(method, "/")
 	if strings.ContainsAny(method, " \t") || (method != "*" && !grpcMethodName(method) && !restMethodID(method)) {
-		return Fault{}, fmt.Errorf("fault %q: method %q is neither a full gRPC method (package.Service/Method) nor a REST method id (compute.RESOURCE.VERB, cloudresourcemanager.…, cloudbilling.…, vpcaccess.…)", spec, method)
+		return Fault{}, fmt.Errorf("fault %q: method %q is neither a full gRPC method (package.Service/Method) nor a REST method id (compute.RESOURCE.VERB, cloudresourcemanager.…, cloudbilling.…, vpcaccess.…, serviceusage.…)", spec, method)
 	}
 	codeStr, countStr, hasCount := strings.Cut(rest, ":")
 	code, err := ParseCode(codeStr)
@@ -209,9 +209,9 @@ func ParseFault(spec string) (Fault, error) {
 }
 
 // restMethodPrefixes start the method ids of the emulator's REST surfaces (Compute, Resource
-// Manager, the Billing Catalog and the VPC Access PATCH), as their discovery documents name
-// their methods.
-var restMethodPrefixes = []string{"compute.", "cloudresourcemanager.", "cloudbilling.", "vpcaccess."}
+// Manager, the Billing Catalog, the VPC Access PATCH and Service Usage's quotas), as their
+// discovery documents name their methods.
+var restMethodPrefixes = []string{"compute.", "cloudresourcemanager.", "cloudbilling.", "vpcaccess.", "serviceusage."}
 
 // grpcMethodName reports whether m reads SERVICE/METHOD with both parts present, as the full
 // method names gRPC interceptors see (without their leading slash).

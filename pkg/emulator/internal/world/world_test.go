@@ -22,6 +22,8 @@ func TestParseFault(t *testing.T) {
 		{spec: "*=INTERNAL", want: Fault{Method: "*", Code: codes.Internal, Count: 1}},
 		{spec: "cloudresourcemanager.projects.get=PERMISSION_DENIED", want: Fault{Method: "cloudresourcemanager.projects.get", Code: codes.PermissionDenied, Count: 1}},
 		{spec: "vpcaccess.projects.locations.connectors.patch=UNAVAILABLE", want: Fault{Method: "vpcaccess.projects.locations.connectors.patch", Code: codes.Unavailable, Count: 1}},
+		// The Direct VPC quota's reads, so that a quota that cannot be read can be staged.
+		{spec: "serviceusage.services.consumerQuotaMetrics.list=PERMISSION_DENIED:5", want: Fault{Method: "serviceusage.services.consumerQuotaMetrics.list", Code: codes.PermissionDenied, Count: 5}},
 		{spec: "/=UNAVAILABLE", wantErr: true},
 		{spec: "google.cloud.run.v2.Services/=UNAVAILABLE", wantErr: true},
 		{spec: "/Method=UNAVAILABLE", wantErr: true},
