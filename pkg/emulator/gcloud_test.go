@@ -269,6 +269,12 @@ func TestGcloudSharedVPC(t *testing.T) {
 		t.Errorf("associated-projects list = %v", assoc)
 	}
 
+	var usable []map[string]any
+	g.json(&usable, "compute", "networks", "subnets", "list-usable", "--project=team-a")
+	if len(usable) != 3 || usable[0]["subnetwork"] != "https://www.googleapis.com/compute/v1/projects/"+emulator.SharedVPCHost+"/regions/"+emulator.SharedVPCRegion+"/subnetworks/"+emulator.SharedVPCConnectorNet {
+		t.Errorf("list-usable from a service project = %v", usable)
+	}
+
 	g.run("compute", "networks", "subnets", "add-iam-policy-binding", emulator.SharedVPCDirectSubnet, host, region,
 		"--member=user:gcloud@example.com", "--role=roles/compute.networkUser")
 	if !e.IAMPolicy(subnet).Has("roles/compute.networkUser", "user:gcloud@example.com") {

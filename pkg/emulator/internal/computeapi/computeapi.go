@@ -150,6 +150,7 @@ var routes = []route{
 	{"POST", "projects/{project}/regions/{region}/subnetworks/{name}/setPrivateIpGoogleAccess", "compute.subnetworks.setPrivateIpGoogleAccess", (*server).subnetworksSetPrivateIPGoogleAccess},
 	{"POST", "projects/{project}/regions/{region}/subnetworks/{name}/expandIpCidrRange", "compute.subnetworks.expandIpCidrRange", (*server).subnetworksExpand},
 	{"GET", "projects/{project}/aggregated/subnetworks", "compute.subnetworks.aggregatedList", (*server).subnetworksAggregated},
+	{"GET", "projects/{project}/aggregated/subnetworks/listUsable", "compute.subnetworks.listUsable", (*server).subnetworksListUsable},
 	{"POST", "projects/{project}/regions/{region}/subnetworks/{name}/testIamPermissions", "compute.subnetworks.testIamPermissions", (*server).subnetworksTestIAM}, // iam.go
 
 	{"GET", "projects/{project}/regions/{region}/routers", "compute.routers.list", (*server).routersList},
