@@ -316,6 +316,20 @@ func TestGcloudSharedVPC(t *testing.T) {
 		t.Errorf("connector after gcloud's update: maxInstances %v", conn["maxInstances"])
 	}
 
+	// Resource Manager: v1 projects and v2 folders, as gcloud reads them.
+	g = gcloudRunner{t: t, config: gcloudConfig(t, e.Addr(), "api_endpoint_overrides/cloudasset = http://"+e.Addr()+"/",
+		"api_endpoint_overrides/cloudresourcemanager = http://"+e.Addr()+"/")}
+	var projects []map[string]any
+	g.json(&projects, "projects", "list", "--filter=parent.id="+emulator.SharedVPCFolderApps)
+	if len(projects) != 3 || projects[0]["projectId"] != "team-a" {
+		t.Errorf("projects list in the apps folder = %v", projects)
+	}
+	var folders []map[string]any
+	g.json(&folders, "resource-manager", "folders", "list", "--organization="+emulator.SharedVPCOrg)
+	if len(folders) != 2 {
+		t.Errorf("folders list = %v", folders)
+	}
+
 	var found []map[string]any
 	g.json(&found, "asset", "search-all-resources", "--scope=folders/"+emulator.SharedVPCFolderApps, "--asset-types=run.googleapis.com/Service")
 	if len(found) != 6 {
