@@ -329,6 +329,11 @@ func TestGcloudSharedVPC(t *testing.T) {
 	if len(folders) != 2 {
 		t.Errorf("folders list = %v", folders)
 	}
+	var orgs []map[string]any
+	g.json(&orgs, "organizations", "list")
+	if len(orgs) != 1 || orgs[0]["name"] != "organizations/"+emulator.SharedVPCOrg {
+		t.Errorf("organizations list = %v", orgs)
+	}
 
 	var found []map[string]any
 	g.json(&found, "asset", "search-all-resources", "--scope=folders/"+emulator.SharedVPCFolderApps, "--asset-types=run.googleapis.com/Service")

@@ -10,6 +10,7 @@
 //   - v1 (what gcloud projects list/describe/get-iam-policy/add-iam-policy-binding and
 //     Terraform use): projects.get, list (filter), getIamPolicy, setIamPolicy,
 //     testIamPermissions.
+//   - v1 organizations.get, search (gcloud organizations list/describe).
 //   - v2 (what gcloud resource-manager folders list/describe use): folders.get, list.
 //
 // Projects are those of the world (world/directory.go): any project id names a project, with
@@ -74,6 +75,9 @@ func Register(mux *http.ServeMux, w *world.World) {
 	mux.HandleFunc("POST /v1/projects/{call}", s.iamCall("projects", "v1"))
 	// v2 folders, what `gcloud resource-manager folders list/describe` call; these patterns
 	// take precedence over the Cloud Run v2 REST routes under /v2/.
+	// v1 organizations, what `gcloud organizations list/describe` call.
+	mux.HandleFunc("POST /v1/organizations:search", h("cloudresourcemanager.organizations.search", s.organizationsSearchV1))
+	mux.HandleFunc("GET /v1/organizations/{id}", h("cloudresourcemanager.organizations.get", s.organizationGetV1))
 	mux.HandleFunc("GET /v2/folders", h("cloudresourcemanager.folders.list", s.foldersListV2))
 	mux.HandleFunc("GET /v2/folders/{id}", h("cloudresourcemanager.folders.get", s.folderGetV2))
 }
@@ -651,4 +655,63 @@ func (s *server) foldersListV2(r *http.Request) (any, error) {
 		return nil, err
 	}
 	return &crmv2.ListFoldersResponse{Folders: items, NextPageToken: next}, nil
+}
+
+// organizationV1 renders an organization as v1 shows it (owner, creationTime, lifecycleState).
+func organizationV1(o *world.Organization) *crmv1.Organization {
+	v3 := organizationV3(o)
+	return &crmv1.Organization{Name: v3.Name, DisplayName: v3.DisplayName, LifecycleState: "ACTIVE", CreationTime: v3.CreateTime,
+		Owner: &crmv1.OrganizationOwner{DirectoryCustomerId: v3.DirectoryCustomerId}}
+}
+
+func (s *server) organizationGetV1(r *http.Request) (any, error) {
+	s.w.Lock()
+	defer s.w.Unlock()
+	if err := s.containerLocked(r, "organizations/"+r.PathValue("id")); err != nil {
+		return nil, err
+	}
+	return organizationV1(s.w.S.Dir.Organizations[r.PathValue("id")]), nil
+}
+
+// organizationsSearchV1 answers v1 organizations.search (a POST with the filter, page size
+// and token in its body): the organizations the caller may get, filter domain:NAME or
+// owner.directorycustomerid:ID.
+func (s *server) organizationsSearchV1(r *http.Request) (any, error) {
+	var req crmv1.SearchOrganizationsRequest
+	if err := googlerest.Decode(r, &req); err != nil {
+		return nil, err
+	}
+	key, value := "", ""
+	if f := strings.TrimSpace(req.Filter); f != "" {
+		k, v, ok := strings.Cut(f, ":")
+		if !ok {
+			k, v, ok = strings.Cut(f, "=")
+		}
+		key = strings.ToLower(strings.TrimSpace(k))
+		if !ok || (key != "domain" && key != "owner.directorycustomerid") {
+			return nil, googlerest.Errorf(codes.InvalidArgument, "Unsupported filter %q: want domain:NAME or owner.directoryCustomerId:ID.", f)
+		}
+		value = strings.Trim(strings.TrimSpace(v), `"`)
+	}
+	s.w.Lock()
+	defer s.w.Unlock()
+	var all []*crmv1.Organization
+	for _, id := range world.SortedKeys(s.w.S.Dir.Organizations) {
+		o := organizationV1(s.w.S.Dir.Organizations[id])
+		if key == "domain" && o.DisplayName != value || key == "owner.directorycustomerid" && o.Owner.DirectoryCustomerId != value {
+			continue
+		}
+		if s.w.CallerMayLocked(r.Context(), "organizations/"+id, "resourcemanager.organizations.get") {
+			all = append(all, o)
+		}
+	}
+	size := ""
+	if req.PageSize > 0 {
+		size = strconv.FormatInt(req.PageSize, 10)
+	}
+	items, next, err := page(all, size, req.PageToken)
+	if err != nil {
+		return nil, err
+	}
+	return &crmv1.SearchOrganizationsResponse{Organizations: items, NextPageToken: next}, nil
 }

@@ -196,8 +196,9 @@ func TestFaultsApply(t *testing.T) {
 	}
 }
 
-// v1 projects.list with gcloud's filter and v2 folders.list/get: what `gcloud projects list`
-// and `gcloud resource-manager folders list/describe` call (runnet's --folder usage error
+// v1 projects.list with gcloud's filter, v1 organizations and v2 folders.list/get: what
+// `gcloud projects list`, `gcloud organizations list` and `gcloud resource-manager folders
+// list/describe` call (runnet's --folder usage error
 // points at the latter).
 func TestProjectsListV1AndFoldersV2(t *testing.T) {
 	e := newEnv(t)
@@ -239,4 +240,18 @@ func TestProjectsListV1AndFoldersV2(t *testing.T) {
 	}
 	_, err = v2.Folders.Get("folders/999").Context(e.ctx).Do()
 	wantStatus(t, err, http.StatusForbidden)
+
+	// v1 organizations, as `gcloud organizations list/describe` read them.
+	orgs, err := e.v1.Organizations.Search(&crmv1.SearchOrganizationsRequest{}).Context(e.ctx).Do()
+	if err != nil || len(orgs.Organizations) != 1 || orgs.Organizations[0].Name != "organizations/"+org || orgs.Organizations[0].LifecycleState != "ACTIVE" ||
+		orgs.Organizations[0].Owner == nil || orgs.Organizations[0].Owner.DirectoryCustomerId == "" {
+		t.Fatalf("v1 organizations search = %+v, %v", orgs, err)
+	}
+	if none, err := e.v1.Organizations.Search(&crmv1.SearchOrganizationsRequest{Filter: "domain:other.example"}).Context(e.ctx).Do(); err != nil || len(none.Organizations) != 0 {
+		t.Errorf("search of another domain = %+v, %v", none, err)
+	}
+	o, err := e.v1.Organizations.Get("organizations/" + org).Context(e.ctx).Do()
+	if err != nil || o.DisplayName != "example.com" {
+		t.Fatalf("v1 organization = %+v, %v", o, err)
+	}
 }
