@@ -970,7 +970,7 @@ func TestOrganizationInventoryThroughFrontDoor(t *testing.T) {
 	if err := d.e.Grant("organizations/"+emulator.SharedVPCOrg, "roles/cloudasset.viewer", sa); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.e.Grant("organizations/"+emulator.SharedVPCOrg, "roles/viewer", sa); err != nil {
+	if err := d.e.Grant("organizations/"+emulator.SharedVPCOrg, "roles/browser", sa); err != nil {
 		t.Fatal(err)
 	}
 	env := d.env("GOOGLE_APPLICATION_CREDENTIALS="+d.file(emulator.CredentialsServiceAccount), "CLOUDSDK_CORE_PROJECT="+emulator.SharedVPCHost)
@@ -1006,7 +1006,7 @@ func TestOrganizationInventoryThroughFrontDoor(t *testing.T) {
 
 // The Shared VPC paths go through the front door with the caller's credential and quota
 // project on every API they add, gRPC and REST alike: a folder's inventory (Cloud Asset
-// Inventory, Resource Manager), a fleet migration from a host's connector (Compute's
+// Inventory, or Resource Manager and listing when the caller may not search), a fleet migration from a host's connector (Compute's
 // getXpnResources, the service-agent check and its --fix on the host subnet's IAM policy,
 // Service Usage's quota, Cloud Run), a connector's cost (Monitoring, the Billing Catalog) and
 // its update (VPC Access REST PATCH).
@@ -1047,6 +1047,35 @@ func TestSharedVPCThroughFrontDoor(t *testing.T) {
 		t.Errorf("inventory --folder: %v\n%s\n%s", err, r.stdout, r.stderr)
 	}
 	check("inventory --folder")
+
+	// A caller that may not search with Cloud Asset Inventory (a Browser of the organization):
+	// the folder's projects come from Resource Manager, each listed on its own, through the
+	// same front door.
+	sa := "serviceAccount:" + d.id.KeyServiceAccount
+	if err := d.e.Grant("organizations/"+emulator.SharedVPCOrg, "roles/browser", sa); err != nil {
+		t.Fatal(err)
+	}
+	saEnv := d.env("GOOGLE_APPLICATION_CREDENTIALS="+d.file(emulator.CredentialsServiceAccount),
+		"CLOUDSDK_CORE_PROJECT="+emulator.SharedVPCHost, "CLOUDSDK_RUN_REGION="+emulator.SharedVPCRegion)
+	r = d.expectCode(t, saEnv, exitcode.OK, "inventory", "--folder", emulator.SharedVPCFolderApps, "--format", "json")
+	var listed struct {
+		Workloads []struct{ Project, Workload string }
+		Sources   []struct{ Via string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil || len(listed.Workloads) != len(inv.Workloads) || len(listed.Sources) == 0 || listed.Sources[0].Via != "listing" {
+		t.Errorf("inventory --folder by listing: %v %+v\n%s", err, listed, r.stderr)
+	}
+	var crmList bool
+	for _, c := range d.e.AuthCalls() {
+		crmList = crmList || strings.Contains(c.Method, "/v3/projects")
+		if c.Principal != sa {
+			t.Errorf("inventory --folder by listing: call %s by %q (%s), want %s", c.Method, c.Principal, c.Credential, sa)
+		}
+	}
+	if !crmList {
+		t.Error("inventory --folder by listing: no Resource Manager projects call reached the front door")
+	}
+	d.e.ResetAuthCalls()
 
 	subnet := "projects/" + emulator.SharedVPCHost + "/regions/" + emulator.SharedVPCRegion + "/subnetworks/" + emulator.SharedVPCDirectSubnet
 	fleet := []string{"migrate", "--all", "--from-connector", emulator.SharedVPCConnectorName(), "--to", "direct", "--subnet", subnet,
