@@ -292,11 +292,14 @@ func TestGcloudSharedVPC(t *testing.T) {
 		t.Errorf("privateIpGoogleAccess after gcloud's update = %v", sn["privateIpGoogleAccess"])
 	}
 
+	// --nat-custom-subnet-ip-ranges=SUBNET sends the subnet's primary range as
+	// PRIMARY_IP_RANGE.
 	g.run("compute", "routers", "create", "gr", host, region, "--network="+emulator.SharedVPCNetwork)
-	g.run("compute", "routers", "nats", "create", "gnat", "--router=gr", host, region, "--auto-allocate-nat-external-ips", "--nat-all-subnet-ip-ranges")
+	g.run("compute", "routers", "nats", "create", "gnat", "--router=gr", host, region, "--auto-allocate-nat-external-ips",
+		"--nat-custom-subnet-ip-ranges="+emulator.SharedVPCDirectSubnet)
 	var nat map[string]any
 	g.json(&nat, "compute", "routers", "nats", "describe", "gnat", "--router=gr", host, region)
-	if nat["name"] != "gnat" || nat["natIpAllocateOption"] != "AUTO_ONLY" {
+	if got := fmt.Sprint(nat["subnetworks"]); nat["natIpAllocateOption"] != "AUTO_ONLY" || !strings.Contains(got, "PRIMARY_IP_RANGE]") || !strings.Contains(got, emulator.SharedVPCDirectSubnet) {
 		t.Errorf("nats describe = %v", nat)
 	}
 
