@@ -291,6 +291,12 @@ func TestGcloudSharedVPC(t *testing.T) {
 	if sn["privateIpGoogleAccess"] != true {
 		t.Errorf("privateIpGoogleAccess after gcloud's update = %v", sn["privateIpGoogleAccess"])
 	}
+	// A patch: gcloud sends the fingerprint back in URL-safe base64.
+	g.run("compute", "networks", "subnets", "update", emulator.SharedVPCDirectSubnet, host, region, "--stack-type=IPV4_IPV6", "--ipv6-access-type=INTERNAL")
+	g.json(&sn, "compute", "networks", "subnets", "describe", emulator.SharedVPCDirectSubnet, host, region)
+	if sn["stackType"] != "IPV4_IPV6" {
+		t.Errorf("stackType after gcloud's update = %v", sn["stackType"])
+	}
 
 	// --nat-custom-subnet-ip-ranges=SUBNET sends the subnet's primary range as
 	// PRIMARY_IP_RANGE.

@@ -475,7 +475,7 @@ func subnetPatchLocked(w *world.World, t target, rid string, patch *compute.Subn
 	if aerr != nil {
 		return nil, aerr
 	}
-	if patch.Fingerprint != cur.Fingerprint {
+	if !sameBytes(patch.Fingerprint, cur.Fingerprint) {
 		return nil, errFingerprint()
 	}
 	if cur, aerr = subnetworks.currentLocked(w, t); aerr != nil {
