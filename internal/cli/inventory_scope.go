@@ -43,7 +43,7 @@ executions only while its latest one runs; a workload whose template moved to
 Direct VPC egress while its traffic stays on a connector revision is that
 connector's user. Subnets are read without their address reservations; a
 connector or subnet of a project outside the scope (a Shared VPC host) is read
-directly. The JSON adds:
+directly. The JSON has no project field (a scope is many projects) and adds:
 
   scope                   "folders/F", "organizations/O" or "projects/a,b,c"
   projects                the projects read, sorted
@@ -151,8 +151,11 @@ func scopeLabel(s cloud.Scope) string {
 }
 
 // ScopeInventory is what `runnet inventory --projects|--folder|--organization` prints: the
-// inventory of every project read (Inventory's fields, project empty), and how it was read.
+// inventory of every project read (Inventory's fields but project), and how it was read.
 type ScopeInventory struct {
+	// Project hides Inventory's: a scope is many projects (scope, projects), and an empty
+	// "project" read as one project named "".
+	Project          string              `json:"project,omitempty"`
 	Scope            string              `json:"scope"`
 	Projects         []string            `json:"projects"`
 	Sources          []cloud.ScopeSource `json:"sources"`

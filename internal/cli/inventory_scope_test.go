@@ -97,6 +97,9 @@ func TestInventoryFolderThroughCloudAsset(t *testing.T) {
 	if errs, ok := raw["errors"].([]any); !ok || len(errs) != 0 {
 		t.Errorf(`"errors" = %#v, want [] (as a region's inventory has it)`, raw["errors"])
 	}
+	if p, ok := raw["project"]; ok {
+		t.Errorf(`"project" = %#v at the top of a folder's inventory; want none (scope and projects say what was read)`, p)
+	}
 
 	// The organization holds the host too: the view is complete.
 	r = er.Run(t, false, "", "inventory", "--organization", emulator.SharedVPCOrg, "--format", "json")

@@ -406,6 +406,9 @@ func (o *MigrateOptions) complete() error {
 	if o.Concurrency < 1 || o.Concurrency > maxMigrateConcurrency {
 		return exitcode.Usagef("--concurrency: %d is out of range; valid: 1 to %d", o.Concurrency, maxMigrateConcurrency)
 	}
+	if o.set["per-project-concurrency"] && !o.All {
+		return exitcode.Usagef("--per-project-concurrency is used with --all --from-connector C: it bounds the workloads of any one of the connector's projects that migrate at once (WORKLOADs are all of one project: use --concurrency)")
+	}
 	if o.set["per-project-concurrency"] && (o.PerProject < 1 || o.PerProject > maxMigrateConcurrency) {
 		return exitcode.Usagef("--per-project-concurrency: %d is out of range; valid: 1 to %d", o.PerProject, maxMigrateConcurrency)
 	}

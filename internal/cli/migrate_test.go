@@ -38,6 +38,8 @@ func TestMigrateFlags(t *testing.T) {
 		{args: []string{"run-service", "--all", "--from-connector", "c", "--to", "none"}, wantErr: "not both"},
 		{args: []string{"--all", "--to", "none"}, wantErr: "--all needs --from-connector"},
 		{args: []string{"run-service", "--from-connector", "c", "--to", "none"}, wantErr: "--from-connector is used with --all"},
+		{args: []string{"run-service", "--to", "none", "--per-project-concurrency", "2"}, wantErr: "--per-project-concurrency is used with --all --from-connector C"},
+		{args: []string{"run-service", "web", "--to", "none", "--per-project-concurrency", "1"}, wantErr: "--per-project-concurrency is used with --all --from-connector C"},
 		{args: []string{"run-service", "--to", "none", "--egress", "all-traffic"}, wantErr: "--egress cannot be used with --to none"},
 		{args: []string{"run-service", "--to", "none", "--subnet", "s"}, wantErr: "--subnet cannot be used with --to none"},
 		{args: []string{"run-service", "--to", "connector"}, wantErr: "--to connector needs --connector"},

@@ -970,7 +970,7 @@ func TestOrganizationInventoryThroughFrontDoor(t *testing.T) {
 	if err := d.e.Grant("organizations/"+emulator.SharedVPCOrg, "roles/cloudasset.viewer", sa); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.e.Grant("organizations/"+emulator.SharedVPCOrg, "roles/viewer", sa); err != nil {
+	if err := d.e.Grant("organizations/"+emulator.SharedVPCOrg, "roles/browser", sa); err != nil {
 		t.Fatal(err)
 	}
 	env := d.env("GOOGLE_APPLICATION_CREDENTIALS="+d.file(emulator.CredentialsServiceAccount), "CLOUDSDK_CORE_PROJECT="+emulator.SharedVPCHost)
@@ -1001,5 +1001,106 @@ func TestOrganizationInventoryThroughFrontDoor(t *testing.T) {
 	}
 	if assetCalls == 0 {
 		t.Errorf("no Cloud Asset Inventory call reached the front door:\n%s", r.stderr)
+	}
+}
+
+// The Shared VPC paths go through the front door with the caller's credential and quota
+// project on every API they add, gRPC and REST alike: a folder's inventory (Cloud Asset
+// Inventory, or Resource Manager and listing when the caller may not search), a fleet migration from a host's connector (Compute's
+// getXpnResources, the service-agent check and its --fix on the host subnet's IAM policy,
+// Service Usage's quota, Cloud Run), a connector's cost (Monitoring, the Billing Catalog) and
+// its update (VPC Access REST PATCH).
+func TestSharedVPCThroughFrontDoor(t *testing.T) {
+	t.Parallel()
+	d := newSeededDoor(t, emulator.SeedSharedVPC, emulator.FrontDoorOptions{RequireAuth: true})
+	user := "user:" + d.id.User
+	for _, role := range []string{"roles/owner", "roles/cloudasset.viewer"} {
+		if err := d.e.Grant("organizations/"+emulator.SharedVPCOrg, role, user); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := d.env("GOOGLE_APPLICATION_CREDENTIALS="+d.file(emulator.CredentialsAuthorizedUser),
+		"CLOUDSDK_CORE_PROJECT="+emulator.SharedVPCHost, "CLOUDSDK_RUN_REGION="+emulator.SharedVPCRegion,
+		"CLOUDSDK_BILLING_QUOTA_PROJECT=billing-project")
+	seen := map[string]bool{}
+	check := func(what string) {
+		t.Helper()
+		for _, c := range d.e.AuthCalls() {
+			for _, api := range []string{"SearchAllResources", "/v3/projects", "/v3/folders", "getXpnResources", "getXpnHost",
+				"getIamPolicy", "setIamPolicy", "/consumerQuotaMetrics", "ListTimeSeries", "/v1/services/", "PATCH /v1/projects/"} {
+				if strings.Contains(c.Method, api) {
+					seen[api] = true
+				}
+			}
+			if c.Principal != user || c.QuotaProject != "billing-project" {
+				t.Errorf("%s: call %s by %q (%s), quota project %q; want %s, billing-project", what, c.Method, c.Principal, c.Credential, c.QuotaProject, user)
+			}
+		}
+		d.e.ResetAuthCalls()
+	}
+
+	r := d.expectCode(t, env, exitcode.OK, "inventory", "--folder", emulator.SharedVPCFolderApps, "--format", "json")
+	var inv struct {
+		Workloads []struct{ Project, Workload string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &inv); err != nil || len(inv.Workloads) == 0 {
+		t.Errorf("inventory --folder: %v\n%s\n%s", err, r.stdout, r.stderr)
+	}
+	check("inventory --folder")
+
+	// A caller that may not search with Cloud Asset Inventory (a Browser of the organization):
+	// the folder's projects come from Resource Manager, each listed on its own, through the
+	// same front door.
+	sa := "serviceAccount:" + d.id.KeyServiceAccount
+	if err := d.e.Grant("organizations/"+emulator.SharedVPCOrg, "roles/browser", sa); err != nil {
+		t.Fatal(err)
+	}
+	saEnv := d.env("GOOGLE_APPLICATION_CREDENTIALS="+d.file(emulator.CredentialsServiceAccount),
+		"CLOUDSDK_CORE_PROJECT="+emulator.SharedVPCHost, "CLOUDSDK_RUN_REGION="+emulator.SharedVPCRegion)
+	r = d.expectCode(t, saEnv, exitcode.OK, "inventory", "--folder", emulator.SharedVPCFolderApps, "--format", "json")
+	var listed struct {
+		Workloads []struct{ Project, Workload string }
+		Sources   []struct{ Via string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &listed); err != nil || len(listed.Workloads) != len(inv.Workloads) || len(listed.Sources) == 0 || listed.Sources[0].Via != "listing" {
+		t.Errorf("inventory --folder by listing: %v %+v\n%s", err, listed, r.stderr)
+	}
+	var crmList bool
+	for _, c := range d.e.AuthCalls() {
+		crmList = crmList || strings.Contains(c.Method, "/v3/projects")
+		if c.Principal != sa {
+			t.Errorf("inventory --folder by listing: call %s by %q (%s), want %s", c.Method, c.Principal, c.Credential, sa)
+		}
+	}
+	if !crmList {
+		t.Error("inventory --folder by listing: no Resource Manager projects call reached the front door")
+	}
+	d.e.ResetAuthCalls()
+
+	subnet := "projects/" + emulator.SharedVPCHost + "/regions/" + emulator.SharedVPCRegion + "/subnetworks/" + emulator.SharedVPCDirectSubnet
+	fleet := []string{"migrate", "--all", "--from-connector", emulator.SharedVPCConnectorName(), "--to", "direct", "--subnet", subnet,
+		"--force", "free-ips", "--yes", "--format", "json"}
+	r = d.expectCode(t, env, exitcode.Preflight, fleet...)
+	if !strings.Contains(r.stderr, "add-iam-policy-binding") {
+		t.Errorf("without --fix: no grant lines: %s", r.stderr)
+	}
+	check("migrate --all without --fix")
+	d.expectCode(t, env, exitcode.OK, append(fleet, "--fix")...)
+	check("migrate --all --fix")
+	for _, p := range emulator.SharedVPCServiceProjects {
+		if !d.e.IAMPolicy(subnet).Has("roles/compute.networkUser", emulator.ServiceAgent(p)) {
+			t.Errorf("%s's service agent was not granted networkUser on the host subnet", p)
+		}
+	}
+
+	d.expectCode(t, env, exitcode.OK, "connector", "describe", emulator.SharedVPCConnector, "--format", "json")
+	check("connector describe")
+	d.expectCode(t, env, exitcode.OK, "connector", "update", emulator.SharedVPCConnector, "--max-instances", "8", "--yes", "--format", "json")
+	check("connector update")
+	for _, api := range []string{"SearchAllResources", "getXpnResources", "getIamPolicy", "setIamPolicy", "/consumerQuotaMetrics",
+		"ListTimeSeries", "/v1/services/", "PATCH /v1/projects/"} {
+		if !seen[api] {
+			t.Errorf("no %s call reached the front door", api)
+		}
 	}
 }

@@ -7,6 +7,7 @@ package emulator_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -240,4 +241,112 @@ func at(doc any, keys ...string) any {
 		cur = m[k]
 	}
 	return cur
+}
+
+// gcloud against the Shared VPC world on the REST APIs runnet's Shared VPC, NAT, firewall
+// policy and connector-update paths use: what gcloud asks is what those APIs answer at
+// Google, so an emulator path or field gcloud cannot read is a deviation.
+func TestGcloudSharedVPC(t *testing.T) {
+	if _, err := exec.LookPath("gcloud"); err != nil {
+		t.Skip("gcloud is not installed: the gcloud compatibility test needs the Google Cloud SDK on PATH")
+	}
+	if testing.Short() {
+		t.Skip("gcloud is slow to start; skipped with -short")
+	}
+	e := start(t, emulator.Options{Seed: emulator.SeedSharedVPC, LRODuration: 50 * time.Millisecond})
+	g := gcloudRunner{t: t, config: gcloudConfig(t, e.Addr(), "api_endpoint_overrides/cloudasset = http://"+e.Addr()+"/")}
+	host, region := "--project="+emulator.SharedVPCHost, "--region="+emulator.SharedVPCRegion
+	subnet := "projects/" + emulator.SharedVPCHost + "/regions/" + emulator.SharedVPCRegion + "/subnetworks/" + emulator.SharedVPCDirectSubnet
+
+	var project map[string]any
+	g.json(&project, "compute", "shared-vpc", "get-host-project", "team-a")
+	if project["name"] != emulator.SharedVPCHost || project["xpnProjectStatus"] != "HOST" {
+		t.Errorf("get-host-project = %v", project)
+	}
+	var assoc []map[string]any
+	g.json(&assoc, "compute", "shared-vpc", "associated-projects", "list", emulator.SharedVPCHost)
+	if len(assoc) != 3 || assoc[0]["id"] != "team-a" || assoc[0]["type"] != "PROJECT" {
+		t.Errorf("associated-projects list = %v", assoc)
+	}
+
+	var usable []map[string]any
+	g.json(&usable, "compute", "networks", "subnets", "list-usable", "--project=team-a")
+	if len(usable) != 3 || usable[0]["subnetwork"] != "https://www.googleapis.com/compute/v1/projects/"+emulator.SharedVPCHost+"/regions/"+emulator.SharedVPCRegion+"/subnetworks/"+emulator.SharedVPCConnectorNet {
+		t.Errorf("list-usable from a service project = %v", usable)
+	}
+
+	g.run("compute", "networks", "subnets", "add-iam-policy-binding", emulator.SharedVPCDirectSubnet, host, region,
+		"--member=user:gcloud@example.com", "--role=roles/compute.networkUser")
+	if !e.IAMPolicy(subnet).Has("roles/compute.networkUser", "user:gcloud@example.com") {
+		t.Error("gcloud's add-iam-policy-binding did not reach the subnet's policy")
+	}
+	var policy map[string]any
+	g.json(&policy, "compute", "networks", "subnets", "get-iam-policy", emulator.SharedVPCDirectSubnet, host, region)
+	if policy["etag"] == nil || !strings.Contains(fmt.Sprint(policy["bindings"]), "user:gcloud@example.com") {
+		t.Errorf("get-iam-policy = %v", policy)
+	}
+	g.run("compute", "networks", "subnets", "update", emulator.SharedVPCDirectSubnet, host, region, "--enable-private-ip-google-access")
+	var sn map[string]any
+	g.json(&sn, "compute", "networks", "subnets", "describe", emulator.SharedVPCDirectSubnet, host, region)
+	if sn["privateIpGoogleAccess"] != true {
+		t.Errorf("privateIpGoogleAccess after gcloud's update = %v", sn["privateIpGoogleAccess"])
+	}
+	// A patch: gcloud sends the fingerprint back in URL-safe base64.
+	g.run("compute", "networks", "subnets", "update", emulator.SharedVPCDirectSubnet, host, region, "--stack-type=IPV4_IPV6", "--ipv6-access-type=INTERNAL")
+	g.json(&sn, "compute", "networks", "subnets", "describe", emulator.SharedVPCDirectSubnet, host, region)
+	if sn["stackType"] != "IPV4_IPV6" {
+		t.Errorf("stackType after gcloud's update = %v", sn["stackType"])
+	}
+
+	// --nat-custom-subnet-ip-ranges=SUBNET sends the subnet's primary range as
+	// PRIMARY_IP_RANGE.
+	g.run("compute", "routers", "create", "gr", host, region, "--network="+emulator.SharedVPCNetwork)
+	g.run("compute", "routers", "nats", "create", "gnat", "--router=gr", host, region, "--auto-allocate-nat-external-ips",
+		"--nat-custom-subnet-ip-ranges="+emulator.SharedVPCDirectSubnet)
+	var nat map[string]any
+	g.json(&nat, "compute", "routers", "nats", "describe", "gnat", "--router=gr", host, region)
+	if got := fmt.Sprint(nat["subnetworks"]); nat["natIpAllocateOption"] != "AUTO_ONLY" || !strings.Contains(got, "PRIMARY_IP_RANGE]") || !strings.Contains(got, emulator.SharedVPCDirectSubnet) {
+		t.Errorf("nats describe = %v", nat)
+	}
+
+	// Without --global or --regions, gcloud lists through networkFirewallPolicies.aggregatedList.
+	g.run("compute", "network-firewall-policies", "create", "gpol", "--global", host)
+	var pols []map[string]any
+	g.json(&pols, "compute", "network-firewall-policies", "list", host)
+	if len(pols) != 1 || pols[0]["name"] != "gpol" {
+		t.Errorf("network-firewall-policies list = %v", pols)
+	}
+
+	// gcloud patches a connector over REST with an update mask.
+	g.run("compute", "networks", "vpc-access", "connectors", "update", emulator.SharedVPCConnector, host, region, "--max-instances=9")
+	var conn map[string]any
+	g.json(&conn, "compute", "networks", "vpc-access", "connectors", "describe", emulator.SharedVPCConnector, host, region)
+	if conn["maxInstances"] != float64(9) {
+		t.Errorf("connector after gcloud's update: maxInstances %v", conn["maxInstances"])
+	}
+
+	// Resource Manager: v1 projects and v2 folders, as gcloud reads them.
+	g = gcloudRunner{t: t, config: gcloudConfig(t, e.Addr(), "api_endpoint_overrides/cloudasset = http://"+e.Addr()+"/",
+		"api_endpoint_overrides/cloudresourcemanager = http://"+e.Addr()+"/")}
+	var projects []map[string]any
+	g.json(&projects, "projects", "list", "--filter=parent.id="+emulator.SharedVPCFolderApps)
+	if len(projects) != 3 || projects[0]["projectId"] != "team-a" {
+		t.Errorf("projects list in the apps folder = %v", projects)
+	}
+	var folders []map[string]any
+	g.json(&folders, "resource-manager", "folders", "list", "--organization="+emulator.SharedVPCOrg)
+	if len(folders) != 2 {
+		t.Errorf("folders list = %v", folders)
+	}
+	var orgs []map[string]any
+	g.json(&orgs, "organizations", "list")
+	if len(orgs) != 1 || orgs[0]["name"] != "organizations/"+emulator.SharedVPCOrg {
+		t.Errorf("organizations list = %v", orgs)
+	}
+
+	var found []map[string]any
+	g.json(&found, "asset", "search-all-resources", "--scope=folders/"+emulator.SharedVPCFolderApps, "--asset-types=run.googleapis.com/Service")
+	if len(found) != 6 {
+		t.Errorf("search-all-resources found %d services, want 6: %v", len(found), found)
+	}
 }

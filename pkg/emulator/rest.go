@@ -24,6 +24,11 @@ import (
 const servedAPIs = "This emulator serves the Cloud Run Admin API v2 under /v2/ (REST and gRPC), " +
 	"the Serverless VPC Access API v1 under /v1/ (REST and gRPC), " +
 	"the Compute Engine API v1 under /compute/v1/ (with batch requests at /batch/compute/v1), " +
+	"Cloud Resource Manager v3 under /v3/ (and v1 projects and organizations, v2 folders), " +
+	"Cloud Asset Inventory v1 searchAllResources (gRPC, and REST under /v1/), " +
+	"the Cloud Billing Catalog under /v1/services, " +
+	"Service Usage v1beta1 consumer quota metrics under /v1beta1/projects/, " +
+	"Cloud Monitoring v3 ListTimeSeries (gRPC only), " +
 	"Cloud Run's Knative-style services under " + knativeapi.Prefix + " " +
 	"and its control surface under " + ControlPrefix + "."
 

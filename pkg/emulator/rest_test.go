@@ -396,7 +396,7 @@ func TestRESTNotServed(t *testing.T) {
 	e := start(t, emulator.Options{})
 	for _, p := range []string{
 		"/v2/projects/p/locations/l/instances", "/v1/projects/p/locations/l/widgets", "/", "/apis/x",
-		"/v2/projects/p/locations/l/services/s:frobnicate",
+		"/v2/projects/p/locations/l/services/s:frobnicate", "/v3/projects/p/timeSeries",
 	} {
 		resp, err := http.Get("http://" + e.Addr() + p)
 		if err != nil {
@@ -414,6 +414,14 @@ func TestRESTNotServed(t *testing.T) {
 		if resp.StatusCode != 404 || json.Unmarshal(b, &body) != nil || body.Error.Status != "NOT_FOUND" ||
 			!strings.Contains(body.Error.Message, "Cloud Run Admin API v2 under /v2/") || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") {
 			t.Errorf("GET %s = %d %s", p, resp.StatusCode, b)
+		}
+		// Every API is named, not only the first three: the answer is what someone who
+		// pointed a client at the wrong path reads.
+		for _, api := range []string{"Compute Engine API v1", "Cloud Resource Manager v3", "Cloud Asset Inventory", "Cloud Billing Catalog",
+			"Service Usage v1beta1", "Cloud Monitoring v3"} {
+			if !strings.Contains(body.Error.Message, api) {
+				t.Errorf("GET %s: the 404 does not name %s: %s", p, api, body.Error.Message)
+			}
 		}
 	}
 }

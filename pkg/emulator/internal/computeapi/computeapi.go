@@ -150,6 +150,7 @@ var routes = []route{
 	{"POST", "projects/{project}/regions/{region}/subnetworks/{name}/setPrivateIpGoogleAccess", "compute.subnetworks.setPrivateIpGoogleAccess", (*server).subnetworksSetPrivateIPGoogleAccess},
 	{"POST", "projects/{project}/regions/{region}/subnetworks/{name}/expandIpCidrRange", "compute.subnetworks.expandIpCidrRange", (*server).subnetworksExpand},
 	{"GET", "projects/{project}/aggregated/subnetworks", "compute.subnetworks.aggregatedList", (*server).subnetworksAggregated},
+	{"GET", "projects/{project}/aggregated/subnetworks/listUsable", "compute.subnetworks.listUsable", (*server).subnetworksListUsable},
 	{"POST", "projects/{project}/regions/{region}/subnetworks/{name}/testIamPermissions", "compute.subnetworks.testIamPermissions", (*server).subnetworksTestIAM}, // iam.go
 
 	{"GET", "projects/{project}/regions/{region}/routers", "compute.routers.list", (*server).routersList},
@@ -461,6 +462,27 @@ func regionRef(ref string) (string, bool) {
 
 // randomFingerprint returns a fresh fingerprint: 8 random bytes in base64, the shape Compute
 // uses (e.g. "42WmSpB8rSM=").
+// sameBytes reports whether two base64 values (fingerprints: "format": "byte" in Compute's
+// discovery document) hold the same bytes. gcloud's apitools sends back in URL-safe base64
+// ('_' for '/', '-' for '+') what it was given in standard base64, and Compute takes it;
+// values that are not base64 are compared as they are.
+func sameBytes(a, b string) bool {
+	if a == b {
+		return true
+	}
+	decode := func(s string) ([]byte, bool) {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+			if v, err := enc.DecodeString(s); err == nil {
+				return v, true
+			}
+		}
+		return nil, false
+	}
+	x, okA := decode(a)
+	y, okB := decode(b)
+	return okA && okB && bytes.Equal(x, y)
+}
+
 func randomFingerprint() string {
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {

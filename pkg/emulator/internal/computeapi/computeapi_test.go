@@ -176,7 +176,7 @@ func TestMethodIDs(t *testing.T) {
 		// Shared VPC and subnetwork IAM (xpn.go, iam.go)
 		"compute.projects.enableXpnHost", "compute.projects.disableXpnHost", "compute.projects.enableXpnResource",
 		"compute.projects.disableXpnResource", "compute.projects.getXpnHost", "compute.projects.getXpnResources",
-		"compute.projects.listXpnHosts", "compute.subnetworks.getIamPolicy", "compute.subnetworks.setIamPolicy",
+		"compute.projects.listXpnHosts", "compute.subnetworks.getIamPolicy", "compute.subnetworks.setIamPolicy", "compute.subnetworks.listUsable",
 	}
 	want = append(want, firewallPolicyMethodIDs...) // firewallpolicies_test.go
 	for _, id := range want {

@@ -366,16 +366,7 @@ func policyList(ps *policyStore) handlerFunc {
 			return nil, errInvalid(fmt.Sprintf("Invalid value for field 'parentId': '%s'. Must be organizations/ORGANIZATION_ID or folders/FOLDER_ID.", parent))
 		}
 		s.w.Lock()
-		all := ps.items(s.w.S)
-		var items []listItem
-		prefix := ps.key(p, "")
-		for _, k := range world.SortedKeys(all) {
-			pol := all[k]
-			if ps.kind == "hierarchical" && pol.Parent != parent || ps.kind != "hierarchical" && (!strings.HasPrefix(k, prefix) || strings.Contains(k[len(prefix):], "/")) {
-				continue
-			}
-			items = append(items, toItem(renderPolicy(pol), pol.Name, pol.CreationTimestamp))
-		}
+		items := ps.listLocked(s.w, p, parent)
 		s.w.Unlock()
 		self := "locations/global/firewallPolicies"
 		if ps.kind != "hierarchical" {
@@ -383,6 +374,42 @@ func policyList(ps *policyStore) handlerFunc {
 		}
 		return lp.list("compute#firewallPolicyList", self, items)
 	}
+}
+
+// listLocked lists the policies of one scope: a parent's hierarchical policies, a project's
+// global or a project's regional (p["region"]) network policies.
+func (ps *policyStore) listLocked(w *world.World, p params, parent string) []listItem {
+	all := ps.items(w.S)
+	var items []listItem
+	prefix := ps.key(p, "")
+	for _, k := range world.SortedKeys(all) {
+		pol := all[k]
+		if ps.kind == "hierarchical" && pol.Parent != parent || ps.kind != "hierarchical" && (!strings.HasPrefix(k, prefix) || strings.Contains(k[len(prefix):], "/")) {
+			continue
+		}
+		items = append(items, toItem(renderPolicy(pol), pol.Name, pol.CreationTimestamp))
+	}
+	return items
+}
+
+// networkPoliciesAggregated answers networkFirewallPolicies.aggregatedList, what
+// `gcloud compute network-firewall-policies list` calls without --global or --regions: the
+// project's global policies under the "global" scope, its regional ones under
+// "regions/REGION", in a compute#networkFirewallPolicyAggregatedList.
+func (s *server) networkPoliciesAggregated(r *http.Request, p params) (any, *apiError) {
+	lp, aerr := parseListParams(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	project := p["project"]
+	s.w.Lock()
+	scopes := []scopeItems{{scope: "global", items: networkPolicies.listLocked(s.w, params{"project": project}, "")}}
+	for _, region := range world.RegionNames() {
+		scopes = append(scopes, scopeItems{scope: "regions/" + region,
+			items: regionalPolicies.listLocked(s.w, params{"project": project, "region": region}, "")})
+	}
+	s.w.Unlock()
+	return lp.aggregated("compute#networkFirewallPolicyAggregatedList", "projects/"+project+"/aggregated/firewallPolicies", "firewallPolicies", scopes)
 }
 
 func policyDelete(ps *policyStore) handlerFunc {
@@ -801,6 +828,7 @@ func init() {
 	}
 	add = append(add,
 		route{"GET", "locations/global/operations/{name}", "compute.globalOrganizationOperations.get", (*server).opsGetOrg},
+		route{"GET", "projects/{project}/aggregated/firewallPolicies", "compute.networkFirewallPolicies.aggregatedList", (*server).networkPoliciesAggregated},
 		route{"GET", "projects/{project}/global/networks/{name}/getEffectiveFirewalls", "compute.networks.getEffectiveFirewalls", (*server).networksGetEffectiveFirewalls},
 	)
 	routes = append(routes, add...)

@@ -19,7 +19,7 @@ var firewallPolicyMethodIDs = func() []string {
 			out = append(out, "compute."+coll+"."+m)
 		}
 	}
-	return append(out, "compute.firewallPolicies.listAssociations", "compute.regionNetworkFirewallPolicies.getEffectiveFirewalls",
+	return append(out, "compute.networkFirewallPolicies.aggregatedList", "compute.firewallPolicies.listAssociations", "compute.regionNetworkFirewallPolicies.getEffectiveFirewalls",
 		"compute.globalOrganizationOperations.get", "compute.networks.getEffectiveFirewalls",
 		"compute.routes.insert", "compute.routes.delete", "compute.routers.getRouterStatus",
 		"compute.vpnTunnels.insert", "compute.vpnTunnels.get", "compute.vpnTunnels.list", "compute.vpnTunnels.delete")
@@ -245,5 +245,34 @@ func TestRegionalNetworkFirewallPolicy(t *testing.T) {
 	}
 	if len(eff.FirewallPolicys) != 1 || eff.FirewallPolicys[0].Type != "NETWORK_REGIONAL" {
 		t.Errorf("effective = %+v", eff.FirewallPolicys)
+	}
+}
+
+// networkFirewallPolicies.aggregatedList is what `gcloud compute network-firewall-policies
+// list` calls without --global or --regions: the project's global policies under "global",
+// its regional ones under their region, other projects' not at all.
+func TestNetworkFirewallPoliciesAggregatedList(t *testing.T) {
+	e := newEnv(t)
+	e.ok(t)(e.svc.NetworkFirewallPolicies.Insert(testProject, &compute.FirewallPolicy{Name: "global-pol"}).Do())
+	e.ok(t)(e.svc.RegionNetworkFirewallPolicies.Insert(testProject, testRegion, &compute.FirewallPolicy{Name: "regional-pol"}).Do())
+	e.ok(t)(e.svc.NetworkFirewallPolicies.Insert("other-project", &compute.FirewallPolicy{Name: "elsewhere"}).Do())
+	l, err := e.svc.NetworkFirewallPolicies.AggregatedList(testProject).Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Kind != "compute#networkFirewallPolicyAggregatedList" {
+		t.Errorf("kind = %q", l.Kind)
+	}
+	got := map[string][]string{}
+	for scope, sl := range l.Items {
+		for _, pol := range sl.FirewallPolicies {
+			got[scope] = append(got[scope], pol.Name)
+		}
+		if len(sl.FirewallPolicies) == 0 && (sl.Warning == nil || sl.Warning.Code != "NO_RESULTS_ON_PAGE") {
+			t.Errorf("empty scope %s without the NO_RESULTS_ON_PAGE warning: %+v", scope, sl)
+		}
+	}
+	if len(got) != 2 || fmt.Sprint(got["global"]) != "[global-pol]" || fmt.Sprint(got["regions/"+testRegion]) != "[regional-pol]" {
+		t.Errorf("policies by scope = %v", got)
 	}
 }

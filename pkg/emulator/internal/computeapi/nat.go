@@ -29,7 +29,7 @@ const (
 	dpaMinPorts   = 32
 )
 
-var subnetRangesToNat = []string{"ALL_IP_RANGES", "LIST_OF_SECONDARY_IP_RANGES", "PRIMARY_IP_RANGES"}
+var subnetRangesToNat = []string{"ALL_IP_RANGES", "LIST_OF_SECONDARY_IP_RANGES", "PRIMARY_IP_RANGE"}
 
 func isPow2(v int64) bool { return v > 0 && bits.OnesCount64(uint64(v)) == 1 }
 

@@ -71,10 +71,17 @@ func TestNatManualIPsAndRouterStatus(t *testing.T) {
 	_, err = e.svc.Routers.Patch(testProject, testRegion, "r2", &compute.Router{Nats: []*compute.RouterNat{{
 		Name: "all", NatIpAllocateOption: "AUTO_ONLY", SourceSubnetworkIpRangesToNat: "ALL_SUBNETWORKS_ALL_IP_RANGES"}}}).Do()
 	wantErr(t, err, 400, "invalid", "")
-	// One for the other subnet is fine.
-	e.ok(t)(e.svc.Routers.Patch(testProject, testRegion, "r2", &compute.Router{Nats: []*compute.RouterNat{{
-		Name: "other", NatIpAllocateOption: "AUTO_ONLY", SourceSubnetworkIpRangesToNat: "LIST_OF_SUBNETWORKS",
-		Subnetworks: []*compute.RouterNatSubnetworkToNat{{Name: "other", SourceIpRangesToNat: []string{"PRIMARY_IP_RANGES"}}}}}}).Do())
+	// One for the other subnet is fine. A subnet's primary range is PRIMARY_IP_RANGE
+	// (compute v1 RouterNatSubnetworkToNat.sourceIpRangesToNat, what gcloud's
+	// --nat-custom-subnet-ip-ranges=SUBNET sends); PRIMARY_IP_RANGES is no value of it.
+	otherNat := func(rng string) *compute.Router {
+		return &compute.Router{Nats: []*compute.RouterNat{{
+			Name: "other", NatIpAllocateOption: "AUTO_ONLY", SourceSubnetworkIpRangesToNat: "LIST_OF_SUBNETWORKS",
+			Subnetworks: []*compute.RouterNatSubnetworkToNat{{Name: "other", SourceIpRangesToNat: []string{rng}}}}}}
+	}
+	_, err = e.svc.Routers.Patch(testProject, testRegion, "r2", otherNat("PRIMARY_IP_RANGES")).Do()
+	wantErr2(t, err, 400, "Invalid value for field 'resource.nats[0].subnetworks[0].sourceIpRangesToNat[0]': 'PRIMARY_IP_RANGES'. Must be one of [ALL_IP_RANGES, LIST_OF_SECONDARY_IP_RANGES, PRIMARY_IP_RANGE].")
+	e.ok(t)(e.svc.Routers.Patch(testProject, testRegion, "r2", otherNat("PRIMARY_IP_RANGE")).Do())
 
 	// 20 connector VMs in s at 4096 ports each need 81,920 ports: two addresses, one more than
 	// the gateway has.

@@ -475,7 +475,7 @@ func subnetPatchLocked(w *world.World, t target, rid string, patch *compute.Subn
 	if aerr != nil {
 		return nil, aerr
 	}
-	if patch.Fingerprint != cur.Fingerprint {
+	if !sameBytes(patch.Fingerprint, cur.Fingerprint) {
 		return nil, errFingerprint()
 	}
 	if cur, aerr = subnetworks.currentLocked(w, t); aerr != nil {
@@ -650,4 +650,49 @@ func (s *server) subnetworksDelete(r *http.Request, p params) (any, *apiError) {
 			return nil
 		}), nil
 	})
+}
+
+// subnetworksListUsable answers subnetworks.listUsable (GET
+// projects/P/aggregated/subnetworks/listUsable, `gcloud compute networks subnets
+// list-usable`): the subnets of P and of its Shared VPC host on which the caller holds
+// compute.subnetworks.use, as UsableSubnetwork entries in a flat items list (Compute
+// reference, subnetworks.listUsable: "Retrieves an aggregated list of all usable
+// subnetworks in the project", kind compute#usableSubnetworksAggregatedList), paged by
+// maxResults and pageToken. With no known caller every subnet is usable.
+func (s *server) subnetworksListUsable(r *http.Request, p params) (any, *apiError) {
+	lp, aerr := parseListParams(r)
+	if aerr != nil {
+		return nil, aerr
+	}
+	project := p["project"]
+	s.w.Lock()
+	projects := []string{project}
+	if host := s.w.XpnHostOfLocked(project); host != "" && host != project {
+		projects = append(projects, host)
+	}
+	var items []listItem
+	for _, proj := range projects {
+		for _, region := range world.RegionNames() {
+			var usable []*compute.Subnetwork
+			subnetworks.itemsLocked(s.w, proj, region, func(sn *compute.Subnetwork) listItem {
+				if s.w.CallerMayLocked(r.Context(), subnetPath(proj, region, sn.Name), "compute.subnetworks.use") {
+					usable = append(usable, sn)
+				}
+				return listItem{}
+			})
+			for _, sn := range usable {
+				u := &compute.UsableSubnetwork{
+					Subnetwork: linkBase + subnetPath(proj, region, sn.Name), Network: sn.Network, IpCidrRange: sn.IpCidrRange,
+					StackType: sn.StackType, Ipv6AccessType: sn.Ipv6AccessType, InternalIpv6Prefix: sn.InternalIpv6Prefix,
+					ExternalIpv6Prefix: sn.ExternalIpv6Prefix, Purpose: sn.Purpose, Role: sn.Role,
+				}
+				for _, sr := range sn.SecondaryIpRanges {
+					u.SecondaryIpRanges = append(u.SecondaryIpRanges, &compute.UsableSubnetworkSecondaryRange{RangeName: sr.RangeName, IpCidrRange: sr.IpCidrRange})
+				}
+				items = append(items, toItem(u, sn.Name, sn.CreationTimestamp))
+			}
+		}
+	}
+	s.w.Unlock()
+	return lp.list("compute#usableSubnetworksAggregatedList", "projects/"+project+"/aggregated/subnetworks/listUsable", items)
 }

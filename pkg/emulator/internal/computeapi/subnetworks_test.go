@@ -2,6 +2,7 @@ package computeapi
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -619,5 +620,30 @@ func TestPutHelpers(t *testing.T) {
 	e.w.Unlock()
 	if ops != 0 {
 		t.Errorf("put helpers made %d operations", ops)
+	}
+}
+
+// gcloud sends a subnet's fingerprint back in URL-safe base64 ('_' for '/', '-' for '+'),
+// the way apitools encodes "format": "byte" fields, and Google takes it: the same bytes are
+// the same fingerprint, whichever alphabet spells them.
+func TestSubnetworkPatchFingerprintURLSafe(t *testing.T) {
+	e := newEnv(t)
+	e.network(t, testProject, "vpc", false)
+	sn := e.subnet(t, testProject, testRegion, "s", "vpc", "10.8.0.0/24")
+	// Rotate the fingerprint until it has a character the two alphabets spell apart.
+	for i := 0; !strings.ContainsAny(sn.Fingerprint, "+/"); i++ {
+		if i == 200 {
+			t.Fatal("no fingerprint with '+' or '/' in 200 patches")
+		}
+		e.ok(t)(e.svc.Subnetworks.Patch(testProject, testRegion, "s", &compute.Subnetwork{Fingerprint: sn.Fingerprint, Description: fmt.Sprint(i)}).Do())
+		var err error
+		if sn, err = e.svc.Subnetworks.Get(testProject, testRegion, "s").Do(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	urlSafe := strings.NewReplacer("+", "-", "/", "_").Replace(sn.Fingerprint)
+	e.ok(t)(e.svc.Subnetworks.Patch(testProject, testRegion, "s", &compute.Subnetwork{Fingerprint: urlSafe, Description: "gcloud"}).Do())
+	if got, _ := e.svc.Subnetworks.Get(testProject, testRegion, "s").Do(); got == nil || got.Description != "gcloud" {
+		t.Errorf("patch with the URL-safe fingerprint %q (of %q) did not apply: %+v", urlSafe, sn.Fingerprint, got)
 	}
 }

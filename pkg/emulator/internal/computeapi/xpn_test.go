@@ -252,3 +252,52 @@ func TestDualStackSubnetwork(t *testing.T) {
 	_, err = e.svc.Subnetworks.Patch(testProject, testRegion, "v4", &compute.Subnetwork{Fingerprint: v6.Fingerprint, Ipv6AccessType: "EXTERNAL"}).Do()
 	wantErr(t, err, http.StatusBadRequest, "invalid", "")
 }
+
+// subnetworks.listUsable (`gcloud compute networks subnets list-usable`) gives a service
+// project's own subnets and its host's, each only where the caller holds
+// compute.subnetworks.use.
+func TestSubnetworksListUsable(t *testing.T) {
+	e := newEnv(t)
+	e.network(t, hostProject, "shared", false)
+	e.subnet(t, hostProject, testRegion, "run", "shared", "10.2.0.0/24")
+	e.subnet(t, hostProject, testRegion, "other", "shared", "10.3.0.0/24")
+	e.network(t, svcProject, "own", false)
+	e.subnet(t, svcProject, testRegion, "mine", "own", "10.4.0.0/24")
+	e.ok(t)(e.svc.Projects.EnableXpnHost(hostProject).Do())
+	e.ok(t)(e.svc.Projects.EnableXpnResource(hostProject, &compute.ProjectsEnableXpnResourceRequest{XpnResource: &compute.XpnResourceId{Id: svcProject, Type: "PROJECT"}}).Do())
+	usable := func() []string {
+		t.Helper()
+		l, err := e.svc.Subnetworks.ListUsable(svcProject).Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Kind != "compute#usableSubnetworksAggregatedList" {
+			t.Errorf("kind = %q", l.Kind)
+		}
+		var out []string
+		for _, u := range l.Items {
+			out = append(out, u.Subnetwork+" "+u.IpCidrRange)
+			if u.Network == "" {
+				t.Errorf("%s: no network", u.Subnetwork)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	sub := func(project, name, cidr string) string {
+		return linkBase + "projects/" + project + "/regions/" + testRegion + "/subnetworks/" + name + " " + cidr
+	}
+	if got, want := usable(), []string{sub(hostProject, "other", "10.3.0.0/24"), sub(hostProject, "run", "10.2.0.0/24"), sub(svcProject, "mine", "10.4.0.0/24")}; !slices.Equal(got, want) {
+		t.Errorf("usable without a known caller = %v, want %v", got, want)
+	}
+	e.w.Lock()
+	err := e.w.GrantLocked("projects/"+hostProject+"/regions/"+testRegion+"/subnetworks/run", "roles/compute.networkUser", "user:dev@example.com")
+	e.w.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.w.SetDefaultPrincipal("user:dev@example.com")
+	if got, want := usable(), []string{sub(hostProject, "run", "10.2.0.0/24")}; !slices.Equal(got, want) {
+		t.Errorf("usable by a networkUser of one host subnet = %v, want %v", got, want)
+	}
+}

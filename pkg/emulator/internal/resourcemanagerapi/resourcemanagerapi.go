@@ -7,8 +7,11 @@
 //     projectId:), getIamPolicy/setIamPolicy/testIamPermissions; folders.get, list,
 //     getIamPolicy/setIamPolicy/testIamPermissions; organizations.get, search,
 //     getIamPolicy/setIamPolicy/testIamPermissions.
-//   - v1 (what gcloud projects get-iam-policy/add-iam-policy-binding and Terraform use):
-//     projects.get, getIamPolicy, setIamPolicy, testIamPermissions.
+//   - v1 (what gcloud projects list/describe/get-iam-policy/add-iam-policy-binding and
+//     Terraform use): projects.get, list (filter), getIamPolicy, setIamPolicy,
+//     testIamPermissions.
+//   - v1 organizations.get, search (gcloud organizations list/describe).
+//   - v2 (what gcloud resource-manager folders list/describe use): folders.get, list.
 //
 // Projects are those of the world (world/directory.go): any project id names a project, with
 // the number world.ProjectNumber gives it; declared ones carry their parent, name and labels.
@@ -32,6 +35,7 @@ import (
 	"time"
 
 	crmv1 "google.golang.org/api/cloudresourcemanager/v1"
+	crmv2 "google.golang.org/api/cloudresourcemanager/v2"
 	crm "google.golang.org/api/cloudresourcemanager/v3"
 	"google.golang.org/grpc/codes"
 
@@ -67,7 +71,15 @@ func Register(mux *http.ServeMux, w *world.World) {
 	mux.HandleFunc("GET /v3/organizations:search", h("cloudresourcemanager.organizations.search", s.organizationsSearch))
 	mux.HandleFunc("POST /v3/organizations/{call}", s.iamCall("organizations", "v3"))
 	mux.HandleFunc("GET /v1/projects/{id}", h("cloudresourcemanager.projects.get", s.projectGetV1))
+	mux.HandleFunc("GET /v1/projects", h("cloudresourcemanager.projects.list", s.projectsListV1))
 	mux.HandleFunc("POST /v1/projects/{call}", s.iamCall("projects", "v1"))
+	// v2 folders, what `gcloud resource-manager folders list/describe` call; these patterns
+	// take precedence over the Cloud Run v2 REST routes under /v2/.
+	// v1 organizations, what `gcloud organizations list/describe` call.
+	mux.HandleFunc("POST /v1/organizations:search", h("cloudresourcemanager.organizations.search", s.organizationsSearchV1))
+	mux.HandleFunc("GET /v1/organizations/{id}", h("cloudresourcemanager.organizations.get", s.organizationGetV1))
+	mux.HandleFunc("GET /v2/folders", h("cloudresourcemanager.folders.list", s.foldersListV2))
+	mux.HandleFunc("GET /v2/folders/{id}", h("cloudresourcemanager.folders.get", s.folderGetV2))
 }
 
 func denied() error { return googlerest.Errorf(codes.PermissionDenied, "%s", msgDenied) }
@@ -131,7 +143,12 @@ func (s *server) projectGetV1(r *http.Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, _ := s.w.ProjectLocked(id)
+	return projectV1Locked(s.w, id), nil
+}
+
+// projectV1Locked renders a project as v1 shows it.
+func projectV1Locked(w *world.World, id string) *crmv1.Project {
+	p, _ := w.ProjectLocked(id)
 	created := p.CreateTime
 	if created.IsZero() {
 		created = time.Unix(0, 0)
@@ -143,7 +160,75 @@ func (s *server) projectGetV1(r *http.Request) (any, error) {
 	if kind, pid, ok := strings.Cut(p.Parent, "/"); ok {
 		out.Parent = &crmv1.ResourceId{Type: strings.TrimSuffix(kind, "s"), Id: pid}
 	}
-	return out, nil
+	return out
+}
+
+// projectsListV1 answers v1 projects.list, what `gcloud projects list` calls: every project
+// the caller may get, filtered by a filter of space- or AND-separated terms, all of which must
+// hold (v1 reference, projects.list "filter": name, id, labels.KEY, lifecycleState,
+// parent.type, parent.id; FIELD:VALUE or FIELD=VALUE). gcloud sends
+// "lifecycleState:ACTIVE AND (parent.id=N)" for --filter=parent.id=N.
+func (s *server) projectsListV1(r *http.Request) (any, error) {
+	type term struct{ key, value string }
+	var terms []term
+	for _, f := range strings.Fields(strings.NewReplacer("(", " ", ")", " ").Replace(r.URL.Query().Get("filter"))) {
+		if strings.EqualFold(f, "AND") {
+			continue
+		}
+		k, v, ok := strings.Cut(f, ":")
+		if !ok {
+			k, v, ok = strings.Cut(f, "=")
+		}
+		if !ok {
+			return nil, googlerest.Errorf(codes.InvalidArgument, "Invalid filter term %q: want FIELD:VALUE.", f)
+		}
+		k = strings.ToLower(k)
+		switch {
+		case k == "name", k == "id", k == "projectid", k == "lifecyclestate", k == "parent.type", k == "parent.id", strings.HasPrefix(k, "labels."):
+		default:
+			return nil, googlerest.Errorf(codes.InvalidArgument, "Unsupported filter field %q.", k)
+		}
+		terms = append(terms, term{k, strings.Trim(v, `"`)})
+	}
+	s.w.Lock()
+	defer s.w.Unlock()
+	var all []*crmv1.Project
+	for _, id := range s.w.KnownProjectsLocked() {
+		if !s.w.CallerMayLocked(r.Context(), "projects/"+id, "resourcemanager.projects.get") {
+			continue
+		}
+		p := projectV1Locked(s.w, id)
+		keep := true
+		for _, t := range terms {
+			var got string
+			switch t.key {
+			case "name":
+				got = p.Name
+			case "id", "projectid":
+				got = p.ProjectId
+			case "lifecyclestate":
+				got = p.LifecycleState
+			case "parent.type", "parent.id":
+				if p.Parent != nil {
+					got = map[string]string{"parent.type": p.Parent.Type, "parent.id": p.Parent.Id}[t.key]
+				}
+			default:
+				got = p.Labels[strings.TrimPrefix(t.key, "labels.")]
+			}
+			if got != t.value && (t.value != "*" || got == "") {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			all = append(all, p)
+		}
+	}
+	items, next, err := page(all, r.URL.Query().Get("pageSize"), r.URL.Query().Get("pageToken"))
+	if err != nil {
+		return nil, err
+	}
+	return &crmv1.ListProjectsResponse{Projects: items, NextPageToken: next}, nil
 }
 
 // page slices sorted names by pageSize and an opaque pageToken (the offset).
@@ -531,4 +616,102 @@ func (s *server) testPermissions(r *http.Request, collection, id string) (any, e
 	}
 	resp.Permissions = s.w.PermissionsLocked(member, res, req.Permissions)
 	return resp, nil
+}
+
+// folderV2 renders a folder as v2 shows it (lifecycleState, not state).
+func folderV2(f *world.Folder) *crmv2.Folder {
+	return &crmv2.Folder{Name: "folders/" + f.ID, Parent: f.Parent, DisplayName: f.DisplayName, LifecycleState: "ACTIVE", CreateTime: stamp(f.CreateTime)}
+}
+
+func (s *server) folderGetV2(r *http.Request) (any, error) {
+	s.w.Lock()
+	defer s.w.Unlock()
+	if err := s.containerLocked(r, "folders/"+r.PathValue("id")); err != nil {
+		return nil, err
+	}
+	return folderV2(s.w.S.Dir.Folders[r.PathValue("id")]), nil
+}
+
+// foldersListV2 lists the folders directly under parent, as v3's list does, in v2's shape.
+func (s *server) foldersListV2(r *http.Request) (any, error) {
+	parent := r.URL.Query().Get("parent")
+	if parent == "" {
+		return nil, googlerest.Errorf(codes.InvalidArgument, "parent is required: folders/{folder_id} or organizations/{org_id}.")
+	}
+	s.w.Lock()
+	defer s.w.Unlock()
+	if err := s.containerLocked(r, parent); err != nil {
+		return nil, err
+	}
+	var all []*crmv2.Folder
+	for _, id := range world.SortedKeys(s.w.S.Dir.Folders) {
+		f := s.w.S.Dir.Folders[id]
+		if f.Parent == parent && s.w.CallerMayLocked(r.Context(), "folders/"+id, "resourcemanager.folders.get") {
+			all = append(all, folderV2(f))
+		}
+	}
+	items, next, err := page(all, r.URL.Query().Get("pageSize"), r.URL.Query().Get("pageToken"))
+	if err != nil {
+		return nil, err
+	}
+	return &crmv2.ListFoldersResponse{Folders: items, NextPageToken: next}, nil
+}
+
+// organizationV1 renders an organization as v1 shows it (owner, creationTime, lifecycleState).
+func organizationV1(o *world.Organization) *crmv1.Organization {
+	v3 := organizationV3(o)
+	return &crmv1.Organization{Name: v3.Name, DisplayName: v3.DisplayName, LifecycleState: "ACTIVE", CreationTime: v3.CreateTime,
+		Owner: &crmv1.OrganizationOwner{DirectoryCustomerId: v3.DirectoryCustomerId}}
+}
+
+func (s *server) organizationGetV1(r *http.Request) (any, error) {
+	s.w.Lock()
+	defer s.w.Unlock()
+	if err := s.containerLocked(r, "organizations/"+r.PathValue("id")); err != nil {
+		return nil, err
+	}
+	return organizationV1(s.w.S.Dir.Organizations[r.PathValue("id")]), nil
+}
+
+// organizationsSearchV1 answers v1 organizations.search (a POST with the filter, page size
+// and token in its body): the organizations the caller may get, filter domain:NAME or
+// owner.directorycustomerid:ID.
+func (s *server) organizationsSearchV1(r *http.Request) (any, error) {
+	var req crmv1.SearchOrganizationsRequest
+	if err := googlerest.Decode(r, &req); err != nil {
+		return nil, err
+	}
+	key, value := "", ""
+	if f := strings.TrimSpace(req.Filter); f != "" {
+		k, v, ok := strings.Cut(f, ":")
+		if !ok {
+			k, v, ok = strings.Cut(f, "=")
+		}
+		key = strings.ToLower(strings.TrimSpace(k))
+		if !ok || (key != "domain" && key != "owner.directorycustomerid") {
+			return nil, googlerest.Errorf(codes.InvalidArgument, "Unsupported filter %q: want domain:NAME or owner.directoryCustomerId:ID.", f)
+		}
+		value = strings.Trim(strings.TrimSpace(v), `"`)
+	}
+	s.w.Lock()
+	defer s.w.Unlock()
+	var all []*crmv1.Organization
+	for _, id := range world.SortedKeys(s.w.S.Dir.Organizations) {
+		o := organizationV1(s.w.S.Dir.Organizations[id])
+		if key == "domain" && o.DisplayName != value || key == "owner.directorycustomerid" && o.Owner.DirectoryCustomerId != value {
+			continue
+		}
+		if s.w.CallerMayLocked(r.Context(), "organizations/"+id, "resourcemanager.organizations.get") {
+			all = append(all, o)
+		}
+	}
+	size := ""
+	if req.PageSize > 0 {
+		size = strconv.FormatInt(req.PageSize, 10)
+	}
+	items, next, err := page(all, size, req.PageToken)
+	if err != nil {
+		return nil, err
+	}
+	return &crmv1.SearchOrganizationsResponse{Organizations: items, NextPageToken: next}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	crmv1 "google.golang.org/api/cloudresourcemanager/v1"
+	crmv2 "google.golang.org/api/cloudresourcemanager/v2"
 	crm "google.golang.org/api/cloudresourcemanager/v3"
 	"google.golang.org/api/googleapi"
 
@@ -22,10 +23,11 @@ const (
 )
 
 type env struct {
-	w   *world.World
-	v3  *crm.Service
-	v1  *crmv1.Service
-	ctx context.Context
+	w    *world.World
+	v3   *crm.Service
+	v1   *crmv1.Service
+	ctx  context.Context
+	addr string
 }
 
 // newEnv serves Resource Manager over a world with organization 111111111111, folder
@@ -58,7 +60,7 @@ func newEnv(t *testing.T) *env {
 	must(w.PutProjectLocked(world.Project{ID: "host-project", DisplayName: "Network host", Parent: "folders/" + folder, Labels: map[string]string{"env": "prod"}}))
 	must(w.PutProjectLocked(world.Project{ID: "service-a", Parent: "folders/" + folder}))
 	must(w.PutProjectLocked(world.Project{ID: "elsewhere", Parent: "organizations/" + org}))
-	return &env{w: w, v3: v3, v1: v1, ctx: ctx}
+	return &env{w: w, v3: v3, v1: v1, ctx: ctx, addr: addr}
 }
 
 func wantStatus(t *testing.T, err error, code int) {
@@ -191,5 +193,65 @@ func TestFaultsApply(t *testing.T) {
 	}
 	if n := e.w.Faults.Calls()["cloudresourcemanager.projects.get"]; n != 2 {
 		t.Errorf("%d calls counted", n)
+	}
+}
+
+// v1 projects.list with gcloud's filter, v1 organizations and v2 folders.list/get: what
+// `gcloud projects list`, `gcloud organizations list` and `gcloud resource-manager folders
+// list/describe` call (runnet's --folder usage error
+// points at the latter).
+func TestProjectsListV1AndFoldersV2(t *testing.T) {
+	e := newEnv(t)
+	ids := func(filter string) []string {
+		t.Helper()
+		l, err := e.v1.Projects.List().Filter(filter).Context(e.ctx).Do()
+		if err != nil {
+			t.Fatalf("v1 list %q: %v", filter, err)
+		}
+		var out []string
+		for _, p := range l.Projects {
+			out = append(out, p.ProjectId)
+		}
+		return out
+	}
+	if got := ids("lifecycleState:ACTIVE AND (parent.id=" + folder + ")"); !slices.Equal(got, []string{"host-project", "service-a"}) {
+		t.Errorf("projects in the folder = %v", got)
+	}
+	if got := ids("lifecycleState:ACTIVE"); !slices.Contains(got, "elsewhere") || !slices.Contains(got, "host-project") {
+		t.Errorf("active projects = %v", got)
+	}
+	if got := ids("labels.env:prod parent.type:folder"); !slices.Equal(got, []string{"host-project"}) {
+		t.Errorf("projects labelled env=prod = %v", got)
+	}
+	_, err := e.v1.Projects.List().Filter("color:blue").Context(e.ctx).Do()
+	wantStatus(t, err, http.StatusBadRequest)
+
+	v2, err := crmv2.NewService(e.ctx, servertest.RESTOptions(e.addr)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, err := v2.Folders.List().Parent("organizations/" + org).Context(e.ctx).Do()
+	if err != nil || len(fl.Folders) != 1 || fl.Folders[0].Name != "folders/"+folder || fl.Folders[0].LifecycleState != "ACTIVE" || fl.Folders[0].DisplayName != "platform" {
+		t.Fatalf("v2 folders list = %+v, %v", fl, err)
+	}
+	f, err := v2.Folders.Get("folders/" + folder).Context(e.ctx).Do()
+	if err != nil || f.Parent != "organizations/"+org {
+		t.Fatalf("v2 folder = %+v, %v", f, err)
+	}
+	_, err = v2.Folders.Get("folders/999").Context(e.ctx).Do()
+	wantStatus(t, err, http.StatusForbidden)
+
+	// v1 organizations, as `gcloud organizations list/describe` read them.
+	orgs, err := e.v1.Organizations.Search(&crmv1.SearchOrganizationsRequest{}).Context(e.ctx).Do()
+	if err != nil || len(orgs.Organizations) != 1 || orgs.Organizations[0].Name != "organizations/"+org || orgs.Organizations[0].LifecycleState != "ACTIVE" ||
+		orgs.Organizations[0].Owner == nil || orgs.Organizations[0].Owner.DirectoryCustomerId == "" {
+		t.Fatalf("v1 organizations search = %+v, %v", orgs, err)
+	}
+	if none, err := e.v1.Organizations.Search(&crmv1.SearchOrganizationsRequest{Filter: "domain:other.example"}).Context(e.ctx).Do(); err != nil || len(none.Organizations) != 0 {
+		t.Errorf("search of another domain = %+v, %v", none, err)
+	}
+	o, err := e.v1.Organizations.Get("organizations/" + org).Context(e.ctx).Do()
+	if err != nil || o.DisplayName != "example.com" {
+		t.Fatalf("v1 organization = %+v, %v", o, err)
 	}
 }

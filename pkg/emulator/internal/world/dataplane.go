@@ -421,7 +421,7 @@ type NatGateway struct {
 // state key subnet (or, when subnet is empty, a connector's own range). Cloud NAT docs
 // (sourceSubnetworkIpRangesToNat): ALL_SUBNETWORKS_ALL_IP_RANGES and
 // ALL_SUBNETWORKS_ALL_PRIMARY_IP_RANGES serve every subnet of the region; LIST_OF_SUBNETWORKS
-// only those listed in subnetworks[] (with ALL_IP_RANGES or PRIMARY_IP_RANGES).
+// only those listed in subnetworks[] (with ALL_IP_RANGES or PRIMARY_IP_RANGE).
 func NatCovers(n *compute.RouterNat, subnet string) bool {
 	if n.Type != "" && n.Type != "PUBLIC" {
 		return false
@@ -446,7 +446,7 @@ func NatCovers(n *compute.RouterNat, subnet string) bool {
 			if name != parts[2] {
 				continue
 			}
-			if len(s.SourceIpRangesToNat) == 0 || intersects(s.SourceIpRangesToNat, []string{"ALL_IP_RANGES", "PRIMARY_IP_RANGES"}) {
+			if len(s.SourceIpRangesToNat) == 0 || intersects(s.SourceIpRangesToNat, []string{"ALL_IP_RANGES", "PRIMARY_IP_RANGE"}) {
 				return true
 			}
 		}
