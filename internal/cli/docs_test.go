@@ -205,10 +205,11 @@ func TestEmulatorAPIsListed(t *testing.T) {
 		{"google.monitoring.v3.", "Cloud Monitoring"},
 		{"google.cloud.asset.v1.", "Cloud Asset"},
 		{"cloudbilling.", "Cloud Billing Catalog"},
+		{"serviceusage.", "Service Usage"},
 	}
-	// Served over REST without method names for faults: Service Usage's quotas, Resource
-	// Manager, and the front door's IAM Credentials.
-	apis := []string{"Service Usage", "Cloud Resource Manager", "IAM Service Account Credentials"}
+	// Served over REST without method names for faults: Resource Manager, and the front
+	// door's IAM Credentials.
+	apis := []string{"Cloud Resource Manager", "IAM Service Account Credentials"}
 	for _, m := range emulator.Methods() {
 		i := slices.IndexFunc(names, func(n struct{ prefix, name string }) bool { return strings.HasPrefix(m, n.prefix) })
 		switch {

@@ -56,7 +56,7 @@ type ConnectorSizing struct {
 	// Oversized is set when the connector runs more instances than its peak needs. A smaller
 	// machine type is not proposed: the only one below e2-standard-4 that connectors take,
 	// e2-micro (and f1-micro), is what the connector-machine-type check warns against
-	// (SlowConnectorMachineTypes), so runnet would advise one change and then its reverse.
+	// (SlowConnectorMachineTypes), so the two findings would advise one change and then its reverse.
 	Oversized bool
 	// NeededInstances is the fewest instances of its machine type that carry the peak (at
 	// least the platform's floor of 2).
