@@ -392,8 +392,9 @@ func (s *server) folderGet(r *http.Request) (any, error) {
 	return folderV3(s.w.S.Dir.Folders[r.PathValue("id")]), nil
 }
 
-// foldersList lists the folders directly under parent.
-func (s *server) foldersList(r *http.Request) (any, error) {
+// childFolders returns the folders directly under the request's parent that the caller may
+// get, in id order: what v3's and v2's folders.list answer, each in its own shape.
+func (s *server) childFolders(r *http.Request) ([]*world.Folder, error) {
 	parent := r.URL.Query().Get("parent")
 	if parent == "" {
 		return nil, googlerest.Errorf(codes.InvalidArgument, "parent is required: folders/{folder_id} or organizations/{org_id}.")
@@ -403,12 +404,25 @@ func (s *server) foldersList(r *http.Request) (any, error) {
 	if err := s.containerLocked(r, parent); err != nil {
 		return nil, err
 	}
-	var all []*crm.Folder
+	var out []*world.Folder
 	for _, id := range world.SortedKeys(s.w.S.Dir.Folders) {
 		f := s.w.S.Dir.Folders[id]
 		if f.Parent == parent && s.w.CallerMayLocked(r.Context(), "folders/"+id, "resourcemanager.folders.get") {
-			all = append(all, folderV3(f))
+			out = append(out, f)
 		}
+	}
+	return out, nil
+}
+
+// foldersList lists the folders directly under parent.
+func (s *server) foldersList(r *http.Request) (any, error) {
+	folders, err := s.childFolders(r)
+	if err != nil {
+		return nil, err
+	}
+	all := make([]*crm.Folder, 0, len(folders))
+	for _, f := range folders {
+		all = append(all, folderV3(f))
 	}
 	items, next, err := page(all, r.URL.Query().Get("pageSize"), r.URL.Query().Get("pageToken"))
 	if err != nil {
@@ -634,21 +648,13 @@ func (s *server) folderGetV2(r *http.Request) (any, error) {
 
 // foldersListV2 lists the folders directly under parent, as v3's list does, in v2's shape.
 func (s *server) foldersListV2(r *http.Request) (any, error) {
-	parent := r.URL.Query().Get("parent")
-	if parent == "" {
-		return nil, googlerest.Errorf(codes.InvalidArgument, "parent is required: folders/{folder_id} or organizations/{org_id}.")
-	}
-	s.w.Lock()
-	defer s.w.Unlock()
-	if err := s.containerLocked(r, parent); err != nil {
+	folders, err := s.childFolders(r)
+	if err != nil {
 		return nil, err
 	}
-	var all []*crmv2.Folder
-	for _, id := range world.SortedKeys(s.w.S.Dir.Folders) {
-		f := s.w.S.Dir.Folders[id]
-		if f.Parent == parent && s.w.CallerMayLocked(r.Context(), "folders/"+id, "resourcemanager.folders.get") {
-			all = append(all, folderV2(f))
-		}
+	all := make([]*crmv2.Folder, 0, len(folders))
+	for _, f := range folders {
+		all = append(all, folderV2(f))
 	}
 	items, next, err := page(all, r.URL.Query().Get("pageSize"), r.URL.Query().Get("pageToken"))
 	if err != nil {
