@@ -370,24 +370,19 @@ func newRecycleCost(before, after *UseCost, oldRuns bool) *RecycleCost {
 // instances), 14.26 USD after (2): saves 7.13 USD a month.", or, while the old connector
 // still runs, what both cost.
 func (c *RecycleCost) line(oldName string, dryRun bool) string {
+	// A dry run says the same in the conditional: what the connectors would cost.
+	now, before, runs, saves := "", "before", "still runs", "saves"
 	if dryRun {
-		if c.OldRuns {
-			return fmt.Sprintf("Cost: %s a month now for %s (%d instance%s), which would still run, plus %s for the new connector (%d): %s %s a month more until %s is deleted.",
-				c.Before, oldName, c.Before.Instances, netPlural(c.Before.Instances), c.After, c.After.Instances,
-				strconv.FormatFloat(-c.MonthlySaving, 'f', 2, 64), c.Currency, oldName)
-		}
-		return fmt.Sprintf("Cost: %s a month now (%d instance%s), %s after (%d): would save %s %s a month.",
-			c.Before, c.Before.Instances, netPlural(c.Before.Instances), c.After, c.After.Instances,
-			strconv.FormatFloat(c.MonthlySaving, 'f', 2, 64), c.Currency)
+		now, before, runs, saves = " now", "now", "would still run", "would save"
 	}
 	if c.OldRuns {
-		return fmt.Sprintf("Cost: %s a month for %s (%d instance%s), which still runs, plus %s for the new connector (%d): %s %s a month more until %s is deleted.",
-			c.Before, oldName, c.Before.Instances, netPlural(c.Before.Instances), c.After, c.After.Instances,
+		return fmt.Sprintf("Cost: %s a month%s for %s (%d instance%s), which %s, plus %s for the new connector (%d): %s %s a month more until %s is deleted.",
+			c.Before, now, oldName, c.Before.Instances, netPlural(c.Before.Instances), runs, c.After, c.After.Instances,
 			strconv.FormatFloat(-c.MonthlySaving, 'f', 2, 64), c.Currency, oldName)
 	}
-	return fmt.Sprintf("Cost: %s a month before (%d instance%s), %s after (%d): saves %s %s a month.",
-		c.Before, c.Before.Instances, netPlural(c.Before.Instances), c.After, c.After.Instances,
-		strconv.FormatFloat(c.MonthlySaving, 'f', 2, 64), c.Currency)
+	return fmt.Sprintf("Cost: %s a month %s (%d instance%s), %s after (%d): %s %s %s a month.",
+		c.Before, before, c.Before.Instances, netPlural(c.Before.Instances), c.After, c.After.Instances,
+		saves, strconv.FormatFloat(c.MonthlySaving, 'f', 2, 64), c.Currency)
 }
 
 func (c RecycledConnector) placement() string {
